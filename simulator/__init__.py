@@ -1,0 +1,14 @@
+"""Stepformer's engine: a tiny Transformer in numpy whose every intermediate is named.
+
+It never imports Qt; the app in `ui/` and teachers' own scripts drive it alike.
+"""
+from .config import ModelConfig
+from .engine import Session, Stepper
+from .graph import build_graph
+from .io import ModelFileError, load, save
+from .model import Transformer
+from .tokenizer import TokenError, Tokenizer
+from .trace import Step, Trace
+
+__all__ = ["ModelConfig", "Transformer", "Trace", "Step", "Tokenizer", "TokenError", "Session", "Stepper",
+           "save", "load", "ModelFileError", "build_graph"]

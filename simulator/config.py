@@ -1,0 +1,167 @@
+"""The model's configuration: one frozen, validated dataclass."""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields, replace
+
+ARCHS = ("decoder", "encoder", "encoder-decoder")
+POSITIONALS = ("sinusoidal", "learned", "rope", "none")
+NORMS = ("pre", "post", "none")
+ACTIVATIONS = ("relu", "gelu")
+ATTENTIONS = ("causal", "full", "window")
+RESIDUALS = ("standard", "none", "denseformer", "attnres", "block_attnres")
+DEPTH_MODES = ("denseformer", "attnres", "block_attnres")  # the ones that mix across depth
+TOKENIZATIONS = ("word", "char")
+
+DEFAULT_VOCAB = ("<unk>", "the", "a", "cat", "dog", "sat", "ran", "on", "mat", "big", "small", "and", ".")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything that fixes a model's shape and wiring.
+
+    The defaults are the classroom model: 2 layers, 2 heads, d_model 16, 8 tokens.
+    """
+
+    vocab: tuple[str, ...] = DEFAULT_VOCAB  # token strings; a token's id is its index
+    n_layers: int = 2
+    n_heads: int = 2
+    d_model: int = 16
+    d_mlp: int = 64
+    n_ctx: int = 8  # the longest input the model accepts
+    arch: str = "decoder"  # decoder | encoder | encoder-decoder
+    positional: str = "sinusoidal"  # sinusoidal | learned | rope | none
+    norm: str = "pre"  # pre | post | none
+    activation: str = "gelu"  # relu | gelu (tanh approximation)
+    attention: str = "causal"  # causal | full | window (a local band of `window` keys)
+    window: int = 3
+    residual: str = "standard"  # standard | none | denseformer | attnres | block_attnres
+    depth_blocks: int = 2  # block_attnres only: how many blocks the sublayers are grouped into
+    norm_eps: float = 1e-5
+    tokenization: str = "word"  # word (split on whitespace) | char (one token per character)
+    init_scale: float = 1.0  # multiplies every random initial weight
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "vocab", tuple(self.vocab))
+        self._validate()
+
+    @property
+    def d_head(self) -> int:
+        return self.d_model // self.n_heads
+
+    @property
+    def d_vocab(self) -> int:
+        return len(self.vocab)
+
+    @property
+    def n_sublayers(self) -> int:
+        """Attention and MLP sublayers of one stack, numbered 1..2L in the depth modes."""
+        return 2 * self.n_layers
+
+    def _validate(self) -> None:
+        for name, choices in (
+            ("arch", ARCHS), ("positional", POSITIONALS), ("norm", NORMS), ("activation", ACTIVATIONS),
+            ("attention", ATTENTIONS), ("residual", RESIDUALS), ("tokenization", TOKENIZATIONS),
+        ):
+            value = getattr(self, name)
+            if value not in choices:
+                raise ValueError(f"{name} must be one of {', '.join(choices)}; got {value!r}.")
+        for name in ("n_layers", "n_heads", "d_model", "d_mlp", "n_ctx", "window", "depth_blocks"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(f"{name} must be a whole number; got {value!r}.")
+        if self.n_layers < 1:
+            raise ValueError("n_layers must be at least 1: a Transformer needs at least one layer.")
+        if self.n_heads < 1:
+            raise ValueError("n_heads must be at least 1.")
+        if self.d_model < 1 or self.d_mlp < 1:
+            raise ValueError("d_model and d_mlp must be at least 1.")
+        if self.n_ctx < 1:
+            raise ValueError("n_ctx must be at least 1: the model has to accept at least one token.")
+        if self.window < 1:
+            raise ValueError("window must be at least 1: each token must see at least itself.")
+        if self.d_model % self.n_heads:
+            raise ValueError(
+                f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads}): "
+                "each head gets an equal slice d_head = d_model / n_heads."
+            )
+        if self.positional in ("sinusoidal", "rope") and self.d_model % 2:
+            raise ValueError("sinusoidal encodings pair dimensions (sin, cos): d_model must be even.")
+        if self.positional == "rope" and self.d_head % 2:
+            raise ValueError("rotary encodings rotate pairs of dimensions: d_head must be even.")
+        if not self.vocab:
+            raise ValueError("The vocabulary is empty: give at least one token.")
+        bad = [t for t in self.vocab if not isinstance(t, str) or not t]
+        if bad:
+            raise ValueError(f"Every token must be a non-empty string; got {bad[:3]!r}.")
+        seen, dupes = set(), []
+        for t in self.vocab:
+            if t in seen:
+                dupes.append(t)
+            seen.add(t)
+        if dupes:
+            raise ValueError(f"The vocabulary lists these tokens twice: {', '.join(map(repr, dupes))}.")
+        if self.tokenization == "word" and any(ch.isspace() for t in self.vocab for ch in t):
+            raise ValueError("Word tokens cannot contain spaces: the text is split on whitespace.")
+        if self.tokenization == "char" and any(len(t) != 1 for t in self.vocab if t != "<unk>"):
+            raise ValueError("A character vocabulary holds single characters (and optionally <unk>).")
+        if self.arch == "decoder" and self.attention == "full":
+            raise ValueError("A decoder predicts the next token, so it must not see later ones: "
+                             "use causal or window attention, or choose the encoder architecture.")
+        if self.arch == "encoder" and self.attention == "causal":
+            raise ValueError("An encoder reads the whole input at once: use full or window attention, "
+                             "or choose the decoder architecture.")
+        if self.arch == "encoder-decoder" and self.attention == "full":
+            raise ValueError("The decoder of an encoder-decoder is causal: use causal or window attention "
+                             "(the encoder always attends to its whole input).")
+        if self.residual in DEPTH_MODES:
+            if self.norm != "pre":
+                raise ValueError(f"The {self.residual} residual mode mixes sublayer outputs before each norm, "
+                                 "so it needs norm='pre'.")
+            if self.arch == "encoder-decoder":
+                raise ValueError(f"The {self.residual} residual mode is available for single-stack models "
+                                 "(decoder or encoder), not encoder-decoder.")
+        if self.residual == "block_attnres" and not 1 <= self.depth_blocks <= self.n_sublayers:
+            raise ValueError(f"depth_blocks must be between 1 and the number of sublayers "
+                             f"({self.n_sublayers}); got {self.depth_blocks}.")
+        if not (isinstance(self.norm_eps, (int, float)) and 0 <= self.norm_eps < 1):
+            raise ValueError(f"norm_eps must be a small number ≥ 0; got {self.norm_eps!r}.")
+        if not (isinstance(self.init_scale, (int, float)) and 0 <= self.init_scale <= 100):
+            raise ValueError(f"init_scale must be between 0 and 100; got {self.init_scale!r}.")
+
+    def replace(self, **changes) -> "ModelConfig":
+        """A copy with some fields changed (validated like a new config)."""
+        return replace(self, **changes)
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["vocab"] = list(self.vocab)
+        return json.dumps(data, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> "ModelConfig":
+        """Parse a config written by `to_json`, checking every field's type."""
+        try:
+            data = json.loads(text)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ValueError(f"The model's configuration is not valid JSON: {exc}.") from None
+        if not isinstance(data, dict):
+            raise ValueError("The model's configuration must be a JSON object.")
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(data) - set(known))
+        if unknown:
+            raise ValueError(f"Unknown configuration fields: {', '.join(unknown)}.")
+        if "vocab" in data:
+            if not isinstance(data["vocab"], list):
+                raise ValueError("vocab must be a list of token strings.")
+            data["vocab"] = tuple(data["vocab"])
+        for name, value in data.items():
+            expected = type(getattr(cls(), name)) if name != "vocab" else tuple
+            if expected is float and isinstance(value, int) and not isinstance(value, bool):
+                continue
+            if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+                raise ValueError(f"Configuration field {name} must be {expected.__name__}; got {value!r}.")
+        return cls(**data)
+
+
+__all__ = ["ModelConfig", "DEFAULT_VOCAB"]

@@ -1,0 +1,174 @@
+"""The step engine: a cursor over a trace's steps, and a session that keeps the trace
+up to date as the model and tokens are edited. Observers are plain callbacks; the app
+turns them into Qt signals.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from .model import Transformer
+from .trace import Trace
+
+GRANULARITIES = ("operation", "sublayer")
+
+
+class Observable:
+    def __init__(self):
+        self._observers: list[Callable[[], None]] = []
+
+    def subscribe(self, callback: Callable[[], None]) -> None:
+        self._observers.append(callback)
+
+    def unsubscribe(self, callback: Callable[[], None]) -> None:
+        self._observers.remove(callback)
+
+    def _notify(self) -> None:
+        for callback in list(self._observers):
+            callback()
+
+
+class Stepper(Observable):
+    """A cursor over the steps of a trace at one of two granularities.
+
+    "operation" visits every step; "sublayer" visits one step per sublayer (the
+    embedding, each attention and MLP output and residual add, the logits, …).
+    Changing the trace keeps the cursor on the same step name where it still exists.
+    """
+
+    def __init__(self, trace: Trace, granularity: str = "operation"):
+        super().__init__()
+        self._trace = trace
+        self._granularity = granularity
+        self._names = self._visible()
+        self._pos = 0
+
+    def _visible(self) -> list[str]:
+        if self._granularity not in GRANULARITIES:
+            raise ValueError(f"granularity must be one of {GRANULARITIES}; got {self._granularity!r}.")
+        nodes = self._trace.graph.nodes
+        return [n.name for n in nodes if self._granularity == "operation" or n.major]
+
+    @property
+    def names(self) -> list[str]:
+        return list(self._names)
+
+    @property
+    def index(self) -> int:
+        return self._pos
+
+    @property
+    def name(self) -> str:
+        return self._names[self._pos]
+
+    @property
+    def step(self):
+        return self._trace.step(self.name)
+
+    @property
+    def granularity(self) -> str:
+        return self._granularity
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+    def set_granularity(self, granularity: str) -> None:
+        current = self._trace.graph.index[self.name]
+        self._granularity = granularity
+        self._names = self._visible()
+        index = self._trace.graph.index
+        # stay on the nearest step at or before the current one
+        self._pos = max([i for i, n in enumerate(self._names) if index[n] <= current], default=0)
+        self._notify()
+
+    def set_trace(self, trace: Trace) -> None:
+        name = self.name
+        self._trace = trace
+        self._names = self._visible()
+        self._pos = self._names.index(name) if name in self._names else min(self._pos, len(self._names) - 1)
+        self._notify()
+
+    def go(self, pos: int) -> None:
+        pos = max(0, min(len(self._names) - 1, pos))
+        if pos != self._pos:
+            self._pos = pos
+            self._notify()
+
+    def next(self) -> None:
+        self.go(self._pos + 1)
+
+    def back(self) -> None:
+        self.go(self._pos - 1)
+
+    def first(self) -> None:
+        self.go(0)
+
+    def last(self) -> None:
+        self.go(len(self._names) - 1)
+
+    def jump(self, name: str) -> None:
+        """Go to a step by name (an alias goes to its step; a hidden step to the sublayer holding it)."""
+        if name not in self._trace:
+            raise KeyError(f"No step called {name!r}.")
+        real = self._trace.graph.node(name).name
+        index = self._trace.graph.index
+        if real in self._names:
+            self.go(self._names.index(real))
+        else:
+            self.go(min([i for i, n in enumerate(self._names) if index[n] >= index[real]],
+                        default=len(self._names) - 1))
+
+
+class Session(Observable):
+    """A model, its input and its current trace, kept consistent under edits.
+
+    Each edit recomputes only the steps it affects and records `changes`: for each step
+    whose value moved, the absolute change per cell. Observers are told after every edit.
+    """
+
+    def __init__(self, model: Transformer, tokens, temperature: float = 1.0):
+        super().__init__()
+        self.model = model
+        self.trace = model.run(tokens, temperature=temperature)
+        self.changes: dict[str, np.ndarray] = {}
+        self.stepper = Stepper(self.trace)
+
+    @property
+    def tokens(self):
+        return self.trace.tokens
+
+    @property
+    def temperature(self) -> float:
+        return self.trace.temperature
+
+    def _apply(self, trace: Trace, changes: dict[str, np.ndarray]) -> None:
+        self.trace, self.changes = trace, changes
+        self.stepper.set_trace(trace)
+        self._notify()
+
+    def set_param(self, name: str, value, index=None) -> np.ndarray:
+        """Change a parameter (or one element); returns the previous array. Bad values change nothing."""
+        old = self.model.set_param(name, value, index)
+        self._apply(*self.model.rerun(self.trace, params=[name]))
+        return old
+
+    def set_params(self, params: dict[str, np.ndarray]) -> None:
+        """Replace several parameters at once (e.g. after training), one recompute."""
+        checked = {name: self.model.check_param(name, value) for name, value in params.items()}
+        for name, value in checked.items():
+            self.model.set_param(name, value)
+        self._apply(*self.model.rerun(self.trace, params=list(checked)))
+
+    def set_tokens(self, tokens) -> None:
+        """New input tokens (validated first: a bad input raises and changes nothing)."""
+        self._apply(*self.model.rerun(self.trace, tokens=tokens))
+
+    def set_temperature(self, temperature: float) -> None:
+        self._apply(*self.model.rerun(self.trace, temperature=temperature))
+
+    def set_model(self, model: Transformer, tokens=None) -> None:
+        """Swap in another model (a new config, a loaded file); tokens default to the current ones."""
+        trace = model.run(self.tokens if tokens is None else tokens, temperature=self.temperature)
+        self.model = model
+        self._apply(trace, {})

@@ -1,0 +1,199 @@
+"""Saving and loading a whole model (config, parameters, tokens) as one `.npz` file.
+
+The file is an ordinary numpy zip: one `.npy` per parameter, plus `__meta__`, a UTF-8
+JSON document (bytes stored as a uint8 array) holding the format version, the config
+and the tokens. Loading never unpickles, checks every header before reading any array,
+and refuses sizes larger than the config allows, so a hostile file cannot allocate
+memory or run code. Writes are atomic: a crash mid-save keeps the previous file.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from .config import ModelConfig
+from .model import Transformer
+from .params import param_shapes
+
+FORMAT = "stepformer-model"
+VERSION = 1
+META = "__meta__"
+MAX_META_BYTES = 1 << 20
+MAX_PARAM_ELEMENTS = 50_000_000  # 400 MB of float64: far beyond a classroom model
+
+
+class ModelFileError(ValueError):
+    """A model file that cannot be read; the message says what is wrong with it."""
+
+
+def atomic_write(path: str | os.PathLike, write) -> None:
+    """Call `write(fileobj)` on a temporary file beside `path`, fsync it, then rename it over `path`.
+
+    On any failure the temporary file is removed and the old file at `path` is untouched.
+    """
+    path = Path(path)
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise OSError(f"The folder {folder} does not exist.")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+    try:  # make the rename itself durable
+        dfd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass
+
+
+def _tokens_to_json(tokens):
+    if isinstance(tokens, tuple):
+        return {"source": list(tokens[0]), "target": list(tokens[1])}
+    return list(tokens)
+
+
+def _tokens_from_json(data):
+    if isinstance(data, dict) and set(data) == {"source", "target"}:
+        return (data["source"], data["target"])
+    if isinstance(data, list):
+        return data
+    raise ModelFileError("The saved tokens must be a list of strings (or source and target lists).")
+
+
+def save(path: str | os.PathLike, model: Transformer, tokens, extra: dict | None = None) -> None:
+    """Write the model and its tokens to `path` atomically (`extra`: more JSON-able metadata)."""
+    meta = {"format": FORMAT, "version": VERSION, "config": json.loads(model.config.to_json()),
+            "tokens": _tokens_to_json(tokens)}
+    if extra:
+        meta["extra"] = extra
+    arrays = {META: np.frombuffer(json.dumps(meta, ensure_ascii=False).encode("utf-8"), dtype=np.uint8)}
+    arrays.update({name: np.asarray(v, dtype=np.float64) for name, v in model.params.items()})
+    atomic_write(path, lambda f: np.savez(f, **arrays))
+
+
+def _read_header(zf: zipfile.ZipFile, member: str):
+    with zf.open(member) as f:
+        try:
+            version = np.lib.format.read_magic(f)
+            if version == (1, 0):
+                shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
+            elif version in ((2, 0), (3, 0)):
+                shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
+            else:
+                raise ModelFileError(f"{member} has an unknown .npy version {version}.")
+        except ModelFileError:
+            raise
+        except Exception as exc:
+            raise ModelFileError(f"{member} is not a valid array ({exc}).") from None
+    return shape, dtype
+
+
+def _read_array(zf: zipfile.ZipFile, member: str, shape, dtype: np.dtype) -> np.ndarray:
+    with zf.open(member) as f:
+        try:
+            arr = np.lib.format.read_array(f, allow_pickle=False)
+        except Exception as exc:
+            raise ModelFileError(f"{member} could not be read ({exc}).") from None
+    if arr.shape != tuple(shape) or arr.dtype != dtype:
+        raise ModelFileError(f"{member} is damaged: its data does not match its header.")
+    return arr
+
+
+def load_meta(path: str | os.PathLike) -> tuple[dict, zipfile.ZipFile]:
+    """Open a model file and read its metadata; the caller closes the returned zip."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"{path} does not exist or is not a file.")
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise ModelFileError(f"{path.name} is not a Stepformer model file (not a valid .npz: {exc}).") from None
+    try:
+        names = zf.namelist()
+        if f"{META}.npy" not in names:
+            raise ModelFileError(f"{path.name} is not a Stepformer model file: it has no {META} record.")
+        info = zf.getinfo(f"{META}.npy")
+        if info.file_size > MAX_META_BYTES + 1024:
+            raise ModelFileError(f"{path.name}: the metadata record is implausibly large.")
+        shape, dtype = _read_header(zf, f"{META}.npy")
+        if dtype != np.uint8 or len(shape) != 1:
+            raise ModelFileError(f"{path.name}: the metadata record has the wrong type.")
+        raw = _read_array(zf, f"{META}.npy", shape, dtype).tobytes()
+        try:
+            meta = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise ModelFileError(f"{path.name}: the metadata is not UTF-8 text.") from None
+        except json.JSONDecodeError as exc:
+            raise ModelFileError(f"{path.name}: the metadata is not valid JSON ({exc}).") from None
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+            raise ModelFileError(f"{path.name} is not a Stepformer model file (wrong format tag).")
+        if meta.get("version") != VERSION:
+            raise ModelFileError(f"{path.name} has format version {meta.get('version')!r}; "
+                                 f"this Stepformer reads version {VERSION}.")
+        return meta, zf
+    except BaseException:
+        zf.close()
+        raise
+
+
+def load(path: str | os.PathLike) -> tuple[Transformer, object]:
+    """Read a model file written by `save`: returns (model, tokens).
+
+    Raises ModelFileError with a clear message for a missing, corrupt, truncated,
+    pickled, wrongly shaped or non-finite file; nothing of the caller's is touched.
+    """
+    meta, zf = load_meta(path)
+    name = Path(path).name
+    with zf:
+        try:
+            config = ModelConfig.from_json(json.dumps(meta.get("config")))
+        except (ValueError, TypeError) as exc:
+            raise ModelFileError(f"{name}: the configuration is invalid: {exc}") from None
+        shapes = param_shapes(config)
+        if sum(int(np.prod(s, dtype=np.float64)) for s in shapes.values()) > MAX_PARAM_ELEMENTS:
+            raise ModelFileError(f"{name}: the configuration asks for a model far too large to load.")
+        members = {m[:-4]: m for m in zf.namelist() if m.endswith(".npy") and m != f"{META}.npy"}
+        others = [m for m in zf.namelist() if not m.endswith(".npy")]
+        missing = sorted(set(shapes) - set(members))
+        extra = sorted(set(members) - set(shapes)) + others
+        if missing:
+            raise ModelFileError(f"{name} lacks parameters: {', '.join(missing[:5])}"
+                                 + (" …" if len(missing) > 5 else "") + ".")
+        if extra:
+            raise ModelFileError(f"{name} has parameters this config does not use: {', '.join(extra[:5])}.")
+        params = {}
+        for pname, shape in shapes.items():
+            got, dtype = _read_header(zf, members[pname])
+            if tuple(got) != shape:
+                raise ModelFileError(f"{name}: {pname} has shape {list(got)}, expected {list(shape)}.")
+            if dtype != np.float64:
+                raise ModelFileError(f"{name}: {pname} has type {dtype}, expected float64.")
+            arr = _read_array(zf, members[pname], got, dtype)
+            if not np.all(np.isfinite(arr)):
+                raise ModelFileError(f"{name}: {pname} contains NaN or infinity.")
+            params[pname] = arr
+        try:
+            model = Transformer(config, params=params)
+            tokens = model.tokens(_tokens_from_json(meta.get("tokens")))
+        except ModelFileError:
+            raise
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ModelFileError(f"{name}: {exc}") from None
+    return model, tokens

@@ -1,0 +1,196 @@
+"""The Transformer: parameters, a forward pass that records every step, and edits."""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
+
+import numpy as np
+
+from .config import ModelConfig
+from .graph import Graph, build_graph
+from .ops import FORWARD
+from .params import init_params, param_shapes
+from .tokenizer import TokenError, Tokenizer
+from .trace import Trace
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    a = np.array(a, dtype=np.float64)
+    a.flags.writeable = False
+    return a
+
+
+class Transformer:
+    """A tiny Transformer in float64 numpy.
+
+    >>> model = Transformer(ModelConfig(), seed=0)
+    >>> trace = model.run("the cat sat on the mat")
+    >>> trace["blocks.0.attn.hook_pattern"].shape   # [head, q_pos, k_pos]
+    (2, 6, 6)
+    """
+
+    def __init__(self, config: ModelConfig | None = None, seed: int = 0,
+                 params: Mapping[str, np.ndarray] | None = None):
+        self.config = config or ModelConfig()
+        self.graph: Graph = build_graph(self.config)
+        self.tokenizer = Tokenizer(self.config.vocab, self.config.tokenization)
+        self.shapes = param_shapes(self.config)
+        self.seed = seed
+        if params is None:
+            params = init_params(self.config, seed)
+        self._params: dict[str, np.ndarray] = {}
+        self.replace_params(params)
+
+    # --- parameters ---
+
+    @property
+    def params(self) -> Mapping[str, np.ndarray]:
+        """Every parameter by name (read-only arrays: change them with `set_param`)."""
+        return MappingProxyType(self._params)
+
+    def check_param(self, name: str, value, index=None) -> np.ndarray:
+        """The full new array that `set_param(name, value, index)` would store; raises ValueError if bad."""
+        if name not in self.shapes:
+            raise KeyError(f"No parameter called {name!r}.")
+        shape = self.shapes[name]
+        if index is None:
+            try:
+                new = np.array(value, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise ValueError(f"{name} needs numbers; got {value!r}.") from None
+            if new.shape != shape:
+                raise ValueError(f"{name} has shape {list(shape)}; the new value has shape {list(new.shape)}.")
+        else:
+            index = tuple(np.atleast_1d(index).tolist()) if not isinstance(index, tuple) else index
+            if len(index) != len(shape) or any(
+                    not isinstance(i, (int, np.integer)) or not 0 <= i < n for i, n in zip(index, shape)):
+                raise ValueError(f"{name} has shape {list(shape)}; index {list(index)} is outside it.")
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                raise ValueError(f"{name}{list(index)} needs a number; got {value!r}.") from None
+            new = self._params[name].copy()
+            new[index] = number
+        if not np.all(np.isfinite(new)):
+            raise ValueError(f"{name} must be finite: NaN and infinity are not allowed.")
+        return new
+
+    def set_param(self, name: str, value, index=None) -> np.ndarray:
+        """Set a whole parameter, or one element of it; returns the previous array.
+
+        The name, shape and finiteness are checked first; on any error the model is unchanged.
+        """
+        new = self.check_param(name, value, index)
+        old = self._params[name]
+        self._params[name] = _frozen(new)
+        return old
+
+    def replace_params(self, params: Mapping[str, np.ndarray]) -> None:
+        """Swap in a complete set of parameters (all checked before any is stored)."""
+        missing = sorted(set(self.shapes) - set(params))
+        extra = sorted(set(params) - set(self.shapes))
+        if missing or extra:
+            raise ValueError("Parameters do not match the config: "
+                             + (f"missing {', '.join(missing[:5])}" if missing else "")
+                             + ("; " if missing and extra else "")
+                             + (f"unexpected {', '.join(extra[:5])}" if extra else "") + ".")
+        checked = {name: self.check_param(name, params[name]) for name in self.shapes}
+        self._params = {name: _frozen(v) for name, v in checked.items()}
+
+    def randomize(self, seed: int) -> None:
+        """Fresh random weights from `seed` (same scale as a new model)."""
+        self.replace_params(init_params(self.config, seed))
+        self.seed = seed
+
+    def copy(self) -> "Transformer":
+        return Transformer(self.config, self.seed, self._params)
+
+    # --- tokens ---
+
+    def tokens(self, text) -> list[str] | tuple[list[str], list[str]]:
+        """Normalise input to token strings; encoder-decoder input is a (source, target) pair."""
+        if self.config.arch == "encoder-decoder":
+            if not (isinstance(text, (tuple, list)) and len(text) == 2
+                    and all(isinstance(t, (str, list, tuple)) for t in text)):
+                raise TokenError("An encoder-decoder model needs a (source, target) pair of inputs.")
+            return (self._one_side(text[0], "source"), self._one_side(text[1], "target"))
+        return self._one_side(text, "input")
+
+    def _one_side(self, text, what: str) -> list[str]:
+        toks = self.tokenizer.tokens(text)
+        if not toks:
+            raise TokenError(f"The {what} is empty: type at least one token.")
+        if len(toks) > self.config.n_ctx:
+            raise TokenError(f"The {what} has {len(toks)} tokens but the model takes at most "
+                             f"n_ctx = {self.config.n_ctx}.")
+        return toks
+
+    def _inputs(self, toks, temperature: float) -> dict[str, np.ndarray]:
+        t = float(temperature)
+        if not (np.isfinite(t) and t > 0):
+            raise ValueError(f"The temperature must be a positive number; got {temperature!r}.")
+        ids = self.tokenizer.ids
+        if isinstance(toks, tuple):
+            values = {"encoder.input_ids": np.array([ids[x] for x in toks[0]]),
+                      "decoder.input_ids": np.array([ids[x] for x in toks[1]])}
+        else:
+            values = {"input_ids": np.array([ids[x] for x in toks])}
+        values["temperature"] = np.float64(t)
+        return values
+
+    # --- forward ---
+
+    def run(self, tokens, target=None, temperature: float = 1.0) -> Trace:
+        """Run the forward pass and record every step.
+
+        `tokens` is a text or a list of token strings; an encoder-decoder model takes the
+        source as `tokens` and the target as `target` (or a (source, target) pair).
+        """
+        toks = self.tokens(tokens if target is None else (tokens, target))
+        values = self._inputs(toks, temperature)
+        params = self._params
+        for node in self.graph.nodes:
+            v = FORWARD[node.op]([values[i] for i in node.inputs], [params[p] for p in node.params], node.attrs)
+            v.flags.writeable = False
+            values[node.name] = v
+        return Trace(self.graph, values, MappingProxyType(dict(params)), toks)
+
+    def rerun(self, trace: Trace, params: Sequence[str] = (), tokens=None,
+              temperature: float | None = None) -> tuple[Trace, dict[str, np.ndarray]]:
+        """Recompute only what an edit touched.
+
+        `params` names the parameters changed since `trace` was made; `tokens` and
+        `temperature`, when given, replace the inputs. Returns the new trace and, for
+        every step whose value changed, the absolute change per cell (same shape; a step
+        whose shape changed reports every cell as changed, with an infinite delta).
+        """
+        toks = trace.tokens if tokens is None else self.tokens(tokens)
+        temp = trace.temperature if temperature is None else temperature
+        new_inputs = self._inputs(toks, temp)
+        if trace.graph is not self.graph:
+            fresh = self.run(toks, temperature=temp)
+            return fresh, {n: np.full(np.shape(fresh[n]), np.inf) for n in fresh}
+        values = dict(trace._values)
+        dirty = {k for k, v in new_inputs.items() if not np.array_equal(v, values.get(k))}
+        values.update(new_inputs)
+        dirty_params = set(params)
+        p = self._params
+        changes: dict[str, np.ndarray] = {}
+        for node in self.graph.nodes:
+            if dirty_params.isdisjoint(node.params) and dirty.isdisjoint(node.inputs):
+                continue
+            v = FORWARD[node.op]([values[i] for i in node.inputs], [p[q] for q in node.params], node.attrs)
+            v.flags.writeable = False
+            old = values[node.name]
+            values[node.name] = v
+            if old.shape != v.shape:
+                delta = np.full(v.shape, np.inf)
+            else:
+                same = (old == v)
+                if same.all():
+                    continue
+                with np.errstate(invalid="ignore"):
+                    delta = np.where(same, 0.0, np.abs(v - old))
+            dirty.add(node.name)
+            changes[node.name] = delta
+        return Trace(self.graph, values, MappingProxyType(dict(p)), toks), changes

@@ -1,0 +1,205 @@
+"""The operations of the forward pass, one small numpy function each.
+
+Every function has the signature ``f(xs, ps, attrs) -> array``: `xs` are the input
+activations, `ps` the parameters, `attrs` the node's fixed settings. The graph
+(`simulator.graph`) names which activations and parameters each node reads; the
+backward pass (`simulator.backward`) mirrors this table.
+"""
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import numpy as np
+
+SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+
+
+def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Numerically stable softmax; -inf entries get weight exactly 0."""
+    m = np.max(x, axis=axis, keepdims=True)
+    m = np.where(np.isfinite(m), m, 0.0)
+    e = np.exp(x - m)
+    return e / np.sum(e, axis=axis, keepdims=True)
+
+
+def layernorm(x: np.ndarray, w: np.ndarray, b: np.ndarray, eps: float) -> np.ndarray:
+    """Normalise each row to mean 0, variance 1 (biased), then scale and shift."""
+    mu = x.mean(-1, keepdims=True)
+    xc = x - mu
+    var = (xc * xc).mean(-1, keepdims=True)
+    return xc / np.sqrt(var + eps) * w + b
+
+
+def rmsnorm(x: np.ndarray, eps: float) -> np.ndarray:
+    """Divide each vector by its root mean square (no learned scale)."""
+    rms = np.sqrt((x * x).mean(-1, keepdims=True) + eps)
+    return x / np.where(rms > 0, rms, 1.0)
+
+
+def gelu(x: np.ndarray) -> np.ndarray:
+    """GELU, the tanh approximation of Hendrycks & Gimpel (2016)."""
+    return 0.5 * x * (1.0 + np.tanh(SQRT_2_OVER_PI * (x + 0.044715 * (x * x * x))))
+
+
+def relu(x: np.ndarray) -> np.ndarray:
+    return np.maximum(x, 0.0)
+
+
+ACTIVATIONS = {"gelu": gelu, "relu": relu}
+
+
+@lru_cache(maxsize=32)
+def sinusoidal_table(n_pos: int, d_model: int) -> np.ndarray:
+    """PE[p, 2i] = sin(p / 10000^(2i/d_model)), PE[p, 2i+1] = cos(same)  # [pos, d_model]"""
+    pos = np.arange(n_pos, dtype=np.float64)[:, None]
+    freq = 10000.0 ** (-np.arange(0, d_model, 2, dtype=np.float64) / d_model)
+    table = np.zeros((n_pos, d_model))
+    table[:, 0::2] = np.sin(pos * freq)
+    table[:, 1::2] = np.cos(pos * freq)
+    table.flags.writeable = False
+    return table
+
+
+@lru_cache(maxsize=32)
+def rope_angles(n_pos: int, d_head: int) -> tuple[np.ndarray, np.ndarray]:
+    """cos and sin of the rotation angle p·θ_i, θ_i = 10000^(-2i/d_head)  # each [pos, 1, d_head/2]"""
+    theta = 10000.0 ** (-np.arange(0, d_head, 2, dtype=np.float64) / d_head)
+    ang = np.arange(n_pos, dtype=np.float64)[:, None] * theta
+    return np.cos(ang)[:, None, :], np.sin(ang)[:, None, :]
+
+
+def rope(x: np.ndarray) -> np.ndarray:
+    """Rotate each pair (x[2i], x[2i+1]) of every head by the angle p·θ_i (Su et al., 2021)."""
+    cos, sin = rope_angles(x.shape[0], x.shape[-1])
+    even, odd = x[..., 0::2], x[..., 1::2]
+    out = np.empty_like(x)
+    out[..., 0::2] = even * cos - odd * sin
+    out[..., 1::2] = even * sin + odd * cos
+    return out
+
+
+@lru_cache(maxsize=64)
+def allowed(kind: str, n_q: int, n_k: int, window: int) -> np.ndarray:
+    """Which key each query may attend to  # [q_pos, k_pos] bool"""
+    q = np.arange(n_q)[:, None]
+    k = np.arange(n_k)[None, :]
+    if kind == "causal":
+        ok = k <= q
+    elif kind == "window":  # a causal band: the `window` most recent tokens, itself included
+        ok = (k <= q) & (q - k < window)
+    elif kind == "window-full":  # a symmetric band for encoders
+        ok = np.abs(q - k) < window
+    else:
+        ok = np.ones((n_q, n_k), dtype=bool)
+    ok.flags.writeable = False
+    return ok
+
+
+def groups_sum(vs: list[np.ndarray], groups: tuple[tuple[int, ...], ...]) -> np.ndarray:
+    """Stack the depth sources: source s is the sum of the outputs listed in groups[s]  # [source, pos, d_model]"""
+    return np.stack([vs[g[0]] if len(g) == 1 else sum(vs[i] for i in g) for g in groups])
+
+
+# --- the forward table: op name -> f(xs, ps, attrs) ---
+
+def _embed(xs, ps, a):
+    return ps[0][xs[0]]
+
+
+def _pos_sinusoidal(xs, ps, a):
+    return sinusoidal_table(len(xs[0]), a["d_model"])
+
+
+def _pos_learned(xs, ps, a):
+    return ps[0][: len(xs[0])]
+
+
+def _add(xs, ps, a):
+    out = xs[0] + xs[1]
+    for x in xs[2:]:
+        out = out + x
+    return out
+
+
+def _layernorm(xs, ps, a):
+    return layernorm(xs[0], ps[0], ps[1], a["eps"])
+
+
+def _proj_heads(xs, ps, a):
+    # x [pos, d_model] @ W [head, d_model, d_head] -> [head, pos, d_head] -> [pos, head, d_head]
+    return (xs[0] @ ps[0]).transpose(1, 0, 2) + ps[1]
+
+
+def _rope(xs, ps, a):
+    return rope(xs[0])
+
+
+def _scores(xs, ps, a):
+    q, k = xs
+    return q.transpose(1, 0, 2) @ k.transpose(1, 2, 0)  # [head, q_pos, k_pos]
+
+
+def _scale(xs, ps, a):
+    return xs[0] / a["sqrt_d"]
+
+
+def _mask(xs, ps, a):
+    s = xs[0]
+    ok = allowed(a["kind"], s.shape[1], s.shape[2], a["window"])
+    return np.where(ok, s, -np.inf)
+
+
+def _softmax(xs, ps, a):
+    return softmax(xs[0], a.get("axis", -1))
+
+
+def _mix(xs, ps, a):
+    pattern, v = xs
+    return (pattern @ v.transpose(1, 0, 2)).transpose(1, 0, 2)  # [q_pos, head, d_head]
+
+
+def _concat(xs, ps, a):
+    z = xs[0]
+    return z.reshape(z.shape[0], -1)
+
+
+def _linear(xs, ps, a):
+    w = ps[0]
+    return xs[0] @ w.reshape(-1, w.shape[-1]) + ps[1]
+
+
+def _act(xs, ps, a):
+    return ACTIVATIONS[a["fn"]](xs[0])
+
+
+def _probs(xs, ps, a):
+    return softmax(xs[0] / float(xs[1]))
+
+
+def _depth_logits(xs, ps, a):
+    sources = groups_sum(xs, a["groups"])  # [source, pos, d_model]
+    return rmsnorm(sources, a["eps"]) @ ps[0]  # [source, pos]
+
+
+def _depth_mix(xs, ps, a):
+    weights, vs = xs[0], xs[1:]
+    sources = groups_sum(vs, a["groups"])
+    return np.einsum("sp,spd->pd", weights, sources)
+
+
+def _dwa(xs, ps, a):
+    alpha = ps[0]
+    out = alpha[0] * xs[0]
+    for j in range(1, len(xs)):
+        out = out + alpha[j] * xs[j]
+    return out
+
+
+FORWARD = {
+    "embed": _embed, "pos_sinusoidal": _pos_sinusoidal, "pos_learned": _pos_learned, "add": _add,
+    "layernorm": _layernorm, "proj_heads": _proj_heads, "rope": _rope, "scores": _scores,
+    "scale": _scale, "mask": _mask, "softmax": _softmax, "mix": _mix, "concat": _concat,
+    "linear": _linear, "act": _act, "probs": _probs, "depth_logits": _depth_logits,
+    "depth_mix": _depth_mix, "dwa": _dwa,
+}

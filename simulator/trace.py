@@ -1,0 +1,95 @@
+"""The record of one forward pass: every intermediate under its name, in order."""
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from .explain import explain as _explain
+from .graph import Graph, Node
+
+
+@dataclass(frozen=True)
+class Step:
+    """One operation of the forward pass, as the app shows it."""
+
+    node: Node
+    value: np.ndarray
+
+    name = property(lambda self: self.node.name)
+    inputs = property(lambda self: self.node.inputs)
+    params = property(lambda self: self.node.params)
+    op = property(lambda self: self.node.op)
+    layer = property(lambda self: self.node.layer)
+    stack = property(lambda self: self.node.stack)
+    sublayer = property(lambda self: self.node.sublayer)
+    major = property(lambda self: self.node.major)
+    formula = property(lambda self: self.node.formula)
+    description = property(lambda self: self.node.text)
+    head = None  # every attention tensor holds all heads; views slice out the one they show
+
+
+class Trace(Mapping):
+    """A read-only mapping from intermediate name to array, in forward order.
+
+    `trace.steps` lists the operations; `trace.explain(name, index)` writes out how one
+    number was computed. Arrays are read-only: edit the model, then run it again.
+    """
+
+    def __init__(self, graph: Graph, values: dict[str, np.ndarray], params: Mapping[str, np.ndarray],
+                 tokens):
+        self.graph = graph
+        self._values = values
+        self._params = params
+        self.tokens = tokens  # the token strings: a list, or (source, target) for encoder-decoder
+        self._steps: list[Step] | None = None
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        try:
+            return self._values[self.graph.aliases.get(name, name)]
+        except KeyError:
+            raise KeyError(f"No intermediate called {name!r} in this trace.") from None
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and self.graph.aliases.get(name, name) in self.graph.index
+
+    def __iter__(self) -> Iterator[str]:
+        return (n.name for n in self.graph.nodes)
+
+    def __len__(self) -> int:
+        return len(self.graph.nodes)
+
+    @property
+    def names(self) -> list[str]:
+        return [n.name for n in self.graph.nodes]
+
+    @property
+    def steps(self) -> list[Step]:
+        if self._steps is None:
+            self._steps = [Step(n, self._values[n.name]) for n in self.graph.nodes]
+        return self._steps
+
+    def step(self, name: str) -> Step:
+        return self.steps[self.graph.index[self.graph.aliases.get(name, name)]]
+
+    def input(self, name: str) -> np.ndarray:
+        """A value fed into the pass: `input_ids` (or `encoder.input_ids`, …) or `temperature`."""
+        return self._values[name]
+
+    @property
+    def temperature(self) -> float:
+        return float(self._values["temperature"])
+
+    def token_labels(self, name: str) -> list[str]:
+        """The token strings along the position axis of `name` (decoder/target side for cross steps)."""
+        node = self.graph.node(name)
+        if isinstance(self.tokens, tuple):
+            return list(self.tokens[0] if node.stack == "encoder" else self.tokens[1])
+        return list(self.tokens)
+
+    def explain(self, name: str, index) -> str:
+        """The calculation of `trace[name][index]` with its actual numbers."""
+        if name not in self:
+            raise KeyError(f"No intermediate called {name!r} in this trace.")
+        return _explain(self.graph.node(name), self._values, self._params, index)

@@ -1,0 +1,1 @@
+"""Stepformer user interface."""
