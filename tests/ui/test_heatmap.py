@@ -1,0 +1,216 @@
+"""Tests for ui.widgets.heatmap.Heatmap: data in/out, labels, mouse signals, masked cells,
+outlines and when the numbers are printed."""
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QColor, QPainter, QPixmap, QWheelEvent
+from PySide6.QtWidgets import QApplication
+
+from ui.widgets import colormaps
+from ui.widgets.heatmap import Heatmap, format_value
+
+TOKENS = ["<bos>", "the", "cat", "sat"]
+
+
+@pytest.fixture
+def hm(qtbot):
+    w = Heatmap()
+    qtbot.addWidget(w)
+    w.resize(800, 700)
+    w.show()
+    qtbot.waitExposed(w)
+    return w
+
+
+def settle(w, size=None):
+    if size is not None:
+        w.resize(*size)
+    QApplication.processEvents()
+
+
+def cell_point(w, row, col, fx=0.5, fy=0.5) -> QPoint:
+    """Viewport position of a point inside a cell (fx, fy are fractions of the cell)."""
+    scene = w.image_item.mapToScene(QPointF(col + fx, row + fy))
+    return w.mapFromScene(scene)
+
+
+def pixel(w, pt: QPoint) -> QColor:
+    return w.viewport().grab().toImage().pixelColor(pt)
+
+
+def drawn_tick_texts(axis) -> list[str]:
+    pix = QPixmap(10, 10)
+    painter = QPainter(pix)
+    try:
+        _, _, texts = axis.generateDrawSpecs(painter)
+    finally:
+        painter.end()
+    return [t[2] for t in texts]
+
+
+def test_values_round_trip_and_in_place_update(hm):
+    a = np.arange(16, dtype=float).reshape(4, 4)
+    hm.set_data(a, TOKENS, TOKENS)
+    assert np.array_equal(hm.values(), a)
+    items_before = len(hm.scene().items())
+    image = hm.image_item
+    hm.set_data(a * 2, TOKENS, TOKENS)
+    assert np.array_equal(hm.values(), a * 2)
+    assert hm.image_item is image
+    assert len(hm.scene().items()) == items_before
+
+
+def test_values_is_a_copy(hm):
+    a = np.ones((2, 2))
+    hm.set_data(a)
+    a[0, 0] = 99
+    assert hm.values()[0, 0] == 1
+
+
+def test_one_d_is_one_row(hm):
+    hm.set_data(np.array([1.0, 2.0, 3.0]))
+    assert hm.values().shape == (1, 3)
+
+
+def test_tick_labels_are_the_tokens(hm):
+    hm.set_data(np.zeros((4, 3)), TOKENS, ["a", "b", "c"])
+    settle(hm)
+    plot = hm.getItem(1, 0)
+    assert drawn_tick_texts(plot.getAxis("left")) == TOKENS
+    assert drawn_tick_texts(plot.getAxis("top")) == ["a", "b", "c"]
+
+
+def test_label_count_mismatch_raises(hm):
+    with pytest.raises(ValueError):
+        hm.set_data(np.zeros((4, 4)), TOKENS[:3], TOKENS)
+
+
+@pytest.mark.parametrize("cell", [(0, 0), (3, 1), (2, 3)])
+def test_click_emits_the_cell(hm, qtbot, cell):
+    hm.set_data(np.zeros((4, 4)), TOKENS, TOKENS)
+    settle(hm)
+    with qtbot.waitSignal(hm.sigCellClicked, timeout=1000) as blocker:
+        qtbot.mouseClick(hm.viewport(), Qt.MouseButton.LeftButton, pos=cell_point(hm, *cell))
+    assert blocker.args == [cell]
+
+
+def test_click_on_one_d_data_gives_row_zero(hm, qtbot):
+    hm.set_data(np.arange(5.0))
+    settle(hm)
+    with qtbot.waitSignal(hm.sigCellClicked, timeout=1000) as blocker:
+        qtbot.mouseClick(hm.viewport(), Qt.MouseButton.LeftButton, pos=cell_point(hm, 0, 3))
+    assert blocker.args == [(0, 3)]
+
+
+def test_double_click_and_hover(hm, qtbot):
+    hm.set_data(np.zeros((4, 4)))
+    settle(hm)
+    with qtbot.waitSignal(hm.sigCellDoubleClicked, timeout=1000) as blocker:
+        qtbot.mouseDClick(hm.viewport(), Qt.MouseButton.LeftButton, pos=cell_point(hm, 1, 2))
+    assert blocker.args == [(1, 2)]
+    with qtbot.waitSignal(hm.sigCellHovered, timeout=1000) as blocker:
+        qtbot.mouseMove(hm.viewport(), cell_point(hm, 3, 0))
+    assert blocker.args == [(3, 0)]
+
+
+def send_wheel(w, pt: QPoint, notches: int) -> None:
+    pos = QPointF(pt)
+    ev = QWheelEvent(pos, QPointF(w.viewport().mapToGlobal(pt)), QPoint(), QPoint(0, 120 * notches),
+                     Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier,
+                     Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(w.viewport(), ev)
+
+
+def test_wheel_nudges_only_when_enabled(hm, qtbot):
+    hm.set_data(np.zeros((4, 4)))
+    settle(hm)
+    rng = hm.getItem(1, 0).getViewBox().viewRange()
+    with qtbot.assertNotEmitted(hm.sigCellNudged):
+        send_wheel(hm, cell_point(hm, 2, 2), 1)
+    assert hm.getItem(1, 0).getViewBox().viewRange() == rng  # no zoom either
+    hm.set_nudge_enabled(True)
+    with qtbot.waitSignal(hm.sigCellNudged, timeout=1000) as blocker:
+        send_wheel(hm, cell_point(hm, 2, 1), -1)
+    assert blocker.args == [(2, 1), -1.0]
+
+
+def test_masked_cells_are_grey_and_say_minus_infinity(hm):
+    a = np.array([[1.0, -np.inf], [np.nan, -1.0]])
+    hm.set_data(a, kind="signed")
+    settle(hm)
+    assert hm.cell_text(0, 1) == "\u2212\u221e"
+    assert hm.cell_text(1, 0) == "NaN"
+    assert hm.cell_text(0, 0) == "1.00"
+    # Sample near a corner, away from the printed number.
+    for r, c in [(0, 1), (1, 0)]:
+        col = pixel(hm, cell_point(hm, r, c, 0.15, 0.15))
+        assert col.red() == col.green() == col.blue(), col.name()
+    lut = colormaps.lookup_table(colormaps.DIVERGING)
+    assert pixel(hm, cell_point(hm, 0, 0, 0.15, 0.15)).getRgb()[:3] == tuple(lut[255][:3])
+    assert pixel(hm, cell_point(hm, 1, 1, 0.15, 0.15)).getRgb()[:3] == tuple(lut[0][:3])
+
+
+def test_changed_mask_outlines_those_cells(hm):
+    changed = np.zeros((4, 4), dtype=bool)
+    changed[[0, 2, 3], [1, 2, 0]] = True
+    hm.set_data(np.zeros((4, 4)), changed=changed)
+    settle(hm)
+    assert sorted(hm.changed_cells()) == [(0, 1), (2, 2), (3, 0)]
+    gold = QColor("#FFC20A")
+    edge = cell_point(hm, 2, 2, 0.0, 0.5) + QPoint(3, 0)  # inside the inset outline
+    assert pixel(hm, edge) == gold
+    plain = cell_point(hm, 1, 1, 0.0, 0.5) + QPoint(3, 0)
+    assert pixel(hm, plain) != gold
+    hm.set_data(np.zeros((4, 4)))
+    assert hm.changed_cells() == []
+    with pytest.raises(ValueError):
+        hm.set_data(np.zeros((4, 4)), changed=np.zeros((3, 3), dtype=bool))
+
+
+def test_selected_cell_gets_outline(hm):
+    hm.set_data(np.full((3, 3), 5.0))  # saturated red everywhere
+    settle(hm)
+    just_outside = cell_point(hm, 1, 1, 0.0, 0.5) + QPoint(-1, 0)
+    assert pixel(hm, just_outside) != QColor("white")
+    hm.set_selected((1, 1))
+    assert pixel(hm, just_outside) == QColor("white")
+    hm.set_selected(None)
+    assert pixel(hm, just_outside) != QColor("white")
+
+
+def test_numbers_hidden_when_cells_are_small(hm):
+    hm.set_data(np.full((16, 16), 0.5), kind="prob")
+    settle(hm, (160, 160))
+    assert hm.cell_text(3, 3) == ""
+    hm.set_data(np.full((4, 4), 0.5), kind="prob")
+    settle(hm, (900, 800))
+    assert hm.cell_text(3, 3) == "0.50"
+    settle(hm, (120, 120))
+    assert hm.cell_text(3, 3) == ""
+
+
+def test_font_scale_enlarges_fonts_and_hides_numbers_that_no_longer_fit(hm):
+    hm.set_data(np.full((6, 6), -12.5))
+    settle(hm, (520, 420))
+    assert hm.cell_text(0, 0) == "\u221212.50"
+    hm.set_font_scale(3.0)
+    settle(hm)
+    assert hm.getItem(1, 0).getAxis("left").style["tickFont"].pointSizeF() == pytest.approx(36)
+    assert hm.cell_text(0, 0) == ""
+
+
+@pytest.mark.parametrize("v, text", [
+    (0.5, "0.50"), (-0.5, "\u22120.50"), (-0.001, "0.00"), (123.46, "123.5"), (1234.5, "1.2e3"),
+    (-25000.0, "\u22122.5e4"), (float("-inf"), "\u2212\u221e"), (float("nan"), "NaN"),
+])
+def test_format_value(v, text):
+    assert format_value(v) == text
+
+
+def test_colormap_ranges():
+    cmap, (lo, hi) = colormaps.for_values(np.array([-np.inf, 2.0, -3.0]), "signed")
+    assert cmap is colormaps.DIVERGING and (lo, hi) == (-3.0, 3.0)
+    cmap, (lo, hi) = colormaps.for_values(np.array([0.2, np.nan]), "prob")
+    assert cmap is colormaps.SEQUENTIAL and (lo, hi) == (0.0, 1.0)
+    with pytest.raises(ValueError):
+        colormaps.for_values(np.zeros(2), "rainbow")

@@ -1,0 +1,122 @@
+"""Tests for ui.widgets.plots: TopKBars ordering and labels, AttentionLines line selection
+and colours."""
+import numpy as np
+import pytest
+from PySide6.QtGui import QPainter, QPixmap
+from PySide6.QtWidgets import QApplication
+
+from ui.widgets import colormaps
+from ui.widgets.plots import MIN_WEIGHT, AttentionLines, TopKBars, format_prob
+
+VOCAB = ["the", "cat", "dog", "mat", "sat", "on", ".", "a", "ran", "hat"]
+
+
+@pytest.fixture
+def bars(qtbot):
+    w = TopKBars()
+    qtbot.addWidget(w)
+    w.resize(600, 400)
+    w.show()
+    qtbot.waitExposed(w)
+    return w
+
+
+@pytest.fixture
+def lines(qtbot):
+    w = AttentionLines()
+    qtbot.addWidget(w)
+    w.resize(500, 400)
+    w.show()
+    qtbot.waitExposed(w)
+    return w
+
+
+def drawn_tick_texts(axis) -> list[str]:
+    pix = QPixmap(10, 10)
+    painter = QPainter(pix)
+    try:
+        _, _, texts = axis.generateDrawSpecs(painter)
+    finally:
+        painter.end()
+    return [t[2] for t in sorted(texts, key=lambda t: t[0].center().y())]
+
+
+def test_topk_sorted_descending_and_correct(bars):
+    rng = np.random.default_rng(0)
+    p = rng.dirichlet(np.ones(len(VOCAB)))
+    bars.set_data(p, VOCAB, k=4)
+    order = np.argsort(p)[::-1][:4]
+    assert bars.shown() == [(VOCAB[i], pytest.approx(p[i])) for i in order]
+    assert np.allclose(bars._bars.opts["width"], p[order])
+
+
+def test_topk_axis_shows_token_labels_top_down(bars):
+    p = np.array([0.1, 0.6, 0.3])
+    bars.set_data(p, ["x", "y", "z"], k=3)
+    QApplication.processEvents()
+    assert drawn_tick_texts(bars.getPlotItem().getAxis("left")) == ["y", "z", "x"]
+
+
+def test_topk_k_larger_than_vocab_and_ties_are_stable(bars):
+    bars.set_data(np.array([0.25, 0.25, 0.5]), ["a", "b", "c"], k=10)
+    assert [s for s, _ in bars.shown()] == ["c", "a", "b"]
+
+
+def test_topk_value_texts_follow_updates(bars):
+    bars.set_data(np.array([0.7, 0.2, 0.1]), ["a", "b", "c"], k=3)
+    bars.set_data(np.array([0.9, 0.1]), ["a", "b"], k=3)
+    visible = [t.textItem.toPlainText() for t in bars._texts if t.isVisible()]
+    assert visible == ["0.90", "0.10"]
+
+
+def test_topk_label_mismatch_raises(bars):
+    with pytest.raises(ValueError):
+        bars.set_data(np.ones(3) / 3, ["a", "b"])
+
+
+def test_format_prob():
+    assert format_prob(0.456) == "0.46"
+    assert format_prob(0.001) == "<0.01"
+    assert format_prob(0.0) == "0.00"
+
+
+def causal_pattern(n_heads=2, n=5, seed=0):
+    rng = np.random.default_rng(seed)
+    s = rng.normal(size=(n_heads, n, n)) * 2
+    s[:, np.triu_indices(n, 1)[0], np.triu_indices(n, 1)[1]] = -np.inf
+    e = np.exp(s - s.max(-1, keepdims=True))
+    return e / e.sum(-1, keepdims=True)
+
+
+def test_line_count_matches_weights_above_threshold(lines):
+    pat = causal_pattern()
+    toks = list("abcde")
+    lines.set_data(pat, toks, toks)
+    assert lines.line_count() == int((pat >= MIN_WEIGHT).sum())
+    lines.set_data(pat, toks, toks, heads=[1])
+    assert lines.line_count() == int((pat[1] >= MIN_WEIGHT).sum())
+    lines.set_data(pat, toks, toks, focus_query=3)
+    assert lines.line_count() == int((pat[:, 3] >= MIN_WEIGHT).sum())
+
+
+def test_lines_ignore_tiny_and_non_finite_weights(lines):
+    pat = np.array([[[0.01, np.nan], [np.inf, 0.5]]])
+    lines.set_data(pat, ["q0", "q1"], ["k0", "k1"])
+    assert lines.line_count() == 1
+
+
+def test_lines_use_the_head_colour(lines):
+    pat = np.zeros((3, 1, 1))
+    pat[2, 0, 0] = 1.0  # one full-weight horizontal line for head 2
+    lines.set_data(pat, ["q"], ["k"], heads=[2])
+    QApplication.processEvents()
+    img = lines.grab().toImage()
+    mid = img.pixelColor(lines.width() // 2, lines.height() // 2)
+    assert mid.name() == colormaps.HEAD_COLORS[2].name()
+
+
+def test_lines_bad_input_raises(lines):
+    with pytest.raises(ValueError):
+        lines.set_data(np.zeros((1, 2, 2)), ["a"], ["b", "c"])
+    with pytest.raises(ValueError):
+        lines.set_data(np.zeros((1, 2, 2)), ["a", "b"], ["c", "d"], focus_query=2)

@@ -1,0 +1,1 @@
+"""Reusable picture widgets that take plain numpy arrays."""

@@ -1,0 +1,320 @@
+"""Heatmap: one 2-D array shown as a labelled, colour-coded matrix.
+
+Row 0 is on top, rows and columns carry token labels, each cell prints its
+number while it is large enough to read, masked (-inf) and NaN cells are grey
+and hatched, and changed or selected cells get an outline. The view is fixed
+(no zoom or pan) because it is a teaching display, not a data explorer.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import (QBrush, QColor, QFont, QFontMetricsF, QPen, QStaticText,
+                           QWheelEvent)
+
+from ui.widgets import colormaps
+
+TICK_PT = 12.0
+CELL_PT = 11.0
+TITLE_PT = 15.0
+MINUS = "\u2212"  # typographic minus: as wide as a digit and readable from afar
+
+
+def format_value(v: float) -> str:
+    """Cell text: 2 decimals, or a compact exponent form once that would not fit."""
+    if math.isnan(v):
+        return "NaN"
+    if math.isinf(v):
+        return ("" if v > 0 else MINUS) + "\u221e"
+    a = abs(v)
+    if a < 100:
+        s = f"{v:.2f}" if a >= 0.005 else "0.00"  # no "-0.00" for tiny negatives
+    elif a < 1000:
+        s = f"{v:.1f}"
+    else:
+        mant, exp = f"{v:.1e}".split("e")
+        s = f"{mant}e{int(exp)}"
+    return s.replace("-", MINUS)
+
+
+class _CellOverlay(pg.GraphicsObject):
+    """Numbers, hatching and outlines, painted in device pixels so text and pen
+    widths stay the same size however the cells are stretched."""
+
+    def __init__(self, owner: Heatmap) -> None:
+        super().__init__()
+        self._owner = owner
+        self.font = QFont()
+        self.show_numbers = False
+        # Laid-out texts keyed by string: an edit changes few cells, so most are reused.
+        self.static_texts: dict[str, QStaticText] = {}
+
+    def boundingRect(self) -> QRectF:
+        rows, cols = self._owner._values.shape
+        return QRectF(-0.2, -0.2, cols + 0.4, rows + 0.4)
+
+    def paint(self, p, *args) -> None:
+        h = self._owner
+        rows, cols = h._values.shape
+        tr = p.transform()
+        xs = tr.m11() * np.arange(cols + 1) + tr.dx()
+        ys = tr.m22() * np.arange(rows + 1) + tr.dy()
+
+        def rect(r: int, c: int, grow: float = 0.0) -> QRectF:
+            x0, x1 = sorted((xs[c], xs[c + 1]))
+            y0, y1 = sorted((ys[r], ys[r + 1]))
+            return QRectF(x0 - grow, y0 - grow, x1 - x0 + 2 * grow, y1 - y0 + 2 * grow)
+
+        p.save()
+        p.resetTransform()
+        p.setRenderHint(p.RenderHint.Antialiasing, False)
+        hatch = QBrush(QColor(80, 80, 80), Qt.BrushStyle.BDiagPattern)
+        for r, c in zip(*np.nonzero(~np.isfinite(h._values))):
+            p.fillRect(rect(r, c), hatch)
+        if self.show_numbers:
+            self._paint_numbers(p, (xs[:-1] + xs[1:]) / 2, (ys[:-1] + ys[1:]) / 2)
+        p.setBrush(Qt.BrushStyle.NoBrush)
+        # A dark rim under a bright stroke keeps outlines visible on any cell colour.
+        for cells, grow, bright in ((h._changed_cells, -2.5, QColor("#FFC20A")),
+                                    ([h._selected] if h._selected else [], 1.5, QColor("#FFFFFF"))):
+            for pen in (QPen(QColor(0, 0, 0), 6), QPen(bright, 3)):
+                p.setPen(pen)
+                for r, c in cells:
+                    p.drawRect(rect(r, c, grow))
+        p.restore()
+
+    def _paint_numbers(self, p, cx: np.ndarray, cy: np.ndarray) -> None:
+        h = self._owner
+        cache = self.static_texts
+        if len(cache) > 4096:
+            cache.clear()
+        p.setFont(self.font)
+        for dark, color in ((True, QColor(255, 255, 255)), (False, QColor(0, 0, 0))):
+            p.setPen(color)
+            for r, c in zip(*np.nonzero(h._dark == dark)):
+                text = h._texts[r][c]
+                st = cache.get(text)
+                if st is None:
+                    st = cache[text] = QStaticText(text)
+                    st.prepare(font=self.font)
+                size = st.size()
+                p.drawStaticText(QPointF(cx[c] - size.width() / 2, cy[r] - size.height() / 2), st)
+
+
+class Heatmap(pg.GraphicsLayoutWidget):
+    """A labelled matrix of numbers with a colour bar; see the module docstring."""
+
+    sigCellClicked = Signal(object)  # (row, col)
+    sigCellDoubleClicked = Signal(object)  # (row, col)
+    sigCellHovered = Signal(object)  # (row, col), or None when the pointer leaves the cells
+    sigCellNudged = Signal(object, float)  # (row, col), wheel steps (+1/-1 per notch)
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setBackground("w")
+        self._values = np.zeros((0, 0))
+        self._texts: list[list[str]] = [[""]]
+        self._dark = np.zeros((1, 1), dtype=bool)
+        self._labels: tuple = ()
+        self._changed_cells: list[tuple[int, int]] = []
+        self._selected: tuple[int, int] | None = None
+        self._hovered: tuple[int, int] | None = None
+        self._nudge = False
+        self._cmap: pg.ColorMap | None = None
+        self._lut = np.zeros((256, 4), dtype=np.ubyte)
+        self._text_size = (0.0, 0.0)
+        self._scale = 1.0
+
+        self._title = self.addLabel("", row=0, col=0, colspan=2)
+        self._plot = self.addPlot(row=1, col=0)
+        self._plot.setMouseEnabled(x=False, y=False)
+        self._plot.setMenuEnabled(False)
+        self._plot.hideButtons()
+        self._plot.invertY(True)
+        self._plot.showAxis("top")
+        self._plot.hideAxis("bottom")
+        self._plot.getViewBox().setDefaultPadding(0)
+        self._image = pg.ImageItem(axisOrder="row-major")
+        self._plot.addItem(self._image)
+        self._overlay = _CellOverlay(self)
+        self._overlay.setParentItem(self._image)
+        self._bar = pg.ColorBarItem(values=(0, 1), colorMap=colormaps.DIVERGING, width=18,
+                                    interactive=False, colorMapMenu=False)
+        self.addItem(self._bar, row=1, col=1)
+        # The range is already rounded to nice numbers; a "(x1e3)" suffix would only puzzle.
+        self._bar.axis.enableAutoSIPrefix(False)
+
+        scene = self.scene()
+        scene.sigMouseClicked.connect(self._on_click)
+        scene.sigMouseMoved.connect(self._on_move)
+        # Fires after any resize or range change has reached the item transforms.
+        self._plot.getViewBox().sigTransformChanged.connect(self._refresh_number_visibility)
+        self.set_font_scale(1.0)
+        self.set_data(np.zeros((1, 1)))
+
+    # --- public API ---------------------------------------------------------
+
+    def set_data(self, values: np.ndarray, row_labels: list[str] | None = None,
+                 col_labels: list[str] | None = None, kind: str = "signed",
+                 title: str = "", changed: np.ndarray | None = None) -> None:
+        """Show `values` (1-D input becomes one row); `changed` marks cells to outline."""
+        v = np.array(values, dtype=float)
+        v = v[np.newaxis, :] if v.ndim == 1 else v
+        if v.ndim != 2 or v.size == 0:
+            raise ValueError(f"Heatmap needs a non-empty 1-D or 2-D array, got shape {v.shape}")
+        rows, cols = v.shape
+        rows_l = list(row_labels) if row_labels is not None else [str(i) for i in range(rows)]
+        cols_l = list(col_labels) if col_labels is not None else [str(j) for j in range(cols)]
+        if len(rows_l) != rows or len(cols_l) != cols:
+            raise ValueError(f"{len(rows_l)}x{len(cols_l)} labels for a {rows}x{cols} array")
+        mask = np.zeros(v.shape, dtype=bool) if changed is None else np.asarray(changed, dtype=bool)
+        mask = mask[np.newaxis, :] if mask.ndim == 1 else mask
+        if mask.shape != v.shape:
+            raise ValueError(f"changed mask shape {mask.shape} != values shape {v.shape}")
+        cmap, (lo, hi) = colormaps.for_values(v, kind)
+
+        shape_changed = v.shape != self._values.shape
+        self._values = v
+        if cmap is not self._cmap:
+            self._cmap, self._lut = cmap, colormaps.lookup_table(cmap)
+            self._bar.setColorMap(cmap)
+        if self._bar.levels() != (lo, hi):
+            self._bar.setLevels((lo, hi))
+        finite = np.isfinite(v)
+        idx = np.clip(np.rint((np.where(finite, v, lo) - lo) / (hi - lo) * 255), 0, 255)
+        rgba = self._lut[idx.astype(np.intp)]
+        rgba[~finite] = colormaps.MISSING_COLOR.getRgb()
+        self._dark = colormaps.is_dark(rgba)
+        self._image.setImage(rgba, autoLevels=False)
+        self._texts = [[format_value(x) for x in row] for row in v.tolist()]
+        self._measure_text()
+
+        # Re-laying out the axes is the slow part of an update, so skip it when nothing changed.
+        if (rows_l, cols_l) != self._labels:
+            self._labels = (rows_l, cols_l)
+            self._plot.getAxis("left").setTicks([[(i + 0.5, s) for i, s in enumerate(rows_l)]])
+            self._plot.getAxis("top").setTicks([[(j + 0.5, s) for j, s in enumerate(cols_l)]])
+        if title != self._title.text:
+            self._set_title(title)
+        self._changed_cells = [(int(r), int(c)) for r, c in zip(*np.nonzero(mask))]
+        if self._selected and not self._in_range(*self._selected):
+            self._selected = None
+        if shape_changed:
+            self._overlay.prepareGeometryChange()
+            self._plot.setRange(xRange=(0, cols), yRange=(0, rows), padding=0)
+        self._refresh_number_visibility()
+        self._overlay.update()
+
+    def set_selected(self, cell: tuple[int, int] | None) -> None:
+        """Outline one cell (e.g. the one being edited); None clears it."""
+        self._selected = tuple(cell) if cell is not None and self._in_range(*cell) else None
+        self._overlay.update()
+
+    def set_nudge_enabled(self, enabled: bool) -> None:
+        """When on, the wheel over a cell emits sigCellNudged instead of scrolling the page."""
+        self._nudge = bool(enabled)
+
+    def set_font_scale(self, f: float) -> None:
+        """Scale every font (ticks, numbers, title, colour bar), e.g. 1.5 for presenting."""
+        self._scale = float(f)
+        tick = QFont()
+        tick.setPointSizeF(TICK_PT * self._scale)
+        for axis in (self._plot.getAxis("left"), self._plot.getAxis("top"), self._bar.axis):
+            axis.setStyle(tickFont=tick, tickTextOffset=int(4 * self._scale))
+            axis.setTextPen("k")
+            axis.setPen("k")
+        self._overlay.font.setPointSizeF(CELL_PT * self._scale)
+        self._overlay.static_texts.clear()
+        self._set_title(self._title.text)
+        self._measure_text()
+        self._refresh_number_visibility()
+        self._overlay.update()
+
+    def values(self) -> np.ndarray:
+        """The 2-D array on screen (1-D input is returned as one row)."""
+        return self._values.copy()
+
+    def cell_text(self, row: int, col: int) -> str:
+        """The number printed in a cell, or "" while cells are too small for numbers."""
+        return self._texts[row][col] if self._overlay.show_numbers else ""
+
+    def changed_cells(self) -> list[tuple[int, int]]:
+        """Cells currently outlined as changed."""
+        return list(self._changed_cells)
+
+    @property
+    def image_item(self) -> pg.ImageItem:
+        """The ImageItem whose local coordinates are cell units (col, row)."""
+        return self._image
+
+    # --- internals ----------------------------------------------------------
+
+    def _set_title(self, title: str) -> None:
+        self._title.setText(title, size=f"{TITLE_PT * self._scale:g}pt", color="k", bold=True)
+        # An empty title should not leave a blank band above the matrix.
+        self._title.setMaximumHeight(1e6 if title else 0)
+
+    def _measure_text(self) -> None:
+        # Digits are near-equal in width, so the longest string is the widest.
+        widest = max((t for row in self._texts for t in row), key=len)
+        fm = QFontMetricsF(self._overlay.font)
+        self._text_size = (fm.horizontalAdvance(widest), fm.height())
+
+    def _in_range(self, r: int, c: int) -> bool:
+        rows, cols = self._values.shape
+        return 0 <= r < rows and 0 <= c < cols
+
+    def _cell_at_scene(self, pos) -> tuple[int, int] | None:
+        p = self._image.mapFromScene(pos)
+        r, c = int(np.floor(p.y())), int(np.floor(p.x()))
+        return (r, c) if self._in_range(r, c) else None
+
+    def _refresh_number_visibility(self, *_) -> None:
+        p0 = self._image.mapToScene(QPointF(0, 0))
+        p1 = self._image.mapToScene(QPointF(1, 1))
+        w, h = abs(p1.x() - p0.x()), abs(p1.y() - p0.y())
+        tw, th = self._text_size
+        show = w >= tw + 4 and h >= th + 2
+        if show != self._overlay.show_numbers:
+            self._overlay.show_numbers = show
+            self._overlay.update()
+
+    def _on_click(self, ev) -> None:
+        # Double clicks are reported by mouseDoubleClickEvent, which does not wait for a release.
+        if ev.button() != Qt.MouseButton.LeftButton or ev.double():
+            return
+        cell = self._cell_at_scene(ev.scenePos())
+        if cell is not None:
+            self.sigCellClicked.emit(cell)
+
+    def _on_move(self, pos) -> None:
+        self._set_hovered(self._cell_at_scene(pos))
+
+    def _set_hovered(self, cell: tuple[int, int] | None) -> None:
+        # Only report changes: the pointer moves many pixels within one cell.
+        if cell != self._hovered:
+            self._hovered = cell
+            self.sigCellHovered.emit(cell)
+
+    def leaveEvent(self, ev) -> None:
+        self._set_hovered(None)
+        super().leaveEvent(ev)
+
+    def mouseDoubleClickEvent(self, ev) -> None:
+        cell = self._cell_at_scene(self.mapToScene(ev.position().toPoint()))
+        if ev.button() == Qt.MouseButton.LeftButton and cell is not None:
+            self.sigCellDoubleClicked.emit(cell)
+        super().mouseDoubleClickEvent(ev)
+
+    def wheelEvent(self, ev: QWheelEvent) -> None:
+        cell = self._cell_at_scene(self.mapToScene(ev.position().toPoint()))
+        steps = ev.angleDelta().y() / 120.0
+        if self._nudge and cell is not None and steps:
+            self.sigCellNudged.emit(cell, steps)
+            ev.accept()
+        else:
+            # Not zoomable on purpose; let an enclosing scroll area have the wheel.
+            ev.ignore()

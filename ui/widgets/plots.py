@@ -1,0 +1,214 @@
+"""Two small pictures of a forward pass: the top-k next-token probabilities as
+horizontal bars, and attention as lines from query tokens to key tokens.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPen
+from PySide6.QtWidgets import QWidget
+
+from ui.widgets import colormaps
+
+TICK_PT = 12.0
+MIN_WEIGHT = 0.02  # lighter attention lines are invisible clutter on a projector
+
+
+def format_prob(p: float) -> str:
+    """Two decimals, but never claim a non-zero probability is exactly 0."""
+    return "<0.01" if 0 < p < 0.005 else f"{p:.2f}"
+
+
+class TopKBars(pg.PlotWidget):
+    """The k most likely next tokens, most likely on top, value printed at each bar end."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setBackground("w")
+        plot = self.getPlotItem()
+        plot.setMouseEnabled(x=False, y=False)
+        plot.setMenuEnabled(False)
+        plot.hideButtons()
+        plot.invertY(True)
+        plot.setLabel("bottom", "probability", color="k")
+        # "(x0.001)" on the axis would confuse a class reading probabilities.
+        plot.getAxis("bottom").enableAutoSIPrefix(False)
+        self._bars = pg.BarGraphItem(x0=0, y=[], height=0.7, width=[],
+                                     pen=pg.mkPen(60, 60, 60))
+        plot.addItem(self._bars)
+        self._texts: list[pg.TextItem] = []
+        self._shown: list[tuple[str, float]] = []
+        self._font = QFont()
+        self.set_font_scale(1.0)
+
+    def set_data(self, probs: np.ndarray, labels: list[str], k: int = 8) -> None:
+        """Show the `k` largest entries of `probs`; `labels[i]` names token i."""
+        p = np.asarray(probs, dtype=float).ravel()
+        if len(labels) != p.size:
+            raise ValueError(f"{len(labels)} labels for {p.size} probabilities")
+        # Stable sort keeps ties in vocabulary order, so the picture does not flicker.
+        order = np.argsort(-np.nan_to_num(p, nan=-np.inf), kind="stable")[:max(int(k), 0)]
+        top = p[order]
+        self._shown = [(labels[i], float(v)) for i, v in zip(order, top)]
+        y = np.arange(top.size)
+        # Stop short of viridis' yellow end, which vanishes against the white background.
+        brushes = [colormaps.SEQUENTIAL.map(0.85 * min(max(v, 0.0), 1.0), mode="qcolor")
+                   for v in top]
+        self._bars.setOpts(x0=0, y=y, width=top, height=0.7, brushes=brushes)
+
+        while len(self._texts) < top.size:
+            item = pg.TextItem(color="k", anchor=(0, 0.5))
+            item.setFont(self._font)
+            self.getPlotItem().addItem(item)
+            self._texts.append(item)
+        xmax = max(float(top[0]) if top.size else 0.0, 0.05) * 1.3
+        for i, item in enumerate(self._texts):
+            item.setVisible(i < top.size)
+            if i < top.size:
+                item.setText(format_prob(top[i]))
+                item.setPos(top[i] + 0.01 * xmax, i)
+        ticks = [(i, s) for i, (s, _) in enumerate(self._shown)]
+        self.getPlotItem().getAxis("left").setTicks([ticks])
+        self.getPlotItem().setRange(xRange=(0, xmax), yRange=(-0.5, max(top.size, 1) - 0.5),
+                                    padding=0)
+
+    def shown(self) -> list[tuple[str, float]]:
+        """(label, probability) pairs on screen, top bar first."""
+        return list(self._shown)
+
+    def set_font_scale(self, f: float) -> None:
+        """Scale tick and value fonts, e.g. 1.5 for presenting."""
+        self._font.setPointSizeF(TICK_PT * f)
+        for name in ("left", "bottom"):
+            axis = self.getPlotItem().getAxis(name)
+            axis.setStyle(tickFont=self._font)
+            axis.setTextPen("k")
+            axis.setPen("k")
+        self.getPlotItem().getAxis("bottom").label.setFont(self._font)
+        for item in self._texts:
+            item.setFont(self._font)
+
+
+class AttentionLines(QWidget):
+    """Queries in a left column, keys in a right column, one line per weight of at
+    least MIN_WEIGHT, its width proportional to the weight and its opacity growing with it,
+    coloured by head."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self._q_labels: list[str] = []
+        self._k_labels: list[str] = []
+        self._heads: list[int] = []
+        self._focus: int | None = None
+        self._lines: list[tuple[int, int, int, float]] = []  # (head, query, key, weight)
+        self._scale = 1.0
+
+    def set_data(self, pattern: np.ndarray, q_labels: list[str], k_labels: list[str],
+                 heads: list[int] | None = None, focus_query: int | None = None) -> None:
+        """`pattern[h, q, k]` is head h's weight from query q to key k (2-D means one head)."""
+        a = np.asarray(pattern, dtype=float)
+        a = a[np.newaxis] if a.ndim == 2 else a
+        if a.ndim != 3 or a.shape[1:] != (len(q_labels), len(k_labels)):
+            raise ValueError(f"pattern shape {a.shape} does not match "
+                             f"{len(q_labels)} queries x {len(k_labels)} keys")
+        if focus_query is not None and not 0 <= focus_query < a.shape[1]:
+            raise ValueError(f"focus_query {focus_query} outside 0..{a.shape[1] - 1}")
+        self._heads = list(range(a.shape[0])) if heads is None else [int(h) for h in heads]
+        self._q_labels, self._k_labels = list(q_labels), list(k_labels)
+        self._focus = focus_query
+        queries = range(a.shape[1]) if focus_query is None else [focus_query]
+        self._lines = [(h, q, k, float(a[h, q, k]))
+                       for h in self._heads for q in queries for k in range(a.shape[2])
+                       if np.isfinite(a[h, q, k]) and a[h, q, k] >= MIN_WEIGHT]
+        self.update()
+
+    def line_count(self) -> int:
+        """Number of lines drawn."""
+        return len(self._lines)
+
+    def set_font_scale(self, f: float) -> None:
+        """Scale the token and legend fonts, e.g. 1.5 for presenting."""
+        self._scale = float(f)
+        self.update()
+
+    def sizeHint(self) -> QSize:
+        return QSize(420, 380)
+
+    def paintEvent(self, ev) -> None:
+        with QPainter(self) as p:
+            self._paint(p)
+
+    def _paint(self, p: QPainter) -> None:
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        p.fillRect(self.rect(), QColor("white"))
+        if not self._q_labels:
+            return
+        pad = 10.0
+        font = QFont()
+        font.setPointSizeF(TICK_PT * self._scale)
+        header_font = QFont(font)
+        header_font.setBold(True)
+        fm = QFontMetricsF(font)
+        head_h = fm.height() * 1.6
+        top, bottom = pad + head_h, self.height() - pad - head_h
+        n_rows = max(len(self._q_labels), len(self._k_labels))
+        # Long sequences shrink the font rather than let labels overlap.
+        if n_rows * fm.height() > bottom - top:
+            font.setPixelSize(max(6, int((bottom - top) / n_rows)))
+            fm = QFontMetricsF(font)
+        q_w = max(fm.horizontalAdvance(s) for s in self._q_labels)
+        k_w = max(fm.horizontalAdvance(s) for s in self._k_labels)
+        x_q, x_k = pad + q_w + 8, self.width() - pad - k_w - 8
+
+        def row_y(i: int, n: int) -> float:
+            return top + (i + 0.5) * (bottom - top) / n
+
+        # Thick lines must still leave gaps between neighbouring rows.
+        max_w = min(10.0 * self._scale, 0.6 * (bottom - top) / n_rows)
+        for h, q, k, w in self._lines:
+            color = QColor(colormaps.HEAD_COLORS[h % len(colormaps.HEAD_COLORS)])
+            # Opacity grows with the weight but has a floor: a projector washes out faint lines.
+            color.setAlphaF(0.15 + 0.85 * min(w, 1.0))
+            pen = QPen(color, max(max_w * w, 0.5))
+            pen.setCapStyle(Qt.PenCapStyle.FlatCap)  # round caps would run into the labels
+            p.setPen(pen)
+            p.drawLine(QPointF(x_q, row_y(q, len(self._q_labels))),
+                       QPointF(x_k, row_y(k, len(self._k_labels))))
+
+        dim, ink = QColor(170, 170, 170), QColor(0, 0, 0)
+        right = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+        left = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+        for i, s in enumerate(self._q_labels):
+            focused = self._focus is None or self._focus == i
+            font.setBold(self._focus == i)
+            p.setFont(font)
+            p.setPen(ink if focused else dim)
+            y = row_y(i, len(self._q_labels))
+            p.drawText(QRectF(pad, y - fm.height(), q_w, 2 * fm.height()), right, s)
+        font.setBold(False)
+        p.setFont(font)
+        p.setPen(ink)
+        for i, s in enumerate(self._k_labels):
+            y = row_y(i, len(self._k_labels))
+            p.drawText(QRectF(x_k + 8, y - fm.height(), k_w, 2 * fm.height()), left, s)
+
+        p.setFont(header_font)
+        p.setPen(QColor(90, 90, 90))
+        p.drawText(QRectF(pad, pad, self.width() - 2 * pad, head_h), left, "query")
+        p.drawText(QRectF(pad, pad, self.width() - 2 * pad, head_h), right, "key")
+        self._paint_legend(p, QRectF(pad, bottom + 4, self.width() - 2 * pad, head_h - 4))
+
+    def _paint_legend(self, p: QPainter, box: QRectF) -> None:
+        """One coloured swatch per head, so a colour can be read as a head number."""
+        fm = QFontMetricsF(p.font())
+        x = box.left()
+        for h in self._heads:
+            color = colormaps.HEAD_COLORS[h % len(colormaps.HEAD_COLORS)]
+            sw = fm.height() * 0.8
+            p.fillRect(QRectF(x, box.center().y() - sw / 2, sw, sw), color)
+            text = f"head {h}"
+            p.setPen(QColor(0, 0, 0))
+            p.drawText(QRectF(x + sw + 4, box.top(), fm.horizontalAdvance(text) + 2, box.height()),
+                       Qt.AlignmentFlag.AlignVCenter, text)
+            x += sw + fm.horizontalAdvance(text) + 18
