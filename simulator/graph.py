@@ -230,7 +230,11 @@ def _stack(bld: _Builder, p: str, kind: str, enc_out: str | None) -> str:
         kw = {"layer": layer, "stack": stack}
         if depth_attn:
             x = bld.depth_mix(b, list(outputs), _depth_groups(cfg, 2 * layer + 1), "depth_attn", layer)
-            bld.alias(b + "hook_resid_pre", x)
+            # The mix is what enters the block, as resid_pre/resid_post do in a standard stream. Layer 0's
+            # mix has one source (weight 1), so blocks.0.hook_resid_pre stays v_0 itself.
+            if layer > 0:
+                bld.alias(b + "hook_resid_pre", x)
+                bld.alias(f"{p}blocks.{layer - 1}.hook_resid_post", x)
         elif layer > 0:
             bld.alias(b + "hook_resid_pre", x)
         h = bld.norm(b, "ln1", x, sublayer="attn", **kw) if cfg.norm == "pre" else x
@@ -262,6 +266,7 @@ def _stack(bld: _Builder, p: str, kind: str, enc_out: str | None) -> str:
                              "last one (Pagliardini et al., 2024).")
     if depth_attn:
         x = bld.depth_mix(p, list(outputs), _depth_groups(cfg, cfg.n_sublayers + 1), "depth_final", None)
+        bld.alias(f"{p}blocks.{cfg.n_layers - 1}.hook_resid_post", x)
     if cfg.norm == "pre":
         x = bld.norm(p, "ln_final", x, stack=stack, sublayer="final", major=True)
     return x
