@@ -155,6 +155,14 @@ class Transformer:
             values[node.name] = v
         return Trace(self.graph, values, MappingProxyType(dict(params)), toks)
 
+    def loss_and_grads(self, tokens, targets, mask=None, label_smoothing: float = 0.0):
+        """Cross-entropy of the next-token predictions, and ∂loss/∂ every parameter and step.
+
+        Returns (loss, grads): `grads[name]` for any parameter or step name (see `simulator.backward`).
+        """
+        from .backward import loss_and_grads  # the backward module reads the model, not the reverse
+        return loss_and_grads(self, tokens, targets, mask, label_smoothing)
+
     def rerun(self, trace: Trace, params: Sequence[str] = (), tokens=None,
               temperature: float | None = None) -> tuple[Trace, dict[str, np.ndarray]]:
         """Recompute only what an edit touched.
