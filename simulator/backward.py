@@ -115,8 +115,9 @@ def _act(g, xs, ps, a, out):
     x = xs[0]
     if a["fn"] == "relu":
         return [g * (x > 0)], []
-    t = np.tanh(SQRT_2_OVER_PI * (x + GELU_C * x ** 3))
-    slope = 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_C * x * x)
+    x2 = x * x
+    t = np.tanh(SQRT_2_OVER_PI * (x + GELU_C * x2 * x))
+    slope = 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_C * x2)
     return [g * slope], []
 
 

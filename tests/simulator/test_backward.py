@@ -8,6 +8,7 @@ round-off, not truncation, limits them.
 import numpy as np
 import pytest
 
+import simulator.backward
 from simulator import ModelConfig, Transformer
 from simulator.backward import (BACKWARD, batch_loss_and_grads, cross_entropy, forward_values, loss_and_grads,
                                 make_dropout_masks, prepare)
@@ -230,6 +231,7 @@ def test_backward_steps_walk_every_node_in_reverse():
     assert "residual highway" in by_name["blocks.0.hook_sum_mid"].description
     assert "softmax(logits) − target" in by_name["logits"].formula
     assert set(by_name["blocks.0.attn.hook_q"].params) == {"blocks.0.attn.W_Q", "blocks.0.attn.b_Q"}
+    assert simulator.backward.backward_steps is backward_steps  # also reachable from simulator.backward
 
 
 def test_gradient_flow_follows_aliases_in_depth_modes():
