@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .config import DEPTH_MODES
 from .model import Transformer
 from .trace import Trace
 
@@ -82,7 +83,7 @@ def sublayer_outputs(trace: Trace, prefix: str | None = None) -> list[tuple[str,
 
 
 def sublayer_inputs(trace: Trace, prefix: str | None = None) -> list[tuple[str, str, np.ndarray]]:
-    """h_1 … h_{n+1} (the last is the read-out) as (label of the reader, step name, value [pos, d_model])."""
+    """h_1 … h_{n+1} (the last is the read-out) as (reader's label, step name, value [pos, d_model])."""
     p = stack_prefix(trace) if prefix is None else prefix
     return [(label, name, trace[name]) for label, _, name in _sublayers(trace, p)]
 
@@ -91,7 +92,7 @@ def _point_label(trace: Trace, name: str, node: str) -> str:
     depth = [part for part in node.split(".") if part.startswith("depth_")]
     if depth:
         layer = trace.graph.node(node).layer
-        return "mix→out" if layer is None else f"mix→{depth[0][6:]} {layer}"
+        return "→out" if layer is None else f"→{depth[0][6:]} {layer}"
     if node.endswith("dwa.hook_mixed"):
         return f"dwa {trace.graph.node(node).layer}"
     layer = name.split("blocks.")[1].split(".")[0]
@@ -161,7 +162,8 @@ def coefficients(model: Transformer, trace: Trace, pos: int, prefix: str | None 
             y = sum(a * x for a, x in zip(alpha, xs))
         c = np.stack(rows + [y])
     else:
-        depth_nodes = [f"{p}blocks.{layer}.depth_{what}" for layer in range(n // 2) for what in ("attn", "mlp")]
+        depth_nodes = [f"{p}blocks.{layer}.depth_{what}" for layer in range(n // 2)
+                       for what in ("attn", "mlp")]
         for row, d in enumerate(depth_nodes + [f"{p}depth_final"]):
             weights = trace[d + ".hook_weights"][:, pos]  # [source]
             for w, group in zip(weights, trace.graph.node(d + ".hook_mixed").attrs["groups"]):
@@ -187,8 +189,8 @@ def depth_map(model: Transformer, trace: Trace, pos: int, prefix: str | None = N
             values[j, : j + 2] = alpha
         return DepthMap(values, [f"after block {j}" for j in range(L)],
                         ["embed"] + [f"block {j}" for j in range(L)], "DenseFormer weights α",
-                        "Each row is the weighted average read by the next block: learned numbers, not "
-                        "normalised; 1 on the newest block and 0 elsewhere is the standard stream.")
+                        "The weights are learned numbers, not normalised; 1 on the newest block and 0 "
+                        "elsewhere is the standard stream.")
     c = coefficients(model, trace, pos, p)
     subs = _sublayers(trace, p)
     rows = [label for label, _, _ in subs]
@@ -226,5 +228,22 @@ def shares(model: Transformer, trace: Trace, pos: int, prefix: str | None = None
     return result
 
 
-__all__ = ["DepthMap", "stack_prefix", "n_layers", "residual_mode", "sublayer_outputs", "sublayer_inputs",
-           "residual_stream", "coefficients", "depth_map", "shares"]
+def with_residual(model: Transformer, residual: str) -> Transformer:
+    """The same model with another residual mode, sharing every parameter both have.
+
+    The depth modes need pre-norm, so they get it; parameters only the new mode has take
+    their seeded start values (pseudo-queries 0, DenseFormer α the identity), which make
+    the new model compute what the old one does. Raises ValueError for an impossible mode.
+    """
+    cfg = model.config
+    if residual == cfg.residual:
+        return model
+    new_cfg = cfg.replace(residual=residual, norm="pre" if residual in DEPTH_MODES else cfg.norm)
+    fresh = Transformer(new_cfg, seed=model.seed)
+    params = dict(fresh.params)
+    params.update({k: v for k, v in model.params.items() if fresh.shapes.get(k) == v.shape})
+    return Transformer(new_cfg, seed=model.seed, params=params)
+
+
+__all__ = ["DepthMap", "with_residual", "stack_prefix", "n_layers", "residual_mode", "sublayer_outputs",
+           "sublayer_inputs", "residual_stream", "coefficients", "depth_map", "shares"]

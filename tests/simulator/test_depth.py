@@ -223,7 +223,7 @@ def test_residual_stream_points_per_mode():
     assert len(residual_stream(dense.run(TEXT), 0)) == 10  # pre, then mid, post, dwa per block
     _, ar = _pair("attnres")
     labels = [p[0] for p in residual_stream(ar.run(TEXT), 0)]
-    assert labels[:3] == ["pre 0", "mix→mlp 0", "mix→attn 1"] and labels[-1] == "mix→out"
+    assert labels[:3] == ["pre 0", "→mlp 0", "→attn 1"] and labels[-1] == "→out"
     with pytest.raises(IndexError, match="outside"):
         residual_stream(t, 6)
 
