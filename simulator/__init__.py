@@ -6,9 +6,9 @@ from .config import ModelConfig
 from .engine import Session, Stepper
 from .graph import build_graph
 from .io import ModelFileError, load, save
-from .model import Transformer
+from .model import NumericOverflowError, Transformer
 from .tokenizer import TokenError, Tokenizer
 from .trace import Step, Trace
 
 __all__ = ["ModelConfig", "Transformer", "Trace", "Step", "Tokenizer", "TokenError", "Session", "Stepper",
-           "save", "load", "ModelFileError", "build_graph"]
+           "save", "load", "ModelFileError", "NumericOverflowError", "build_graph"]

@@ -149,16 +149,40 @@ class Session(Observable):
 
     def set_param(self, name: str, value, index=None) -> np.ndarray:
         """Change a parameter (or one element); returns the previous array. Bad values change nothing."""
-        old = self.model.set_param(name, value, index)
-        self._apply(*self.model.rerun(self.trace, params=[name]))
+        return self.set_params({name: self.model.check_param(name, value, index)})[name]
+
+    def set_params(self, params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Replace several parameters at once (e.g. after training), one recompute; returns the old arrays.
+
+        Values that are refused, or that make the forward pass overflow, change nothing.
+        """
+        old, result = self._store_and_rerun(params)
+        self._apply(*result)
         return old
 
-    def set_params(self, params: dict[str, np.ndarray]) -> None:
-        """Replace several parameters at once (e.g. after training), one recompute."""
+    def check_params(self, params: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The arrays `set_params(params)` would store, after a trial forward pass; raises ValueError if bad."""
+        old, _ = self._store_and_rerun(params)
+        new = {name: self.model.params[name] for name in old}
+        self._put_back(old)
+        return new
+
+    def _store_and_rerun(self, params: dict[str, np.ndarray]):
         checked = {name: self.model.check_param(name, value) for name, value in params.items()}
-        for name, value in checked.items():
+        old = {name: self.model.set_param(name, value) for name, value in checked.items()}
+        try:
+            return old, self.model.rerun(self.trace, params=list(checked))
+        except ValueError:
+            self._put_back(old)
+            raise
+
+    def _put_back(self, old: dict[str, np.ndarray]) -> None:
+        for name, value in old.items():
             self.model.set_param(name, value)
-        self._apply(*self.model.rerun(self.trace, params=list(checked)))
+
+    def check_tokens(self, tokens):
+        """The normalised tokens `set_tokens(tokens)` would use, after a trial forward pass; raises ValueError."""
+        return self.model.rerun(self.trace, tokens=tokens)[0].tokens
 
     def set_tokens(self, tokens) -> None:
         """New input tokens (validated first: a bad input raises and changes nothing)."""

@@ -8,8 +8,10 @@ memory or run code. Writes are atomic: a crash mid-save keeps the previous file.
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
+import reprlib
 import tempfile
 import zipfile
 from pathlib import Path
@@ -25,6 +27,10 @@ VERSION = 1
 META = "__meta__"
 MAX_META_BYTES = 1 << 20
 MAX_PARAM_ELEMENTS = 50_000_000  # 400 MB of float64: far beyond a classroom model
+MAX_FILE_BYTES = 8 * MAX_PARAM_ELEMENTS + MAX_META_BYTES + (1 << 20)  # the parameters, meta, zip overhead
+MAX_LAYERS = 256  # checked before listing the parameters, which takes time per layer
+MAX_DIRECTORY_BYTES = 1 << 20  # a zip's table of contents: ~20,000 members, a few hundred are needed
+META_KEYS = {"format", "version", "config", "tokens", "extra"}
 
 
 class ModelFileError(ValueError):
@@ -37,15 +43,18 @@ def atomic_write(path: str | os.PathLike, write) -> None:
     On any failure the temporary file is removed and the old file at `path` is untouched.
     """
     path = Path(path)
-    folder = path.parent if str(path.parent) else Path(".")
+    folder = path.parent
     if not folder.is_dir():
-        raise OSError(f"The folder {folder} does not exist.")
+        what = "is a file, not a folder" if folder.exists() else "does not exist"
+        raise FileNotFoundError(errno.ENOENT, f"The folder {folder} {what}", str(folder))
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
             os.fsync(f.fileno())
+        # mkstemp makes the file private (0600); give it the mode a plain open() would have
+        os.chmod(tmp, _mode_for(path))
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -61,6 +70,22 @@ def atomic_write(path: str | os.PathLike, write) -> None:
             os.close(dfd)
     except OSError:
         pass
+
+
+def _brief(exc: Exception, limit: int = 300) -> str:
+    """An error's message, cut short: a hostile file can make it quote a megabyte of JSON."""
+    text = str(exc)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _mode_for(path: Path) -> int:
+    """The permission bits of the file being replaced, or those the umask gives a new file."""
+    try:
+        return path.stat().st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def _tokens_to_json(tokens):
@@ -88,32 +113,54 @@ def save(path: str | os.PathLike, model: Transformer, tokens, extra: dict | None
     atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
-def _read_header(zf: zipfile.ZipFile, member: str):
-    with zf.open(member) as f:
-        try:
+def _read_header(zf: zipfile.ZipFile, member: str, label: str):
+    # zipfile and numpy raise many kinds of error for damaged data (BadZipFile, zlib.error,
+    # EOFError, NotImplementedError, RuntimeError for encryption…): each means "damaged"
+    try:
+        with zf.open(member) as f:
             version = np.lib.format.read_magic(f)
             if version == (1, 0):
                 shape, fortran, dtype = np.lib.format.read_array_header_1_0(f)
             elif version in ((2, 0), (3, 0)):
                 shape, fortran, dtype = np.lib.format.read_array_header_2_0(f)
             else:
-                raise ModelFileError(f"{member} has an unknown .npy version {version}.")
-        except ModelFileError:
-            raise
-        except Exception as exc:
-            raise ModelFileError(f"{member} is not a valid array ({exc}).") from None
+                raise ModelFileError(f"{label} has an unknown .npy version {version}.")
+    except ModelFileError:
+        raise
+    except Exception as exc:
+        raise ModelFileError(f"{label} is damaged ({exc}).") from None
     return shape, dtype
 
 
-def _read_array(zf: zipfile.ZipFile, member: str, shape, dtype: np.dtype) -> np.ndarray:
-    with zf.open(member) as f:
-        try:
+def _read_array(zf: zipfile.ZipFile, member: str, label: str, shape, dtype: np.dtype) -> np.ndarray:
+    """Read a member whose header was checked already (so its size is known to be sane)."""
+    try:
+        with zf.open(member) as f:
             arr = np.lib.format.read_array(f, allow_pickle=False)
-        except Exception as exc:
-            raise ModelFileError(f"{member} could not be read ({exc}).") from None
+    except Exception as exc:
+        raise ModelFileError(f"{label} is damaged or cut short ({exc}).") from None
     if arr.shape != tuple(shape) or arr.dtype != dtype:
-        raise ModelFileError(f"{member} is damaged: its data does not match its header.")
+        raise ModelFileError(f"{label} is damaged: its data does not match its header.")
     return arr
+
+
+def _directory_size(path: Path) -> int:
+    """The size of the zip's central directory, read the way zipfile finds it (0 if there is none).
+
+    zipfile builds an object per member listed there, so a hostile file listing millions of
+    members would use gigabytes before any check of ours could run.
+    """
+    with open(path, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        size = f.tell()
+        f.seek(max(0, size - (1 << 16) - 22 - 76))
+        tail = f.read()
+    at = len(tail) - 22 if tail[-22:-18] == b"PK\x05\x06" else tail.rfind(b"PK\x05\x06")
+    if at < 0 or len(tail) - at < 22:
+        return 0
+    if at >= 76 and tail[at - 20: at - 16] == b"PK\x06\x07" and tail[at - 76: at - 72] == b"PK\x06\x06":
+        return int.from_bytes(tail[at - 36: at - 28], "little")  # the ZIP64 record's size, which zipfile uses
+    return int.from_bytes(tail[at + 12: at + 16], "little")
 
 
 def load_meta(path: str | os.PathLike) -> tuple[dict, zipfile.ZipFile]:
@@ -122,8 +169,18 @@ def load_meta(path: str | os.PathLike) -> tuple[dict, zipfile.ZipFile]:
     if not path.is_file():
         raise ModelFileError(f"{path} does not exist or is not a file.")
     try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise ModelFileError(f"{path.name} is {size / 1e6:.0f} MB: far too large for a Stepformer model "
+                                 f"(at most {MAX_FILE_BYTES / 1e6:.0f} MB).")
+        if _directory_size(path) > MAX_DIRECTORY_BYTES:
+            raise ModelFileError(f"{path.name} lists far more members than a Stepformer model has.")
         zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+    except ModelFileError:
+        raise
+    except OSError as exc:
+        raise ModelFileError(f"{path.name} cannot be read: {exc.strerror or exc}.") from None
+    except Exception as exc:  # BadZipFile, ValueError, … for a file that is not a zip
         raise ModelFileError(f"{path.name} is not a Stepformer model file (not a valid .npz: {exc}).") from None
     try:
         names = zf.namelist()
@@ -132,21 +189,30 @@ def load_meta(path: str | os.PathLike) -> tuple[dict, zipfile.ZipFile]:
         info = zf.getinfo(f"{META}.npy")
         if info.file_size > MAX_META_BYTES + 1024:
             raise ModelFileError(f"{path.name}: the metadata record is implausibly large.")
-        shape, dtype = _read_header(zf, f"{META}.npy")
+        shape, dtype = _read_header(zf, f"{META}.npy", f"{path.name}: the metadata record")
         if dtype != np.uint8 or len(shape) != 1:
             raise ModelFileError(f"{path.name}: the metadata record has the wrong type.")
-        raw = _read_array(zf, f"{META}.npy", shape, dtype).tobytes()
+        if shape[0] > MAX_META_BYTES:
+            raise ModelFileError(f"{path.name}: the metadata record is implausibly large.")
+        raw = _read_array(zf, f"{META}.npy", f"{path.name}: the metadata record", shape, dtype).tobytes()
         try:
             meta = json.loads(raw.decode("utf-8"))
         except UnicodeDecodeError:
             raise ModelFileError(f"{path.name}: the metadata is not UTF-8 text.") from None
         except json.JSONDecodeError as exc:
             raise ModelFileError(f"{path.name}: the metadata is not valid JSON ({exc}).") from None
+        except (ValueError, RecursionError) as exc:  # a 5,000-digit number, nesting 100,000 deep
+            raise ModelFileError(f"{path.name}: the metadata cannot be read ({exc}).") from None
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
             raise ModelFileError(f"{path.name} is not a Stepformer model file (wrong format tag).")
         if meta.get("version") != VERSION:
-            raise ModelFileError(f"{path.name} has format version {meta.get('version')!r}; "
+            raise ModelFileError(f"{path.name} has format version {reprlib.repr(meta.get('version'))}; "
                                  f"this Stepformer reads version {VERSION}.")
+        unknown = sorted(set(meta) - META_KEYS)
+        if unknown:
+            raise ModelFileError(f"{path.name}: unknown metadata fields {', '.join(map(repr, unknown))}.")
+        if not isinstance(meta.get("extra", {}), dict):
+            raise ModelFileError(f"{path.name}: the extra metadata must be a JSON object.")
         return meta, zf
     except BaseException:
         zf.close()
@@ -157,7 +223,8 @@ def load(path: str | os.PathLike) -> tuple[Transformer, object]:
     """Read a model file written by `save`: returns (model, tokens).
 
     Raises ModelFileError with a clear message for a missing, corrupt, truncated,
-    pickled, wrongly shaped or non-finite file; nothing of the caller's is touched.
+    pickled, oversized, wrongly shaped or non-finite file, or one whose forward pass
+    overflows; nothing of the caller's is touched.
     """
     meta, zf = load_meta(path)
     name = Path(path).name
@@ -165,7 +232,10 @@ def load(path: str | os.PathLike) -> tuple[Transformer, object]:
         try:
             config = ModelConfig.from_json(json.dumps(meta.get("config")))
         except (ValueError, TypeError) as exc:
-            raise ModelFileError(f"{name}: the configuration is invalid: {exc}") from None
+            raise ModelFileError(f"{name}: the configuration is invalid: {_brief(exc)}") from None
+        if config.n_layers > MAX_LAYERS:
+            raise ModelFileError(f"{name}: the configuration asks for {config.n_layers} layers; "
+                                 f"Stepformer loads at most {MAX_LAYERS}.")
         shapes = param_shapes(config)
         if sum(int(np.prod(s, dtype=np.float64)) for s in shapes.values()) > MAX_PARAM_ELEMENTS:
             raise ModelFileError(f"{name}: the configuration asks for a model far too large to load.")
@@ -180,20 +250,21 @@ def load(path: str | os.PathLike) -> tuple[Transformer, object]:
             raise ModelFileError(f"{name} has parameters this config does not use: {', '.join(extra[:5])}.")
         params = {}
         for pname, shape in shapes.items():
-            got, dtype = _read_header(zf, members[pname])
+            got, dtype = _read_header(zf, members[pname], f"{name}: {pname}")
             if tuple(got) != shape:
                 raise ModelFileError(f"{name}: {pname} has shape {list(got)}, expected {list(shape)}.")
             if dtype != np.float64:
                 raise ModelFileError(f"{name}: {pname} has type {dtype}, expected float64.")
-            arr = _read_array(zf, members[pname], got, dtype)
+            arr = _read_array(zf, members[pname], f"{name}: {pname}", got, dtype)
             if not np.all(np.isfinite(arr)):
                 raise ModelFileError(f"{name}: {pname} contains NaN or infinity.")
             params[pname] = arr
         try:
             model = Transformer(config, params=params)
             tokens = model.tokens(_tokens_from_json(meta.get("tokens")))
+            model.run(tokens)  # weights that overflow on their own tokens make a file that cannot be shown
         except ModelFileError:
             raise
         except (ValueError, KeyError, TypeError) as exc:
-            raise ModelFileError(f"{name}: {exc}") from None
+            raise ModelFileError(f"{name}: {_brief(exc)}") from None
     return model, tokens

@@ -14,6 +14,24 @@ from .tokenizer import TokenError, Tokenizer
 from .trace import Trace
 
 
+MAX_ABS_WEIGHT = 1e6  # larger weights overflow float64 after a few products (1e6 · 1e6 · … per layer)
+
+
+class NumericOverflowError(ValueError):
+    """A forward pass whose numbers left float64's range; `step` names where it happened."""
+
+    def __init__(self, step: str):
+        super().__init__(f"The numbers at {step} grow beyond what float64 can hold (±1.8e308), so it "
+                         "cannot be computed: use smaller weights, a norm, or fewer layers.")
+        self.step = step
+
+
+def _overflowed(op: str, v: np.ndarray) -> bool:
+    if op == "mask":  # masked keys are -inf by design
+        return bool(np.isnan(v).any() or np.isposinf(v).any())
+    return not np.isfinite(v).all()
+
+
 def _frozen(a: np.ndarray) -> np.ndarray:
     a = np.array(a, dtype=np.float64)
     a.flags.writeable = False
@@ -73,6 +91,9 @@ class Transformer:
             new[index] = number
         if not np.all(np.isfinite(new)):
             raise ValueError(f"{name} must be finite: NaN and infinity are not allowed.")
+        if new.size and np.max(np.abs(new)) > MAX_ABS_WEIGHT:
+            raise ValueError(f"{name}: values beyond ±{MAX_ABS_WEIGHT:g} are refused: they overflow "
+                             "float64 in the products of the forward pass.")
         return new
 
     def set_param(self, name: str, value, index=None) -> np.ndarray:
@@ -126,7 +147,10 @@ class Transformer:
         return toks
 
     def _inputs(self, toks, temperature: float) -> dict[str, np.ndarray]:
-        t = float(temperature)
+        try:
+            t = float(temperature)
+        except (TypeError, ValueError):
+            t = float("nan")  # refused just below, with the same message as 0 or -1
         if not (np.isfinite(t) and t > 0):
             raise ValueError(f"The temperature must be a positive number; got {temperature!r}.")
         ids = self.tokenizer.ids
@@ -145,14 +169,20 @@ class Transformer:
 
         `tokens` is a text or a list of token strings; an encoder-decoder model takes the
         source as `tokens` and the target as `target` (or a (source, target) pair).
+        Raises NumericOverflowError rather than return a step holding NaN or ±inf
+        (apart from the -inf of masked attention scores).
         """
         toks = self.tokens(tokens if target is None else (tokens, target))
         values = self._inputs(toks, temperature)
         params = self._params
-        for node in self.graph.nodes:
-            v = FORWARD[node.op]([values[i] for i in node.inputs], [params[p] for p in node.params], node.attrs)
-            v.flags.writeable = False
-            values[node.name] = v
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported below, by step
+            for node in self.graph.nodes:
+                v = FORWARD[node.op]([values[i] for i in node.inputs], [params[p] for p in node.params],
+                                     node.attrs)
+                if _overflowed(node.op, v):
+                    raise NumericOverflowError(node.name)
+                v.flags.writeable = False
+                values[node.name] = v
         return Trace(self.graph, values, MappingProxyType(dict(params)), toks)
 
     def loss_and_grads(self, tokens, targets, mask=None, label_smoothing: float = 0.0):
@@ -171,6 +201,7 @@ class Transformer:
         `temperature`, when given, replace the inputs. Returns the new trace and, for
         every step whose value changed, the absolute change per cell (same shape; a step
         whose shape changed reports every cell as changed, with an infinite delta).
+        Raises NumericOverflowError like `run`.
         """
         toks = trace.tokens if tokens is None else self.tokens(tokens)
         temp = trace.temperature if temperature is None else temperature
@@ -187,7 +218,10 @@ class Transformer:
         for node in self.graph.nodes:
             if dirty_params.isdisjoint(node.params) and dirty.isdisjoint(node.inputs):
                 continue
-            v = FORWARD[node.op]([values[i] for i in node.inputs], [p[q] for q in node.params], node.attrs)
+            with np.errstate(over="ignore", invalid="ignore"):
+                v = FORWARD[node.op]([values[i] for i in node.inputs], [p[q] for q in node.params], node.attrs)
+            if _overflowed(node.op, v):
+                raise NumericOverflowError(node.name)
             v.flags.writeable = False
             old = values[node.name]
             values[node.name] = v

@@ -1,0 +1,383 @@
+"""Hostile model files: a generated corpus of broken files, each refused with its own clear
+message, and random mutations of a good file, which load or are refused but never crash.
+
+Every case also checks that the model already open (a Session, as in the app) is bit-identical
+afterwards: opening a bad file must not touch what the student is working on.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import tracemalloc
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from simulator import ModelConfig, ModelFileError, Session, Transformer, load, save
+from simulator.io import MAX_FILE_BYTES
+from simulator.lessons import LessonError, load_lesson
+
+META = "__meta__.npy"
+
+
+# --- building files byte by byte ---
+
+def npy(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.lib.format.write_array(buf, array, allow_pickle=True)
+    return buf.getvalue()
+
+
+def npy_header(shape: tuple, dtype, data: bytes = b"") -> bytes:
+    """A .npy header claiming `shape` and `dtype`, followed by whatever `data` is given."""
+    buf = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        buf, {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False, "shape": shape})
+    return buf.getvalue() + data
+
+
+def meta_npy(meta) -> bytes:
+    raw = meta if isinstance(meta, bytes) else json.dumps(meta).encode("utf-8")
+    return npy(np.frombuffer(raw, dtype=np.uint8))
+
+
+def write_zip(path: Path, members: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return path
+
+
+class Good:
+    """A valid file's members, its metadata and its parameters, to be spoiled one way at a time."""
+
+    def __init__(self, folder: Path, config: ModelConfig | None = None, text="the cat sat"):
+        self.folder = folder
+        model = Transformer(config or ModelConfig(n_layers=1), seed=3)
+        self.path = folder / "good.npz"
+        save(self.path, model, model.tokens(text))
+        with zipfile.ZipFile(self.path) as zf:
+            self.members = {n: zf.read(n) for n in zf.namelist()}
+        self.meta = json.loads(np.load(io.BytesIO(self.members[META])).tobytes())
+        self.params = {n: np.array(v) for n, v in model.params.items()}
+
+    def with_meta(self, change) -> dict[str, bytes]:
+        meta = json.loads(json.dumps(self.meta))
+        change(meta)
+        return {**self.members, META: meta_npy(meta)}
+
+    def with_config(self, **fields) -> dict[str, bytes]:
+        return self.with_meta(lambda m: m["config"].update(fields))
+
+    def with_param(self, name: str, data: bytes | None) -> dict[str, bytes]:
+        members = dict(self.members)
+        if data is None:
+            del members[name + ".npy"]
+        else:
+            members[name + ".npy"] = data
+        return members
+
+    def with_weight(self, value: float, name="blocks.0.mlp.W_in") -> dict[str, bytes]:
+        w = self.params[name].copy()
+        w[0, 0] = value
+        return self.with_param(name, npy(w))
+
+
+class Evil:
+    """Unpickling this would create a file: proof that loading never unpickles."""
+
+    sentinel = ""
+
+    def __reduce__(self):
+        return (open, (Evil.sentinel, "w"))
+
+
+def _pickled_param(good: Good) -> bytes:
+    return npy(np.array([Evil()] * len(good.params["unembed.b_U"]), dtype=object))
+
+
+# Each case: (id, how to make the file from `good`, a fragment of the expected message).
+# A maker returns the members of a zip, or raw bytes, or a Path it made itself.
+CASES = [
+    ("empty-file", lambda g: b"", "not a valid .npz"),
+    ("truncated-half", lambda g: g.path.read_bytes()[: len(g.path.read_bytes()) // 2], "not a valid .npz"),
+    ("truncated-tail", lambda g: g.path.read_bytes()[:-30], "not a valid .npz"),
+    ("wrong-magic-png", lambda g: b"\x89PNG\r\n\x1a\n" + bytes(200), "not a valid .npz"),
+    ("plain-text", lambda g: "the cat sat on the mat\n".encode() * 20, "not a valid .npz"),
+    ("no-meta", lambda g: {k: v for k, v in g.members.items() if k != META}, "has no __meta__ record"),
+    ("meta-wrong-format-tag", lambda g: g.with_meta(lambda m: m.update(format="other-app")), "wrong format tag"),
+    ("meta-future-version", lambda g: g.with_meta(lambda m: m.update(version=2)), "format version 2"),
+    ("meta-not-json", lambda g: {**g.members, META: meta_npy(b"{config: nope")}, "not valid JSON"),
+    ("meta-not-utf8", lambda g: {**g.members, META: meta_npy(b'{"format": "\xff\xfe stepformer"}')},
+     "not UTF-8 text"),
+    ("meta-json-array", lambda g: {**g.members, META: meta_npy([1, 2, 3])}, "wrong format tag"),
+    ("meta-float-array", lambda g: {**g.members, META: npy(np.zeros(4))}, "metadata record has the wrong type"),
+    ("meta-object-array", lambda g: {**g.members, META: npy(np.array([{"format": 1}], dtype=object))},
+     "metadata record has the wrong type"),
+    ("meta-claims-a-terabyte", lambda g: {**g.members, META: npy_header((10**12,), np.uint8, b"{}")},
+     "implausibly large"),
+    ("meta-nested-100000-deep", lambda g: {**g.members, META: meta_npy(b"[" * 100_000 + b"]" * 100_000)},
+     "cannot be read"),
+    ("meta-5000-digit-number", lambda g: {**g.members, META: meta_npy(b'{"version": ' + b"9" * 5000 + b"}")},
+     "cannot be read"),
+    ("meta-unknown-field", lambda g: g.with_meta(lambda m: m.update(script="import os")), "unknown metadata fields"),
+    ("meta-extra-not-object", lambda g: g.with_meta(lambda m: m.update(extra=[1, 2])), "must be a JSON object"),
+    ("config-is-a-list", lambda g: g.with_meta(lambda m: m.update(config=[16, 2])), "must be a JSON object"),
+    ("config-missing", lambda g: g.with_meta(lambda m: m.pop("config")), "must be a JSON object"),
+    ("config-text-for-number", lambda g: g.with_config(n_layers="1"), "n_layers must be int"),
+    ("config-bool-for-number", lambda g: g.with_config(d_model=True), "d_model must be int"),
+    ("config-unknown-choice", lambda g: g.with_config(activation="swish"), "activation must be one of"),
+    ("config-unknown-field", lambda g: g.with_config(dropout=0.1), "Unknown configuration fields: dropout"),
+    ("config-nan-eps", lambda g: {**g.members, META: meta_npy(
+        json.dumps(g.meta).replace('"norm_eps": 1e-05', '"norm_eps": NaN').encode())}, "norm_eps must be"),
+    ("config-vocab-not-list", lambda g: g.with_config(vocab="the cat"), "vocab must be a list"),
+    ("config-billion-layers", lambda g: g.with_config(n_layers=10**9), "at most 256"),
+    ("config-enormous-width", lambda g: g.with_config(d_model=10**6, d_mlp=10**6), "far too large to load"),
+    ("tokens-missing", lambda g: g.with_meta(lambda m: m.pop("tokens")), "must be a list of strings"),
+    ("tokens-numbers", lambda g: g.with_meta(lambda m: m.update(tokens=[1, 2])), "Tokens must be strings"),
+    ("tokens-empty", lambda g: g.with_meta(lambda m: m.update(tokens=[])), "is empty"),
+    ("tokens-longer-than-n_ctx", lambda g: g.with_meta(lambda m: m.update(tokens=["the"] * 9)), "n_ctx = 8"),
+    ("param-missing", lambda g: g.with_param("blocks.0.attn.W_Q", None), "lacks parameters: blocks.0.attn.W_Q"),
+    ("param-extra", lambda g: {**g.members, "blocks.7.attn.W_Q.npy": npy(np.zeros((2, 16, 8)))},
+     "does not use: blocks.7.attn.W_Q"),
+    ("member-not-npy", lambda g: {**g.members, "notes.txt": b"hello"}, "does not use: notes.txt"),
+    ("param-wrong-shape", lambda g: g.with_param("embed.W_E", npy(np.zeros((13, 15)))),
+     "embed.W_E has shape [13, 15], expected [13, 16]"),
+    ("param-transposed", lambda g: g.with_param("unembed.W_U", npy(np.zeros((13, 16)))), "expected [16, 13]"),
+    ("param-float32", lambda g: g.with_param("embed.W_E", npy(np.zeros((13, 16), np.float32))),
+     "has type float32, expected float64"),
+    ("param-int64", lambda g: g.with_param("embed.W_E", npy(np.zeros((13, 16), np.int64))),
+     "has type int64, expected float64"),
+    ("param-complex", lambda g: g.with_param("embed.W_E", npy(np.zeros((13, 16), np.complex128))),
+     "has type complex128"),
+    ("param-object-pickle", lambda g: g.with_param("unembed.b_U", _pickled_param(g)), "has type object"),
+    ("param-nan", lambda g: g.with_weight(np.nan), "contains NaN or infinity"),
+    ("param-inf", lambda g: g.with_weight(-np.inf), "contains NaN or infinity"),
+    ("param-1e300", lambda g: g.with_weight(1e300), "values beyond ±1e+06 are refused"),
+    ("param-claims-1e9-by-1e9", lambda g: g.with_param("embed.W_E", npy_header((10**9, 10**9), np.float64)),
+     "has shape [1000000000, 1000000000]"),
+    ("param-data-truncated", lambda g: g.with_param("embed.W_E", npy_header((13, 16), np.float64, bytes(100))),
+     "embed.W_E is damaged or cut short"),
+    ("param-bad-header", lambda g: g.with_param("embed.W_E", b"\x93NUMPY\x01\x00\x10\x00{'descr': <f8 }   \n"),
+     "embed.W_E is damaged"),
+    ("param-unknown-npy-version", lambda g: g.with_param("embed.W_E", b"\x93NUMPY\x09\x00" + bytes(20)),
+     "embed.W_E has an unknown .npy version (9, 0)"),
+]
+
+
+def _bad_crc(g: Good) -> Path:
+    """A stored member with one byte flipped: the zip's checksum no longer matches."""
+    data = bytearray(g.path.read_bytes())
+    at = data.index(b"embed.W_E.npy") + 200
+    data[at] ^= 0xFF
+    path = g.folder / "bad.npz"
+    path.write_bytes(bytes(data))
+    return path
+
+
+def _overflowing(g: Good) -> Path:
+    """Weights within the bound, in a deep model without norms: the numbers overflow float64."""
+    model = Transformer(ModelConfig(norm="none", n_layers=8), seed=0)
+    model.replace_params({n: np.full(s, 1e6) for n, s in model.shapes.items()})
+    path = g.folder / "bad.npz"
+    members = {META: g.with_meta(lambda m: m.update(config=json.loads(model.config.to_json())))[META]}
+    members.update({f"{n}.npy": npy(np.asarray(v)) for n, v in model.params.items()})
+    return write_zip(path, members)
+
+
+def _too_big(g: Good) -> Path:
+    path = g.folder / "bad.npz"
+    with open(path, "wb") as f:  # sparse: no disk space is used
+        f.truncate(MAX_FILE_BYTES + 1)
+    return path
+
+
+def _many_members(g: Good) -> Path:
+    """A table of contents listing 12,000 members: zipfile would build an object for each."""
+    path = g.folder / "bad.npz"
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in g.members.items():
+            zf.writestr(name, data)
+        for i in range(12_000):
+            zf.writestr(f"{'padding/' * 10}{i}.npy", b"")
+    return path
+
+
+def _folder(g: Good) -> Path:
+    (g.folder / "bad.npz").mkdir()
+    return g.folder / "bad.npz"
+
+
+CASES += [
+    ("zip-checksum-mismatch", _bad_crc, "embed.W_E is damaged"),
+    ("overflowing-forward-pass", _overflowing, "grow beyond what float64 can hold"),
+    ("file-larger-than-any-model", _too_big, "far too large for a Stepformer model"),
+    ("zip-listing-12000-members", _many_members, "lists far more members than a Stepformer model has"),
+    ("missing-file", lambda g: g.folder / "nowhere.npz", "does not exist"),
+    ("a-folder", _folder, "is not a file"),
+]
+
+
+def make(good: Good, maker) -> Path:
+    made = maker(good)
+    if isinstance(made, Path):
+        return made
+    path = good.folder / "bad.npz"
+    if isinstance(made, bytes):
+        path.write_bytes(made)
+        return path
+    return write_zip(path, made)
+
+
+def snapshot(session: Session) -> dict[str, bytes]:
+    """Every parameter and every step of the open session, as raw bytes (bit-identity)."""
+    shot = {f"param:{n}": np.asarray(v).tobytes() for n, v in session.model.params.items()}
+    shot.update({f"step:{n}": np.asarray(session.trace[n]).tobytes() for n in session.trace})
+    shot["tokens"] = repr(session.tokens).encode()
+    return shot
+
+
+def open_into(session: Session, path: Path) -> None:
+    """What File ▸ Open does: load, then swap the model in (only if loading succeeded)."""
+    model, tokens = load(path)
+    session.set_model(model, tokens)
+
+
+@pytest.fixture
+def good(tmp_path) -> Good:
+    return Good(tmp_path)
+
+
+@pytest.fixture
+def session(good) -> Session:
+    model, tokens = load(good.path)
+    return Session(model, tokens)
+
+
+def test_the_corpus_is_large_and_the_good_file_loads(good, session):
+    assert len(CASES) >= 30
+    assert len({case[0] for case in CASES}) == len(CASES)
+    model, tokens = load(good.path)
+    assert tokens == ["the", "cat", "sat"]
+    assert all(np.array_equal(model.params[n], good.params[n]) for n in good.params)
+
+
+@pytest.mark.parametrize("maker, fragment", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_each_bad_file_is_refused_clearly_and_the_open_model_is_untouched(good, session, maker, fragment,
+                                                                          tmp_path):
+    Evil.sentinel = str(tmp_path / "pwned")
+    path = make(good, maker)
+    before = snapshot(session)
+    with pytest.raises(ModelFileError) as info:
+        open_into(session, path)
+    assert fragment in str(info.value)
+    assert snapshot(session) == before
+    assert not os.path.exists(Evil.sentinel)
+
+
+@pytest.mark.parametrize("shape", [(10**9, 10**9), (13, 16, 10**9)])
+def test_an_enormous_claimed_array_is_refused_without_allocating(good, shape):
+    path = write_zip(good.folder / "bad.npz", good.with_param("embed.W_E", npy_header(shape, np.float64)))
+    tracemalloc.start()
+    try:
+        with pytest.raises(ModelFileError, match="has shape"):
+            load(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 20_000_000  # bytes: nothing near the 8e18 the header claims
+
+
+def test_a_lesson_with_a_missing_step_is_refused(tmp_path):
+    path = tmp_path / "lesson.json"
+    path.write_text(json.dumps({"title": "Broken", "tokens": "the cat",
+                                "stops": [{"step": "blocks.0.attn.hook_q", "text": "fine"}, {"text": "no step"}]}))
+    with pytest.raises(LessonError, match='stop 2: "step" is missing'):
+        load_lesson(path)
+
+
+def test_a_lesson_in_latin_1_is_refused(tmp_path):
+    path = tmp_path / "lesson.json"
+    path.write_bytes('{"title": "Caf\u00e9", "stops": []}'.encode("latin-1"))
+    with pytest.raises(LessonError, match="not UTF-8"):
+        load_lesson(path)
+
+
+# --- random mutations ---
+
+def _mutate_bytes(data: bytes, draw) -> bytes:
+    kind = draw(st.sampled_from(["flip", "truncate", "insert", "overwrite"]))
+    at = draw(st.integers(0, len(data) - 1))
+    if kind == "flip":
+        return data[:at] + bytes([data[at] ^ draw(st.integers(1, 255))]) + data[at + 1:]
+    if kind == "truncate":
+        return data[:at]
+    chunk = draw(st.binary(min_size=1, max_size=16))
+    return data[:at] + chunk + data[at + (len(chunk) if kind == "overwrite" else 0):]
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-10**12, 10**12) | st.floats(allow_nan=True)
+    | st.text(max_size=8), lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner,
+                                                                                   max_size=4), max_leaves=8)
+
+
+def _mutate_meta(meta: dict, draw) -> dict:
+    meta = json.loads(json.dumps(meta))
+    where = draw(st.sampled_from(["top", "config", "tokens"]))
+    value = draw(JSON_VALUES)
+    if where == "top":
+        key = draw(st.sampled_from(sorted(meta) + ["extra", "other"]))
+        meta[key] = value
+    elif where == "config":
+        key = draw(st.sampled_from(sorted(meta["config"]) + ["unknown"]))
+        meta["config"][key] = value
+    else:
+        meta["tokens"] = value
+    return meta
+
+
+@st.composite
+def mutated_files(draw, good_bytes: bytes, meta: dict, members: dict):
+    if draw(st.booleans()):
+        return _mutate_bytes(good_bytes, draw)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, meta_npy(_mutate_meta(meta, draw)) if name == META else data)
+    return buf.getvalue()
+
+
+def test_random_mutations_load_or_are_refused_never_crash(tmp_path):
+    good = Good(tmp_path)
+    model, tokens = load(good.path)
+    session = Session(model, tokens)
+    before = snapshot(session)
+    target = tmp_path / "mutated.npz"
+    outcomes = {"refused": 0, "loaded": 0}
+
+    @settings(max_examples=300, deadline=None, database=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+    @given(mutated_files(good.path.read_bytes(), good.meta, good.members))
+    def check(data):
+        target.write_bytes(data)
+        try:
+            open_into(session, target)
+        except ModelFileError as exc:
+            assert str(exc)
+            assert snapshot(session) == before
+            outcomes["refused"] += 1
+            return
+        # a harmless mutation (say, in the zip's directory padding) loaded: it must be a usable model
+        assert all(np.isfinite(session.trace[n]).all() or n.endswith("hook_attn_scores") for n in session.trace)
+        outcomes["loaded"] += 1
+        session.set_model(model, tokens)
+        assert snapshot(session) == before
+
+    check()
+    assert outcomes["refused"] > 100
