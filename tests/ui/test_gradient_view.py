@@ -1,0 +1,70 @@
+"""The gradient-flow view: bars from the current model and input, and the wiring comparison."""
+import numpy as np
+import pytest
+
+from simulator.gradient_flow import compare_gradient_flow, gradient_flow
+from simulator import Session, Transformer
+from ui.bridge import SessionBridge
+from ui.widgets.gradient_view import MODES, GradientFlowView, next_token_targets
+
+
+@pytest.fixture
+def view(qtbot):
+    bridge = SessionBridge(Session(Transformer(seed=0), "the cat sat on the mat"))
+    v = GradientFlowView(bridge)
+    qtbot.addWidget(v)
+    v.depth.setValue(3)  # keep the automatic comparison on show cheap
+    yield v
+    v.shutdown()
+
+
+def test_bars_show_the_gradients_of_the_current_input(view):
+    session = view.bridge.session
+    tokens = session.tokens
+    want = gradient_flow(session.model, tokens, tokens[1:] + tokens[-1:], [True] * (len(tokens) - 1) + [False])
+    np.testing.assert_allclose(view.flow["layer_norms"], want["layer_norms"])
+    rows = dict(view.param_rows())
+    assert "blocks.0.attn.W_Q" in rows and "blocks.0.ln1.w" not in rows and "blocks.0.mlp.b_in" not in rows
+    assert rows["unembed.W_U"] == pytest.approx(want["param_norms"]["unembed.W_U"])
+    view.which.setCurrentIndex(view.which.findData("all"))
+    assert len(view.param_rows()) == len(session.model.params)
+    assert f"{want['loss']:.3f}" in view.summary.text()
+
+
+def test_new_tokens_redraw_and_one_token_is_explained(qtbot, view):
+    view.show()
+    before = view.flow["loss"]
+    view.bridge.session.set_tokens("the dog ran on a mat")
+    assert view.flow["loss"] != before
+    view.bridge.session.set_tokens("the")
+    assert view.flow is None and "two tokens" in view.summary.text()
+    assert view.param_rows() == []
+
+
+def test_hidden_view_waits_until_shown(view):
+    view.hide()
+    before = view.flow["loss"]
+    view.bridge.session.set_tokens("a cat ran")
+    assert view.flow["loss"] == before  # nothing computed while hidden
+    view.show()
+    assert view.flow["loss"] != before
+
+
+def test_comparison_runs_off_the_gui_thread_and_draws_every_wiring(qtbot, view):
+    view.seed.setValue(3)
+    with qtbot.waitSignal(view.sigComparisonReady, timeout=20000) as ready:
+        view.compare()
+        assert not view.compare_button.isEnabled()
+    result = ready.args[0]
+    assert set(result) == set(MODES) and all(len(v) == 3 for v in result.values())
+    again = compare_gradient_flow(3, tuple(MODES), seed=3)
+    np.testing.assert_allclose(result[("none", "pre")], again[("none", "pre")])
+    assert len(view.compare_plot.getPlotItem().listDataItems()) == len(MODES)
+    assert view.compare_button.isEnabled() and "3-layer" in view.compare_note.text()
+
+
+def test_next_token_targets_for_both_kinds_of_input():
+    assert next_token_targets(["a", "b", "c"]) == (["a", "b", "c"], ["b", "c", "c"], [True, True, False])
+    src, tgt = ["1"], ["<bos>", "one"]
+    assert next_token_targets((src, tgt))[1:] == (["one", "one"], [True, False])
+    assert next_token_targets(["a"]) is None

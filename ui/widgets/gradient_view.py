@@ -1,0 +1,261 @@
+"""Gradient flow: how large ∂loss/∂x is at each layer, and for each weight, for the current
+model and input; and, for a deep model, how the wiring (residual connections, where the
+norm sits, attention over depth) decides whether early layers still get a gradient.
+
+The loss is next-token prediction on the current input: each position's target is the
+token after it. The comparison trains nothing; it averages seeded random models.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QObject, QThread, Signal
+from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout,
+                               QWidget)
+
+from simulator.gradient_flow import compare_gradient_flow, gradient_flow
+from ui.bridge import SessionBridge
+from ui.widgets import colormaps
+
+LABEL_PT = 13
+MODES = {  # (residual, norm) -> legend
+    ("standard", "pre"): "standard residual, pre-LN",
+    ("none", "pre"): "no residual",
+    ("standard", "post"): "post-LN (original Transformer)",
+    ("attnres", "pre"): "attention residuals",
+}
+WEIGHT_LEAVES = ("W_E", "W_pos", "W_Q", "W_K", "W_V", "W_O", "W_in", "W_out", "W_U", "w", "alpha")
+
+
+def next_token_targets(tokens):
+    """(tokens, targets, mask): each position predicts the token after it; the last one counts for nothing.
+
+    None when there is no next token to predict (a single token).
+    """
+    side = tokens[1] if isinstance(tokens, tuple) else tokens
+    if len(side) < 2:
+        return None
+    targets = list(side[1:]) + [side[-1]]
+    mask = [True] * (len(side) - 1) + [False]
+    return tokens, targets, mask
+
+
+def _plot(title: str, left: str, bottom: str) -> pg.PlotWidget:
+    plot = pg.PlotWidget(background="w")
+    item = plot.getPlotItem()
+    item.setMouseEnabled(x=False, y=False)
+    item.setMenuEnabled(False)
+    item.hideButtons()
+    item.setTitle(title, color="k", size=f"{LABEL_PT}pt")
+    item.setLabel("left", left, color="k")
+    item.setLabel("bottom", bottom, color="k")
+    item.showGrid(x=True, y=True, alpha=0.25)
+    plot.setMinimumSize(220, 160)
+    for axis in ("left", "bottom"):
+        item.getAxis(axis).enableAutoSIPrefix(False)
+        item.getAxis(axis).setTextPen("k")
+        item.getAxis(axis).setPen("k")
+    return plot
+
+
+class _CompareWorker(QObject):
+    sigDone = Signal(object)  # {(residual, norm): norms [depth]}, or an error message (str)
+
+    def __init__(self, depth: int, seed: int):
+        super().__init__()
+        self.depth, self.seed = depth, seed
+
+    def run(self) -> None:
+        try:
+            self.sigDone.emit(compare_gradient_flow(self.depth, tuple(MODES), seed=self.seed))
+        except ValueError as exc:
+            self.sigDone.emit(str(exc))
+
+
+class GradientFlowView(QWidget):
+    sigComparisonReady = Signal(object)  # {(residual, norm): ‖∂L/∂resid_pre‖ per layer}
+
+    def __init__(self, bridge: SessionBridge, parent=None):
+        super().__init__(parent)
+        self.bridge = bridge
+        self.flow: dict | None = None  # gradient_flow of the current model and input
+        self.comparison: dict | None = None
+        self._dirty = True
+        self._thread: QThread | None = None
+        self._worker: _CompareWorker | None = None
+
+        self.summary = QLabel()
+        self.summary.setWordWrap(True)
+        self.which = QComboBox()
+        self.which.addItem("Weight matrices", "weights")
+        self.which.addItem("Every parameter", "all")
+        self.which.currentIndexChanged.connect(self._draw_params)
+        self.layer_plot = _plot("‖∂loss/∂resid_pre‖ at each layer's input", "gradient norm", "layer")
+        self.param_plot = _plot("‖∂loss/∂W‖ for each parameter", "", "gradient norm")
+        self.param_plot.getPlotItem().invertY(True)
+
+        self.depth = QSpinBox()
+        self.depth.setRange(2, 24)
+        self.depth.setValue(12)
+        self.depth.setToolTip("Layers of the random models compared")
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        self.seed.setToolTip("Seed of the random models and inputs")
+        self.compare_button = QPushButton("Compare wirings")
+        self.compare_button.setToolTip("Average 8 seeded random models of each wiring (takes a second)")
+        self.compare_button.clicked.connect(self.compare)
+        self.compare_plot = _plot("Gradient reaching each layer, by wiring (log scale)",
+                                  "‖∂loss/∂resid_pre‖", "layer (0 = first)")
+        self.compare_plot.getPlotItem().setLogMode(y=True)
+        # A legend inside the plot would hide curves: it sits in a row of its own.
+        self.legend = QLabel("&nbsp;&nbsp;&nbsp;".join(
+            f'<span style="color:{colormaps.HEAD_COLORS[i].name()}">■</span> {text}'
+            for i, text in enumerate(MODES.values())))
+        self.compare_note = QLabel()
+        self.compare_note.setWordWrap(True)
+
+        top = QHBoxLayout()
+        top.addWidget(self.summary, 1)
+        top.addWidget(QLabel("Show"))
+        top.addWidget(self.which)
+        current = QHBoxLayout()
+        current.addWidget(self.layer_plot, 2)
+        current.addWidget(self.param_plot, 3)
+        controls = QHBoxLayout()
+        for text, w in (("Depth", self.depth), ("Seed", self.seed)):
+            controls.addWidget(QLabel(text))
+            controls.addWidget(w)
+        controls.addWidget(self.compare_button)
+        controls.addWidget(self.legend, 1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addLayout(current, 1)
+        layout.addLayout(controls)
+        layout.addWidget(self.compare_note)
+        layout.addWidget(self.compare_plot, 1)
+
+        bridge.sigTraceChanged.connect(self._on_trace_changed)
+        self.refresh()
+
+    # --- the current model ---
+
+    def _on_trace_changed(self) -> None:
+        self._dirty = True
+        if self.isVisible():
+            self.refresh()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if self._dirty:
+            self.refresh()
+        if self.comparison is None and self._thread is None:
+            self.compare()
+
+    def refresh(self) -> None:
+        """Recompute the gradients of the current model on the current input."""
+        self._dirty = False
+        job = next_token_targets(self.bridge.session.tokens)
+        if job is None:
+            self.flow = None
+            self.summary.setText("Type at least two tokens: each token's target is the one after it.")
+            self.layer_plot.clear()
+            self.param_plot.clear()
+            return
+        self.flow = gradient_flow(self.bridge.model, *job)
+        self.summary.setText(f"Loss of predicting each next token of the current input: "
+                             f"<b>{self.flow['loss']:.3f}</b>. Larger bars: that part of the model "
+                             "would change more in a training step.")
+        self._draw_layers()
+        self._draw_params()
+
+    def _layer_labels(self) -> list[str]:
+        out = []
+        for name in self.flow["names"]:
+            stack = "enc " if name.startswith("encoder.") else "dec " if name.startswith("decoder.") else ""
+            out.append(stack + name.split("blocks.")[1].split(".")[0])
+        return out
+
+    def _draw_layers(self) -> None:
+        norms = self.flow["layer_norms"]
+        plot = self.layer_plot.getPlotItem()
+        plot.clear()
+        x = np.arange(len(norms))
+        plot.addItem(pg.BarGraphItem(x=x, height=norms, width=0.6, brush=colormaps.HEAD_COLORS[0]))
+        plot.getAxis("bottom").setTicks([list(zip(x, self._layer_labels()))])
+        plot.setXRange(-0.6, len(norms) - 0.4, padding=0)
+        plot.setYRange(0, float(norms.max()) * 1.1 or 1.0, padding=0)
+
+    def param_rows(self) -> list[tuple[str, float]]:
+        """(parameter name, gradient norm) as drawn, in forward order."""
+        if self.flow is None:
+            return []
+        weights_only = self.which.currentData() == "weights"
+        return [(n, v) for n, v in self.flow["param_norms"].items()
+                if not weights_only or n.rsplit(".", 1)[-1] in WEIGHT_LEAVES and ".ln" not in n
+                and not n.startswith("ln")]
+
+    def _draw_params(self) -> None:
+        rows = self.param_rows()
+        plot = self.param_plot.getPlotItem()
+        plot.clear()
+        if not rows:
+            return
+        values = np.array([v for _, v in rows])
+        y = np.arange(len(rows))
+        layer_of = [self._layer_index(n) for n, _ in rows]
+        brushes = [colormaps.HEAD_COLORS[(i + 1) % 6] if i is not None else colormaps.HEAD_COLORS[6]
+                   for i in layer_of]
+        plot.addItem(pg.BarGraphItem(x0=0, y=y, width=values, height=0.7, brushes=brushes, pen=None))
+        plot.getAxis("left").setTicks([list(zip(y, [n for n, _ in rows]))])
+        plot.setYRange(-0.6, len(rows) - 0.4, padding=0)
+        plot.setXRange(0, float(values.max()) * 1.05 or 1.0, padding=0)
+
+    @staticmethod
+    def _layer_index(name: str) -> int | None:
+        if "blocks." not in name:
+            return None
+        return int(name.split("blocks.")[1].split(".")[0]) + (10 if name.startswith("decoder.") else 0)
+
+    # --- the comparison of wirings ---
+
+    def compare(self) -> None:
+        """Measure the gradient at each layer for every wiring, on a worker thread."""
+        if self._thread is not None:
+            return
+        self.compare_button.setEnabled(False)
+        self.compare_note.setText(f"Measuring {len(MODES)} wirings of a {self.depth.value()}-layer model…")
+        self._worker = _CompareWorker(self.depth.value(), self.seed.value())
+        self._thread = QThread()
+        self._worker.moveToThread(self._thread)
+        self._thread.started.connect(self._worker.run)
+        self._worker.sigDone.connect(self._on_compared)
+        self._thread.start()
+
+    def shutdown(self) -> None:
+        if self._thread is not None:
+            self._worker.sigDone.disconnect(self._on_compared)
+            self._thread.quit()
+            self._thread.wait()
+            self._thread = self._worker = None
+
+    def _on_compared(self, result) -> None:
+        self._thread.quit()
+        self._thread.wait()
+        self._thread = self._worker = None
+        self.compare_button.setEnabled(True)
+        if isinstance(result, str):
+            self.compare_note.setText(result)
+            return
+        self.comparison = result
+        plot = self.compare_plot.getPlotItem()
+        plot.clear()
+        for i, (mode, norms) in enumerate(result.items()):
+            color = colormaps.HEAD_COLORS[i]
+            plot.plot(np.arange(len(norms)), norms, pen=pg.mkPen(color, width=3), symbol="o", symbolSize=8,
+                      symbolBrush=color, symbolPen=None)
+        depth = len(next(iter(result.values())))
+        ratios = {m: n[0] / n[-1] for m, n in result.items()}
+        self.compare_note.setText(
+            f"{depth}-layer random models (mean of 8). Gradient at the first layer ÷ at the last: "
+            + ", ".join(f"{MODES[m].split(' (')[0]} {r:.2g}" for m, r in ratios.items()) + ".")
+        self.sigComparisonReady.emit(result)
