@@ -1,0 +1,200 @@
+"""Round trips through StepView with a real Session and SessionBridge: the picture for each
+kind of step, the selected head's slice, edits, highlights, clicks and the temperature slider."""
+import numpy as np
+import pytest
+from PySide6.QtCore import QPointF, Qt
+from PySide6.QtWidgets import QApplication
+
+from simulator import ModelConfig, Session, Transformer
+from ui.bridge import SessionBridge
+from ui.widgets.slicing import norm_stats
+from ui.widgets.step_view import StepView
+
+TEXT = "the cat sat on the mat"
+
+
+def make_view(qtbot, config=None, tokens=TEXT):
+    session = Session(Transformer(config or ModelConfig()), tokens)
+    bridge = SessionBridge(session)
+    view = StepView(bridge)
+    qtbot.addWidget(view)
+    view.resize(1280, 760)
+    view.show()
+    qtbot.waitExposed(view)
+    return session, bridge, view
+
+
+@pytest.fixture
+def setup(qtbot):
+    return make_view(qtbot)
+
+
+def click_cell(heatmap, qtbot, row, col):
+    scene = heatmap.image_item.mapToScene(QPointF(col + 0.5, row + 0.5))
+    qtbot.mouseClick(heatmap.viewport(), Qt.MouseButton.LeftButton, pos=heatmap.mapFromScene(scene))
+
+
+# step, picture kind, how the emphasised heatmap slices the step's value for head 1
+CASES = [
+    ("hook_embed", "embedding", lambda a: a),
+    ("hook_pos_embed", "embedding", lambda a: a),
+    ("blocks.0.hook_resid_pre", "embedding", lambda a: a),
+    ("blocks.0.ln1.hook_normalized", "layernorm", lambda a: a),
+    ("blocks.0.attn.hook_q", "qkv", lambda a: a[:, 1, :]),
+    ("blocks.0.attn.hook_k", "qkv", lambda a: a[:, 1, :]),
+    ("blocks.0.attn.hook_v", "qkv", lambda a: a[:, 1, :]),
+    ("blocks.0.attn.hook_scores_raw", "attention", lambda a: a[1]),
+    ("blocks.0.attn.hook_scores_scaled", "attention", lambda a: a[1]),
+    ("blocks.0.attn.hook_attn_scores", "attention", lambda a: a[1]),
+    ("blocks.0.attn.hook_pattern", "attention", lambda a: a[1]),
+    ("blocks.0.attn.hook_z", "mix", lambda a: a[:, 1, :]),
+    ("blocks.0.attn.hook_concat", "concat", lambda a: a),
+    ("blocks.0.hook_attn_out", "projection", lambda a: a),
+    ("blocks.0.hook_resid_mid", "residual", lambda a: a),
+    ("blocks.0.mlp.hook_pre", "linear", lambda a: a),
+    ("blocks.0.mlp.hook_post", "activation", lambda a: a),
+    ("logits", "linear", lambda a: a),
+    ("probs", "probs", lambda a: a),
+]
+
+
+@pytest.mark.parametrize("name, kind, cut", CASES, ids=[c[0] for c in CASES])
+def test_each_step_type_gets_its_picture_with_the_heads_slice(setup, name, kind, cut):
+    session, bridge, view = setup
+    bridge.set_head(1)
+    session.stepper.jump(name)
+    assert view.picture_kind == kind
+    np.testing.assert_array_equal(view.current_heatmap().values(), cut(session.trace[name]))
+
+
+def test_attention_steps_show_all_four_stages_with_the_current_one_emphasised(setup):
+    session, bridge, view = setup
+    names = ["blocks.0.attn.hook_scores_raw", "blocks.0.attn.hook_scores_scaled",
+             "blocks.0.attn.hook_attn_scores", "blocks.0.attn.hook_pattern"]
+    for name in names:
+        session.stepper.jump(name)
+        strip = view.picture.rows[0]
+        shown = [p.step for p in strip if hasattr(p, "step")]
+        assert shown == names
+        assert [p.current for p in strip if hasattr(p, "step")] == [n == name for n in names]
+    # the softmax step also draws the lines of every head
+    assert view.attention_lines().isVisible()
+    assert view.attention_lines().line_count() > 0
+
+
+def test_embedding_residual_and_layernorm_operands(setup):
+    session, bridge, view = setup
+    session.stepper.jump("blocks.0.hook_resid_mid")
+    maps = view.heatmaps()
+    np.testing.assert_allclose(maps["stream in"].values() + maps["attention output"].values(),
+                               maps["sum"].values())
+    session.stepper.jump("hook_embed")
+    assert set(view.heatmaps()) == {"token embedding", "position", "x = embed + position"}
+    session.stepper.jump("blocks.0.ln2.hook_normalized")
+    np.testing.assert_allclose(view.heatmaps()["mean, spread"].values(),
+                               norm_stats(session.trace["blocks.0.hook_resid_mid"]))
+
+
+def test_concat_shows_each_heads_block(setup):
+    session, bridge, view = setup
+    session.stepper.jump("blocks.0.attn.hook_concat")
+    maps = view.heatmaps()
+    z = session.trace["blocks.0.attn.hook_z"]
+    np.testing.assert_array_equal(maps["z head 0"].values(), z[:, 0, :])
+    np.testing.assert_array_equal(maps["z head 1"].values(), z[:, 1, :])
+    concat = next(p for p in view.picture.panels() if p.current)
+    assert [b[2] for b in concat.col_bands] == [0, 1]
+
+
+def test_changing_the_head_changes_the_slice(setup):
+    session, bridge, view = setup
+    session.stepper.jump("blocks.0.attn.hook_pattern")
+    hm = view.current_heatmap()
+    np.testing.assert_array_equal(hm.values(), session.trace["blocks.0.attn.hook_pattern"][0])
+    bridge.set_head(1)
+    np.testing.assert_array_equal(view.current_heatmap().values(),
+                                  session.trace["blocks.0.attn.hook_pattern"][1])
+    assert view.current_heatmap() is hm  # same picture type: the widget is reused
+
+
+def test_an_edit_updates_the_pattern_and_outlines_the_changed_cells(setup):
+    session, bridge, view = setup
+    session.stepper.jump("blocks.0.attn.hook_pattern")
+    hm = view.current_heatmap()
+    before = hm.values()
+    assert hm.changed_cells() == []
+    session.set_param("blocks.0.attn.W_Q", 3.0, (0, 2, 5))
+    after = session.trace["blocks.0.attn.hook_pattern"][0]
+    assert view.current_heatmap() is hm
+    np.testing.assert_array_equal(hm.values(), after)
+    assert not np.array_equal(before, after)
+    changed = session.changes["blocks.0.attn.hook_pattern"][0] > 0
+    assert sorted(hm.changed_cells()) == [tuple(map(int, rc)) for rc in np.argwhere(changed)]
+    bridge.set_highlight(False)
+    assert hm.changed_cells() == []
+    # head 1 did not move: nothing to outline there
+    bridge.set_highlight(True)
+    bridge.set_head(1)
+    assert view.current_heatmap().changed_cells() == []
+
+
+def test_clicking_a_cell_selects_its_full_index(setup, qtbot):
+    session, bridge, view = setup
+    bridge.set_head(1)
+    session.stepper.jump("blocks.0.attn.hook_q")
+    QApplication.processEvents()
+    click_cell(view.current_heatmap(), qtbot, 2, 3)
+    assert bridge.cell == ("blocks.0.attn.hook_q", (2, 1, 3))
+    session.stepper.jump("blocks.0.attn.hook_scores_raw")
+    QApplication.processEvents()
+    click_cell(view.heatmaps()["Kᵀ (head 1)"], qtbot, 4, 1)  # Kᵀ row = d_head, column = position
+    assert bridge.cell == ("blocks.0.attn.hook_k", (1, 1, 4))
+    click_cell(view.current_heatmap(), qtbot, 3, 2)
+    assert bridge.cell == ("blocks.0.attn.hook_scores_raw", (1, 3, 2))
+    assert view.current_heatmap()._selected == (3, 2)
+
+
+def test_temperature_slider_sets_the_session_temperature(setup):
+    session, bridge, view = setup
+    session.stepper.jump("probs")
+    before = view.current_heatmap().values()
+    view.next_token().slider.setValue(25)  # 2.5
+    assert session.temperature == pytest.approx(2.5)
+    np.testing.assert_array_equal(view.current_heatmap().values(), session.trace["probs"])
+    assert not np.allclose(before, session.trace["probs"])
+    shown = dict(view.next_token().bars.shown())
+    last = session.trace["probs"][-1]
+    assert max(shown.values()) == pytest.approx(last.max())
+
+
+def test_choosing_a_position_moves_the_bars(setup, qtbot):
+    session, bridge, view = setup
+    session.stepper.jump("probs")
+    view.next_token().position.setCurrentIndex(1)
+    shown = view.next_token().bars.shown()
+    assert shown[0][1] == pytest.approx(session.trace["probs"][1].max())
+
+
+CONFIGS = {
+    "default": ModelConfig(),
+    "encoder-decoder": ModelConfig(arch="encoder-decoder"),
+    "attnres": ModelConfig(residual="attnres"),
+    "denseformer": ModelConfig(residual="denseformer"),
+    "rope": ModelConfig(positional="rope"),
+    "post-norm": ModelConfig(norm="post"),
+}
+
+
+@pytest.mark.parametrize("key", list(CONFIGS))
+def test_every_step_is_drawn(qtbot, key):
+    config = CONFIGS[key]
+    tokens = ("the cat sat", "a dog ran") if config.arch == "encoder-decoder" else TEXT
+    session, bridge, view = make_view(qtbot, config, tokens)
+    bridge.set_head(1)
+    stepper = session.stepper
+    for i in range(len(stepper)):
+        stepper.go(i)
+        assert view.picture_kind
+        current = next(p for p in reversed(view.picture.panels()) if p.current)
+        value = session.trace[stepper.name]
+        np.testing.assert_array_equal(view.current_heatmap().values(), current.slicer.take(value))

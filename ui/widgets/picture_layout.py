@@ -1,0 +1,101 @@
+"""Where each piece of a step picture goes, so matrix cells stay near square.
+
+A box layout would stretch every heatmap to the same height whatever its shape; a
+[16 × 64] weight matrix next to an [8 × 8] pattern then gets cells ten times wider than
+tall. Here all heatmaps in a line share one cell size, the line is centred, and a line
+whose cells would be too small is wrapped in two at an operation symbol.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import QRectF
+
+MAX_ASPECT = 2.6  # cells may be this much wider than tall: numbers are wide, rows are few
+USEFUL_CELL = 60.0  # wider cells add nothing; do not trade height for them
+WRAP_GAIN = 1.3  # wrap only when it makes cells clearly larger
+SPACING = 6.0
+
+
+@dataclass
+class Piece:
+    """One thing to place: a heatmap (`rows`, `cols` > 0) or a fixed-size item."""
+
+    width: float  # fixed part: labels, colour bar, frame (the whole width for non-heatmaps)
+    height: float  # fixed part (the whole height for non-heatmaps; 0 = take the line's height)
+    rows: int = 0
+    cols: int = 0
+    weight: float = 1.0  # cell size multiplier (an emphasised heatmap may be drawn larger)
+    breakable: bool = False  # a line may wrap before this piece (operation symbols)
+
+    @property
+    def grid(self) -> bool:
+        return self.rows > 0
+
+
+def _cells(lines: list[list[Piece]], width: float, height: float) -> tuple[float, float]:
+    """One cell width and height for all heatmaps of a row wrapped into `lines`."""
+    cws, need_fixed, need_rows = [], 0.0, 0.0
+    for line in lines:
+        grids = [p for p in line if p.grid]
+        if not grids:
+            continue
+        fixed = sum(p.width for p in line) + SPACING * (len(line) - 1)
+        cws.append((width - fixed) / sum(p.cols * p.weight for p in grids))
+        need_fixed += max(p.height for p in grids)
+        need_rows += max(p.rows * p.weight for p in grids)
+    if not cws:
+        return 0.0, 0.0
+    cw = max(min(cws), 1.0)
+    ch = max((height - SPACING * (len(lines) - 1) - need_fixed) / need_rows, 1.0)
+    ch = min(ch, cw)
+    return min(cw, MAX_ASPECT * ch), ch
+
+
+def _score(lines: list[list[Piece]], width: float, height: float) -> float:
+    cw, ch = _cells(lines, width, height)
+    return min(cw, USEFUL_CELL) * ch
+
+
+def _wrap(row: list[Piece], width: float, height: float) -> list[list[Piece]]:
+    """The row as one line, or as two lines split before a symbol if that is clearly better."""
+    best, best_score = [row], _score([row], width, height)
+    for i, p in enumerate(row):
+        if p.breakable and 0 < i < len(row) - 1:
+            lines = [row[:i], row[i:]]
+            if not all(any(q.grid for q in line) for line in lines):
+                continue
+            s = _score(lines, width, height)
+            if s > best_score * WRAP_GAIN:
+                best, best_score = lines, s
+    return best
+
+
+def place(rows: list[list[Piece]], width: float, height: float,
+          small: dict[int, float] | None = None) -> list[QRectF]:
+    """Rectangles for every piece, in order; `small` maps row index → its fixed height."""
+    small = small or {}
+    rest = height - sum(small.values()) - SPACING * (len(rows) - 1)
+    n_free = sum(1 for i in range(len(rows)) if i not in small)
+    rects: list[QRectF] = []
+    y = 0.0
+    for i, row in enumerate(rows):
+        row_h = small.get(i, rest / max(n_free, 1))
+        lines = _wrap(row, width, row_h)
+        cw, ch = _cells(lines, width, row_h)
+        # each line as tall as its tallest heatmap; what is left is shared out evenly
+        needs = [max((p.height + p.rows * p.weight * ch for p in line if p.grid), default=0.0)
+                 for line in lines]
+        slack = max(0.0, row_h - SPACING * (len(lines) - 1) - sum(needs)) / len(lines)
+        for line, need in zip(lines, needs):
+            line_h = need + slack
+            sizes = [(p.width + p.cols * p.weight * cw, (p.height + p.rows * p.weight * ch)
+                      if p.grid else (p.height or line_h)) for p in line]
+            total = sum(w for w, _ in sizes) + SPACING * (len(line) - 1)
+            x = max(0.0, (width - total) / 2)
+            for w, h in sizes:
+                h = min(h, line_h)
+                rects.append(QRectF(x, y + (line_h - h) / 2, w, h))
+                x += w + SPACING
+            y += line_h + SPACING
+    return rects

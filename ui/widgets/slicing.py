@@ -1,0 +1,135 @@
+"""How a step's tensor becomes one 2-D heatmap, and what its axes are called.
+
+Per-head tensors are cut to the selected head: `[pos, head, d_head]` → `[pos, d_head]`,
+`[head, q_pos, k_pos]` → `[q_pos, k_pos]`. A `Slicer` remembers the cut, so a click on
+a heatmap cell can be turned back into the full index of the step's value.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from simulator import Trace
+
+PER_POSITION_HEAD_OPS = ("proj_heads", "rope", "mix")  # [pos, head, d_head]
+PER_HEAD_GRID_OPS = ("scores", "scale", "mask", "softmax")  # [head, q_pos, k_pos]
+
+
+@dataclass(frozen=True)
+class Slicer:
+    """Cut a step's array to 2-D; `index(r, c)` is the full index of heatmap cell (r, c)."""
+
+    layout: str  # "pos_head" [pos, head, d], "pos_head_T" (its transpose, Kᵀ), "head_grid" [head, q, k],
+    # "flat" 2-D, "row" 1-D
+    head: int = 0
+
+    def take(self, a: np.ndarray) -> np.ndarray:
+        if self.layout == "pos_head":
+            return a[:, self.head, :]
+        if self.layout == "pos_head_T":
+            return a[:, self.head, :].T
+        if self.layout == "head_grid":
+            return a[self.head]
+        if self.layout == "row":
+            return a[np.newaxis, :]
+        return a
+
+    def index(self, r: int, c: int) -> tuple[int, ...]:
+        if self.layout == "pos_head":
+            return (r, self.head, c)
+        if self.layout == "pos_head_T":
+            return (c, self.head, r)
+        if self.layout == "head_grid":
+            return (self.head, r, c)
+        if self.layout == "row":
+            return (c,)
+        return (r, c)
+
+    def cell(self, index: tuple[int, ...]) -> tuple[int, int] | None:
+        """The heatmap cell showing `index` of the full array, or None if it is not shown."""
+        index = tuple(int(i) for i in index)
+        if self.layout == "pos_head":
+            return (index[0], index[2]) if len(index) == 3 and index[1] == self.head else None
+        if self.layout == "pos_head_T":
+            return (index[2], index[0]) if len(index) == 3 and index[1] == self.head else None
+        if self.layout == "head_grid":
+            return (index[1], index[2]) if len(index) == 3 and index[0] == self.head else None
+        if self.layout == "row":
+            return (0, index[0]) if len(index) == 1 else None
+        return (index[0], index[1]) if len(index) == 2 else None
+
+
+def head_slicer(trace: Trace, name: str, head: int) -> Slicer:
+    node = trace.graph.node(name)
+    ndim = np.ndim(trace[name])
+    if ndim == 3:
+        layout = "pos_head" if node.op in PER_POSITION_HEAD_OPS else "head_grid"
+        return Slicer(layout, max(0, min(head, trace[name].shape[1 if layout == "pos_head" else 0] - 1)))
+    return Slicer("row" if ndim == 1 else "flat")
+
+
+def position_source(trace: Trace, name: str) -> str:
+    """The step whose tokens label the position (row) axis of `name`.
+
+    Queries, keys and values take their positions from what they were projected from:
+    a cross-attention's keys are the encoder's tokens although the step sits in the decoder.
+    """
+    node = trace.graph.node(name)
+    while True:
+        if node.op in PER_POSITION_HEAD_OPS or node.op == "scores":
+            node = trace.graph.node(node.inputs[0])
+        elif node.op in PER_HEAD_GRID_OPS and node.attrs.get("axis", -1) != 0:
+            node = trace.graph.node(node.inputs[0])
+        else:
+            return node.name
+
+
+def query_key_labels(trace: Trace, name: str) -> tuple[list[str], list[str]]:
+    """Token labels of the query and key axes of an attention grid step."""
+    node = trace.graph.node(name)
+    while node.op != "scores":
+        node = trace.graph.node(node.inputs[0])
+    q_src = position_source(trace, node.inputs[0])
+    k_src = position_source(trace, node.inputs[1])
+    return trace.token_labels(q_src), trace.token_labels(k_src)
+
+
+def depth_source_labels(trace: Trace, node) -> list[str]:
+    """Names of the sources a depth mix reads: "embed", "attn 0", "mlp 0", "block 1", …"""
+    graph = trace.graph
+    if node.op == "dwa":
+        return ["embed"] + [f"block {graph.node(n).layer}" for n in node.inputs[1:]]
+    logits = graph.node(node.name.rsplit(".hook_", 1)[0] + ".hook_logits")
+
+    def one(i: int) -> str:
+        if i == 0:
+            return "embed"
+        src = graph.node(logits.inputs[i])
+        short = {"attn": "attn", "cross_attn": "cross", "mlp": "mlp"}.get(src.sublayer, src.sublayer)
+        return f"{short} {src.layer}"
+
+    return [" + ".join(one(i) for i in group) for group in logits.attrs["groups"]]
+
+
+def labels_for(trace: Trace, name: str, shape: tuple[int, int],
+               vocab: list[str] | None = None) -> tuple[list[str], list[str]]:
+    """Row and column labels of the 2-D heatmap of step `name` (already cut to `shape`)."""
+    node = trace.graph.node(name)
+    n_rows, n_cols = shape
+    indices = [str(j) for j in range(n_cols)]
+    if node.op in PER_HEAD_GRID_OPS and node.attrs.get("axis", -1) != 0:
+        return query_key_labels(trace, name)
+    if node.op in ("depth_logits",) or (node.op == "softmax" and node.attrs.get("axis", -1) == 0):
+        return depth_source_labels(trace, node), trace.token_labels(name)
+    rows = trace.token_labels(position_source(trace, name))
+    if vocab is not None and n_cols == len(vocab) and (node.op == "probs" or name == "logits"):
+        return rows, list(vocab)
+    return rows, indices
+
+
+def norm_stats(x: np.ndarray) -> np.ndarray:
+    """Each token's mean and spread (standard deviation), as LayerNorm sees them  # [pos, 2]"""
+    mean = x.mean(-1)
+    std = np.sqrt(((x - mean[:, None]) ** 2).mean(-1))
+    return np.stack([mean, std], axis=1)

@@ -1,0 +1,428 @@
+"""What the step view draws for each kind of operation, as plain data.
+
+`build_picture` turns one step of a trace into a `Picture`: rows of panels (a 2-D
+slice of a tensor with its labels), operation symbols between them, and, where they
+help, attention lines or next-token bars. The step view only lays these out, so the
+choice of picture per step can be read (and tested) without a window.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from simulator import Trace, Transformer
+from ui.widgets.slicing import Slicer, depth_source_labels, head_slicer, labels_for, norm_stats, query_key_labels
+
+
+@dataclass
+class Panel:
+    """One heatmap: `values` [rows, cols] with its labels and where a click goes."""
+
+    title: str
+    values: np.ndarray  # [rows, cols]
+    rows: list[str]
+    cols: list[str]
+    kind: str = "signed"  # "signed" (diverging map) or "prob" (sequential map)
+    changed: np.ndarray | None = None  # bool [rows, cols]: cells the last edit moved
+    step: str | None = None  # the trace step shown; None for parameters and derived values
+    slicer: Slicer | None = None  # heatmap cell <-> index into trace[step]
+    current: bool = False  # the step being explained: drawn emphasised
+    head: int | None = None  # a head's block: framed in its HEAD_COLORS colour
+    col_bands: tuple[tuple[int, int, int], ...] = ()  # (start, stop, head): head blocks of columns
+    row_bands: tuple[tuple[int, int, int], ...] = ()  # (start, stop, head): head blocks of rows
+    weight: float = 1.0  # cell size relative to the other heatmaps of its line
+
+
+@dataclass
+class Symbol:
+    """A big operation symbol between panels ("+", "=", "·", "→") with an optional note."""
+
+    text: str
+    note: str = ""
+
+
+@dataclass
+class Lines:
+    """Attention as lines from queries to keys, every head in its colour."""
+
+    pattern: np.ndarray  # [head, q_pos, k_pos]
+    q_labels: list[str]
+    k_labels: list[str]
+    focus: int | None = None
+
+
+@dataclass
+class Bars:
+    """The top-k next-token probabilities at one position, with the temperature control."""
+
+    probs: np.ndarray  # [pos, vocab]
+    vocab: list[str]
+    positions: list[str]
+    position: int
+    temperature: float
+
+
+Item = Panel | Symbol | Lines | Bars
+
+
+@dataclass
+class Picture:
+    kind: str  # "embedding", "qkv", "attention", "concat", "residual", …
+    title: str  # where and what: "Layer 0 · Attention · softmax"
+    formula: str
+    rows: list[list[Item]] = field(default_factory=list)
+    small: tuple[int, ...] = ()  # rows drawn as a low strip of thumbnails (context, not detail)
+
+    def panels(self) -> list[Panel]:
+        return [it for row in self.rows for it in row if isinstance(it, Panel)]
+
+
+ATTENTION_OPS = ("scores", "scale", "mask", "softmax")
+MASK_NOTES = {"causal": "hide the future\n(−∞)", "window": "hide the future\nand the far past", "window-full":
+              "hide far tokens", "full": "nothing hidden"}
+LINEAR_NAMES = {"W_O": "Output projection W_O", "W_in": "MLP: expand (W_in)",
+                "W_out": "MLP: project back (W_out)", "W_U": "Unembed → logits"}
+OP_NAMES = {
+    "embed": "Token embedding", "pos_sinusoidal": "Positional encoding (sinusoidal)",
+    "pos_learned": "Positional encoding (learned)", "layernorm": "LayerNorm",
+    "rope": "Rotary position (RoPE)", "scores": "Attention scores Q·Kᵀ", "scale": "Scale ÷ √d_head",
+    "mask": "Mask", "softmax": "Softmax → attention pattern", "mix": "Weighted sum of values",
+    "concat": "Concatenate the heads", "act": "Activation", "add": "Residual add",
+    "probs": "Next-token probabilities", "depth_logits": "Depth attention: scores",
+    "depth_mix": "Depth attention: mix", "dwa": "Depth-weighted average (DenseFormer)",
+}
+
+
+class _Ctx:
+    """What every picture builder reads: the trace, parameters, edit changes, head."""
+
+    def __init__(self, trace: Trace, model: Transformer, changes: Mapping[str, np.ndarray],
+                 head: int, highlight: bool):
+        self.trace, self.params, self.head = trace, model.params, head
+        self.vocab = [str(t) for t in model.config.vocab]
+        self.changes = changes if highlight else {}
+        self.graph = trace.graph
+
+    def node(self, name: str):
+        return self.graph.node(name)
+
+    def panel(self, name: str, title: str, current: bool = False, kind: str | None = None,
+              of_head: int | None = None, transpose: bool = False, **kw) -> Panel:
+        """A panel showing trace step `name`; a per-head tensor shows the slice of head
+        `of_head` (default: the selected head); `transpose` shows Kᵀ as [d_head, pos]."""
+        sl = head_slicer(self.trace, name, self.head if of_head is None else of_head)
+        values = sl.take(self.trace[name])
+        rows, cols = labels_for(self.trace, name, values.shape, self.vocab)
+        if transpose:
+            sl = Slicer("pos_head_T", sl.head)
+            values, rows, cols = values.T, cols, rows
+        real = self.node(name).name
+        delta = self.changes.get(real)
+        changed = None if delta is None or delta.shape != self.trace[name].shape else sl.take(delta) > 0
+        if kind is None:
+            kind = "prob" if self.node(name).op in ("softmax", "probs") else "signed"
+        return Panel(title, values, rows, cols, kind, changed, real, sl, current, **kw)
+
+    def param(self, name: str, title: str, per_head: bool = False, **kw) -> Panel:
+        """A panel showing a parameter: per-head ones [head, a, b] as the selected head's slice."""
+        w = self.params[name]
+        if per_head and w.ndim >= 2:
+            w = w[self.head]
+        w2 = w[np.newaxis, :] if w.ndim == 1 else w.reshape(-1, w.shape[-1]) if w.ndim == 3 else w
+        rows = [str(i) for i in range(w2.shape[0])]
+        cols = [str(j) for j in range(w2.shape[1])]
+        return Panel(title, w2, rows, cols, **kw)
+
+
+def build_picture(trace: Trace, model: Transformer, changes: Mapping[str, np.ndarray],
+                  name: str, head: int = 0, highlight: bool = True, position: int | None = None,
+                  focus: int | None = None) -> Picture:
+    """The picture for step `name`: its inputs, the operation and its output.
+
+    `position` is the query position whose next-token bars are shown (default: last);
+    `focus` a query row to single out in the attention lines.
+    """
+    ctx = _Ctx(trace, model, changes, head, highlight)
+    node = ctx.node(name)
+    op = node.op
+    if op in ("embed", "pos_sinusoidal", "pos_learned") or (op == "add" and node.sublayer == "embed"):
+        kind, rows = "embedding", _embedding(ctx, node)
+    elif op == "proj_heads":
+        kind, rows = "qkv", _qkv(ctx, node)
+    elif op == "rope":
+        kind, rows = "rope", _rope(ctx, node)
+    elif op in ATTENTION_OPS and node.attrs.get("axis", -1) != 0:
+        kind, rows = "attention", _attention(ctx, node, focus)
+        return Picture(kind, step_title(trace, name), node.formula, rows, small=(0,))
+    elif op == "mix":
+        kind, rows = "mix", _mix(ctx, node)
+    elif op == "concat":
+        kind, rows = "concat", _concat(ctx, node)
+    elif op == "linear" and node.params and node.params[0].endswith("W_O"):
+        kind, rows = "projection", _projection(ctx, node)
+    elif op == "linear":
+        kind, rows = "linear", _linear(ctx, node)
+    elif op == "act":
+        kind, rows = "activation", _activation(ctx, node)
+    elif op == "add":
+        kind, rows = "residual", _residual(ctx, node)
+    elif op == "layernorm":
+        kind, rows = "layernorm", _layernorm(ctx, node)
+    elif op == "probs":
+        kind, rows = "probs", _probs(ctx, node, position)
+    elif op in ("depth_logits", "depth_mix", "softmax"):
+        kind, rows = "depth", _depth(ctx, node)
+    elif op == "dwa":
+        kind, rows = "dwa", _dwa(ctx, node)
+    else:
+        kind, rows = "generic", _generic(ctx, node)
+    return Picture(kind, step_title(trace, name), node.formula, rows)
+
+
+def step_title(trace: Trace, name: str) -> str:
+    """"Encoder · Layer 0 · Cross-attention · Softmax → attention pattern"-style heading."""
+    node = trace.graph.node(name)
+    where = []
+    if node.stack:
+        where.append(node.stack.capitalize())
+    if node.layer is not None:
+        where.append(f"Layer {node.layer}")
+    if node.sublayer == "cross_attn":
+        where.append("Cross-attention")
+    if node.op == "linear":
+        what = LINEAR_NAMES.get(node.params[0].rsplit(".", 1)[-1], "Linear map")
+    elif node.op == "proj_heads":
+        what = {"q": "Queries Q", "k": "Keys K", "v": "Values V"}[name.rsplit("_", 1)[-1]]
+    elif node.op == "softmax" and node.attrs.get("axis", -1) == 0:
+        what = "Depth attention: softmax over sources"
+    elif node.op == "add" and node.sublayer == "embed":
+        what = "Embedding + position"
+    else:
+        what = OP_NAMES.get(node.op, node.op)
+    return " · ".join(where + [what])
+
+
+# --- the builders: each returns rows of items -----------------------------------------------
+
+def _embedding(ctx: _Ctx, node) -> list[list[Item]]:
+    graph = ctx.graph
+    stack = f"{node.stack}." if node.stack else ""
+    pos_name = stack + "hook_pos_embed"
+    embed_name = stack + "hook_embed"
+    if pos_name not in graph.index:  # RoPE or no positions: the lookup itself is the picture
+        table = ctx.param(ctx.node(embed_name).params[0], "W_E (one row per word)")
+        table.rows = list(ctx.vocab)
+        return [[table, Symbol("→", "pick each token's row"),
+                 ctx.panel(embed_name, "token embedding", current=True)]]
+    total = graph.node(stack + "blocks.0.hook_resid_pre").name
+    return [[ctx.panel(embed_name, "token embedding", current=node.name == embed_name),
+             Symbol("+"),
+             ctx.panel(pos_name, "position", current=node.name == pos_name),
+             Symbol("="),
+             ctx.panel(total, "x = embed + position", current=node.name == total)]]
+
+
+def _qkv(ctx: _Ctx, node) -> list[list[Item]]:
+    letter = node.name.rsplit("_", 1)[-1].upper()
+    w_name = node.params[0]
+    h = ctx.head
+    return [[ctx.panel(node.inputs[0], "input x"),
+             Symbol("×", "matrix\nproduct"),
+             ctx.param(w_name, f"W_{letter} (head {h})", per_head=True, head=h),
+             Symbol("=", f"+ b_{letter}"),
+             ctx.panel(node.name, f"{letter} (head {h})", current=True, head=h)]]
+
+
+def _rope(ctx: _Ctx, node) -> list[list[Item]]:
+    letter = node.name.rsplit("_", 1)[-1].upper()
+    h = ctx.head
+    return [[ctx.panel(node.inputs[0], f"{letter} (head {h})", head=h),
+             Symbol("⟳", "rotate pairs by\nposition × θ"),
+             ctx.panel(node.name, f"rotated {letter} (head {h})", current=True, head=h)]]
+
+
+def _attention_chain(ctx: _Ctx, node) -> list[str]:
+    """[scores, scaled, masked, pattern] step names around any of the four."""
+    down = node
+    while down.op != "scores":
+        down = ctx.node(down.inputs[0])
+    chain = [down.name]
+    for want in ATTENTION_OPS[1:]:
+        nxt = next(n for n in ctx.graph.nodes[ctx.graph.index[chain[-1]] + 1:]
+                   if n.inputs and n.inputs[0] == chain[-1] and n.op == want)
+        chain.append(nxt.name)
+    return chain
+
+
+def _attention(ctx: _Ctx, node, focus: int | None) -> list[list[Item]]:
+    """A strip of the four stages (current one framed) above the current stage's own
+    calculation drawn large: input → operation → output."""
+    chain = _attention_chain(ctx, node)
+    raw, scaled, masked, pattern = chain
+    h = ctx.head
+    sqrt_d = ctx.node(scaled).attrs["sqrt_d"]
+    titles = (f"Q·Kᵀ (head {h})", "÷ √d_head", "masked", "pattern")
+    ops = (Symbol("÷", f"√{sqrt_d ** 2:g}"), Symbol("→", "mask"), Symbol("→", "softmax"))
+    strip: list[Item] = []
+    for i, (name, title) in enumerate(zip(chain, titles)):
+        if i:
+            strip.append(ops[i - 1])
+        thumb = ctx.panel(name, title, current=name == node.name, head=h)
+        # too small for token labels; the large picture below has them
+        thumb.rows, thumb.cols = [""] * len(thumb.rows), [""] * len(thumb.cols)
+        strip.append(thumb)
+    here = chain.index(node.name)
+    if here == 0:
+        q, k = node.inputs
+        big: list[Item] = [ctx.panel(q, f"Q (head {h})", head=h), Symbol("×", "matrix\nproduct"),
+                           ctx.panel(k, f"Kᵀ (head {h})", head=h, transpose=True)]
+        big.append(Symbol("="))
+    else:
+        mask_note = MASK_NOTES.get(ctx.node(masked).attrs.get("kind"), "")
+        note = {1: f"√{sqrt_d ** 2:g} = {sqrt_d:.2f}", 2: f"mask:\n{mask_note}", 3: "softmax\nper row"}[here]
+        name = {1: "scores ", 2: "scaled ", 3: "masked "}[here]
+        big = [ctx.panel(chain[here - 1], f"{name}(head {h})", head=h), Symbol(ops[here - 1].text, note)]
+    big.append(ctx.panel(node.name, f"{titles[here]} (head {h})" if here else f"scores (head {h})",
+                         current=True, head=h))
+    if here == 3:
+        q_labels, k_labels = query_key_labels(ctx.trace, pattern)
+        big.append(Lines(ctx.trace[pattern], q_labels, k_labels, focus))
+    return [strip, big]
+
+
+def _mix(ctx: _Ctx, node) -> list[list[Item]]:
+    pattern, v = node.inputs
+    h = ctx.head
+    return [[ctx.panel(pattern, f"pattern (head {h})", head=h),
+             Symbol("×", "matrix\nproduct"),
+             ctx.panel(v, f"V (head {h})", head=h),
+             Symbol("="),
+             ctx.panel(node.name, f"z (head {h})", current=True, head=h)]]
+
+
+def _head_bands(n_heads: int, d_head: int) -> tuple[tuple[int, int, int], ...]:
+    return tuple((h * d_head, (h + 1) * d_head, h) for h in range(n_heads))
+
+
+def _concat(ctx: _Ctx, node) -> list[list[Item]]:
+    z_name = node.inputs[0]
+    z = ctx.trace[z_name]  # [pos, head, d_head]
+    n_heads, d_head = z.shape[1], z.shape[2]
+    items: list[Item] = []
+    for h in range(n_heads):
+        if h:
+            items.append(Symbol("|"))
+        items.append(ctx.panel(z_name, f"z head {h}", of_head=h, head=h))
+    items.append(Symbol("→", "side by side"))
+    items.append(ctx.panel(node.name, "concat", current=True, col_bands=_head_bands(n_heads, d_head)))
+    return [items]
+
+
+def _projection(ctx: _Ctx, node) -> list[list[Item]]:
+    cat = node.inputs[0]
+    w_name = node.params[0]
+    n_heads, d_head, _ = ctx.params[w_name].shape
+    bands = _head_bands(n_heads, d_head)
+    return [[ctx.panel(cat, "concat", col_bands=bands),
+             Symbol("×", "matrix\nproduct"),
+             ctx.param(w_name, "W_O", row_bands=bands),
+             Symbol("=", "+ b_O"),
+             ctx.panel(node.name, "attention output", current=True)]]
+
+
+def _linear(ctx: _Ctx, node) -> list[list[Item]]:
+    w_name, b_name = node.params
+    short = w_name.rsplit(".", 1)[-1]
+    w = ctx.param(w_name, short)
+    if short == "W_U":
+        w.cols = list(ctx.vocab)
+    out = {"W_in": "pre-activation", "W_out": "MLP output", "W_U": "logits"}.get(short, "output")
+    return [[ctx.panel(node.inputs[0], "input x"), Symbol("×", "matrix\nproduct"), w,
+             Symbol("=", "+ " + b_name.rsplit(".", 1)[-1]), ctx.panel(node.name, out, current=True)]]
+
+
+def _activation(ctx: _Ctx, node) -> list[list[Item]]:
+    fn = node.attrs.get("fn", "relu")
+    note = "max(x, 0)" if fn == "relu" else "≈ x·Φ(x)"
+    return [[ctx.panel(node.inputs[0], "before (pre)"), Symbol(fn.upper() if fn == "relu" else "GELU", note),
+             ctx.panel(node.name, "after (post)", current=True)]]
+
+
+def _short(ctx: _Ctx, name: str) -> str:
+    """What a residual input is, in words."""
+    node = ctx.node(name)
+    tail = node.name.rsplit(".", 1)[-1]
+    return {"hook_attn_out": "attention output", "hook_cross_attn_out": "cross-attention output",
+            "hook_mlp_out": "MLP output", "hook_embed": "token embedding",
+            "hook_pos_embed": "position"}.get(tail, "stream in")
+
+
+def _residual(ctx: _Ctx, node) -> list[list[Item]]:
+    items: list[Item] = []
+    for i, name in enumerate(node.inputs):
+        if i:
+            items.append(Symbol("+"))
+        title = _short(ctx, name)
+        if title in (p.title for p in items if isinstance(p, Panel)):
+            title = f"{title} ({i})"
+        items.append(ctx.panel(name, title))
+    items += [Symbol("="), ctx.panel(node.name, "sum", current=True)]
+    return [items]
+
+
+def _layernorm(ctx: _Ctx, node) -> list[list[Item]]:
+    x_name = node.inputs[0]
+    x = ctx.trace[x_name]  # [pos, d_model]
+    stats = norm_stats(x)  # [pos, 2]
+    x_panel = ctx.panel(x_name, "input x")
+    changed = None if x_panel.changed is None else np.repeat(x_panel.changed.any(1, keepdims=True), 2, 1)
+    stats_panel = Panel("mean, spread", stats, list(x_panel.rows), ["mean", "std"], changed=changed)
+    return [[x_panel, Symbol("→"), stats_panel, Symbol("→", "(x − mean) ÷ std\n· w + b"),
+             ctx.panel(node.name, "normalised", current=True)]]
+
+
+def _probs(ctx: _Ctx, node, position: int | None) -> list[list[Item]]:
+    logits = node.inputs[0]
+    probs = ctx.trace[node.name]  # [pos, vocab]
+    n_pos = probs.shape[0]
+    pos = n_pos - 1 if position is None else max(0, min(n_pos - 1, position))
+    t = ctx.trace.temperature
+    return [[ctx.panel(logits, "logits"), Symbol("→", f"÷ T = {t:.2f}\nsoftmax"),
+             ctx.panel(node.name, "probabilities", current=True),
+             Bars(probs, list(ctx.vocab), ctx.trace.token_labels(node.name), pos, t)]]
+
+
+def _depth_chain(ctx: _Ctx, node) -> list[str]:
+    prefix = node.name.rsplit(".hook_", 1)[0]
+    return [f"{prefix}.hook_logits", f"{prefix}.hook_weights", f"{prefix}.hook_mixed"]
+
+
+def _depth(ctx: _Ctx, node) -> list[list[Item]]:
+    logits, weights, mixed = _depth_chain(ctx, node)
+    return [[ctx.panel(logits, "scores over depth", current=node.name == logits),
+             Symbol("→", "softmax over\nsources"),
+             ctx.panel(weights, "weights α", current=node.name == weights, kind="prob"),
+             Symbol("→", "Σ α · source"),
+             ctx.panel(mixed, "mixed input", current=node.name == mixed)]]
+
+
+def _dwa(ctx: _Ctx, node) -> list[list[Item]]:
+    alpha = ctx.param(node.params[0], "weights α")
+    alpha.cols = depth_source_labels(ctx.trace, node)
+    return [[alpha, Symbol("→", "Σ α_j · X_j"), ctx.panel(node.name, "mixed stream", current=True)]]
+
+
+def _generic(ctx: _Ctx, node) -> list[list[Item]]:
+    items: list[Item] = []
+    for name in node.inputs:
+        if name in ctx.graph.index or name in ctx.graph.aliases:
+            items.append(ctx.panel(name, name.rsplit(".", 1)[-1]))
+    if items:
+        items.append(Symbol("→", node.op))
+    items.append(ctx.panel(node.name, "output", current=True))
+    return [items]
+
+
+__all__ = ["Picture", "Panel", "Symbol", "Lines", "Bars", "build_picture", "step_title"]

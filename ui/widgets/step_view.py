@@ -1,0 +1,378 @@
+"""The central picture: the current step drawn as inputs → operation → output.
+
+`step_pictures.build_picture` decides what to draw; this widget lays it out as rows of
+heatmaps with big operation symbols between them, and keeps the widgets when only the
+numbers change, so an edit repaints without rebuilding anything.
+"""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QFont, QFontMetricsF, QPen
+from PySide6.QtWidgets import QFrame, QGraphicsRectItem, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from ui.bridge import SessionBridge
+from ui.widgets.colormaps import HEAD_COLORS
+from ui.widgets import heatmap as heatmap_mod
+from ui.widgets.heatmap import Heatmap, format_value
+from ui.widgets.next_token import NextTokenPanel
+from ui.widgets.picture_layout import Piece, place
+from ui.widgets.plots import AttentionLines
+from ui.widgets.step_pictures import Bars, Lines, Panel, Picture, Symbol, build_picture
+
+TITLE_PT, FORMULA_PT, SYMBOL_PT, NOTE_PT = 20.0, 15.0, 40.0, 12.0
+FRAME = 11  # PanelBox margin + thickest border, each side
+BAR_WIDTH = 82  # the heatmap's colour bar with its tick labels
+STRIP_HEIGHT = 160  # the thumbnail strip (attention stages) at font scale 1
+
+
+def _head_color(h: int):
+    return HEAD_COLORS[h % len(HEAD_COLORS)]
+
+
+class PanelBox(QFrame):
+    """One heatmap in a frame: thick and dark for the current step, a head's colour for a head."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("panel")
+        self.heatmap = Heatmap()
+        self.panel: Panel | None = None
+        self._bands: list[QGraphicsRectItem] = []
+        self._style = None
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(5, 5, 5, 5)
+        lay.addWidget(self.heatmap)
+
+    def show_panel(self, panel: Panel) -> None:
+        old, self.panel = self.panel, panel
+        if old is None or not _same_picture(old, panel):
+            self.heatmap.set_data(panel.values, panel.rows, panel.cols, panel.kind, panel.title,
+                                  panel.changed)
+        if old is None or (old.col_bands, old.row_bands) != (panel.col_bands, panel.row_bands):
+            self._draw_bands(panel)
+        style = (panel.current, panel.head)
+        if style != self._style:
+            self._style = style
+            color = _head_color(panel.head).name() if panel.head is not None else "#202020"
+            width = 6 if panel.current else (2 if panel.head is not None else 1)
+            if not panel.current and panel.head is None:
+                color = "#c8c8c8"
+            self.setStyleSheet(f"QFrame#panel {{ border: {width}px solid {color}; border-radius: 6px;"
+                               f" background: white; }}")
+
+    def _draw_bands(self, panel: Panel) -> None:
+        """Outline each head's block of columns (concat) or rows (W_O) in the head's colour."""
+        for item in self._bands:
+            item.scene().removeItem(item)
+        self._bands = []
+        n_rows, n_cols = panel.values.shape
+        for bands, vertical in ((panel.col_bands, True), (panel.row_bands, False)):
+            for start, stop, h in bands:
+                rect = QRectF(start, 0, stop - start, n_rows) if vertical else QRectF(0, start, n_cols,
+                                                                                     stop - start)
+                item = QGraphicsRectItem(rect, self.heatmap.image_item)
+                pen = QPen(_head_color(h), 4)
+                pen.setCosmetic(True)
+                item.setPen(pen)
+                self._bands.append(item)
+
+
+def _same_picture(a: Panel, b: Panel) -> bool:
+    """Whether a heatmap already shows `b` (values compared exactly; cheap next to set_data)."""
+    return (a.title == b.title and a.kind == b.kind and a.rows == b.rows and a.cols == b.cols
+            and a.values.shape == b.values.shape and np.array_equal(a.values, b.values, equal_nan=True)
+            and (a.changed is None) == (b.changed is None)
+            and (a.changed is None or np.array_equal(a.changed, b.changed)))
+
+
+class SymbolLabel(QLabel):
+    """A big operation symbol with a small note under it."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.symbol = Symbol("")
+
+    def show_symbol(self, symbol: Symbol, scale: float) -> None:
+        self.symbol = symbol
+        note = symbol.note.replace("\n", "<br>")
+        self.setText(f"<div style='font-size:{SYMBOL_PT * scale:g}pt; font-weight:bold'>{symbol.text}</div>"
+                     + (f"<div style='font-size:{NOTE_PT * scale:g}pt; color:#404040'>{note}</div>"
+                        if note else ""))
+
+
+
+class _Canvas(QWidget):
+    """Holds the picture's widgets and places them (see picture_layout) on every resize."""
+
+    def __init__(self, owner: StepView) -> None:
+        super().__init__()
+        self._owner = owner
+
+    def resizeEvent(self, ev) -> None:
+        self._owner._place()
+        super().resizeEvent(ev)
+
+
+class StepView(QWidget):
+    """The current step as pictures; see the module docstring.
+
+    Clicking a cell selects it (`bridge.select_cell`) with its full index into the step's
+    value; pointing at a cell shows its value under the picture.
+    """
+
+    def __init__(self, bridge: SessionBridge, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.bridge = bridge
+        self._scale = 1.0
+        self._picture: Picture | None = None
+        self._signature = None
+        self._drawn: tuple | None = None  # what the picture was drawn from
+        self._position: int | None = None  # query position of the next-token bars
+        self._focus: int | None = None  # query row singled out in the attention lines
+        self._pool: list[PanelBox] = []
+        self._symbols: list[SymbolLabel] = []
+        self._shown: list[QWidget] = []  # widgets of the current picture, in item order
+
+        self._title = QLabel()
+        self._title.setWordWrap(True)
+        self._formula = QLabel()
+        self._formula.setWordWrap(True)
+        self._name = QLabel()
+        self._name.setStyleSheet("color: #606060")
+        self._name.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._hover = QLabel(" ")
+        self._canvas = _Canvas(self)
+        self._lines = AttentionLines(self._canvas)
+        self._next = NextTokenPanel(self._canvas)
+        self._lines.hide()
+        self._next.hide()
+
+        head = QHBoxLayout()
+        head.addWidget(self._title, 1)
+        head.addWidget(self._name, 0, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
+        lay = QVBoxLayout(self)
+        lay.addLayout(head)
+        lay.addWidget(self._formula)
+        lay.addWidget(self._canvas, 1)
+        lay.addWidget(self._hover)
+        self.setAutoFillBackground(True)
+        pal = self.palette()
+        pal.setColor(self.backgroundRole(), Qt.GlobalColor.white)
+        self.setPalette(pal)
+
+        self._next.sigPositionChosen.connect(self._choose_position)
+        self._next.sigTemperatureChosen.connect(self._choose_temperature)
+        bridge.sigTraceChanged.connect(self.refresh)
+        bridge.sigStepChanged.connect(self._step_changed)
+        bridge.sigHeadChanged.connect(self.refresh)
+        bridge.sigHighlightChanged.connect(self.refresh)
+        bridge.sigCellSelected.connect(self._show_selection)
+        self.set_font_scale(1.0)
+
+    # --- for the window and for tests ------------------------------------------------------
+
+    @property
+    def picture_kind(self) -> str:
+        """"attention", "residual", "concat", … (see step_pictures.build_picture)."""
+        return self._picture.kind if self._picture else ""
+
+    @property
+    def picture(self) -> Picture | None:
+        return self._picture
+
+    def heatmaps(self) -> dict[str, Heatmap]:
+        """Title → heatmap currently shown."""
+        return {w.panel.title: w.heatmap for w in self._shown if isinstance(w, PanelBox)}
+
+    def current_heatmap(self) -> Heatmap | None:
+        """The heatmap of the step itself, drawn large (the last emphasised one)."""
+        boxes = [w for w in self._shown if isinstance(w, PanelBox) and w.panel.current]
+        return boxes[-1].heatmap if boxes else None
+
+    def attention_lines(self) -> AttentionLines:
+        return self._lines
+
+    def next_token(self) -> NextTokenPanel:
+        return self._next
+
+    def set_font_scale(self, f: float) -> None:
+        """Scale every text, e.g. 1.4 when projecting."""
+        self._scale = float(f)
+        for label, pt, bold in ((self._title, TITLE_PT, True), (self._formula, FORMULA_PT, False),
+                                (self._name, NOTE_PT, False), (self._hover, FORMULA_PT, False)):
+            font = QFont()
+            font.setPointSizeF(pt * f)
+            font.setBold(bold)
+            label.setFont(font)
+        for box in self._pool:
+            box.heatmap.set_font_scale(f)
+        self._lines.set_font_scale(f)
+        self._next.set_font_scale(f)
+        self._signature = self._drawn = None
+        self.refresh()
+
+    # --- drawing ---------------------------------------------------------------------------
+
+    def _step_changed(self) -> None:
+        if self._drawn is None or self.bridge.stepper.name != self._drawn[1]:
+            self._focus = None
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Rebuild the picture from the bridge (widgets are reused when the layout is unchanged)."""
+        b = self.bridge
+        name = b.stepper.name
+        # An edit signals both a new trace and (via the stepper) a step change: draw once.
+        drawn = (b.trace, name, b.head, b.highlight, self._position, self._focus, self._scale)
+        if self._drawn is not None and drawn[0] is self._drawn[0] and drawn[1:] == self._drawn[1:]:
+            return
+        self._drawn = drawn
+        pic = build_picture(b.trace, b.model, b.session.changes, name, b.head, b.highlight,
+                            self._position, self._focus)
+        self._title.setText(pic.title)
+        self._formula.setText(pic.formula)
+        self._name.setText(b.trace.graph.node(name).name)
+        items = [it for row in pic.rows for it in row]
+        signature = tuple(type(it).__name__ for it in items)
+        if signature != self._signature:
+            self._assign(items)
+            self._signature = signature
+        old = self._picture
+        self._picture = pic
+        self._fill(items)
+        if old is None or _geometry_key(old) != _geometry_key(pic):
+            self._place()
+        self._show_selection(b.cell)
+
+    def _assign(self, items: list) -> None:
+        """Pick a widget for every item: pooled heatmap boxes, symbol labels, lines, bars."""
+        for w in self._shown:
+            w.hide()
+        self._shown = []
+        boxes, symbols = iter(self._pool), iter(self._symbols)
+        for it in items:
+            if isinstance(it, Panel):
+                w = next(boxes, None) or self._new_box()
+            elif isinstance(it, Symbol):
+                w = next(symbols, None)
+                if w is None:
+                    w = SymbolLabel(self._canvas)
+                    self._symbols.append(w)
+            elif isinstance(it, Lines):
+                w = self._lines
+            else:
+                w = self._next
+            w.show()
+            self._shown.append(w)
+
+    def _new_box(self) -> PanelBox:
+        box = PanelBox(self._canvas)
+        box.heatmap.set_font_scale(self._scale)
+        box.heatmap.sigCellClicked.connect(lambda cell, b=box: self._cell_clicked(b, cell))
+        box.heatmap.sigCellHovered.connect(lambda cell, b=box: self._cell_hovered(b, cell))
+        self._pool.append(box)
+        return box
+
+    def _fill(self, items: list) -> None:
+        for it, w in zip(items, self._shown):
+            if isinstance(it, Panel):
+                w.show_panel(it)
+            elif isinstance(it, Symbol):
+                w.show_symbol(it, self._scale)
+            elif isinstance(it, Lines):
+                w.set_data(it.pattern, it.q_labels, it.k_labels, focus_query=it.focus)
+            elif isinstance(it, Bars):
+                self._position = it.position
+                w.set_data(it.probs, it.vocab, it.positions, it.position, it.temperature)
+
+    def _place(self) -> None:
+        """Give every widget of the picture its rectangle in the canvas."""
+        pic = self._picture
+        if pic is None:
+            return
+        width, height = self._canvas.width(), self._canvas.height()
+        widgets = iter(self._shown)
+        rows = [[self._piece(it, next(widgets), width) for it in row] for row in pic.rows]
+        small = {i: min(STRIP_HEIGHT * self._scale, 0.3 * height) for i in pic.small}
+        for w, rect in zip(self._shown, place(rows, width, height, small)):
+            w.setGeometry(rect.toAlignedRect())
+
+    def _piece(self, it, w: QWidget, width: float) -> Piece:
+        if isinstance(it, Panel):
+            tick = QFont()
+            tick.setPointSizeF(heatmap_mod.TICK_PT * self._scale)
+            fm = QFontMetricsF(tick)
+            title = QFont()
+            title.setPointSizeF(heatmap_mod.TITLE_PT * self._scale)
+            title.setBold(True)
+            left = max(fm.horizontalAdvance(s) for s in it.rows) + 18
+            top = QFontMetricsF(title).height() + 10 + fm.height() + 16
+            return Piece(left + BAR_WIDTH + 2 * FRAME, top + 10 + 2 * FRAME, *it.values.shape, it.weight)
+        if isinstance(it, Symbol):
+            hint = w.sizeHint()
+            return Piece(hint.width() + 8, hint.height(), breakable=True)
+        share = 0.24 if isinstance(it, Lines) else 0.28
+        return Piece(min(max(share * width, 220 * self._scale), 460 * self._scale), 0)
+
+    # --- interaction -----------------------------------------------------------------------
+
+    def _cell_clicked(self, box: PanelBox, cell: tuple[int, int]) -> None:
+        panel = box.panel
+        if panel is None:
+            return
+        if self.picture_kind == "attention" and panel.step:
+            self._focus = None if self._focus == cell[0] else cell[0]
+        if self.picture_kind == "probs":
+            self._position = cell[0]
+        if panel.step and panel.slicer:
+            self.bridge.select_cell(panel.step, panel.slicer.index(*cell))
+        else:
+            self._refresh_extras()
+
+    def _cell_hovered(self, box: PanelBox, cell: tuple[int, int] | None) -> None:
+        panel = box.panel
+        if panel is None or cell is None:
+            self._hover.setText(" ")
+            return
+        r, c = cell
+        value = format_value(float(panel.values[r, c]))
+        self._hover.setText(f"{panel.title}   [{panel.rows[r]}, {panel.cols[c]}]  =  {value}")
+
+    def _show_selection(self, selected) -> None:
+        """Outline the selected cell wherever the picture shows it."""
+        for w in self._shown:
+            if isinstance(w, PanelBox) and w.panel is not None:
+                p = w.panel
+                on = selected is not None and p.slicer is not None and p.step == selected[0]
+                w.heatmap.set_selected(p.slicer.cell(selected[1]) if on else None)
+        self._refresh_extras()
+
+    def _refresh_extras(self) -> None:
+        """Lines follow the focused query; bars follow the chosen position."""
+        if self._picture is None:
+            return
+        for it in (it for row in self._picture.rows for it in row):
+            if isinstance(it, Lines) and it.focus != self._focus:
+                it.focus = self._focus
+                self._lines.set_data(it.pattern, it.q_labels, it.k_labels, focus_query=self._focus)
+            elif isinstance(it, Bars) and self._position is not None and it.position != self._position:
+                it.position = min(self._position, len(it.positions) - 1)
+                self._next.set_data(it.probs, it.vocab, it.positions, it.position, it.temperature)
+
+    def _choose_position(self, pos: int) -> None:
+        self._position = pos
+        self._refresh_extras()
+
+    def _choose_temperature(self, t: float) -> None:
+        if abs(t - self.bridge.session.temperature) > 1e-9:
+            self.bridge.session.set_temperature(t)
+
+
+def _geometry_key(pic: Picture) -> tuple:
+    """What decides where things go: kinds, shapes and labels, not the numbers."""
+    return (pic.small, tuple(tuple((type(it).__name__, it.values.shape, len(max(it.rows, key=len)))
+                                   if isinstance(it, Panel) else (type(it).__name__, getattr(it, "note", ""),
+                                                                  getattr(it, "text", ""))
+                                   for it in row) for row in pic.rows))
