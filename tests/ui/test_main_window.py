@@ -1,0 +1,189 @@
+"""Round trips through the main window: keys and buttons step, edits go through the undo
+stack bit for bit, bad values are refused with a message, errors leave the session alive."""
+import sys
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtWidgets import QApplication, QLabel, QMessageBox
+
+from ui.app import ErrorReporter
+from ui.main_window import MainWindow
+
+PATTERN = "blocks.0.attn.hook_pattern"
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, monkeypatch):
+    # pytest-qt closes the window before fixtures end: answer "save changes?" with Discard
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Discard)
+    w = MainWindow(settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(w)
+    w.resize(1280, 800)
+    w.show()
+    qtbot.waitExposed(w)
+    w.activateWindow()
+    qtbot.waitUntil(lambda: QApplication.activeWindow() is w)
+    return w
+
+
+def status(w) -> str:
+    return w.step_label.text()
+
+
+def test_keys_step_and_update_the_status_bar(window, qtbot):
+    stepper = window.session_bridge.stepper
+    n = len(stepper)
+    assert status(window) == f"step 1 of {n} — hook_embed"
+    qtbot.keyClick(window, Qt.Key.Key_Space)
+    assert stepper.index == 1
+    assert status(window) == f"step 2 of {n} — {stepper.names[1]}"
+    qtbot.keyClick(window, Qt.Key.Key_Right)
+    qtbot.keyClick(window, Qt.Key.Key_PageDown)
+    assert stepper.index == 3
+    qtbot.keyClick(window, Qt.Key.Key_Left)
+    qtbot.keyClick(window, Qt.Key.Key_PageUp)
+    assert stepper.index == 1
+    qtbot.keyClick(window, Qt.Key.Key_End)
+    assert stepper.index == n - 1 and status(window) == f"step {n} of {n} — probs"
+    qtbot.keyClick(window, Qt.Key.Key_Home)
+    assert stepper.index == 0
+
+
+def test_transport_buttons_step(window, qtbot):
+    t, stepper = window.transport, window.session_bridge.stepper
+    qtbot.mouseClick(t.widgetForAction(t.act_next), Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(t.widgetForAction(t.act_next), Qt.MouseButton.LeftButton)
+    assert stepper.index == 2 and status(window).startswith("step 3 of")
+    qtbot.mouseClick(t.widgetForAction(t.act_back), Qt.MouseButton.LeftButton)
+    assert stepper.index == 1
+    qtbot.mouseClick(t.widgetForAction(t.act_last), Qt.MouseButton.LeftButton)
+    assert stepper.index == len(stepper) - 1
+
+
+def test_digit_keys_pick_the_head(window, qtbot):
+    bridge = window.session_bridge
+    qtbot.keyClick(window, Qt.Key.Key_2)
+    assert bridge.head == 1
+    assert window.transport.head_combo.currentIndex() == 1
+    qtbot.keyClick(window, Qt.Key.Key_1)
+    assert bridge.head == 0
+    qtbot.keyClick(window, Qt.Key.Key_5)  # the classroom model has 2 heads: nothing to pick
+    assert bridge.head == 0
+
+
+def test_space_types_into_the_sentence_field_instead_of_stepping(window, qtbot):
+    edit = window.token_strip.sides[0].edit
+    qtbot.mouseClick(edit, Qt.MouseButton.LeftButton)
+    edit.clear()
+    qtbot.keyClicks(edit, "a dog")
+    assert edit.text() == "a dog"
+    assert window.session_bridge.stepper.index == 0
+
+
+def test_edit_w_q_cell_then_undo_and_redo_bit_for_bit(window, qtbot):
+    session = window.session_bridge.session
+    before_param = session.model.params["blocks.0.attn.W_Q"].copy()
+    before = session.trace[PATTERN].copy()
+    assert window.apply_edit("blocks.0.attn.W_Q", 3.25, (0, 1, 2)) is None
+    after = session.trace[PATTERN].copy()
+    assert session.model.params["blocks.0.attn.W_Q"][0, 1, 2] == 3.25
+    assert not np.array_equal(after, before)
+    assert window.windowTitle().startswith("untitled*")
+    window.undo_stack.undo()
+    assert session.model.params["blocks.0.attn.W_Q"].tobytes() == before_param.tobytes()
+    assert session.trace[PATTERN].tobytes() == before.tobytes()
+    assert not window.windowTitle().startswith("untitled*")
+    window.undo_stack.redo()
+    assert session.trace[PATTERN].tobytes() == after.tobytes()
+
+
+def test_undo_and_redo_keys_and_edit_menu(window, qtbot):
+    session = window.session_bridge.session
+    old = session.model.params["blocks.0.attn.W_Q"][0, 0, 0]
+    window.apply_edit("blocks.0.attn.W_Q", old + 1.0, (0, 0, 0))
+    edit_menu = [m for m in window._menus if m.title() == "&Edit"][0]
+    assert window.act_undo in edit_menu.actions() and window.act_redo in edit_menu.actions()
+    qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert session.model.params["blocks.0.attn.W_Q"][0, 0, 0] == old
+    qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert session.model.params["blocks.0.attn.W_Q"][0, 0, 0] == old + 1.0
+
+
+def test_nudges_of_one_cell_merge_into_one_undo_step(window):
+    session = window.session_bridge.session
+    old = session.model.params["blocks.0.attn.W_Q"][1, 2, 3]
+    for k in range(1, 4):
+        window.apply_edit("blocks.0.attn.W_Q", old + 0.1 * k, (1, 2, 3))
+    assert window.undo_stack.count() == 1
+    window.undo_stack.undo()
+    assert session.model.params["blocks.0.attn.W_Q"][1, 2, 3] == old
+
+
+@pytest.mark.parametrize("value, index, words", [
+    ("abc", (0, 0, 0), "needs a number"),
+    (float("nan"), (0, 0, 0), "finite"),
+    (1.0, (5, 0, 0), "outside"),
+])
+def test_bad_values_are_refused_with_a_message(window, value, index, words):
+    session = window.session_bridge.session
+    trace = session.trace
+    error = window.apply_edit("blocks.0.attn.W_Q", value, index)
+    assert words in error and words in window.statusBar().currentMessage()
+    assert session.trace is trace and window.undo_stack.count() == 0
+
+
+def test_highlight_action_drives_the_bridge(window, qtbot):
+    bridge = window.session_bridge
+    assert window.act_highlight.isChecked() == bridge.highlight
+    qtbot.keyClick(window, Qt.Key.Key_H)
+    assert bridge.highlight is False
+    bridge.set_highlight(True)
+    assert window.act_highlight.isChecked()
+
+
+def test_add_view_adds_a_tab(window):
+    label = QLabel("residual stream")
+    index = window.add_view("Residual", label)
+    assert window.tabs.tabText(index) == "Residual" and window.tabs.widget(index) is label
+
+
+def test_menus_and_tooltips_name_the_shortcuts(window):
+    rows = dict((what, keys) for keys, what in window.shortcut_rows())
+    assert rows["Step"] == "Space, Right, PgDown"
+    assert rows["Full screen"] == "F11" and rows["Undo"] == "Ctrl+Z"
+    assert "Space" in window.transport.act_next.toolTip()
+
+
+def test_an_exception_in_a_slot_leaves_the_window_working(window, qtbot):
+    def broken():
+        raise RuntimeError("boom")
+
+    window.transport.act_next.triggered.connect(broken)
+    with qtbot.capture_exceptions() as exceptions:
+        qtbot.keyClick(window, Qt.Key.Key_Space)
+    assert exceptions and "boom" in str(exceptions[0][1])
+    window.transport.act_next.triggered.disconnect(broken)
+    qtbot.keyClick(window, Qt.Key.Key_Space)
+    assert window.session_bridge.stepper.index == 2  # both presses stepped
+
+
+def test_error_reporter_shows_a_dialog_and_keeps_the_session(window, qtbot, capsys):
+    reporter = ErrorReporter(window)
+    previous = sys.excepthook
+    reporter.install()
+    try:
+        try:
+            raise ValueError("something odd")
+        except ValueError:
+            sys.excepthook(*sys.exc_info())
+    finally:
+        reporter.uninstall()
+    assert sys.excepthook is previous
+    box = reporter.dialog
+    assert isinstance(box, QMessageBox) and box.isVisible()
+    assert "something odd" in box.informativeText()
+    assert "ValueError" in capsys.readouterr().err
+    box.close()
+    qtbot.keyClick(window, Qt.Key.Key_Space)
+    assert window.session_bridge.stepper.index == 1

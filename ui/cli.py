@@ -1,0 +1,146 @@
+"""`stepformer`: open the window, or render it to a PNG, or run a subcommand.
+
+    stepformer                                  the window with the classroom model
+    stepformer --model lesson.npz               the window with a saved model
+    stepformer --screenshot out.png --step blocks.0.attn.hook_pattern --size 1280x800
+    stepformer trace "the cat sat"              a subcommand (see below)
+
+Subcommands: `stepformer NAME ARGS...` runs `COMMANDS[NAME](ARGS)` from the module
+`ui/cli_commands.py`, where `COMMANDS: dict[str, Callable[[list[str]], int]]` maps each
+name ("trace", "export", …) to a function taking the remaining arguments and returning
+the exit code. Adding a subcommand means adding one entry there; this file stays as is.
+Subcommands never import Qt unless they need it.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import importlib.util
+import os
+import sys
+import time
+from collections.abc import Callable
+
+COMMANDS_MODULE = "ui.cli_commands"
+
+
+def subcommands() -> dict[str, Callable[[list[str]], int]]:
+    """The subcommands `ui/cli_commands.py` offers (none until that module exists)."""
+    if importlib.util.find_spec(COMMANDS_MODULE) is None:
+        return {}
+    return dict(importlib.import_module(COMMANDS_MODULE).COMMANDS)
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must look like 1280x800; got {text!r}") from None
+    if not (200 <= w <= 8000 and 200 <= h <= 8000):
+        raise argparse.ArgumentTypeError(f"size must be between 200x200 and 8000x8000; got {text!r}")
+    return w, h
+
+
+def build_parser(commands: dict) -> argparse.ArgumentParser:
+    # one line per command: the first line of its function's docstring
+    lines = [f"  {name:<9} {(fn.__doc__ or '').strip().splitlines()[0] if fn.__doc__ else ''}"
+             for name, fn in sorted(commands.items())]
+    parser = argparse.ArgumentParser(
+        prog="stepformer", description="Step through a tiny Transformer's forward pass, one operation at a time.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="commands (stepformer COMMAND --help for each):\n" + "\n".join(lines) if commands else None)
+    parser.add_argument("--model", metavar="FILE", help="open a model file saved by Stepformer (.npz)")
+    parser.add_argument("--screenshot", metavar="FILE", help="render the window to a PNG file and exit")
+    parser.add_argument("--step", metavar="NAME", help="the step to show, e.g. blocks.0.attn.hook_pattern")
+    parser.add_argument("--size", type=_size, metavar="WxH", help="window size, e.g. 1280x800")
+    parser.add_argument("--quit-after-paint", action="store_true",
+                        help="print the time to the first painted window and exit (for benchmarks)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    started = time.perf_counter()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    commands = subcommands() if argv and not argv[0].startswith("-") else {}
+    if argv and not argv[0].startswith("-"):
+        if argv[0] not in commands:
+            known = f" Commands: {', '.join(sorted(commands))}." if commands else ""
+            print(f"stepformer: unknown command {argv[0]!r}.{known} See stepformer --help.", file=sys.stderr)
+            return 2
+        return commands[argv[0]](argv[1:])
+    args = build_parser(subcommands()).parse_args(argv)
+    if args.screenshot and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    return _run_window(args, started)
+
+
+def _run_window(args: argparse.Namespace, started: float) -> int:
+    import simulator
+    from ui.app import ErrorReporter, create_app
+    from ui.main_window import MainWindow
+    from ui.recovery import install as install_recovery
+
+    app = create_app()
+    session = None
+    if args.model:
+        try:
+            session = simulator.Session(*simulator.load(args.model))
+        except (ValueError, OSError) as exc:
+            print(f"stepformer: {exc}", file=sys.stderr)
+            return 2
+    window = MainWindow(session)
+    if args.model:
+        path = os.path.abspath(args.model)
+        window.files.set_path(path)
+        window.files.add_recent(path)
+    if args.step:
+        try:
+            window.session_bridge.stepper.jump(args.step)
+        except KeyError:
+            print(f"stepformer: this model has no step called {args.step!r}.", file=sys.stderr)
+            return 2
+    if args.size:
+        window.resize(*args.size)
+    if args.screenshot:
+        return _screenshot(app, window, args.screenshot, args.size)
+    if args.quit_after_paint:
+        _quit_after_first_paint(app, window, started)
+    reporter = ErrorReporter(window).install()
+    if not args.quit_after_paint:  # a benchmark must not wait on the restore question
+        window.recovery = install_recovery(window, app)
+    if args.size:
+        window.show()
+    else:
+        window.showMaximized()
+    try:
+        return app.exec()
+    finally:
+        reporter.uninstall()
+
+
+def _screenshot(app, window, path: str, size: tuple[int, int] | None) -> int:
+    if size is None:
+        window.resize(1280, 800)
+    window.show()
+    for _ in range(3):  # layouts settle over a few passes (docks, wrapped chips, plots)
+        app.processEvents()
+    if not window.grab().save(path, "PNG"):
+        print(f"stepformer: could not write {path}", file=sys.stderr)
+        return 1
+    print(f"wrote {path}")
+    return 0
+
+
+def _quit_after_first_paint(app, window, started: float) -> None:
+    from PySide6.QtCore import QEvent, QObject, QTimer
+
+    class FirstPaint(QObject):
+        def eventFilter(self, obj, event) -> bool:
+            if event.type() == QEvent.Type.Paint and self.parent() is not None:
+                print(f"first paint after {time.perf_counter() - started:.3f} s (from cli.main)", flush=True)
+                self.setParent(None)
+                QTimer.singleShot(0, app.quit)
+            return False
+
+    window._first_paint = FirstPaint(window)
+    window.installEventFilter(window._first_paint)

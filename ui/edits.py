@@ -1,0 +1,104 @@
+"""Turning requests from the views into undoable commands.
+
+Each method checks the request against the model first; a bad one returns a message
+for the place it was typed and changes nothing. A good one is pushed on the undo stack.
+"""
+from __future__ import annotations
+
+import weakref
+
+import numpy as np
+from PySide6.QtGui import QUndoStack
+
+from simulator import Transformer
+from simulator.params import init_params
+from ui.bridge import SessionBridge
+from ui.commands import SetModel, SetParam, SetParams, SetTokens
+
+
+class EditController:
+    def __init__(self, bridge: SessionBridge, undo_stack: QUndoStack):
+        self.bridge = bridge
+        self.undo_stack = undo_stack
+        # The parameters each model started with, for "reset" (after loading: the file's).
+        self._baseline: weakref.WeakKeyDictionary[Transformer, dict[str, np.ndarray]] = \
+            weakref.WeakKeyDictionary()
+        self._remember(bridge.model)
+        bridge.sigTraceChanged.connect(self._keep_view_state_valid)
+
+    @property
+    def session(self):
+        return self.bridge.session
+
+    def _remember(self, model: Transformer) -> None:
+        if model not in self._baseline:
+            self._baseline[model] = dict(model.params)
+
+    def apply_edit(self, name: str, value, index=None) -> str | None:
+        """Set a parameter or one cell of it; returns an error message instead for bad input."""
+        model = self.session.model
+        if index is not None:
+            index = tuple(np.atleast_1d(index).tolist())
+        try:
+            new = model.check_param(name, value, index)
+        except (KeyError, ValueError) as exc:
+            return str(exc.args[0]) if exc.args else str(exc)
+        old = model.params[name]
+        if np.array_equal(old, new):
+            return None
+        if index is None:
+            self.undo_stack.push(SetParam(self.session, name, None, old, new))
+        else:
+            self.undo_stack.push(SetParam(self.session, name, index, old[index], new[index]))
+        return None
+
+    def set_tokens(self, tokens) -> str | None:
+        """New input tokens, or the reason they cannot be used."""
+        try:
+            tokens = self.session.model.tokens(tokens)
+        except ValueError as exc:
+            return str(exc)
+        if tokens != self.session.tokens:
+            self.undo_stack.push(SetTokens(self.session, self.session.tokens, tokens))
+        return None
+
+    def randomize(self, seed: int) -> None:
+        model = self.session.model
+        self._push_params(init_params(model.config, int(seed)), f"Randomise weights (seed {seed})")
+
+    def reset(self) -> None:
+        """Back to the parameters the model had when it was created or opened."""
+        self._push_params(self._baseline[self.session.model], "Reset weights")
+
+    def set_params(self, params: dict[str, np.ndarray], text: str) -> str | None:
+        """Several parameters at once (e.g. after training); checked first, one undo step."""
+        try:
+            checked = {k: self.session.model.check_param(k, v) for k, v in params.items()}
+        except (KeyError, ValueError) as exc:
+            return str(exc.args[0]) if exc.args else str(exc)
+        self._push_params(checked, text)
+        return None
+
+    def _push_params(self, params: dict[str, np.ndarray], text: str) -> None:
+        current = self.session.model.params
+        changed = {k: v for k, v in params.items() if not np.array_equal(current[k], v)}
+        if changed:
+            self.undo_stack.push(SetParams(self.session, {k: current[k] for k in changed}, changed, text))
+
+    def set_model(self, model: Transformer, tokens, text: str, old_path: str | None = None,
+                  new_path: str | None = None, on_change=None) -> None:
+        """Swap in another model; `tokens` must already be valid for it."""
+        self._remember(model)
+        self.undo_stack.push(SetModel(self.session, model, tokens, text, old_path, new_path, on_change))
+
+    def _keep_view_state_valid(self) -> None:
+        """After a new model or fewer tokens, drop a head or a selected cell that no longer exists."""
+        bridge = self.bridge
+        if bridge.head >= bridge.model.config.n_heads:
+            bridge.set_head(bridge.model.config.n_heads - 1)
+        if bridge.cell is not None:
+            name, index = bridge.cell
+            trace = bridge.trace
+            if name not in trace or len(index) != trace[name].ndim or any(
+                    not 0 <= i < n for i, n in zip(index, trace[name].shape)):
+                bridge.select_cell(None)

@@ -1,0 +1,147 @@
+"""New, open, save, save as, recent files, the window title and the unsaved-changes prompt.
+
+Files are the core's `.npz` model files (`simulator.save` / `simulator.load`). A file that
+cannot be read is reported in a message box and the current model stays as it was.
+Opening a file is one undoable step, like any other change of model.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QSettings, Signal
+from PySide6.QtGui import QUndoStack
+from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QMessageBox
+
+import simulator
+from ui.app import APP_NAME, default_model
+from ui.edits import EditController
+
+FILTER = "Stepformer models (*.npz)"
+RECENT_KEY = "recentFiles"
+MAX_RECENT = 8
+
+
+class FileController(QObject):
+    sigPathChanged = Signal(object)  # str path of the shown model's file, or None if never saved
+
+    def __init__(self, window: QMainWindow, edits: EditController, undo_stack: QUndoStack,
+                 settings: QSettings | None = None):
+        super().__init__(window)
+        self.window = window
+        self.edits = edits
+        self.undo_stack = undo_stack
+        self.settings = settings if settings is not None else QSettings()
+        self.path: str | None = None
+        self.recent_menu = QMenu("Open &Recent", window)
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        undo_stack.cleanChanged.connect(self.update_title)
+        self.update_title()
+
+    @property
+    def session(self):
+        return self.edits.session
+
+    # --- commands ---
+
+    def new(self) -> None:
+        """The classroom model with fresh default tokens (undoable)."""
+        model, tokens = default_model()
+        self.edits.set_model(model, tokens, "New model", self.path, None, self.set_path)
+        self.undo_stack.setClean()
+
+    def open(self, path: str | None = None) -> bool:
+        """Open a model file (asking for one when `path` is None). False if nothing was opened."""
+        if path is None:
+            path, _ = QFileDialog.getOpenFileName(self.window, "Open model", self._folder(), FILTER)
+            if not path:
+                return False
+        try:
+            model, tokens = simulator.load(path)
+        except (ValueError, OSError) as exc:  # ModelFileError is a ValueError
+            self._error("Could not open the model", str(exc))
+            if not Path(path).exists():
+                self._forget_recent(path)
+            return False
+        path = str(Path(path).resolve())
+        self.edits.set_model(model, tokens, f"Open {Path(path).name}", self.path, path, self.set_path)
+        self.undo_stack.setClean()
+        self.add_recent(path)
+        return True
+
+    def save(self) -> bool:
+        return self.save_as(self.path) if self.path else self.save_as()
+
+    def save_as(self, path: str | None = None) -> bool:
+        """Write the model and tokens to `path` (asking for one when None). False if not saved."""
+        if path is None:
+            path, _ = QFileDialog.getSaveFileName(self.window, "Save model as", self._folder(), FILTER)
+            if not path:
+                return False
+            if not path.lower().endswith(".npz"):
+                path += ".npz"
+        try:
+            simulator.save(path, self.session.model, self.session.tokens)
+        except (ValueError, OSError) as exc:
+            self._error("Could not save the model", str(exc))
+            return False
+        self.set_path(str(Path(path).resolve()))
+        self.undo_stack.setClean()
+        self.add_recent(self.path)
+        return True
+
+    def maybe_save(self) -> bool:
+        """Before closing: True when it is fine to go on (saved, discarded, or nothing to save)."""
+        if self.undo_stack.isClean():
+            return True
+        answer = QMessageBox.question(
+            self.window, "Unsaved changes", f"Save the changes to {self.display_name()} before closing?",
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+            | QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Save)
+        if answer == QMessageBox.StandardButton.Save:
+            return self.save()
+        return answer == QMessageBox.StandardButton.Discard
+
+    # --- title and recent files ---
+
+    def display_name(self) -> str:
+        return Path(self.path).name if self.path else "untitled"
+
+    def update_title(self, *_) -> None:
+        star = "" if self.undo_stack.isClean() else "*"
+        self.window.setWindowTitle(f"{self.display_name()}{star} — {APP_NAME}")
+
+    def set_path(self, path: str | None) -> None:
+        self.path = path
+        self.update_title()
+        self.sigPathChanged.emit(path)
+
+    def recent_files(self) -> list[str]:
+        value = self.settings.value(RECENT_KEY, [])
+        if isinstance(value, str):  # some QSettings backends return a lone entry as a string
+            value = [value]
+        return [str(v) for v in value or []]
+
+    def add_recent(self, path: str) -> None:
+        files = [path] + [f for f in self.recent_files() if f != path]
+        self.settings.setValue(RECENT_KEY, files[:MAX_RECENT])
+
+    def _forget_recent(self, path: str) -> None:
+        self.settings.setValue(RECENT_KEY, [f for f in self.recent_files() if f != path])
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        files = self.recent_files()
+        for i, path in enumerate(files, 1):
+            action = self.recent_menu.addAction(f"&{i} {Path(path).name}", lambda p=path: self.open(p))
+            action.setToolTip(path)
+        if not files:
+            self.recent_menu.addAction("(no recent files)").setEnabled(False)
+
+    def _folder(self) -> str:
+        if self.path:
+            return str(Path(self.path).parent)
+        files = self.recent_files()
+        return str(Path(files[0]).parent) if files else str(Path.home())
+
+    def _error(self, title: str, text: str) -> None:
+        QMessageBox.warning(self.window, title, text)

@@ -1,0 +1,274 @@
+"""The main window: puts the views, docks, menus and actions together.
+
+The logic lives elsewhere: edits in `ui.edits`, files in `ui.files`, stepping in the
+transport bar, pictures in the views. Other views join as tabs next to the step view
+through `add_view` (see the marked section in `__init__`).
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QCloseEvent, QKeySequence, QUndoStack
+from PySide6.QtWidgets import (QApplication, QDialog, QDockWidget, QLabel, QMainWindow, QMessageBox,
+                               QSplitter, QTabWidget, QWidget)
+
+from simulator import Session
+from ui.actions import key_names, make_action
+from ui.app import APP_NAME, default_session
+from ui.bridge import SessionBridge
+from ui.edits import EditController
+from ui.export import export_picture, export_step
+from ui.files import FileController
+from ui.handout import ask_export_handout
+from ui.lesson_player import install_lessons
+from ui.presentation import PresentationController
+from ui.scenario import ask_open_scenario, ask_save_scenario
+from ui.theme import ThemeController
+from ui.presets_menu import add_presets_menu
+from ui.widgets.compare_view import CompareView
+from ui.widgets.depth_map_view import DepthMapView
+from ui.widgets.explain_panel import ExplainPanel
+from ui.widgets.gradient_view import GradientFlowView
+from ui.widgets.residual_view import ResidualStreamView
+from ui.widgets.settings_dialog import SettingsDialog
+from ui.widgets.token_strip import TokenStrip
+from ui.widgets.training_panel import TrainingPanel
+from ui.widgets.transport import Transport
+
+try:  # placeholders until the views land; remove this guard once they exist
+    from ui.widgets.arch_map import ArchMap
+    from ui.widgets.param_editor import ParamEditor
+    from ui.widgets.step_view import StepView
+except ImportError:
+    ArchMap = ParamEditor = StepView = None
+
+
+def _placeholder(text: str) -> QWidget:
+    label = QLabel(text)
+    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    return label
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, session: Session | None = None, settings: QSettings | None = None):
+        super().__init__()
+        self.session_bridge = bridge = SessionBridge(session or default_session(), self)
+        # Not a child of the window: its clean-up on deletion must not reach half-deleted children.
+        self.undo_stack = QUndoStack()
+        self.edits = EditController(bridge, self.undo_stack)
+        self.files = FileController(self, self.edits, self.undo_stack, settings)
+
+        self.transport = Transport(bridge, self)
+        self.addToolBar(self.transport)
+        self.token_strip = TokenStrip(bridge)
+        self.token_strip.sigTokensRequested.connect(self._set_tokens)
+        self.step_view = StepView(bridge) if StepView else _placeholder("Step view")
+        self.explain_panel = ExplainPanel(bridge)
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self.step_view, "Step")
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.addWidget(self.tabs)
+        self.splitter.addWidget(self.explain_panel)
+        self.splitter.setStretchFactor(0, 4)
+        self.splitter.setStretchFactor(1, 1)
+        self.setCentralWidget(self.splitter)
+
+        self.arch_map = ArchMap(bridge) if ArchMap else _placeholder("Architecture map")
+        self.param_editor = ParamEditor(bridge) if ParamEditor else _placeholder("Parameter editor")
+        if ParamEditor:
+            self.param_editor.sigEditRequested.connect(self.apply_edit)
+            self.param_editor.sigRandomizeRequested.connect(self.edits.randomize)
+            self.param_editor.sigResetRequested.connect(self.edits.reset)
+        self.token_dock = self._dock("Tokens", self.token_strip, Qt.DockWidgetArea.TopDockWidgetArea)
+        self.token_dock.setTitleBarWidget(QWidget())
+        self.token_dock.setFeatures(QDockWidget.DockWidgetFeature.NoDockWidgetFeatures)
+        self.map_dock = self._dock("Architecture", self.arch_map, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.param_dock = self._dock("Parameters", self.param_editor, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.tabifyDockWidget(self.map_dock, self.param_dock)
+        self.setTabPosition(Qt.DockWidgetArea.LeftDockWidgetArea, QTabWidget.TabPosition.North)
+        self.map_dock.raise_()
+        # the token strip spans the whole width, over the side docks
+        self.setCorner(Qt.Corner.TopLeftCorner, Qt.DockWidgetArea.TopDockWidgetArea)
+        self.setCorner(Qt.Corner.TopRightCorner, Qt.DockWidgetArea.TopDockWidgetArea)
+
+        self.step_label = QLabel()
+        self.statusBar().addPermanentWidget(self.step_label)
+        bridge.sigStepChanged.connect(self._show_step)
+        bridge.sigTraceChanged.connect(self._show_step)
+        # classroom: theme and colour maps, presentation mode (F5), lessons
+        self.theme = ThemeController(QApplication.instance(), settings, parent=self)
+        self.presentation = PresentationController(self, bridge, also_hide=[self.tabs.tabBar()])
+        self._build_menus()
+        self.lesson_player = install_lessons(self, bridge, self.set_model)
+        self._menus.append(self.lesson_player.menu)
+        self.presentation.keep.append(self.lesson_player.parentWidget())
+        self.presentation.clicker = self.lesson_player
+        self._show_step()
+
+        # --- extra views ---
+        # One line each, e.g.: self.add_view("Residual stream", ResidualView(bridge))
+        self.add_view("Residual stream", ResidualStreamView(bridge))
+        self.add_view("Depth attention", DepthMapView(bridge))
+        self.add_view("Compare residuals", CompareView(bridge))
+        self.training_panel = TrainingPanel(
+            bridge, apply_params=lambda _before, after: self.edits.set_params(
+                after, f"Train on {self.training_panel.task.title}"),
+            set_model=lambda model, tokens: self.set_model(model, tokens, "New model for training"))
+        self.add_view("Training", self.training_panel)
+        self.add_view("Gradients", GradientFlowView(bridge))
+        add_presets_menu(self)
+        # --- end of extra views ---
+
+        self.resizeDocks([self.map_dock], [320], Qt.Orientation.Horizontal)
+        self.tabs.setFocus()  # keys step the model from the start, not type into a field
+
+    # --- public API ---
+
+    def add_view(self, title: str, widget: QWidget) -> int:
+        """Add a tab next to the step view; returns its tab index."""
+        return self.tabs.addTab(widget, title)
+
+    def set_model(self, model, tokens, text: str) -> None:
+        """Show another model (a lesson stop, a scenario) as one undoable step, not tied to a file."""
+        was_clean = self.undo_stack.isClean()
+        self.edits.set_model(model, tokens, text, self.files.path, None, self.files.set_path)
+        if was_clean:  # nothing of the user's is unsaved: no "save changes?" prompt for a lesson
+            self.undo_stack.setClean()
+
+    def apply_edit(self, name: str, value, index=None) -> str | None:
+        """Set a parameter (or one cell) as one undoable step; a bad value is refused with a message."""
+        error = self.edits.apply_edit(name, value, index)
+        if error:
+            self.statusBar().showMessage(error, 8000)
+        return error
+
+    def open_settings(self) -> bool:
+        """Model settings: a valid new configuration builds a new model (undoable)."""
+        model = self.session_bridge.model
+        dialog = SettingsDialog(model.config, model.seed, self)
+        if dialog.exec() != QDialog.DialogCode.Accepted:
+            return False
+        new_model, tokens = dialog.build(self.session_bridge.session.tokens, model.config.tokenization)
+        path = self.files.path
+        self.edits.set_model(new_model, tokens, "Change model settings", path, path, self.files.set_path)
+        return True
+
+    def shortcut_rows(self) -> list[tuple[str, str]]:
+        """(keys, what they do) for every action with a shortcut, in menu order."""
+        rows = []
+        for menu in self._menus:
+            for action in menu.actions():
+                if action.shortcuts():
+                    rows.append((key_names(action.shortcuts()), action.text().replace("&", "")))
+        return rows
+
+    # --- pieces ---
+
+    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(title.lower())
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _build_menus(self) -> None:
+        t, files = self.transport, self.files
+        undo = self.undo_stack.createUndoAction(self, "&Undo")
+        undo.setShortcuts([QKeySequence("Ctrl+Z")])
+        redo = self.undo_stack.createRedoAction(self, "&Redo")
+        redo.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        for action, tip in ((undo, "Undo the last change"), (redo, "Redo the change just undone")):
+            action.setToolTip(f"{tip} ({key_names(action.shortcuts())})")
+        self.act_undo, self.act_redo = undo, redo
+        self.act_highlight = make_action(self, "&Highlight changes", ["H"], "Outline the cells the last edit changed",
+                                         self.session_bridge.set_highlight, checkable=True)
+        self.act_highlight.setChecked(self.session_bridge.highlight)
+        self.session_bridge.sigHighlightChanged.connect(self.act_highlight.setChecked)
+        self.act_granularity = make_action(self, "Per &sublayer", ["G"], "Step one sublayer at a time",
+                                           lambda on: t.stepper.set_granularity("sublayer" if on else "operation"),
+                                           checkable=True)
+        self.session_bridge.sigStepChanged.connect(
+            lambda: self.act_granularity.setChecked(t.stepper.granularity == "sublayer"))
+        self.act_full_screen = make_action(self, "&Full screen", ["F11"], "Full screen on or off",
+                                           self._toggle_full_screen, checkable=True)
+
+        menus = self._menus = []
+
+        def menu(title: str, *actions):
+            m = self.menuBar().addMenu(title)
+            for a in actions:
+                if a is None:
+                    m.addSeparator()
+                else:
+                    m.addAction(a)
+            menus.append(m)
+            return m
+
+        file_menu = menu("&File",
+                         make_action(self, "&New", ["Ctrl+N"], "A new classroom model", files.new),
+                         make_action(self, "&Open…", ["Ctrl+O"], "Open a model file", lambda: files.open()))
+        file_menu.addMenu(files.recent_menu)
+        file_menu.addAction(make_action(self, "&Save", ["Ctrl+S"], "Save the model and tokens", files.save))
+        file_menu.addAction(make_action(self, "Save &As…", ["Ctrl+Shift+S"], "Save to another file",
+                                        lambda: files.save_as()))
+        file_menu.addSeparator()
+        b = self.session_bridge
+        file_menu.addAction(make_action(self, "Open s&cenario…", [], "Open a model at the step and view a teacher saved",
+                                        lambda: ask_open_scenario(self, b, self.set_model, self.theme)))
+        file_menu.addAction(make_action(self, "Save sce&nario…", [], "Save the model, the input, the step and the view",
+                                        lambda: ask_save_scenario(self, b, self.theme)))
+        export = file_menu.addMenu("&Export")
+        export.addAction(make_action(self, "Handout as &PDF…", ["Ctrl+P"], "Every step on a page: picture, formula, "
+                                     "explanation", lambda: ask_export_handout(self, b.session, b.head,
+                                                                               b.stepper.granularity)))
+        export.addAction(make_action(self, "Handout as PNG &folder…", [], "Every step as a PNG page",
+                                     lambda: ask_export_handout(self, b.session, b.head, b.stepper.granularity,
+                                                                as_pdf=False)))
+        export.addAction(make_action(self, "Picture of the &view…", [], "The view on screen as PNG or SVG",
+                                     lambda: export_picture(self.tabs.currentWidget(), self, b.stepper.name)))
+        export.addAction(make_action(self, "This step's &numbers…", [], "The current step's whole tensor as CSV "
+                                     "or .npy", lambda: export_step(self, b)))
+        menus.append(export)
+        file_menu.addSeparator()
+        file_menu.addAction(make_action(self, "&Quit", ["Ctrl+Q"], "Close Stepformer", self.close))
+        menu("&Edit", undo, redo, None,
+             make_action(self, "Model &settings…", ["Ctrl+,"], "Change the model's size and wiring",
+                         self.open_settings))
+        menu("&Step", t.act_next, t.act_back, t.act_first, t.act_last, None, t.act_play, self.act_granularity)
+        view = menu("&View", self.act_highlight)
+        heads = view.addMenu("&Head")
+        for action in t.head_actions:
+            heads.addAction(action)
+        menus.append(heads)
+        view.addSeparator()
+        view.addAction(self.map_dock.toggleViewAction())
+        view.addAction(self.param_dock.toggleViewAction())
+        view.addAction(self.act_full_screen)
+        view.addAction(self.presentation.action)
+        self.theme.fill_menu(view.addMenu("&Theme and colours"))
+        menu("&Help", make_action(self, "&Keyboard shortcuts", ["F1"], "List every key", self._show_shortcuts))
+        # shortcuts work while a menu's toolbar or dock is hidden
+        for m in menus:
+            self.addActions([a for a in m.actions() if a.shortcuts()])
+
+    def _show_step(self) -> None:
+        stepper = self.session_bridge.stepper
+        self.step_label.setText(f"step {stepper.index + 1} of {len(stepper)} — {stepper.name}")
+
+    def _set_tokens(self, tokens) -> None:
+        error = self.edits.set_tokens(tokens)
+        if error:
+            self.token_strip.show_error(error)
+
+    def _toggle_full_screen(self, on: bool) -> None:
+        self.showFullScreen() if on else self.showNormal()
+
+    def _show_shortcuts(self) -> None:
+        rows = "".join(f"<tr><td><b>{k}</b></td><td>&nbsp;&nbsp;{w}</td></tr>" for k, w in self.shortcut_rows())
+        QMessageBox.information(self, f"{APP_NAME}: keyboard shortcuts", f"<table>{rows}</table>")
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.files.maybe_save():
+            event.accept()
+        else:
+            event.ignore()

@@ -1,0 +1,196 @@
+"""The model settings dialog: one editor per ModelConfig field, plus the random seed.
+
+Every change is checked by building a ModelConfig; its ValueError message is shown in
+the dialog and OK stays disabled until the settings are valid again.
+"""
+from __future__ import annotations
+
+from dataclasses import fields
+
+import numpy as np
+from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout,
+                               QGridLayout, QGroupBox, QLabel, QLineEdit, QSpinBox, QVBoxLayout, QWidget)
+
+from simulator import ModelConfig, Transformer
+from simulator import config as cfg
+from simulator.params import param_shapes
+
+CHOICES = {"arch": cfg.ARCHS, "positional": cfg.POSITIONALS, "norm": cfg.NORMS, "activation": cfg.ACTIVATIONS,
+           "attention": cfg.ATTENTIONS, "residual": cfg.RESIDUALS, "tokenization": cfg.TOKENIZATIONS}
+INT_RANGES = {"n_layers": (1, 48), "n_heads": (1, 64), "d_model": (1, 4096), "d_mlp": (1, 16384),
+              "n_ctx": (1, 1024), "window": (1, 1024), "depth_blocks": (1, 96)}
+HELP = {
+    "vocab": "The tokens the model knows, separated by spaces (for characters, write a space as ␣)",
+    "n_layers": "How many Transformer blocks are stacked",
+    "n_heads": "Attention heads per layer; d_model must divide evenly among them",
+    "d_model": "The width of the residual stream: numbers per token",
+    "d_mlp": "The width of the MLP's hidden layer",
+    "n_ctx": "The longest input the model accepts",
+    "arch": "decoder (predicts the next token), encoder (reads all at once) or encoder-decoder",
+    "positional": "How positions are marked: sinusoidal, learned, rotary (rope) or none",
+    "norm": "LayerNorm before each sublayer (pre), after the residual add (post), or none",
+    "activation": "The MLP's non-linearity",
+    "attention": "Which keys a query may see: earlier ones (causal), all (full) or a local window",
+    "window": "With window attention: how many keys each query sees",
+    "residual": "How sublayer outputs are combined across depth",
+    "depth_blocks": "block_attnres only: the number of blocks the sublayers are grouped into",
+    "norm_eps": "Added to the variance in LayerNorm so it never divides by zero",
+    "tokenization": "Split the text into words or into single characters",
+    "init_scale": "Multiplies every random initial weight",
+}
+LEFT = ("arch", "tokenization", "n_layers", "n_heads", "d_model", "d_mlp", "n_ctx", "init_scale")
+SPACE = "␣"  # how a space token is written in the vocabulary line
+
+
+def vocab_to_text(vocab: tuple[str, ...]) -> str:
+    return " ".join(SPACE if t == " " else t for t in vocab)
+
+
+def text_to_vocab(text: str) -> tuple[str, ...]:
+    return tuple(" " if t == SPACE else t for t in text.split())
+
+
+def tokens_for(model: Transformer, old_tokens, old_tokenization: str):
+    """The current input re-tokenised for `model`, or its first n_ctx vocabulary tokens."""
+    n_ctx = model.config.n_ctx
+    sides = old_tokens if isinstance(old_tokens, tuple) else (old_tokens,)
+    sep = " " if old_tokenization == "word" else ""
+    texts = [sep.join(side) for side in sides]
+    if model.config.arch == "encoder-decoder":
+        texts = (texts * 2)[:2]
+    else:
+        texts = texts[:1]
+    try:
+        pieces = [model.tokenizer.tokens(t)[:n_ctx] for t in texts]
+        tokens = tuple(pieces) if len(pieces) == 2 else pieces[0]
+        return model.tokens(tokens)
+    except ValueError:
+        first = list(model.config.vocab[:n_ctx])
+        return (first, first) if model.config.arch == "encoder-decoder" else first
+
+
+class SettingsDialog(QDialog):
+    def __init__(self, config: ModelConfig, seed: int = 0, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("Model settings")
+        self.editors: dict[str, QWidget] = {}
+        self._config: ModelConfig | None = config
+
+        self.vocab_edit = QLineEdit(vocab_to_text(config.vocab))
+        self.editors["vocab"] = self.vocab_edit
+        self.vocab_edit.textChanged.connect(self.validate)
+        columns = QGridLayout()
+        forms = (QFormLayout(), QFormLayout())
+        for f in fields(ModelConfig):
+            if f.name == "vocab":
+                continue
+            editor = self._editor(f.name, getattr(config, f.name))
+            self.editors[f.name] = editor
+            editor.setToolTip(HELP.get(f.name, ""))
+            forms[f.name not in LEFT].addRow(f.name, editor)
+        self.seed_spin = QSpinBox()
+        self.seed_spin.setRange(0, 2**31 - 1)
+        self.seed_spin.setValue(int(seed))
+        self.seed_spin.setToolTip("The random seed for the new model's weights")
+        forms[0].addRow("seed", self.seed_spin)
+        for col, (title, form) in enumerate(zip(("Size", "Wiring"), forms)):
+            box = QGroupBox(title)
+            box.setLayout(form)
+            columns.addWidget(box, 0, col)
+
+        self.vocab_edit.setToolTip(HELP["vocab"])
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.summary = QLabel()
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        note = QLabel("OK builds a new model with fresh random weights (you can undo it).")
+        note.setWordWrap(True)
+
+        layout = QVBoxLayout(self)
+        vocab_form = QFormLayout()
+        vocab_form.addRow("vocab", self.vocab_edit)
+        layout.addLayout(vocab_form)
+        layout.addLayout(columns)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.message)
+        layout.addWidget(note)
+        layout.addWidget(self.buttons)
+        self.validate()
+
+    def _editor(self, name: str, value) -> QWidget:
+        if name in CHOICES:
+            editor = QComboBox()
+            editor.addItems(list(CHOICES[name]))
+            editor.setCurrentText(value)
+            editor.currentTextChanged.connect(self.validate)
+        elif isinstance(value, int):
+            editor = QSpinBox()
+            editor.setRange(*INT_RANGES.get(name, (0, 10**6)))
+            editor.setValue(value)
+            editor.valueChanged.connect(self.validate)
+        elif name == "init_scale":
+            editor = QDoubleSpinBox()
+            editor.setRange(0.0, 100.0)
+            editor.setDecimals(3)
+            editor.setSingleStep(0.1)
+            editor.setValue(value)
+            editor.valueChanged.connect(self.validate)
+        else:  # a small float such as norm_eps reads best as typed: 1e-05
+            editor = QLineEdit(repr(value))
+            editor.textChanged.connect(self.validate)
+        return editor
+
+    def values(self) -> dict:
+        """The editors' contents as ModelConfig keyword arguments (floats may be unparsed text)."""
+        out: dict = {}
+        for name, editor in self.editors.items():
+            if name == "vocab":
+                out[name] = text_to_vocab(editor.text())
+            elif isinstance(editor, QComboBox):
+                out[name] = editor.currentText()
+            elif isinstance(editor, (QSpinBox, QDoubleSpinBox)):
+                out[name] = editor.value()
+            else:
+                out[name] = editor.text()
+        return out
+
+    def validate(self, *_) -> ModelConfig | None:
+        """Check the settings; show why they are invalid and disable OK, or enable it."""
+        values = self.values()
+        try:
+            for name, value in values.items():
+                if isinstance(value, str) and name not in CHOICES:
+                    try:
+                        values[name] = float(value)
+                    except ValueError:
+                        raise ValueError(f"{name} must be a number; got {value!r}.") from None
+            config = ModelConfig(**values)
+        except ValueError as exc:
+            config = None
+            self.message.setText(str(exc))
+            self.message.setStyleSheet("color: #b00020; font-weight: bold;")
+            self.summary.setText("")
+        else:
+            n_params = sum(int(np.prod(s)) for s in param_shapes(config).values())
+            self.message.setText("")
+            self.summary.setText(f"d_head = {config.d_head}   ·   {config.d_vocab} tokens   ·   "
+                                 f"{n_params:,} parameters")
+        self._config = config
+        self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(config is not None)
+        return config
+
+    def config(self) -> ModelConfig | None:
+        """The valid configuration shown, or None while the settings are invalid."""
+        return self._config
+
+    def seed(self) -> int:
+        return self.seed_spin.value()
+
+    def build(self, old_tokens, old_tokenization: str) -> tuple[Transformer, object]:
+        """The new seeded model and the current input re-tokenised for it."""
+        if self._config is None:
+            raise ValueError(self.message.text())
+        model = Transformer(self._config, seed=self.seed())
+        return model, tokens_for(model, old_tokens, old_tokenization)
