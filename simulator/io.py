@@ -37,18 +37,42 @@ class ModelFileError(ValueError):
     """A model file that cannot be read; the message says what is wrong with it."""
 
 
+class SaveError(OSError):
+    """A save that failed; its message says why in plain words (the previous file is intact)."""
+
+    def __str__(self) -> str:
+        return self.strerror
+
+
+_REASONS = {
+    errno.ENOSPC: "the disk is full", getattr(errno, "EDQUOT", None): "the disk quota is used up",
+    errno.EACCES: "you may not write in that folder", errno.EPERM: "you may not write in that folder",
+    errno.EROFS: "the disk is read-only", errno.ENOENT: "the folder no longer exists",
+    errno.ENOTDIR: "part of the path is a file, not a folder", errno.EISDIR: "a folder has that name",
+    errno.ENAMETOOLONG: "the name is too long", errno.EIO: "the disk reported an error",
+}
+
+
+def _save_error(path: Path, existed: bool, reason: str, code: int | None) -> SaveError:
+    after = "The previous file is unchanged." if existed else "Nothing was written."
+    return SaveError(code or errno.EIO, f"{path.name} could not be saved: {reason}. {after}")
+
+
 def atomic_write(path: str | os.PathLike, write) -> None:
     """Call `write(fileobj)` on a temporary file beside `path`, fsync it, then rename it over `path`.
 
-    On any failure the temporary file is removed and the old file at `path` is untouched.
+    On any failure the temporary file is removed, the old file at `path` is untouched, and an
+    OSError from the disk becomes a SaveError whose message says why in plain words.
     """
     path = Path(path)
     folder = path.parent
+    existed = path.is_file()
     if not folder.is_dir():
-        what = "is a file, not a folder" if folder.exists() else "does not exist"
-        raise FileNotFoundError(errno.ENOENT, f"The folder {folder} {what}", str(folder))
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+        what = f"{folder} is a file, not a folder" if folder.exists() else f"the folder {folder} does not exist"
+        raise _save_error(path, existed, what, errno.ENOTDIR if folder.exists() else errno.ENOENT)
+    tmp = None
     try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
@@ -56,11 +80,15 @@ def atomic_write(path: str | os.PathLike, write) -> None:
         # mkstemp makes the file private (0600); give it the mode a plain open() would have
         os.chmod(tmp, _mode_for(path))
         os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+    except BaseException as exc:
+        if tmp is not None:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+        if isinstance(exc, OSError) and not isinstance(exc, SaveError):
+            reason = _REASONS.get(exc.errno) or exc.strerror or str(exc)
+            raise _save_error(path, existed, reason, exc.errno) from exc
         raise
     try:  # make the rename itself durable
         dfd = os.open(folder, os.O_RDONLY)

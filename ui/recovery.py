@@ -1,0 +1,263 @@
+"""Autosave and crash recovery.
+
+A few seconds after any change (an edit, new tokens, a step, a head), the session is written
+atomically to this instance's own recovery file in the user's data folder:
+``<AppDataLocation>/recovery/session-<pid>-<start µs>.npz`` (model, tokens, and in its
+metadata the step, granularity, head, temperature, selected cell and file path). A lock file
+held with QLockFile beside it marks it as alive, so two running instances never take or
+overwrite each other's files. A clean exit deletes both. After a crash or a kill -9 the lock's
+process is gone; the next start finds the file (`find_orphans`) and offers to restore it.
+"""
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+from PySide6.QtCore import QLockFile, QObject, QStandardPaths, QTimer, Signal
+from PySide6.QtGui import QUndoStack
+from PySide6.QtWidgets import QMessageBox, QWidget
+
+import simulator
+from simulator.io import load_meta
+from ui.bridge import SessionBridge
+
+DELAY_MS = 3000  # after a change: long enough to batch a burst of edits, short enough to lose little
+PREFIX = "session-"
+
+
+def recovery_folder() -> Path:
+    """`<AppDataLocation>/recovery` (QStandardPaths' test mode moves it under ~/.qttest)."""
+    return Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)) / "recovery"
+
+
+def _lock_path(path: Path) -> Path:
+    return path.with_suffix(".lock")
+
+
+def _owner_alive(path: Path) -> bool:
+    """Whether a running process holds the lock beside `path` (a stale lock is removed)."""
+    lock_path = _lock_path(path)
+    if not lock_path.exists():
+        return False
+    lock = QLockFile(str(lock_path))
+    lock.setStaleLockTime(0)  # stale only when its process is gone, however long it has run
+    if lock.tryLock(0):
+        lock.unlock()  # it was stale: Qt took it over; unlocking deletes it
+        return False
+    return lock.error() == QLockFile.LockError.LockFailedError
+
+
+class RecoveryManager(QObject):
+    """Writes this instance's recovery file after changes; finds and restores other, dead instances' files.
+
+    `folder` defaults to `recovery_folder()`; `delay_ms` is the wait after a change; `document`
+    returns the path of the file the session belongs to (or None), stored so a restore can name it.
+    """
+
+    sigSaved = Signal(str)  # path of the recovery file just written
+    sigFailed = Signal(str)  # why the last autosave failed (the previous recovery file is intact)
+
+    def __init__(self, bridge: SessionBridge, undo_stack: QUndoStack, parent: QObject | None = None,
+                 folder: str | os.PathLike | None = None, delay_ms: int = DELAY_MS,
+                 document: Callable[[], str | None] | None = None):
+        super().__init__(parent)
+        self.bridge = bridge
+        self.undo_stack = undo_stack
+        self.document = document or (lambda: None)
+        self.folder = Path(folder) if folder is not None else recovery_folder()
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.path, self._lock = self._claim()
+        self.last_error: str | None = None
+        self._dirty = False
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(int(delay_ms))
+        self._timer.timeout.connect(self.save_now)
+        for signal in (bridge.sigTraceChanged, bridge.sigStepChanged, bridge.sigHeadChanged,
+                       bridge.sigCellSelected, undo_stack.indexChanged):
+            signal.connect(self._changed)
+
+    def _claim(self) -> tuple[Path, QLockFile]:
+        """A file name no other instance uses, and the lock that says this one is alive."""
+        while True:
+            path = self.folder / f"{PREFIX}{os.getpid()}-{time.time_ns() // 1000}.npz"
+            lock = QLockFile(str(_lock_path(path)))
+            lock.setStaleLockTime(0)
+            if not path.exists() and lock.tryLock(0):
+                return path, lock
+
+    # --- autosave ---
+
+    def _changed(self, *_) -> None:
+        self._dirty = True
+        if not self._timer.isActive():  # measured from the first unsaved change, so a busy user still gets saves
+            self._timer.start()
+
+    def save_now(self) -> bool:
+        """Write the session to this instance's recovery file now (atomically). False if it failed."""
+        self._timer.stop()
+        bridge, session = self.bridge, self.bridge.session
+        extra = {
+            "saved_at": datetime.now().isoformat(timespec="seconds"),
+            "step": session.stepper.name,
+            "granularity": session.stepper.granularity,
+            "head": bridge.head,
+            "temperature": session.temperature,
+            "cell": None if bridge.cell is None else [bridge.cell[0], [int(i) for i in bridge.cell[1]]],
+            "highlight": bridge.highlight,
+            "document": self.document(),
+            # the commands themselves hold live objects, so the history is not saved: only where it stood
+            "undo_index": self.undo_stack.index(),
+            "undo_count": self.undo_stack.count(),
+        }
+        try:
+            simulator.save(self.path, session.model, session.tokens, extra=extra)
+        except (OSError, ValueError) as exc:
+            self.last_error = str(exc)
+            self.sigFailed.emit(self.last_error)
+            return False
+        self._dirty = False
+        self.last_error = None
+        self.sigSaved.emit(str(self.path))
+        return True
+
+    @property
+    def pending(self) -> bool:
+        """A change has not been written yet."""
+        return self._dirty
+
+    def discard(self) -> None:
+        """A clean exit: stop saving and delete this instance's recovery file and lock."""
+        self._timer.stop()
+        for signal in (self.bridge.sigTraceChanged, self.bridge.sigStepChanged, self.bridge.sigHeadChanged,
+                       self.bridge.sigCellSelected, self.undo_stack.indexChanged):
+            try:
+                signal.disconnect(self._changed)
+            except (RuntimeError, TypeError):  # already disconnected, or the sender is gone
+                pass
+        self._dirty = False
+        self.path.unlink(missing_ok=True)
+        self._lock.unlock()
+
+    # --- recovery ---
+
+    def find_orphans(self) -> list[Path]:
+        """Recovery files left by instances that are no longer running, newest first.
+
+        Also removes stale lock files that never got a recovery file (a crash before the first save).
+        """
+        orphans = []
+        for path in self.folder.glob(f"{PREFIX}*.npz"):
+            if path != self.path and not _owner_alive(path):
+                orphans.append(path)
+        for lock in self.folder.glob(f"{PREFIX}*.lock"):
+            if lock != _lock_path(self.path) and not lock.with_suffix(".npz").exists():
+                _owner_alive(lock.with_suffix(".npz"))  # removes the lock if its process is gone
+        return sorted(orphans, key=lambda p: p.stat().st_mtime, reverse=True)
+
+    @staticmethod
+    def restore(path: str | os.PathLike) -> tuple[simulator.Transformer, object, dict]:
+        """Read a recovery file: (model, tokens, extra). Raises ModelFileError if it is damaged."""
+        model, tokens = simulator.load(path)
+        meta, zf = load_meta(path)
+        zf.close()
+        return model, tokens, meta.get("extra", {})
+
+    @staticmethod
+    def remove(path: str | os.PathLike) -> None:
+        """Delete a recovery file (and a stale lock beside it) once it is restored or declined."""
+        path = Path(path)
+        path.unlink(missing_ok=True)
+        if not _owner_alive(path):
+            _lock_path(path).unlink(missing_ok=True)
+
+
+def saved_at(path: Path, extra: dict | None = None) -> str:
+    """When a recovery file was written, as people read it: "14:03 on Tuesday 12 May"."""
+    try:
+        when = datetime.fromisoformat(str((extra or {}).get("saved_at")))
+    except ValueError:
+        when = datetime.fromtimestamp(path.stat().st_mtime)
+    return f"{when:%H:%M} on {when:%A} {when.day} {when:%B}"
+
+
+def apply_view_state(bridge: SessionBridge, extra: dict) -> None:
+    """Put back the temperature, step, granularity, head, cell and highlight saved in `extra`.
+
+    Each entry is checked; one that does not fit the restored model is skipped.
+    """
+    session = bridge.session
+    temperature = extra.get("temperature")
+    if isinstance(temperature, (int, float)) and not isinstance(temperature, bool):
+        try:
+            session.set_temperature(temperature)
+        except ValueError:
+            pass
+    if extra.get("granularity") in ("operation", "sublayer"):
+        session.stepper.set_granularity(extra["granularity"])
+    step = extra.get("step")
+    if isinstance(step, str) and step in session.trace:
+        session.stepper.jump(step)
+    head = extra.get("head")
+    if isinstance(head, int) and not isinstance(head, bool):
+        bridge.set_head(head)
+    cell = extra.get("cell")
+    if (isinstance(cell, list) and len(cell) == 2 and isinstance(cell[0], str) and cell[0] in session.trace
+            and isinstance(cell[1], list) and len(cell[1]) == session.trace[cell[0]].ndim
+            and all(isinstance(i, int) and 0 <= i < n for i, n in zip(cell[1], session.trace[cell[0]].shape))):
+        bridge.select_cell(cell[0], tuple(cell[1]))
+    if isinstance(extra.get("highlight"), bool):
+        bridge.set_highlight(extra["highlight"])
+
+
+def ask_to_restore(parent: QWidget | None, when: str) -> bool:
+    """The start-up question; tests replace it with a function returning True or False."""
+    box = QMessageBox(QMessageBox.Icon.Question, "Restore your work?",
+                      f"Stepformer did not close properly last time. Restore the session from {when}?",
+                      QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, parent)
+    box.button(QMessageBox.StandardButton.Yes).setText("Restore")
+    box.button(QMessageBox.StandardButton.No).setText("Discard")
+    box.setDefaultButton(QMessageBox.StandardButton.Yes)
+    return box.exec() == QMessageBox.StandardButton.Yes
+
+
+def offer_restore(window, manager: RecoveryManager, ask: Callable[[QWidget | None, str], bool] = ask_to_restore,
+                  ) -> bool:
+    """At start-up: offer the sessions of instances that died, newest first; restore the first one accepted.
+
+    `window` is the MainWindow (its `edits`, `files` and `session_bridge`). Restoring is one
+    undoable step. A declined or unreadable file is deleted; True if a session was restored.
+    """
+    for path in manager.find_orphans():
+        try:
+            model, tokens, extra = manager.restore(path)
+        except simulator.ModelFileError as exc:
+            window.statusBar().showMessage(f"A recovery file could not be read and was removed: {exc}", 10000)
+            manager.remove(path)
+            continue
+        when = saved_at(path, extra)
+        if not ask(window, when):
+            manager.remove(path)
+            continue
+        document = extra.get("document") if isinstance(extra.get("document"), str) else None
+        window.edits.set_model(model, tokens, f"Restore the session from {when}", window.files.path, document,
+                               window.files.set_path)
+        apply_view_state(window.session_bridge, extra)
+        manager.save_now()  # the restored session is safe in this instance's file before the old one goes
+        manager.remove(path)
+        return True
+    return False
+
+
+def install(window, app, delay_ms: int = DELAY_MS, ask: Callable[[QWidget | None, str], bool] = ask_to_restore,
+            ) -> RecoveryManager:
+    """Autosave for a window of the running app: offer a restore once the window shows, discard on a clean exit."""
+    manager = RecoveryManager(window.session_bridge, window.undo_stack, window, delay_ms=delay_ms,
+                              document=lambda: window.files.path)
+    manager.sigFailed.connect(lambda why: window.statusBar().showMessage(f"Autosave failed: {why}", 10000))
+    app.aboutToQuit.connect(manager.discard)
+    QTimer.singleShot(0, lambda: offer_restore(window, manager, ask))
+    return manager
