@@ -29,6 +29,12 @@ class Observable:
             callback()
 
 
+def _checked(granularity: str) -> str:
+    if granularity not in GRANULARITIES:
+        raise ValueError(f"granularity must be one of {', '.join(GRANULARITIES)}; got {granularity!r}.")
+    return granularity
+
+
 class Stepper(Observable):
     """A cursor over the steps of a trace at one of two granularities.
 
@@ -40,13 +46,11 @@ class Stepper(Observable):
     def __init__(self, trace: Trace, granularity: str = "operation"):
         super().__init__()
         self._trace = trace
-        self._granularity = granularity
+        self._granularity = _checked(granularity)
         self._names = self._visible()
         self._pos = 0
 
     def _visible(self) -> list[str]:
-        if self._granularity not in GRANULARITIES:
-            raise ValueError(f"granularity must be one of {GRANULARITIES}; got {self._granularity!r}.")
         nodes = self._trace.graph.nodes
         return [n.name for n in nodes if self._granularity == "operation" or n.major]
 
@@ -75,7 +79,7 @@ class Stepper(Observable):
 
     def set_granularity(self, granularity: str) -> None:
         current = self._trace.graph.index[self.name]
-        self._granularity = granularity
+        self._granularity = _checked(granularity)
         self._names = self._visible()
         index = self._trace.graph.index
         # stay on the nearest step at or before the current one

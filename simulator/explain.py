@@ -113,7 +113,8 @@ def explain(node, values: dict, params: dict, index) -> str:
         h, i, j = index
         if allowed(a["kind"], out.shape[1], out.shape[2], a["window"])[i, j]:
             return f"{lhs} = scaled[h{h}, {i}, {j}] = {result} (query {i} may see key {j})"
-        why = "comes after" if j > i else "is outside the window of"
+        # an encoder's band is symmetric: a later key is hidden for being far, not for being later
+        why = "comes after" if j > i and a["kind"] != "window-full" else "is outside the window of"
         return f"{lhs} = −∞: key {j} {why} query {i}, so its weight will be 0"
     if op == "softmax":
         axis = a.get("axis", -1)

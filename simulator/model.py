@@ -229,7 +229,8 @@ class Transformer:
                 delta = np.full(v.shape, np.inf)
             else:
                 same = (old == v)
-                if same.all():
+                if same.all():  # keep the old array: views can tell "unchanged" by identity
+                    values[node.name] = old
                     continue
                 with np.errstate(invalid="ignore"):
                     delta = np.where(same, 0.0, np.abs(v - old))

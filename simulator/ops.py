@@ -16,19 +16,38 @@ SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 
 
 def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
-    """Numerically stable softmax; -inf entries get weight exactly 0."""
+    """Numerically stable softmax; -inf entries get weight exactly 0, +inf entries share all of it."""
     m = np.max(x, axis=axis, keepdims=True)
-    m = np.where(np.isfinite(m), m, 0.0)
-    e = np.exp(x - m)
-    return e / np.sum(e, axis=axis, keepdims=True)
+    infinite = np.isposinf(m)
+    m[~np.isfinite(m)] = 0.0
+    e = x - m
+    # exp(-inf) takes numpy's slow path; masked cells are set to exactly 0 instead
+    np.exp(e, out=e, where=e > -np.inf)
+    e[e == -np.inf] = 0.0
+    if not infinite.any():
+        e /= np.sum(e, axis=axis, keepdims=True)
+        return e
+    # the limit as those entries grow without bound (logits / a tiny temperature)
+    top = x == np.inf
+    with np.errstate(invalid="ignore"):  # inf / inf in the rows replaced here
+        e /= np.sum(e, axis=axis, keepdims=True)
+    return np.where(infinite, top / np.maximum(np.sum(top, axis=axis, keepdims=True), 1), e)
 
 
 def layernorm(x: np.ndarray, w: np.ndarray, b: np.ndarray, eps: float) -> np.ndarray:
-    """Normalise each row to mean 0, variance 1 (biased), then scale and shift."""
-    mu = x.mean(-1, keepdims=True)
-    xc = x - mu
-    var = (xc * xc).mean(-1, keepdims=True)
-    return xc / np.sqrt(var + eps) * w + b
+    """Normalise each row to mean 0, variance 1 (biased), then scale and shift.
+
+    A constant row normalises to 0 (output b) even when eps is 0. (Rows large enough for
+    y·y to overflow cannot occur: weights are bounded, so a normed stream stays below ~1e30.)
+    """
+    y = x - x.mean(-1, keepdims=True)
+    var = (y * y).mean(-1, keepdims=True)
+    scale = np.sqrt(var + eps)
+    scale[scale == 0] = 1.0  # only a constant row with eps = 0, whose y is all 0
+    y /= scale
+    y *= w
+    y += b
+    return y
 
 
 def rmsnorm(x: np.ndarray, eps: float) -> np.ndarray:
@@ -39,7 +58,18 @@ def rmsnorm(x: np.ndarray, eps: float) -> np.ndarray:
 
 def gelu(x: np.ndarray) -> np.ndarray:
     """GELU, the tanh approximation of Hendrycks & Gimpel (2016)."""
-    return 0.5 * x * (1.0 + np.tanh(SQRT_2_OVER_PI * (x + 0.044715 * (x * x * x))))
+    # in place, in the same order as 0.5·x·(1 + tanh(c·(x + 0.044715·x³))): same bits, fewer temporaries
+    x = np.asarray(x, dtype=np.float64)
+    y = np.multiply(x, x, out=np.empty(x.shape))  # an array even for a single number, so `out=` works
+    y *= x
+    y *= 0.044715
+    y += x
+    y *= SQRT_2_OVER_PI
+    np.tanh(y, out=y)
+    y += 1.0
+    y *= x
+    y *= 0.5
+    return y
 
 
 def relu(x: np.ndarray) -> np.ndarray:
@@ -128,7 +158,9 @@ def _layernorm(xs, ps, a):
 
 def _proj_heads(xs, ps, a):
     # x [pos, d_model] @ W [head, d_model, d_head] -> [head, pos, d_head] -> [pos, head, d_head]
-    return (xs[0] @ ps[0]).transpose(1, 0, 2) + ps[1]
+    out = xs[0] @ ps[0]
+    out += ps[1][:, None, :]
+    return out.transpose(1, 0, 2)
 
 
 def _rope(xs, ps, a):
@@ -166,7 +198,9 @@ def _concat(xs, ps, a):
 
 def _linear(xs, ps, a):
     w = ps[0]
-    return xs[0] @ w.reshape(-1, w.shape[-1]) + ps[1]
+    out = xs[0] @ w.reshape(-1, w.shape[-1])
+    out += ps[1]
+    return out
 
 
 def _act(xs, ps, a):

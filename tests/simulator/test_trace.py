@@ -1,0 +1,208 @@
+"""The Trace mapping (names, aliases, steps, labels) and `explain`, which writes out one number."""
+import math
+import re
+
+import numpy as np
+import pytest
+
+from simulator import ModelConfig, Transformer
+from simulator.explain import fmt
+from simulator.ops import FORWARD
+
+TEXT = "the cat sat on the big mat"
+
+CONFIGS = {
+    "default": ModelConfig(),
+    "rope-learned-relu-window": ModelConfig(positional="rope", attention="window", window=2, activation="relu"),
+    "learned": ModelConfig(positional="learned", norm="post"),
+    "encoder-window": ModelConfig(arch="encoder", attention="window", window=2, positional="none", norm="none"),
+    "encoder-decoder": ModelConfig(arch="encoder-decoder", n_layers=1),
+    "denseformer": ModelConfig(residual="denseformer"),
+    "attnres": ModelConfig(residual="attnres"),
+    "block_attnres": ModelConfig(residual="block_attnres", depth_blocks=2, n_layers=2),
+}
+
+
+def run(cfg: ModelConfig, seed: int = 3):
+    m = Transformer(cfg, seed=seed)
+    return m.run(("the cat sat", "a dog ran on") if cfg.arch == "encoder-decoder" else TEXT, temperature=0.8)
+
+
+def final_number(text: str) -> str:
+    """The number after the last '=' (the result of the calculation)."""
+    return text.rsplit("= ", 1)[1].split()[0].rstrip(":")
+
+
+def sample_indices(shape: tuple[int, ...], rng, n: int = 6) -> list[tuple[int, ...]]:
+    first, last = tuple(0 for _ in shape), tuple(s - 1 for s in shape)
+    return [first, last] + [tuple(int(rng.integers(0, s)) for s in shape) for _ in range(n - 2)]
+
+
+# --- explain ---
+
+def test_the_configs_cover_every_operation():
+    ops = {s.op for cfg in CONFIGS.values() for s in run(cfg).steps}
+    assert ops == set(FORWARD)
+
+
+@pytest.mark.parametrize("key", CONFIGS)
+def test_explain_ends_with_the_steps_own_value(key):
+    trace = run(CONFIGS[key])
+    rng = np.random.default_rng(0)
+    for step in trace.steps:
+        for index in sample_indices(step.value.shape, rng):
+            text = trace.explain(step.name, index)
+            assert final_number(text) == fmt(step.value[index]), (step.name, index, text)
+
+
+def test_explain_scale_shows_raw_score_and_root_of_d_head():
+    trace = run(CONFIGS["default"])
+    raw = trace["blocks.0.attn.hook_scores_raw"][1, 4, 2]
+    text = trace.explain("blocks.0.attn.hook_scores_scaled", (1, 4, 2))
+    # d_head = 16 / 2 = 8: scaled = raw ÷ √8 = raw ÷ 2.828
+    assert text.startswith("scores_scaled[h1, 4, 2] = scores_raw[h1, 4, 2] ÷ √d_head")
+    assert f"= {fmt(raw)} ÷ 2.828 = {fmt(raw / math.sqrt(8))}" in text
+
+
+def test_explain_scores_writes_out_the_dot_product():
+    trace = run(CONFIGS["default"])
+    q, k = trace["blocks.1.attn.hook_q"][3, 0], trace["blocks.1.attn.hook_k"][1, 0]
+    text = trace.explain("blocks.1.attn.hook_scores_raw", (0, 3, 1))
+    assert text.startswith("scores_raw[h0, 3, 1] = q₃·k₁ = ")
+    first = f"{fmt(q[0])}×{fmt(k[0])}".replace("−", "")  # signs are bracketed: compare magnitudes
+    assert first in text.replace("(", "").replace(")", "").replace("−", "")
+    assert "(4 more)" in text  # d_head 8, four products shown
+
+
+def test_explain_layernorm_shows_mean_and_variance():
+    trace = run(CONFIGS["default"])
+    row = trace["blocks.0.hook_resid_pre"][2]
+    text = trace.explain("blocks.0.ln1.hook_normalized", (2, 5))
+    assert fmt(row.mean()).lstrip("−") in text
+    assert f"√({fmt(row.var())} + 1e-05)" in text
+
+
+def test_explain_softmax_shows_the_exponentials_and_their_sum():
+    trace = run(CONFIGS["default"])
+    masked = trace["blocks.0.attn.hook_attn_scores"][0, 1]  # query 1 sees keys 0 and 1
+    e = np.exp(masked[:2] - masked[:2].max())
+    text = trace.explain("blocks.0.attn.hook_pattern", (0, 1, 0))
+    assert f"= {fmt(e[0])} / {fmt(e.sum())} = " in text
+    assert "0.000" in text  # the hidden keys contribute exp(−∞) = 0
+
+
+def test_explain_embed_add_linear_and_probs_name_their_inputs():
+    trace = run(CONFIGS["default"])
+    assert trace.explain("hook_embed", (1, 0)).startswith("embed[1, 0] = W_E[3, 0] (token id 3 at position 1)")
+    assert "sin(2 / 10000^(4/16))" in trace.explain("hook_pos_embed", (2, 4))
+    assert "cos(2 / 10000^(4/16))" in trace.explain("hook_pos_embed", (2, 5))
+    add = trace.explain("blocks.0.hook_resid_mid", (0, 0))
+    assert add.startswith("resid_mid[0, 0] = resid_pre[0, 0] + attn_out[0, 0] = ")
+    lin = trace.explain("blocks.0.hook_mlp_out", (0, 3))
+    assert "Σᵢ post[0, i]·W_out[i, 3] + b[3]" in lin and "(60 more)" in lin
+    probs = trace.explain("probs", (0, 2))
+    assert f"/{fmt(0.8)}" in probs
+
+
+@pytest.mark.parametrize("key, index, why", [
+    ("default", (0, 1, 3), "key 3 comes after query 1"),
+    ("rope-learned-relu-window", (0, 4, 1), "key 1 is outside the window of query 4"),
+    ("encoder-window", (0, 1, 4), "key 4 is outside the window of query 1"),
+    ("encoder-window", (0, 4, 1), "key 1 is outside the window of query 4"),
+])
+def test_explain_a_masked_cell_says_why_it_is_hidden(key, index, why):
+    trace = run(CONFIGS[key])
+    name = "blocks.0.attn.hook_attn_scores"
+    assert trace[name][index] == -np.inf
+    text = trace.explain(name, index)
+    assert why in text and "−∞" in text
+
+
+def test_explain_refuses_bad_names_and_indices():
+    trace = run(CONFIGS["default"])
+    with pytest.raises(KeyError, match="No intermediate called 'blocks.7.hook_resid_pre'"):
+        trace.explain("blocks.7.hook_resid_pre", (0, 0))
+    with pytest.raises(IndexError, match=r"shape \[7, 16\]; index \[7, 0\]"):
+        trace.explain("blocks.0.hook_resid_pre", (7, 0))
+    with pytest.raises(IndexError):
+        trace.explain("blocks.0.hook_resid_pre", (0,))
+    with pytest.raises(IndexError):
+        trace.explain("blocks.0.hook_resid_pre", (-1, 0))
+
+
+def test_fmt_is_readable():
+    assert fmt(0.12345) == "0.123"
+    assert fmt(-2.5) == "−2.500"
+    assert fmt(0) == "0.000"
+    assert fmt(1.5e-7) == "1.5e−07"
+    assert fmt(-np.inf) == "−∞"
+
+
+# --- the mapping ---
+
+def test_trace_is_an_ordered_read_only_mapping():
+    trace = run(CONFIGS["default"])
+    assert list(trace) == trace.names and len(trace) == len(trace.names)
+    assert trace.names[0] == "hook_embed" and trace.names[-2:] == ["logits", "probs"]
+    seen = set(trace.graph.inputs)
+    for step in trace.steps:  # every step reads only what came before it
+        assert set(step.inputs) <= seen, step.name
+        seen.add(step.name)
+    with pytest.raises(ValueError):
+        trace["logits"][0, 0] = 1.0
+    with pytest.raises(KeyError, match="No intermediate called 'blocks.0.hook_q'"):
+        trace["blocks.0.hook_q"]
+    assert "blocks.0.hook_q" not in trace and 3 not in trace
+
+
+def test_aliases_are_the_same_tensor_as_their_step():
+    trace = run(CONFIGS["default"])
+    assert "blocks.1.hook_resid_pre" in trace and "blocks.1.hook_resid_pre" not in trace.names
+    assert trace["blocks.1.hook_resid_pre"] is trace["blocks.0.hook_resid_post"]
+    assert trace.step("blocks.1.hook_resid_pre").name == "blocks.0.hook_resid_post"
+    post = run(CONFIGS["learned"])
+    assert post["blocks.0.hook_resid_mid"] is post["blocks.0.ln1.hook_normalized"]
+    none = run(ModelConfig(residual="none", norm="none"))
+    assert none["blocks.0.hook_resid_mid"] is none["blocks.0.hook_attn_out"]
+
+
+def test_steps_carry_their_node_description():
+    trace = run(CONFIGS["default"])
+    step = trace.step("blocks.1.attn.hook_pattern")
+    assert step.value is trace["blocks.1.attn.hook_pattern"]
+    assert (step.op, step.layer, step.sublayer, step.stack, step.major) == ("softmax", 1, "attn", "", False)
+    assert step.inputs == ("blocks.1.attn.hook_attn_scores",)
+    assert step.head is None
+    assert "softmax" in step.formula and step.description
+    assert trace.step("blocks.0.attn.hook_q").params == ("blocks.0.attn.W_Q", "blocks.0.attn.b_Q")
+    majors = [s.name for s in trace.steps if s.major]
+    assert majors == ["blocks.0.hook_resid_pre", "blocks.0.hook_attn_out", "blocks.0.hook_resid_mid",
+                      "blocks.0.hook_mlp_out", "blocks.0.hook_resid_post", "blocks.1.hook_attn_out",
+                      "blocks.1.hook_resid_mid", "blocks.1.hook_mlp_out", "blocks.1.hook_resid_post",
+                      "ln_final.hook_normalized", "logits", "probs"]
+    assert all(s.formula and s.description for s in trace.steps)
+
+
+def test_inputs_tokens_temperature_and_labels():
+    trace = run(CONFIGS["default"])
+    assert trace.tokens == TEXT.split()
+    assert trace.input("input_ids").tolist() == [1, 3, 5, 7, 1, 9, 8]
+    assert trace.temperature == 0.8
+    assert trace.token_labels("blocks.0.attn.hook_q") == TEXT.split()
+    ed = run(CONFIGS["encoder-decoder"])
+    assert ed.tokens == (["the", "cat", "sat"], ["a", "dog", "ran", "on"])
+    assert ed.token_labels("encoder.blocks.0.hook_resid_pre") == ["the", "cat", "sat"]
+    assert ed.token_labels("decoder.blocks.0.cross_attn.hook_q") == ["a", "dog", "ran", "on"]
+    assert ed.token_labels("logits") == ["a", "dog", "ran", "on"]
+    assert ed["decoder.blocks.0.cross_attn.hook_pattern"].shape == (2, 4, 3)  # [head, target, source]
+
+
+def test_graph_names_follow_transformerlens_and_every_op_is_known():
+    m = Transformer(ModelConfig(positional="rope", norm="post"))
+    names = m.graph.index
+    for n in ("blocks.0.attn.hook_rot_q", "blocks.0.attn.hook_rot_k", "blocks.1.hook_sum_mid",
+              "blocks.1.hook_sum_post", "blocks.1.ln2.hook_normalized"):
+        assert n in names
+    assert "ln_final.hook_normalized" not in names  # post-LN has no final norm
+    assert all(n.op in FORWARD for n in m.graph.nodes)
+    assert all(re.fullmatch(r"[a-z_]+(\.[A-Za-z0-9_]+)*", n.name) for n in m.graph.nodes)
