@@ -26,6 +26,17 @@ DIVERGING = pg.ColorMap(
 # viridis ships with pyqtgraph, so it works without network access.
 SEQUENTIAL = pg.colormap.get("viridis")
 
+
+def set_maps(sequential: pg.ColorMap | None = None, diverging: pg.ColorMap | None = None) -> None:
+    """Swap the maps `for_values` hands out (View ▸ Theme, ui/theme.py); views pick them
+    up on their next repaint."""
+    global SEQUENTIAL, DIVERGING
+    if sequential is not None:
+        SEQUENTIAL = sequential
+    if diverging is not None:
+        DIVERGING = diverging
+
+
 # Cells that hold no number (masked -inf, NaN) must not look like any value.
 MISSING_COLOR = QColor(150, 150, 150)
 

@@ -116,6 +116,7 @@ class Heatmap(pg.GraphicsLayoutWidget):
         super().__init__(parent)
         self.setBackground("w")
         self._values = np.zeros((0, 0))
+        self._kind = "signed"
         self._texts: list[list[str]] = [[""]]
         self._dark = np.zeros((1, 1), dtype=bool)
         self._labels: tuple = ()
@@ -177,7 +178,7 @@ class Heatmap(pg.GraphicsLayoutWidget):
         cmap, (lo, hi) = colormaps.for_values(v, kind)
 
         shape_changed = v.shape != self._values.shape
-        self._values = v
+        self._values, self._kind = v, kind
         if cmap is not self._cmap:
             self._cmap, self._lut = cmap, colormaps.lookup_table(cmap)
             self._bar.setColorMap(cmap)
@@ -207,6 +208,14 @@ class Heatmap(pg.GraphicsLayoutWidget):
             self._plot.setRange(xRange=(0, cols), yRange=(0, rows), padding=0)
         self._refresh_number_visibility()
         self._overlay.update()
+
+    def recolor(self) -> None:
+        """Colour the cells again with the current maps (View ▸ Theme changed them)."""
+        changed = np.zeros(self._values.shape, dtype=bool)
+        for r, c in self._changed_cells:
+            changed[r, c] = True
+        rows, cols = self.labels()
+        self.set_data(self._values, rows, cols, self._kind, self._title.text, changed)
 
     def set_selected(self, cell: tuple[int, int] | None) -> None:
         """Outline one cell (e.g. the one being edited); None clears it."""
@@ -240,6 +249,14 @@ class Heatmap(pg.GraphicsLayoutWidget):
     def cell_text(self, row: int, col: int) -> str:
         """The number printed in a cell, or "" while cells are too small for numbers."""
         return self._texts[row][col] if self._overlay.show_numbers else ""
+
+    def title(self) -> str:
+        return self._title.text
+
+    def labels(self) -> tuple[list[str], list[str]]:
+        """(row labels, column labels) on screen."""
+        rows, cols = self._labels or ([], [])
+        return list(rows), list(cols)
 
     def changed_cells(self) -> list[tuple[int, int]]:
         """Cells currently outlined as changed."""
@@ -308,6 +325,11 @@ class Heatmap(pg.GraphicsLayoutWidget):
         if ev.button() == Qt.MouseButton.LeftButton and cell is not None:
             self.sigCellDoubleClicked.emit(cell)
         super().mouseDoubleClickEvent(ev)
+
+    def contextMenuEvent(self, ev) -> None:
+        from ui.export import heatmap_menu  # saving the picture or the numbers lives with the other exports
+
+        heatmap_menu(self).exec(ev.globalPos())
 
     def wheelEvent(self, ev: QWheelEvent) -> None:
         cell = self._cell_at_scene(self.mapToScene(ev.position().toPoint()))

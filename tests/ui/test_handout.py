@@ -1,0 +1,74 @@
+"""The handout: one PDF page per step, the first page visibly drawn; a PNG folder alike;
+cancelling writes no PDF; making a handout never moves the window's own cursor."""
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+from PySide6.QtGui import QImage
+
+from simulator import ModelConfig, Session, Transformer
+from ui import handout
+
+SMALL = ModelConfig(n_layers=1)  # a handout of the 1-layer model keeps the test quick
+
+
+@pytest.fixture
+def session(qapp):
+    model = Transformer(SMALL, seed=1)
+    return Session(model, model.tokens("the cat sat on the mat"))
+
+
+def pdf_page_count(path) -> int:
+    # QPdfWriter writes every page object uncompressed as "/Type /Page" (the tree root is "/Pages").
+    return len(re.findall(rb"/Type\s*/Page(?![a-zA-Z])", path.read_bytes()))
+
+
+def ink(image: QImage) -> float:
+    """Share of pixels that are not white."""
+    image = image.convertToFormat(QImage.Format.Format_RGB32)
+    a = np.frombuffer(image.constBits(), dtype=np.uint8).reshape(image.height(), image.bytesPerLine() // 4, 4)
+    return float((a[:, :image.width(), :3] < 235).any(axis=2).mean())
+
+
+def test_the_pdf_has_one_page_per_step_and_a_drawn_first_page(session, tmp_path):
+    out = tmp_path / "handout.pdf"
+    n = handout.render_handout(session, out)
+    assert out.read_bytes()[:5] == b"%PDF-"
+    assert n == len(session.stepper) == pdf_page_count(out)
+    first = next(handout.step_pages(session))
+    assert first.number == 1 and first.name == session.stepper.names[0]
+    assert ink(first.picture) > 0.05  # the picture itself is drawn, not blank
+    assert ink(handout.page_image(first)) > 0.05
+    if shutil.which("pdftoppm") is None:
+        pytest.skip("pdftoppm is not installed: the PDF's rendering was not checked")
+    subprocess.run(["pdftoppm", "-png", "-r", "30", "-f", "1", "-l", "1", str(out), str(tmp_path / "p")],
+                   check=True, timeout=60)
+    rendered = QImage(str(next(tmp_path.glob("p*.png"))))
+    assert rendered.width() > rendered.height()  # landscape
+    assert ink(rendered) > 0.05
+
+
+def test_a_png_folder_has_one_picture_per_sublayer_step(session, tmp_path):
+    session.stepper.set_granularity("sublayer")
+    n = handout.render_handout(session, tmp_path / "pages", granularity="sublayer")
+    files = sorted((tmp_path / "pages").glob("*.png"))
+    assert n == len(files) == len(session.stepper)
+    assert files[0].name.startswith("step-01-") and files[-1].name.endswith("-probs.png")
+    assert ink(QImage(str(files[0]))) > 0.05
+
+
+def test_cancelling_writes_no_pdf_and_the_cursor_stays(session, tmp_path):
+    session.stepper.go(3)
+    with pytest.raises(handout.Cancelled):
+        handout.render_handout(session, tmp_path / "h.pdf", progress=lambda done, count: done < 2)
+    assert not (tmp_path / "h.pdf").exists()
+    assert session.stepper.index == 3
+
+
+def test_pages_carry_the_formula_and_the_explanation(session):
+    page = next(p for p in handout.step_pages(session) if p.name == "blocks.0.attn.hook_pattern")
+    step = session.trace.step("blocks.0.attn.hook_pattern")
+    assert page.formula == step.formula and page.description == step.description
+    assert "the cat sat on the mat" in page.footer

@@ -1,0 +1,102 @@
+"""The lesson player: every shipped lesson opens and each stop lands on its step and head;
+answers wait for the next click; a malformed file is refused with its error and changes nothing."""
+import json
+
+import pytest
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from simulator.lessons import LESSON_DIR, list_lessons, load_lesson
+from ui.main_window import MainWindow
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Discard)
+    w = MainWindow(settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(w)
+    w.resize(1100, 750)
+    w.show()
+    qtbot.waitExposed(w)
+    return w
+
+
+@pytest.fixture
+def warnings(monkeypatch):
+    shown = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text, *a: shown.append((title, text)))
+    return shown
+
+
+@pytest.mark.parametrize("path", list_lessons(), ids=lambda p: p.stem)
+def test_every_shipped_lesson_opens_each_stop_on_its_step_and_head(window, path):
+    player, bridge = window.lesson_player, window.session_bridge
+    assert player.open_file(path)
+    assert player.parentWidget().isVisible()
+    for i, stop in enumerate(player.lesson.stops):
+        player.go(i)
+        assert player.index == i
+        assert bridge.stepper.name == bridge.trace.graph.node(stop.step).name
+        assert bridge.head == stop.head
+        assert bridge.session.tokens == player.lesson.open_stop(i)[1]
+        assert player.where.text().startswith(f"Stop {i + 1} of {len(player.lesson.stops)}")
+        if stop.text:
+            assert player.text.text() == stop.text and player.text.isVisible()
+
+
+def test_a_question_hides_its_answer_until_the_next_click(window, qtbot):
+    player = window.lesson_player
+    player.open_file(LESSON_DIR / "01_one_attention_head.json")
+    i = next(i for i, s in enumerate(player.lesson.stops) if s.question and s.answer)
+    player.go(i)
+    assert player.question.isVisible() and not player.answer.isVisible()
+    assert player.reveal_button.isVisible() and player.next_button.text().startswith("Reveal")
+    player.next_button.click()
+    assert player.index == i and player.answer.isVisible()
+    assert player.answer.text() == player.lesson.stops[i].answer
+    player.next_button.click()
+    assert player.index == i + 1
+    player.prev_button.click()
+    assert player.index == i and not player.answer.isVisible()  # asked again on coming back
+
+
+def test_opening_a_lesson_is_one_undoable_step(window):
+    bridge = window.session_bridge
+    before_model, before_tokens = bridge.model, bridge.session.tokens
+    window.lesson_player.open_file(LESSON_DIR / "01_one_attention_head.json")
+    assert bridge.model is not before_model and bridge.model.config.n_heads == 1
+    assert window.undo_stack.isClean()  # nothing of the user's to save
+    window.undo_stack.undo()
+    assert bridge.model is before_model and bridge.session.tokens == before_tokens
+
+
+def test_a_malformed_lesson_names_its_problem_and_changes_nothing(window, tmp_path, warnings):
+    bridge, player = window.session_bridge, window.lesson_player
+    bridge.stepper.go(3)
+    good = json.loads((LESSON_DIR / "01_one_attention_head.json").read_text())
+    good["stops"][2]["step"] = "blocks.4.attn.hook_q"
+    bad = tmp_path / "mine.json"
+    bad.write_text(json.dumps(good))
+    model, index = bridge.model, bridge.stepper.index
+    assert not player.open_file(bad)
+    assert warnings and "stop 3" in warnings[0][1] and "blocks.4.attn.hook_q" in warnings[0][1]
+    assert bridge.model is model and bridge.stepper.index == index and player.lesson is None
+    (tmp_path / "broken.json").write_text("{\"title\": \"x\", ")
+    assert not player.open_file(tmp_path / "broken.json")
+    assert "not valid JSON" in warnings[1][1]
+
+
+def test_the_lessons_menu_lists_every_lesson_and_opens_one(window):
+    menu = window.lesson_player.menu
+    texts = [a.text() for a in menu.actions()]
+    for path in list_lessons():
+        assert any(load_lesson(path).title in t for t in texts)
+    assert any("Open lesson file" in t for t in texts)
+    first = next(a for a in menu.actions() if "One attention head" in a.text())
+    first.trigger()
+    assert window.lesson_player.lesson.title == "One attention head by hand"
+    assert window.lesson_player.index == 0
+    close = next(a for a in menu.actions() if "Close lesson" in a.text())
+    close.trigger()
+    QApplication.processEvents()
+    assert window.lesson_player.lesson is None and not window.lesson_player.parentWidget().isVisible()
