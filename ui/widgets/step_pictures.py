@@ -80,6 +80,8 @@ class Picture:
 
 
 ATTENTION_OPS = ("scores", "scale", "mask", "softmax")
+MAX_OUTLINED = 2048  # more changed cells than this are flagged in the title instead of outlined
+MAX_ALL_LINES = 24  # longer inputs draw one query's attention lines (the last, or the clicked one)
 MASK_NOTES = {"causal": "hide the future\n(−∞)", "window": "hide the future\nand the far past", "window-full":
               "hide far tokens", "full": "nothing hidden"}
 LINEAR_NAMES = {"W_O": "Output projection W_O", "W_in": "MLP: expand (W_in)",
@@ -121,6 +123,9 @@ class _Ctx:
         real = self.node(name).name
         delta = self.changes.get(real)
         changed = None if delta is None or delta.shape != self.trace[name].shape else sl.take(delta) > 0
+        if changed is not None and changed.sum() > MAX_OUTLINED:
+            # thousands of outlined cells read as noise (and paint slowly): say it in the title
+            changed, title = None, f"{title} (changed)"
         if kind is None:
             kind = "prob" if self.node(name).op in ("softmax", "probs") else "signed"
         return Panel(title, values, rows, cols, kind, changed, real, sl, current, **kw)
@@ -288,6 +293,8 @@ def _attention(ctx: _Ctx, node, focus: int | None) -> list[list[Item]]:
                          current=True, head=h))
     if here == 3:
         q_labels, k_labels = query_key_labels(ctx.trace, pattern)
+        if focus is None and len(q_labels) > MAX_ALL_LINES:
+            focus = len(q_labels) - 1
         big.append(Lines(ctx.trace[pattern], q_labels, k_labels, focus))
     return [strip, big]
 

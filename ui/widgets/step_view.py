@@ -6,6 +6,9 @@ numbers change, so an edit repaints without rebuilding anything.
 """
 from __future__ import annotations
 
+import html
+import math
+
 import numpy as np
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QFont, QFontMetricsF, QPen
@@ -20,7 +23,7 @@ from ui.widgets.picture_layout import Piece, place
 from ui.widgets.plots import AttentionLines
 from ui.widgets.step_pictures import Bars, Lines, Panel, Picture, Symbol, build_picture
 
-TITLE_PT, FORMULA_PT, SYMBOL_PT, NOTE_PT = 20.0, 15.0, 40.0, 12.0
+TITLE_PT, FORMULA_PT, SYMBOL_PT, NOTE_PT = 19.0, 15.0, 40.0, 12.0
 FRAME = 11  # PanelBox margin + thickest border, each side
 BAR_WIDTH = 82  # the heatmap's colour bar with its tick labels
 STRIP_HEIGHT = 160  # the thumbnail strip (attention stages) at font scale 1
@@ -38,17 +41,20 @@ class PanelBox(QFrame):
         self.setObjectName("panel")
         self.heatmap = Heatmap()
         self.panel: Panel | None = None
+        self.thin = (1, 1)  # show every k-th row / column label: small cells cannot hold them all
+        self._shown_labels: tuple | None = None
         self._bands: list[QGraphicsRectItem] = []
         self._style = None
         lay = QVBoxLayout(self)
         lay.setContentsMargins(5, 5, 5, 5)
         lay.addWidget(self.heatmap)
 
-    def show_panel(self, panel: Panel) -> None:
+    def show_panel(self, panel: Panel, force: bool = False) -> None:
         old, self.panel = self.panel, panel
-        if old is None or not _same_picture(old, panel):
-            self.heatmap.set_data(panel.values, panel.rows, panel.cols, panel.kind, panel.title,
-                                  panel.changed)
+        rows, cols = _thin(panel.rows, self.thin[0]), _thin(panel.cols, self.thin[1])
+        if force or old is None or not _same_picture(old, panel) or self._shown_labels != (rows, cols):
+            self._shown_labels = (rows, cols)
+            self.heatmap.set_data(panel.values, rows, cols, panel.kind, panel.title, panel.changed)
         if old is None or (old.col_bands, old.row_bands) != (panel.col_bands, panel.row_bands):
             self._draw_bands(panel)
         style = (panel.current, panel.head)
@@ -76,6 +82,10 @@ class PanelBox(QFrame):
                 pen.setCosmetic(True)
                 item.setPen(pen)
                 self._bands.append(item)
+
+
+def _thin(labels: list[str], k: int) -> list[str]:
+    return labels if k <= 1 else [s if i % k == 0 else "" for i, s in enumerate(labels)]
 
 
 def _same_picture(a: Panel, b: Panel) -> bool:
@@ -135,10 +145,9 @@ class StepView(QWidget):
         self._symbols: list[SymbolLabel] = []
         self._shown: list[QWidget] = []  # widgets of the current picture, in item order
 
-        self._title = QLabel()
+        self._title = QLabel()  # the step's name in words, then its formula, on one line if they fit
         self._title.setWordWrap(True)
-        self._formula = QLabel()
-        self._formula.setWordWrap(True)
+        self._title.setTextFormat(Qt.TextFormat.RichText)
         self._name = QLabel()
         self._name.setStyleSheet("color: #606060")
         self._name.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -154,7 +163,6 @@ class StepView(QWidget):
         head.addWidget(self._name, 0, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
         lay = QVBoxLayout(self)
         lay.addLayout(head)
-        lay.addWidget(self._formula)
         lay.addWidget(self._canvas, 1)
         lay.addWidget(self._hover)
         self.setAutoFillBackground(True)
@@ -200,8 +208,8 @@ class StepView(QWidget):
     def set_font_scale(self, f: float) -> None:
         """Scale every text, e.g. 1.4 when projecting."""
         self._scale = float(f)
-        for label, pt, bold in ((self._title, TITLE_PT, True), (self._formula, FORMULA_PT, False),
-                                (self._name, NOTE_PT, False), (self._hover, FORMULA_PT, False)):
+        for label, pt, bold in ((self._title, FORMULA_PT, False), (self._name, NOTE_PT, False),
+                                (self._hover, FORMULA_PT, False)):
             font = QFont()
             font.setPointSizeF(pt * f)
             font.setBold(bold)
@@ -231,8 +239,8 @@ class StepView(QWidget):
         self._drawn = drawn
         pic = build_picture(b.trace, b.model, b.session.changes, name, b.head, b.highlight,
                             self._position, self._focus)
-        self._title.setText(pic.title)
-        self._formula.setText(pic.formula)
+        self._title.setText(f"<span style='font-size:{TITLE_PT * self._scale:g}pt; font-weight:bold'>"
+                            f"{html.escape(pic.title)}</span>&nbsp;&nbsp;&nbsp; {html.escape(pic.formula)}")
         self._name.setText(b.trace.graph.node(name).name)
         items = [it for row in pic.rows for it in row]
         signature = tuple(type(it).__name__ for it in items)
@@ -296,14 +304,33 @@ class StepView(QWidget):
         widgets = iter(self._shown)
         rows = [[self._piece(it, next(widgets), width) for it in row] for row in pic.rows]
         small = {i: min(STRIP_HEIGHT * self._scale, 0.3 * height) for i in pic.small}
-        for w, rect in zip(self._shown, place(rows, width, height, small)):
+        pieces = [p for row in rows for p in row]
+        for w, piece, rect in zip(self._shown, pieces, place(rows, width, height, small)):
             w.setGeometry(rect.toAlignedRect())
+            if isinstance(w, PanelBox) and w.panel is not None:
+                self._thin_labels(w, piece, rect)
+
+    def _thin_labels(self, box: PanelBox, piece: Piece, rect) -> None:
+        """Keep only as many axis labels as the cells have room for."""
+        panel = box.panel
+        n_rows, n_cols = panel.values.shape
+        fm = QFontMetricsF(self._tick_font())
+        cw = max(1.0, (rect.width() - piece.width) / n_cols)
+        ch = max(1.0, (rect.height() - piece.height) / n_rows)
+        widest = max((fm.horizontalAdvance(s) for s in panel.cols), default=0.0) + 6
+        thin = (math.ceil(fm.height() / ch), math.ceil(widest / cw))
+        if thin != box.thin:
+            box.thin = thin
+            box.show_panel(panel)
+
+    def _tick_font(self) -> QFont:
+        tick = QFont()
+        tick.setPointSizeF(heatmap_mod.TICK_PT * self._scale)
+        return tick
 
     def _piece(self, it, w: QWidget, width: float) -> Piece:
         if isinstance(it, Panel):
-            tick = QFont()
-            tick.setPointSizeF(heatmap_mod.TICK_PT * self._scale)
-            fm = QFontMetricsF(tick)
+            fm = QFontMetricsF(self._tick_font())
             title = QFont()
             title.setPointSizeF(heatmap_mod.TITLE_PT * self._scale)
             title.setBold(True)
