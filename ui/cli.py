@@ -53,6 +53,10 @@ def build_parser(commands: dict) -> argparse.ArgumentParser:
     parser.add_argument("--screenshot", metavar="FILE", help="render the window to a PNG file and exit")
     parser.add_argument("--step", metavar="NAME", help="the step to show, e.g. blocks.0.attn.hook_pattern")
     parser.add_argument("--size", type=_size, metavar="WxH", help="window size, e.g. 1280x800")
+    parser.add_argument("--present", action="store_true",
+                        help="start in presentation mode (F5 toggles it, Esc leaves; PgDown/PgUp step, B blanks)")
+    parser.add_argument("--lesson", metavar="FILE", help="open a lesson file (assets/lessons/*.json or your own)")
+    parser.add_argument("--scenario", metavar="FILE", help="open a scenario saved with File ▸ Save scenario")
     parser.add_argument("--quit-after-paint", action="store_true",
                         help="print the time to the first painted window and exit (for benchmarks)")
     return parser
@@ -68,7 +72,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"stepformer: unknown command {argv[0]!r}.{known} See stepformer --help.", file=sys.stderr)
             return 2
         return commands[argv[0]](argv[1:])
-    args = build_parser(subcommands()).parse_args(argv)
+    wants_help = bool({"-h", "--help"} & set(argv))  # listing the commands imports them: only for help
+    args = build_parser(subcommands() if wants_help else {}).parse_args(argv)
     if args.screenshot and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     return _run_window(args, started)
@@ -76,29 +81,29 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run_window(args: argparse.Namespace, started: float) -> int:
     import simulator
-    from ui.app import ErrorReporter, create_app
+    from ui.app import ErrorReporter, create_app, default_session
     from ui.main_window import MainWindow
     from ui.recovery import install as install_recovery
 
     app = create_app()
-    session = None
-    if args.model:
+    try:
+        session = simulator.Session(*simulator.load(args.model)) if args.model else default_session()
+    except (ValueError, OSError) as exc:
+        print(f"stepformer: {exc}", file=sys.stderr)
+        return 2
+    if args.step:
         try:
-            session = simulator.Session(*simulator.load(args.model))
-        except (ValueError, OSError) as exc:
-            print(f"stepformer: {exc}", file=sys.stderr)
+            session.stepper.jump(args.step)
+        except KeyError:
+            print(f"stepformer: this model has no step called {args.step!r}.", file=sys.stderr)
             return 2
     window = MainWindow(session)
     if args.model:
         path = os.path.abspath(args.model)
         window.files.set_path(path)
         window.files.add_recent(path)
-    if args.step:
-        try:
-            window.session_bridge.stepper.jump(args.step)
-        except KeyError:
-            print(f"stepformer: this model has no step called {args.step!r}.", file=sys.stderr)
-            return 2
+    if not _open_classroom_files(window, args):
+        return 2
     if args.size:
         window.resize(*args.size)
     if args.screenshot:
@@ -112,10 +117,28 @@ def _run_window(args: argparse.Namespace, started: float) -> int:
         window.show()
     else:
         window.showMaximized()
+    if args.present:
+        window.presentation.enter()
     try:
         return app.exec()
     finally:
         reporter.uninstall()
+
+
+def _open_classroom_files(window, args: argparse.Namespace) -> bool:
+    """--scenario and --lesson; False (after one line on stderr) when a file cannot be used."""
+    from simulator.lessons import load_lesson
+    from ui.scenario import open_scenario
+
+    try:
+        if args.scenario:
+            open_scenario(args.scenario, window.session_bridge, window.set_model, window.theme)
+        if args.lesson:
+            window.lesson_player.open_lesson(load_lesson(args.lesson))
+    except (ValueError, OSError) as exc:  # LessonError and ModelFileError are ValueErrors
+        print(f"stepformer: {exc}", file=sys.stderr)
+        return False
+    return True
 
 
 def _screenshot(app, window, path: str, size: tuple[int, int] | None) -> int:

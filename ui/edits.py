@@ -41,6 +41,7 @@ class EditController:
             index = tuple(np.atleast_1d(index).tolist())
         try:
             new = model.check_param(name, value, index)
+            self.session.check_params({name: new})  # a trial run: a value that overflows is refused here
         except (KeyError, ValueError) as exc:
             return str(exc.args[0]) if exc.args else str(exc)
         old = model.params[name]
@@ -55,7 +56,7 @@ class EditController:
     def set_tokens(self, tokens) -> str | None:
         """New input tokens, or the reason they cannot be used."""
         try:
-            tokens = self.session.model.tokens(tokens)
+            tokens = self.session.check_tokens(tokens)
         except ValueError as exc:
             return str(exc)
         if tokens != self.session.tokens:
@@ -73,7 +74,7 @@ class EditController:
     def set_params(self, params: dict[str, np.ndarray], text: str) -> str | None:
         """Several parameters at once (e.g. after training); checked first, one undo step."""
         try:
-            checked = {k: self.session.model.check_param(k, v) for k, v in params.items()}
+            checked = self.session.check_params(params)
         except (KeyError, ValueError) as exc:
             return str(exc.args[0]) if exc.args else str(exc)
         self._push_params(checked, text)

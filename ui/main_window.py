@@ -6,10 +6,12 @@ through `add_view` (see the marked section in `__init__`).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtGui import QCloseEvent, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (QApplication, QDialog, QDockWidget, QLabel, QMainWindow, QMessageBox,
-                               QSplitter, QTabWidget, QWidget)
+                               QScrollArea, QSplitter, QTabWidget, QWidget)
 
 from simulator import Session
 from ui.actions import key_names, make_action
@@ -34,18 +36,20 @@ from ui.widgets.token_strip import TokenStrip
 from ui.widgets.training_panel import TrainingPanel
 from ui.widgets.transport import Transport
 
-try:  # placeholders until the views land; remove this guard once they exist
-    from ui.widgets.arch_map import ArchMap
-    from ui.widgets.param_editor import ParamEditor
-    from ui.widgets.step_view import StepView
-except ImportError:
-    ArchMap = ParamEditor = StepView = None
+from ui.widgets.arch_map import ArchMap
+from ui.widgets.param_editor import ParamEditor
+from ui.widgets.step_view import StepView
 
 
-def _placeholder(text: str) -> QWidget:
-    label = QLabel(text)
-    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-    return label
+def _scrolling(widget: QWidget | None) -> QScrollArea:
+    """`widget` in a frameless scroll area: a view needing more room than a 1280×800 projector
+    offers scrolls instead of pushing the window off the screen."""
+    scroll = QScrollArea()
+    if widget is not None:
+        scroll.setWidget(widget)
+    scroll.setWidgetResizable(True)
+    scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+    return scroll
 
 
 class MainWindow(QMainWindow):
@@ -61,29 +65,32 @@ class MainWindow(QMainWindow):
         self.addToolBar(self.transport)
         self.token_strip = TokenStrip(bridge)
         self.token_strip.sigTokensRequested.connect(self._set_tokens)
-        self.step_view = StepView(bridge) if StepView else _placeholder("Step view")
+        self.step_view = StepView(bridge)
         self.explain_panel = ExplainPanel(bridge)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.step_view, "Step")
+        self._view_factories: dict[QScrollArea, Callable[[], QWidget]] = {}
+        self.tabs.currentChanged.connect(self._make_pending_view)
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.addWidget(self.tabs)
         self.splitter.addWidget(self.explain_panel)
         self.splitter.setStretchFactor(0, 4)
         self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([600, 130])
         self.setCentralWidget(self.splitter)
 
-        self.arch_map = ArchMap(bridge) if ArchMap else _placeholder("Architecture map")
-        self.param_editor = ParamEditor(bridge) if ParamEditor else _placeholder("Parameter editor")
-        if ParamEditor:
-            self.param_editor.sigEditRequested.connect(self.apply_edit)
-            self.param_editor.sigRandomizeRequested.connect(self.edits.randomize)
-            self.param_editor.sigResetRequested.connect(self.edits.reset)
+        self.arch_map = ArchMap(bridge)
+        self.param_editor = ParamEditor(bridge)
+        self.param_editor.sigEditRequested.connect(self.apply_edit)
+        self.param_editor.sigRandomizeRequested.connect(self.edits.randomize)
+        self.param_editor.sigResetRequested.connect(self.edits.reset)
         self.token_dock = self._dock("Tokens", self.token_strip, Qt.DockWidgetArea.TopDockWidgetArea)
         self.token_dock.setTitleBarWidget(QWidget())
         self.token_dock.setFeatures(QDockWidget.DockWidgetFeature.NoDockWidgetFeatures)
-        self.map_dock = self._dock("Architecture", self.arch_map, Qt.DockWidgetArea.LeftDockWidgetArea)
-        self.param_dock = self._dock("Parameters", self.param_editor, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.map_dock = self._dock("Architecture", _scrolling(self.arch_map), Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.param_dock = self._dock("Parameters", _scrolling(self.param_editor),
+                                     Qt.DockWidgetArea.LeftDockWidgetArea)
         self.tabifyDockWidget(self.map_dock, self.param_dock)
         self.setTabPosition(Qt.DockWidgetArea.LeftDockWidgetArea, QTabWidget.TabPosition.North)
         self.map_dock.raise_()
@@ -97,7 +104,8 @@ class MainWindow(QMainWindow):
         bridge.sigTraceChanged.connect(self._show_step)
         # classroom: theme and colour maps, presentation mode (F5), lessons
         self.theme = ThemeController(QApplication.instance(), settings, parent=self)
-        self.presentation = PresentationController(self, bridge, also_hide=[self.tabs.tabBar()])
+        self.presentation = PresentationController(self, bridge, also_hide=[self.tabs.tabBar()],
+                                                   splitter=self.splitter)
         self._build_menus()
         self.lesson_player = install_lessons(self, bridge, self.set_model)
         self._menus.append(self.lesson_player.menu)
@@ -106,16 +114,16 @@ class MainWindow(QMainWindow):
         self._show_step()
 
         # --- extra views ---
-        # One line each, e.g.: self.add_view("Residual stream", ResidualView(bridge))
-        self.add_view("Residual stream", ResidualStreamView(bridge))
-        self.add_view("Depth attention", DepthMapView(bridge))
-        self.add_view("Compare residuals", CompareView(bridge))
+        # One line each, e.g.: self.add_view("Residual stream", lambda: ResidualView(bridge))
+        self.add_view("Residual stream", lambda: ResidualStreamView(bridge))
+        self.add_view("Depth attention", lambda: DepthMapView(bridge))
+        self.add_view("Compare residuals", lambda: CompareView(bridge))
         self.training_panel = TrainingPanel(
             bridge, apply_params=lambda _before, after: self.edits.set_params(
                 after, f"Train on {self.training_panel.task.title}"),
             set_model=lambda model, tokens: self.set_model(model, tokens, "New model for training"))
         self.add_view("Training", self.training_panel)
-        self.add_view("Gradients", GradientFlowView(bridge))
+        self.add_view("Gradients", lambda: GradientFlowView(bridge))
         add_presets_menu(self)
         # --- end of extra views ---
 
@@ -125,8 +133,25 @@ class MainWindow(QMainWindow):
     # --- public API ---
 
     def add_view(self, title: str, widget: QWidget) -> int:
-        """Add a tab next to the step view; returns its tab index."""
-        return self.tabs.addTab(widget, title)
+        """Add a tab next to the step view (in a scroll area); returns its tab index.
+
+        `widget` may instead be a function making it: it is then called the first time the
+        tab is shown, so views nobody opens cost nothing at start-up.
+        """
+        scroll = _scrolling(widget if isinstance(widget, QWidget) else None)
+        if not isinstance(widget, QWidget):
+            self._view_factories[scroll] = widget
+        return self.tabs.addTab(scroll, title)
+
+    def current_view(self) -> QWidget:
+        """The view on the current tab (not its scroll area)."""
+        widget = self.tabs.currentWidget()
+        return widget.widget() if isinstance(widget, QScrollArea) else widget
+
+    def _make_pending_view(self, index: int) -> None:
+        factory = self._view_factories.pop(self.tabs.widget(index), None)
+        if factory is not None:
+            self.tabs.widget(index).setWidget(factory())
 
     def set_model(self, model, tokens, text: str) -> None:
         """Show another model (a lesson stop, a scenario) as one undoable step, not tied to a file."""
@@ -225,7 +250,7 @@ class MainWindow(QMainWindow):
                                      lambda: ask_export_handout(self, b.session, b.head, b.stepper.granularity,
                                                                 as_pdf=False)))
         export.addAction(make_action(self, "Picture of the &view…", [], "The view on screen as PNG or SVG",
-                                     lambda: export_picture(self.tabs.currentWidget(), self, b.stepper.name)))
+                                     lambda: export_picture(self.current_view(), self, b.stepper.name)))
         export.addAction(make_action(self, "This step's &numbers…", [], "The current step's whole tensor as CSV "
                                      "or .npy", lambda: export_step(self, b)))
         menus.append(export)

@@ -5,10 +5,11 @@ import sys
 import numpy as np
 import pytest
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtWidgets import QApplication, QLabel, QMessageBox
+from PySide6.QtWidgets import QApplication, QDialog, QLabel, QMessageBox
 
 from ui.app import ErrorReporter
 from ui.main_window import MainWindow
+from ui.widgets.settings_dialog import SettingsDialog
 
 PATTERN = "blocks.0.attn.hook_pattern"
 
@@ -98,6 +99,46 @@ def test_edit_w_q_cell_then_undo_and_redo_bit_for_bit(window, qtbot):
     assert session.trace[PATTERN].tobytes() == after.tobytes()
 
 
+def test_the_step_view_shows_the_edited_pattern(window):
+    bridge = window.session_bridge
+    bridge.stepper.jump(PATTERN)
+    window.apply_edit("blocks.0.attn.W_Q", -2.5, (0, 3, 1))
+    shown = window.step_view.current_heatmap().values()
+    assert np.allclose(shown, bridge.trace[PATTERN][bridge.head])
+    window.undo_stack.undo()
+    assert np.allclose(window.step_view.current_heatmap().values(), bridge.trace[PATTERN][bridge.head])
+
+
+def test_parameter_editor_requests_become_undoable_edits(window):
+    session = window.session_bridge.session
+    window.param_editor.sigEditRequested.emit("blocks.0.attn.W_Q", 4.0, (0, 0, 0))
+    assert session.model.params["blocks.0.attn.W_Q"][0, 0, 0] == 4.0
+    before = {k: v.copy() for k, v in session.model.params.items()}
+    window.param_editor.sigRandomizeRequested.emit(5)
+    assert not np.array_equal(session.model.params["embed.W_E"], before["embed.W_E"])
+    window.param_editor.sigResetRequested.emit()  # back to the weights the model was created with
+    assert session.model.params["blocks.0.attn.W_Q"][0, 0, 0] != 4.0
+    window.undo_stack.undo()
+    window.undo_stack.undo()
+    assert all(session.model.params[k].tobytes() == v.tobytes() for k, v in before.items())
+
+
+def test_settings_dialog_ok_builds_a_new_model_and_undo_restores_it(window, monkeypatch):
+    def accept_with_four_heads(dialog):
+        dialog.editors["n_heads"].setValue(4)
+        return QDialog.DialogCode.Accepted
+
+    bridge = window.session_bridge
+    old_model, old_tokens = bridge.model, bridge.session.tokens
+    bridge.set_head(1)
+    monkeypatch.setattr(SettingsDialog, "exec", accept_with_four_heads)
+    assert window.open_settings()
+    assert bridge.model.config.n_heads == 4 and bridge.session.tokens == old_tokens
+    assert window.transport.head_combo.count() == 4
+    window.undo_stack.undo()
+    assert bridge.model is old_model and window.transport.head_combo.count() == 2
+
+
 def test_undo_and_redo_keys_and_edit_menu(window, qtbot):
     session = window.session_bridge.session
     old = session.model.params["blocks.0.attn.W_Q"][0, 0, 0]
@@ -145,7 +186,19 @@ def test_highlight_action_drives_the_bridge(window, qtbot):
 def test_add_view_adds_a_tab(window):
     label = QLabel("residual stream")
     index = window.add_view("Residual", label)
-    assert window.tabs.tabText(index) == "Residual" and window.tabs.widget(index) is label
+    window.tabs.setCurrentIndex(index)
+    assert window.tabs.tabText(index) == "Residual" and window.current_view() is label
+
+
+def test_a_view_given_as_a_function_is_made_when_its_tab_is_first_shown(window):
+    made = []
+    index = window.add_view("Later", lambda: made.append(QLabel("later")) or made[-1])
+    assert made == []
+    window.tabs.setCurrentIndex(index)
+    assert len(made) == 1 and window.current_view() is made[0]
+    window.tabs.setCurrentIndex(0)
+    window.tabs.setCurrentIndex(index)
+    assert len(made) == 1
 
 
 def test_menus_and_tooltips_name_the_shortcuts(window):

@@ -1,16 +1,17 @@
-"""The explanation panel: the current step's formula in large type, what it does in words,
-and for the selected cell the calculation of its number with the actual values."""
+"""The explanation panel: what the current step does in words, and for the selected cell
+the calculation of its number with the actual values.
+
+The formula itself is printed large at the top of the step view, so it is not repeated here.
+"""
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QLabel, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from ui.bridge import SessionBridge
 
-FORMULA_PT = 22.0
-TITLE_PT = 14.0
-TEXT_PT = 13.0
+TEXT_PT = 14.0
 HINT = "Click a cell in the picture to see how its number was calculated."
 
 
@@ -29,24 +30,27 @@ def _label(point_size: float, bold: bool = False, mono: bool = False) -> QLabel:
 
 
 class ExplainPanel(QScrollArea):
-    """Formula, description and the selected cell's calculation (see the module docstring)."""
+    """The step's description and the selected cell's calculation (see the module docstring)."""
 
     def __init__(self, bridge: SessionBridge, parent: QWidget | None = None):
         super().__init__(parent)
         self.bridge = bridge
-        self.title = _label(TITLE_PT, bold=True)
-        self.title.setStyleSheet("color: #444444;")
-        self.formula = _label(FORMULA_PT, bold=True)
         self.description = _label(TEXT_PT)
         self.cell = _label(TEXT_PT, mono=True)
-        self.cell.setStyleSheet("background: #fff8e1; border: 1px solid #e0c36a; border-radius: 4px; padding: 6px;")
+        self.cell.setStyleSheet("color: #202020; background: #fff8e1; border: 1px solid #e0c36a; "
+                                "border-radius: 4px; padding: 6px;")
+        self.cell.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        # Height is scarce on a projector and width is not: words left, the cell's sum right.
         body = QWidget()
-        layout = QVBoxLayout(body)
-        layout.setContentsMargins(12, 8, 12, 8)
-        layout.setSpacing(6)
-        for widget in (self.title, self.formula, self.description, self.cell):
-            layout.addWidget(widget)
-        layout.addStretch(1)
+        row = QHBoxLayout(body)
+        row.setContentsMargins(12, 6, 12, 6)
+        row.setSpacing(16)
+        words = QVBoxLayout()
+        words.setSpacing(4)
+        words.addWidget(self.description)
+        words.addStretch(1)
+        row.addLayout(words, 1)
+        row.addWidget(self.cell, 1)
         self.setWidget(body)
         self.setWidgetResizable(True)
         self.setFrameShape(QScrollArea.Shape.NoFrame)
@@ -56,18 +60,14 @@ class ExplainPanel(QScrollArea):
         self.refresh()
 
     def set_font_scale(self, f: float) -> None:
-        """Scale the type, e.g. 1.5 when projecting (presentation mode)."""
-        for label, pt in ((self.title, TITLE_PT), (self.formula, FORMULA_PT), (self.description, TEXT_PT),
-                          (self.cell, TEXT_PT)):
+        """Scale the type, e.g. 1.5 in presentation mode."""
+        for label in (self.description, self.cell):
             font = label.font()
-            font.setPointSizeF(pt * f)
+            font.setPointSizeF(TEXT_PT * f)
             label.setFont(font)
 
     def refresh(self, *_) -> None:
-        stepper = self.bridge.stepper
-        step = stepper.step
-        self.title.setText(f"Step {stepper.index + 1} of {len(stepper)} — {step.name}")
-        self.formula.setText(step.formula or step.op)
+        step = self.bridge.stepper.step
         self.description.setText(step.description)
         self.cell.setText(self._cell_text())
 

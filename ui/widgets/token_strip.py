@@ -11,7 +11,8 @@ from PySide6.QtCore import QModelIndex, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QKeySequence, QPainter, QPen, QShortcut
 from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QGridLayout, QHBoxLayout, QLabel,
                                QLineEdit, QListView, QListWidget, QListWidgetItem, QMenu, QRadioButton,
-                               QStyle, QStyledItemDelegate, QStyleOptionViewItem, QVBoxLayout, QWidget)
+                               QSizePolicy, QStyle, QStyledItemDelegate, QStyleOptionViewItem, QVBoxLayout,
+                               QWidget)
 
 from ui.bridge import SessionBridge
 
@@ -192,6 +193,8 @@ class TokenStrip(QWidget):
         self.message.setStyleSheet(ERROR_STYLE)
         self.message.hide()
 
+        # exactly as tall as its rows: the dock must not keep height the chips gave back
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
         outer = QVBoxLayout(self)
         outer.setContentsMargins(0, 0, 0, 2)
         outer.setSpacing(0)

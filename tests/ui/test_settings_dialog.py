@@ -1,0 +1,76 @@
+"""The settings dialog: an editor per field, ModelConfig's message while invalid with OK disabled,
+and applying it builds a new model with the current text re-tokenised."""
+from dataclasses import fields
+
+import pytest
+from PySide6.QtWidgets import QDialogButtonBox
+
+from simulator import ModelConfig, Transformer
+from ui.widgets.settings_dialog import SettingsDialog, text_to_vocab, tokens_for, vocab_to_text
+
+
+@pytest.fixture
+def dialog(qtbot):
+    d = SettingsDialog(ModelConfig(), seed=0)
+    qtbot.addWidget(d)
+    return d
+
+
+def ok(d) -> bool:
+    return d.buttons.button(QDialogButtonBox.StandardButton.Ok).isEnabled()
+
+
+def test_every_config_field_has_an_editor(dialog):
+    assert set(dialog.editors) == {f.name for f in fields(ModelConfig)}
+    assert dialog.config() == ModelConfig() and ok(dialog)
+    assert "d_head = 8" in dialog.summary.text()
+
+
+def test_d_model_not_divisible_by_n_heads_shows_the_message_and_disables_ok(dialog):
+    dialog.editors["d_model"].setValue(15)
+    dialog.editors["positional"].setCurrentText("learned")  # an odd width is fine for learned positions
+    assert "divisible by n_heads" in dialog.message.text()
+    assert not ok(dialog) and dialog.config() is None
+    dialog.editors["n_heads"].setValue(3)
+    assert dialog.message.text() == "" and ok(dialog)
+    assert dialog.config().d_head == 5
+
+
+@pytest.mark.parametrize("field, text, words", [
+    ("vocab", "a b a", "twice"),
+    ("vocab", "", "empty"),
+    ("norm_eps", "abc", "must be a number"),
+])
+def test_bad_text_fields_are_explained(dialog, field, text, words):
+    dialog.editors[field].setText(text)
+    assert words in dialog.message.text() and not ok(dialog)
+
+
+def test_choice_conflicts_come_from_the_config(dialog):
+    dialog.editors["attention"].setCurrentText("full")
+    assert "causal" in dialog.message.text() and not ok(dialog)
+    dialog.editors["arch"].setCurrentText("encoder")
+    assert ok(dialog)
+
+
+def test_build_makes_a_seeded_model_and_keeps_the_text(dialog):
+    dialog.editors["n_layers"].setValue(3)
+    dialog.seed_spin.setValue(7)
+    model, tokens = dialog.build(["the", "cat", "sat"], "word")
+    assert model.config.n_layers == 3 and model.seed == 7
+    assert model.params["embed.W_E"].tobytes() == Transformer(model.config, seed=7).params["embed.W_E"].tobytes()
+    assert tokens == ["the", "cat", "sat"]
+
+
+def test_tokens_fall_back_to_the_vocabulary_when_the_text_does_not_fit():
+    model = Transformer(ModelConfig(vocab=("x", "y", "z"), n_ctx=2))
+    assert tokens_for(model, ["the", "cat"], "word") == ["x", "y"]
+    long_ok = Transformer(ModelConfig(n_ctx=2))
+    assert tokens_for(long_ok, ["the", "cat", "sat"], "word") == ["the", "cat"]  # cut to n_ctx
+    pair = Transformer(ModelConfig(arch="encoder-decoder"))
+    assert tokens_for(pair, ["a", "dog"], "word") == (["a", "dog"], ["a", "dog"])
+
+
+def test_space_tokens_round_trip_through_the_vocab_line():
+    vocab = ("<unk>", "a", " ", "b")
+    assert text_to_vocab(vocab_to_text(vocab)) == vocab
