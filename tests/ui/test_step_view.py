@@ -198,3 +198,18 @@ def test_every_step_is_drawn(qtbot, key):
         current = next(p for p in reversed(view.picture.panels()) if p.current)
         value = session.trace[stepper.name]
         np.testing.assert_array_equal(view.current_heatmap().values(), current.slicer.take(value))
+
+
+def test_depth_and_cross_attention_axes_are_labelled(qtbot):
+    session, bridge, view = make_view(qtbot, ModelConfig(residual="attnres"))
+    session.stepper.jump("blocks.1.depth_attn.hook_weights")
+    assert view.picture_kind == "depth"
+    weights = next(p for p in view.picture.panels() if p.current)
+    assert weights.rows == ["embed", "attn 0", "mlp 0"]
+    assert weights.kind == "prob"
+    session, bridge, view = make_view(qtbot, ModelConfig(arch="encoder-decoder"), ("the cat sat", "a dog"))
+    session.stepper.jump("decoder.blocks.0.cross_attn.hook_pattern")
+    pattern = view.picture.rows[1][-2]  # the large pattern, before the lines
+    assert (pattern.rows, pattern.cols) == (["a", "dog"], ["the", "cat", "sat"])
+    lines = view.picture.rows[1][-1]
+    assert (lines.q_labels, lines.k_labels) == (["a", "dog"], ["the", "cat", "sat"])

@@ -155,12 +155,14 @@ class ArchMap(QWidget):
         return self.bridge.stepper.name
 
     def set_font_scale(self, f: float) -> None:
+        """Draw everything `f` times larger (when there is room), e.g. 1.4 when projecting."""
         self._font_scale = float(f)
+        self.updateGeometry()
         self.update()
 
     def sizeHint(self) -> QSize:
         w, h = self._natural()
-        return QSize(int(w), int(h))
+        return QSize(int(w * self._font_scale), int(h * self._font_scale))
 
     def minimumSizeHint(self) -> QSize:
         w, h = self._natural()
@@ -183,9 +185,9 @@ class ArchMap(QWidget):
         return right + PAD, bottom + PAD
 
     def _scale(self) -> tuple[float, float, float]:
-        """Scale and offset that fit the diagram in the widget (never enlarged)."""
+        """Scale and offset that fit the diagram in the widget (never above the font scale)."""
         w, h = self._natural()
-        s = max(MIN_SCALE, min(1.0, self.width() / w, self.height() / h))
+        s = max(MIN_SCALE, min(self._font_scale, self.width() / w, self.height() / h))
         return s, max(0.0, (self.width() - w * s) / 2), 0.0
 
     def _to_widget(self, r: QRectF) -> QRectF:
@@ -230,8 +232,8 @@ class ArchMap(QWidget):
                 self._paint_box(p, b, b is current)
 
     def _font(self, pt: float, bold: bool = False) -> QFont:
-        f = QFont()
-        f.setPointSizeF(pt * self._font_scale)
+        f = QFont()  # the painter's scale enlarges it with the boxes
+        f.setPointSizeF(pt)
         f.setBold(bold)
         return f
 

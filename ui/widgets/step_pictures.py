@@ -275,8 +275,9 @@ def _attention(ctx: _Ctx, node, focus: int | None) -> list[list[Item]]:
         if i:
             strip.append(ops[i - 1])
         thumb = ctx.panel(name, title, current=name == node.name, head=h)
-        # too small for token labels; the large picture below has them
+        # too small for labels or outlines; the large picture below has them
         thumb.rows, thumb.cols = [""] * len(thumb.rows), [""] * len(thumb.cols)
+        thumb.changed = None
         strip.append(thumb)
     here = chain.index(node.name)
     if here == 0:
@@ -417,7 +418,8 @@ def _depth(ctx: _Ctx, node) -> list[list[Item]]:
 
 def _dwa(ctx: _Ctx, node) -> list[list[Item]]:
     alpha = ctx.param(node.params[0], "weights α")
-    alpha.cols = depth_source_labels(ctx.trace, node)
+    # one row per source, so each source's name fits beside its weight
+    alpha.values, alpha.rows, alpha.cols = alpha.values.T, depth_source_labels(ctx.trace, node), ["α"]
     return [[alpha, Symbol("→", "Σ α_j · X_j"), ctx.panel(node.name, "mixed stream", current=True)]]
 
 

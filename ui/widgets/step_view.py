@@ -166,7 +166,7 @@ class StepView(QWidget):
         lay.addWidget(self._canvas, 1)
         lay.addWidget(self._hover)
         self.setAutoFillBackground(True)
-        pal = self.palette()
+        pal = self.style().standardPalette()  # white paper with dark text, in a dark theme too
         pal.setColor(self.backgroundRole(), Qt.GlobalColor.white)
         self.setPalette(pal)
 
