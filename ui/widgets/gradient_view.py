@@ -7,15 +7,18 @@ token after it. The comparison trains nothing; it averages seeded random models.
 """
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, QThread, Signal
+from PySide6.QtCore import QCoreApplication, QObject, Signal
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout,
                                QWidget)
 
 from simulator.gradient_flow import compare_gradient_flow, gradient_flow
 from ui.bridge import SessionBridge
 from ui.widgets import colormaps
+from ui.widgets.wrap_label import WrapLabel
 
 LABEL_PT = 13
 MODES = {  # (residual, norm) -> legend
@@ -50,7 +53,7 @@ def _plot(title: str, left: str, bottom: str) -> pg.PlotWidget:
     item.setLabel("left", left, color="k")
     item.setLabel("bottom", bottom, color="k")
     item.showGrid(x=True, y=True, alpha=0.25)
-    plot.setMinimumSize(220, 160)
+    plot.setMinimumSize(200, 130)
     for axis in ("left", "bottom"):
         item.getAxis(axis).enableAutoSIPrefix(False)
         item.getAxis(axis).setTextPen("k")
@@ -81,11 +84,10 @@ class GradientFlowView(QWidget):
         self.flow: dict | None = None  # gradient_flow of the current model and input
         self.comparison: dict | None = None
         self._dirty = True
-        self._thread: QThread | None = None
+        self._thread: threading.Thread | None = None
         self._worker: _CompareWorker | None = None
 
-        self.summary = QLabel()
-        self.summary.setWordWrap(True)
+        self.summary = WrapLabel()
         self.which = QComboBox()
         self.which.addItem("Weight matrices", "weights")
         self.which.addItem("Every parameter", "all")
@@ -108,11 +110,10 @@ class GradientFlowView(QWidget):
                                   "‖∂loss/∂resid_pre‖", "layer (0 = first)")
         self.compare_plot.getPlotItem().setLogMode(y=True)
         # A legend inside the plot would hide curves: it sits in a row of its own.
-        self.legend = QLabel("&nbsp;&nbsp;&nbsp;".join(
+        self.legend = WrapLabel("&nbsp;&nbsp;&nbsp;".join(
             f'<span style="color:{colormaps.HEAD_COLORS[i].name()}">■</span> {text}'
             for i, text in enumerate(MODES.values())))
-        self.compare_note = QLabel()
-        self.compare_note.setWordWrap(True)
+        self.compare_note = WrapLabel()
 
         top = QHBoxLayout()
         top.addWidget(self.summary, 1)
@@ -136,6 +137,7 @@ class GradientFlowView(QWidget):
 
         bridge.sigTraceChanged.connect(self._on_trace_changed)
         self.refresh()
+        QCoreApplication.instance().aboutToQuit.connect(self.shutdown)  # never quit with a thread running
 
     # --- the current model ---
 
@@ -225,22 +227,18 @@ class GradientFlowView(QWidget):
         self.compare_button.setEnabled(False)
         self.compare_note.setText(f"Measuring {len(MODES)} wirings of a {self.depth.value()}-layer model…")
         self._worker = _CompareWorker(self.depth.value(), self.seed.value())
-        self._thread = QThread()
-        self._worker.moveToThread(self._thread)
-        self._thread.started.connect(self._worker.run)
+        self._thread = threading.Thread(target=self._worker.run, name="gradient-flow", daemon=True)
         self._worker.sigDone.connect(self._on_compared)
         self._thread.start()
 
     def shutdown(self) -> None:
         if self._thread is not None:
             self._worker.sigDone.disconnect(self._on_compared)
-            self._thread.quit()
-            self._thread.wait()
+            self._thread.join(timeout=10)
             self._thread = self._worker = None
 
     def _on_compared(self, result) -> None:
-        self._thread.quit()
-        self._thread.wait()
+        self._thread.join()  # it ends right after emitting
         self._thread = self._worker = None
         self.compare_button.setEnabled(True)
         if isinstance(result, str):

@@ -2,7 +2,7 @@
 attention patterns change as it learns.
 
 The loop (`simulator.train.train`) runs on a worker thread and hands over snapshots of
-the parameters through a queued signal, so the window never freezes. The panel trains
+the parameters through queued signals, so the window never freezes. The panel trains
 a copy; when the run ends (finished or stopped) the weights reached are handed to the
 window as one undoable change, so undo returns to the weights before training.
 """
@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, QThread, Signal
+from PySide6.QtCore import QCoreApplication, QObject, Signal
 from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout, QLabel, QProgressBar,
                                QPushButton, QSpinBox, QVBoxLayout, QWidget)
 
@@ -23,6 +23,7 @@ from simulator.train import TrainResult, check_fits, train
 from ui.bridge import SessionBridge
 from ui.widgets import colormaps
 from ui.widgets.heatmap import Heatmap
+from ui.widgets.wrap_label import WrapLabel
 
 LABEL_PT = 13
 EVERY = 5  # steps between snapshots: a few per second at the default batch size
@@ -39,7 +40,7 @@ def attention_sites(model: Transformer) -> list[tuple[str, str]]:
 
 
 class TrainWorker(QObject):
-    """Runs `train` on its own thread; `pause`, `resume` and `stop` are safe to call from the GUI."""
+    """Runs `train` on a worker thread; `pause`, `resume` and `stop` are safe to call from the GUI."""
 
     sigSnapshot = Signal(object)  # (step, loss, accuracy or None, params)
     sigDone = Signal(object)  # TrainResult, or an error message (str)
@@ -92,7 +93,7 @@ def _curve_plot(title: str, y_label: str) -> pg.PlotWidget:
     item.setLabel("left", y_label, color="k")
     item.setLabel("bottom", "step", color="k")
     item.showGrid(x=True, y=True, alpha=0.25)
-    plot.setMinimumSize(200, 120)
+    plot.setMinimumSize(180, 110)
     for axis in ("left", "bottom"):
         item.getAxis(axis).enableAutoSIPrefix(False)
         item.getAxis(axis).setTextPen("k")
@@ -113,7 +114,7 @@ class TrainingPanel(QWidget):
         self._apply_params = apply_params
         self._set_model = set_model
         self._worker: TrainWorker | None = None
-        self._thread: QThread | None = None
+        self._thread: threading.Thread | None = None
         self._model: Transformer | None = None  # the session's model the run will write back to
         self._before: dict | None = None
         self._latest: dict | None = None
@@ -132,7 +133,7 @@ class TrainingPanel(QWidget):
         self.lr = self._spin(QDoubleSpinBox(), 0.05, 10.0, 1.0,
                              "Multiplies the learning rate d_model^-0.5 · min(step^-0.5, step · warmup^-1.5)")
         self.lr.setSingleStep(0.25)
-        self.seed = self._spin(QSpinBox(), 0, 2**31 - 1, 0, "Seed of the training batches: same seed, same run")
+        self.seed = self._spin(QSpinBox(), 0, 99999, 0, "Seed of the training batches: same seed, same run")
         self.start_button = QPushButton("Start")
         self.pause_button = QPushButton("Pause")
         self.pause_button.setCheckable(True)
@@ -143,20 +144,20 @@ class TrainingPanel(QWidget):
         self.pause_button.toggled.connect(self.set_paused)
         self.stop_button.clicked.connect(self.stop)
 
-        controls = QHBoxLayout()
+        # Two short rows rather than one long one: the panel often shares the window with docks.
+        settings = QHBoxLayout()
         for text, w in (("Task", self.task_combo), ("Steps", self.steps), ("Batch", self.batch),
                         ("Learning rate ×", self.lr), ("Seed", self.seed)):
-            controls.addWidget(QLabel(text))
-            controls.addWidget(w)
-        controls.addStretch(1)
+            settings.addWidget(QLabel(text))
+            settings.addWidget(w)
+        settings.addStretch(1)
+        run = QHBoxLayout()
         for b in (self.start_button, self.pause_button, self.stop_button):
-            controls.addWidget(b)
-        self.task_label = QLabel()
-        self.task_label.setWordWrap(True)
+            run.addWidget(b)
+        self.task_label = WrapLabel()
         self.progress = QProgressBar()
         self.progress.setFormat("step %v of %m")
-        self.status = QLabel()
-        self.status.setWordWrap(True)
+        self.status = WrapLabel()
 
         self.loss_plot = _curve_plot("Loss (answer tokens)", "cross-entropy")
         self.loss_curve = self.loss_plot.plot([], [], pen=pg.mkPen(colormaps.HEAD_COLORS[0], width=3))
@@ -180,10 +181,11 @@ class TrainingPanel(QWidget):
         body = QHBoxLayout()
         body.addLayout(plots, 2)
         body.addLayout(attn, 3)
+        run.addWidget(self.progress, 1)
         layout = QVBoxLayout(self)
-        layout.addLayout(controls)
+        layout.addLayout(settings)
+        layout.addLayout(run)
         layout.addWidget(self.task_label)
-        layout.addWidget(self.progress)
         layout.addWidget(self.status)
         layout.addLayout(body, 1)
 
@@ -192,6 +194,7 @@ class TrainingPanel(QWidget):
         self._show_task()
         self._on_trace_changed()
         self._set_running(False)
+        QCoreApplication.instance().aboutToQuit.connect(self.shutdown)  # never quit with a thread running
 
     @staticmethod
     def _spin(box, lo, hi, value, tip):
@@ -236,9 +239,9 @@ class TrainingPanel(QWidget):
         self.status.setText(note + "Training…")
         self._worker = TrainWorker(model.copy(), task, self.steps.value(), self.batch.value(),
                                    self.lr.value(), self.seed.value())
-        self._thread = QThread()
-        self._worker.moveToThread(self._thread)
-        self._thread.started.connect(self._worker.run)
+        # A daemon thread: quitting mid-run cannot hang or abort the app. The worker's signals
+        # are emitted from that thread, so Qt queues them to the panel in the GUI thread.
+        self._thread = threading.Thread(target=self._worker.run, name="training", daemon=True)
         self._worker.sigSnapshot.connect(self._on_snapshot)
         self._worker.sigDone.connect(self._on_done)
         self._set_running(True)
@@ -264,8 +267,7 @@ class TrainingPanel(QWidget):
         if self._worker is not None:
             self._worker.sigDone.disconnect(self._on_done)
             self._worker.stop()
-            self._thread.quit()
-            self._thread.wait()
+            self._thread.join(timeout=10)
             self._worker = self._thread = None
 
     def loss_points(self) -> list[tuple[int, float]]:
@@ -299,8 +301,7 @@ class TrainingPanel(QWidget):
         self._draw_patterns()
 
     def _on_done(self, result) -> None:
-        self._thread.quit()
-        self._thread.wait()
+        self._thread.join()  # it ends right after emitting
         self._worker = self._thread = None
         self._set_running(False)
         if isinstance(result, str):
@@ -394,5 +395,5 @@ class TrainingPanel(QWidget):
         for r, row in enumerate(self.heatmaps):
             for c, h in enumerate(row):
                 h.set_font_scale(0.8)
-                h.setMinimumSize(120, 120)  # the grid shares the panel's height with the plots
+                h.setMinimumSize(110, 110)  # the grid shares the panel's height with the plots
                 self.attn_grid.addWidget(h, r, c)
