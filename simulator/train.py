@@ -89,6 +89,8 @@ def train(model: Transformer, task: Task, steps: int, batch_size: int = 32, lr_f
     for step in range(1, steps + 1):
         if should_stop is not None and should_stop():
             result.stopped = True
+            if callback is not None and result.steps > reported:  # hand over the weights reached
+                callback(result.steps, float(np.mean(result.losses[reported:])), None, params)
             break
         batch = task.batch(batch_size, data_rng)
         loss, grads = batch_loss_and_grads(model, [e.tokens for e in batch], [e.targets for e in batch],

@@ -60,6 +60,18 @@ def test_callback_gets_snapshots_and_stop_keeps_the_weights():
     assert not np.array_equal(seen[0][3]["unembed.W_U"], params["unembed.W_U"])  # snapshots are not shared
 
 
+def test_stopping_between_callbacks_still_hands_over_the_weights_reached():
+    seen, asked = [], []
+
+    def stop():
+        asked.append(1)
+        return len(asked) == 5  # asked before each step: stop after 4
+
+    model, result = _run(0, steps=50, callback=lambda *a: seen.append(a), every=3, should_stop=stop)
+    assert [s[0] for s in seen] == [3, 4] and result.steps == 4
+    assert all(np.array_equal(seen[-1][3][n], model.params[n]) for n in model.params)
+
+
 def test_a_model_that_does_not_fit_is_refused_and_untouched():
     model = Transformer(seed=0)  # the classroom vocabulary, not digits
     before = dict(model.params)
