@@ -183,7 +183,11 @@ class Translate(Task):
     demo = (713,)
 
     def sample_key(self, rng):
-        return (int(rng.integers(0, 1000)),)
+        # Drawn uniformly from 0..999, one- and two-digit numbers would be 1 % and 9 % of the
+        # examples, too rare for the model to learn how short numbers are read.
+        digits = int(rng.choice([1, 2, 3], p=[0.1, 0.2, 0.7]))
+        low = 0 if digits == 1 else 10 ** (digits - 1)
+        return (int(rng.integers(low, 10 ** digits)),)
 
     def example(self, key):
         source = list(str(key[0]))
