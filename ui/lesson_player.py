@@ -21,8 +21,9 @@ from simulator import Transformer
 from simulator.lessons import LESSON_DIR, Lesson, LessonError, list_lessons, load_lesson
 from ui.actions import make_action
 from ui.bridge import SessionBridge
+from ui.widgets.step_pictures import step_title
 
-TITLE_PT, TEXT_PT, SMALL_PT = 17.0, 16.0, 12.0
+TITLE_PT, TEXT_PT, SMALL_PT = 15.0, 14.0, 11.0  # as the explanation's text: one size to read
 FILTER = "Stepformer lessons (*.json)"
 
 SetModel = Callable[[Transformer, object, str], None]  # (model, tokens, undo text)
@@ -84,6 +85,7 @@ class LessonPlayer(QWidget):
         scroll.setWidget(body)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # text wraps instead
         buttons = QHBoxLayout()
         buttons.addWidget(self.prev_button)
         buttons.addStretch(1)
@@ -197,7 +199,8 @@ class LessonPlayer(QWidget):
         stop = lesson.stops[self.index]
         n = len(lesson.stops)
         self.title.setText(lesson.title)
-        self.where.setText(f"Stop {self.index + 1} of {n} · {stop.step}")
+        # the step's title, not its dotted name: it wraps in a narrow dock and reads as words
+        self.where.setText(f"Stop {self.index + 1} of {n} · {step_title(self.bridge.trace, stop.step)}")
         self.text.setText(stop.text)
         self.text.setVisible(bool(stop.text))
         self.question.setText(f"Question: {stop.question}")

@@ -13,12 +13,18 @@ from typing import Protocol
 
 from PySide6.QtCore import QByteArray, QEvent, QObject, Qt, Signal
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QToolBar, QWidget
+from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QSplitter, QToolBar, QWidget
 
 from ui.actions import make_action
 from ui.bridge import SessionBridge
 
-FONT_SCALE = 1.5  # from about 12 pt to 18 pt: readable from the back of a lecture room
+# Type grows with the screen so that it keeps the same share of the projected picture: 12 pt
+# becomes 18 pt (24 px, 3 % of the height) on a 1280×800 projector, near the 24-pt-on-a-slide rule.
+FONT_SCALE = 1.5
+REFERENCE_HEIGHT = 800
+MAX_SCALE = 2.5
+EXPLAIN_SHARE = 0.2  # of the height, for the explanation under the picture: four lines of large type
+DOCK_SHARE = 0.25  # of the width, for a dock kept on screen (the lesson)
 FORWARD_KEYS = (Qt.Key.Key_PageDown,)
 BACK_KEYS = (Qt.Key.Key_PageUp,)
 BLANK_KEYS = (Qt.Key.Key_B, Qt.Key.Key_Period)  # clickers send one or the other for "black screen"
@@ -62,6 +68,7 @@ class _Saved:
     full_screen: bool
     maximized: bool
     font: QFont
+    splitter_sizes: list[int]
     hidden: list[QWidget] = field(default_factory=list)
 
 
@@ -70,18 +77,22 @@ class PresentationController(QObject):
 
     `keep` are docks and toolbars that stay visible (e.g. the lesson dock); every other
     dock, toolbar, the menu bar, the status bar and `also_hide` are hidden while presenting.
+    `splitter` (picture above, explanation below) gives the explanation EXPLAIN_SHARE of the height.
     """
 
     sigPresentingChanged = Signal(bool)  # True on entering, False on leaving
 
     def __init__(self, window: QMainWindow, bridge: SessionBridge, keep: Iterable[QWidget] = (),
-                 also_hide: Iterable[QWidget] = (), scale: float = FONT_SCALE):
+                 also_hide: Iterable[QWidget] = (), splitter: QSplitter | None = None,
+                 scale: float | None = None):
         super().__init__(window)
         self.window = window
         self.bridge = bridge
         self.keep = list(keep)
         self.also_hide = list(also_hide)
-        self.scale = scale
+        self.splitter = splitter
+        self.fixed_scale = scale  # None: from the screen's height (see FONT_SCALE)
+        self.scale = scale or FONT_SCALE
         self.clicker: Clicker | None = None
         self.overlay = BlankOverlay(window)
         self._saved: _Saved | None = None
@@ -106,7 +117,8 @@ class PresentationController(QObject):
             return
         w = self.window
         app = QApplication.instance()
-        saved = _Saved(w.saveGeometry(), w.isFullScreen(), w.isMaximized(), QFont(app.font()))
+        saved = _Saved(w.saveGeometry(), w.isFullScreen(), w.isMaximized(), QFont(app.font()),
+                       self.splitter.sizes() if self.splitter else [])
         candidates = [*w.findChildren(QDockWidget), *w.findChildren(QToolBar), w.menuBar(), w.statusBar(),
                       *self.also_hide]
         for widget in candidates:
@@ -114,12 +126,14 @@ class PresentationController(QObject):
                 widget.hide()
                 saved.hidden.append(widget)
         self._saved = saved
+        self.scale = self.fixed_scale or self.scale_for(w.screen().geometry().height())
         font = QFont(saved.font)
         font.setPointSizeF(saved.font.pointSizeF() * self.scale)
         app.setFont(font)
         self._scale_views(self.scale)
         app.installEventFilter(self)
         w.showFullScreen()
+        self._share_space()
         self._sync_action(True)
         self.sigPresentingChanged.emit(True)
 
@@ -135,6 +149,8 @@ class PresentationController(QObject):
         self._scale_views(1.0)
         for widget in saved.hidden:
             widget.show()
+        if self.splitter:
+            self.splitter.setSizes(saved.splitter_sizes)
         w = self.window
         if saved.full_screen:
             w.showFullScreen()
@@ -169,6 +185,20 @@ class PresentationController(QObject):
         self.action.setChecked(on)
         self.action.blockSignals(blocked)
 
+    @staticmethod
+    def scale_for(screen_height: int) -> float:
+        return min(MAX_SCALE, max(FONT_SCALE, FONT_SCALE * screen_height / REFERENCE_HEIGHT))
+
+    def _share_space(self) -> None:
+        if self.splitter is not None and self.splitter.count() == 2:
+            total = sum(self.splitter.sizes())
+            below = round(total * EXPLAIN_SHARE)
+            self.splitter.setSizes([total - below, below])
+        docks = [d for d in self.keep if isinstance(d, QDockWidget) and d.isVisible()]
+        if docks:
+            width = round(self.window.width() * DOCK_SHARE)
+            self.window.resizeDocks(docks, [width] * len(docks), Qt.Orientation.Horizontal)
+
     def _scale_views(self, f: float) -> None:
         # Views that set their own fonts (pictures, the explanation, the lesson) scale themselves.
         for widget in self.window.findChildren(QWidget):
@@ -178,8 +208,12 @@ class PresentationController(QObject):
 
     def eventFilter(self, obj: QObject, ev: QEvent) -> bool:
         kind = ev.type()
-        if kind == QEvent.Type.Resize and obj is self.window and self.blanked:
+        if kind == QEvent.Type.Resize and obj is self.window:  # e.g. full screen has taken effect
             self.overlay.setGeometry(self.window.rect())
+            self._share_space()
+            return False
+        if kind == QEvent.Type.Show and obj in self.keep:  # a lesson opened while presenting
+            self._share_space()
             return False
         if kind not in (QEvent.Type.ShortcutOverride, QEvent.Type.KeyPress):
             return False
