@@ -8,6 +8,7 @@ from ui.bridge import SessionBridge
 from ui.commands import SetParam
 from ui.widgets.compare_view import CompareView
 from ui.widgets.depth_map_view import DepthMapView
+from ui.widgets.heatmap import Heatmap
 from ui.widgets.residual_view import ResidualStreamView
 
 TEXT = "the cat sat on the mat"
@@ -144,14 +145,42 @@ def test_compare_view_refuses_depth_modes_for_encoder_decoder(qtbot):
     assert view.models is not None and np.isfinite(view.diff.values()).all()
 
 
-def test_hidden_view_repaints_when_shown(qtbot, attnres):
+def test_a_view_in_the_back_builds_and_repaints_only_when_shown(qtbot, attnres):
     bridge, stack = attnres
     view = ResidualStreamView(bridge)
-    qtbot.addWidget(view)  # never shown yet: a tab in the back
-    before = view.heatmap.values()
+    qtbot.addWidget(view)
+    assert view.findChildren(Heatmap) == []  # nothing built while nobody looks
     _edit(bridge, stack, "blocks.0.depth_mlp.w", np.full(16, 2.0))
+    view.show()
+    mixed_name = "blocks.0.depth_mlp.hook_mixed"  # [pos, d_model]
+    np.testing.assert_array_equal(view.heatmap.values()[:, 1], bridge.trace[mixed_name][0])
+    view.hide()
+    before = view.heatmap.values()
+    stack.undo()
     np.testing.assert_array_equal(view.heatmap.values(), before)  # no work for an unseen picture
     view.show()
-    mixed = bridge.trace["blocks.0.depth_mlp.hook_mixed"]  # [pos, d_model]
-    np.testing.assert_array_equal(view.heatmap.values()[:, 1], mixed[0])
+    np.testing.assert_array_equal(view.heatmap.values()[:, 1], bridge.trace[mixed_name][0])
     assert not np.array_equal(view.heatmap.values(), before)
+
+
+def test_main_window_tabs_edit_and_undo(qtbot, tmp_path):
+    from PySide6.QtCore import QSettings
+
+    from ui.main_window import MainWindow
+
+    session = Session(Transformer(ModelConfig(residual="attnres"), seed=2), TEXT)
+    w = MainWindow(session, QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(w)
+    w.show()
+    titles = [w.tabs.tabText(i) for i in range(w.tabs.count())]
+    w.tabs.setCurrentIndex(titles.index("Depth attention"))
+    view = w.current_view()
+    assert isinstance(view, DepthMapView) and view.isVisible()
+    before = view.depth_heatmap.values()
+    assert w.apply_edit("depth_final.w", np.linspace(-2, 2, 16)) is None
+    assert not np.allclose(view.depth_heatmap.values()[-1], before[-1])
+    np.testing.assert_array_equal(view.depth_heatmap.values()[:-1], before[:-1])
+    w.undo_stack.undo()
+    np.testing.assert_array_equal(view.depth_heatmap.values(), before)
+    assert "Residual stream" in titles and "Compare residuals" in titles
+    w.undo_stack.setClean()

@@ -15,25 +15,29 @@ from simulator import Transformer, depth
 from simulator.config import RESIDUALS
 from ui.bridge import SessionBridge
 from ui.widgets.heatmap import Heatmap
-from ui.widgets.residual_view import LABEL_PT, LazyView, caption_label, fit_caption
+from ui.widgets.residual_view import LABEL_PT, Caption, LazyView, fit_caption
+
+MAP_SCALE = 0.85  # three maps share the width: slightly smaller labels keep every token on its axis
 
 
 class CompareView(LazyView):
     """Two residual modes (combo boxes A and B) run on the current tokens, and B − A in logits."""
 
     def __init__(self, bridge: SessionBridge, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.bridge = bridge
+        super().__init__(bridge, parent)
+        self.models: tuple[Transformer, Transformer] | None = None
+        self.logits: tuple[np.ndarray, np.ndarray] | None = None  # [pos, vocab] each
+        bridge.sigTraceChanged.connect(self.request_refresh)
+
+    def build(self) -> None:
         self.mode_a, self.mode_b = QComboBox(), QComboBox()
         for combo in (self.mode_a, self.mode_b):
             combo.addItems(RESIDUALS)
-        current = bridge.model.config.residual
+        current = self.bridge.model.config.residual
         self.mode_a.setCurrentText(current)
         self.mode_b.setCurrentText("attnres" if current != "attnres" else "standard")
         self.probs_a, self.probs_b, self.diff = Heatmap(), Heatmap(), Heatmap()
-        self.summary = caption_label()
-        self.models: tuple[Transformer, Transformer] | None = None
-        self.logits: tuple[np.ndarray, np.ndarray] | None = None  # [pos, vocab] each
+        self.summary = Caption()
 
         choose = QHBoxLayout()
         for text, combo in (("A:", self.mode_a), ("B:", self.mode_b)):
@@ -41,30 +45,26 @@ class CompareView(LazyView):
             choose.addWidget(combo)
         choose.addStretch(1)
         maps = QHBoxLayout()
-        for h in (self.probs_a, self.probs_b, self.diff):
-            maps.addWidget(h, 1)
+        for h, stretch in ((self.probs_a, 8), (self.probs_b, 7), (self.diff, 8)):  # B has no row labels
+            maps.addWidget(h, stretch)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addLayout(choose)
         lay.addLayout(maps, 1)
         lay.addWidget(self.summary)
-
         self.mode_a.currentTextChanged.connect(self.refresh)
         self.mode_b.currentTextChanged.connect(self.refresh)
-        bridge.sigTraceChanged.connect(self.request_refresh)
-        self.set_font_scale(1.0)
-        self.refresh()
 
-    def set_font_scale(self, f: float) -> None:
+    def apply_font_scale(self, f: float) -> None:
         font = QFont()
         font.setPointSizeF(LABEL_PT * f)
         for w in (self, self.mode_a, self.mode_b):
             w.setFont(font)
-        fit_caption(self.summary, font)
+        fit_caption(self.summary, font, lines=2)
         for h in (self.probs_a, self.probs_b, self.diff):
-            h.set_font_scale(f)
+            h.set_font_scale(MAP_SCALE * f)
 
-    def refresh(self) -> None:
+    def paint(self) -> None:
         model, trace = self.bridge.model, self.bridge.trace
         modes = self.mode_a.currentText(), self.mode_b.currentText()
         try:
@@ -81,10 +81,11 @@ class CompareView(LazyView):
         rows = trace.token_labels("logits")
         vocab = list(model.config.vocab)
         # Transposed to [vocab, pos]: the vocabulary is longer than the input, and rows have room for it.
-        self.probs_a.set_data(traces[0]["probs"].T, vocab, rows, "prob", f"A: {modes[0]} · next token")
-        self.probs_b.set_data(traces[1]["probs"].T, vocab, rows, "prob", f"B: {modes[1]} · next token")
+        self.probs_a.set_data(traces[0]["probs"].T, vocab, rows, "prob", f"A: {modes[0]}")
+        # B sits next to A and shares its rows: blank labels leave its columns room to be read.
+        self.probs_b.set_data(traces[1]["probs"].T, [""] * len(vocab), rows, "prob", f"B: {modes[1]}")
         delta = self.logits[1] - self.logits[0]  # [pos, vocab]
-        self.diff.set_data(delta.T, vocab, rows, "signed", "B − A · logits")
+        self.diff.set_data(delta.T, vocab, rows, "signed", "B − A (logits)")
         i, j = np.unravel_index(np.argmax(np.abs(delta)), delta.shape)
         biggest = abs(float(delta[i, j]))
         where = f", after “{rows[i]}” for the next token “{vocab[j]}”" if biggest > 0 else ""
@@ -93,5 +94,6 @@ class CompareView(LazyView):
         if 0 < biggest < 1e-3:
             note = (" Tiny: at their start values the depth modes compute the standard stream, exactly "
                     f"only when the norms' ε is 0 (here ε = {model.config.norm_eps:g}).")
-        self.summary.setText(f"A = {norms[0]}, B = {norms[1]}, same shared weights. "
+        self.summary.setText(f"Next-token probabilities of A = {norms[0]} and B = {norms[1]}, same shared "
+                             "weights, and B − A in logits. "
                              f"Largest logit difference: {biggest:.3g}{where}.{note}")

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout, QWidget
 from simulator import depth
 from ui.bridge import SessionBridge
 from ui.widgets.heatmap import Heatmap
-from ui.widgets.residual_view import (LABEL_PT, LazyView, TokenCombo, caption_label, fit_caption,
+from ui.widgets.residual_view import (LABEL_PT, Caption, LazyView, TokenCombo, fit_caption,
                                       token_row)
 
 
@@ -23,16 +23,20 @@ class DepthMapView(LazyView):
     """The depth map of one token and the current layer's sequence attention pattern."""
 
     def __init__(self, bridge: SessionBridge, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.bridge = bridge
-        self.token = TokenCombo()
-        self.depth_heatmap = Heatmap()
-        self.pattern_heatmap = Heatmap()
-        self.caption = caption_label()
+        super().__init__(bridge, parent)
         self.map: depth.DepthMap | None = None
         self._now: tuple | None = None  # (trace, position, values) on screen
         self._before: tuple | None = None  # (trace on screen, (position, values) of the trace before it)
+        bridge.sigTraceChanged.connect(self.request_refresh)
+        bridge.sigStepChanged.connect(self.request_refresh)
+        bridge.sigHeadChanged.connect(self.request_refresh)
+        bridge.sigHighlightChanged.connect(self.request_refresh)
 
+    def build(self) -> None:
+        self.token = TokenCombo()
+        self.depth_heatmap = Heatmap()
+        self.pattern_heatmap = Heatmap()
+        self.caption = Caption()
         maps = QHBoxLayout()
         maps.addWidget(self.depth_heatmap, 1)
         maps.addWidget(self.pattern_heatmap, 1)
@@ -41,14 +45,7 @@ class DepthMapView(LazyView):
         lay.addLayout(token_row(self.token))
         lay.addLayout(maps, 1)
         lay.addWidget(self.caption)
-
         self.token.currentIndexChanged.connect(self.refresh)
-        bridge.sigTraceChanged.connect(self.request_refresh)
-        bridge.sigStepChanged.connect(self.request_refresh)
-        bridge.sigHeadChanged.connect(self.request_refresh)
-        bridge.sigHighlightChanged.connect(self.request_refresh)
-        self.set_font_scale(1.0)
-        self.refresh()
 
     @property
     def position(self) -> int:
@@ -61,7 +58,7 @@ class DepthMapView(LazyView):
             return step.layer
         return self.bridge.model.config.n_layers - 1 if step.sublayer == "final" else 0
 
-    def set_font_scale(self, f: float) -> None:
+    def apply_font_scale(self, f: float) -> None:
         font = QFont()
         font.setPointSizeF(LABEL_PT * f)
         for w in (self, self.token):
@@ -70,7 +67,7 @@ class DepthMapView(LazyView):
         self.depth_heatmap.set_font_scale(f)
         self.pattern_heatmap.set_font_scale(f)
 
-    def refresh(self) -> None:
+    def paint(self) -> None:
         trace, model = self.bridge.trace, self.bridge.model
         prefix = depth.stack_prefix(trace)
         tokens = trace.token_labels(f"{prefix}blocks.0.hook_resid_pre")
@@ -93,11 +90,10 @@ class DepthMapView(LazyView):
         self.depth_heatmap.set_data(m.values, m.rows, m.cols, kind, title, changed)
         if dense:  # the average this layer reads
             self.depth_heatmap.set_selected((layer - 1, layer) if layer > 0 else None)
-            left = "Left: each row is the average the next block reads, over the embedding and the block " \
-                   "outputs (the same for every token)."
+            left = "Left: the average each next block reads (rows), over the embedding and the block " \
+                   "outputs (columns), the same for every token."
         else:
-            left = (f"Left: rows are the sublayers that read the residual stream, columns the outputs they "
-                    f"can read, for token “{tokens[pos]}”.")
+            left = f"Left: each sublayer (row) reading earlier outputs (columns), for “{tokens[pos]}”."
             row = m.rows.index(f"attn {layer}")
             self.depth_heatmap.set_selected((row, row))
 
@@ -106,5 +102,5 @@ class DepthMapView(LazyView):
         self.pattern_heatmap.set_data(pattern, tokens, tokens, "prob",
                                       f"Layer {layer} · head {head}: attention over tokens")
         self.pattern_heatmap.set_selected((pos, pos))
-        self.caption.setText(f"{left} {m.note} Right: the same kind of picture along the sequence: rows "
-                             "are query tokens, columns the tokens they attend to.")
+        self.caption.setText(f"{left} {m.note} Right: the same picture along the sequence: each token "
+                             "(row) reading earlier tokens (columns).")

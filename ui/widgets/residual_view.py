@@ -45,15 +45,24 @@ def token_row(combo: TokenCombo, text: str = "Token") -> QHBoxLayout:
     return row
 
 
-def caption_label() -> QLabel:
-    label = QLabel()
-    label.setWordWrap(True)
-    label.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
-    return label
+class Caption(QLabel):
+    """A wrapped text of a fixed number of lines (see `fit_caption`).
+
+    A wrapped QLabel asks for height-for-width layout, which makes a scroll area size the whole
+    view by its preferred height instead of fitting it to the window; a fixed height needs neither.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setWordWrap(True)
+        self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Fixed)
+
+    def hasHeightForWidth(self) -> bool:
+        return False
 
 
 def fit_caption(label: QLabel, font: QFont, lines: int = 3) -> None:
-    """Reserve room for `lines` lines: a wrapped label is not always given its height by a layout."""
+    """Reserve room for `lines` lines of text in `font`."""
     label.setFont(font)
     label.setFixedHeight(int(QFontMetricsF(font).lineSpacing() * lines + 6))
 
@@ -95,10 +104,35 @@ def style_plot(plot: pg.PlotWidget, f: float) -> None:
 
 
 class LazyView(QWidget):
-    """Repaints (its `refresh`) at once while shown; a hidden view, such as a tab in the back,
-    repaints when it is shown, so edits do not pay for pictures nobody sees."""
+    """A view that builds its pictures when first shown and repaints only while shown.
 
-    _stale = False
+    A tab in the back costs nothing at start-up or on an edit; it catches up when shown.
+    Subclasses create their widgets in `build` and fill them in `paint`.
+    """
+
+    def __init__(self, bridge: SessionBridge, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.bridge = bridge
+        self._built = False
+        self._stale = True
+        self._scale = 1.0
+
+    def build(self) -> None:
+        raise NotImplementedError
+
+    def paint(self) -> None:
+        raise NotImplementedError
+
+    def apply_font_scale(self, f: float) -> None:
+        raise NotImplementedError
+
+    def refresh(self) -> None:
+        if not self._built:
+            self._built = True
+            self.build()
+            self.apply_font_scale(self._scale)
+        self._stale = False
+        self.paint()
 
     def request_refresh(self, *_) -> None:
         if self.isVisible():
@@ -106,9 +140,13 @@ class LazyView(QWidget):
         else:
             self._stale = True
 
+    def set_font_scale(self, f: float) -> None:
+        self._scale = float(f)
+        if self._built:
+            self.apply_font_scale(self._scale)
+
     def showEvent(self, ev) -> None:
         if self._stale:
-            self._stale = False
             self.refresh()
         super().showEvent(ev)
 
@@ -117,35 +155,36 @@ class ResidualStreamView(LazyView):
     """The chosen token's residual stream at every depth point, its length, and the shares."""
 
     def __init__(self, bridge: SessionBridge, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.bridge = bridge
+        super().__init__(bridge, parent)
+        self._points: list[tuple[str, str, np.ndarray]] = []
+        self._shares: list[tuple[str, float]] = []
+        bridge.sigTraceChanged.connect(self.request_refresh)
+        bridge.sigHighlightChanged.connect(self.request_refresh)
+
+    def build(self) -> None:
         self.token = TokenCombo()
         self.heatmap = Heatmap()
         self.norm_plot = line_plot("Length of the stream ‖h‖", "‖h‖")
-        self.share_plot = line_plot("Share of each output in the stream after it", "share")
-        self.caption = caption_label()
+        self.share_plot = line_plot("Each output's share of the stream", "share")
+        self.caption = Caption()
         self._norm_curve = self.norm_plot.plot([], [], pen=pg.mkPen(LINE_COLOR, width=3), symbol="o",
                                                symbolSize=10, symbolBrush=LINE_COLOR, symbolPen="k")
         self._bars = pg.BarGraphItem(x=[], height=[], width=0.6, brush=BAR_COLOR, pen="k")
         self.share_plot.addItem(self._bars)
-        self._points: list[tuple[str, str, np.ndarray]] = []
-        self._shares: list[tuple[str, float]] = []
 
-        plots = QHBoxLayout()
+        # Side by side: a tab is wider than tall, and the heatmap needs its height for d_model rows.
+        plots = QVBoxLayout()
         plots.addWidget(self.norm_plot, 1)
         plots.addWidget(self.share_plot, 1)
+        body = QHBoxLayout()
+        body.addWidget(self.heatmap, 3)
+        body.addLayout(plots, 2)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addLayout(token_row(self.token))
-        lay.addWidget(self.heatmap, 3)
-        lay.addLayout(plots, 2)
+        lay.addLayout(body, 1)
         lay.addWidget(self.caption)
-
         self.token.currentIndexChanged.connect(self.refresh)
-        bridge.sigTraceChanged.connect(self.request_refresh)
-        bridge.sigHighlightChanged.connect(self.request_refresh)
-        self.set_font_scale(1.0)
-        self.refresh()
 
     @property
     def position(self) -> int:
@@ -163,7 +202,7 @@ class ResidualStreamView(LazyView):
         """(sublayer, share) pairs drawn as bars."""
         return list(self._shares)
 
-    def set_font_scale(self, f: float) -> None:
+    def apply_font_scale(self, f: float) -> None:
         font = QFont()
         font.setPointSizeF(LABEL_PT * f)
         for w in (self, self.token):
@@ -173,7 +212,7 @@ class ResidualStreamView(LazyView):
         for plot in (self.norm_plot, self.share_plot):
             style_plot(plot, f)
 
-    def refresh(self) -> None:
+    def paint(self) -> None:
         trace, model = self.bridge.trace, self.bridge.model
         prefix = depth.stack_prefix(trace)
         tokens = trace.token_labels(f"{prefix}blocks.0.hook_resid_pre")
@@ -206,7 +245,6 @@ class ResidualStreamView(LazyView):
         weight = {"denseformer": " (times the weight α it gets)", "attnres": " (times its softmax weight)",
                   "block_attnres": " (times its block's weight)"}.get(mode, "")
         self.caption.setText(
-            f"Mode: {mode}. Each column is the stream token “{tokens[pos]}” carries at that depth "
-            f"(rows: its {values.shape[0]} dimensions). A bar is ‖v_i‖{weight} ÷ ‖h‖, the output's "
-            "part of the stream the next sublayer reads; in a standard stream the sum keeps growing, so "
-            "later outputs get a smaller share.")
+            f"Mode: {mode}. Columns: the stream of “{tokens[pos]}” at each depth (rows: its "
+            f"{values.shape[0]} dimensions). Bars: ‖v_i‖{weight} ÷ ‖h‖, each output's part of the stream "
+            "after it; as a standard stream grows, later outputs get smaller shares.")
