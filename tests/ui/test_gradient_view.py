@@ -5,7 +5,7 @@ import pytest
 from simulator.gradient_flow import compare_gradient_flow, gradient_flow
 from simulator import Session, Transformer
 from ui.bridge import SessionBridge
-from ui.widgets.gradient_view import MODES, GradientFlowView, next_token_targets
+from ui.widgets.gradient_view import MODES, GradientFlowView, next_token_targets, short_name
 
 
 @pytest.fixture
@@ -68,3 +68,17 @@ def test_next_token_targets_for_both_kinds_of_input():
     src, tgt = ["1"], ["<bos>", "one"]
     assert next_token_targets((src, tgt))[1:] == (["one", "one"], [True, False])
     assert next_token_targets(["a"]) is None
+
+
+def test_the_wirings_are_measured_when_their_page_is_first_shown(qtbot, view):
+    view.show()
+    assert view.comparison is None
+    with qtbot.waitSignal(view.sigComparisonReady, timeout=20000):
+        view.pages.setCurrentIndex(1)
+    assert set(view.comparison) == set(MODES)
+
+
+def test_short_parameter_names():
+    assert short_name("blocks.1.attn.W_Q") == "L1 attn.W_Q"
+    assert short_name("decoder.blocks.0.cross_attn.W_K") == "dec L0 cross_attn.W_K"
+    assert short_name("unembed.W_U") == "unembed.W_U"

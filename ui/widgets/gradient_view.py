@@ -12,8 +12,8 @@ import threading
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QCoreApplication, QObject, Signal
-from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QTabWidget,
+                               QVBoxLayout, QWidget)
 
 from simulator.gradient_flow import compare_gradient_flow, gradient_flow
 from ui.bridge import SessionBridge
@@ -41,6 +41,17 @@ def next_token_targets(tokens):
     targets = list(side[1:]) + [side[-1]]
     mask = [True] * (len(side) - 1) + [False]
     return tokens, targets, mask
+
+
+def short_name(name: str) -> str:
+    """A parameter's name as a bar label: "blocks.1.attn.W_Q" -> "L1 attn.W_Q"."""
+    for long, short in (("encoder.", "enc "), ("decoder.", "dec ")):
+        name = name.replace(long, short)
+    if "blocks." in name:
+        head, rest = name.split("blocks.", 1)
+        layer, rest = rest.split(".", 1)
+        name = f"{head}L{layer} {rest}"
+    return name
 
 
 def _plot(title: str, left: str, bottom: str) -> pg.PlotWidget:
@@ -92,7 +103,7 @@ class GradientFlowView(QWidget):
         self.which.addItem("Weight matrices", "weights")
         self.which.addItem("Every parameter", "all")
         self.which.currentIndexChanged.connect(self._draw_params)
-        self.layer_plot = _plot("‖∂loss/∂resid_pre‖ at each layer's input", "gradient norm", "layer")
+        self.layer_plot = _plot("‖∂loss/∂resid_pre‖ per layer", "gradient norm", "layer")
         self.param_plot = _plot("‖∂loss/∂W‖ for each parameter", "", "gradient norm")
         self.param_plot.getPlotItem().invertY(True)
 
@@ -101,13 +112,13 @@ class GradientFlowView(QWidget):
         self.depth.setValue(12)
         self.depth.setToolTip("Layers of the random models compared")
         self.seed = QSpinBox()
-        self.seed.setRange(0, 2**31 - 1)
+        self.seed.setRange(0, 99999)
         self.seed.setToolTip("Seed of the random models and inputs")
         self.compare_button = QPushButton("Compare wirings")
         self.compare_button.setToolTip("Average 8 seeded random models of each wiring (takes a second)")
         self.compare_button.clicked.connect(self.compare)
-        self.compare_plot = _plot("Gradient reaching each layer, by wiring (log scale)",
-                                  "‖∂loss/∂resid_pre‖", "layer (0 = first)")
+        self.compare_plot = _plot("‖∂loss/∂resid_pre‖ reaching each layer, by wiring (log scale)",
+                                  "gradient norm", "layer (0 = first)")
         self.compare_plot.getPlotItem().setLogMode(y=True)
         # A legend inside the plot would hide curves: it sits in a row of its own.
         self.legend = WrapLabel("&nbsp;&nbsp;&nbsp;".join(
@@ -115,6 +126,7 @@ class GradientFlowView(QWidget):
             for i, text in enumerate(MODES.values())))
         self.compare_note = WrapLabel()
 
+        # Two pages, so each picture gets the whole height of a crowded window.
         top = QHBoxLayout()
         top.addWidget(self.summary, 1)
         top.addWidget(QLabel("Show"))
@@ -122,18 +134,29 @@ class GradientFlowView(QWidget):
         current = QHBoxLayout()
         current.addWidget(self.layer_plot, 2)
         current.addWidget(self.param_plot, 3)
+        this_page = QWidget()
+        this_layout = QVBoxLayout(this_page)
+        this_layout.addLayout(top)
+        this_layout.addLayout(current, 1)
         controls = QHBoxLayout()
         for text, w in (("Depth", self.depth), ("Seed", self.seed)):
             controls.addWidget(QLabel(text))
             controls.addWidget(w)
         controls.addWidget(self.compare_button)
         controls.addWidget(self.legend, 1)
+        compare_page = QWidget()
+        compare_layout = QVBoxLayout(compare_page)
+        compare_layout.addLayout(controls)
+        compare_layout.addWidget(self.compare_note)
+        compare_layout.addWidget(self.compare_plot, 1)
+        self.pages = QTabWidget()
+        self.pages.setDocumentMode(True)
+        self.pages.addTab(this_page, "This model and input")
+        self.pages.addTab(compare_page, "Deep models: residual wirings")
+        self.pages.currentChanged.connect(self._maybe_compare)
         layout = QVBoxLayout(self)
-        layout.addLayout(top)
-        layout.addLayout(current, 1)
-        layout.addLayout(controls)
-        layout.addWidget(self.compare_note)
-        layout.addWidget(self.compare_plot, 1)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.pages)
 
         bridge.sigTraceChanged.connect(self._on_trace_changed)
         self.refresh()
@@ -150,7 +173,11 @@ class GradientFlowView(QWidget):
         super().showEvent(event)
         if self._dirty:
             self.refresh()
-        if self.comparison is None and self._thread is None:
+        self._maybe_compare()
+
+    def _maybe_compare(self) -> None:
+        """Measure the wirings the first time their page is on screen."""
+        if self.pages.currentIndex() == 1 and self.comparison is None and self._thread is None:
             self.compare()
 
     def refresh(self) -> None:
@@ -208,7 +235,7 @@ class GradientFlowView(QWidget):
         brushes = [colormaps.HEAD_COLORS[(i + 1) % 6] if i is not None else colormaps.HEAD_COLORS[6]
                    for i in layer_of]
         plot.addItem(pg.BarGraphItem(x0=0, y=y, width=values, height=0.7, brushes=brushes, pen=None))
-        plot.getAxis("left").setTicks([list(zip(y, [n for n, _ in rows]))])
+        plot.getAxis("left").setTicks([list(zip(y, [short_name(n) for n, _ in rows]))])
         plot.setYRange(-0.6, len(rows) - 0.4, padding=0)
         plot.setXRange(0, float(values.max()) * 1.05 or 1.0, padding=0)
 
