@@ -10,17 +10,20 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from PySide6.QtCore import QPointF, QSignalBlocker, Qt, Signal
-from PySide6.QtGui import QFont
+from PySide6.QtCore import QEvent, QPointF, QSignalBlocker, Qt, Signal
+from PySide6.QtGui import QFont, QFontMetricsF
 from PySide6.QtWidgets import (QApplication, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox,
                                QSplitter, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
 from ui.bridge import SessionBridge
+from ui.widgets import heatmap as heatmap_mod
 from ui.widgets.heatmap import Heatmap, format_value
+from ui.widgets.slicing import thin
 
 NUDGE = 0.05  # value change per wheel notch
 FINE = 0.1  # with Shift held, notches are this much smaller
 NAME_ROLE = Qt.ItemDataRole.UserRole
+NARROW = 700  # below this width the tree sits above the matrix
 
 
 def parse_value(text: str) -> float:
@@ -66,10 +69,12 @@ class ParamEditor(QWidget):
         self.tree.setHeaderLabels(["parameter", "shape"])
         self.tree.setUniformRowHeights(True)
         self.title = QLabel()
+        self.title.setWordWrap(True)
         self.head = QSpinBox()
         self.head_label = QLabel("head")
         self.heatmap = Heatmap()
         self.heatmap.set_nudge_enabled(True)
+        self.heatmap.installEventFilter(self)
         self.message = QLabel()
         self.message.setWordWrap(True)
         self.hint = QLabel("Double-click a cell to type a value · mouse wheel nudges it "
@@ -87,25 +92,28 @@ class ParamEditor(QWidget):
         self._error.setStyleSheet("background: #b00020; color: white; padding: 4px; border-radius: 4px")
         self._error.hide()
 
+        # rows kept short, so the editor also fits a narrow side panel
         top = QHBoxLayout()
-        top.addWidget(self.title, 1)
         top.addWidget(self.head_label)
         top.addWidget(self.head)
+        top.addStretch(1)
+        top.addWidget(self.reset)
+        self.seed.setMaximumWidth(110)
         buttons = QHBoxLayout()
         buttons.addWidget(self.randomize)
         buttons.addWidget(self.seed_label)
         buttons.addWidget(self.seed)
         buttons.addStretch(1)
-        buttons.addWidget(self.reset)
         right = QWidget()
         rl = QVBoxLayout(right)
         rl.setContentsMargins(0, 0, 0, 0)
+        rl.addWidget(self.title)
         rl.addLayout(top)
         rl.addWidget(self.heatmap, 1)
         rl.addWidget(self.message)
         rl.addWidget(self.hint)
         rl.addLayout(buttons)
-        split = QSplitter()
+        self._split = split = QSplitter()
         split.addWidget(self.tree)
         split.addWidget(right)
         split.setStretchFactor(1, 3)
@@ -159,6 +167,8 @@ class ParamEditor(QWidget):
         big.setBold(True)
         self.title.setFont(big)
         self.heatmap.set_font_scale(f)
+        self._tick_font = QFont()
+        self._tick_font.setPointSizeF(heatmap_mod.TICK_PT * f)
 
     # --- showing ---------------------------------------------------------------------------
 
@@ -229,7 +239,16 @@ class ParamEditor(QWidget):
         shown = self._shown_array(w)
         rows, cols = self._labels(name, shown.shape)
         self.title.setText(f"{name}   [{' × '.join(map(str, w.shape))}]")
-        self.heatmap.set_data(shown, rows, cols, "signed", "")
+        k_rows, k_cols = self._thinning(rows, cols)
+        self.heatmap.set_data(shown, thin(rows, k_rows), thin(cols, k_cols), "signed", "")
+
+    def _thinning(self, rows: list[str], cols: list[str]) -> tuple[int, int]:
+        """How sparse the axis labels must be for the heatmap's current size (estimated cells)."""
+        fm = QFontMetricsF(self._tick_font)
+        cell_h = max(1.0, (self.heatmap.height() - 2.5 * fm.height()) / len(rows))
+        cell_w = max(1.0, (self.heatmap.width() - 110 - max(fm.horizontalAdvance(r) for r in rows)) / len(cols))
+        widest = max(fm.horizontalAdvance(c) for c in cols) + 6
+        return math.ceil(fm.height() / cell_h), math.ceil(widest / cell_w)
 
     def _shown_array(self, w: np.ndarray) -> np.ndarray:
         if w.ndim == 3:
@@ -302,6 +321,20 @@ class ParamEditor(QWidget):
         self._error.hide()
         self.message.setText("")
         self.heatmap.set_selected(None)
+
+    def eventFilter(self, obj, ev) -> bool:
+        if obj is self.heatmap and ev.type() == QEvent.Type.Resize and self._name is not None:
+            self._show(self._name)  # the labels the cells have room for depend on the size
+        return False
+
+    def resizeEvent(self, ev) -> None:
+        # In a narrow side panel the tree goes above the matrix, not beside it.
+        narrow = self.width() < NARROW
+        orientation = Qt.Orientation.Vertical if narrow else Qt.Orientation.Horizontal
+        if self._split.orientation() != orientation:
+            self._split.setOrientation(orientation)
+            self._split.setSizes([200, 500] if narrow else [260, 700])
+        super().resizeEvent(ev)
 
     def keyPressEvent(self, ev) -> None:
         if ev.key() == Qt.Key.Key_Escape and self._editor.isVisible():

@@ -27,6 +27,7 @@ class Piece:
     cols: int = 0
     weight: float = 1.0  # cell size multiplier (an emphasised heatmap may be drawn larger)
     breakable: bool = False  # a line may wrap before this piece (operation symbols)
+    min_width: float = 0.0  # e.g. room for a heatmap's title
 
     @property
     def grid(self) -> bool:
@@ -89,7 +90,7 @@ def place(rows: list[list[Piece]], width: float, height: float,
         slack = max(0.0, row_h - SPACING * (len(lines) - 1) - sum(needs)) / len(lines)
         for line, need in zip(lines, needs):
             line_h = need + slack
-            sizes = [(p.width + p.cols * p.weight * cw, (p.height + p.rows * p.weight * ch)
+            sizes = [(max(p.min_width, p.width + p.cols * p.weight * cw), (p.height + p.rows * p.weight * ch)
                       if p.grid else (p.height or line_h)) for p in line]
             total = sum(w for w, _ in sizes) + SPACING * (len(line) - 1)
             x = max(0.0, (width - total) / 2)

@@ -133,3 +133,8 @@ def norm_stats(x: np.ndarray) -> np.ndarray:
     mean = x.mean(-1)
     std = np.sqrt(((x - mean[:, None]) ** 2).mean(-1))
     return np.stack([mean, std], axis=1)
+
+
+def thin(labels: list[str], k: int) -> list[str]:
+    """Every k-th label, the rest blank: cells too small for all their labels keep a readable few."""
+    return list(labels) if k <= 1 else [s if i % k == 0 else "" for i, s in enumerate(labels)]

@@ -268,7 +268,7 @@ def _attention(ctx: _Ctx, node, focus: int | None) -> list[list[Item]]:
     raw, scaled, masked, pattern = chain
     h = ctx.head
     sqrt_d = ctx.node(scaled).attrs["sqrt_d"]
-    titles = (f"Q·Kᵀ (head {h})", "÷ √d_head", "masked", "pattern")
+    titles = ("Q·Kᵀ", "÷ √d_head", "masked", "pattern")
     ops = (Symbol("÷", f"√{sqrt_d ** 2:g}"), Symbol("→", "mask"), Symbol("→", "softmax"))
     strip: list[Item] = []
     for i, (name, title) in enumerate(zip(chain, titles)):
@@ -290,8 +290,7 @@ def _attention(ctx: _Ctx, node, focus: int | None) -> list[list[Item]]:
         note = {1: f"√{sqrt_d ** 2:g} = {sqrt_d:.2f}", 2: f"mask:\n{mask_note}", 3: "softmax\nper row"}[here]
         name = {1: "scores ", 2: "scaled ", 3: "masked "}[here]
         big = [ctx.panel(chain[here - 1], f"{name}(head {h})", head=h), Symbol(ops[here - 1].text, note)]
-    big.append(ctx.panel(node.name, f"{titles[here]} (head {h})" if here else f"scores (head {h})",
-                         current=True, head=h))
+    big.append(ctx.panel(node.name, f"{titles[here] if here else 'scores'} (head {h})", current=True, head=h))
     if here == 3:
         q_labels, k_labels = query_key_labels(ctx.trace, pattern)
         if focus is None and len(q_labels) > MAX_ALL_LINES:

@@ -20,6 +20,7 @@ from ui.widgets import heatmap as heatmap_mod
 from ui.widgets.heatmap import Heatmap, format_value
 from ui.widgets.next_token import NextTokenPanel
 from ui.widgets.picture_layout import Piece, place
+from ui.widgets.slicing import thin
 from ui.widgets.plots import AttentionLines
 from ui.widgets.step_pictures import Bars, Lines, Panel, Picture, Symbol, build_picture
 
@@ -51,7 +52,7 @@ class PanelBox(QFrame):
 
     def show_panel(self, panel: Panel, force: bool = False) -> None:
         old, self.panel = self.panel, panel
-        rows, cols = _thin(panel.rows, self.thin[0]), _thin(panel.cols, self.thin[1])
+        rows, cols = thin(panel.rows, self.thin[0]), thin(panel.cols, self.thin[1])
         if force or old is None or not _same_picture(old, panel) or self._shown_labels != (rows, cols):
             self._shown_labels = (rows, cols)
             self.heatmap.set_data(panel.values, rows, cols, panel.kind, panel.title, panel.changed)
@@ -82,10 +83,6 @@ class PanelBox(QFrame):
                 pen.setCosmetic(True)
                 item.setPen(pen)
                 self._bands.append(item)
-
-
-def _thin(labels: list[str], k: int) -> list[str]:
-    return labels if k <= 1 else [s if i % k == 0 else "" for i, s in enumerate(labels)]
 
 
 def _same_picture(a: Panel, b: Panel) -> bool:
@@ -336,7 +333,9 @@ class StepView(QWidget):
             title.setBold(True)
             left = max(fm.horizontalAdvance(s) for s in it.rows) + 18
             top = QFontMetricsF(title).height() + 10 + fm.height() + 16
-            return Piece(left + BAR_WIDTH + 2 * FRAME, top + 10 + 2 * FRAME, *it.values.shape, it.weight)
+            title_w = QFontMetricsF(title).horizontalAdvance(it.title) + 2 * FRAME + 12
+            return Piece(left + BAR_WIDTH + 2 * FRAME, top + 10 + 2 * FRAME, *it.values.shape, it.weight,
+                         min_width=title_w)
         if isinstance(it, Symbol):
             hint = w.sizeHint()
             return Piece(hint.width() + 8, hint.height(), breakable=True)
