@@ -47,6 +47,7 @@ def residual_mode(trace: Trace, prefix: str = "") -> str:
     graph = trace.graph
     if f"{prefix}depth_final.hook_mixed" in graph.index:
         groups = graph.node(f"{prefix}depth_final.hook_mixed").attrs["groups"]
+        # one sublayer per block is Full Attention Residuals, and computes exactly the same
         return "attnres" if all(len(g) == 1 for g in groups) else "block_attnres"
     if f"{prefix}blocks.0.dwa.hook_mixed" in graph.index:
         return "denseformer"
