@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QKeySequence, QPainter, QPen, QShortcut
-from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QGridLayout, QHBoxLayout, QLabel,
+from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QGridLayout, QLabel,
                                QLineEdit, QListView, QListWidget, QListWidgetItem, QMenu, QRadioButton,
                                QSizePolicy, QStyle, QStyledItemDelegate, QStyleOptionViewItem, QVBoxLayout,
                                QWidget)
@@ -21,6 +21,7 @@ TOKEN_ROLE = Qt.ItemDataRole.UserRole + 1  # the token string itself (the displa
 TOKEN_PT = 15.0
 VOCAB_PT = 13.0
 ID_PT = 11.0
+CHIP_PAD = 10  # chip height beyond the text
 ERROR_STYLE = "color: #b00020; font-weight: bold;"
 
 
@@ -66,7 +67,7 @@ class ChipDelegate(QStyledItemDelegate):
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
         text, tid = index.data(Qt.ItemDataRole.DisplayRole), str(index.data(ID_ROLE))
         width = self._fm.horizontalAdvance(text) + self._id_fm.horizontalAdvance(tid) + 26
-        return QSize(width, self._fm.height() + 14)
+        return QSize(width, self._fm.height() + CHIP_PAD)
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
         painter.save()
@@ -89,29 +90,28 @@ class ChipDelegate(QStyledItemDelegate):
 
 
 class ChipList(QListWidget):
-    """A row (or a wrapping flow) of chips."""
+    """A wrapping flow of chips, as tall as its rows up to `max_rows` (then it scrolls)."""
 
-    def __init__(self, point_size: float, fill: str, wrap: bool, max_rows: int):
+    def __init__(self, point_size: float, fill: str, max_rows: int):
         super().__init__()
         self.max_rows = max_rows
         self.setItemDelegate(ChipDelegate(point_size, QColor(fill), self))
         self.setViewMode(QListView.ViewMode.ListMode)
         self.setFlow(QListView.Flow.LeftToRight)
-        self.setWrapping(wrap)
+        self.setWrapping(True)
         self.setResizeMode(QListView.ResizeMode.Adjust)
         self.setSpacing(3)
         self.setMouseTracking(True)
         self.setFrameShape(QListWidget.Shape.NoFrame)
         self.setStyleSheet("QListWidget { background: transparent; }")
-        self.setHorizontalScrollBarPolicy(
-            Qt.ScrollBarPolicy.ScrollBarAlwaysOff if wrap else Qt.ScrollBarPolicy.ScrollBarAsNeeded)
-        self._row_height = QFontMetrics(self.itemDelegate().font).height() + 14 + 2 * self.spacing()
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self._row_height = QFontMetrics(self.itemDelegate().font).height() + CHIP_PAD + 2 * self.spacing()
         self._fit()
 
     def _fit(self) -> None:
         """As many chip rows as the contents need, up to `max_rows` (then it scrolls)."""
         rows = 1
-        if self.isWrapping() and self.count():
+        if self.count():
             option = QStyleOptionViewItem()
             delegate = self.itemDelegate()
             widths = [delegate.sizeHint(option, self.indexFromItem(self.item(i))).width() + 2 * self.spacing()
@@ -121,8 +121,7 @@ class ChipList(QListWidget):
                 if x and x + w > available:
                     rows, x = rows + 1, 0
                 x += w
-        scrollbar = 0 if self.isWrapping() else self.horizontalScrollBar().sizeHint().height()
-        self.setFixedHeight(min(rows, self.max_rows) * self._row_height + scrollbar + 4)
+        self.setFixedHeight(min(rows, self.max_rows) * self._row_height + 4)
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
@@ -143,12 +142,18 @@ class ChipList(QListWidget):
 
 
 class _Side:
-    """One input row: its chips and its line edit (source, target, or the only input)."""
+    """One input row: its chips and its line edit (source, target, or the only input).
 
-    def __init__(self, title: str):
+    With two rows the title is a radio button: it picks the row vocabulary clicks add to.
+    """
+
+    def __init__(self, title: str, choosable: bool):
         self.title = title
-        self.label = QLabel(title)
-        self.chips = ChipList(TOKEN_PT, "#dbe7ff", wrap=False, max_rows=1)
+        self.label = QRadioButton(title) if choosable else QLabel(title)
+        if choosable:
+            self.label.setToolTip(f"Clicks on the vocabulary add to the {title.lower()}")
+            self.label.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.chips = ChipList(TOKEN_PT, "#dbe7ff", max_rows=2)
         self.chips.setDragDropMode(QAbstractItemView.DragDropMode.InternalMove)
         self.chips.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.edit = QLineEdit()
@@ -174,20 +179,11 @@ class TokenStrip(QWidget):
         self.grid.setContentsMargins(6, 4, 6, 0)
         self.grid.setHorizontalSpacing(8)
         self.grid.setVerticalSpacing(2)
-        self.vocab = ChipList(VOCAB_PT, "#eeeeee", wrap=True, max_rows=2)
+        self.vocab = ChipList(VOCAB_PT, "#eeeeee", max_rows=2)
         self.vocab.setToolTip("The vocabulary: click a token to add it to the end of the input")
         self.vocab.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.vocab.itemClicked.connect(lambda item: self.add_token(item.data(TOKEN_ROLE)))
-        self.target_choice = QWidget()
-        choice = QHBoxLayout(self.target_choice)
-        choice.setContentsMargins(0, 0, 0, 0)
-        choice.addWidget(QLabel("add to"))
-        self.choice_group = QButtonGroup(self)
-        for i, text in enumerate(("source", "target")):
-            button = QRadioButton(text)
-            button.setChecked(i == 1)
-            self.choice_group.addButton(button, i)
-            choice.addWidget(button)
+        self.choice_group = QButtonGroup(self)  # source / target: where vocabulary clicks go
         self.message = QLabel()
         self.message.setWordWrap(True)
         self.message.setStyleSheet(ERROR_STYLE)
@@ -285,24 +281,25 @@ class TokenStrip(QWidget):
                 side.edit.setStyleSheet("")
 
     def _build_rows(self, n: int) -> None:
+        for button in self.choice_group.buttons():
+            self.choice_group.removeButton(button)
         while self.grid.count():
             widget = self.grid.takeAt(0).widget()
-            if widget is not None and widget not in (self.vocab, self.target_choice):
+            if widget is not None and widget is not self.vocab:
                 widget.deleteLater()
         titles = ("Source", "Target") if n == 2 else ("Tokens",)
-        self.sides = [_Side(t) for t in titles]
+        self.sides = [_Side(t, choosable=n == 2) for t in titles]
         for row, side in enumerate(self.sides):
             self._wire(row, side)
+            if n == 2:
+                self.choice_group.addButton(side.label, row)
             self.grid.addWidget(side.label, row, 0)
             self.grid.addWidget(side.chips, row, 1)
-            self.grid.addWidget(side.edit, row, 2)
-        self.grid.addWidget(QLabel("Vocabulary"), n, 0)
+            self.grid.addWidget(side.edit, row, 2, Qt.AlignmentFlag.AlignTop)
         if n == 2:
-            self.grid.addWidget(self.vocab, n, 1)
-            self.grid.addWidget(self.target_choice, n, 2)
-        else:
-            self.grid.addWidget(self.vocab, n, 1, 1, 2)
-        self.target_choice.setVisible(n == 2)
+            self.sides[1].label.setChecked(True)
+        self.grid.addWidget(QLabel("Vocabulary"), n, 0)
+        self.grid.addWidget(self.vocab, n, 1, 1, 2)
         self.grid.setColumnStretch(1, 1)
 
     def _wire(self, row: int, side: _Side) -> None:
