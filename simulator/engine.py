@@ -4,6 +4,7 @@ turns them into Qt signals.
 """
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable
 
 import numpy as np
@@ -94,7 +95,7 @@ class Stepper(Observable):
         self._notify()
 
     def go(self, pos: int) -> None:
-        pos = max(0, min(len(self._names) - 1, pos))
+        pos = max(0, min(len(self._names) - 1, operator.index(pos)))  # TypeError for 2.5 or "3"
         if pos != self._pos:
             self._pos = pos
             self._notify()

@@ -131,7 +131,12 @@ def _tokens_from_json(data):
 
 
 def save(path: str | os.PathLike, model: Transformer, tokens, extra: dict | None = None) -> None:
-    """Write the model and its tokens to `path` atomically (`extra`: more JSON-able metadata)."""
+    """Write the model and its tokens to `path` atomically (`extra`: more JSON-able metadata).
+
+    The tokens are checked against the model first (TokenError, nothing written): a file that
+    `load` would refuse is never made.
+    """
+    tokens = model.tokens(tokens)
     meta = {"format": FORMAT, "version": VERSION, "config": json.loads(model.config.to_json()),
             "tokens": _tokens_to_json(tokens)}
     if extra:

@@ -81,7 +81,8 @@ class Transformer:
         else:
             index = tuple(np.atleast_1d(index).tolist()) if not isinstance(index, tuple) else index
             if len(index) != len(shape) or any(
-                    not isinstance(i, (int, np.integer)) or not 0 <= i < n for i, n in zip(index, shape)):
+                    not isinstance(i, (int, np.integer)) or isinstance(i, bool) or not 0 <= i < n
+                    for i, n in zip(index, shape)):
                 raise ValueError(f"{name} has shape {list(shape)}; index {list(index)} is outside it.")
             try:
                 number = float(value)

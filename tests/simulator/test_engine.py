@@ -45,6 +45,11 @@ def test_stepper_moves_and_clamps_at_the_ends():
     assert st.name == "probs"
     st.go(-3)
     assert st.index == 0
+    st.go(4)
+    for bad in (2.5, "3", None):
+        with pytest.raises(TypeError):
+            st.go(bad)
+        assert st.index == 4
 
 
 def test_stepping_back_shows_the_real_earlier_values():

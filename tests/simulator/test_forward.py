@@ -351,6 +351,7 @@ def test_temperature_flattens_and_sharpens_the_probabilities():
     (("embed.W_E", 1.0, (0, -1)), ValueError, "outside"),
     (("embed.W_E", 1.0, (0,)), ValueError, "outside"),
     (("embed.W_E", 1.0, (0, 1.5)), ValueError, "outside"),
+    (("embed.W_E", 1.0, (0, True)), ValueError, "outside"),
     (("embed.W_E", "abc", (0, 0)), ValueError, "number"),
     (("unembed.b_U", "abc"), ValueError, "numbers"),
 ])

@@ -10,7 +10,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from simulator import ModelConfig, ModelFileError, Session, Transformer, load, save
+from simulator import ModelConfig, ModelFileError, Session, TokenError, Transformer, load, save
 from simulator.io import atomic_write, load_meta
 
 
@@ -137,6 +137,19 @@ def test_a_save_that_fails_midway_keeps_the_previous_file(tmp_path, monkeypatch)
     with pytest.raises(OSError):
         save(path, Transformer(ModelConfig(), seed=2), ["a"])
     assert path.read_bytes() == before and sorted(os.listdir(tmp_path)) == ["good.npz"]
+
+
+def test_tokens_the_model_cannot_read_are_refused_before_writing(tmp_path):
+    model, path = _good_file(tmp_path)
+    before = path.read_bytes()
+    strict = Transformer(ModelConfig(vocab=("the", "cat"), d_model=4, n_heads=1), seed=1)
+    with pytest.raises(TokenError, match="'dog'"):
+        save(path, strict, ["the", "dog"])
+    with pytest.raises(TokenError, match="n_ctx"):
+        save(tmp_path / "new.npz", model, "the cat sat on the mat and the dog")
+    assert path.read_bytes() == before and sorted(os.listdir(tmp_path)) == ["good.npz"]
+    save(path, model, "the zebra")  # an unknown word in a vocabulary with <unk> is saved as <unk>
+    assert load(path)[1] == ["the", "<unk>"]
 
 
 def test_saving_over_a_file_replaces_it(tmp_path):

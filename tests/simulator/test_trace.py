@@ -118,6 +118,16 @@ def test_explain_a_masked_cell_says_why_it_is_hidden(key, index, why):
     assert why in text and "−∞" in text
 
 
+def test_an_old_trace_explains_with_the_weights_it_was_computed_with():
+    m = Transformer(ModelConfig(), seed=3)
+    old = m.run(TEXT)
+    before = old.explain("blocks.0.attn.hook_q", (0, 0, 0))
+    m.set_param("blocks.0.attn.b_Q", 5.0, index=(0, 0))
+    assert old.explain("blocks.0.attn.hook_q", (0, 0, 0)) == before
+    new = m.run(TEXT).explain("blocks.0.attn.hook_q", (0, 0, 0))
+    assert new != before and new.split(" = ")[-2].endswith("+ 5.000")
+
+
 def test_explain_refuses_bad_names_and_indices():
     trace = run(CONFIGS["default"])
     with pytest.raises(KeyError, match="No intermediate called 'blocks.7.hook_resid_pre'"):
