@@ -213,3 +213,30 @@ def test_depth_and_cross_attention_axes_are_labelled(qtbot):
     assert (pattern.rows, pattern.cols) == (["a", "dog"], ["the", "cat", "sat"])
     lines = view.picture.rows[1][-1]
     assert (lines.q_labels, lines.k_labels) == (["a", "dog"], ["the", "cat", "sat"])
+
+
+def test_a_new_session_redraws_from_the_new_model(setup):
+    session, bridge, view = setup
+    session.stepper.jump("blocks.0.attn.hook_q")
+    new = Session(Transformer(ModelConfig(arch="encoder-decoder")), ("the cat", "a dog ran"))
+    bridge.set_session(new)
+    new.stepper.jump("decoder.blocks.0.cross_attn.hook_k")
+    assert view.picture_kind == "qkv"
+    # the keys come from the encoder: two source tokens
+    np.testing.assert_array_equal(view.current_heatmap().values(),
+                                  new.trace["decoder.blocks.0.cross_attn.hook_k"][:, 0, :])
+    assert view.picture.panels()[-1].rows == ["the", "cat"]
+
+
+def test_long_inputs_stay_legible(qtbot):
+    config = ModelConfig(d_model=64, n_ctx=64, d_mlp=64)
+    words = ("the cat sat on the mat and the dog ran . " * 6).split()[:64]
+    session, bridge, view = make_view(qtbot, config, words)
+    session.stepper.jump("blocks.1.hook_resid_mid")
+    session.set_param("blocks.0.attn.W_Q", 2.0, (0, 0, 0))
+    # 64 x 64 changed cells: flagged in the title instead of thousands of outlines
+    maps = view.heatmaps()
+    assert "sum (changed)" in maps and maps["sum (changed)"].changed_cells() == []
+    session.stepper.jump("blocks.0.attn.hook_pattern")
+    lines = view.attention_lines()
+    assert 0 < lines.line_count() <= config.n_heads * 64  # one query's lines, not 64 x 64 per head

@@ -293,10 +293,15 @@ def _attention(ctx: _Ctx, node, focus: int | None) -> list[list[Item]]:
     big.append(ctx.panel(node.name, f"{titles[here] if here else 'scores'} (head {h})", current=True, head=h))
     if here == 3:
         q_labels, k_labels = query_key_labels(ctx.trace, pattern)
-        if focus is None and len(q_labels) > MAX_ALL_LINES:
-            focus = len(q_labels) - 1
-        big.append(Lines(ctx.trace[pattern], q_labels, k_labels, focus))
+        big.append(Lines(ctx.trace[pattern], q_labels, k_labels, lines_focus(focus, len(q_labels))))
     return [strip, big]
+
+
+def lines_focus(focus: int | None, n_queries: int) -> int | None:
+    """The query whose lines are drawn: the chosen one; for long inputs, the last by default."""
+    if focus is None and n_queries > MAX_ALL_LINES:
+        return n_queries - 1
+    return focus
 
 
 def _mix(ctx: _Ctx, node) -> list[list[Item]]:
@@ -433,4 +438,4 @@ def _generic(ctx: _Ctx, node) -> list[list[Item]]:
     return [items]
 
 
-__all__ = ["Picture", "Panel", "Symbol", "Lines", "Bars", "build_picture", "step_title"]
+__all__ = ["Picture", "Panel", "Symbol", "Lines", "Bars", "build_picture", "step_title", "lines_focus"]

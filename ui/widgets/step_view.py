@@ -22,7 +22,7 @@ from ui.widgets.next_token import NextTokenPanel
 from ui.widgets.picture_layout import Piece, place
 from ui.widgets.slicing import thin
 from ui.widgets.plots import AttentionLines
-from ui.widgets.step_pictures import Bars, Lines, Panel, Picture, Symbol, build_picture
+from ui.widgets.step_pictures import Bars, Lines, Panel, Picture, Symbol, build_picture, lines_focus
 
 TITLE_PT, FORMULA_PT, SYMBOL_PT, NOTE_PT = 19.0, 15.0, 40.0, 12.0
 FRAME = 11  # PanelBox margin + thickest border, each side
@@ -380,9 +380,10 @@ class StepView(QWidget):
         if self._picture is None:
             return
         for it in (it for row in self._picture.rows for it in row):
-            if isinstance(it, Lines) and it.focus != self._focus:
-                it.focus = self._focus
-                self._lines.set_data(it.pattern, it.q_labels, it.k_labels, focus_query=self._focus)
+            focus = lines_focus(self._focus, len(it.q_labels)) if isinstance(it, Lines) else None
+            if isinstance(it, Lines) and it.focus != focus:
+                it.focus = focus
+                self._lines.set_data(it.pattern, it.q_labels, it.k_labels, focus_query=focus)
             elif isinstance(it, Bars) and self._position is not None and it.position != self._position:
                 it.position = min(self._position, len(it.positions) - 1)
                 self._next.set_data(it.probs, it.vocab, it.positions, it.position, it.temperature)
