@@ -161,12 +161,15 @@ def _quit_after_first_paint(app, window, started: float) -> None:
     from PySide6.QtCore import QEvent, QObject, QTimer
 
     class FirstPaint(QObject):
+        """Prints the time of the window's first paint event, then ends the event loop."""
+
+        done = False
+
         def eventFilter(self, obj, event) -> bool:
-            if event.type() == QEvent.Type.Paint and self.parent() is not None:
+            if event.type() == QEvent.Type.Paint and not self.done:
+                self.done = True
                 print(f"first paint after {time.perf_counter() - started:.3f} s (from cli.main)", flush=True)
-                self.setParent(None)
                 QTimer.singleShot(0, app.quit)
             return False
 
-    window._first_paint = FirstPaint(window)
-    window.installEventFilter(window._first_paint)
+    window.installEventFilter(FirstPaint(window))  # the window owns the filter
