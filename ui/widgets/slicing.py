@@ -1,4 +1,4 @@
-"""How a step's tensor becomes one 2-D heatmap, and what its axes are called.
+"""How a step's tensor becomes one 2-D heatmap, and what the step and its axes are called.
 
 Per-head tensors are cut to the selected head: `[pos, head, d_head]` → `[pos, d_head]`,
 `[head, q_pos, k_pos]` → `[q_pos, k_pos]`. A `Slicer` remembers the cut, so a click on
@@ -138,3 +138,39 @@ def norm_stats(x: np.ndarray) -> np.ndarray:
 def thin(labels: list[str], k: int) -> list[str]:
     """Every k-th label, the rest blank: cells too small for all their labels keep a readable few."""
     return list(labels) if k <= 1 else [s if i % k == 0 else "" for i, s in enumerate(labels)]
+
+
+LINEAR_NAMES = {"W_O": "Output projection W_O", "W_in": "MLP: expand (W_in)",
+                "W_out": "MLP: project back (W_out)", "W_U": "Unembed → logits"}
+OP_NAMES = {
+    "embed": "Token embedding", "pos_sinusoidal": "Positional encoding (sinusoidal)",
+    "pos_learned": "Positional encoding (learned)", "layernorm": "LayerNorm",
+    "rope": "Rotary position (RoPE)", "scores": "Attention scores Q·Kᵀ", "scale": "Scale ÷ √d_head",
+    "mask": "Mask", "softmax": "Softmax → attention pattern", "mix": "Weighted sum of values",
+    "concat": "Concatenate the heads", "act": "Activation", "add": "Residual add",
+    "probs": "Next-token probabilities", "depth_logits": "Depth attention: scores",
+    "depth_mix": "Depth attention: mix", "dwa": "Depth-weighted average (DenseFormer)",
+}
+
+
+def step_title(trace: Trace, name: str) -> str:
+    """"Encoder · Layer 0 · Cross-attention · Softmax → attention pattern"-style heading."""
+    node = trace.graph.node(name)
+    where = []
+    if node.stack:
+        where.append(node.stack.capitalize())
+    if node.layer is not None:
+        where.append(f"Layer {node.layer}")
+    if node.sublayer == "cross_attn":
+        where.append("Cross-attention")
+    if node.op == "linear":
+        what = LINEAR_NAMES.get(node.params[0].rsplit(".", 1)[-1], "Linear map")
+    elif node.op == "proj_heads":
+        what = {"q": "Queries Q", "k": "Keys K", "v": "Values V"}[name.rsplit("_", 1)[-1]]
+    elif node.op == "softmax" and node.attrs.get("axis", -1) == 0:
+        what = "Depth attention: softmax over sources"
+    elif node.op == "add" and node.sublayer == "embed":
+        what = "Embedding + position"
+    else:
+        what = OP_NAMES.get(node.op, node.op)
+    return " · ".join(where + [what])

@@ -8,75 +8,13 @@ choice of picture per step can be read (and tested) without a window.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
 import numpy as np
 
 from simulator import Trace, Transformer
-from ui.widgets.slicing import Slicer, depth_source_labels, head_slicer, labels_for, norm_stats, query_key_labels
-
-
-@dataclass
-class Panel:
-    """One heatmap: `values` [rows, cols] with its labels and where a click goes."""
-
-    title: str
-    values: np.ndarray  # [rows, cols]
-    rows: list[str]
-    cols: list[str]
-    kind: str = "signed"  # "signed" (diverging map) or "prob" (sequential map)
-    changed: np.ndarray | None = None  # bool [rows, cols]: cells the last edit moved
-    step: str | None = None  # the trace step shown; None for parameters and derived values
-    slicer: Slicer | None = None  # heatmap cell <-> index into trace[step]
-    current: bool = False  # the step being explained: drawn emphasised
-    head: int | None = None  # a head's block: framed in its HEAD_COLORS colour
-    col_bands: tuple[tuple[int, int, int], ...] = ()  # (start, stop, head): head blocks of columns
-    row_bands: tuple[tuple[int, int, int], ...] = ()  # (start, stop, head): head blocks of rows
-    weight: float = 1.0  # cell size relative to the other heatmaps of its line
-
-
-@dataclass
-class Symbol:
-    """A big operation symbol between panels ("+", "=", "·", "→") with an optional note."""
-
-    text: str
-    note: str = ""
-
-
-@dataclass
-class Lines:
-    """Attention as lines from queries to keys, every head in its colour."""
-
-    pattern: np.ndarray  # [head, q_pos, k_pos]
-    q_labels: list[str]
-    k_labels: list[str]
-    focus: int | None = None
-
-
-@dataclass
-class Bars:
-    """The top-k next-token probabilities at one position, with the temperature control."""
-
-    probs: np.ndarray  # [pos, vocab]
-    vocab: list[str]
-    positions: list[str]
-    position: int
-    temperature: float
-
-
-Item = Panel | Symbol | Lines | Bars
-
-
-@dataclass
-class Picture:
-    kind: str  # "embedding", "qkv", "attention", "concat", "residual", …
-    title: str  # where and what: "Layer 0 · Attention · softmax"
-    formula: str
-    rows: list[list[Item]] = field(default_factory=list)
-    small: tuple[int, ...] = ()  # rows drawn as a low strip of thumbnails (context, not detail)
-
-    def panels(self) -> list[Panel]:
-        return [it for row in self.rows for it in row if isinstance(it, Panel)]
+from ui.widgets.picture_items import Bars, Item, Lines, Panel, Picture, Symbol
+from ui.widgets.slicing import (Slicer, depth_source_labels, head_slicer, labels_for, norm_stats,
+                                query_key_labels, step_title)
 
 
 ATTENTION_OPS = ("scores", "scale", "mask", "softmax")
@@ -84,19 +22,6 @@ MAX_OUTLINED = 2048  # more changed cells than this are flagged in the title ins
 MAX_ALL_LINES = 24  # longer inputs draw one query's attention lines (the last, or the clicked one)
 MASK_NOTES = {"causal": "hide the future\n(−∞)", "window": "hide the future\nand the far past", "window-full":
               "hide far tokens", "full": "nothing hidden"}
-LINEAR_NAMES = {"W_O": "Output projection W_O", "W_in": "MLP: expand (W_in)",
-                "W_out": "MLP: project back (W_out)", "W_U": "Unembed → logits"}
-OP_NAMES = {
-    "embed": "Token embedding", "pos_sinusoidal": "Positional encoding (sinusoidal)",
-    "pos_learned": "Positional encoding (learned)", "layernorm": "LayerNorm",
-    "rope": "Rotary position (RoPE)", "scores": "Attention scores Q·Kᵀ", "scale": "Scale ÷ √d_head",
-    "mask": "Mask", "softmax": "Softmax → attention pattern", "mix": "Weighted sum of values",
-    "concat": "Concatenate the heads", "act": "Activation", "add": "Residual add",
-    "probs": "Next-token probabilities", "depth_logits": "Depth attention: scores",
-    "depth_mix": "Depth attention: mix", "dwa": "Depth-weighted average (DenseFormer)",
-}
-
-
 class _Ctx:
     """What every picture builder reads: the trace, parameters, edit changes, head."""
 
@@ -184,29 +109,6 @@ def build_picture(trace: Trace, model: Transformer, changes: Mapping[str, np.nda
     else:
         kind, rows = "generic", _generic(ctx, node)
     return Picture(kind, step_title(trace, name), node.formula, rows)
-
-
-def step_title(trace: Trace, name: str) -> str:
-    """"Encoder · Layer 0 · Cross-attention · Softmax → attention pattern"-style heading."""
-    node = trace.graph.node(name)
-    where = []
-    if node.stack:
-        where.append(node.stack.capitalize())
-    if node.layer is not None:
-        where.append(f"Layer {node.layer}")
-    if node.sublayer == "cross_attn":
-        where.append("Cross-attention")
-    if node.op == "linear":
-        what = LINEAR_NAMES.get(node.params[0].rsplit(".", 1)[-1], "Linear map")
-    elif node.op == "proj_heads":
-        what = {"q": "Queries Q", "k": "Keys K", "v": "Values V"}[name.rsplit("_", 1)[-1]]
-    elif node.op == "softmax" and node.attrs.get("axis", -1) == 0:
-        what = "Depth attention: softmax over sources"
-    elif node.op == "add" and node.sublayer == "embed":
-        what = "Embedding + position"
-    else:
-        what = OP_NAMES.get(node.op, node.op)
-    return " · ".join(where + [what])
 
 
 # --- the builders: each returns rows of items -----------------------------------------------
@@ -438,4 +340,4 @@ def _generic(ctx: _Ctx, node) -> list[list[Item]]:
     return [items]
 
 
-__all__ = ["Picture", "Panel", "Symbol", "Lines", "Bars", "build_picture", "step_title", "lines_focus"]
+__all__ = ["build_picture", "lines_focus", "step_title"]  # step_title: used by the handout and lessons

@@ -9,105 +9,24 @@ from __future__ import annotations
 import html
 import math
 
-import numpy as np
-from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QFont, QFontMetricsF, QPen
-from PySide6.QtWidgets import QFrame, QGraphicsRectItem, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QFont, QFontMetricsF
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from ui.bridge import SessionBridge
-from ui.widgets.colormaps import HEAD_COLORS
 from ui.widgets import heatmap as heatmap_mod
 from ui.widgets.heatmap import Heatmap, format_value
 from ui.widgets.next_token import NextTokenPanel
+from ui.widgets.picture_items import Bars, Lines, Panel, Picture, Symbol
 from ui.widgets.picture_layout import Piece, place
-from ui.widgets.slicing import thin
+from ui.widgets.picture_parts import NOTE_PT, PanelBox, SymbolLabel
 from ui.widgets.plots import AttentionLines
-from ui.widgets.step_pictures import Bars, Lines, Panel, Picture, Symbol, build_picture, lines_focus
+from ui.widgets.step_pictures import build_picture, lines_focus
 
-TITLE_PT, FORMULA_PT, SYMBOL_PT, NOTE_PT = 19.0, 15.0, 40.0, 12.0
+TITLE_PT, FORMULA_PT = 19.0, 15.0
 FRAME = 11  # PanelBox margin + thickest border, each side
 BAR_WIDTH = 82  # the heatmap's colour bar with its tick labels
 STRIP_HEIGHT = 160  # the thumbnail strip (attention stages) at font scale 1
-
-
-def _head_color(h: int):
-    return HEAD_COLORS[h % len(HEAD_COLORS)]
-
-
-class PanelBox(QFrame):
-    """One heatmap in a frame: thick and dark for the current step, a head's colour for a head."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("panel")
-        self.heatmap = Heatmap()
-        self.panel: Panel | None = None
-        self.thin = (1, 1)  # show every k-th row / column label: small cells cannot hold them all
-        self._shown_labels: tuple | None = None
-        self._bands: list[QGraphicsRectItem] = []
-        self._style = None
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(5, 5, 5, 5)
-        lay.addWidget(self.heatmap)
-
-    def show_panel(self, panel: Panel, force: bool = False) -> None:
-        old, self.panel = self.panel, panel
-        rows, cols = thin(panel.rows, self.thin[0]), thin(panel.cols, self.thin[1])
-        if force or old is None or not _same_picture(old, panel) or self._shown_labels != (rows, cols):
-            self._shown_labels = (rows, cols)
-            self.heatmap.set_data(panel.values, rows, cols, panel.kind, panel.title, panel.changed)
-        if old is None or (old.col_bands, old.row_bands) != (panel.col_bands, panel.row_bands):
-            self._draw_bands(panel)
-        style = (panel.current, panel.head)
-        if style != self._style:
-            self._style = style
-            color = _head_color(panel.head).name() if panel.head is not None else "#202020"
-            width = 6 if panel.current else (2 if panel.head is not None else 1)
-            if not panel.current and panel.head is None:
-                color = "#c8c8c8"
-            self.setStyleSheet(f"QFrame#panel {{ border: {width}px solid {color}; border-radius: 6px;"
-                               f" background: white; }}")
-
-    def _draw_bands(self, panel: Panel) -> None:
-        """Outline each head's block of columns (concat) or rows (W_O) in the head's colour."""
-        for item in self._bands:
-            item.scene().removeItem(item)
-        self._bands = []
-        n_rows, n_cols = panel.values.shape
-        for bands, vertical in ((panel.col_bands, True), (panel.row_bands, False)):
-            for start, stop, h in bands:
-                rect = QRectF(start, 0, stop - start, n_rows) if vertical else QRectF(0, start, n_cols,
-                                                                                     stop - start)
-                item = QGraphicsRectItem(rect, self.heatmap.image_item)
-                pen = QPen(_head_color(h), 4)
-                pen.setCosmetic(True)
-                item.setPen(pen)
-                self._bands.append(item)
-
-
-def _same_picture(a: Panel, b: Panel) -> bool:
-    """Whether a heatmap already shows `b` (values compared exactly; cheap next to set_data)."""
-    return (a.title == b.title and a.kind == b.kind and a.rows == b.rows and a.cols == b.cols
-            and a.values.shape == b.values.shape and np.array_equal(a.values, b.values, equal_nan=True)
-            and (a.changed is None) == (b.changed is None)
-            and (a.changed is None or np.array_equal(a.changed, b.changed)))
-
-
-class SymbolLabel(QLabel):
-    """A big operation symbol with a small note under it."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.symbol = Symbol("")
-
-    def show_symbol(self, symbol: Symbol, scale: float) -> None:
-        self.symbol = symbol
-        note = symbol.note.replace("\n", "<br>")
-        self.setText(f"<div style='font-size:{SYMBOL_PT * scale:g}pt; font-weight:bold'>{symbol.text}</div>"
-                     + (f"<div style='font-size:{NOTE_PT * scale:g}pt; color:#404040'>{note}</div>"
-                        if note else ""))
-
 
 
 class _Canvas(QWidget):
