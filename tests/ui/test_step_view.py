@@ -240,3 +240,15 @@ def test_long_inputs_stay_legible(qtbot):
     session.stepper.jump("blocks.0.attn.hook_pattern")
     lines = view.attention_lines()
     assert 0 < lines.line_count() <= config.n_heads * 64  # one query's lines, not 64 x 64 per head
+
+
+def test_pointing_at_a_cell_shows_its_value_and_font_scale_keeps_the_picture(setup):
+    session, bridge, view = setup
+    session.stepper.jump("blocks.0.attn.hook_pattern")
+    hm = view.current_heatmap()
+    hm.sigCellHovered.emit((2, 1))
+    value = session.trace["blocks.0.attn.hook_pattern"][0, 2, 1]
+    assert f"[sat, cat]  =  {value:.2f}" in view._hover.text()
+    view.set_font_scale(1.5)
+    assert view.picture_kind == "attention"
+    np.testing.assert_array_equal(view.current_heatmap().values(), session.trace["blocks.0.attn.hook_pattern"][0])
