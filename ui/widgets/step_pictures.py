@@ -18,7 +18,7 @@ from ui.widgets.slicing import (Slicer, depth_source_labels, head_slicer, labels
 
 
 ATTENTION_OPS = ("scores", "scale", "mask", "softmax")
-MAX_OUTLINED = 2048  # more changed cells than this are flagged in the title instead of outlined
+MAX_OUTLINED = 1024  # more changed cells than this are flagged in the title instead of outlined
 MAX_ALL_LINES = 24  # longer inputs draw one query's attention lines (the last, or the clicked one)
 MASK_NOTES = {"causal": "hide the future\n(−∞)", "window": "hide the future\nand the far past", "window-full":
               "hide far tokens", "full": "nothing hidden"}
