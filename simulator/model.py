@@ -1,6 +1,7 @@
 """The Transformer: parameters, a forward pass that records every step, and edits."""
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 
@@ -27,9 +28,11 @@ class NumericOverflowError(ValueError):
 
 
 def _overflowed(op: str, v: np.ndarray) -> bool:
+    """Whether `v` holds NaN or ±inf (for mask: NaN or +inf). Call with overflow warnings off."""
     if op == "mask":  # masked keys are -inf by design
-        return bool(np.isnan(v).any() or np.isposinf(v).any())
-    return not np.isfinite(v).all()
+        return not np.max(v) < np.inf  # NaN compares False too
+    # one pass and no temporary in the usual case: any NaN or inf makes the sum non-finite
+    return not math.isfinite(np.add.reduce(v, axis=None)) and not np.isfinite(v).all()
 
 
 def _frozen(a: np.ndarray) -> np.ndarray:
@@ -221,7 +224,8 @@ class Transformer:
                 continue
             with np.errstate(over="ignore", invalid="ignore"):
                 v = FORWARD[node.op]([values[i] for i in node.inputs], [p[q] for q in node.params], node.attrs)
-            if _overflowed(node.op, v):
+                overflowed = _overflowed(node.op, v)
+            if overflowed:
                 raise NumericOverflowError(node.name)
             v.flags.writeable = False
             old = values[node.name]

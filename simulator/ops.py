@@ -18,6 +18,11 @@ SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     """Numerically stable softmax; -inf entries get weight exactly 0, +inf entries share all of it."""
     m = np.max(x, axis=axis, keepdims=True)
+    if np.isfinite(m).all():  # the usual case, in as few numpy calls as possible
+        e = x - m
+        np.exp(e, out=e)  # exp(−∞) = 0 exactly: masked keys get no weight
+        e /= np.add.reduce(e, axis=axis, keepdims=True)
+        return e
     infinite = np.isposinf(m)
     m[~np.isfinite(m)] = 0.0
     e = x - m
@@ -40,10 +45,13 @@ def layernorm(x: np.ndarray, w: np.ndarray, b: np.ndarray, eps: float) -> np.nda
     A constant row normalises to 0 (output b) even when eps is 0. (Rows large enough for
     y·y to overflow cannot occur: weights are bounded, so a normed stream stays below ~1e30.)
     """
-    y = x - x.mean(-1, keepdims=True)
-    var = (y * y).mean(-1, keepdims=True)
+    n = x.shape[-1]
+    # add.reduce / n is what mean() computes (same bits) without its Python overhead
+    y = x - np.add.reduce(x, axis=-1, keepdims=True) / n
+    var = np.add.reduce(y * y, axis=-1, keepdims=True) / n
     scale = np.sqrt(var + eps)
-    scale[scale == 0] = 1.0  # only a constant row with eps = 0, whose y is all 0
+    if eps == 0:
+        scale[scale == 0] = 1.0  # a constant row, whose y is all 0
     y /= scale
     y *= w
     y += b
@@ -157,10 +165,12 @@ def _layernorm(xs, ps, a):
 
 
 def _proj_heads(xs, ps, a):
-    # x [pos, d_model] @ W [head, d_model, d_head] -> [head, pos, d_head] -> [pos, head, d_head]
-    out = xs[0] @ ps[0]
-    out += ps[1][:, None, :]
-    return out.transpose(1, 0, 2)
+    # all heads in one product: W [head, d_model, d_head] -> [d_model, head·d_head]
+    x, w, b = xs[0], ps[0], ps[1]
+    n_heads, d_model, d_head = w.shape
+    out = x @ w.transpose(1, 0, 2).reshape(d_model, n_heads * d_head)  # [pos, head·d_head]
+    out += b.reshape(-1)
+    return out.reshape(len(x), n_heads, d_head)  # [pos, head, d_head]
 
 
 def _rope(xs, ps, a):
@@ -188,7 +198,10 @@ def _softmax(xs, ps, a):
 
 def _mix(xs, ps, a):
     pattern, v = xs
-    return (pattern @ v.transpose(1, 0, 2)).transpose(1, 0, 2)  # [q_pos, head, d_head]
+    z = np.empty((pattern.shape[1], v.shape[1], v.shape[2]))  # [q_pos, head, d_head]
+    # written head by head into a position-major array, so that concat is a free reshape
+    np.matmul(pattern, v.transpose(1, 0, 2), out=z.transpose(1, 0, 2))
+    return z
 
 
 def _concat(xs, ps, a):
