@@ -5,7 +5,7 @@ turns them into Qt signals.
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
@@ -136,7 +136,7 @@ class Session(Observable):
         super().__init__()
         self.model = model
         self.trace = model.run(tokens, temperature=temperature)
-        self.changes: dict[str, np.ndarray] = {}
+        self.changes: Mapping[str, np.ndarray] = {}  # the last edit's |new − old| per changed step
         self.stepper = Stepper(self.trace)
 
     @property
@@ -147,7 +147,7 @@ class Session(Observable):
     def temperature(self) -> float:
         return self.trace.temperature
 
-    def _apply(self, trace: Trace, changes: dict[str, np.ndarray]) -> None:
+    def _apply(self, trace: Trace, changes: Mapping[str, np.ndarray]) -> None:
         self.trace, self.changes = trace, changes
         self.stepper.set_trace(trace)
         self._notify()

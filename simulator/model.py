@@ -12,7 +12,7 @@ from .graph import Graph, build_graph
 from .ops import FORWARD
 from .params import init_params, param_shapes
 from .tokenizer import TokenError, Tokenizer
-from .trace import Trace
+from .trace import Changes, Trace
 
 
 MAX_ABS_WEIGHT = 1e6  # larger weights overflow float64 after a few products (1e6 · 1e6 · … per layer)
@@ -198,13 +198,14 @@ class Transformer:
         return loss_and_grads(self, tokens, targets, mask, label_smoothing)
 
     def rerun(self, trace: Trace, params: Sequence[str] = (), tokens=None,
-              temperature: float | None = None) -> tuple[Trace, dict[str, np.ndarray]]:
+              temperature: float | None = None) -> tuple[Trace, Mapping[str, np.ndarray]]:
         """Recompute only what an edit touched.
 
         `params` names the parameters changed since `trace` was made; `tokens` and
-        `temperature`, when given, replace the inputs. Returns the new trace and, for
-        every step whose value changed, the absolute change per cell (same shape; a step
-        whose shape changed reports every cell as changed, with an infinite delta).
+        `temperature`, when given, replace the inputs. Returns the new trace and a mapping
+        (`trace.Changes`) giving, for every step whose value changed, the absolute change per
+        cell (same shape; a step whose shape changed reports every cell as changed, with an
+        infinite delta). Unchanged steps keep their very array from `trace`.
         Raises NumericOverflowError like `run`.
         """
         toks = trace.tokens if tokens is None else self.tokens(tokens)
@@ -218,7 +219,7 @@ class Transformer:
         values.update(new_inputs)
         dirty_params = set(params)
         p = self._params
-        changes: dict[str, np.ndarray] = {}
+        changed: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for node in self.graph.nodes:
             if dirty_params.isdisjoint(node.params) and dirty.isdisjoint(node.inputs):
                 continue
@@ -229,16 +230,9 @@ class Transformer:
                 raise NumericOverflowError(node.name)
             v.flags.writeable = False
             old = values[node.name]
+            if old.shape == v.shape and np.array_equal(v, old):
+                continue  # keep the old array: views can tell "unchanged" by identity
             values[node.name] = v
-            if old.shape != v.shape:
-                delta = np.full(v.shape, np.inf)
-            else:
-                same = (old == v)
-                if same.all():  # keep the old array: views can tell "unchanged" by identity
-                    values[node.name] = old
-                    continue
-                with np.errstate(invalid="ignore"):
-                    delta = np.where(same, 0.0, np.abs(v - old))
             dirty.add(node.name)
-            changes[node.name] = delta
-        return Trace(self.graph, values, MappingProxyType(dict(p)), toks), changes
+            changed[node.name] = (v, old)
+        return Trace(self.graph, values, MappingProxyType(dict(p)), toks), Changes(changed)

@@ -30,6 +30,37 @@ class Step:
     head = None  # every attention tensor holds all heads; views slice out the one they show
 
 
+class Changes(Mapping):
+    """What an edit changed: for each step whose value moved, |new − old| per cell (same shape).
+
+    A step whose shape changed (new tokens) reports every cell as changed, with an infinite
+    delta. Each delta is computed when first read, so an edit only pays for the ones shown.
+    """
+
+    def __init__(self, pairs: dict[str, tuple[np.ndarray, np.ndarray]]):
+        self._pairs = pairs  # name -> (new value, old value)
+        self._deltas: dict[str, np.ndarray] = {}
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name not in self._deltas:
+            new, old = self._pairs[name]
+            if new.shape != old.shape:
+                delta = np.full(new.shape, np.inf)
+            else:
+                with np.errstate(invalid="ignore"):
+                    delta = np.abs(new - old)
+                delta[np.isnan(delta)] = 0.0  # −∞ − (−∞): a masked cell that stayed masked
+            delta.flags.writeable = False
+            self._deltas[name] = delta
+        return self._deltas[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._pairs)
+
+    def __len__(self) -> int:
+        return len(self._pairs)
+
+
 class Trace(Mapping):
     """A read-only mapping from intermediate name to array, in forward order.
 

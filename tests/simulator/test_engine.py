@@ -154,6 +154,9 @@ def test_set_param_recomputes_only_the_affected_steps():
     assert np.all(q_delta[:, 0, 5] > 0) and q_delta.sum() == q_delta[:, 0, 5].sum()
     assert np.all(s.changes["blocks.1.attn.hook_scores_raw"][1] == 0)
     assert s.changes["blocks.1.attn.hook_pattern"][0, 0, 0] == 0  # query 0 only ever sees key 0
+    assert s.changes.get("blocks.0.attn.hook_q") is None and "blocks.0.attn.hook_q" not in s.changes
+    with pytest.raises(ValueError):  # deltas are read-only, like the trace
+        s.changes["logits"][0, 0] = 0.0
 
 
 def test_an_edit_that_changes_nothing_reports_no_changes():
