@@ -59,7 +59,7 @@ class TrainWorker(QObject):
         try:
             result = train(self.model, self.task, **self.settings, callback=self._emit,
                            should_stop=self._should_stop, every=EVERY,
-                           eval_every=EVERY * max(1, steps // (EVERY * 40)), eval_size=EVAL_SIZE)
+                           eval_every=EVERY * max(5, steps // (EVERY * 40)), eval_size=EVAL_SIZE)
         except (ValueError, FloatingPointError) as exc:
             self.sigDone.emit(str(exc))
             return
