@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QBuffer, QIODevice, QPoint, QRect
+from PySide6.QtCore import QBuffer, QIODevice, QPoint, QRect, Qt
 from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtSvg import QSvgGenerator
 from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QWidget
@@ -158,8 +158,9 @@ def export_array(values: np.ndarray, parent: QWidget | None = None, name: str = 
 
 
 def heatmap_menu(heatmap) -> QMenu:
-    """The context menu of a `Heatmap`: its picture and its numbers."""
+    """The context menu of a `Heatmap`: its picture and its numbers (deleted once closed)."""
     menu = QMenu(heatmap)
+    menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     title = heatmap.title() or "heatmap"
     rows, cols = heatmap.labels()
     menu.addAction("Save picture as PNG or SVG…", lambda: export_picture(heatmap, heatmap, title))

@@ -1,14 +1,17 @@
 """`stepformer export` renders the handout headless; `stepformer --help` documents every
 command; mistakes are one line on stderr and a non-zero exit."""
+import json
 import os
 import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import simulator
 from simulator import ModelConfig, Transformer
+from simulator.cli import steps_from_json
 from ui import cli
 from ui.cli_commands import COMMANDS, export_main
 
@@ -80,6 +83,15 @@ def test_help_documents_every_command(capsys):
     assert set(COMMANDS) >= {"trace", "export"}
 
 
-def test_the_trace_command_is_wired(capsys):
+def test_the_trace_command_is_wired_and_round_trips(tmp_path, small_model, capsys):
+    path, model = small_model
+    out = tmp_path / "t.json"
+    assert cli.main(["trace", "the dog ran", "--model", str(path), "--json", str(out)]) == 0
+    arrays = steps_from_json(json.loads(out.read_text()))
+    trace = model.run(model.tokens("the dog ran"))
+    assert list(arrays) == trace.names
+    for name, value in arrays.items():
+        assert np.array_equal(value, trace[name]), name
     assert cli.main(["trace", "the cat"]) == 0
     assert "hook_embed" in capsys.readouterr().out
+    assert cli.main(["nonsense"]) == 2

@@ -5,8 +5,8 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pytest
 from PySide6.QtCore import QSettings
-from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QMenu, QMessageBox
+from PySide6.QtGui import QContextMenuEvent, QImage
+from PySide6.QtWidgets import QApplication, QMenu, QMessageBox
 
 from ui import export
 from ui.main_window import MainWindow
@@ -80,6 +80,15 @@ def test_the_heatmap_context_menu_saves_its_picture_and_numbers(heatmap, tmp_pat
     monkeypatch.setattr(export, "ask_save_path", lambda *a: str(tmp_path / "num.npy"))
     numbers.trigger()
     assert np.array_equal(np.load(tmp_path / "num.npy"), VALUES)
+
+
+def test_right_click_opens_the_menu(heatmap, qtbot):
+    pos = heatmap.viewport().rect().center()
+    event = QContextMenuEvent(QContextMenuEvent.Reason.Mouse, pos, heatmap.viewport().mapToGlobal(pos))
+    QApplication.sendEvent(heatmap.viewport(), event)
+    menus = [m for m in heatmap.findChildren(QMenu) if m.isVisible()]
+    assert len(menus) == 1 and menus[0].actions()[0].text().startswith("Save picture")
+    menus[0].close()
 
 
 def test_a_failed_save_is_reported(heatmap, tmp_path, monkeypatch):

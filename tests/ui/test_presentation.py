@@ -6,6 +6,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from simulator.lessons import LESSON_DIR
 from ui.main_window import MainWindow
+from ui.presentation import PresentationController
 from ui.widgets.heatmap import Heatmap
 
 
@@ -104,3 +105,10 @@ def test_clicker_walks_a_lesson_revealing_answers_and_keeps_its_dock(window, qtb
     qtbot.keyClick(focus(window), Qt.Key.Key_PageUp)
     assert player.index == question
     assert window.session_bridge.stepper.name == player.lesson.stops[question].step
+
+
+def test_type_grows_with_the_projected_screen():
+    scale_for = PresentationController.scale_for
+    assert scale_for(800) == pytest.approx(1.5) and scale_for(600) == pytest.approx(1.5)
+    assert scale_for(1080) == pytest.approx(1.5 * 1080 / 800)
+    assert scale_for(4000) == pytest.approx(2.5)
