@@ -72,3 +72,22 @@ def test_pages_carry_the_formula_and_the_explanation(session):
     step = session.trace.step("blocks.0.attn.hook_pattern")
     assert page.formula == step.formula and page.description == step.description
     assert "the cat sat on the mat" in page.footer
+
+
+def test_file_export_handout_writes_the_windows_model(qtbot, tmp_path, monkeypatch):
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+    from ui.main_window import MainWindow
+
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Discard)
+    w = MainWindow(settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(w)
+    model = Transformer(SMALL, seed=5)
+    w.set_model(model, model.tokens("a big dog"), "small model")
+    w.session_bridge.stepper.set_granularity("sublayer")
+    w.session_bridge.stepper.go(2)
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(tmp_path / "h"), ""))
+    assert handout.ask_export_handout(w, w.session_bridge.session, granularity="sublayer") == str(tmp_path / "h.pdf")
+    assert pdf_page_count(tmp_path / "h.pdf") == len(w.session_bridge.stepper)
+    assert w.session_bridge.stepper.index == 2
