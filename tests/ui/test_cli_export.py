@@ -95,3 +95,18 @@ def test_the_trace_command_is_wired_and_round_trips(tmp_path, small_model, capsy
     assert cli.main(["trace", "the cat"]) == 0
     assert "hook_embed" in capsys.readouterr().out
     assert cli.main(["nonsense"]) == 2
+
+
+def test_the_window_opens_a_lesson_or_scenario_from_the_command_line(qapp, tmp_path, capsys):
+    from simulator.lessons import LESSON_DIR
+
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"title": "t", "tokens": "the", "stops": [{"step": "nope", "text": "x"}]}')
+    assert cli.main(["--lesson", str(bad), "--screenshot", str(tmp_path / "a.png")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("stepformer: bad.json, stop 1:") and err.count("\n") == 1
+    assert cli.main(["--scenario", str(tmp_path / "missing.npz"), "--screenshot", str(tmp_path / "b.png")]) == 2
+    assert "missing.npz" in capsys.readouterr().err
+    lesson = str(LESSON_DIR / "01_one_attention_head.json")
+    assert cli.main(["--lesson", lesson, "--screenshot", str(tmp_path / "c.png")]) == 0
+    assert (tmp_path / "c.png").stat().st_size > 10_000
