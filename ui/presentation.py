@@ -97,7 +97,8 @@ class PresentationController(QObject):
         self.overlay = BlankOverlay(window)
         self._saved: _Saved | None = None
         self.action = make_action(window, "&Presentation mode", ["F5"],
-                                  "Full screen with large type for a projector; Esc leaves",
+                                  "Full screen, large type, editors hidden; PgDown/PgUp step, B blanks, "
+                                  "Esc leaves",
                                   self.set_presenting, checkable=True)
         window.addAction(self.action)  # F5 works with the menu bar hidden
 
