@@ -329,7 +329,7 @@ class Heatmap(pg.GraphicsLayoutWidget):
     def contextMenuEvent(self, ev) -> None:
         from ui.export import heatmap_menu  # saving the picture or the numbers lives with the other exports
 
-        heatmap_menu(self).exec(ev.globalPos())
+        heatmap_menu(self).popup(ev.globalPos())
 
     def wheelEvent(self, ev: QWheelEvent) -> None:
         cell = self._cell_at_scene(self.mapToScene(ev.position().toPoint()))
