@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import shiboken6
 from PySide6.QtCore import QObject, QSettings, Signal
 from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QMessageBox
@@ -106,8 +107,12 @@ class FileController(QObject):
     def display_name(self) -> str:
         return Path(self.path).name if self.path else "untitled"
 
-    def update_title(self, *_) -> None:
-        star = "" if self.undo_stack.isClean() else "*"
+    def update_title(self, clean: bool | None = None) -> None:
+        if not shiboken6.isValid(self.window):  # the stack outlives the window (see MainWindow)
+            return
+        if clean is None:
+            clean = self.undo_stack.isClean()
+        star = "" if clean else "*"
         self.window.setWindowTitle(f"{self.display_name()}{star} — {APP_NAME}")
 
     def set_path(self, path: str | None) -> None:
