@@ -2,6 +2,8 @@
 
 Each method checks the request against the model first; a bad one returns a message
 for the place it was typed and changes nothing. A good one is pushed on the undo stack.
+Parameter edits are applied by the Session before they are pushed: it validates, runs the
+forward pass once, and changes nothing if that overflows, so no trial run is needed.
 """
 from __future__ import annotations
 
@@ -14,6 +16,31 @@ from simulator import Transformer
 from simulator.params import init_params
 from ui.bridge import SessionBridge
 from ui.commands import SetModel, SetParam, SetParams, SetTokens
+
+
+def _message(exc: Exception) -> str:
+    return str(exc.args[0]) if exc.args else str(exc)
+
+
+class _AlreadyApplied:
+    """For a command whose change the Session has already made: QUndoStack.push runs redo at
+    once, and that first run must not compute the forward pass a second time."""
+
+    _first_redo = True
+
+    def redo(self) -> None:
+        if self._first_redo:
+            self._first_redo = False
+            return
+        super().redo()
+
+
+class _AppliedParam(_AlreadyApplied, SetParam):
+    pass
+
+
+class _AppliedParams(_AlreadyApplied, SetParams):
+    pass
 
 
 class EditController:
@@ -41,16 +68,16 @@ class EditController:
             index = tuple(np.atleast_1d(index).tolist())
         try:
             new = model.check_param(name, value, index)
-            self.session.check_params({name: new})  # a trial run: a value that overflows is refused here
+            old = model.params[name]
+            if np.array_equal(old, new):
+                return None
+            self.session.set_params({name: new})  # a value that overflows is refused here, nothing changed
         except (KeyError, ValueError) as exc:
-            return str(exc.args[0]) if exc.args else str(exc)
-        old = model.params[name]
-        if np.array_equal(old, new):
-            return None
+            return _message(exc)
         if index is None:
-            self.undo_stack.push(SetParam(self.session, name, None, old, new))
+            self.undo_stack.push(_AppliedParam(self.session, name, None, old, new))
         else:
-            self.undo_stack.push(SetParam(self.session, name, index, old[index], new[index]))
+            self.undo_stack.push(_AppliedParam(self.session, name, index, old[index], new[index]))
         return None
 
     def set_tokens(self, tokens) -> str | None:
@@ -73,11 +100,16 @@ class EditController:
 
     def set_params(self, params: dict[str, np.ndarray], text: str) -> str | None:
         """Several parameters at once (e.g. after training); checked first, one undo step."""
+        current = self.session.model.params
         try:
-            checked = self.session.check_params(params)
+            changed = {k: v for k, v in params.items() if not np.array_equal(current[k], v)}
+            if not changed:
+                return None
+            old = self.session.set_params(changed)  # refused values and overflows change nothing
         except (KeyError, ValueError) as exc:
-            return str(exc.args[0]) if exc.args else str(exc)
-        self._push_params(checked, text)
+            return _message(exc)
+        now = self.session.model.params
+        self.undo_stack.push(_AppliedParams(self.session, old, {k: now[k] for k in old}, text))
         return None
 
     def _push_params(self, params: dict[str, np.ndarray], text: str) -> None:

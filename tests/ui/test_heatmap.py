@@ -4,10 +4,11 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QColor, QPainter, QPixmap, QWheelEvent
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QScrollArea
 
 from ui.widgets import colormaps
-from ui.widgets.heatmap import Heatmap, format_value
+from ui.widgets import heatmap as heatmap_mod
+from ui.widgets.heatmap import Heatmap, format_value, widest_text
 
 TOKENS = ["<bos>", "the", "cat", "sat"]
 
@@ -214,3 +215,82 @@ def test_colormap_ranges():
     assert cmap is colormaps.SEQUENTIAL and (lo, hi) == (0.0, 1.0)
     with pytest.raises(ValueError):
         colormaps.for_values(np.zeros(2), "rainbow")
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_widest_text_matches_formatting_every_cell(seed):
+    rng = np.random.default_rng(seed)
+    # band edges where the text gets shorter as |v| grows: 99.996 → "100.00", 100 → "100.0"
+    edges = np.array([99.996, -99.996, 100.0, 999.96, -999.96, 1000.0, 9.99e9, 1e10, 0.004, -0.004,
+                      np.inf, -np.inf, np.nan])
+    a = np.concatenate([rng.normal(scale=10.0 ** rng.integers(-3, 12), size=40), rng.choice(edges, 6)])
+    assert len(widest_text(a)) == max(len(format_value(float(v))) for v in a)
+
+
+def count_formatting(monkeypatch) -> list[float]:
+    """Every value the heatmap module formats from now on."""
+    calls: list[float] = []
+
+    def counting(v: float) -> str:
+        calls.append(v)
+        return format_value(v)
+
+    monkeypatch.setattr(heatmap_mod, "format_value", counting)
+    return calls
+
+
+def test_hidden_numbers_are_not_formatted_until_the_cells_grow_large_enough(hm, monkeypatch):
+    a = np.random.default_rng(0).normal(size=(64, 96))
+    settle(hm, (300, 200))
+    calls = count_formatting(monkeypatch)
+    hm.set_data(a)
+    settle(hm)
+    assert hm.cell_text(5, 7) == ""
+    assert len(calls) < 20  # a few candidates for the widest text, not 6144 cells
+    hm.set_data(a[:12, :10])
+    settle(hm, (1000, 700))
+    hm.viewport().repaint()
+    assert hm.cell_text(5, 7) == format_value(a[5, 7])
+    assert 0 < len(calls) < 20 + 2 * 120
+
+
+def test_only_the_exposed_cells_are_formatted_and_a_grab_prints_them_all(qtbot, monkeypatch):
+    a = np.random.default_rng(1).normal(size=(30, 30))
+    hm = Heatmap()
+    scroll = QScrollArea()
+    qtbot.addWidget(scroll)
+    scroll.setWidget(hm)
+    hm.resize(2400, 1800)
+    scroll.resize(500, 400)
+    calls = count_formatting(monkeypatch)
+    hm.set_data(a)
+    scroll.show()
+    qtbot.waitExposed(scroll)
+    settle(hm)
+    on_screen = len(calls)
+    assert 0 < on_screen < a.size / 4  # the scroll area shows a corner of the matrix
+    hm.grab()  # an exported picture has every number
+    assert len(calls) >= a.size
+    assert set(calls) >= set(a.ravel().tolist())
+
+
+def test_masked_runs_and_many_outlines_are_drawn(hm):
+    a = np.tril(np.ones((40, 40)))
+    a[np.triu_indices(40, 1)] = -np.inf
+    changed = np.zeros(a.shape, dtype=bool)
+    changed[::3, ::3] = True
+    hm.set_data(a, changed=changed)
+    settle(hm, (900, 900))
+
+    image = hm.viewport().grab().toImage()
+
+    def colours(r, c):  # along the middle of the cell, every pixel
+        left, right = cell_point(hm, r, c, 0.1, 0.5), cell_point(hm, r, c, 0.9, 0.5)
+        return {image.pixelColor(x, left.y()).name() for x in range(left.x(), right.x() + 1)}
+
+    for r, c in [(0, 1), (0, 39), (37, 38), (38, 39)]:  # the first and last cell of masked runs
+        assert len(colours(r, c)) > 1, (r, c)  # diagonal stripes
+    assert len(colours(39, 1)) == 1  # a plain cell below the diagonal
+    edge = cell_point(hm, 39, 39, 0.0, 0.5) + QPoint(3, 0)
+    assert pixel(hm, edge) == QColor("#FFC20A")
+    assert len(hm.changed_cells()) == 14 * 14

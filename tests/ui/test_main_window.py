@@ -174,6 +174,52 @@ def test_bad_values_are_refused_with_a_message(window, value, index, words):
     assert session.trace is trace and window.undo_stack.count() == 0
 
 
+def test_an_edit_whose_forward_pass_fails_is_refused_and_changes_nothing(window, monkeypatch):
+    session = window.session_bridge.session
+    model, trace = session.model, session.trace
+    before = model.params["blocks.0.attn.W_Q"].copy()
+
+    def overflowing(*args, **kwargs):
+        raise ValueError("blocks.0.attn.hook_q overflowed: the values are too large for float64.")
+
+    monkeypatch.setattr(model, "rerun", overflowing)
+    error = window.apply_edit("blocks.0.attn.W_Q", 7.5, (0, 0, 0))
+    assert "overflowed" in error and "overflowed" in window.statusBar().currentMessage()
+    assert model.params["blocks.0.attn.W_Q"].tobytes() == before.tobytes()
+    assert session.trace is trace and window.undo_stack.count() == 0
+
+
+def test_an_edit_runs_the_forward_pass_once_and_undo_redo_once_each(window, monkeypatch):
+    model = window.session_bridge.model
+    runs = []
+    real = model.rerun
+    monkeypatch.setattr(model, "rerun", lambda *a, **k: runs.append(1) or real(*a, **k))
+    window.apply_edit("blocks.0.attn.W_Q", 1.5, (0, 0, 0))
+    assert len(runs) == 1
+    window.undo_stack.undo()
+    window.undo_stack.redo()
+    assert len(runs) == 3 and model.params["blocks.0.attn.W_Q"][0, 0, 0] == 1.5
+
+
+def test_trained_weights_are_one_undo_step_computed_once(window, monkeypatch):
+    session = window.session_bridge.session
+    model = session.model
+    before = dict(model.params)
+    new = {"embed.W_E": before["embed.W_E"] + 1.0, "unembed.W_U": before["unembed.W_U"] * 2}
+    runs = []
+    real = model.rerun
+    monkeypatch.setattr(model, "rerun", lambda *a, **k: runs.append(1) or real(*a, **k))
+    assert window.edits.set_params(dict(before, **new), "Train") is None
+    assert len(runs) == 1 and window.undo_stack.count() == 1
+    assert np.array_equal(model.params["embed.W_E"], new["embed.W_E"])
+    window.undo_stack.undo()
+    assert all(model.params[k].tobytes() == v.tobytes() for k, v in before.items())
+    window.undo_stack.redo()
+    assert np.array_equal(model.params["unembed.W_U"], new["unembed.W_U"])
+    assert "needs numbers" in window.edits.set_params({"embed.W_E": "x"}, "Bad")
+    assert window.undo_stack.count() == 1
+
+
 def test_highlight_action_drives_the_bridge(window, qtbot):
     bridge = window.session_bridge
     assert window.act_highlight.isChecked() == bridge.highlight

@@ -6,7 +6,8 @@ from PySide6.QtGui import QPainter, QPixmap
 from PySide6.QtWidgets import QApplication
 
 from ui.widgets import colormaps
-from ui.widgets.plots import MIN_WEIGHT, AttentionLines, TopKBars, format_prob
+from ui.widgets.plots import (LEVELS, MIN_WEIGHT, SMOOTH_LINES, AttentionLines, TopKBars, toward_white,
+                              format_prob)
 
 VOCAB = ["the", "cat", "dog", "mat", "sat", "on", ".", "a", "ran", "hat"]
 
@@ -113,6 +114,41 @@ def test_lines_use_the_head_colour(lines):
     img = lines.grab().toImage()
     mid = img.pixelColor(lines.width() // 2, lines.height() // 2)
     assert mid.name() == colormaps.HEAD_COLORS[2].name()
+
+
+@pytest.mark.parametrize("strong", [0, 1])
+def test_the_stronger_of_two_overlapping_lines_is_on_top(lines, strong):
+    pat = np.full((2, 1, 1), 0.3)
+    pat[strong, 0, 0] = 1.0  # both heads draw the same horizontal line
+    lines.set_data(pat, ["q"], ["k"])
+    QApplication.processEvents()
+    mid = lines.grab().toImage().pixelColor(lines.width() // 2, lines.height() // 2)
+    assert mid.name() == colormaps.HEAD_COLORS[strong].name()
+
+
+def test_a_faint_line_is_its_head_colour_shaded_towards_white(lines):
+    pat = np.full((1, 1, 1), 0.5)
+    lines.set_data(pat, ["q"], ["k"])
+    QApplication.processEvents()
+    mid = lines.grab().toImage().pixelColor(lines.width() // 2, lines.height() // 2)
+    head = colormaps.HEAD_COLORS[0]
+    strength = 0.15 + 0.85 * 0.5
+    for got, full in ((mid.red(), head.red()), (mid.green(), head.green()), (mid.blue(), head.blue())):
+        assert got == pytest.approx(255 + (full - 255) * strength, abs=2)
+
+
+def test_many_lines_are_all_counted_and_every_head_is_drawn(lines):
+    rng = np.random.default_rng(3)
+    pat = rng.dirichlet(np.ones(30) * 0.3, size=(4, 30))  # [head, query, key]
+    toks = [f"t{i}" for i in range(30)]
+    lines.set_data(pat, toks, toks)
+    assert lines.line_count() == int((pat >= MIN_WEIGHT).sum()) > SMOOTH_LINES
+    QApplication.processEvents()
+    img = lines.grab().toImage()
+    middle = {img.pixelColor(lines.width() // 2, y).name() for y in range(lines.height())}
+    for head in colormaps.HEAD_COLORS[:4]:
+        shades = {toward_white(head, 0.15 + 0.85 * level / LEVELS).name() for level in range(LEVELS + 1)}
+        assert shades & middle, head.name()
 
 
 def test_lines_bad_input_raises(lines):

@@ -40,6 +40,43 @@ def format_value(v: float) -> str:
     return s.replace("-", MINUS)
 
 
+# Where the width of `format_value` can step down as |v| grows ("99.99" is wider than "100.0"):
+# within each band the longest text is that of the largest |v| of each sign.
+_BANDS = (0.0, 100.0, 1000.0, math.inf)
+
+
+def widest_text(values: np.ndarray) -> str:
+    """The longest `format_value` text of any cell, found without formatting every cell."""
+    v = np.asarray(values, dtype=float).ravel()
+    finite = np.isfinite(v)
+    texts = ["0.00"]
+    if not finite.all():
+        texts += [format_value(x) for x in np.unique(v[~finite])]  # NaN, ∞, −∞ (at most 3)
+    v = v[finite]
+    a = np.abs(v)
+    for lo, hi in zip(_BANDS, _BANDS[1:]):
+        band = (a >= lo) & (a < hi)
+        for side in (band & (v >= 0), band & (v < 0)):
+            if side.any():
+                texts.append(format_value(float(v[side][np.argmax(a[side])])))
+    return max(texts, key=len)
+
+
+def _edges(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and size of each cell in device pixels from its boundaries `t` (either direction)."""
+    return np.minimum(t[:-1], t[1:]), np.abs(np.diff(t))
+
+
+def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(row, first col, end col) of every horizontal run of True cells in a 2-D mask."""
+    padded = np.zeros((mask.shape[0], mask.shape[1] + 2), dtype=np.int8)
+    padded[:, 1:-1] = mask
+    step = np.diff(padded, axis=1)
+    rows, starts = np.nonzero(step == 1)
+    _, ends = np.nonzero(step == -1)  # row-major order pairs each end with its start
+    return rows, starts, ends
+
+
 class _CellOverlay(pg.GraphicsObject):
     """Numbers, hatching and outlines, painted in device pixels so text and pen
     widths stay the same size however the cells are stretched."""
@@ -51,51 +88,63 @@ class _CellOverlay(pg.GraphicsObject):
         self.show_numbers = False
         # Laid-out texts keyed by string: an edit changes few cells, so most are reused.
         self.static_texts: dict[str, QStaticText] = {}
+        # paint() is then told the exposed part: a heatmap scrolled half out of view prints half.
+        self.setFlag(self.GraphicsItemFlag.ItemUsesExtendedStyleOption)
 
     def boundingRect(self) -> QRectF:
         rows, cols = self._owner._values.shape
         return QRectF(-0.2, -0.2, cols + 0.4, rows + 0.4)
 
-    def paint(self, p, *args) -> None:
+    def paint(self, p, option, *args) -> None:
         h = self._owner
         rows, cols = h._values.shape
         tr = p.transform()
-        xs = tr.m11() * np.arange(cols + 1) + tr.dx()
+        xs = tr.m11() * np.arange(cols + 1) + tr.dx()  # cell boundaries in device pixels
         ys = tr.m22() * np.arange(rows + 1) + tr.dy()
-
-        def rect(r: int, c: int, grow: float = 0.0) -> QRectF:
-            x0, x1 = sorted((xs[c], xs[c + 1]))
-            y0, y1 = sorted((ys[r], ys[r + 1]))
-            return QRectF(x0 - grow, y0 - grow, x1 - x0 + 2 * grow, y1 - y0 + 2 * grow)
+        x0, w = _edges(xs)
+        y0, ht = _edges(ys)
 
         p.save()
         p.resetTransform()
         p.setRenderHint(p.RenderHint.Antialiasing, False)
-        hatch = QBrush(QColor(80, 80, 80), Qt.BrushStyle.BDiagPattern)
-        for r, c in zip(*np.nonzero(~np.isfinite(h._values))):
-            p.fillRect(rect(r, c), hatch)
+        if h._has_missing:
+            # One rectangle per run of masked cells: a causal mask is one run per row.
+            hatch = QBrush(QColor(80, 80, 80), Qt.BrushStyle.BDiagPattern)
+            for r, start, end in zip(*(a.tolist() for a in _runs(~np.isfinite(h._values)))):
+                left, right = sorted((xs[start], xs[end]))
+                p.fillRect(QRectF(left, y0[r], right - left, ht[r]), hatch)
         if self.show_numbers:
-            self._paint_numbers(p, (xs[:-1] + xs[1:]) / 2, (ys[:-1] + ys[1:]) / 2)
+            self._paint_numbers(p, x0 + w / 2, y0 + ht / 2, option.exposedRect)
         p.setBrush(Qt.BrushStyle.NoBrush)
+        selected = (np.array([h._selected[0]]), np.array([h._selected[1]])) if h._selected else None
         # A dark rim under a bright stroke keeps outlines visible on any cell colour.
-        for cells, grow, bright in ((h._changed_cells, -2.5, QColor("#FFC20A")),
-                                    ([h._selected] if h._selected else [], 1.5, QColor("#FFFFFF"))):
+        for cells, grow, bright in ((h._changed, -2.5, QColor("#FFC20A")), (selected, 1.5, QColor("#FFFFFF"))):
+            if cells is None or not len(cells[0]):
+                continue
+            r, c = cells
+            rects = [QRectF(*box) for box in zip((x0[c] - grow).tolist(), (y0[r] - grow).tolist(),
+                                                 (w[c] + 2 * grow).tolist(), (ht[r] + 2 * grow).tolist())]
             for pen in (QPen(QColor(0, 0, 0), 6), QPen(bright, 3)):
                 p.setPen(pen)
-                for r, c in cells:
-                    p.drawRect(rect(r, c, grow))
+                p.drawRects(rects)
         p.restore()
 
-    def _paint_numbers(self, p, cx: np.ndarray, cy: np.ndarray) -> None:
+    def _paint_numbers(self, p, cx: np.ndarray, cy: np.ndarray, exposed: QRectF) -> None:
+        """Print the exposed cells (`exposed` in cell units); texts are formatted when first printed."""
         h = self._owner
         cache = self.static_texts
         if len(cache) > 4096:
             cache.clear()
+        rows, cols = h._values.shape
+        r0, r1 = max(0, math.floor(exposed.top())), min(rows, math.ceil(exposed.bottom()))
+        c0, c1 = max(0, math.floor(exposed.left())), min(cols, math.ceil(exposed.right()))
+        dark = h._dark()[r0:r1, c0:c1]
         p.setFont(self.font)
-        for dark, color in ((True, QColor(255, 255, 255)), (False, QColor(0, 0, 0))):
+        for is_dark, color in ((True, QColor(255, 255, 255)), (False, QColor(0, 0, 0))):
             p.setPen(color)
-            for r, c in zip(*np.nonzero(h._dark == dark)):
-                text = h._texts[r][c]
+            for r, c in zip(*np.nonzero(dark == is_dark)):
+                r, c = r + r0, c + c0
+                text = h._text(r, c)
                 st = cache.get(text)
                 if st is None:
                     st = cache[text] = QStaticText(text)
@@ -117,10 +166,14 @@ class Heatmap(pg.GraphicsLayoutWidget):
         self.setBackground("w")
         self._values = np.zeros((0, 0))
         self._kind = "signed"
-        self._texts: list[list[str]] = [[""]]
-        self._dark = np.zeros((1, 1), dtype=bool)
+        # Cell texts are formatted when first printed: most updates show cells too small for numbers.
+        self._texts: dict[tuple[int, int], str] = {}
+        self._widest = "0.00"
+        self._rgba = np.zeros((1, 1, 4), dtype=np.ubyte)  # [rows, cols, RGBA] the cells' colours
+        self._dark_cells: np.ndarray | None = None  # bool [rows, cols], from _rgba when first needed
+        self._has_missing = False
         self._labels: tuple = ()
-        self._changed_cells: list[tuple[int, int]] = []
+        self._changed: tuple[np.ndarray, np.ndarray] = (np.zeros(0, int), np.zeros(0, int))  # rows, cols
         self._selected: tuple[int, int] | None = None
         self._hovered: tuple[int, int] | None = None
         self._nudge = False
@@ -187,10 +240,13 @@ class Heatmap(pg.GraphicsLayoutWidget):
         finite = np.isfinite(v)
         idx = np.clip(np.rint((np.where(finite, v, lo) - lo) / (hi - lo) * 255), 0, 255)
         rgba = self._lut[idx.astype(np.intp)]
-        rgba[~finite] = colormaps.MISSING_COLOR.getRgb()
-        self._dark = colormaps.is_dark(rgba)
+        self._has_missing = not finite.all()
+        if self._has_missing:
+            rgba[~finite] = colormaps.MISSING_COLOR.getRgb()
+        self._rgba, self._dark_cells = rgba, None
         self._image.setImage(rgba, autoLevels=False)
-        self._texts = [[format_value(x) for x in row] for row in v.tolist()]
+        self._texts = {}
+        self._widest = widest_text(v)
         self._measure_text()
 
         # Re-laying out the axes is the slow part of an update, so skip it when nothing changed.
@@ -200,7 +256,7 @@ class Heatmap(pg.GraphicsLayoutWidget):
             self._plot.getAxis("top").setTicks([[(j + 0.5, s) for j, s in enumerate(cols_l)]])
         if title != self._title.text:
             self._set_title(title)
-        self._changed_cells = [(int(r), int(c)) for r, c in zip(*np.nonzero(mask))]
+        self._changed = np.nonzero(mask)
         if self._selected and not self._in_range(*self._selected):
             self._selected = None
         if shape_changed:
@@ -212,8 +268,7 @@ class Heatmap(pg.GraphicsLayoutWidget):
     def recolor(self) -> None:
         """Colour the cells again with the current maps (View ▸ Theme changed them)."""
         changed = np.zeros(self._values.shape, dtype=bool)
-        for r, c in self._changed_cells:
-            changed[r, c] = True
+        changed[self._changed] = True
         rows, cols = self.labels()
         self.set_data(self._values, rows, cols, self._kind, self._title.text, changed)
 
@@ -248,7 +303,7 @@ class Heatmap(pg.GraphicsLayoutWidget):
 
     def cell_text(self, row: int, col: int) -> str:
         """The number printed in a cell, or "" while cells are too small for numbers."""
-        return self._texts[row][col] if self._overlay.show_numbers else ""
+        return self._text(row, col) if self._overlay.show_numbers else ""
 
     def title(self) -> str:
         return self._title.text
@@ -260,7 +315,7 @@ class Heatmap(pg.GraphicsLayoutWidget):
 
     def changed_cells(self) -> list[tuple[int, int]]:
         """Cells currently outlined as changed."""
-        return list(self._changed_cells)
+        return [(int(r), int(c)) for r, c in zip(*self._changed)]
 
     @property
     def image_item(self) -> pg.ImageItem:
@@ -274,11 +329,22 @@ class Heatmap(pg.GraphicsLayoutWidget):
         # An empty title should not leave a blank band above the matrix.
         self._title.setMaximumHeight(1e6 if title else 0)
 
+    def _text(self, r: int, c: int) -> str:
+        text = self._texts.get((r, c))
+        if text is None:
+            text = self._texts[r, c] = format_value(float(self._values[r, c]))
+        return text
+
+    def _dark(self) -> np.ndarray:
+        """Where a cell's text should be white rather than black."""
+        if self._dark_cells is None:
+            self._dark_cells = colormaps.is_dark(self._rgba)
+        return self._dark_cells
+
     def _measure_text(self) -> None:
         # Digits are near-equal in width, so the longest string is the widest.
-        widest = max((t for row in self._texts for t in row), key=len)
         fm = QFontMetricsF(self._overlay.font)
-        self._text_size = (fm.horizontalAdvance(widest), fm.height())
+        self._text_size = (fm.horizontalAdvance(self._widest), fm.height())
 
     def _in_range(self, r: int, c: int) -> bool:
         rows, cols = self._values.shape

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt
+from PySide6.QtCore import QLineF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPen
 from PySide6.QtWidgets import QWidget
 
@@ -13,6 +13,8 @@ from ui.widgets import colormaps
 
 TICK_PT = 12.0
 MIN_WEIGHT = 0.02  # lighter attention lines are invisible clutter on a projector
+LEVELS = 32  # line weights are drawn in this many steps of width and shade
+SMOOTH_LINES = 600  # above this many lines, antialiasing costs more than it shows
 
 
 def format_prob(p: float) -> str:
@@ -92,8 +94,13 @@ class TopKBars(pg.PlotWidget):
 
 class AttentionLines(QWidget):
     """Queries in a left column, keys in a right column, one line per weight of at
-    least MIN_WEIGHT, its width proportional to the weight and its opacity growing with it,
-    coloured by head."""
+    least MIN_WEIGHT, its width proportional to the weight and its shade deepening with it,
+    coloured by head.
+
+    Lines are opaque, shaded towards white, and drawn lightest first so strong ones stay on
+    top: Qt draws an opaque line many times faster than a translucent one. Lines of one head
+    and one weight step share a pen and are drawn in one call.
+    """
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -101,7 +108,7 @@ class AttentionLines(QWidget):
         self._k_labels: list[str] = []
         self._heads: list[int] = []
         self._focus: int | None = None
-        self._lines: list[tuple[int, int, int, float]] = []  # (head, query, key, weight)
+        self._lines = np.zeros((4, 0), dtype=int)  # rows: head, query, key, weight step; lightest first
         self._scale = 1.0
 
     def set_data(self, pattern: np.ndarray, q_labels: list[str], k_labels: list[str],
@@ -117,15 +124,20 @@ class AttentionLines(QWidget):
         self._heads = list(range(a.shape[0])) if heads is None else [int(h) for h in heads]
         self._q_labels, self._k_labels = list(q_labels), list(k_labels)
         self._focus = focus_query
-        queries = range(a.shape[1]) if focus_query is None else [focus_query]
-        self._lines = [(h, q, k, float(a[h, q, k]))
-                       for h in self._heads for q in queries for k in range(a.shape[2])
-                       if np.isfinite(a[h, q, k]) and a[h, q, k] >= MIN_WEIGHT]
+        shown = np.zeros(a.shape, dtype=bool)
+        queries = slice(None) if focus_query is None else slice(focus_query, focus_query + 1)
+        shown[self._heads, queries] = True
+        with np.errstate(invalid="ignore"):
+            shown &= np.isfinite(a) & (a >= MIN_WEIGHT)
+        h, q, k = np.nonzero(shown)
+        level = np.round(np.minimum(a[h, q, k], 1.0) * LEVELS).astype(int)
+        lines = np.stack([h, q, k, level])  # [4, line]
+        self._lines = lines[:, np.lexsort((h, level))]  # one run per (weight step, head)
         self.update()
 
     def line_count(self) -> int:
         """Number of lines drawn."""
-        return len(self._lines)
+        return self._lines.shape[1]
 
     def set_font_scale(self, f: float) -> None:
         """Scale the token and legend fonts, e.g. 1.5 for presenting."""
@@ -140,7 +152,7 @@ class AttentionLines(QWidget):
             self._paint(p)
 
     def _paint(self, p: QPainter) -> None:
-        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing, self.line_count() <= SMOOTH_LINES)
         p.fillRect(self.rect(), QColor("white"))
         if not self._q_labels:
             return
@@ -166,15 +178,8 @@ class AttentionLines(QWidget):
 
         # Thick lines must still leave gaps between neighbouring rows.
         max_w = min(10.0 * self._scale, 0.6 * (bottom - top) / n_rows)
-        for h, q, k, w in self._lines:
-            color = QColor(colormaps.HEAD_COLORS[h % len(colormaps.HEAD_COLORS)])
-            # Opacity grows with the weight but has a floor: a projector washes out faint lines.
-            color.setAlphaF(0.15 + 0.85 * min(w, 1.0))
-            pen = QPen(color, max(max_w * w, 0.5))
-            pen.setCapStyle(Qt.PenCapStyle.FlatCap)  # round caps would run into the labels
-            p.setPen(pen)
-            p.drawLine(QPointF(x_q, row_y(q, len(self._q_labels))),
-                       QPointF(x_k, row_y(k, len(self._k_labels))))
+        self._paint_lines(p, max_w, x_q, x_k, (bottom - top) / len(self._q_labels),
+                          (bottom - top) / len(self._k_labels), top)
 
         dim, ink = QColor(170, 170, 170), QColor(0, 0, 0)
         right = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
@@ -199,6 +204,23 @@ class AttentionLines(QWidget):
         p.drawText(QRectF(pad, pad, self.width() - 2 * pad, head_h), right, "key")
         self._paint_legend(p, QRectF(pad, bottom + 4, self.width() - 2 * pad, head_h - 4))
 
+    def _paint_lines(self, p: QPainter, max_w: float, x_q: float, x_k: float, q_step: float,
+                     k_step: float, top: float) -> None:
+        heads, queries, keys, level = self._lines
+        y_q = (top + (queries + 0.5) * q_step).tolist()
+        y_k = (top + (keys + 0.5) * k_step).tolist()
+        new_run = np.ones(heads.size, dtype=bool)
+        new_run[1:] = (np.diff(heads) != 0) | (np.diff(level) != 0)
+        starts = np.flatnonzero(new_run)
+        for start, end in zip(starts.tolist(), np.append(starts[1:], heads.size).tolist()):
+            w = level[start] / LEVELS
+            head = colormaps.HEAD_COLORS[int(heads[start]) % len(colormaps.HEAD_COLORS)]
+            # The shade deepens with the weight from a floor: a projector washes out faint lines.
+            pen = QPen(toward_white(head, 0.15 + 0.85 * w), max(max_w * w, 0.5))
+            pen.setCapStyle(Qt.PenCapStyle.FlatCap)  # round caps would run into the labels
+            p.setPen(pen)
+            p.drawLines([QLineF(x_q, y_q[i], x_k, y_k[i]) for i in range(start, end)])
+
     def _paint_legend(self, p: QPainter, box: QRectF) -> None:
         """One coloured swatch per head, so a colour can be read as a head number."""
         fm = QFontMetricsF(p.font())
@@ -212,3 +234,9 @@ class AttentionLines(QWidget):
             p.drawText(QRectF(x + sw + 4, box.top(), fm.horizontalAdvance(text) + 2, box.height()),
                        Qt.AlignmentFlag.AlignVCenter, text)
             x += sw + fm.horizontalAdvance(text) + 18
+
+
+def toward_white(color: QColor, strength: float) -> QColor:
+    """`color` at `strength` (0..1) over white, as an opaque colour."""
+    r, g, b = (round(255 + (c - 255) * strength) for c in (color.red(), color.green(), color.blue()))
+    return QColor(r, g, b)
