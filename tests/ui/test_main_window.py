@@ -220,6 +220,23 @@ def test_trained_weights_are_one_undo_step_computed_once(window, monkeypatch):
     assert window.undo_stack.count() == 1
 
 
+def test_the_training_panel_draws_its_patterns_only_while_its_tab_is_shown(window):
+    panel, tabs = window.training_panel, window.tabs
+    training = next(i for i in range(tabs.count()) if tabs.tabText(i) == "Training")
+    trace = lambda: window.session_bridge.trace  # noqa: E731
+    window.apply_edit("blocks.0.attn.W_Q", 2.0, (0, 0, 0))
+    assert panel.heatmaps == []  # never shown: nothing drawn yet
+    tabs.setCurrentIndex(training)
+    np.testing.assert_array_equal(panel.heatmaps[1][1].values(), trace()["blocks.1.attn.hook_pattern"][1])
+    tabs.setCurrentIndex(0)
+    shown = panel.heatmaps[0][0].values()
+    window.apply_edit("blocks.0.attn.W_Q", -3.0, (0, 0, 0))
+    assert np.array_equal(panel.heatmaps[0][0].values(), shown)  # hidden: left as it was
+    tabs.setCurrentIndex(training)
+    np.testing.assert_array_equal(panel.heatmaps[0][0].values(), trace()["blocks.0.attn.hook_pattern"][0])
+    assert not np.array_equal(panel.heatmaps[0][0].values(), shown)
+
+
 def test_highlight_action_drives_the_bridge(window, qtbot):
     bridge = window.session_bridge
     assert window.act_highlight.isChecked() == bridge.highlight

@@ -22,6 +22,8 @@ def setup(qtbot):
     panel = TrainingPanel(bridge, apply_params=lambda before, after: edits.set_params(after, "Train"),
                           set_model=lambda m, t: edits.set_model(m, t, "Model for training"))
     qtbot.addWidget(panel)
+    panel.show()  # a hidden panel leaves its patterns until it is shown
+    qtbot.waitExposed(panel)
     panel.task_combo.setCurrentIndex(panel.task_combo.findData("reverse"))
     panel.batch.setValue(4)
     yield panel, bridge, stack

@@ -122,6 +122,7 @@ class TrainingPanel(QWidget):
         self._tokens = None
         self._loss: list[tuple[int, float]] = []
         self._acc: list[tuple[int, float]] = []
+        self._stale = True  # the patterns wait to be drawn until the panel is shown
 
         self.task_combo = QComboBox()
         for name, task in TASKS.items():
@@ -363,7 +364,18 @@ class TrainingPanel(QWidget):
             self.site_combo.blockSignals(False)
         self.site_combo.setVisible(len(labels) > 1)
 
+    def showEvent(self, ev) -> None:
+        super().showEvent(ev)
+        if self._stale:
+            self._draw_patterns()
+
     def _draw_patterns(self) -> None:
+        # Every head of every layer is a heatmap: on a hidden tab, redrawing them on each edit
+        # or snapshot would cost more than the edit itself. Catch up when shown instead.
+        if not self.isVisible():
+            self._stale = True
+            return
+        self._stale = False
         if self.running:
             if self._latest is None:
                 return
