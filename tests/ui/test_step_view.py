@@ -242,6 +242,21 @@ def test_long_inputs_stay_legible(qtbot):
     assert 0 < lines.line_count() <= config.n_heads * 64  # one query's lines, not 64 x 64 per head
 
 
+def test_the_attention_strip_stays_one_row_above_the_large_picture(qtbot):
+    config = ModelConfig(d_model=64, n_ctx=128, d_mlp=64, n_heads=4)
+    words = ("the cat sat on the mat and the dog ran . " * 12).split()[:128]
+    session, bridge, view = make_view(qtbot, config, words)
+    view.resize(1600, 900)
+    session.stepper.jump("blocks.0.attn.hook_pattern")
+    QApplication.processEvents()
+    boxes = {hm: hm.parentWidget() for hm in view.heatmaps().values()}
+    thumbs = [boxes[view.heatmaps()[t]] for t in ("Q·Kᵀ", "÷ √d_head", "masked", "pattern")]
+    assert len({b.y() for b in thumbs}) == 1  # one row, not wrapped into lines that push the rest down
+    large = boxes[view.current_heatmap()]
+    assert large.y() >= max(b.geometry().bottom() for b in thumbs)
+    assert large.y() < view.height() / 2  # the large picture starts in view
+
+
 def test_pointing_at_a_cell_shows_its_value_and_font_scale_keeps_the_picture(setup):
     session, bridge, view = setup
     session.stepper.jump("blocks.0.attn.hook_pattern")

@@ -82,7 +82,8 @@ def place(rows: list[list[Piece]], width: float, height: float,
     y = 0.0
     for i, row in enumerate(rows):
         row_h = small.get(i, rest / max(n_free, 1))
-        lines = _wrap(row, width, row_h)
+        # a strip of fixed height stays one line: wrapped, it would push the rows below out of view
+        lines = [row] if i in small else _wrap(row, width, row_h)
         cw, ch = _cells(lines, width, row_h)
         # each line as tall as its tallest heatmap; what is left is shared out evenly
         needs = [max((p.height + p.rows * p.weight * ch for p in line if p.grid), default=0.0)
