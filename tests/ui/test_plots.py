@@ -6,8 +6,8 @@ from PySide6.QtGui import QPainter, QPixmap
 from PySide6.QtWidgets import QApplication
 
 from ui.widgets import colormaps
-from ui.widgets.plots import (LEVELS, MIN_WEIGHT, SMOOTH_LINES, AttentionLines, TopKBars, toward_white,
-                              format_prob)
+from ui.widgets.plots import (LEVELS, MIN_WEIGHT, SMOOTH_LINES, AttentionLines, TopKBars, format_prob,
+                              readable_rows, toward_white)
 
 VOCAB = ["the", "cat", "dog", "mat", "sat", "on", ".", "a", "ran", "hat"]
 
@@ -149,6 +149,14 @@ def test_many_lines_are_all_counted_and_every_head_is_drawn(lines):
     for head in colormaps.HEAD_COLORS[:4]:
         shades = {toward_white(head, 0.15 + 0.85 * level / LEVELS).name() for level in range(LEVELS + 1)}
         assert shades & middle, head.name()
+
+
+def test_labels_of_close_rows_are_thinned_and_keep_clear_of_the_focus():
+    assert readable_rows(8, 40.0, 18.0) == list(range(8))  # room for every label
+    rows = readable_rows(128, 3.0, 9.0, keep=64)
+    spacing = np.diff(rows) * 3.0
+    assert spacing.min() >= 0.9 * 9.0 and len(rows) > 128 // 4  # no overlaps, yet most are kept
+    assert all(abs(r - 64) * 3.0 >= 0.9 * 9.0 for r in rows)  # the focus (drawn bold) stands alone
 
 
 def test_lines_bad_input_raises(lines):

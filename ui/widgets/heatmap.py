@@ -49,13 +49,15 @@ def widest_text(values: np.ndarray) -> str:
     """The longest `format_value` text of any cell, found without formatting every cell."""
     v = np.asarray(values, dtype=float).ravel()
     finite = np.isfinite(v)
-    texts = ["0.00"]
-    if not finite.all():
-        texts += [format_value(x) for x in np.unique(v[~finite])]  # NaN, ∞, −∞ (at most 3)
+    texts = [] if finite.all() else [format_value(x) for x in np.unique(v[~finite])]  # NaN, ±∞
     v = v[finite]
+    if v.size:
+        lo, hi = float(v.min()), float(v.max())
+        if max(-lo, hi) < _BANDS[1]:  # the usual case: one band, so the extremes are the widest
+            return max(texts + [format_value(lo), format_value(hi)], key=len)
     a = np.abs(v)
-    for lo, hi in zip(_BANDS, _BANDS[1:]):
-        band = (a >= lo) & (a < hi)
+    for low, high in zip(_BANDS, _BANDS[1:]):
+        band = (a >= low) & (a < high)
         for side in (band & (v >= 0), band & (v < 0)):
             if side.any():
                 texts.append(format_value(float(v[side][np.argmax(a[side])])))

@@ -3,6 +3,8 @@ horizontal bars, and attention as lines from query tokens to key tokens.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QLineF, QRectF, QSize, Qt
@@ -110,6 +112,7 @@ class AttentionLines(QWidget):
         self._focus: int | None = None
         self._lines = np.zeros((4, 0), dtype=int)  # rows: head, query, key, weight step; lightest first
         self._scale = 1.0
+        self._widths: dict[tuple, float] = {}
 
     def set_data(self, pattern: np.ndarray, q_labels: list[str], k_labels: list[str],
                  heads: list[int] | None = None, focus_query: int | None = None) -> None:
@@ -169,40 +172,48 @@ class AttentionLines(QWidget):
         if n_rows * fm.height() > bottom - top:
             font.setPixelSize(max(6, int((bottom - top) / n_rows)))
             fm = QFontMetricsF(font)
-        q_w = max(fm.horizontalAdvance(s) for s in self._q_labels)
-        k_w = max(fm.horizontalAdvance(s) for s in self._k_labels)
+        q_w, k_w = self._widest(self._q_labels, font), self._widest(self._k_labels, font)
         x_q, x_k = pad + q_w + 8, self.width() - pad - k_w - 8
-
-        def row_y(i: int, n: int) -> float:
-            return top + (i + 0.5) * (bottom - top) / n
+        q_step, k_step = (bottom - top) / len(self._q_labels), (bottom - top) / len(self._k_labels)
 
         # Thick lines must still leave gaps between neighbouring rows.
         max_w = min(10.0 * self._scale, 0.6 * (bottom - top) / n_rows)
-        self._paint_lines(p, max_w, x_q, x_k, (bottom - top) / len(self._q_labels),
-                          (bottom - top) / len(self._k_labels), top)
+        self._paint_lines(p, max_w, x_q, x_k, q_step, k_step, top)
 
-        dim, ink = QColor(170, 170, 170), QColor(0, 0, 0)
         right = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
         left = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
-        for i, s in enumerate(self._q_labels):
-            focused = self._focus is None or self._focus == i
-            font.setBold(self._focus == i)
-            p.setFont(font)
-            p.setPen(ink if focused else dim)
-            y = row_y(i, len(self._q_labels))
-            p.drawText(QRectF(pad, y - fm.height(), q_w, 2 * fm.height()), right, s)
-        font.setBold(False)
+        h = fm.height()
+        focus = self._focus
         p.setFont(font)
-        p.setPen(ink)
-        for i, s in enumerate(self._k_labels):
-            y = row_y(i, len(self._k_labels))
-            p.drawText(QRectF(x_k + 8, y - fm.height(), k_w, 2 * fm.height()), left, s)
+        p.setPen(QColor(0, 0, 0) if focus is None else QColor(170, 170, 170))
+        for i in readable_rows(len(self._q_labels), q_step, h, focus):
+            y = top + (i + 0.5) * q_step
+            p.drawText(QRectF(pad, y - h, q_w, 2 * h), right, self._q_labels[i])
+        p.setPen(QColor(0, 0, 0))
+        for i in readable_rows(len(self._k_labels), k_step, h):
+            y = top + (i + 0.5) * k_step
+            p.drawText(QRectF(x_k + 8, y - h, k_w, 2 * h), left, self._k_labels[i])
+        if focus is not None:
+            font.setBold(True)
+            p.setFont(font)
+            y = top + (focus + 0.5) * q_step
+            p.drawText(QRectF(pad, y - h, q_w, 2 * h), right, self._q_labels[focus])
 
         p.setFont(header_font)
         p.setPen(QColor(90, 90, 90))
         p.drawText(QRectF(pad, pad, self.width() - 2 * pad, head_h), left, "query")
         p.drawText(QRectF(pad, pad, self.width() - 2 * pad, head_h), right, "key")
         self._paint_legend(p, QRectF(pad, bottom + 4, self.width() - 2 * pad, head_h - 4))
+
+    def _widest(self, labels: list[str], font: QFont) -> float:
+        """Width of the longest label (remembered: measuring 128 labels on every paint adds up)."""
+        key = (tuple(labels), font.key())
+        if key not in self._widths:
+            if len(self._widths) > 16:
+                self._widths.clear()
+            fm = QFontMetricsF(font)
+            self._widths[key] = max(fm.horizontalAdvance(s) for s in labels)
+        return self._widths[key]
 
     def _paint_lines(self, p: QPainter, max_w: float, x_q: float, x_k: float, q_step: float,
                      k_step: float, top: float) -> None:
@@ -234,6 +245,13 @@ class AttentionLines(QWidget):
             p.drawText(QRectF(x + sw + 4, box.top(), fm.horizontalAdvance(text) + 2, box.height()),
                        Qt.AlignmentFlag.AlignVCenter, text)
             x += sw + fm.horizontalAdvance(text) + 18
+
+
+def readable_rows(n: int, step: float, text_h: float, keep: int | None = None) -> list[int]:
+    """Rows whose labels are drawn: every k-th when rows are closer than a line of text, and
+    none next to row `keep` (drawn on its own, in bold)."""
+    k = max(1, math.ceil(0.9 * text_h / step))
+    return [i for i in range(0, n, k) if keep is None or abs(i - keep) >= k]
 
 
 def toward_white(color: QColor, strength: float) -> QColor:
