@@ -24,8 +24,8 @@ class SessionBridge(QObject):
         self.highlight = True
         self.cell: tuple[str, tuple] | None = None
         self.session = session
-        session.subscribe(self.sigTraceChanged.emit)
-        session.stepper.subscribe(self.sigStepChanged.emit)
+        session.subscribe(self._trace_changed)
+        session.stepper.subscribe(self._step_changed)
 
     @property
     def trace(self):
@@ -42,12 +42,33 @@ class SessionBridge(QObject):
     def set_session(self, session: Session) -> None:
         """Swap in a new session (new model file, new config) and tell every view."""
         self.session = session
-        session.subscribe(self.sigTraceChanged.emit)
-        session.stepper.subscribe(self.sigStepChanged.emit)
+        session.subscribe(self._trace_changed)
+        session.stepper.subscribe(self._step_changed)
         self.head = min(self.head, session.model.config.n_heads - 1)
         self.cell = None
         self.sigTraceChanged.emit()
         self.sigStepChanged.emit()
+
+    # An edit moves the stepper (sigStepChanged) before the session reports the new trace
+    # (sigTraceChanged), and views repaint on either: so the head and the selected cell are
+    # made valid for the new model before each, not after.
+    def _trace_changed(self) -> None:
+        self._keep_valid()
+        self.sigTraceChanged.emit()
+
+    def _step_changed(self) -> None:
+        self._keep_valid()
+        self.sigStepChanged.emit()
+
+    def _keep_valid(self) -> None:
+        if self.head >= self.model.config.n_heads:
+            self.set_head(self.head)
+        if self.cell is not None:
+            name, index = self.cell
+            trace = self.trace
+            if name not in trace or len(index) != trace[name].ndim or any(
+                    not 0 <= i < n for i, n in zip(index, trace[name].shape)):
+                self.select_cell(None)
 
     def set_head(self, head: int) -> None:
         head = max(0, min(self.model.config.n_heads - 1, int(head)))
