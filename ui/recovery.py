@@ -239,10 +239,10 @@ def offer_restore(window, manager: RecoveryManager, ask: Callable[[QWidget | Non
             manager.remove(path)
             continue
         when = saved_at(path, extra)
-        if not ask(window, when):
+        document = extra.get("document") if isinstance(extra.get("document"), str) else None
+        if not ask(window, f"{when} ({Path(document).name})" if document else when):
             manager.remove(path)
             continue
-        document = extra.get("document") if isinstance(extra.get("document"), str) else None
         window.edits.set_model(model, tokens, f"Restore the session from {when}", window.files.path, document,
                                window.files.set_path)
         apply_view_state(window.session_bridge, extra)
