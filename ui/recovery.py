@@ -68,7 +68,7 @@ class RecoveryManager(QObject):
         self.undo_stack = undo_stack
         self.document = document or (lambda: None)
         self.folder = Path(folder) if folder is not None else recovery_folder()
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.folder.mkdir(parents=True, exist_ok=True)  # OSError if it cannot be made: no autosave then
         self.path, self._lock = self._claim()
         self.last_error: str | None = None
         self._dirty = False
@@ -76,18 +76,25 @@ class RecoveryManager(QObject):
         self._timer.setSingleShot(True)
         self._timer.setInterval(int(delay_ms))
         self._timer.timeout.connect(self.save_now)
-        for signal in (bridge.sigTraceChanged, bridge.sigStepChanged, bridge.sigHeadChanged,
-                       bridge.sigCellSelected, undo_stack.indexChanged):
+        for signal in self._signals():
             signal.connect(self._changed)
+
+    def _signals(self) -> tuple:
+        b = self.bridge
+        return (b.sigTraceChanged, b.sigStepChanged, b.sigHeadChanged, b.sigCellSelected,
+                self.undo_stack.indexChanged)
 
     def _claim(self) -> tuple[Path, QLockFile]:
         """A file name no other instance uses, and the lock that says this one is alive."""
-        while True:
+        for _ in range(100):
             path = self.folder / f"{PREFIX}{os.getpid()}-{time.time_ns() // 1000}.npz"
             lock = QLockFile(str(_lock_path(path)))
             lock.setStaleLockTime(0)
             if not path.exists() and lock.tryLock(0):
                 return path, lock
+            if lock.error() not in (QLockFile.LockError.NoError, QLockFile.LockError.LockFailedError):
+                break  # not a name clash: the folder refuses files
+        raise OSError(f"cannot create a recovery file in {self.folder}")
 
     # --- autosave ---
 
@@ -132,8 +139,7 @@ class RecoveryManager(QObject):
     def discard(self) -> None:
         """A clean exit: stop saving and delete this instance's recovery file and lock."""
         self._timer.stop()
-        for signal in (self.bridge.sigTraceChanged, self.bridge.sigStepChanged, self.bridge.sigHeadChanged,
-                       self.bridge.sigCellSelected, self.undo_stack.indexChanged):
+        for signal in self._signals():
             try:
                 signal.disconnect(self._changed)
             except (RuntimeError, TypeError):  # already disconnected, or the sender is gone
@@ -253,10 +259,18 @@ def offer_restore(window, manager: RecoveryManager, ask: Callable[[QWidget | Non
 
 
 def install(window, app, delay_ms: int = DELAY_MS, ask: Callable[[QWidget | None, str], bool] = ask_to_restore,
-            ) -> RecoveryManager:
-    """Autosave for a window of the running app: offer a restore once the window shows, discard on a clean exit."""
-    manager = RecoveryManager(window.session_bridge, window.undo_stack, window, delay_ms=delay_ms,
-                              document=lambda: window.files.path)
+            folder: str | os.PathLike | None = None) -> RecoveryManager | None:
+    """Autosave for a window of the running app: offer a restore once the window shows, discard on a clean exit.
+
+    None (and a note in the status bar) when the recovery folder cannot be written: the app runs without.
+    """
+    try:
+        manager = RecoveryManager(window.session_bridge, window.undo_stack, window, folder=folder,
+                                  delay_ms=delay_ms, document=lambda: window.files.path)
+    except OSError as exc:
+        why = f"cannot write in {exc.filename} ({exc.strerror})" if exc.filename else str(exc)
+        window.statusBar().showMessage(f"Autosave is off: {why}.", 15000)
+        return None
     manager.sigFailed.connect(lambda why: window.statusBar().showMessage(f"Autosave failed: {why}", 10000))
     app.aboutToQuit.connect(manager.discard)
     QTimer.singleShot(0, lambda: offer_restore(window, manager, ask))

@@ -322,3 +322,19 @@ def test_install_offers_the_restore_once_the_window_shows(qtbot, tmp_path, monke
         window.undo_stack.setClean()
     finally:
         QStandardPaths.setTestModeEnabled(False)
+
+
+def test_an_unwritable_recovery_folder_turns_autosave_off_without_stopping_the_app(qtbot, tmp_path):
+    from PySide6.QtWidgets import QApplication
+
+    from ui.main_window import MainWindow
+
+    window = MainWindow(settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(window)
+    blocker = tmp_path / "data"
+    blocker.write_text("a file where the folder should be")
+    assert install(window, QApplication.instance(), folder=blocker / "recovery") is None
+    assert window.statusBar().currentMessage() == (f"Autosave is off: cannot write in {blocker / 'recovery'} "
+                                                   "(Not a directory).")
+    assert window.apply_edit("embed.W_E", 1.0, (0, 0)) is None  # the app carries on
+    window.undo_stack.setClean()
