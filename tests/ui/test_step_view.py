@@ -7,6 +7,7 @@ from PySide6.QtWidgets import QApplication
 
 from simulator import ModelConfig, Session, Transformer
 from ui.bridge import SessionBridge
+from ui.widgets import colormaps
 from ui.widgets.slicing import norm_stats
 from ui.widgets.step_view import StepView
 
@@ -80,6 +81,23 @@ def test_attention_steps_show_all_four_stages_with_the_current_one_emphasised(se
     # the softmax step also draws the lines of every head
     assert view.attention_lines().isVisible()
     assert view.attention_lines().line_count() > 0
+
+
+def test_frames_mark_the_current_step_and_each_heads_block(setup):
+    session, bridge, view = setup
+    session.stepper.jump("blocks.0.attn.hook_q")  # input x, W_Q (head 0), Q (head 0)
+    QApplication.processEvents()
+    boxes = {b.panel.title: b for b in view._shown if hasattr(b, "border")}
+    current, weights, plain = boxes["Q (head 0)"], boxes["W_Q (head 0)"], boxes["input x"]
+    assert current.border() == (6, colormaps.HEAD_COLORS[0])
+    assert weights.border() == (2, colormaps.HEAD_COLORS[0])
+    assert plain.border()[0] == 1
+    for box in (current, weights):
+        width, colour = box.border()
+        edge = box.grab().toImage().pixelColor(width // 2, box.height() // 2)
+        assert edge == colour
+        # the heatmap sits inside the border, not under it
+        assert box.heatmap.geometry().left() >= width
 
 
 def test_embedding_residual_and_layernorm_operands(setup):

@@ -201,7 +201,10 @@ class Heatmap(pg.GraphicsLayoutWidget):
                                     interactive=False, colorMapMenu=False)
         self.addItem(self._bar, row=1, col=1)
         # The range is already rounded to nice numbers; a "(x1e3)" suffix would only puzzle.
-        self._bar.axis.enableAutoSIPrefix(False)
+        # Token axes have no units either; with the prefix off, a range change skips a label re-layout.
+        for plot in (self._plot, self._bar):
+            for side in ("left", "top", "right", "bottom"):
+                plot.getAxis(side).enableAutoSIPrefix(False)
 
         scene = self.scene()
         scene.sigMouseClicked.connect(self._on_click)

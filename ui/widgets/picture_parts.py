@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QPen
+from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import QFrame, QGraphicsRectItem, QLabel, QVBoxLayout, QWidget
 
 from ui.widgets.colormaps import HEAD_COLORS
@@ -19,7 +19,11 @@ def _head_color(h: int):
 
 
 class PanelBox(QFrame):
-    """One heatmap in a frame: thick and dark for the current step, a head's colour for a head."""
+    """One heatmap in a frame: thick and dark for the current step, a head's colour for a head.
+
+    The frame is painted here rather than by a style sheet: re-styling a widget re-polishes
+    it and all its children, which cost a few milliseconds on every step of play mode.
+    """
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -30,6 +34,7 @@ class PanelBox(QFrame):
         self._shown_labels: tuple | None = None
         self._bands: list[QGraphicsRectItem] = []
         self._style = None
+        self._border = (1, QColor("#c8c8c8"))  # width, colour
         lay = QVBoxLayout(self)
         lay.setContentsMargins(5, 5, 5, 5)
         lay.addWidget(self.heatmap)
@@ -45,12 +50,26 @@ class PanelBox(QFrame):
         style = (panel.current, panel.head)
         if style != self._style:
             self._style = style
-            color = _head_color(panel.head).name() if panel.head is not None else "#202020"
+            color = _head_color(panel.head) if panel.head is not None else QColor("#202020")
             width = 6 if panel.current else (2 if panel.head is not None else 1)
             if not panel.current and panel.head is None:
-                color = "#c8c8c8"
-            self.setStyleSheet(f"QFrame#panel {{ border: {width}px solid {color}; border-radius: 6px;"
-                               f" background: white; }}")
+                color = QColor("#c8c8c8")
+            self._border = (width, QColor(color))
+            self.setContentsMargins(width, width, width, width)  # the border is inside the box
+            self.update()
+
+    def border(self) -> tuple[int, QColor]:
+        """(width in pixels, colour) of the frame."""
+        return self._border
+
+    def paintEvent(self, ev) -> None:
+        width, color = self._border
+        with QPainter(self) as p:
+            p.setRenderHint(QPainter.RenderHint.Antialiasing)
+            p.setPen(QPen(color, width))
+            p.setBrush(QColor("white"))
+            half = width / 2
+            p.drawRoundedRect(QRectF(self.rect()).adjusted(half, half, -half, -half), 6, 6)
 
     def _draw_bands(self, panel: Panel) -> None:
         """Outline each head's block of columns (concat) or rows (W_O) in the head's colour."""
