@@ -113,6 +113,8 @@ class AttentionLines(QWidget):
         self._lines = np.zeros((4, 0), dtype=int)  # rows: head, query, key, weight step; lightest first
         self._scale = 1.0
         self._widths: dict[tuple, float] = {}
+        # paint() fills every pixel: Qt need not repaint the widgets underneath on each update
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
 
     def set_data(self, pattern: np.ndarray, q_labels: list[str], k_labels: list[str],
                  heads: list[int] | None = None, focus_query: int | None = None) -> None:
