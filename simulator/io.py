@@ -20,15 +20,13 @@ import numpy as np
 
 from .config import ModelConfig
 from .model import Transformer
-from .params import param_shapes
+from .params import MAX_LAYERS, MAX_PARAM_ELEMENTS, param_shapes
 
 FORMAT = "stepformer-model"
 VERSION = 1
 META = "__meta__"
 MAX_META_BYTES = 1 << 20
-MAX_PARAM_ELEMENTS = 50_000_000  # 400 MB of float64: far beyond a classroom model
 MAX_FILE_BYTES = 8 * MAX_PARAM_ELEMENTS + MAX_META_BYTES + (1 << 20)  # the parameters, meta, zip overhead
-MAX_LAYERS = 256  # checked before listing the parameters, which takes time per layer
 MAX_DIRECTORY_BYTES = 1 << 20  # a zip's table of contents: ~20,000 members, a few hundred are needed
 META_KEYS = {"format", "version", "config", "tokens", "extra"}
 

@@ -10,7 +10,7 @@ import numpy as np
 from .config import ModelConfig
 from .graph import Graph, build_graph
 from .ops import FORWARD
-from .params import init_params, param_shapes
+from .params import check_size, init_params, param_shapes
 from .tokenizer import TokenError, Tokenizer
 from .trace import Changes, Trace
 
@@ -53,6 +53,7 @@ class Transformer:
     def __init__(self, config: ModelConfig | None = None, seed: int = 0,
                  params: Mapping[str, np.ndarray] | None = None):
         self.config = config or ModelConfig()
+        check_size(self.config)
         self.graph: Graph = build_graph(self.config)
         self.tokenizer = Tokenizer(self.config.vocab, self.config.tokenization)
         self.shapes = param_shapes(self.config)

@@ -45,6 +45,20 @@ def _stack_shapes(cfg: ModelConfig, prefix: str, cross: bool) -> dict[str, tuple
     return shapes
 
 
+MAX_LAYERS = 256
+MAX_PARAM_ELEMENTS = 50_000_000  # 400 MB of float64: far beyond a classroom model
+
+
+def check_size(cfg: ModelConfig) -> None:
+    """Refuse a model too large to build (before any array is allocated)."""
+    if cfg.n_layers > MAX_LAYERS:
+        raise ValueError(f"{cfg.n_layers} layers is too many: Stepformer builds at most {MAX_LAYERS}.")
+    total = sum(int(np.prod(s, dtype=np.float64)) for s in param_shapes(cfg).values())
+    if total > MAX_PARAM_ELEMENTS:
+        raise ValueError(f"This model would have {total:,} weights; Stepformer builds at most "
+                         f"{MAX_PARAM_ELEMENTS:,}. Make d_model, d_mlp, the vocabulary or the depth smaller.")
+
+
 def param_shapes(cfg: ModelConfig) -> dict[str, tuple[int, ...]]:
     """Every parameter's name and shape, in forward order."""
     if cfg.arch == "encoder-decoder":
@@ -88,4 +102,4 @@ def init_params(cfg: ModelConfig, seed: int = 0) -> dict[str, np.ndarray]:
     return params
 
 
-__all__ = ["param_shapes", "init_params"]
+__all__ = ["param_shapes", "init_params", "check_size", "MAX_LAYERS", "MAX_PARAM_ELEMENTS"]

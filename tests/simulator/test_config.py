@@ -112,3 +112,12 @@ def test_every_valid_combination_builds_a_model():
                 m = Transformer(cfg)
                 t = m.run(("the cat", "a dog") if arch == "encoder-decoder" else "the cat")
                 assert t["probs"].shape == (2, 13)
+
+
+def test_a_model_too_large_to_build_is_refused_before_allocating():
+    from simulator import Transformer
+
+    with pytest.raises(ValueError, match="too many"):
+        Transformer(ModelConfig(n_layers=10**9))
+    with pytest.raises(ValueError, match="at most 50,000,000"):
+        Transformer(ModelConfig(d_model=4096, d_mlp=16384, n_layers=8, n_heads=8))

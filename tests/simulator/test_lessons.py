@@ -65,3 +65,10 @@ def test_unreadable_files_give_clear_errors(tmp_path):
         load_lesson(latin)
     with pytest.raises(LessonError, match="cannot be read"):
         load_lesson(tmp_path / "missing.json")
+
+
+def test_a_lesson_asking_for_an_enormous_model_is_refused():
+    data = json.loads(json.dumps(GOOD))
+    data["model"] = {"config": {"n_layers": 10**9}}
+    with pytest.raises(LessonError, match="stop 1: .*too many"):
+        parse_lesson(data, "huge.json")

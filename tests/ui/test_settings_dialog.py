@@ -74,3 +74,15 @@ def test_tokens_fall_back_to_the_vocabulary_when_the_text_does_not_fit():
 def test_space_tokens_round_trip_through_the_vocab_line():
     vocab = ("<unk>", "a", " ", "b")
     assert text_to_vocab(vocab_to_text(vocab)) == vocab
+
+
+def test_a_model_too_large_to_build_keeps_ok_disabled(qtbot):
+    from PySide6.QtWidgets import QDialogButtonBox
+
+    from simulator import ModelConfig
+    from ui.widgets.settings_dialog import SettingsDialog
+
+    dialog = SettingsDialog(ModelConfig(d_model=4096, d_mlp=16384, n_layers=8, n_heads=8, n_ctx=8))
+    qtbot.addWidget(dialog)
+    assert "at most 50,000,000" in dialog.message.text()
+    assert not dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).isEnabled()

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QDoubleSpin
 
 from simulator import ModelConfig, Transformer
 from simulator import config as cfg
-from simulator.params import param_shapes
+from simulator.params import check_size, param_shapes
 
 CHOICES = {"arch": cfg.ARCHS, "positional": cfg.POSITIONALS, "norm": cfg.NORMS, "activation": cfg.ACTIVATIONS,
            "attention": cfg.ATTENTIONS, "residual": cfg.RESIDUALS, "tokenization": cfg.TOKENIZATIONS}
@@ -167,6 +167,7 @@ class SettingsDialog(QDialog):
                     except ValueError:
                         raise ValueError(f"{name} must be a number; got {value!r}.") from None
             config = ModelConfig(**values)
+            check_size(config)
         except ValueError as exc:
             config = None
             self.message.setText(str(exc))
