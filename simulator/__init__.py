@@ -3,12 +3,12 @@
 It never imports Qt; the app in `ui/` and teachers' own scripts drive it alike.
 """
 from .config import ModelConfig
-from .engine import Session, Stepper
+from .engine import BackwardWalk, Session, Stepper
 from .graph import build_graph
 from .io import ModelFileError, SaveError, load, save
 from .model import NumericOverflowError, Transformer
 from .tokenizer import TokenError, Tokenizer
 from .trace import Step, Trace
 
-__all__ = ["ModelConfig", "Transformer", "Trace", "Step", "Tokenizer", "TokenError", "Session", "Stepper",
+__all__ = ["ModelConfig", "Transformer", "Trace", "Step", "Tokenizer", "TokenError", "Session", "Stepper", "BackwardWalk",
            "save", "load", "ModelFileError", "SaveError", "NumericOverflowError", "build_graph"]

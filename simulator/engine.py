@@ -1,6 +1,6 @@
-"""The step engine: a cursor over a trace's steps, and a session that keeps the trace
-up to date as the model and tokens are edited. Observers are plain callbacks; the app
-turns them into Qt signals.
+"""The step engine: a cursor over a trace's steps, a session that keeps the trace up to
+date as the model and tokens are edited, and a cursor over the session's backward pass.
+Observers are plain callbacks; the app turns them into Qt signals.
 """
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
+from .backward import loss_and_grads
+from .gradient_flow import BackwardStep, next_token_targets, steps_from_grads
 from .model import Transformer
 from .trace import Trace
 
@@ -36,24 +38,13 @@ def _checked(granularity: str) -> str:
     return granularity
 
 
-class Stepper(Observable):
-    """A cursor over the steps of a trace at one of two granularities.
+class Cursor(Observable):
+    """A position in a list of step names; observers are told whenever it moves."""
 
-    "operation" visits every step; "sublayer" visits one step per sublayer (the
-    embedding, each attention and MLP output and residual add, the logits, …).
-    Changing the trace keeps the cursor on the same step name where it still exists.
-    """
-
-    def __init__(self, trace: Trace, granularity: str = "operation"):
+    def __init__(self, names: list[str]):
         super().__init__()
-        self._trace = trace
-        self._granularity = _checked(granularity)
-        self._names = self._visible()
+        self._names = names
         self._pos = 0
-
-    def _visible(self) -> list[str]:
-        nodes = self._trace.graph.nodes
-        return [n.name for n in nodes if self._granularity == "operation" or n.major]
 
     @property
     def names(self) -> list[str]:
@@ -67,32 +58,14 @@ class Stepper(Observable):
     def name(self) -> str:
         return self._names[self._pos]
 
-    @property
-    def step(self):
-        return self._trace.step(self.name)
-
-    @property
-    def granularity(self) -> str:
-        return self._granularity
-
     def __len__(self) -> int:
         return len(self._names)
 
-    def set_granularity(self, granularity: str) -> None:
-        current = self._trace.graph.index[self.name]
-        self._granularity = _checked(granularity)
-        self._names = self._visible()
-        index = self._trace.graph.index
-        # stay on the nearest step at or before the current one
-        self._pos = max([i for i, n in enumerate(self._names) if index[n] <= current], default=0)
-        self._notify()
-
-    def set_trace(self, trace: Trace) -> None:
-        name = self.name
-        self._trace = trace
-        self._names = self._visible()
-        self._pos = self._names.index(name) if name in self._names else min(self._pos, len(self._names) - 1)
-        self._notify()
+    def _follow(self, names: list[str]) -> None:
+        """New names; stay on the same name where it still exists, else as near the old place as fits."""
+        name = self._names[self._pos] if self._names else None
+        self._names = names
+        self._pos = names.index(name) if name in names else max(0, min(self._pos, len(names) - 1))
 
     def go(self, pos: int) -> None:
         pos = max(0, min(len(self._names) - 1, operator.index(pos)))  # TypeError for 2.5 or "3"
@@ -111,6 +84,46 @@ class Stepper(Observable):
 
     def last(self) -> None:
         self.go(len(self._names) - 1)
+
+
+class Stepper(Cursor):
+    """A cursor over the steps of a trace at one of two granularities.
+
+    "operation" visits every step; "sublayer" visits one step per sublayer (the
+    embedding, each attention and MLP output and residual add, the logits, …).
+    Changing the trace keeps the cursor on the same step name where it still exists.
+    """
+
+    def __init__(self, trace: Trace, granularity: str = "operation"):
+        self._trace = trace
+        self._granularity = _checked(granularity)
+        super().__init__(self._visible())
+
+    def _visible(self) -> list[str]:
+        nodes = self._trace.graph.nodes
+        return [n.name for n in nodes if self._granularity == "operation" or n.major]
+
+    @property
+    def step(self):
+        return self._trace.step(self.name)
+
+    @property
+    def granularity(self) -> str:
+        return self._granularity
+
+    def set_granularity(self, granularity: str) -> None:
+        current = self._trace.graph.index[self.name]
+        self._granularity = _checked(granularity)
+        self._names = self._visible()
+        index = self._trace.graph.index
+        # stay on the nearest step at or before the current one
+        self._pos = max([i for i, n in enumerate(self._names) if index[n] <= current], default=0)
+        self._notify()
+
+    def set_trace(self, trace: Trace) -> None:
+        self._trace = trace
+        self._follow(self._visible())
+        self._notify()
 
     def jump(self, name: str) -> None:
         """Go to a step by name (an alias goes to its step; a hidden step to the sublayer holding it)."""
@@ -201,3 +214,80 @@ class Session(Observable):
         trace = model.run(self.tokens if tokens is None else tokens, temperature=self.temperature)
         self.model = model
         self._apply(trace, {})
+
+
+class BackwardWalk(Cursor):
+    """A cursor over the backward pass of a session's model on its input, last forward step first.
+
+    The loss is that of `next_token_targets` on the session's tokens (a decoder predicts each
+    next token, an encoder its input). After each edit the step names are renewed at once (the
+    cursor stays on the same name) but the gradients only when next read, so a walk nobody
+    looks at costs nothing. A single decoder token leaves nothing to predict: the walk is empty
+    and `message` says why.
+    """
+
+    def __init__(self, session: Session):
+        super().__init__([])
+        self.session: Session | None = None
+        self._steps: list[BackwardStep] | None = None  # None: to compute when next read
+        self._loss: float | None = None
+        self.set_session(session)
+
+    def set_session(self, session: Session) -> None:
+        """Follow another session (a new model file, a new config)."""
+        if self.session is not None:
+            self.session.unsubscribe(self._session_changed)
+        self.session = session
+        session.subscribe(self._session_changed)
+        self._session_changed()
+
+    @property
+    def job(self):
+        """(tokens, targets, mask) of the loss, or None when there is nothing to predict."""
+        return next_token_targets(self.session.tokens, self.session.model.config.arch)
+
+    @property
+    def message(self) -> str:
+        """Why the walk is empty ("" when it is not)."""
+        return "" if self._names else "Type at least two tokens: each token's target is the one after it."
+
+    def _session_changed(self) -> None:
+        names = [n.name for n in reversed(self.session.model.graph.nodes)] if self.job else []
+        self._follow(names)
+        self._steps = self._loss = None
+        self._notify()
+
+    def _compute(self) -> None:
+        if self._steps is not None:
+            return
+        job = self.job
+        if job is None:
+            self._steps, self._loss = [], None
+            return
+        self._loss, grads = loss_and_grads(self.session.model, *job)
+        self._steps = steps_from_grads(self.session.model, grads)
+
+    @property
+    def steps(self) -> list[BackwardStep]:
+        self._compute()
+        return list(self._steps)
+
+    @property
+    def step(self) -> BackwardStep | None:
+        """The current backward step (None when the walk is empty)."""
+        self._compute()
+        return self._steps[self._pos] if self._steps else None
+
+    @property
+    def loss(self) -> float | None:
+        """The loss whose gradients are walked (None when the walk is empty)."""
+        self._compute()
+        return self._loss
+
+    def jump(self, name: str) -> None:
+        """Go to the backward step of a forward step (an alias goes to its step)."""
+        graph = self.session.model.graph
+        real = graph.aliases.get(name, name)
+        if real not in self._names:
+            raise KeyError(f"No step called {name!r} in the backward pass.")
+        self.go(self._names.index(real))

@@ -116,10 +116,32 @@ def backward_steps(model: Transformer, trace_or_tokens, targets, mask: Sequence[
     `trace_or_tokens` is a `Trace` of this model or its input tokens; `targets` as in `loss_and_grads`.
     """
     tokens = trace_or_tokens.tokens if isinstance(trace_or_tokens, Trace) else trace_or_tokens
-    _, grads = loss_and_grads(model, tokens, targets, mask, label_smoothing)
+    return steps_from_grads(model, loss_and_grads(model, tokens, targets, mask, label_smoothing)[1])
+
+
+def steps_from_grads(model: Transformer, grads) -> list[BackwardStep]:
+    """`backward_steps` from gradients already computed by `loss_and_grads` (which also gave the loss)."""
     return [BackwardStep(n.name, grads[n.name], _formula(n), DESCRIPTIONS[n.op], n.op, n.inputs,
                          {p: grads[p] for p in n.params})
             for n in reversed(model.graph.nodes)]
+
+
+def next_token_targets(tokens, arch: str = "decoder"):
+    """(tokens, targets, mask) of the loss on an input: what each position should predict.
+
+    A decoder's position p predicts the token after it (so does the decoder side of an
+    encoder-decoder); the last position has no next token and counts for nothing. An
+    encoder sees the whole input, so its target is the input itself. None when nothing
+    is left to predict (a single token).
+    """
+    side = tokens[1] if isinstance(tokens, tuple) else tokens
+    if arch == "encoder":
+        return tokens, list(side), [True] * len(side)
+    if len(side) < 2:
+        return None
+    targets = list(side[1:]) + [side[-1]]
+    mask = [True] * (len(side) - 1) + [False]
+    return tokens, targets, mask
 
 
 def _resid_pre_names(model: Transformer) -> list[str]:
@@ -172,4 +194,4 @@ def compare_gradient_flow(depth: int = 12, modes: Sequence[tuple[str, str]] = (
     return result
 
 
-__all__ = ["BackwardStep", "backward_steps", "gradient_flow", "compare_gradient_flow", "FORMULAS"]
+__all__ = ["BackwardStep", "backward_steps", "steps_from_grads", "next_token_targets", "gradient_flow", "compare_gradient_flow", "FORMULAS"]

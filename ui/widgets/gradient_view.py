@@ -15,7 +15,7 @@ from PySide6.QtCore import QCoreApplication, QObject, Signal
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QTabWidget,
                                QVBoxLayout, QWidget)
 
-from simulator.gradient_flow import compare_gradient_flow, gradient_flow
+from simulator.gradient_flow import compare_gradient_flow, gradient_flow, next_token_targets
 from ui.bridge import SessionBridge
 from ui.widgets import colormaps
 from ui.widgets.wrap_label import WrapLabel
@@ -28,19 +28,6 @@ MODES = {  # (residual, norm) -> legend
     ("attnres", "pre"): "attention residuals",
 }
 WEIGHT_LEAVES = ("W_E", "W_pos", "W_Q", "W_K", "W_V", "W_O", "W_in", "W_out", "W_U", "w", "alpha")
-
-
-def next_token_targets(tokens):
-    """(tokens, targets, mask): each position predicts the token after it; the last one counts for nothing.
-
-    None when there is no next token to predict (a single token).
-    """
-    side = tokens[1] if isinstance(tokens, tuple) else tokens
-    if len(side) < 2:
-        return None
-    targets = list(side[1:]) + [side[-1]]
-    mask = [True] * (len(side) - 1) + [False]
-    return tokens, targets, mask
 
 
 def short_name(name: str) -> str:
