@@ -229,17 +229,23 @@ class BackwardWalk(Cursor):
     def __init__(self, session: Session):
         super().__init__([])
         self.session: Session | None = None
+        self._followed: Session | None = None
         self._steps: list[BackwardStep] | None = None  # None: to compute when next read
         self._loss: float | None = None
         self.set_session(session)
 
     def set_session(self, session: Session) -> None:
         """Follow another session (a new model file, a new config)."""
-        if self.session is not None:
-            self.session.unsubscribe(self._session_changed)
-        self.session = session
+        self.close()
+        self.session = self._followed = session
         session.subscribe(self._session_changed)
         self._session_changed()
+
+    def close(self) -> None:
+        """Stop following the session's edits (the session may outlive whoever walks it)."""
+        if self._followed is not None:
+            self._followed.unsubscribe(self._session_changed)
+            self._followed = None
 
     @property
     def job(self):

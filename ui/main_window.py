@@ -26,6 +26,7 @@ from ui.presentation import PresentationController
 from ui.scenario import ask_open_scenario, ask_save_scenario
 from ui.theme import ThemeController
 from ui.presets_menu import add_presets_menu
+from ui.widgets.backward_view import BackwardView
 from ui.widgets.compare_view import CompareView
 from ui.widgets.depth_map_view import DepthMapView
 from ui.widgets.explain_panel import ExplainPanel
@@ -124,6 +125,7 @@ class MainWindow(QMainWindow):
             set_model=lambda model, tokens: self.set_model(model, tokens, "New model for training"))
         self.add_view("Training", self.training_panel)
         self.add_view("Gradients", lambda: GradientFlowView(bridge))
+        self.add_view("Backward pass", lambda: BackwardView(bridge))
         add_presets_menu(self)
         # --- end of extra views ---
 

@@ -107,3 +107,14 @@ def test_a_single_decoder_token_leaves_an_empty_walk_with_a_reason():
     assert walk.index == 0
     walk.session.set_tokens("the cat")
     assert len(walk) > 0 and walk.message == "" and walk.step.name == "probs"
+
+
+def test_a_closed_walk_no_longer_follows_the_session():
+    walk = walk_of()
+    s = walk.session
+    walk.close()
+    walk.close()
+    told = []
+    walk.subscribe(lambda: told.append(1))
+    s.set_tokens("a dog")
+    assert told == []

@@ -1,0 +1,170 @@
+"""The backward pass, one step per operation in reverse: the rule that carries the gradient
+back through the step, ∂L/∂(step) beside the step's forward value, and ∂L/∂ the first
+weight the step reads.
+
+The loss is that of the current input (`simulator.BackwardWalk`): a decoder predicts
+each next token, an encoder its own input. The walk has its own cursor, so stepping
+back through the gradients leaves the forward step view where it was.
+"""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from simulator import BackwardWalk
+from simulator.gradient_flow import BackwardStep
+from ui.bridge import SessionBridge
+from ui.widgets.heatmap import Heatmap
+from ui.widgets.residual_view import LazyView
+from ui.widgets.slicing import head_slicer, labels_for, step_title
+from ui.widgets.wrap_label import WrapLabel
+
+LABEL_PT = 13.0
+TITLE_PT = 17.0
+FORMULA_PT = 19.0
+PER_HEAD_WEIGHTS = ("W_Q", "W_K", "W_V", "W_O")  # [head, ...]: shown for the selected head
+
+
+def short(name: str) -> str:
+    """"blocks.0.attn.hook_pattern" -> "pattern", "blocks.0.attn.W_Q" -> "W_Q"."""
+    return name.rsplit(".", 1)[-1].removeprefix("hook_")
+
+
+def weight_slice(name: str, grad: np.ndarray, head: int, vocab: list[str]):
+    """(2-D array, row labels, column labels, title suffix) of a weight's gradient for display."""
+    leaf = short(name)
+    if grad.ndim == 3 and leaf in PER_HEAD_WEIGHTS:
+        head = min(head, grad.shape[0] - 1)
+        g = grad[head]  # [d_model, d_head] or, for W_O, [d_head, d_model]
+        return g, [str(i) for i in range(g.shape[0])], [str(j) for j in range(g.shape[1])], f" · head {head}"
+    g = grad[np.newaxis, :] if grad.ndim == 1 else grad.reshape(grad.shape[0], -1)
+    rows = list(vocab) if leaf == "W_E" and g.shape[0] == len(vocab) else [str(i) for i in range(g.shape[0])]
+    return g, rows, [str(j) for j in range(g.shape[1])], ""
+
+
+class BackwardView(LazyView):
+    """Walks `BackwardWalk` over the current session; see the module docstring."""
+
+    def __init__(self, bridge: SessionBridge, parent: QWidget | None = None) -> None:
+        super().__init__(bridge, parent)
+        self.walk = BackwardWalk(bridge.session)
+        self.walk.subscribe(self.request_refresh)
+        bridge.sigTraceChanged.connect(self._follow_session)
+        bridge.sigHeadChanged.connect(self.request_refresh)
+        # The walk is told by the session, which outlives this view: let go of it with the view.
+        walk = self.walk
+        self.destroyed.connect(lambda *_: walk.close())
+
+    def _follow_session(self) -> None:
+        # An edit reaches the walk from the session itself; only a swapped session needs passing on.
+        if self.walk.session is not self.bridge.session:
+            self.walk.set_session(self.bridge.session)
+
+    # --- building ---
+
+    def build(self) -> None:
+        self.first_button = QPushButton("⏮ First")
+        self.back_button = QPushButton("◀ Back")
+        self.next_button = QPushButton("Next ▶")
+        self.last_button = QPushButton("Last ⏭")
+        for button, tip, slot in ((self.first_button, "The loss end: the last forward step", self.walk.first),
+                                  (self.back_button, "One step back towards the loss", self.walk.back),
+                                  (self.next_button, "One step further back through the model", self.walk.next),
+                                  (self.last_button, "The input end: the first forward step", self.walk.last)):
+            button.setToolTip(tip)
+            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # the window's arrow keys keep stepping forward
+            button.clicked.connect(slot)
+        self.position = QLabel()
+        self.position.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.loss_label = QLabel()
+        self.loss_label.setToolTip("Cross-entropy of predicting each position's target, averaged")
+        self.title = WrapLabel()
+        self.formula = WrapLabel()
+        self.formula.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.description = WrapLabel()
+        self.grad_map = Heatmap()
+        self.value_map = Heatmap()
+        self.weight_map = Heatmap()
+
+        bar = QHBoxLayout()
+        for button in (self.first_button, self.back_button, self.next_button, self.last_button):
+            bar.addWidget(button)
+        bar.addWidget(self.position, 1)
+        bar.addWidget(self.loss_label)
+        self.maps = QHBoxLayout()
+        for m in (self.grad_map, self.value_map, self.weight_map):
+            m.setMinimumSize(220, 200)
+            self.maps.addWidget(m, 1)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(6, 4, 6, 4)
+        lay.addLayout(bar)
+        lay.addWidget(self.title)
+        lay.addWidget(self.formula)
+        lay.addWidget(self.description)
+        lay.addLayout(self.maps, 1)
+
+    def apply_font_scale(self, f: float) -> None:
+        font = QFont()
+        font.setPointSizeF(LABEL_PT * f)
+        for w in (self, self.position, self.loss_label, self.description, self.first_button, self.back_button,
+                  self.next_button, self.last_button):
+            w.setFont(font)
+        big = QFont(font)
+        big.setPointSizeF(TITLE_PT * f)
+        big.setBold(True)
+        self.title.setFont(big)
+        formula = QFont(font)
+        formula.setPointSizeF(FORMULA_PT * f)
+        self.formula.setFont(formula)
+        for m in (self.grad_map, self.value_map, self.weight_map):
+            m.set_font_scale(f)
+        for w in (self.title, self.formula, self.description):
+            w.updateGeometry()
+
+    # --- painting ---
+
+    def paint(self) -> None:
+        walk, trace = self.walk, self.bridge.trace
+        step = walk.step
+        for b in (self.first_button, self.back_button):
+            b.setEnabled(step is not None and walk.index > 0)
+        for b in (self.next_button, self.last_button):
+            b.setEnabled(step is not None and walk.index < len(walk) - 1)
+        if step is None:
+            self.position.setText("no backward pass")
+            self.loss_label.setText("")
+            self.title.setText(walk.message)
+            self.formula.setText("")
+            self.description.setText("")
+            for m in (self.grad_map, self.value_map, self.weight_map):
+                m.hide()
+            return
+        self.position.setText(f"backward step {walk.index + 1} of {len(walk)} — {step.name}")
+        self.loss_label.setText(f"loss L = <b>{walk.loss:.4f}</b>")
+        self.title.setText(f"∂L/∂{short(step.name)}: {step_title(trace, step.name)}")
+        self.formula.setText(step.formula)
+        self.description.setText(step.description)
+        self._paint_maps(step)
+
+    def _paint_maps(self, step: BackwardStep) -> None:
+        trace, head = self.bridge.trace, self.bridge.head
+        vocab = list(self.bridge.model.config.vocab)
+        sl = head_slicer(trace, step.name, head)
+        grad = sl.take(step.grad)
+        value = sl.take(np.asarray(trace[step.name]))
+        rows, cols = labels_for(trace, step.name, grad.shape, vocab)
+        of_head = f" · head {sl.head}" if sl.layout in ("pos_head", "head_grid") else ""
+        kind = "prob" if step.op in ("softmax", "probs") else "signed"
+        self.grad_map.set_data(grad, rows, cols, "signed", f"∂L/∂{short(step.name)}{of_head}")
+        self.value_map.set_data(value, rows, cols, kind, f"{short(step.name)} (forward){of_head}")
+        self.grad_map.show()
+        self.value_map.show()
+        if step.params:
+            name, g = next(iter(step.params.items()))
+            w, w_rows, w_cols, suffix = weight_slice(name, g, head, vocab)
+            self.weight_map.set_data(w, w_rows, w_cols, "signed", f"∂L/∂{short(name)}{suffix}")
+            self.weight_map.show()
+        else:
+            self.weight_map.hide()
