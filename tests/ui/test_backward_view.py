@@ -36,7 +36,7 @@ def test_next_moves_the_walk_and_shows_that_steps_gradient_for_the_head(qtbot):
     np.testing.assert_allclose(view.grad_map.values(), g["logits"])
     assert f"{loss:.4f}" in view.loss_label.text()
     assert view.position.text() == f"backward step 2 of {len(walk)} — logits"
-    assert "softmax(logits) − target" in view.formula.text()
+    assert view.formula.formula() == walk.step.formula and "softmax(logits) − target" in view.formula.text()
     np.testing.assert_allclose(view.weight_map.values(), g["unembed.W_U"])  # the step reads W_U
     np.testing.assert_allclose(view.value_map.values(), s.trace["logits"])
     stepper = view.bridge.stepper.index

@@ -8,10 +8,12 @@ back through the gradients leaves the forward step view where it was.
 """
 from __future__ import annotations
 
+import html
+
 import numpy as np
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtCore import QEvent, Qt
+from PySide6.QtGui import QFont, QFontMetricsF
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QStyle, QVBoxLayout, QWidget
 
 from simulator import BackwardWalk
 from simulator.gradient_flow import BackwardStep
@@ -44,6 +46,47 @@ def weight_slice(name: str, grad: np.ndarray, head: int, vocab: list[str]):
     return g, rows, [str(j) for j in range(g.shape[1])], ""
 
 
+class FormulaLabel(WrapLabel):
+    """A formula whose lines break between its clauses ("a = …;  b = …"), not inside one."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setTextFormat(Qt.TextFormat.RichText)
+        self._clauses: list[str] = []
+
+    def set_formula(self, formula: str) -> None:
+        self._clauses = formula.split(";  ") if formula else []
+        self._pack()
+
+    def formula(self) -> str:
+        return ";  ".join(self._clauses)
+
+    def _pack(self) -> None:
+        fm, width = QFontMetricsF(self.font()), self.contentsRect().width()
+        lines: list[str] = []
+        for clause in self._clauses:
+            joined = f"{lines[-1]};  {clause}" if lines else clause
+            if lines and fm.horizontalAdvance(joined) <= width:
+                lines[-1] = joined
+            else:
+                if lines:
+                    lines[-1] += ";"
+                lines.append(clause)
+        text = "<br>".join(html.escape(line).replace("  ", "&nbsp; ") for line in lines)
+        if text != self.text():
+            self.setText(text)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if event.size().width() != event.oldSize().width():
+            self._pack()
+
+    def changeEvent(self, event) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.FontChange:
+            self._pack()
+
+
 class BackwardView(LazyView):
     """Walks `BackwardWalk` over the current session; see the module docstring."""
 
@@ -65,10 +108,11 @@ class BackwardView(LazyView):
     # --- building ---
 
     def build(self) -> None:
-        self.first_button = QPushButton("⏮ First")
-        self.back_button = QPushButton("◀ Back")
-        self.next_button = QPushButton("Next ▶")
-        self.last_button = QPushButton("Last ⏭")
+        icon, sp = self.style().standardIcon, QStyle.StandardPixmap
+        self.first_button = QPushButton(icon(sp.SP_MediaSkipBackward), "First")
+        self.back_button = QPushButton(icon(sp.SP_MediaSeekBackward), "Back")
+        self.next_button = QPushButton(icon(sp.SP_MediaSeekForward), "Next")
+        self.last_button = QPushButton(icon(sp.SP_MediaSkipForward), "Last")
         for button, tip, slot in ((self.first_button, "The loss end: the last forward step", self.walk.first),
                                   (self.back_button, "One step back towards the loss", self.walk.back),
                                   (self.next_button, "One step further back through the model", self.walk.next),
@@ -78,10 +122,12 @@ class BackwardView(LazyView):
             button.clicked.connect(slot)
         self.position = QLabel()
         self.position.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # A long step name is cut at the right rather than widening the tab past the window.
+        self.position.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.loss_label = QLabel()
         self.loss_label.setToolTip("Cross-entropy of predicting each position's target, averaged")
         self.title = WrapLabel()
-        self.formula = WrapLabel()
+        self.formula = FormulaLabel()
         self.formula.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.description = WrapLabel()
         self.grad_map = Heatmap()
@@ -136,7 +182,7 @@ class BackwardView(LazyView):
             self.position.setText("no backward pass")
             self.loss_label.setText("")
             self.title.setText(walk.message)
-            self.formula.setText("")
+            self.formula.set_formula("")
             self.description.setText("")
             for m in (self.grad_map, self.value_map, self.weight_map):
                 m.hide()
@@ -144,7 +190,7 @@ class BackwardView(LazyView):
         self.position.setText(f"backward step {walk.index + 1} of {len(walk)} — {step.name}")
         self.loss_label.setText(f"loss L = <b>{walk.loss:.4f}</b>")
         self.title.setText(f"∂L/∂{short(step.name)}: {step_title(trace, step.name)}")
-        self.formula.setText(step.formula)
+        self.formula.set_formula(step.formula)
         self.description.setText(step.description)
         self._paint_maps(step)
 
