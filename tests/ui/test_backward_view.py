@@ -110,3 +110,17 @@ def test_hidden_tab_computes_nothing_until_shown(qtbot):
     assert view.walk._steps is None  # hidden: the gradients wait
     window.tabs.setCurrentIndex(index)
     assert view.grad_map.values().shape == (3, 13)
+
+
+def test_crowded_labels_are_thinned_and_come_back_when_there_is_room(qtbot):
+    view = shown(qtbot, Session(Transformer(seed=1), TEXT))
+    view.walk.jump("logits")
+    vocab = list(view.bridge.model.config.vocab)
+    view.resize(700, 600)
+    qtbot.waitUntil(lambda: "" in view.grad_map.labels()[1])
+    cols = view.grad_map.labels()[1]
+    assert cols[0] == vocab[0] and all(c in ("", v) for c, v in zip(cols, vocab))
+    narrow = sum(map(bool, cols))
+    view.resize(2400, 900)
+    qtbot.waitUntil(lambda: sum(map(bool, view.grad_map.labels()[1])) > narrow)
+    np.testing.assert_allclose(view.grad_map.values(), grads(view.bridge.session)[1]["logits"])

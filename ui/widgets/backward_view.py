@@ -9,6 +9,7 @@ back through the gradients leaves the forward step view where it was.
 from __future__ import annotations
 
 import html
+import math
 
 import numpy as np
 from PySide6.QtCore import QEvent, Qt
@@ -20,12 +21,13 @@ from simulator.gradient_flow import BackwardStep
 from ui.bridge import SessionBridge
 from ui.widgets.heatmap import Heatmap
 from ui.widgets.residual_view import LazyView
-from ui.widgets.slicing import head_slicer, labels_for, step_title
+from ui.widgets.slicing import head_slicer, labels_for, step_title, thin
 from ui.widgets.wrap_label import WrapLabel
 
 LABEL_PT = 13.0
 TITLE_PT = 17.0
 FORMULA_PT = 19.0
+TICK_PT = 12.0  # the heatmaps' axis labels
 PER_HEAD_WEIGHTS = ("W_Q", "W_K", "W_V", "W_O")  # [head, ...]: shown for the selected head
 
 
@@ -43,7 +45,8 @@ def weight_slice(name: str, grad: np.ndarray, head: int, vocab: list[str]):
         return g, [str(i) for i in range(g.shape[0])], [str(j) for j in range(g.shape[1])], f" · head {head}"
     g = grad[np.newaxis, :] if grad.ndim == 1 else grad.reshape(grad.shape[0], -1)
     rows = list(vocab) if leaf == "W_E" and g.shape[0] == len(vocab) else [str(i) for i in range(g.shape[0])]
-    return g, rows, [str(j) for j in range(g.shape[1])], ""
+    cols = list(vocab) if leaf == "W_U" and g.shape[1] == len(vocab) else [str(j) for j in range(g.shape[1])]
+    return g, rows, cols, ""
 
 
 class FormulaLabel(WrapLabel):
@@ -138,10 +141,13 @@ class BackwardView(LazyView):
         for button in (self.first_button, self.back_button, self.next_button, self.last_button):
             bar.addWidget(button)
         bar.addWidget(self.position, 1)
+        bar.addSpacing(12)
         bar.addWidget(self.loss_label)
         self.maps = QHBoxLayout()
+        self._full: dict[Heatmap, tuple] = {}  # what each shows: (values, rows, cols, kind, title), unthinned
         for m in (self.grad_map, self.value_map, self.weight_map):
             m.setMinimumSize(220, 200)
+            m.installEventFilter(self)
             self.maps.addWidget(m, 1)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(6, 4, 6, 4)
@@ -203,14 +209,40 @@ class BackwardView(LazyView):
         rows, cols = labels_for(trace, step.name, grad.shape, vocab)
         of_head = f" · head {sl.head}" if sl.layout in ("pos_head", "head_grid") else ""
         kind = "prob" if step.op in ("softmax", "probs") else "signed"
-        self.grad_map.set_data(grad, rows, cols, "signed", f"∂L/∂{short(step.name)}{of_head}")
-        self.value_map.set_data(value, rows, cols, kind, f"{short(step.name)} (forward){of_head}")
-        self.grad_map.show()
-        self.value_map.show()
+        self._show(self.grad_map, grad, rows, cols, "signed", f"∂L/∂{short(step.name)}{of_head}")
+        self._show(self.value_map, value, rows, cols, kind, f"{short(step.name)} (forward){of_head}")
         if step.params:
             name, g = next(iter(step.params.items()))
             w, w_rows, w_cols, suffix = weight_slice(name, g, head, vocab)
-            self.weight_map.set_data(w, w_rows, w_cols, "signed", f"∂L/∂{short(name)}{suffix}")
-            self.weight_map.show()
+            self._show(self.weight_map, w, w_rows, w_cols, "signed", f"∂L/∂{short(name)}{suffix}")
         else:
             self.weight_map.hide()
+
+    def _show(self, heatmap: Heatmap, values: np.ndarray, rows: list[str], cols: list[str], kind: str,
+              title: str) -> None:
+        self._full[heatmap] = (values, rows, cols, kind, title)
+        self._set_data(heatmap)
+        heatmap.show()
+
+    def _set_data(self, heatmap: Heatmap) -> None:
+        values, rows, cols, kind, title = self._full[heatmap]
+        heatmap.set_data(values, *self._fit(rows, cols, heatmap), kind, title)
+
+    def _fit(self, rows: list[str], cols: list[str], heatmap: Heatmap) -> tuple[list[str], list[str]]:
+        """Every k-th label, so that the labels of small cells do not run into each other."""
+        font = QFont()
+        font.setPointSizeF(TICK_PT * self._scale)
+        fm = QFontMetricsF(font)
+        # the cells get the heatmap less its title, axes and colour bar
+        cell_w = max(1.0, (heatmap.width() - 130 * self._scale) / len(cols))
+        cell_h = max(1.0, (heatmap.height() - 90 * self._scale) / len(rows))
+        widest = max(fm.horizontalAdvance(c) for c in cols) + 6
+        return thin(rows, math.ceil(fm.height() / cell_h)), thin(cols, math.ceil(widest / cell_w))
+
+    def eventFilter(self, obj, event) -> bool:
+        # A heatmap's size changes when its neighbour is shown or hidden, not only with the window.
+        if event.type() == QEvent.Type.Resize and obj in self._full:
+            _, rows, cols, _, _ = self._full[obj]
+            if self._fit(rows, cols, obj) != obj.labels():
+                self._set_data(obj)
+        return False
