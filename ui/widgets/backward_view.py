@@ -194,6 +194,7 @@ class BackwardView(LazyView):
                 m.hide()
             return
         self.position.setText(f"backward step {walk.index + 1} of {len(walk)} — {step.name}")
+        self.position.setToolTip(step.name)  # a long name may be cut at the right
         self.loss_label.setText(f"loss L = <b>{walk.loss:.4f}</b>")
         self.title.setText(f"∂L/∂{short(step.name)}: {step_title(trace, step.name)}")
         self.formula.set_formula(step.formula)
