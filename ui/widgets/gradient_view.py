@@ -170,7 +170,8 @@ class GradientFlowView(QWidget):
     def refresh(self) -> None:
         """Recompute the gradients of the current model on the current input."""
         self._dirty = False
-        job = next_token_targets(self.bridge.session.tokens)
+        arch = self.bridge.model.config.arch
+        job = next_token_targets(self.bridge.session.tokens, arch)
         if job is None:
             self.flow = None
             self.summary.setText("Type at least two tokens: each token's target is the one after it.")
@@ -178,7 +179,8 @@ class GradientFlowView(QWidget):
             self.param_plot.clear()
             return
         self.flow = gradient_flow(self.bridge.model, *job)
-        self.summary.setText(f"Loss of predicting each next token of the current input: "
+        task = "its own input" if arch == "encoder" else "each next token of the current input"
+        self.summary.setText(f"Loss of predicting {task}: "
                              f"<b>{self.flow['loss']:.3f}</b>. Larger bars: that part of the model "
                              "would change more in a training step.")
         self._draw_layers()
