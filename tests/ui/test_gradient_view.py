@@ -82,3 +82,19 @@ def test_short_parameter_names():
     assert short_name("blocks.1.attn.W_Q") == "L1 attn.W_Q"
     assert short_name("decoder.blocks.0.cross_attn.W_K") == "dec L0 cross_attn.W_K"
     assert short_name("unembed.W_U") == "unembed.W_U"
+
+
+def test_an_encoder_is_scored_on_its_own_input(qtbot):
+    from simulator import ModelConfig
+
+    model = Transformer(ModelConfig(arch="encoder", attention="full"), seed=1)
+    bridge = SessionBridge(Session(model, "the cat sat"))
+    v = GradientFlowView(bridge)
+    qtbot.addWidget(v)
+    v.depth.setValue(3)
+    v.show()
+    tokens = bridge.session.tokens
+    want = gradient_flow(model, tokens, list(tokens), [True] * len(tokens))
+    assert v.flow["loss"] == pytest.approx(want["loss"])
+    assert "its own input" in v.summary.text()
+    v.shutdown()
