@@ -294,3 +294,59 @@ def test_masked_runs_and_many_outlines_are_drawn(hm):
     edge = cell_point(hm, 39, 39, 0.0, 0.5) + QPoint(3, 0)
     assert pixel(hm, edge) == QColor("#FFC20A")
     assert len(hm.changed_cells()) == 14 * 14
+
+
+def test_narrow_cells_print_compact_numbers_before_none(hm):
+    p = np.array([[0.4213, 0.0, 1.0, 0.002]] * 6)
+    hm.set_data(p, kind="prob")
+    settle(hm, (900, 500))
+    assert [hm.cell_text(0, c) for c in range(4)] == ["0.42", "0.00", "1.00", "0.00"]
+    # too narrow for "0.42", wide enough for ".42" (an exact zero reads "0")
+    settle(hm, (235, 500))
+    assert [hm.cell_text(0, c) for c in range(4)] == [".42", "0", "1.0", ".00"]
+    settle(hm, (130, 500))
+    assert hm.cell_text(0, 0) == ""
+
+
+def test_the_colour_bar_and_axes_can_be_hidden_for_a_thumbnail(hm):
+    def relaid_out():  # pyqtgraph lays out over a few event loop passes
+        for _ in range(3):
+            settle(hm)
+        return hm.image_item.mapRectToScene(hm.image_item.boundingRect()).width()
+
+    hm.set_data(np.zeros((4, 4)), TOKENS, TOKENS)
+    hm.resize(400, 300)
+    width_with_bar = relaid_out()
+    hm.set_colorbar_visible(False)
+    hm.set_axes_visible(False)
+    width_without = relaid_out()
+    assert not hm.colorbar_visible() and hm._bar.scene() is None
+    plot = hm.getItem(1, 0)
+    assert not plot.getAxis("left").isVisible() and not plot.getAxis("top").isVisible()
+    assert width_without > width_with_bar + 50
+    hm.set_colorbar_visible(True)
+    assert relaid_out() < width_without - 50
+    assert hm._bar.scene() is hm.scene() and hm.colorbar_visible()
+
+
+def test_staggered_labels_lift_every_other_column_label_and_keep_all(hm):
+    cols = ["<unk>", "small", "cat", "big", "the", "mat"]
+    hm.set_data(np.zeros((2, 6)), ["a", "b"], cols)
+    hm.set_label_style(0.8, stagger=True)
+    settle(hm, (420, 300))
+    assert hm.labels() == (["a", "b"], cols)  # the lifting is drawing only
+    axis = hm.getItem(1, 0).getAxis("top")
+    assert axis.style["tickFont"].pointSizeF() == pytest.approx(heatmap_mod.TICK_PT * 0.8)
+    pix = QPixmap(10, 10)
+    painter = QPainter(pix)
+    try:
+        _, _, texts = axis.generateDrawSpecs(painter)
+    finally:
+        painter.end()
+    drawn = {t[2].strip(): t[0] for t in texts}
+    assert set(drawn) == set(cols)  # the wide first label is drawn, not dropped at the edge
+    lower, upper = [drawn[c] for c in cols[0::2]], [drawn[c] for c in cols[1::2]]
+    assert all(r.height() > 1.5 * lower[0].height() for r in upper)  # a line break lifts them
+    hm.set_label_style()
+    assert axis.style["tickFont"].pointSizeF() == pytest.approx(heatmap_mod.TICK_PT)
+    assert axis.fixedHeight is None

@@ -16,59 +16,22 @@ from PySide6.QtGui import (QBrush, QColor, QFont, QFontMetricsF, QPen, QStaticTe
                            QWheelEvent)
 
 from ui.widgets import colormaps
+# format_value and widest_text are also imported from here by the views and tests
+from ui.widgets.cell_text import COMPACT_BANDS, format_compact, format_value, widest_text
 
 TICK_PT = 12.0
 CELL_PT = 11.0
 TITLE_PT = 15.0
-MINUS = "\u2212"  # typographic minus: as wide as a digit and readable from afar
-
-
-def format_value(v: float) -> str:
-    """Cell text: 2 decimals, or a compact exponent form once that would not fit."""
-    if math.isnan(v):
-        return "NaN"
-    if math.isinf(v):
-        return ("" if v > 0 else MINUS) + "\u221e"
-    a = abs(v)
-    if a < 100:
-        s = f"{v:.2f}" if a >= 0.005 else "0.00"  # no "-0.00" for tiny negatives
-    elif a < 1000:
-        s = f"{v:.1f}"
-    else:
-        mant, exp = f"{v:.1e}".split("e")
-        s = f"{mant}e{int(exp)}"
-    return s.replace("-", MINUS)
+MARGIN = 4  # around the title, axes and colour bar (pyqtgraph's 9 wastes room in small panels)
+SPACING = 3  # between title, cells and colour bar
+LABEL_OVERHANG = 30  # pixels a column label may reach past the first or last column
+# How cell numbers are printed, tried in order until the widest one fits its cell:
+# (compact form, font size relative to CELL_PT). Numbers that fit nowhere are not printed.
+TEXT_LEVELS = ((False, 1.0), (True, 1.0), (True, 0.85))
 
 
 _NO_CELLS = (np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp))
 _MISSING_WORD = np.array([colormaps.MISSING_COLOR.getRgb()], dtype=np.ubyte).view(np.uint32)[0]
-
-# Where the width of `format_value` can step down as |v| grows ("99.99" is wider than "100.0"):
-# within each band the longest text is that of the largest |v| of each sign.
-_BANDS = (0.0, 100.0, 1000.0, math.inf)
-
-
-def widest_text(values: np.ndarray) -> str:
-    """The longest `format_value` text of any cell, found without formatting every cell."""
-    v = np.asarray(values, dtype=float).ravel()
-    finite = np.isfinite(v)
-    texts = []
-    if not finite.all():
-        odd = v[~finite]
-        texts = [format_value(x) for x, present in ((math.nan, np.isnan(odd).any()), (math.inf, (odd > 0).any()),
-                                                    (-math.inf, (odd < 0).any())) if present]
-    v = v[finite]
-    if v.size:
-        lo, hi = float(v.min()), float(v.max())
-        if max(-lo, hi) < _BANDS[1]:  # the usual case: one band, so the extremes are the widest
-            return max(texts + [format_value(lo), format_value(hi)], key=len)
-    a = np.abs(v)
-    for low, high in zip(_BANDS, _BANDS[1:]):
-        band = (a >= low) & (a < high)
-        for side in (band & (v >= 0), band & (v < 0)):
-            if side.any():
-                texts.append(format_value(float(v[side][np.argmax(a[side])])))
-    return max(texts, key=len)
 
 
 def _edges(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -177,7 +140,8 @@ class Heatmap(pg.GraphicsLayoutWidget):
         self._kind = "signed"
         # Cell texts are formatted when first printed: most updates show cells too small for numbers.
         self._texts: dict[tuple[int, int], str] = {}
-        self._widest = "0.00"
+        self._text_sizes: dict[int, tuple[float, float]] = {}  # text level → widest text's (width, height)
+        self._level: int | None = None  # index into TEXT_LEVELS of the printed numbers; None: not printed
         self._rgba = np.zeros((1, 1, 4), dtype=np.ubyte)  # [rows, cols, RGBA] the cells' colours
         self._dark_cells: np.ndarray | None = None  # bool [rows, cols], from _rgba when first needed
         self._has_missing = False
@@ -189,10 +153,14 @@ class Heatmap(pg.GraphicsLayoutWidget):
         self._cmap: pg.ColorMap | None = None
         self._lut = np.zeros((256, 4), dtype=np.ubyte)
         self._lut_words = np.zeros(256, dtype=np.uint32)
-        self._text_size = (0.0, 0.0)
         self._scale = 1.0
+        self._label_style = (1.0, False)  # tick font relative to the others, staggered column labels
+        self._bar_visible = True
 
+        self.ci.setContentsMargins(MARGIN, MARGIN, MARGIN, MARGIN)
+        self.ci.setSpacing(SPACING)
         self._title = self.addLabel("", row=0, col=0, colspan=2)
+        self._title.item.document().setDocumentMargin(1)
         self._plot = self.addPlot(row=1, col=0)
         self._plot.setMouseEnabled(x=False, y=False)
         self._plot.setMenuEnabled(False)
@@ -264,14 +232,12 @@ class Heatmap(pg.GraphicsLayoutWidget):
         self._rgba, self._dark_cells = rgba, None
         self._image.setImage(rgba, autoLevels=False)
         self._texts = {}
-        self._widest = widest_text(v)
-        self._measure_text()
+        self._text_sizes = {}
 
         # Re-laying out the axes is the slow part of an update, so skip it when nothing changed.
         if (rows_l, cols_l) != self._labels:
             self._labels = (rows_l, cols_l)
-            self._plot.getAxis("left").setTicks([[(i + 0.5, s) for i, s in enumerate(rows_l)]])
-            self._plot.getAxis("top").setTicks([[(j + 0.5, s) for j, s in enumerate(cols_l)]])
+            self._set_ticks()
         if title != self._title.text:
             self._set_title(title)
         self._changed = _NO_CELLS if mask is None else np.nonzero(mask)
@@ -302,18 +268,50 @@ class Heatmap(pg.GraphicsLayoutWidget):
     def set_font_scale(self, f: float) -> None:
         """Scale every font (ticks, numbers, title, colour bar), e.g. 1.5 for presenting."""
         self._scale = float(f)
-        tick = QFont()
-        tick.setPointSizeF(TICK_PT * self._scale)
-        for axis in (self._plot.getAxis("left"), self._plot.getAxis("top"), self._bar.axis):
-            axis.setStyle(tickFont=tick, tickTextOffset=int(4 * self._scale))
-            axis.setTextPen("k")
-            axis.setPen("k")
-        self._overlay.font.setPointSizeF(CELL_PT * self._scale)
+        self._apply_tick_fonts()
+        self._cell_fonts = []
+        for _, size in TEXT_LEVELS:
+            font = QFont()
+            font.setPointSizeF(CELL_PT * self._scale * size)
+            self._cell_fonts.append(font)
+        self._overlay.font = self._cell_fonts[self._level or 0]
         self._overlay.static_texts.clear()
         self._set_title(self._title.text)
-        self._measure_text()
+        self._text_sizes = {}
         self._refresh_number_visibility()
         self._overlay.update()
+
+    def set_label_style(self, scale: float = 1.0, stagger: bool = False) -> None:
+        """Fit many token labels: `scale` shrinks the axis labels (relative to the font scale);
+        `stagger` sets every other column label one line higher, so wide labels over narrow
+        columns do not run into each other."""
+        style = (float(scale), bool(stagger))
+        if style != self._label_style:
+            self._label_style = style
+            self._apply_tick_fonts()
+            self._set_ticks()
+
+    def label_style(self) -> tuple[float, bool]:
+        """(label scale, staggered column labels), see `set_label_style`."""
+        return self._label_style
+
+    def set_colorbar_visible(self, visible: bool) -> None:
+        """Show or hide the colour bar (a thumbnail has no room for its tick labels)."""
+        if bool(visible) == self._bar_visible:
+            return
+        self._bar_visible = bool(visible)
+        if visible:
+            self.addItem(self._bar, row=1, col=1)
+        else:
+            self.removeItem(self._bar)
+
+    def colorbar_visible(self) -> bool:
+        return self._bar_visible
+
+    def set_axes_visible(self, visible: bool) -> None:
+        """Show or hide the token axes (labels and ticks) beside the cells."""
+        for side in ("left", "top"):
+            self._plot.showAxis(side, bool(visible))
 
     def values(self) -> np.ndarray:
         """The 2-D array on screen (1-D input is returned as one row)."""
@@ -321,7 +319,7 @@ class Heatmap(pg.GraphicsLayoutWidget):
 
     def cell_text(self, row: int, col: int) -> str:
         """The number printed in a cell, or "" while cells are too small for numbers."""
-        return self._text(row, col) if self._overlay.show_numbers else ""
+        return self._text(row, col) if self._level is not None else ""
 
     def title(self) -> str:
         return self._title.text
@@ -350,8 +348,36 @@ class Heatmap(pg.GraphicsLayoutWidget):
     def _text(self, r: int, c: int) -> str:
         text = self._texts.get((r, c))
         if text is None:
-            text = self._texts[r, c] = format_value(float(self._values[r, c]))
+            compact = TEXT_LEVELS[self._level or 0][0]
+            v = float(self._values[r, c])
+            text = self._texts[r, c] = format_compact(v) if compact else format_value(v)
         return text
+
+    def _apply_tick_fonts(self) -> None:
+        tick, labels = QFont(), QFont()
+        tick.setPointSizeF(TICK_PT * self._scale)
+        labels.setPointSizeF(TICK_PT * self._scale * self._label_style[0])
+        # no tick marks on the token axes: poking into the cells, they read as minus signs
+        for axis, font, mark in ((self._plot.getAxis("left"), labels, 0), (self._plot.getAxis("top"), labels, 0),
+                                 (self._bar.axis, tick, -5)):
+            axis.setStyle(tickFont=font, tickTextOffset=int(4 * self._scale), tickLength=mark)
+            axis.setTextPen("k")
+            axis.setPen("k")
+        # "<unk>" over a narrow first column is wider than it: shown, not dropped
+        self._plot.getAxis("top").setStyle(hideOverlappingLabels=int(LABEL_OVERHANG * self._scale))
+
+    def _set_ticks(self) -> None:
+        rows, cols = self._labels or ([], [])
+        top = self._plot.getAxis("top")
+        stagger = self._label_style[1]
+        # A trailing line break lifts a label one line: the axis aligns each label's bottom.
+        top.setTicks([[(j + 0.5, s + "\n" if stagger and j % 2 else s) for j, s in enumerate(cols)]])
+        if stagger:
+            font = top.style["tickFont"]
+            top.setHeight(int(2 * QFontMetricsF(font).height() + top.style["tickTextOffset"][1] + 6))
+        elif top.fixedHeight is not None:
+            top.setHeight(None)
+        self._plot.getAxis("left").setTicks([[(i + 0.5, s) for i, s in enumerate(rows)]])
 
     def _dark(self) -> np.ndarray:
         """Where a cell's text should be white rather than black."""
@@ -359,10 +385,20 @@ class Heatmap(pg.GraphicsLayoutWidget):
             self._dark_cells = colormaps.is_dark(self._rgba)
         return self._dark_cells
 
-    def _measure_text(self) -> None:
-        # Digits are near-equal in width, so the longest string is the widest.
-        fm = QFontMetricsF(self._overlay.font)
-        self._text_size = (fm.horizontalAdvance(self._widest), fm.height())
+    def _text_size(self, level: int, max_height: float) -> tuple[float, float]:
+        """(width, height) of the widest cell text printed at `level`; the text is only
+        looked for once the font's height fits in `max_height`."""
+        size = self._text_sizes.get(level)
+        if size is None:
+            fm = QFontMetricsF(self._cell_fonts[level])
+            if fm.height() > max_height:
+                return math.inf, fm.height()
+            compact = TEXT_LEVELS[level][0]
+            widest = (widest_text(self._values, format_compact, COMPACT_BANDS) if compact
+                      else widest_text(self._values))
+            # Digits are near-equal in width, so the longest string is the widest.
+            size = self._text_sizes[level] = (fm.horizontalAdvance(widest), fm.height())
+        return size
 
     def _in_range(self, r: int, c: int) -> bool:
         rows, cols = self._values.shape
@@ -377,10 +413,19 @@ class Heatmap(pg.GraphicsLayoutWidget):
         p0 = self._image.mapToScene(QPointF(0, 0))
         p1 = self._image.mapToScene(QPointF(1, 1))
         w, h = abs(p1.x() - p0.x()), abs(p1.y() - p0.y())
-        tw, th = self._text_size
-        show = w >= tw + 4 and h >= th + 2
-        if show != self._overlay.show_numbers:
-            self._overlay.show_numbers = show
+        level = None
+        for i in range(len(TEXT_LEVELS)):
+            tw, th = self._text_size(i, h - 2)
+            if w >= tw + 4 and h >= th + 2:
+                level = i
+                break
+        if level != self._level:
+            if TEXT_LEVELS[level or 0] != TEXT_LEVELS[self._level or 0]:
+                self._texts = {}
+                self._overlay.font = self._cell_fonts[level or 0]
+                self._overlay.static_texts.clear()
+            self._level = level
+            self._overlay.show_numbers = level is not None
             self._overlay.update()
 
     def _on_click(self, ev) -> None:
