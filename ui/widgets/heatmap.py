@@ -11,11 +11,11 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import (QBrush, QColor, QFont, QFontMetricsF, QPen, QStaticText,
-                           QWheelEvent)
+from PySide6.QtCore import QPointF, Qt, Signal
+from PySide6.QtGui import QFont, QFontMetricsF, QWheelEvent
 
 from ui.widgets import colormaps
+from ui.widgets.cell_overlay import CellOverlay
 # format_value and widest_text are also imported from here by the views and tests
 from ui.widgets.cell_text import COMPACT_BANDS, format_compact, format_value, widest_text
 
@@ -32,97 +32,6 @@ TEXT_LEVELS = ((False, 1.0), (True, 1.0), (True, 0.85))
 
 _NO_CELLS = (np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp))
 _MISSING_WORD = np.array([colormaps.MISSING_COLOR.getRgb()], dtype=np.ubyte).view(np.uint32)[0]
-
-
-def _edges(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Start and size of each cell in device pixels from its boundaries `t` (either direction)."""
-    return np.minimum(t[:-1], t[1:]), np.abs(np.diff(t))
-
-
-def _runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(row, first col, end col) of every horizontal run of True cells in a 2-D mask."""
-    padded = np.zeros((mask.shape[0], mask.shape[1] + 2), dtype=np.int8)
-    padded[:, 1:-1] = mask
-    step = np.diff(padded, axis=1)
-    rows, starts = np.nonzero(step == 1)
-    _, ends = np.nonzero(step == -1)  # row-major order pairs each end with its start
-    return rows, starts, ends
-
-
-class _CellOverlay(pg.GraphicsObject):
-    """Numbers, hatching and outlines, painted in device pixels so text and pen
-    widths stay the same size however the cells are stretched."""
-
-    def __init__(self, owner: Heatmap) -> None:
-        super().__init__()
-        self._owner = owner
-        self.font = QFont()
-        self.show_numbers = False
-        # Laid-out texts keyed by string: an edit changes few cells, so most are reused.
-        self.static_texts: dict[str, QStaticText] = {}
-        # paint() is then told the exposed part: a heatmap scrolled half out of view prints half.
-        self.setFlag(self.GraphicsItemFlag.ItemUsesExtendedStyleOption)
-
-    def boundingRect(self) -> QRectF:
-        rows, cols = self._owner._values.shape
-        return QRectF(-0.2, -0.2, cols + 0.4, rows + 0.4)
-
-    def paint(self, p, option, *args) -> None:
-        h = self._owner
-        rows, cols = h._values.shape
-        tr = p.transform()
-        xs = tr.m11() * np.arange(cols + 1) + tr.dx()  # cell boundaries in device pixels
-        ys = tr.m22() * np.arange(rows + 1) + tr.dy()
-        x0, w = _edges(xs)
-        y0, ht = _edges(ys)
-
-        p.save()
-        p.resetTransform()
-        p.setRenderHint(p.RenderHint.Antialiasing, False)
-        if h._has_missing:
-            # One rectangle per run of masked cells: a causal mask is one run per row.
-            hatch = QBrush(QColor(80, 80, 80), Qt.BrushStyle.BDiagPattern)
-            for r, start, end in zip(*(a.tolist() for a in _runs(~np.isfinite(h._values)))):
-                left, right = sorted((xs[start], xs[end]))
-                p.fillRect(QRectF(left, y0[r], right - left, ht[r]), hatch)
-        if self.show_numbers:
-            self._paint_numbers(p, x0 + w / 2, y0 + ht / 2, option.exposedRect)
-        p.setBrush(Qt.BrushStyle.NoBrush)
-        selected = (np.array([h._selected[0]]), np.array([h._selected[1]])) if h._selected else None
-        # A dark rim under a bright stroke keeps outlines visible on any cell colour.
-        for cells, grow, bright in ((h._changed, -2.5, QColor("#FFC20A")), (selected, 1.5, QColor("#FFFFFF"))):
-            if cells is None or not len(cells[0]):
-                continue
-            r, c = cells
-            rects = [QRectF(*box) for box in zip((x0[c] - grow).tolist(), (y0[r] - grow).tolist(),
-                                                 (w[c] + 2 * grow).tolist(), (ht[r] + 2 * grow).tolist())]
-            for pen in (QPen(QColor(0, 0, 0), 6), QPen(bright, 3)):
-                p.setPen(pen)
-                p.drawRects(rects)
-        p.restore()
-
-    def _paint_numbers(self, p, cx: np.ndarray, cy: np.ndarray, exposed: QRectF) -> None:
-        """Print the exposed cells (`exposed` in cell units); texts are formatted when first printed."""
-        h = self._owner
-        cache = self.static_texts
-        if len(cache) > 4096:
-            cache.clear()
-        rows, cols = h._values.shape
-        r0, r1 = max(0, math.floor(exposed.top())), min(rows, math.ceil(exposed.bottom()))
-        c0, c1 = max(0, math.floor(exposed.left())), min(cols, math.ceil(exposed.right()))
-        dark = h._dark()[r0:r1, c0:c1]
-        p.setFont(self.font)
-        for is_dark, color in ((True, QColor(255, 255, 255)), (False, QColor(0, 0, 0))):
-            p.setPen(color)
-            for r, c in zip(*np.nonzero(dark == is_dark)):
-                r, c = r + r0, c + c0
-                text = h._text(r, c)
-                st = cache.get(text)
-                if st is None:
-                    st = cache[text] = QStaticText(text)
-                    st.prepare(font=self.font)
-                size = st.size()
-                p.drawStaticText(QPointF(cx[c] - size.width() / 2, cy[r] - size.height() / 2), st)
 
 
 class Heatmap(pg.GraphicsLayoutWidget):
@@ -171,7 +80,7 @@ class Heatmap(pg.GraphicsLayoutWidget):
         self._plot.getViewBox().setDefaultPadding(0)
         self._image = pg.ImageItem(axisOrder="row-major")
         self._plot.addItem(self._image)
-        self._overlay = _CellOverlay(self)
+        self._overlay = CellOverlay(self)
         self._overlay.setParentItem(self._image)
         self._bar = pg.ColorBarItem(values=(0, 1), colorMap=colormaps.DIVERGING, width=18,
                                     interactive=False, colorMapMenu=False)
