@@ -3,11 +3,14 @@ kind of step, the selected head's slice, edits, highlights, clicks and the tempe
 import numpy as np
 import pytest
 from PySide6.QtCore import QPointF, Qt
+from PySide6.QtGui import QFont, QFontMetricsF
 from PySide6.QtWidgets import QApplication
 
 from simulator import ModelConfig, Session, Transformer
 from ui.bridge import SessionBridge
 from ui.widgets import colormaps
+from ui.widgets.cell_text import format_compact, format_value
+from ui.widgets.heatmap import TITLE_PT
 from ui.widgets.slicing import norm_stats
 from ui.widgets.step_view import StepView
 
@@ -285,3 +288,57 @@ def test_pointing_at_a_cell_shows_its_value_and_font_scale_keeps_the_picture(set
     view.set_font_scale(1.5)
     assert view.picture_kind == "attention"
     np.testing.assert_array_equal(view.current_heatmap().values(), session.trace["blocks.0.attn.hook_pattern"][0])
+
+
+def settle_layout():
+    for _ in range(3):  # pyqtgraph lays out over a few event loop passes
+        QApplication.processEvents()
+
+
+def token_axes(panel) -> list[list[str]]:
+    """The axes of a panel that name tokens (not 0, 1, 2, … indices)."""
+    return [axis for axis in (panel.rows, panel.cols) if not all(s.isdigit() for s in axis)]
+
+
+def test_on_a_1280x800_projector_every_token_label_of_every_step_is_shown(qtbot):
+    session, bridge, view = make_view(qtbot)
+    view.resize(990, 470)  # the step view's share of a 1280x800 window
+    stepper = session.stepper
+    for i in range(len(stepper)):
+        stepper.go(i)
+        for box in (w for w in view._shown if hasattr(w, "heatmap") and not w.panel.thumb):
+            rows, cols = box.heatmap.labels()
+            for axis, shown in zip((box.panel.rows, box.panel.cols), (rows, cols)):
+                if axis in token_axes(box.panel) and len(axis) <= 12:
+                    assert shown == axis, (stepper.name, box.panel.title)
+
+
+def test_on_a_1280x800_projector_the_attention_pattern_prints_its_numbers(qtbot):
+    session, bridge, view = make_view(qtbot, tokens="the cat sat on the big mat")
+    view.resize(990, 470)
+    session.stepper.jump("blocks.0.attn.hook_pattern")
+    settle_layout()
+    hm = view.current_heatmap()
+    pattern = session.trace["blocks.0.attn.hook_pattern"][0]
+    texts = [[hm.cell_text(r, c) for c in range(7)] for r in range(7)]
+    assert all(t for row in texts for t in row)
+    assert texts[3][1] in (format_value(pattern[3, 1]), format_compact(pattern[3, 1]))
+    assert texts[0][6] in ("0", "0.00")  # a masked-out weight is exactly zero
+
+
+def test_attention_thumbnails_have_no_colour_bar_or_axes_and_whole_titles(setup):
+    session, bridge, view = setup
+    view.resize(990, 470)
+    session.stepper.jump("blocks.0.attn.hook_scores_scaled")
+    settle_layout()
+    maps = view.heatmaps()
+    for title in ("Q·Kᵀ", "÷ √d_head", "masked", "pattern"):
+        hm = maps[title]
+        assert hm.title() == title and not hm.colorbar_visible()
+        assert not hm.getItem(1, 0).getAxis("left").isVisible()
+        font = QFont()
+        font.setPointSizeF(TITLE_PT)
+        font.setBold(True)
+        assert QFontMetricsF(font).horizontalAdvance(title) < hm.width()  # not cut to "Q·Kᵀ (he"
+    large = view.current_heatmap()
+    assert large.colorbar_visible() and large.getItem(1, 0).getAxis("left").isVisible()

@@ -26,6 +26,7 @@ class Panel:
     col_bands: tuple[tuple[int, int, int], ...] = ()  # (start, stop, head): head blocks of columns
     row_bands: tuple[tuple[int, int, int], ...] = ()  # (start, stop, head): head blocks of rows
     weight: float = 1.0  # cell size relative to the other heatmaps of its line
+    thumb: bool = False  # a thumbnail: title and colours only, no axes or colour bar
 
 
 @dataclass

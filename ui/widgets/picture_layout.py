@@ -3,18 +3,26 @@
 A box layout would stretch every heatmap to the same height whatever its shape; a
 [16 × 64] weight matrix next to an [8 × 8] pattern then gets cells ten times wider than
 tall. Here all heatmaps in a line share one cell size, the line is centred, and a line
-whose cells would be too small is wrapped in two at an operation symbol.
+whose cells would be too small is wrapped in two at an operation symbol. Attention lines
+and next-token bars stand in a column at the right of their row, as tall as the row.
+
+`fit_labels` decides how a heatmap's token labels fit its cells: smaller, staggered, or
+(only when nothing else works) every k-th.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from PySide6.QtCore import QRectF
 
 MAX_ASPECT = 2.6  # cells may be this much wider than tall: numbers are wide, rows are few
+MAX_TALL = 1.8  # ... or this much taller than wide: a token row needs a line of text however many columns
 USEFUL_CELL = 60.0  # wider cells add nothing; do not trade height for them
 WRAP_GAIN = 1.3  # wrap only when it makes cells clearly larger
 SPACING = 6.0
+MIN_LABEL_SCALE = 0.75  # token labels shrink down to this before some are left out
+COMFORTABLE_LABELS = 0.85  # below this, staggering column labels is preferred to shrinking them
 
 
 @dataclass
@@ -28,6 +36,7 @@ class Piece:
     weight: float = 1.0  # cell size multiplier (an emphasised heatmap may be drawn larger)
     breakable: bool = False  # a line may wrap before this piece (operation symbols)
     min_width: float = 0.0  # e.g. room for a heatmap's title
+    column: bool = False  # stands at the right end of its row, as tall as the row (not a heatmap)
 
     @property
     def grid(self) -> bool:
@@ -49,7 +58,7 @@ def _cells(lines: list[list[Piece]], width: float, height: float) -> tuple[float
         return 0.0, 0.0
     cw = max(min(cws), 1.0)
     ch = max((height - SPACING * (len(lines) - 1) - need_fixed) / need_rows, 1.0)
-    ch = min(ch, cw)
+    ch = min(ch, MAX_TALL * cw)
     return min(cw, MAX_ASPECT * ch), ch
 
 
@@ -82,22 +91,77 @@ def place(rows: list[list[Piece]], width: float, height: float,
     y = 0.0
     for i, row in enumerate(rows):
         row_h = small.get(i, rest / max(n_free, 1))
-        # a strip of fixed height stays one line: wrapped, it would push the rows below out of view
-        lines = [row] if i in small else _wrap(row, width, row_h)
-        cw, ch = _cells(lines, width, row_h)
-        # each line as tall as its tallest heatmap; what is left is shared out evenly
-        needs = [max((p.height + p.rows * p.weight * ch for p in line if p.grid), default=0.0)
-                 for line in lines]
-        slack = max(0.0, row_h - SPACING * (len(lines) - 1) - sum(needs)) / len(lines)
-        for line, need in zip(lines, needs):
-            line_h = need + slack
-            sizes = [(max(p.min_width, p.width + p.cols * p.weight * cw), (p.height + p.rows * p.weight * ch)
-                      if p.grid else (p.height or line_h)) for p in line]
-            total = sum(w for w, _ in sizes) + SPACING * (len(line) - 1)
-            x = max(0.0, (width - total) / 2)
-            for w, h in sizes:
-                h = min(h, line_h)
-                rects.append(QRectF(x, y + (line_h - h) / 2, w, h))
-                x += w + SPACING
-            y += line_h + SPACING
+        n_body = len(row)
+        while n_body and row[n_body - 1].column:
+            n_body -= 1
+        body, columns = row[:n_body], row[n_body:]
+        body_w = width - sum(p.width + SPACING for p in columns)
+        rects += _place_body(body, body_w, y, row_h, fixed=i in small)
+        x = body_w + SPACING
+        for p in columns:
+            rects.append(QRectF(x, y, p.width, row_h))
+            x += p.width + SPACING
+        y += row_h + SPACING
     return rects
+
+
+def _place_body(row: list[Piece], width: float, y: float, row_h: float, fixed: bool) -> list[QRectF]:
+    """Rectangles for the pieces of one row (wrapped into lines if that helps) within `row_h`."""
+    if not row:
+        return []
+    # a strip of fixed height stays one line: wrapped, it would push the rows below out of view
+    lines = [row] if fixed else _wrap(row, width, row_h)
+    cw, ch = _cells(lines, width, row_h)
+    # each line as tall as its tallest heatmap; what is left is shared out evenly
+    needs = [max((p.height + p.rows * p.weight * ch for p in line if p.grid), default=0.0)
+             for line in lines]
+    room = row_h - SPACING * (len(lines) - 1)
+    slack = max(0.0, room - sum(needs)) / len(lines)
+    # fixed parts taller than the row (tiny windows): every line gives up its share
+    shrink = min(1.0, room / sum(needs)) if sum(needs) > 0 else 1.0
+    rects = []
+    for line, need in zip(lines, needs):
+        line_h = need * shrink + slack
+        sizes = [(max(p.min_width, p.width + p.cols * p.weight * cw), (p.height + p.rows * p.weight * ch)
+                  if p.grid else (p.height or line_h)) for p in line]
+        total = sum(w for w, _ in sizes) + SPACING * (len(line) - 1)
+        x = max(0.0, (width - total) / 2)
+        for w, h in sizes:
+            h = min(h, line_h)
+            rects.append(QRectF(x, y + (line_h - h) / 2, w, h))
+            x += w + SPACING
+        y += line_h + SPACING
+    return rects
+
+
+@dataclass(frozen=True)
+class LabelFit:
+    """How a heatmap shows its token labels (see `fit_labels`)."""
+
+    scale: float = 1.0  # label font relative to the usual tick font
+    stagger: bool = False  # every other column label one line up
+    rows_every: int = 1  # show every k-th row label
+    cols_every: int = 1  # show every k-th column label
+
+
+def fit_labels(cell_w: float, cell_h: float, line_h: float, label_w: float,
+               token_rows: bool = True, token_cols: bool = True) -> LabelFit:
+    """Every token label if at all possible: a smaller font first, then staggered column
+    labels, and every k-th label only when even the smallest font does not fit. Index
+    labels (0, 1, 2, …) are simply thinned: the numbers in between are easy to infer.
+
+    `line_h` is a label's line height and `label_w` the widest column label's width (with
+    some gap), both at the usual font; `cell_w`, `cell_h` the cell size in pixels.
+    """
+    # in steps of 1/20, so resizing the window does not re-lay out the axes at every pixel
+    rows_s, cols_s = (math.floor(20 * x) / 20 for x in (cell_h / line_h, cell_w / max(label_w, 1.0)))
+    s = min(1.0, rows_s if token_rows else 1.0, cols_s if token_cols else 1.0)
+    stagger = False
+    if s < COMFORTABLE_LABELS and token_cols and cols_s < min(1.0, rows_s if token_rows else 1.0):
+        # the columns are the tighter: staggering doubles their room
+        staggered = min(1.0, rows_s if token_rows else 1.0, 2 * cols_s)
+        if staggered >= MIN_LABEL_SCALE:
+            s, stagger = staggered, True
+    s = max(MIN_LABEL_SCALE, s)
+    return LabelFit(s, stagger, max(1, math.ceil(s * line_h / cell_h - 1e-9)),
+                    1 if stagger else max(1, math.ceil(s * label_w / cell_w - 1e-9)))

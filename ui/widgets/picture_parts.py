@@ -9,6 +9,7 @@ from PySide6.QtWidgets import QFrame, QGraphicsRectItem, QLabel, QVBoxLayout, QW
 from ui.widgets.colormaps import HEAD_COLORS
 from ui.widgets.heatmap import Heatmap
 from ui.widgets.picture_items import Panel, Symbol
+from ui.widgets.picture_layout import LabelFit
 from ui.widgets.slicing import thin
 
 SYMBOL_PT, NOTE_PT = 40.0, 12.0
@@ -30,18 +31,22 @@ class PanelBox(QFrame):
         self.setObjectName("panel")
         self.heatmap = Heatmap()
         self.panel: Panel | None = None
-        self.thin = (1, 1)  # show every k-th row / column label: small cells cannot hold them all
+        self.fit = LabelFit()  # how the token labels fit the cells (smaller, staggered, thinned)
         self._shown_labels: tuple | None = None
         self._bands: list[QGraphicsRectItem] = []
         self._style = None
         self._border = (1, QColor("#c8c8c8"))  # width, colour
         lay = QVBoxLayout(self)
-        lay.setContentsMargins(5, 5, 5, 5)
+        lay.setContentsMargins(3, 3, 3, 3)
         lay.addWidget(self.heatmap)
 
     def show_panel(self, panel: Panel, force: bool = False) -> None:
         old, self.panel = self.panel, panel
-        rows, cols = thin(panel.rows, self.thin[0]), thin(panel.cols, self.thin[1])
+        rows, cols = thin(panel.rows, self.fit.rows_every), thin(panel.cols, self.fit.cols_every)
+        if old is None or old.thumb != panel.thumb:
+            self.heatmap.set_colorbar_visible(not panel.thumb)
+            self.heatmap.set_axes_visible(not panel.thumb)
+        self.heatmap.set_label_style(self.fit.scale, self.fit.stagger)
         if force or old is None or not _same_picture(old, panel) or self._shown_labels != (rows, cols):
             self._shown_labels = (rows, cols)
             self.heatmap.set_data(panel.values, rows, cols, panel.kind, panel.title, panel.changed)

@@ -20,6 +20,11 @@ from ui.widgets.slicing import (Slicer, depth_source_labels, head_slicer, labels
 ATTENTION_OPS = ("scores", "scale", "mask", "softmax")
 MAX_OUTLINED = 1024  # more changed cells than this are flagged in the title instead of outlined
 MAX_ALL_LINES = 24  # longer inputs draw one query's attention lines (the last, or the clicked one)
+# A weight matrix beside the activations it multiplies is drawn with smaller cells, and no
+# taller than the current step: its d_model (or d_mlp) rows would otherwise leave the token
+# rows too little height for their labels.
+PARAM_WEIGHT = 0.5
+CURRENT_WEIGHT = 1.25  # the step being explained is drawn larger than its inputs
 MASK_NOTES = {"causal": "hide the future\n(−∞)", "window": "hide the future\nand the far past", "window-full":
               "hide far tokens", "full": "nothing hidden"}
 class _Ctx:
@@ -53,6 +58,7 @@ class _Ctx:
             changed, title = None, f"{title} (changed)"
         if kind is None:
             kind = "prob" if self.node(name).op in ("softmax", "probs") else "signed"
+        kw.setdefault("weight", CURRENT_WEIGHT if current else 1.0)
         return Panel(title, values, rows, cols, kind, changed, real, sl, current, **kw)
 
     def param(self, name: str, title: str, per_head: bool = False, **kw) -> Panel:
@@ -64,6 +70,12 @@ class _Ctx:
         rows = [str(i) for i in range(w2.shape[0])]
         cols = [str(j) for j in range(w2.shape[1])]
         return Panel(title, w2, rows, cols, **kw)
+
+    def matrix(self, name: str, title: str, x: Panel, **kw) -> Panel:
+        """A weight matrix multiplying the activations `x`, drawn smaller (see PARAM_WEIGHT)."""
+        w = self.param(name, title, **kw)
+        w.weight = min(PARAM_WEIGHT, CURRENT_WEIGHT * x.values.shape[0] / w.values.shape[0])
+        return w
 
 
 def build_picture(trace: Trace, model: Transformer, changes: Mapping[str, np.ndarray],
@@ -135,9 +147,9 @@ def _qkv(ctx: _Ctx, node) -> list[list[Item]]:
     letter = node.name.rsplit("_", 1)[-1].upper()
     w_name = node.params[0]
     h = ctx.head
-    return [[ctx.panel(node.inputs[0], "input x"),
-             Symbol("×", "matrix\nproduct"),
-             ctx.param(w_name, f"W_{letter} (head {h})", per_head=True, head=h),
+    x = ctx.panel(node.inputs[0], "input x")
+    return [[x, Symbol("×", "matrix\nproduct"),
+             ctx.matrix(w_name, f"W_{letter} (head {h})", x, per_head=True, head=h),
              Symbol("=", f"+ b_{letter}"),
              ctx.panel(node.name, f"{letter} (head {h})", current=True, head=h)]]
 
@@ -177,9 +189,9 @@ def _attention(ctx: _Ctx, node, focus: int | None) -> list[list[Item]]:
         if i:
             strip.append(ops[i - 1])
         thumb = ctx.panel(name, title, current=name == node.name, head=h)
-        # too small for labels or outlines; the large picture below has them
+        # too small for labels, outlines or a colour bar; the large picture below has them
         thumb.rows, thumb.cols = [""] * len(thumb.rows), [""] * len(thumb.cols)
-        thumb.changed = None
+        thumb.changed, thumb.title, thumb.thumb = None, title, True
         strip.append(thumb)
     here = chain.index(node.name)
     if here == 0:
@@ -239,9 +251,8 @@ def _projection(ctx: _Ctx, node) -> list[list[Item]]:
     w_name = node.params[0]
     n_heads, d_head, _ = ctx.params[w_name].shape
     bands = _head_bands(n_heads, d_head)
-    return [[ctx.panel(cat, "concat", col_bands=bands),
-             Symbol("×", "matrix\nproduct"),
-             ctx.param(w_name, "W_O", row_bands=bands),
+    x = ctx.panel(cat, "concat", col_bands=bands)
+    return [[x, Symbol("×", "matrix\nproduct"), ctx.matrix(w_name, "W_O", x, row_bands=bands),
              Symbol("=", "+ b_O"),
              ctx.panel(node.name, "attention output", current=True)]]
 
@@ -249,11 +260,12 @@ def _projection(ctx: _Ctx, node) -> list[list[Item]]:
 def _linear(ctx: _Ctx, node) -> list[list[Item]]:
     w_name, b_name = node.params
     short = w_name.rsplit(".", 1)[-1]
-    w = ctx.param(w_name, short)
+    x = ctx.panel(node.inputs[0], "input x")
+    w = ctx.matrix(w_name, short, x)
     if short == "W_U":
         w.cols = list(ctx.vocab)
     out = {"W_in": "pre-activation", "W_out": "MLP output", "W_U": "logits"}.get(short, "output")
-    return [[ctx.panel(node.inputs[0], "input x"), Symbol("×", "matrix\nproduct"), w,
+    return [[x, Symbol("×", "matrix\nproduct"), w,
              Symbol("=", "+ " + b_name.rsplit(".", 1)[-1]), ctx.panel(node.name, out, current=True)]]
 
 

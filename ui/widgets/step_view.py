@@ -7,7 +7,6 @@ numbers change, so an edit repaints without rebuilding anything.
 from __future__ import annotations
 
 import html
-import math
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QFontMetricsF
@@ -18,15 +17,16 @@ from ui.widgets import heatmap as heatmap_mod
 from ui.widgets.heatmap import Heatmap, format_value
 from ui.widgets.next_token import NextTokenPanel
 from ui.widgets.picture_items import Bars, Lines, Panel, Picture, Symbol
-from ui.widgets.picture_layout import Piece, place
+from ui.widgets.picture_layout import Piece, fit_labels, place
 from ui.widgets.picture_parts import NOTE_PT, PanelBox, SymbolLabel
 from ui.widgets.plots import AttentionLines
 from ui.widgets.step_pictures import build_picture, lines_focus
 
 TITLE_PT, FORMULA_PT = 19.0, 15.0
-FRAME = 11  # PanelBox margin + thickest border, each side
-BAR_WIDTH = 82  # the heatmap's colour bar with its tick labels
-STRIP_HEIGHT = 160  # the thumbnail strip (attention stages) at font scale 1
+FRAME = 9  # PanelBox margin + thickest border, each side
+BAR_WIDTH = 70  # the heatmap's colour bar with its tick labels
+STRIP_HEIGHT = 130  # the thumbnail strip (attention stages) at font scale 1 ...
+STRIP_SHARE = 0.26  # ... and at most this share of the picture's height
 
 
 class _Canvas(QWidget):
@@ -74,13 +74,17 @@ class StepView(QWidget):
         self._lines.hide()
         self._next.hide()
 
-        head = QHBoxLayout()
-        head.addWidget(self._title, 1)
-        head.addWidget(self._name, 0, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
+        # the step's code name goes under the picture: beside the title it pushed the formula
+        # onto a second line on a 1280-pixel projector
+        foot = QHBoxLayout()
+        foot.addWidget(self._hover, 1)
+        foot.addWidget(self._name, 0, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         lay = QVBoxLayout(self)
-        lay.addLayout(head)
+        lay.setContentsMargins(8, 4, 8, 2)
+        lay.setSpacing(4)
+        lay.addWidget(self._title)
         lay.addWidget(self._canvas, 1)
-        lay.addWidget(self._hover)
+        lay.addLayout(foot)
         self.setAutoFillBackground(True)
         pal = self.style().standardPalette()  # white paper with dark text, in a dark theme too
         pal.setColor(self.backgroundRole(), Qt.GlobalColor.white)
@@ -219,24 +223,24 @@ class StepView(QWidget):
         width, height = self._canvas.width(), self._canvas.height()
         widgets = iter(self._shown)
         rows = [[self._piece(it, next(widgets), width) for it in row] for row in pic.rows]
-        small = {i: min(STRIP_HEIGHT * self._scale, 0.3 * height) for i in pic.small}
+        small = {i: min(STRIP_HEIGHT * self._scale, STRIP_SHARE * height) for i in pic.small}
         pieces = [p for row in rows for p in row]
         for w, piece, rect in zip(self._shown, pieces, place(rows, width, height, small)):
             w.setGeometry(rect.toAlignedRect())
-            if isinstance(w, PanelBox) and w.panel is not None:
-                self._thin_labels(w, piece, rect)
+            if isinstance(w, PanelBox) and w.panel is not None and not w.panel.thumb:
+                self._fit_labels(w, piece, rect)
 
-    def _thin_labels(self, box: PanelBox, piece: Piece, rect) -> None:
-        """Keep only as many axis labels as the cells have room for."""
+    def _fit_labels(self, box: PanelBox, piece: Piece, rect) -> None:
+        """Every token label if the cells have room at a smaller or staggered font, else every k-th."""
         panel = box.panel
         n_rows, n_cols = panel.values.shape
         fm = QFontMetricsF(self._tick_font())
         cw = max(1.0, (rect.width() - piece.width) / n_cols)
         ch = max(1.0, (rect.height() - piece.height) / n_rows)
         widest = max((fm.horizontalAdvance(s) for s in panel.cols), default=0.0) + 6
-        thin = (math.ceil(fm.height() / ch), math.ceil(widest / cw))
-        if thin != box.thin:
-            box.thin = thin
+        fit = fit_labels(cw, ch, fm.height(), widest, not _indices(panel.rows), not _indices(panel.cols))
+        if fit != box.fit:
+            box.fit = fit
             box.show_panel(panel)
 
     def _tick_font(self) -> QFont:
@@ -246,20 +250,24 @@ class StepView(QWidget):
 
     def _piece(self, it, w: QWidget, width: float) -> Piece:
         if isinstance(it, Panel):
+            # the heatmap's fixed parts, as pyqtgraph lays them out: margins, title, axes, colour bar
             fm = QFontMetricsF(self._tick_font())
             title = QFont()
             title.setPointSizeF(heatmap_mod.TITLE_PT * self._scale)
             title.setBold(True)
-            left = max(fm.horizontalAdvance(s) for s in it.rows) + 18
-            top = QFontMetricsF(title).height() + 10 + fm.height() + 16
-            title_w = QFontMetricsF(title).horizontalAdvance(it.title) + 2 * FRAME + 12
-            return Piece(left + BAR_WIDTH + 2 * FRAME, top + 10 + 2 * FRAME, *it.values.shape, it.weight,
-                         min_width=title_w)
+            title_h = QFontMetricsF(title).height() + 5
+            title_w = QFontMetricsF(title).horizontalAdvance(it.title) + 2 * FRAME + 2 * heatmap_mod.MARGIN + 12
+            frame = 2 * FRAME + 2 * heatmap_mod.MARGIN + 2
+            if it.thumb:
+                return Piece(frame + 6, frame + title_h, *it.values.shape, it.weight, min_width=title_w)
+            left = max(fm.horizontalAdvance(s) for s in it.rows) + 8
+            top = title_h + 0.8 * fm.height() + 8
+            return Piece(frame + left + BAR_WIDTH, frame + top, *it.values.shape, it.weight, min_width=title_w)
         if isinstance(it, Symbol):
             hint = w.sizeHint()
             return Piece(hint.width() + 8, hint.height(), breakable=True)
         share = 0.24 if isinstance(it, Lines) else 0.28
-        return Piece(min(max(share * width, 220 * self._scale), 460 * self._scale), 0)
+        return Piece(min(max(share * width, 220 * self._scale), 460 * self._scale), 0, column=True)
 
     # --- interaction -----------------------------------------------------------------------
 
@@ -314,6 +322,11 @@ class StepView(QWidget):
     def _choose_temperature(self, t: float) -> None:
         if abs(t - self.bridge.session.temperature) > 1e-9:
             self.bridge.session.set_temperature(t)
+
+
+def _indices(labels: list[str]) -> bool:
+    """Whether an axis counts 0, 1, 2, … (d_model, d_head) rather than naming tokens."""
+    return all(s.isdigit() for s in labels)
 
 
 def _geometry_key(pic: Picture) -> tuple:
