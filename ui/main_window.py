@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtGui import QCloseEvent, QKeySequence, QUndoStack
+from PySide6.QtGui import QCloseEvent, QFontMetrics, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (QApplication, QDialog, QDockWidget, QLabel, QMainWindow, QMessageBox,
                                QScrollArea, QSplitter, QTabWidget, QWidget)
 
@@ -94,6 +94,11 @@ class MainWindow(QMainWindow):
                                      Qt.DockWidgetArea.LeftDockWidgetArea)
         self.tabifyDockWidget(self.map_dock, self.param_dock)
         self.setTabPosition(Qt.DockWidgetArea.LeftDockWidgetArea, QTabWidget.TabPosition.North)
+        # wide enough for both tab titles: squeezed by a 1280-pixel screen they read "Architec…"
+        titles = QFontMetrics(self.font()).horizontalAdvance(self.map_dock.windowTitle()
+                                                             + self.param_dock.windowTitle())
+        for dock in (self.map_dock, self.param_dock):
+            dock.setMinimumWidth(titles + 4 * 24)
         self.map_dock.raise_()
         # the token strip spans the whole width, over the side docks
         self.setCorner(Qt.Corner.TopLeftCorner, Qt.DockWidgetArea.TopDockWidgetArea)
@@ -129,7 +134,8 @@ class MainWindow(QMainWindow):
         add_presets_menu(self)
         # --- end of extra views ---
 
-        self.resizeDocks([self.map_dock], [320], Qt.Orientation.Horizontal)
+        # the map is as clear at its narrowest; the pictures need the width on a 1280-pixel projector
+        self.resizeDocks([self.map_dock], [self.map_dock.minimumWidth()], Qt.Orientation.Horizontal)
         self.tabs.setFocus()  # keys step the model from the start, not type into a field
 
     # --- public API ---
