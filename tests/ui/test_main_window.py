@@ -303,3 +303,18 @@ def test_error_reporter_shows_a_dialog_and_keeps_the_session(window, qtbot, caps
     box.close()
     qtbot.keyClick(window, Qt.Key.Key_Space)
     assert window.session_bridge.stepper.index == 1
+
+
+def test_the_side_dock_tab_titles_are_not_cut_at_1280x800(window):
+    from PySide6.QtWidgets import QTabBar
+
+    bars = [b for b in window.findChildren(QTabBar)
+            if [b.tabText(i) for i in range(b.count())] == ["Architecture", "Parameters"]]
+    assert bars
+    bar = bars[0]
+    for i in range(bar.count()):
+        assert bar.tabRect(i).width() >= bar.fontMetrics().horizontalAdvance(bar.tabText(i)) + 8
+    assert bar.tabRect(bar.count() - 1).right() <= window.map_dock.width()
+    # however the window squeezes the dock (a window manager did, at 1280 pixels wide)
+    needed = sum(bar.fontMetrics().horizontalAdvance(bar.tabText(i)) + 16 for i in range(bar.count()))
+    assert window.map_dock.minimumWidth() >= needed
