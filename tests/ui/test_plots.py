@@ -2,6 +2,7 @@
 and colours."""
 import numpy as np
 import pytest
+from PySide6.QtCore import QRectF
 from PySide6.QtGui import QPainter, QPixmap
 from PySide6.QtWidgets import QApplication
 
@@ -164,3 +165,50 @@ def test_lines_bad_input_raises(lines):
         lines.set_data(np.zeros((1, 2, 2)), ["a"], ["b", "c"])
     with pytest.raises(ValueError):
         lines.set_data(np.zeros((1, 2, 2)), ["a", "b"], ["c", "d"], focus_query=2)
+
+
+def drawn_tick_rects(axis) -> list:
+    pix = QPixmap(10, 10)
+    painter = QPainter(pix)
+    try:
+        _, _, texts = axis.generateDrawSpecs(painter)
+    finally:
+        painter.end()
+    return [axis.mapRectToScene(t[0]) for t in texts]
+
+
+def overlapping(rects) -> bool:
+    rects = sorted(rects, key=lambda r: r.top())
+    return any(a.bottom() > b.top() + 0.5 for a, b in zip(rects, rects[1:]))
+
+
+@pytest.mark.parametrize("size", [(300, 400), (260, 110), (260, 60)])
+def test_topk_labels_and_values_never_overlap(bars, size):
+    rng = np.random.default_rng(1)
+    bars.resize(*size)
+    bars.set_data(rng.dirichlet(np.ones(len(VOCAB))), VOCAB, k=8)
+    for _ in range(3):
+        QApplication.processEvents()
+    n = len(bars.shown())
+    assert 1 <= n <= 8 and (n == 8) == (size[1] >= 300)  # a short panel shows the likeliest few
+    assert [s for s, _ in bars.shown()] == [VOCAB[i] for i in np.argsort(-bars._data[0], kind="stable")[:n]]
+    labels = drawn_tick_rects(bars.getPlotItem().getAxis("left"))
+    values = [t.sceneBoundingRect() for t in bars._texts if t.isVisible()]
+    assert len(labels) == len(values) == n
+    assert not overlapping(labels) and not overlapping(values)
+
+
+def test_the_legend_of_many_heads_wraps_inside_a_narrow_column(lines):
+    toks = list("abcdef")
+    lines.set_data(causal_pattern(n_heads=2, n=6), toks, toks)
+    assert [t for _, _, t, _ in lines.legend_layout()] == ["head 0", "head 1"]
+    lines.resize(220, 400)
+    lines.set_data(causal_pattern(n_heads=8, n=6), toks, toks)
+    legend = lines.legend_layout()
+    assert [h for _, _, _, h in legend if h >= 0] == list(range(8))
+    boxes = [r for swatch, box, _, _ in legend for r in (swatch, box) if r is not None]
+    inside = QRectF(lines.rect())
+    assert all(inside.contains(r) for r in boxes)
+    assert not any(a.intersects(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    QApplication.processEvents()
+    lines.grab()  # paints without error with the wrapped legend

@@ -25,7 +25,11 @@ def format_prob(p: float) -> str:
 
 
 class TopKBars(pg.PlotWidget):
-    """The k most likely next tokens, most likely on top, value printed at each bar end."""
+    """The k most likely next tokens, most likely on top, value printed at each bar end.
+
+    Each bar keeps a line of text's height: a panel too short for k bars shows fewer (the
+    most likely ones) rather than letting labels run into each other.
+    """
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -35,26 +39,53 @@ class TopKBars(pg.PlotWidget):
         plot.setMenuEnabled(False)
         plot.hideButtons()
         plot.invertY(True)
-        plot.setLabel("bottom", "probability", color="k")
-        # "(x0.001)" on the axis would confuse a class reading probabilities.
-        plot.getAxis("bottom").enableAutoSIPrefix(False)
+        # each bar's value is printed at its end: a probability axis would only take room
+        plot.hideAxis("bottom")
         self._bars = pg.BarGraphItem(x0=0, y=[], height=0.7, width=[],
                                      pen=pg.mkPen(60, 60, 60))
         plot.addItem(self._bars)
         self._texts: list[pg.TextItem] = []
+        self._data: tuple[np.ndarray, list[str], int] = (np.zeros(0), [], 0)
         self._shown: list[tuple[str, float]] = []
         self._font = QFont()
         self.set_font_scale(1.0)
+        plot.getViewBox().sigResized.connect(self._draw)
 
     def set_data(self, probs: np.ndarray, labels: list[str], k: int = 8) -> None:
         """Show the `k` largest entries of `probs`; `labels[i]` names token i."""
         p = np.asarray(probs, dtype=float).ravel()
         if len(labels) != p.size:
             raise ValueError(f"{len(labels)} labels for {p.size} probabilities")
+        self._data = (p, list(labels), max(int(k), 0))
+        self._draw()
+
+    def shown(self) -> list[tuple[str, float]]:
+        """(label, probability) pairs on screen, top bar first."""
+        return list(self._shown)
+
+    def rows_that_fit(self) -> int:
+        """How many bars the widget has room for, one line of text each (any number before
+        it is laid out)."""
+        height = self.getPlotItem().getViewBox().height()
+        return max(1, int(height // (1.15 * QFontMetricsF(self._font).height()))) if height > 0 else 10 ** 6
+
+    def set_font_scale(self, f: float) -> None:
+        """Scale tick and value fonts, e.g. 1.5 for presenting."""
+        self._font.setPointSizeF(TICK_PT * f)
+        axis = self.getPlotItem().getAxis("left")
+        axis.setStyle(tickFont=self._font)
+        axis.setTextPen("k")
+        axis.setPen("k")
+        for item in self._texts:
+            item.setFont(self._font)
+        self._draw()
+
+    def _draw(self) -> None:
+        p, labels, k = self._data
         # Stable sort keeps ties in vocabulary order, so the picture does not flicker.
-        order = np.argsort(-np.nan_to_num(p, nan=-np.inf), kind="stable")[:max(int(k), 0)]
+        order = np.argsort(-np.nan_to_num(p, nan=-np.inf), kind="stable")[:min(k, self.rows_that_fit())]
         top = p[order]
-        self._shown = [(labels[i], float(v)) for i, v in zip(order, top)]
+        shown = [(labels[i], float(v)) for i, v in zip(order, top)]
         y = np.arange(top.size)
         # Stop short of viridis' yellow end, which vanishes against the white background.
         brushes = [colormaps.SEQUENTIAL.map(0.85 * min(max(v, 0.0), 1.0), mode="qcolor")
@@ -63,6 +94,7 @@ class TopKBars(pg.PlotWidget):
 
         while len(self._texts) < top.size:
             item = pg.TextItem(color="k", anchor=(0, 0.5))
+            item.textItem.document().setDocumentMargin(0)  # as tall as its line, like the labels
             item.setFont(self._font)
             self.getPlotItem().addItem(item)
             self._texts.append(item)
@@ -72,26 +104,11 @@ class TopKBars(pg.PlotWidget):
             if i < top.size:
                 item.setText(format_prob(top[i]))
                 item.setPos(top[i] + 0.01 * xmax, i)
-        ticks = [(i, s) for i, (s, _) in enumerate(self._shown)]
-        self.getPlotItem().getAxis("left").setTicks([ticks])
+        if shown != self._shown:
+            self._shown = shown
+            self.getPlotItem().getAxis("left").setTicks([[(i, s) for i, (s, _) in enumerate(shown)]])
         self.getPlotItem().setRange(xRange=(0, xmax), yRange=(-0.5, max(top.size, 1) - 0.5),
                                     padding=0)
-
-    def shown(self) -> list[tuple[str, float]]:
-        """(label, probability) pairs on screen, top bar first."""
-        return list(self._shown)
-
-    def set_font_scale(self, f: float) -> None:
-        """Scale tick and value fonts, e.g. 1.5 for presenting."""
-        self._font.setPointSizeF(TICK_PT * f)
-        for name in ("left", "bottom"):
-            axis = self.getPlotItem().getAxis(name)
-            axis.setStyle(tickFont=self._font)
-            axis.setTextPen("k")
-            axis.setPen("k")
-        self.getPlotItem().getAxis("bottom").label.setFont(self._font)
-        for item in self._texts:
-            item.setFont(self._font)
 
 
 class AttentionLines(QWidget):
@@ -162,13 +179,12 @@ class AttentionLines(QWidget):
         if not self._q_labels:
             return
         pad = 10.0
-        font = QFont()
-        font.setPointSizeF(TICK_PT * self._scale)
-        header_font = QFont(font)
-        header_font.setBold(True)
+        font, header_font = self._fonts()
         fm = QFontMetricsF(font)
         head_h = fm.height() * 1.6
-        top, bottom = pad + head_h, self.height() - pad - head_h
+        legend = self.legend_layout(header_font)
+        top = pad + head_h
+        bottom = min([self.height() - pad - head_h] + [box.top() - 4 for _, box, _, _ in legend])
         n_rows = max(len(self._q_labels), len(self._k_labels))
         # Long sequences shrink the font rather than let labels overlap.
         if n_rows * fm.height() > bottom - top:
@@ -205,7 +221,11 @@ class AttentionLines(QWidget):
         p.setPen(QColor(90, 90, 90))
         p.drawText(QRectF(pad, pad, self.width() - 2 * pad, head_h), left, "query")
         p.drawText(QRectF(pad, pad, self.width() - 2 * pad, head_h), right, "key")
-        self._paint_legend(p, QRectF(pad, bottom + 4, self.width() - 2 * pad, head_h - 4))
+        p.setPen(QColor(0, 0, 0))
+        for swatch, box, text, h in legend:
+            if swatch is not None:
+                p.fillRect(swatch, colormaps.HEAD_COLORS[h % len(colormaps.HEAD_COLORS)])
+            p.drawText(box, Qt.AlignmentFlag.AlignVCenter, text)
 
     def _widest(self, labels: list[str], font: QFont) -> float:
         """Width of the longest label (remembered: measuring 128 labels on every paint adds up)."""
@@ -234,19 +254,47 @@ class AttentionLines(QWidget):
             p.setPen(pen)
             p.drawLines([QLineF(x_q, y_q[i], x_k, y_k[i]) for i in range(start, end)])
 
-    def _paint_legend(self, p: QPainter, box: QRectF) -> None:
-        """One coloured swatch per head, so a colour can be read as a head number."""
-        fm = QFontMetricsF(p.font())
-        x = box.left()
-        for h in self._heads:
-            color = colormaps.HEAD_COLORS[h % len(colormaps.HEAD_COLORS)]
-            sw = fm.height() * 0.8
-            p.fillRect(QRectF(x, box.center().y() - sw / 2, sw, sw), color)
-            text = f"head {h}"
-            p.setPen(QColor(0, 0, 0))
-            p.drawText(QRectF(x + sw + 4, box.top(), fm.horizontalAdvance(text) + 2, box.height()),
-                       Qt.AlignmentFlag.AlignVCenter, text)
-            x += sw + fm.horizontalAdvance(text) + 18
+    def legend_layout(self, font: QFont | None = None) -> list[tuple[QRectF | None, QRectF, str, int]]:
+        """(swatch, text box, text, head) per legend item, so a colour can be read as a head
+        number: "■ head 0  ■ head 1" if that fits on one line, else "heads ■ 0  ■ 1 …" wrapped
+        onto as many lines as the width needs, at the bottom of the widget. The "heads" label
+        has no swatch (and head -1)."""
+        if font is None:
+            font = self._fonts()[1]
+        fm = QFontMetricsF(font)
+        pad, sw, gap = 10.0, fm.height() * 0.8, fm.height() * 0.9
+        width = self.width() - 2 * pad
+        texts = [f"head {h}" for h in self._heads]
+        label = None
+        if sum(sw + 4 + fm.horizontalAdvance(t) + gap for t in texts) - gap > width:
+            texts, label = [str(h) for h in self._heads], "heads"
+        line_h = fm.height() * 1.25
+        placed, x, row = [], 0.0, 0
+        if label:
+            placed.append((0.0, 0, None, label, -1))
+            x = fm.horizontalAdvance(label) + gap / 2
+        for h, text in zip(self._heads, texts):
+            w = sw + 4 + fm.horizontalAdvance(text)
+            if x and x + w > width:
+                x, row = 0.0, row + 1
+            placed.append((x, row, sw, text, h))
+            x += w + gap
+        top = self.height() - pad - (row + 1) * line_h
+        out = []
+        for x, r, swatch, text, h in placed:
+            y = top + r * line_h
+            text_x = pad + x + (swatch + 4 if swatch else 0)
+            out.append((QRectF(pad + x, y + (line_h - sw) / 2, sw, sw) if swatch else None,
+                        QRectF(text_x, y, fm.horizontalAdvance(text) + 2, line_h), text, h))
+        return out
+
+    def _fonts(self) -> tuple[QFont, QFont]:
+        """The token font and the bold header and legend font."""
+        font = QFont()
+        font.setPointSizeF(TICK_PT * self._scale)
+        bold = QFont(font)
+        bold.setBold(True)
+        return font, bold
 
 
 def readable_rows(n: int, step: float, text_h: float, keep: int | None = None) -> list[int]:
