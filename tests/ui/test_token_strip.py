@@ -7,7 +7,7 @@ from simulator import ModelConfig
 from ui.app import default_session
 from ui.bridge import SessionBridge
 from ui.edits import EditController
-from ui.widgets.token_strip import ID_ROLE, TokenStrip
+from ui.widgets.token_strip import CHIP_ROWS, ID_ROLE, TokenStrip
 
 
 def make_strip(qtbot, config=None):
@@ -110,3 +110,17 @@ def test_encoder_decoder_has_source_and_target_rows(qtbot):
     assert strip.bridge.session.tokens[0] == ["a", "dog", "ran", "big"]
     type_sentence(qtbot, strip, "a cow", side=1)
     assert "cow" in strip.error_text() and strip.bridge.session.tokens[1][0] == "the"
+
+
+def test_a_long_input_keeps_the_strip_three_chip_rows_tall(qtbot):
+    chars = ("<unk>",) + tuple(" abcdefghijklmnopqrstuvwxyz.")
+    strip = make_strip(qtbot, ModelConfig(vocab=chars, tokenization="char", n_ctx=40))
+    strip.resize(1000, 300)
+    chips, vocab = strip.sides[0].chips, strip.vocab
+    short_height = chips.height() + vocab.height()
+    strip.bridge.session.set_tokens(list("the quick brown fox jumps over the lazy dog"[:40]))
+    strip.sides[0].chips.fit()
+    assert chips.rows >= 2 and vocab.rows >= 2  # both would wrap onto more rows ...
+    assert vocab.max_rows == 1 and vocab.height() < chips.height()  # ... the vocabulary gives way
+    assert chips.height() + vocab.height() <= short_height + 2
+    assert chips.height() + vocab.height() <= CHIP_ROWS * chips._row_height + 8

@@ -23,6 +23,7 @@ VOCAB_PT = 13.0
 ID_PT = 11.0
 CHIP_PAD = 10  # chip height beyond the text
 ERROR_STYLE = "color: #b00020; font-weight: bold;"
+CHIP_ROWS = 3  # rows of chips the strip may take in all (input rows first, then the vocabulary)
 
 
 def shown(token: str) -> str:
@@ -92,9 +93,12 @@ class ChipDelegate(QStyledItemDelegate):
 class ChipList(QListWidget):
     """A wrapping flow of chips, as tall as its rows up to `max_rows` (then it scrolls)."""
 
+    sigFitted = Signal()  # the rows it needs (`rows`) were counted again
+
     def __init__(self, point_size: float, fill: str, max_rows: int):
         super().__init__()
         self.max_rows = max_rows
+        self.rows = 1  # rows the chips need at the current width (more than max_rows scroll)
         self.setItemDelegate(ChipDelegate(point_size, QColor(fill), self))
         self.setViewMode(QListView.ViewMode.ListMode)
         self.setFlow(QListView.Flow.LeftToRight)
@@ -106,9 +110,9 @@ class ChipList(QListWidget):
         self.setStyleSheet("QListWidget { background: transparent; }")
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self._row_height = QFontMetrics(self.itemDelegate().font).height() + CHIP_PAD + 2 * self.spacing()
-        self._fit()
+        self.fit()
 
-    def _fit(self) -> None:
+    def fit(self) -> None:
         """As many chip rows as the contents need, up to `max_rows` (then it scrolls)."""
         rows = 1
         if self.count():
@@ -121,11 +125,13 @@ class ChipList(QListWidget):
                 if x and x + w > available:
                     rows, x = rows + 1, 0
                 x += w
+        self.rows = rows
         self.setFixedHeight(min(rows, self.max_rows) * self._row_height + 4)
+        self.sigFitted.emit()
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
-        self._fit()
+        self.fit()
 
     def set_tokens(self, tokens: list[str], ids: dict[str, int]) -> None:
         self.clear()
@@ -135,7 +141,7 @@ class ChipList(QListWidget):
             item.setData(TOKEN_ROLE, tok)
             item.setToolTip(f"token {shown(tok)!r}, id {ids[tok]}")
             self.addItem(item)
-        self._fit()
+        self.fit()
 
     def tokens(self) -> list[str]:
         return [self.item(i).data(TOKEN_ROLE) for i in range(self.count())]
@@ -302,7 +308,17 @@ class TokenStrip(QWidget):
         self.grid.addWidget(self.vocab, n, 1, 1, 2)
         self.grid.setColumnStretch(1, 1)
 
+    def _share_rows(self) -> None:
+        """A long input wraps onto two rows; the vocabulary then gets fewer (and scrolls), so
+        the strip stays CHIP_ROWS rows tall and the picture below keeps its room."""
+        used = sum(min(side.chips.rows, side.chips.max_rows) for side in self.sides)
+        budget = max(1, CHIP_ROWS - used)
+        if budget != self.vocab.max_rows:
+            self.vocab.max_rows = budget
+            self.vocab.fit()
+
     def _wire(self, row: int, side: _Side) -> None:
+        side.chips.sigFitted.connect(self._share_rows)
         side.edit.returnPressed.connect(lambda: self._typed(row))
         side.edit.textEdited.connect(lambda _: self.show_error(""))
         side.chips.customContextMenuRequested.connect(lambda pos: self._chip_menu(row, pos))
