@@ -18,9 +18,9 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QPushButton, QSpi
 from simulator.gradient_flow import compare_gradient_flow, gradient_flow, next_token_targets
 from ui.bridge import SessionBridge
 from ui.widgets import colormaps
+from ui.widgets.plot_style import fixed_plot
 from ui.widgets.wrap_label import WrapLabel
 
-LABEL_PT = 13
 MODES = {  # (residual, norm) -> legend
     ("standard", "pre"): "standard residual, pre-LN",
     ("none", "pre"): "no residual",
@@ -39,24 +39,6 @@ def short_name(name: str) -> str:
         layer, rest = rest.split(".", 1)
         name = f"{head}L{layer} {rest}"
     return name
-
-
-def _plot(title: str, left: str, bottom: str) -> pg.PlotWidget:
-    plot = pg.PlotWidget(background="w")
-    item = plot.getPlotItem()
-    item.setMouseEnabled(x=False, y=False)
-    item.setMenuEnabled(False)
-    item.hideButtons()
-    item.setTitle(title, color="k", size=f"{LABEL_PT}pt")
-    item.setLabel("left", left, color="k")
-    item.setLabel("bottom", bottom, color="k")
-    item.showGrid(x=True, y=True, alpha=0.25)
-    plot.setMinimumSize(200, 130)
-    for axis in ("left", "bottom"):
-        item.getAxis(axis).enableAutoSIPrefix(False)
-        item.getAxis(axis).setTextPen("k")
-        item.getAxis(axis).setPen("k")
-    return plot
 
 
 class _CompareWorker(QObject):
@@ -90,8 +72,8 @@ class GradientFlowView(QWidget):
         self.which.addItem("Weight matrices", "weights")
         self.which.addItem("Every parameter", "all")
         self.which.currentIndexChanged.connect(self._draw_params)
-        self.layer_plot = _plot("‖∂loss/∂resid_pre‖ per layer", "gradient norm", "layer")
-        self.param_plot = _plot("‖∂loss/∂W‖ for each parameter", "", "gradient norm")
+        self.layer_plot = fixed_plot("‖∂loss/∂resid_pre‖ per layer", "gradient norm", "layer", min_size=(200, 130))
+        self.param_plot = fixed_plot("‖∂loss/∂W‖ for each parameter", "", "gradient norm", min_size=(200, 130))
         self.param_plot.getPlotItem().invertY(True)
 
         self.depth = QSpinBox()
@@ -104,8 +86,8 @@ class GradientFlowView(QWidget):
         self.compare_button = QPushButton("Compare wirings")
         self.compare_button.setToolTip("Average 8 seeded random models of each wiring (takes a second)")
         self.compare_button.clicked.connect(self.compare)
-        self.compare_plot = _plot("‖∂loss/∂resid_pre‖ reaching each layer, by wiring (log scale)",
-                                  "gradient norm", "layer (0 = first)")
+        self.compare_plot = fixed_plot("‖∂loss/∂resid_pre‖ reaching each layer, by wiring (log scale)",
+                                       "gradient norm", "layer (0 = first)", min_size=(200, 130))
         self.compare_plot.getPlotItem().setLogMode(y=True)
         # A legend inside the plot would hide curves: it sits in a row of its own.
         self.legend = WrapLabel("&nbsp;&nbsp;&nbsp;".join(

@@ -23,9 +23,9 @@ from simulator.train import TrainResult, check_fits, train
 from ui.bridge import SessionBridge
 from ui.widgets import colormaps
 from ui.widgets.heatmap import Heatmap
+from ui.widgets.plot_style import fixed_plot
 from ui.widgets.wrap_label import WrapLabel
 
-LABEL_PT = 13
 EVERY = 5  # steps between snapshots: a few per second at the default batch size
 EVAL_SIZE = 100
 
@@ -81,24 +81,6 @@ class TrainWorker(QObject):
     def stop(self) -> None:
         self._stop = True
         self._running.set()
-
-
-def _curve_plot(title: str, y_label: str) -> pg.PlotWidget:
-    plot = pg.PlotWidget(background="w")
-    item = plot.getPlotItem()
-    item.setMouseEnabled(x=False, y=False)
-    item.setMenuEnabled(False)
-    item.hideButtons()
-    item.setTitle(title, color="k", size=f"{LABEL_PT}pt")
-    item.setLabel("left", y_label, color="k")
-    item.setLabel("bottom", "step", color="k")
-    item.showGrid(x=True, y=True, alpha=0.25)
-    plot.setMinimumSize(180, 110)
-    for axis in ("left", "bottom"):
-        item.getAxis(axis).enableAutoSIPrefix(False)
-        item.getAxis(axis).setTextPen("k")
-        item.getAxis(axis).setPen("k")
-    return plot
 
 
 class TrainingPanel(QWidget):
@@ -160,9 +142,9 @@ class TrainingPanel(QWidget):
         self.progress.setFormat("step %v of %m")
         self.status = WrapLabel()
 
-        self.loss_plot = _curve_plot("Loss (answer tokens)", "cross-entropy")
+        self.loss_plot = fixed_plot("Loss (answer tokens)", "cross-entropy", "step")
         self.loss_curve = self.loss_plot.plot([], [], pen=pg.mkPen(colormaps.HEAD_COLORS[0], width=3))
-        self.acc_plot = _curve_plot("Held-out token accuracy", "%")
+        self.acc_plot = fixed_plot("Held-out token accuracy", "%", "step")
         self.acc_plot.getPlotItem().enableAutoRange(y=False)
         self.acc_plot.setYRange(0, 100, padding=0.02)
         self.acc_curve = self.acc_plot.plot([], [], pen=pg.mkPen(colormaps.HEAD_COLORS[1], width=3),
