@@ -92,6 +92,8 @@ class MainWindow(QMainWindow):
         self.map_dock = self._dock("Architecture", _scrolling(self.arch_map), Qt.DockWidgetArea.LeftDockWidgetArea)
         self.param_dock = self._dock("Parameters", _scrolling(self.param_editor),
                                      Qt.DockWidgetArea.LeftDockWidgetArea)
+        # behind the map's tab the editor skips redrawing on every edit, and catches up when shown
+        self.param_dock.visibilityChanged.connect(self.param_editor.set_active)
         self.tabifyDockWidget(self.map_dock, self.param_dock)
         self.setTabPosition(Qt.DockWidgetArea.LeftDockWidgetArea, QTabWidget.TabPosition.North)
         # wide enough for both tab titles: squeezed by a 1280-pixel screen they read "Architec…"

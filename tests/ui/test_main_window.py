@@ -318,3 +318,23 @@ def test_the_side_dock_tab_titles_are_not_cut_at_1280x800(window):
     # however the window squeezes the dock (a window manager did, at 1280 pixels wide)
     needed = sum(bar.fontMetrics().horizontalAdvance(bar.tabText(i)) + 16 for i in range(bar.count()))
     assert window.map_dock.minimumWidth() >= needed
+
+
+def test_the_hidden_parameter_editor_catches_up_when_its_tab_is_shown(window, monkeypatch):
+    editor = window.param_editor
+    window.param_dock.raise_()
+    QApplication.processEvents()
+    editor.select_param("blocks.0.attn.W_Q")
+    window.map_dock.raise_()  # the editor's tab is behind the map now
+    QApplication.processEvents()
+    assert editor.visibleRegion().isEmpty()
+    drawn = []
+    monkeypatch.setattr(editor.heatmap, "set_data", lambda *a, **k: drawn.append(a))
+    window.apply_edit("blocks.0.attn.W_Q", 3.0, (0, 0, 0))
+    window.apply_edit("blocks.0.attn.W_Q", 4.0, (0, 0, 1))
+    assert drawn == []  # no heatmap redrawn for a tab nobody sees
+    monkeypatch.undo()
+    window.param_dock.raise_()
+    QApplication.processEvents()
+    assert editor.current_param() == "blocks.0.attn.W_Q"
+    np.testing.assert_array_equal(editor.heatmap.values()[0, :2], [3.0, 4.0])

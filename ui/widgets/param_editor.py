@@ -64,6 +64,8 @@ class ParamEditor(QWidget):
         self._name: str | None = None
         self._names: tuple[str, ...] = ()
         self._cell: tuple[int, int] | None = None  # cell being edited
+        self._stale = True  # the model changed while the editor was hidden (see set_active)
+        self._active = True
 
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(["parameter", "shape"])
@@ -141,6 +143,8 @@ class ParamEditor(QWidget):
         """Show parameter `name` (KeyError if the model has none of that name)."""
         if name not in self.bridge.model.params:
             raise KeyError(f"No parameter called {name!r}.")
+        if self._stale:
+            self._reread()
         item = self._items[name]
         self.tree.setCurrentItem(item)
         self._show(name)
@@ -173,7 +177,32 @@ class ParamEditor(QWidget):
     # --- showing ---------------------------------------------------------------------------
 
     def refresh(self) -> None:
-        """Re-read the parameters (an edit, a new model); rebuild the tree if the names changed."""
+        """Re-read the parameters (an edit, a new model); rebuild the tree if the names changed.
+        While the editor is hidden this waits until it is shown: an edit need not redraw a
+        heatmap nobody sees."""
+        if self._on_screen():
+            self._reread()
+        else:
+            self._stale = True
+
+    def set_active(self, on: bool) -> None:
+        """Whether the editor is on screen: a dock's tab behind another one stays "visible" to
+        Qt, so the window says so (QDockWidget.visibilityChanged). An inactive editor catches
+        up when it becomes active again."""
+        self._active = bool(on)
+        if self._stale and self._on_screen():
+            self._reread()
+
+    def showEvent(self, ev) -> None:
+        super().showEvent(ev)
+        if self._stale and self._active:
+            self._reread()
+
+    def _on_screen(self) -> bool:
+        return self._active and self.isVisible()
+
+    def _reread(self) -> None:
+        self._stale = False
         params = self.bridge.model.params
         names = tuple(params)
         if names != self._names:
@@ -211,7 +240,9 @@ class ParamEditor(QWidget):
             self._show(name)
 
     def _head_changed(self, h: int) -> None:
-        if self._name is not None and self.bridge.model.params[self._name].ndim == 3:
+        if not self._on_screen():
+            self._stale = True
+        elif self._name is not None and self.bridge.model.params[self._name].ndim == 3:
             self._show(self._name)
 
     def _labels(self, name: str, shape: tuple[int, int]) -> tuple[list[str], list[str]]:
@@ -323,7 +354,7 @@ class ParamEditor(QWidget):
         self.heatmap.set_selected(None)
 
     def eventFilter(self, obj, ev) -> bool:
-        if obj is self.heatmap and ev.type() == QEvent.Type.Resize and self._name is not None:
+        if obj is self.heatmap and ev.type() == QEvent.Type.Resize and self._name is not None and not self._stale:
             self._show(self._name)  # the labels the cells have room for depend on the size
         return False
 
