@@ -342,3 +342,14 @@ def test_attention_thumbnails_have_no_colour_bar_or_axes_and_whole_titles(setup)
         assert QFontMetricsF(font).horizontalAdvance(title) < hm.width()  # not cut to "Q·Kᵀ (he"
     large = view.current_heatmap()
     assert large.colorbar_visible() and large.getItem(1, 0).getAxis("left").isVisible()
+
+
+def test_the_title_and_formula_stay_on_one_line_at_1280x800(setup):
+    session, bridge, view = setup
+    view.resize(990, 470)
+    session.stepper.jump("blocks.0.attn.hook_pattern")  # "… attention pattern   pattern = softmax(…) along each row"
+    QApplication.processEvents()
+    title = view._title
+    one_line = QFontMetricsF(title.font()).height() * 19 / 15 * 1.6  # the 19 pt heading's line, with leading
+    assert title.heightForWidth(title.width()) < one_line
+    assert "pattern = softmax(masked) along each row" in title.text()

@@ -186,9 +186,11 @@ class AttentionLines(QWidget):
         top = pad + head_h
         bottom = min([self.height() - pad - head_h] + [box.top() - 4 for _, box, _, _ in legend])
         n_rows = max(len(self._q_labels), len(self._k_labels))
-        # Long sequences shrink the font rather than let labels overlap.
+        # Long sequences shrink the font rather than let labels overlap, down to a size still
+        # readable from the back of a room; below that every k-th label is left out instead.
         if n_rows * fm.height() > bottom - top:
-            font.setPixelSize(max(6, int((bottom - top) / n_rows)))
+            pt = font.pointSizeF()
+            font.setPointSizeF(max(0.75 * pt, pt * (bottom - top) / (n_rows * fm.height())))
             fm = QFontMetricsF(font)
         q_w, k_w = self._widest(self._q_labels, font), self._widest(self._k_labels, font)
         x_q, x_k = pad + q_w + 8, self.width() - pad - k_w - 8

@@ -23,6 +23,7 @@ from ui.widgets.plots import AttentionLines
 from ui.widgets.step_pictures import build_picture, lines_focus
 
 TITLE_PT, FORMULA_PT = 19.0, 15.0
+SMALLER = 0.87  # a title too long for one line is set this much smaller first
 FRAME = 9  # PanelBox margin + thickest border, each side
 BAR_WIDTH = 70  # the heatmap's colour bar with its tick labels
 STRIP_HEIGHT = 130  # the thumbnail strip (attention stages) at font scale 1 ...
@@ -159,8 +160,7 @@ class StepView(QWidget):
         self._drawn = drawn
         pic = build_picture(b.trace, b.model, b.session.changes, name, b.head, b.highlight,
                             self._position, self._focus)
-        self._title.setText(f"<span style='font-size:{TITLE_PT * self._scale:g}pt; font-weight:bold'>"
-                            f"{html.escape(pic.title)}</span>&nbsp;&nbsp;&nbsp; {html.escape(pic.formula)}")
+        self._show_title(pic)
         self._name.setText(b.trace.graph.node(name).name)
         items = [it for row in pic.rows for it in row]
         signature = tuple(type(it).__name__ for it in items)
@@ -173,6 +173,31 @@ class StepView(QWidget):
         if old is None or _geometry_key(old) != _geometry_key(pic):
             self._place()
         self._show_selection(b.cell)
+
+    def _show_title(self, pic: Picture) -> None:
+        """The step's name and formula on one line: the formula (then the name) a size smaller
+        when that keeps them on one line, else wrapped at full size."""
+        room = self.width() - 24
+        sizes = [(TITLE_PT, FORMULA_PT), (TITLE_PT, SMALLER * FORMULA_PT), (SMALLER * TITLE_PT, SMALLER * FORMULA_PT)]
+        for title_pt, formula_pt in sizes:
+            title, formula = QFont(), QFont()
+            title.setPointSizeF(title_pt * self._scale)
+            title.setBold(True)
+            formula.setPointSizeF(formula_pt * self._scale)
+            width = (QFontMetricsF(title).horizontalAdvance(pic.title)
+                     + QFontMetricsF(formula).horizontalAdvance("\u00a0" * 4 + pic.formula))
+            if width <= room:
+                break
+        else:
+            title_pt, formula_pt = sizes[0]
+        self._title.setText(f"<span style='font-size:{title_pt * self._scale:g}pt; font-weight:bold'>"
+                            f"{html.escape(pic.title)}</span>&nbsp;&nbsp;&nbsp; "
+                            f"<span style='font-size:{formula_pt * self._scale:g}pt'>{html.escape(pic.formula)}</span>")
+
+    def resizeEvent(self, ev) -> None:
+        super().resizeEvent(ev)
+        if self._picture is not None:
+            self._show_title(self._picture)
 
     def _assign(self, items: list) -> None:
         """Pick a widget for every item: pooled heatmap boxes, symbol labels, lines, bars."""
