@@ -350,3 +350,13 @@ def test_staggered_labels_lift_every_other_column_label_and_keep_all(hm):
     hm.set_label_style()
     assert axis.style["tickFont"].pointSizeF() == pytest.approx(heatmap_mod.TICK_PT)
     assert axis.fixedHeight is None
+
+
+def test_numbers_that_would_all_read_zero_are_not_printed(hm):
+    settle(hm, (900, 700))
+    hm.set_data(np.array([[1e-4, -3e-4], [2e-5, 0.0]]))
+    settle(hm)
+    assert hm.cell_text(0, 0) == ""  # "0.00" everywhere would contradict the colour bar
+    hm.set_data(np.zeros((2, 2)))
+    settle(hm)
+    assert hm.cell_text(0, 0) == "0.00"

@@ -300,7 +300,7 @@ class Heatmap(pg.GraphicsLayoutWidget):
         size = self._text_sizes.get(level)
         if size is None:
             fm = QFontMetricsF(self._cell_fonts[level])
-            if fm.height() > max_height:
+            if fm.height() > max_height or self._says_nothing():
                 return math.inf, fm.height()
             compact = TEXT_LEVELS[level][0]
             widest = (widest_text(self._values, format_compact, COMPACT_BANDS) if compact
@@ -308,6 +308,12 @@ class Heatmap(pg.GraphicsLayoutWidget):
             # Digits are near-equal in width, so the longest string is the widest.
             size = self._text_sizes[level] = (fm.horizontalAdvance(widest), fm.height())
         return size
+
+    def _says_nothing(self) -> bool:
+        """Whether every number would print as zero while the colours differ (differences of
+        1e-4, say): "0.00" in every cell would contradict the colour bar, so none is printed."""
+        finite = np.abs(self._values[np.isfinite(self._values)])
+        return finite.size > 0 and 0 < finite.max() < 0.005
 
     def _in_range(self, r: int, c: int) -> bool:
         rows, cols = self._values.shape
