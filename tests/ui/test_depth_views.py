@@ -1,7 +1,9 @@
 """Round trips for the depth views: residual stream, depth map, compare."""
 import numpy as np
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QUndoStack
+from PySide6.QtWidgets import QApplication
 
 from simulator import ModelConfig, Session, Transformer
 from ui.bridge import SessionBridge
@@ -184,3 +186,14 @@ def test_main_window_tabs_edit_and_undo(qtbot, tmp_path):
     np.testing.assert_array_equal(view.depth_heatmap.values(), before)
     assert "Residual stream" in titles and "Compare residuals" in titles
     w.undo_stack.setClean()
+
+
+def test_a_long_caption_grows_to_show_all_its_lines(qtbot):
+    view = _shown(qtbot, CompareView(_bridge()))  # its summary wraps onto three lines at 950 pixels
+    view.resize(950, 600)
+    QApplication.processEvents()
+    summary = view.summary
+    needed = summary.fontMetrics().boundingRect(0, 0, summary.contentsRect().width(), 10 ** 6,
+                                                int(Qt.TextFlag.TextWordWrap), summary.text()).height()
+    assert needed > 2.5 * summary.fontMetrics().lineSpacing()
+    assert summary.height() >= needed
