@@ -43,3 +43,14 @@ def test_a_thumbnail_strip_keeps_its_height_and_the_rest_stays_in_view(height):
     rects = place([strip, big], 900, height, small={0: 0.25 * height})
     assert all(r.bottom() <= 0.25 * height + 1e-6 for r in rects[:3])
     assert all(r.bottom() <= height + 1e-6 for r in rects)
+
+
+def test_narrow_cells_stay_as_tall_as_a_row_label_but_no_taller():
+    wide = [Piece(100, 80, rows=6, cols=64)]
+    cw = (900 - 100) / 64  # 12.5 pixels: narrower than a label is tall
+    square = place([wide], 900, 500)[0]
+    assert square.height() == pytest.approx(80 + 6 * cw)
+    labelled = place([wide], 900, 500, label_h=19)[0]
+    assert labelled.height() == pytest.approx(80 + 6 * 19)
+    roomy = place([[Piece(100, 80, rows=6, cols=8)]], 900, 300, label_h=19)[0]
+    assert roomy.height() < roomy.width()  # wide cells are not stretched taller than wide

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from PySide6.QtCore import QRectF
 
 MAX_ASPECT = 2.6  # cells may be this much wider than tall: numbers are wide, rows are few
-MAX_TALL = 1.8  # ... or this much taller than wide: a token row needs a line of text however many columns
 USEFUL_CELL = 60.0  # wider cells add nothing; do not trade height for them
 WRAP_GAIN = 1.3  # wrap only when it makes cells clearly larger
 SPACING = 6.0
@@ -43,8 +42,9 @@ class Piece:
         return self.rows > 0
 
 
-def _cells(lines: list[list[Piece]], width: float, height: float) -> tuple[float, float]:
-    """One cell width and height for all heatmaps of a row wrapped into `lines`."""
+def _cells(lines: list[list[Piece]], width: float, height: float, label_h: float) -> tuple[float, float]:
+    """One cell width and height for all heatmaps of a row wrapped into `lines`: no taller
+    than wide, except as far as a row needs for its label (`label_h`) beside many columns."""
     cws, need_fixed, need_rows = [], 0.0, 0.0
     for line in lines:
         grids = [p for p in line if p.grid]
@@ -58,32 +58,33 @@ def _cells(lines: list[list[Piece]], width: float, height: float) -> tuple[float
         return 0.0, 0.0
     cw = max(min(cws), 1.0)
     ch = max((height - SPACING * (len(lines) - 1) - need_fixed) / need_rows, 1.0)
-    ch = min(ch, MAX_TALL * cw)
+    ch = min(ch, max(cw, label_h))
     return min(cw, MAX_ASPECT * ch), ch
 
 
-def _score(lines: list[list[Piece]], width: float, height: float) -> float:
-    cw, ch = _cells(lines, width, height)
+def _score(lines: list[list[Piece]], width: float, height: float, label_h: float) -> float:
+    cw, ch = _cells(lines, width, height, label_h)
     return min(cw, USEFUL_CELL) * ch
 
 
-def _wrap(row: list[Piece], width: float, height: float) -> list[list[Piece]]:
+def _wrap(row: list[Piece], width: float, height: float, label_h: float) -> list[list[Piece]]:
     """The row as one line, or as two lines split before a symbol if that is clearly better."""
-    best, best_score = [row], _score([row], width, height)
+    best, best_score = [row], _score([row], width, height, label_h)
     for i, p in enumerate(row):
         if p.breakable and 0 < i < len(row) - 1:
             lines = [row[:i], row[i:]]
             if not all(any(q.grid for q in line) for line in lines):
                 continue
-            s = _score(lines, width, height)
+            s = _score(lines, width, height, label_h)
             if s > best_score * WRAP_GAIN:
                 best, best_score = lines, s
     return best
 
 
 def place(rows: list[list[Piece]], width: float, height: float,
-          small: dict[int, float] | None = None) -> list[QRectF]:
-    """Rectangles for every piece, in order; `small` maps row index → its fixed height."""
+          small: dict[int, float] | None = None, label_h: float = 0.0) -> list[QRectF]:
+    """Rectangles for every piece, in order; `small` maps row index → its fixed height;
+    `label_h` is the height of a row label (cells may be that tall however narrow)."""
     small = small or {}
     rest = height - sum(small.values()) - SPACING * (len(rows) - 1)
     n_free = sum(1 for i in range(len(rows)) if i not in small)
@@ -96,7 +97,7 @@ def place(rows: list[list[Piece]], width: float, height: float,
             n_body -= 1
         body, columns = row[:n_body], row[n_body:]
         body_w = width - sum(p.width + SPACING for p in columns)
-        rects += _place_body(body, body_w, y, row_h, fixed=i in small)
+        rects += _place_body(body, body_w, y, row_h, i in small, label_h)
         x = body_w + SPACING
         for p in columns:
             rects.append(QRectF(x, y, p.width, row_h))
@@ -105,13 +106,14 @@ def place(rows: list[list[Piece]], width: float, height: float,
     return rects
 
 
-def _place_body(row: list[Piece], width: float, y: float, row_h: float, fixed: bool) -> list[QRectF]:
+def _place_body(row: list[Piece], width: float, y: float, row_h: float, fixed: bool,
+                label_h: float) -> list[QRectF]:
     """Rectangles for the pieces of one row (wrapped into lines if that helps) within `row_h`."""
     if not row:
         return []
     # a strip of fixed height stays one line: wrapped, it would push the rows below out of view
-    lines = [row] if fixed else _wrap(row, width, row_h)
-    cw, ch = _cells(lines, width, row_h)
+    lines = [row] if fixed else _wrap(row, width, row_h, label_h)
+    cw, ch = _cells(lines, width, row_h, label_h)
     # each line as tall as its tallest heatmap; what is left is shared out evenly
     needs = [max((p.height + p.rows * p.weight * ch for p in line if p.grid), default=0.0)
              for line in lines]

@@ -250,7 +250,8 @@ class StepView(QWidget):
         rows = [[self._piece(it, next(widgets), width) for it in row] for row in pic.rows]
         small = {i: min(STRIP_HEIGHT * self._scale, STRIP_SHARE * height) for i in pic.small}
         pieces = [p for row in rows for p in row]
-        for w, piece, rect in zip(self._shown, pieces, place(rows, width, height, small)):
+        label_h = QFontMetricsF(self._tick_font()).height()
+        for w, piece, rect in zip(self._shown, pieces, place(rows, width, height, small, label_h)):
             w.setGeometry(rect.toAlignedRect())
             if isinstance(w, PanelBox) and w.panel is not None and not w.panel.thumb:
                 self._fit_labels(w, piece, rect)
