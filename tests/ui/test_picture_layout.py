@@ -19,7 +19,7 @@ def test_a_little_too_narrow_shrinks_then_staggers_before_thinning():
 def test_rows_shrink_down_to_the_smallest_font_before_thinning():
     assert fit_labels(cell_w=60, cell_h=15, line_h=19, label_w=30).rows_every == 1
     thinned = fit_labels(cell_w=60, cell_h=7, line_h=19, label_w=30)
-    assert thinned.scale == MIN_LABEL_SCALE and thinned.rows_every == 3
+    assert thinned.scale == MIN_LABEL_SCALE and thinned.rows_every == 2  # 14 pixels apart: a 9 pt label each
 
 
 def test_index_labels_are_thinned_at_full_size_instead_of_shrunk():

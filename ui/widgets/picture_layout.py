@@ -22,6 +22,7 @@ WRAP_GAIN = 1.3  # wrap only when it makes cells clearly larger
 SPACING = 6.0
 MIN_LABEL_SCALE = 0.75  # token labels shrink down to this before some are left out
 COMFORTABLE_LABELS = 0.85  # below this, staggering column labels is preferred to shrinking them
+ROW_LABEL_SHARE = 0.9  # of a label's line height that a row needs to itself
 
 
 @dataclass
@@ -155,7 +156,9 @@ def fit_labels(cell_w: float, cell_h: float, line_h: float, label_w: float,
     `line_h` is a label's line height and `label_w` the widest column label's width (with
     some gap), both at the usual font; `cell_w`, `cell_h` the cell size in pixels.
     """
-    # in steps of 1/20, so resizing the window does not re-lay out the axes at every pixel
+    # A line's height includes leading that neighbouring labels may share (as in the attention
+    # lines); steps of 1/20, so resizing the window does not re-lay out the axes at every pixel.
+    line_h *= ROW_LABEL_SHARE
     rows_s, cols_s = (math.floor(20 * x) / 20 for x in (cell_h / line_h, cell_w / max(label_w, 1.0)))
     s = min(1.0, rows_s if token_rows else 1.0, cols_s if token_cols else 1.0)
     stagger = False
