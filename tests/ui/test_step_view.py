@@ -353,3 +353,14 @@ def test_the_title_and_formula_stay_on_one_line_at_1280x800(setup):
     one_line = QFontMetricsF(title.font()).height() * 19 / 15 * 1.6  # the 19 pt heading's line, with leading
     assert title.heightForWidth(title.width()) < one_line
     assert "pattern = softmax(masked) along each row" in title.text()
+
+
+def test_a_space_token_is_labelled_visibly(qtbot):
+    config = ModelConfig(vocab=("<unk>", " ", "a", "b", "c"), tokenization="char")
+    session, bridge, view = make_view(qtbot, config, "ab c")
+    session.stepper.jump("blocks.0.attn.hook_pattern")
+    pattern = view.picture.rows[1][-2]
+    assert pattern.rows == ["a", "b", "␣", "c"] == view.attention_lines()._q_labels
+    session.stepper.jump("probs")
+    assert "␣" in view.current_heatmap().labels()[1]
+    assert view.next_token().position.itemText(2) == "2: ␣"

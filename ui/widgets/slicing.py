@@ -92,7 +92,17 @@ def query_key_labels(trace: Trace, name: str) -> tuple[list[str], list[str]]:
         node = trace.graph.node(node.inputs[0])
     q_src = position_source(trace, node.inputs[0])
     k_src = position_source(trace, node.inputs[1])
-    return trace.token_labels(q_src), trace.token_labels(k_src)
+    return token_labels(trace, q_src), token_labels(trace, k_src)
+
+
+def shown(token: str) -> str:
+    """A token as a label prints it: a space token would be invisible."""
+    return {" ": "␣", "\n": "↵", "\t": "⇥"}.get(token, token)
+
+
+def token_labels(trace: Trace, name: str) -> list[str]:
+    """The tokens on the position axis of step `name`, as labels print them (see `shown`)."""
+    return [shown(t) for t in trace.token_labels(name)]
 
 
 def depth_source_labels(trace: Trace, node) -> list[str]:
@@ -121,8 +131,8 @@ def labels_for(trace: Trace, name: str, shape: tuple[int, int],
     if node.op in PER_HEAD_GRID_OPS and node.attrs.get("axis", -1) != 0:
         return query_key_labels(trace, name)
     if node.op in ("depth_logits",) or (node.op == "softmax" and node.attrs.get("axis", -1) == 0):
-        return depth_source_labels(trace, node), trace.token_labels(name)
-    rows = trace.token_labels(position_source(trace, name))
+        return depth_source_labels(trace, node), token_labels(trace, name)
+    rows = token_labels(trace, position_source(trace, name))
     if vocab is not None and n_cols == len(vocab) and (node.op == "probs" or name == "logits"):
         return rows, list(vocab)
     return rows, indices

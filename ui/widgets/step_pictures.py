@@ -14,7 +14,7 @@ import numpy as np
 from simulator import Trace, Transformer
 from ui.widgets.picture_items import Bars, Item, Lines, Panel, Picture, Symbol
 from ui.widgets.slicing import (Slicer, depth_source_labels, head_slicer, labels_for, norm_stats,
-                                query_key_labels, step_title)
+                                query_key_labels, shown, step_title, token_labels)
 
 
 ATTENTION_OPS = ("scores", "scale", "mask", "softmax")
@@ -33,7 +33,7 @@ class _Ctx:
     def __init__(self, trace: Trace, model: Transformer, changes: Mapping[str, np.ndarray],
                  head: int, highlight: bool):
         self.trace, self.params, self.head = trace, model.params, head
-        self.vocab = [str(t) for t in model.config.vocab]
+        self.vocab = [shown(str(t)) for t in model.config.vocab]
         self.changes = changes if highlight else {}
         self.graph = trace.graph
 
@@ -317,7 +317,7 @@ def _probs(ctx: _Ctx, node, position: int | None) -> list[list[Item]]:
     t = ctx.trace.temperature
     return [[ctx.panel(logits, "logits"), Symbol("→", f"÷ T = {t:.2f}\nsoftmax"),
              ctx.panel(node.name, "probabilities", current=True),
-             Bars(probs, list(ctx.vocab), ctx.trace.token_labels(node.name), pos, t)]]
+             Bars(probs, list(ctx.vocab), token_labels(ctx.trace, node.name), pos, t)]]
 
 
 def _depth_chain(ctx: _Ctx, node) -> list[str]:

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QGridLayout, QLa
                                QWidget)
 
 from ui.bridge import SessionBridge
+from ui.widgets.slicing import shown  # a space token as "␣", on chips as on the pictures' axes
 
 ID_ROLE = Qt.ItemDataRole.UserRole  # the token id shown beside the token
 TOKEN_ROLE = Qt.ItemDataRole.UserRole + 1  # the token string itself (the display text may differ)
@@ -24,11 +25,6 @@ ID_PT = 11.0
 CHIP_PAD = 10  # chip height beyond the text
 ERROR_STYLE = "color: #b00020; font-weight: bold;"
 CHIP_ROWS = 3  # rows of chips the strip may take in all (input rows first, then the vocabulary)
-
-
-def shown(token: str) -> str:
-    """A token as a chip prints it: a space token would be invisible."""
-    return {" ": "␣", "\n": "↵", "\t": "⇥"}.get(token, token)
 
 
 def check_tokens(model, proposal) -> str | None:
