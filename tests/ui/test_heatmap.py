@@ -347,6 +347,9 @@ def test_staggered_labels_lift_every_other_column_label_and_keep_all(hm):
     assert set(drawn) == set(cols)  # the wide first label is drawn, not dropped at the edge
     lower, upper = [drawn[c] for c in cols[0::2]], [drawn[c] for c in cols[1::2]]
     assert all(r.height() > 1.5 * lower[0].height() for r in upper)  # a line break lifts them
+    hm.set_label_style(0.8, row_scale=0.9)
+    left = hm.getItem(1, 0).getAxis("left")
+    assert left.style["tickFont"].pointSizeF() == pytest.approx(heatmap_mod.TICK_PT * 0.9)
     hm.set_label_style()
     assert axis.style["tickFont"].pointSizeF() == pytest.approx(heatmap_mod.TICK_PT)
     assert axis.fixedHeight is None

@@ -6,7 +6,7 @@ from ui.widgets.picture_layout import MIN_LABEL_SCALE, LabelFit, Piece, fit_labe
 
 
 def test_labels_that_fit_are_all_shown_at_full_size():
-    assert fit_labels(cell_w=40, cell_h=30, line_h=19, label_w=30) == LabelFit(1.0, False, 1, 1)
+    assert fit_labels(cell_w=40, cell_h=30, line_h=19, label_w=30) == LabelFit(1.0, False, 1, 1, 1.0)
 
 
 def test_a_little_too_narrow_shrinks_then_staggers_before_thinning():
@@ -17,14 +17,15 @@ def test_a_little_too_narrow_shrinks_then_staggers_before_thinning():
 
 
 def test_rows_shrink_down_to_the_smallest_font_before_thinning():
-    assert fit_labels(cell_w=60, cell_h=15, line_h=19, label_w=30).rows_every == 1
+    shrunk = fit_labels(cell_w=60, cell_h=15, line_h=19, label_w=30)
+    assert shrunk.rows_every == 1 and shrunk.row_scale < 1 and shrunk.scale == 1  # columns keep their size
     thinned = fit_labels(cell_w=60, cell_h=7, line_h=19, label_w=30)
-    assert thinned.scale == MIN_LABEL_SCALE and thinned.rows_every == 2  # 14 pixels apart: a 9 pt label each
+    assert thinned.row_scale == MIN_LABEL_SCALE and thinned.rows_every == 2  # 14 pixels apart: a 9 pt label each
 
 
 def test_index_labels_are_thinned_at_full_size_instead_of_shrunk():
     fit = fit_labels(cell_w=12, cell_h=40, line_h=19, label_w=22, token_cols=False)
-    assert fit == LabelFit(1.0, False, 1, 2)
+    assert fit == LabelFit(1.0, False, 1, 2, 1.0)
 
 
 def test_columns_stand_at_the_right_as_tall_as_their_row():

@@ -63,7 +63,7 @@ class Heatmap(pg.GraphicsLayoutWidget):
         self._lut = np.zeros((256, 4), dtype=np.ubyte)
         self._lut_words = np.zeros(256, dtype=np.uint32)
         self._scale = 1.0
-        self._label_style = (1.0, False)  # tick font relative to the others, staggered column labels
+        self._label_style = (1.0, False, 1.0)  # column label font (relative), staggered, row label font
         self._bar_visible = True
 
         self.ci.setContentsMargins(MARGIN, MARGIN, MARGIN, MARGIN)
@@ -190,18 +190,18 @@ class Heatmap(pg.GraphicsLayoutWidget):
         self._refresh_number_visibility()
         self._overlay.update()
 
-    def set_label_style(self, scale: float = 1.0, stagger: bool = False) -> None:
-        """Fit many token labels: `scale` shrinks the axis labels (relative to the font scale);
-        `stagger` sets every other column label one line higher, so wide labels over narrow
-        columns do not run into each other."""
-        style = (float(scale), bool(stagger))
+    def set_label_style(self, scale: float = 1.0, stagger: bool = False, row_scale: float | None = None) -> None:
+        """Fit many token labels: `scale` shrinks the column labels (and the row labels unless
+        `row_scale` is given), relative to the font scale; `stagger` sets every other column
+        label one line higher, so wide labels over narrow columns do not run into each other."""
+        style = (float(scale), bool(stagger), float(scale if row_scale is None else row_scale))
         if style != self._label_style:
             self._label_style = style
             self._apply_tick_fonts()
             self._set_ticks()
 
-    def label_style(self) -> tuple[float, bool]:
-        """(label scale, staggered column labels), see `set_label_style`."""
+    def label_style(self) -> tuple[float, bool, float]:
+        """(column label scale, staggered column labels, row label scale), see `set_label_style`."""
         return self._label_style
 
     def set_colorbar_visible(self, visible: bool) -> None:
@@ -263,11 +263,12 @@ class Heatmap(pg.GraphicsLayoutWidget):
         return text
 
     def _apply_tick_fonts(self) -> None:
-        tick, labels = QFont(), QFont()
+        tick, labels, row_labels = QFont(), QFont(), QFont()
         tick.setPointSizeF(TICK_PT * self._scale)
         labels.setPointSizeF(TICK_PT * self._scale * self._label_style[0])
+        row_labels.setPointSizeF(TICK_PT * self._scale * self._label_style[2])
         # no tick marks on the token axes: poking into the cells, they read as minus signs
-        for axis, font, mark in ((self._plot.getAxis("left"), labels, 0), (self._plot.getAxis("top"), labels, 0),
+        for axis, font, mark in ((self._plot.getAxis("left"), row_labels, 0), (self._plot.getAxis("top"), labels, 0),
                                  (self._bar.axis, tick, -5)):
             axis.setStyle(tickFont=font, tickTextOffset=int(4 * self._scale), tickLength=mark)
             axis.setTextPen("k")

@@ -141,17 +141,19 @@ def _place_body(row: list[Piece], width: float, y: float, row_h: float, fixed: b
 class LabelFit:
     """How a heatmap shows its token labels (see `fit_labels`)."""
 
-    scale: float = 1.0  # label font relative to the usual tick font
+    scale: float = 1.0  # column label font relative to the usual tick font
     stagger: bool = False  # every other column label one line up
     rows_every: int = 1  # show every k-th row label
     cols_every: int = 1  # show every k-th column label
+    row_scale: float = 1.0  # row label font relative to the usual tick font
 
 
 def fit_labels(cell_w: float, cell_h: float, line_h: float, label_w: float,
                token_rows: bool = True, token_cols: bool = True) -> LabelFit:
-    """Every token label if at all possible: a smaller font first, then staggered column
-    labels, and every k-th label only when even the smallest font does not fit. Index
-    labels (0, 1, 2, …) are simply thinned: the numbers in between are easy to infer.
+    """Every token label if at all possible: a smaller font first (each axis as small as it
+    needs), then staggered column labels, and every k-th label only when even the smallest
+    font does not fit. Index labels (0, 1, 2, …) are simply thinned at full size: the numbers
+    in between are easy to infer.
 
     `line_h` is a label's line height and `label_w` the widest column label's width (with
     some gap), both at the usual font; `cell_w`, `cell_h` the cell size in pixels.
@@ -160,13 +162,11 @@ def fit_labels(cell_w: float, cell_h: float, line_h: float, label_w: float,
     # lines); steps of 1/20, so resizing the window does not re-lay out the axes at every pixel.
     line_h *= ROW_LABEL_SHARE
     rows_s, cols_s = (math.floor(20 * x) / 20 for x in (cell_h / line_h, cell_w / max(label_w, 1.0)))
-    s = min(1.0, rows_s if token_rows else 1.0, cols_s if token_cols else 1.0)
+    rows = max(MIN_LABEL_SCALE, min(1.0, rows_s)) if token_rows else 1.0
+    cols = min(1.0, cols_s) if token_cols else 1.0
     stagger = False
-    if s < COMFORTABLE_LABELS and token_cols and cols_s < min(1.0, rows_s if token_rows else 1.0):
-        # the columns are the tighter: staggering doubles their room
-        staggered = min(1.0, rows_s if token_rows else 1.0, 2 * cols_s)
-        if staggered >= MIN_LABEL_SCALE:
-            s, stagger = staggered, True
-    s = max(MIN_LABEL_SCALE, s)
-    return LabelFit(s, stagger, max(1, math.ceil(s * line_h / cell_h - 1e-9)),
-                    1 if stagger else max(1, math.ceil(s * label_w / cell_w - 1e-9)))
+    if cols < COMFORTABLE_LABELS and token_cols and min(1.0, 2 * cols_s) >= MIN_LABEL_SCALE:
+        cols, stagger = min(1.0, 2 * cols_s), True  # staggering doubles the columns' room
+    cols = max(MIN_LABEL_SCALE, cols) if token_cols else 1.0
+    return LabelFit(cols, stagger, max(1, math.ceil(rows * line_h / cell_h - 1e-9)),
+                    1 if stagger else max(1, math.ceil(cols * label_w / cell_w - 1e-9)), rows)

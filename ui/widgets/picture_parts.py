@@ -46,7 +46,7 @@ class PanelBox(QFrame):
         if old is None or old.thumb != panel.thumb:
             self.heatmap.set_colorbar_visible(not panel.thumb)
             self.heatmap.set_axes_visible(not panel.thumb)
-        self.heatmap.set_label_style(self.fit.scale, self.fit.stagger)
+        self.heatmap.set_label_style(self.fit.scale, self.fit.stagger, self.fit.row_scale)
         if force or old is None or not _same_picture(old, panel) or self._shown_labels != (rows, cols):
             self._shown_labels = (rows, cols)
             self.heatmap.set_data(panel.values, rows, cols, panel.kind, panel.title, panel.changed)

@@ -178,7 +178,8 @@ class StepView(QWidget):
         """The step's name and formula on one line: the formula (then the name) a size smaller
         when that keeps them on one line, else wrapped at full size."""
         room = self.width() - 24
-        sizes = [(TITLE_PT, FORMULA_PT), (TITLE_PT, SMALLER * FORMULA_PT), (SMALLER * TITLE_PT, SMALLER * FORMULA_PT)]
+        sizes = [(TITLE_PT, FORMULA_PT), (TITLE_PT, SMALLER * FORMULA_PT), (SMALLER * TITLE_PT, SMALLER * FORMULA_PT),
+                 (SMALLER * TITLE_PT, SMALLER ** 2 * FORMULA_PT)]
         for title_pt, formula_pt in sizes:
             title, formula = QFont(), QFont()
             title.setPointSizeF(title_pt * self._scale)
