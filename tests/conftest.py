@@ -1,4 +1,22 @@
-"""Run Qt offscreen unless the caller asked for a real display."""
+"""Run Qt offscreen unless the caller asked for a real display, and never wait on a dialog."""
 import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+
+def _refuse_modal_dialogs() -> None:
+    """A modal dialog nobody answers would hang the run (even in teardown, when pytest-qt closes
+    windows): it raises instead, naming the dialog. Tests that expect a dialog patch in their answer."""
+    try:
+        from PySide6 import QtWidgets
+    except ImportError:
+        return
+    for kind, names in {"QMessageBox": ("question", "warning", "critical", "information"),
+                        "QFileDialog": ("getOpenFileName", "getSaveFileName", "getExistingDirectory")}.items():
+        for name in names:
+            def refuse(*args, _what=f"{kind}.{name}", **kwargs):
+                raise AssertionError(f"unexpected modal {_what} in a test: {args[1:3]}")
+            setattr(getattr(QtWidgets, kind), name, staticmethod(refuse))
+
+
+_refuse_modal_dialogs()

@@ -329,11 +329,14 @@ def test_the_hidden_parameter_editor_catches_up_when_its_tab_is_shown(window, mo
     QApplication.processEvents()
     assert editor.visibleRegion().isEmpty()
     drawn = []
-    monkeypatch.setattr(editor.heatmap, "set_data", lambda *a, **k: drawn.append(a))
-    window.apply_edit("blocks.0.attn.W_Q", 3.0, (0, 0, 0))
-    window.apply_edit("blocks.0.attn.W_Q", 4.0, (0, 0, 1))
+    # not monkeypatch.undo(): that would also undo the fixture's answer to the close prompt
+    editor.heatmap.set_data = lambda *a, **k: drawn.append(a)
+    try:
+        window.apply_edit("blocks.0.attn.W_Q", 3.0, (0, 0, 0))
+        window.apply_edit("blocks.0.attn.W_Q", 4.0, (0, 0, 1))
+    finally:
+        del editor.heatmap.set_data
     assert drawn == []  # no heatmap redrawn for a tab nobody sees
-    monkeypatch.undo()
     window.param_dock.raise_()
     QApplication.processEvents()
     assert editor.current_param() == "blocks.0.attn.W_Q"
