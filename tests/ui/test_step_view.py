@@ -347,7 +347,7 @@ def test_attention_thumbnails_have_no_colour_bar_or_axes_and_whole_titles(setup)
 def test_the_title_and_formula_stay_on_one_line_at_1280x800(setup):
     session, bridge, view = setup
     view.resize(990, 470)
-    session.stepper.jump("blocks.0.attn.hook_pattern")  # "… attention pattern   pattern = softmax(…) along each row"
+    session.stepper.jump("blocks.0.attn.hook_pattern")  # a long title and formula
     QApplication.processEvents()
     title = view._title
     one_line = QFontMetricsF(title.font()).height() * 19 / 15 * 1.6  # the 19 pt heading's line, with leading

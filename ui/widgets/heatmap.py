@@ -178,6 +178,7 @@ class Heatmap(pg.GraphicsLayoutWidget):
         """Scale every font (ticks, numbers, title, colour bar), e.g. 1.5 for presenting."""
         self._scale = float(f)
         self._apply_tick_fonts()
+        self._set_ticks()  # a staggered axis is two lines of the new font tall
         self._cell_fonts = []
         for _, size in TEXT_LEVELS:
             font = QFont()
