@@ -1,6 +1,8 @@
 """Run Qt offscreen unless the caller asked for a real display, and never wait on a dialog."""
 import os
 
+import pytest
+
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
@@ -20,3 +22,15 @@ def _refuse_modal_dialogs() -> None:
 
 
 _refuse_modal_dialogs()
+
+
+@pytest.fixture
+def shown(qtbot):
+    """Show a widget at a size and wait until it is on screen: `shown(Heatmap(), 800, 700)`."""
+    def show(widget, width: int, height: int):
+        qtbot.addWidget(widget)
+        widget.resize(width, height)
+        widget.show()
+        qtbot.waitExposed(widget)
+        return widget
+    return show

@@ -14,13 +14,8 @@ TOKENS = ["<bos>", "the", "cat", "sat"]
 
 
 @pytest.fixture
-def hm(qtbot):
-    w = Heatmap()
-    qtbot.addWidget(w)
-    w.resize(800, 700)
-    w.show()
-    qtbot.waitExposed(w)
-    return w
+def hm(shown):
+    return shown(Heatmap(), 800, 700)
 
 
 def settle(w, size=None):

@@ -14,23 +14,13 @@ VOCAB = ["the", "cat", "dog", "mat", "sat", "on", ".", "a", "ran", "hat"]
 
 
 @pytest.fixture
-def bars(qtbot):
-    w = TopKBars()
-    qtbot.addWidget(w)
-    w.resize(600, 400)
-    w.show()
-    qtbot.waitExposed(w)
-    return w
+def bars(shown):
+    return shown(TopKBars(), 600, 400)
 
 
 @pytest.fixture
-def lines(qtbot):
-    w = AttentionLines()
-    qtbot.addWidget(w)
-    w.resize(500, 400)
-    w.show()
-    qtbot.waitExposed(w)
-    return w
+def lines(shown):
+    return shown(AttentionLines(), 500, 400)
 
 
 def drawn_tick_texts(axis) -> list[str]:
