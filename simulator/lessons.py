@@ -24,8 +24,9 @@ from pathlib import Path
 
 from .config import ModelConfig
 from .model import Transformer
+from .shipped import shipped
 
-LESSON_DIR = Path(__file__).resolve().parent.parent / "assets" / "lessons"
+LESSON_DIR = shipped("lessons")
 MAX_LESSON_BYTES = 1 << 20
 
 
