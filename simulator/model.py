@@ -7,6 +7,7 @@ from types import MappingProxyType
 
 import numpy as np
 
+from . import budget
 from .config import ModelConfig
 from .graph import Graph, build_graph
 from .ops import FORWARD
@@ -54,6 +55,7 @@ class Transformer:
                  params: Mapping[str, np.ndarray] | None = None):
         self.config = config or ModelConfig()
         check_size(self.config)
+        budget.check_model(self.config)
         self.graph: Graph = build_graph(self.config)
         self.tokenizer = Tokenizer(self.config.vocab, self.config.tokenization)
         self.shapes = param_shapes(self.config)
@@ -175,9 +177,11 @@ class Transformer:
         `tokens` is a text or a list of token strings; an encoder-decoder model takes the
         source as `tokens` and the target as `target` (or a (source, target) pair).
         Raises NumericOverflowError rather than return a step holding NaN or ±inf
-        (apart from the -inf of masked attention scores).
+        (apart from the -inf of masked attention scores), and `budget.BudgetError`, before
+        anything is computed, for a run too large for the memory budget.
         """
         toks = self.tokens(tokens if target is None else (tokens, target))
+        budget.check_run(self.config, toks)
         values = self._inputs(toks, temperature)
         params = self._params
         with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported below, by step
@@ -210,6 +214,8 @@ class Transformer:
         Raises NumericOverflowError like `run`.
         """
         toks = trace.tokens if tokens is None else self.tokens(tokens)
+        if tokens is not None:
+            budget.check_run(self.config, toks)
         temp = trace.temperature if temperature is None else temperature
         new_inputs = self._inputs(toks, temp)
         if trace.graph is not self.graph:
