@@ -42,6 +42,25 @@ def _frozen(a: np.ndarray) -> np.ndarray:
     return a
 
 
+def input_tokens(config: ModelConfig, tokenizer: Tokenizer, text) -> list[str] | tuple[list[str], list[str]]:
+    """`text` as the token strings a model of `config` takes (checked without building the model)."""
+    def one_side(side, what: str) -> list[str]:
+        toks = tokenizer.tokens(side)
+        if not toks:
+            raise TokenError(f"The {what} is empty: type at least one token.")
+        if len(toks) > config.n_ctx:
+            raise TokenError(f"The {what} has {len(toks)} tokens but the model takes at most "
+                             f"n_ctx = {config.n_ctx}.")
+        return toks
+
+    if config.arch == "encoder-decoder":
+        if not (isinstance(text, (tuple, list)) and len(text) == 2
+                and all(isinstance(t, (str, list, tuple)) for t in text)):
+            raise TokenError("An encoder-decoder model needs a (source, target) pair of inputs.")
+        return (one_side(text[0], "source"), one_side(text[1], "target"))
+    return one_side(text, "input")
+
+
 class Transformer:
     """A tiny Transformer in float64 numpy.
 
@@ -137,21 +156,7 @@ class Transformer:
 
     def tokens(self, text) -> list[str] | tuple[list[str], list[str]]:
         """Normalise input to token strings; encoder-decoder input is a (source, target) pair."""
-        if self.config.arch == "encoder-decoder":
-            if not (isinstance(text, (tuple, list)) and len(text) == 2
-                    and all(isinstance(t, (str, list, tuple)) for t in text)):
-                raise TokenError("An encoder-decoder model needs a (source, target) pair of inputs.")
-            return (self._one_side(text[0], "source"), self._one_side(text[1], "target"))
-        return self._one_side(text, "input")
-
-    def _one_side(self, text, what: str) -> list[str]:
-        toks = self.tokenizer.tokens(text)
-        if not toks:
-            raise TokenError(f"The {what} is empty: type at least one token.")
-        if len(toks) > self.config.n_ctx:
-            raise TokenError(f"The {what} has {len(toks)} tokens but the model takes at most "
-                             f"n_ctx = {self.config.n_ctx}.")
-        return toks
+        return input_tokens(self.config, self.tokenizer, text)
 
     def _inputs(self, toks, temperature: float) -> dict[str, np.ndarray]:
         try:
