@@ -369,6 +369,7 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+# BackwardStep, backward_steps, gradient_flow and compare_gradient_flow are reachable here too (see
+# __getattr__) but live in simulator.gradient_flow.
 __all__ = ["BACKWARD", "Gradients", "loss_and_grads", "batch_loss_and_grads", "forward_values",
-           "make_dropout_masks", "cross_entropy", "backward_walk", "prepare", "BackwardStep", "backward_steps",
-           "gradient_flow", "compare_gradient_flow"]
+           "make_dropout_masks", "cross_entropy", "backward_walk", "prepare"]

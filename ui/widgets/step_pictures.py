@@ -14,9 +14,17 @@ import numpy as np
 from simulator import Trace, Transformer
 from simulator.graph import ATTENTION_CHAIN, DEPTH_CHAIN
 from ui.widgets.picture_items import Bars, Item, Lines, Panel, Picture, Symbol
-from ui.widgets.slicing import (Slicer, depth_source_labels, head_slicer, labels_for, norm_stats,
-                                query_key_labels, shown, step_title, token_labels)
-
+from ui.widgets.slicing import (
+    Slicer,
+    depth_source_labels,
+    head_slicer,
+    labels_for,
+    norm_stats,
+    query_key_labels,
+    shown,
+    step_title,
+    token_labels,
+)
 
 ATTENTION_ROLES = ("scores", "scaled", "mask", "pattern")  # the attention chain, in order
 DEPTH_ROLES = ("depth_logits", "depth_weights", "depth_mixed")  # an attention over depth, in order
