@@ -19,7 +19,7 @@ checked when the lesson is opened, and an error names the stop and the field at 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .config import ModelConfig
@@ -49,7 +49,7 @@ class Lesson:
     title: str
     summary: str
     stops: tuple[Stop, ...]
-    path: str = ""
+    path: str = ""  # the file it was read from ("" for one parsed from data)
     _models: dict = field(default_factory=dict, compare=False, repr=False)
 
     def open_stop(self, i: int) -> tuple[Transformer, object]:
@@ -170,7 +170,7 @@ def load_lesson(path: str | Path) -> Lesson:
         raise LessonError(f"{path.name} is not UTF-8 text.") from None
     except json.JSONDecodeError as exc:
         raise LessonError(f"{path.name} is not valid JSON (line {exc.lineno}: {exc.msg}).") from None
-    return parse_lesson(data, path.name)
+    return replace(parse_lesson(data, path.name), path=str(path.resolve()))
 
 
 def list_lessons(folder: str | Path = LESSON_DIR) -> list[Path]:
