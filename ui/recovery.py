@@ -3,10 +3,15 @@
 A few seconds after any change (an edit, new tokens, a step, a head), the session is written
 atomically to this instance's own recovery file in the user's data folder:
 ``<AppDataLocation>/recovery/session-<pid>-<start µs>.npz`` (model, tokens, and in its
-metadata the step, granularity, head, temperature, selected cell and file path). A lock file
+metadata the file path and the fields of the view state, `simulator.view_state.ViewState`,
+side by side with the other entries as recovery files have always held them). A lock file
 held with QLockFile beside it marks it as alive, so two running instances never take or
 overwrite each other's files. A clean exit deletes both. After a crash or a kill -9 the lock's
 process is gone; the next start finds the file (`find_orphans`) and offers to restore it.
+
+The view is checked by the same rule as a scenario's, but where a scenario with a bad field
+is refused whole, a restore keeps the model and tokens (the work a crash must not lose) and
+every view field that fits, and names in the status bar each field it left at its default.
 """
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 
 import simulator
 from simulator.io import load_meta
+from simulator.view_state import ViewState
 from ui.bridge import SessionBridge
 
 DELAY_MS = 3000  # after a change: long enough to batch a burst of edits, short enough to lose little
@@ -108,13 +114,8 @@ class RecoveryManager(QObject):
         self._timer.stop()
         bridge, session = self.bridge, self.bridge.session
         extra = {
+            **bridge.view_state().to_json(),
             "saved_at": datetime.now().isoformat(timespec="seconds"),
-            "step": session.stepper.name,
-            "granularity": session.stepper.granularity,
-            "head": bridge.head,
-            "temperature": session.temperature,
-            "cell": None if bridge.cell is None else [bridge.cell[0], [int(i) for i in bridge.cell[1]]],
-            "highlight": bridge.highlight,
             "document": self.document(),
             # the commands themselves hold live objects, so the history is not saved: only where it stood
             "undo_index": self.undo_stack.index(),
@@ -190,33 +191,22 @@ def saved_at(path: Path, extra: dict | None = None) -> str:
     return f"{when:%H:%M} on {when:%A} {when.day} {when:%B}"
 
 
-def apply_view_state(bridge: SessionBridge, extra: dict) -> None:
-    """Put back the temperature, step, granularity, head, cell and highlight saved in `extra`.
+def view_in(extra: dict) -> tuple[ViewState, dict[str, str]]:
+    """The view saved in a recovery file's `extra`, and {field: why} for each field that had
+    to be left at its default (unknown entries of `extra` are the file's own, not the view's)."""
+    names = ViewState.__dataclass_fields__
+    return ViewState.parse({key: value for key, value in extra.items() if key in names})
 
-    Each entry is checked; one that does not fit the restored model is skipped.
+
+def restore_view(bridge: SessionBridge, extra: dict) -> dict[str, str]:
+    """Put back the view saved in `extra` on the (restored) session: every field that fits.
+
+    Returns {field: why} for the fields left at their defaults (see the module docstring).
     """
-    session = bridge.session
-    temperature = extra.get("temperature")
-    if isinstance(temperature, (int, float)) and not isinstance(temperature, bool):
-        try:
-            session.set_temperature(temperature)
-        except ValueError:
-            pass
-    if extra.get("granularity") in ("operation", "sublayer"):
-        session.stepper.set_granularity(extra["granularity"])
-    step = extra.get("step")
-    if isinstance(step, str) and step in session.trace:
-        session.stepper.jump(step)
-    head = extra.get("head")
-    if isinstance(head, int) and not isinstance(head, bool):
-        bridge.set_head(head)
-    cell = extra.get("cell")
-    if (isinstance(cell, list) and len(cell) == 2 and isinstance(cell[0], str) and cell[0] in session.trace
-            and isinstance(cell[1], list) and len(cell[1]) == session.trace[cell[0]].ndim
-            and all(isinstance(i, int) and 0 <= i < n for i, n in zip(cell[1], session.trace[cell[0]].shape))):
-        bridge.select_cell(cell[0], tuple(cell[1]))
-    if isinstance(extra.get("highlight"), bool):
-        bridge.set_highlight(extra["highlight"])
+    state, problems = view_in(extra)
+    problems.update(bridge.view_problems(state))
+    bridge.apply_view_state(state.without(problems))
+    return problems
 
 
 def ask_to_restore(parent: QWidget | None, when: str) -> bool:
@@ -251,7 +241,10 @@ def offer_restore(window, manager: RecoveryManager, ask: Callable[[QWidget | Non
             continue
         window.edits.set_model(model, tokens, f"Restore the session from {when}", window.files.path, document,
                                window.files.set_path)
-        apply_view_state(window.session_bridge, extra)
+        problems = restore_view(window.session_bridge, extra)
+        if problems:
+            window.statusBar().showMessage("Restored; part of the saved view did not fit and was left as it is: "
+                                           + "; ".join(problems.values()) + ".", 15000)
         manager.save_now()  # the restored session is safe in this instance's file before the old one goes
         manager.remove(path)
         return True

@@ -307,4 +307,4 @@ def test_a_view_never_sees_a_head_or_cell_the_new_model_lacks(qtbot):
     bridge.sigTraceChanged.connect(lambda: seen.append(("trace", bridge.head, bridge.cell)))
     smaller = Transformer(ModelConfig(n_heads=1), seed=0)
     bridge.session.set_model(smaller, smaller.tokens("the cat"))
-    assert seen == [("step", 0, None), ("trace", 0, None)]
+    assert seen == [("trace", 0, None)]  # one notification, the head and cell already valid

@@ -13,6 +13,7 @@ from PySide6.QtGui import QFont, QFontMetricsF
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from ui.bridge import SessionBridge
+from ui.widgets import colormaps
 from ui.widgets import heatmap as heatmap_mod
 from ui.widgets.heatmap import Heatmap, format_value
 from ui.widgets.next_token import NextTokenPanel
@@ -72,6 +73,7 @@ class StepView(QWidget):
         self._canvas = _Canvas(self)
         self._lines = AttentionLines(self._canvas)
         self._next = NextTokenPanel(self._canvas)
+        colormaps.keep_maps(self.bridge, self._next.bars)
         self._lines.hide()
         self._next.hide()
 
@@ -223,6 +225,7 @@ class StepView(QWidget):
 
     def _new_box(self) -> PanelBox:
         box = PanelBox(self._canvas)
+        colormaps.keep_maps(self.bridge, box.heatmap)
         box.heatmap.set_font_scale(self._scale)
         box.heatmap.sigCellClicked.connect(lambda cell, b=box: self._cell_clicked(b, cell))
         box.heatmap.sigCellHovered.connect(lambda cell, b=box: self._cell_hovered(b, cell))
