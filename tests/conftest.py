@@ -13,7 +13,7 @@ def _refuse_modal_dialogs() -> None:
         from PySide6 import QtWidgets
     except ImportError:
         return
-    for kind, names in {"QMessageBox": ("question", "warning", "critical", "information"),
+    for kind, names in {"QMessageBox": ("question", "warning", "critical", "information", "exec"),
                         "QFileDialog": ("getOpenFileName", "getSaveFileName", "getExistingDirectory")}.items():
         for name in names:
             def refuse(*args, _what=f"{kind}.{name}", **kwargs):

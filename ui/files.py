@@ -14,6 +14,7 @@ from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QMessageBox
 
 import simulator
+from ui import messages
 from ui.app import APP_NAME, default_model
 from ui.edits import EditController
 
@@ -149,4 +150,4 @@ class FileController(QObject):
         return str(Path(files[0]).parent) if files else str(Path.home())
 
     def _error(self, title: str, text: str) -> None:
-        QMessageBox.warning(self.window, title, text)
+        messages.refuse(self.window, title, text)

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (QApplication, QDialog, QDockWidget, QLabel, QMain
                                QScrollArea, QSplitter, QTabWidget, QWidget)
 
 from simulator import Session
+from ui.messages import plain
 from ui.actions import key_names, make_action
 from ui.app import APP_NAME, default_session
 from ui.bridge import SessionBridge
@@ -106,7 +107,7 @@ class MainWindow(QMainWindow):
         self.setCorner(Qt.Corner.TopLeftCorner, Qt.DockWidgetArea.TopDockWidgetArea)
         self.setCorner(Qt.Corner.TopRightCorner, Qt.DockWidgetArea.TopDockWidgetArea)
 
-        self.step_label = QLabel()
+        self.step_label = plain(QLabel())
         self.statusBar().addPermanentWidget(self.step_label)
         bridge.sigStepChanged.connect(self._show_step)
         bridge.sigTraceChanged.connect(self._show_step)

@@ -13,11 +13,12 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+from PySide6.QtWidgets import QFileDialog, QWidget
 
 import simulator
 from simulator.engine import GRANULARITIES
 from simulator.io import ModelFileError, load_meta
+from ui import messages
 from ui.bridge import SessionBridge
 from ui.theme import DIVERGING_MAPS, SEQUENTIAL_MAPS, ThemeController
 
@@ -162,7 +163,7 @@ def ask_save_scenario(parent: QWidget, bridge: SessionBridge, theme: ThemeContro
     try:
         save_scenario(path, bridge, theme)
     except (OSError, ValueError) as exc:
-        QMessageBox.warning(parent, "Could not save the scenario", str(exc))
+        messages.refuse(parent, "Could not save the scenario", str(exc))
         return None
     return path
 
@@ -177,6 +178,6 @@ def ask_open_scenario(parent: QWidget, bridge: SessionBridge,
     try:
         open_scenario(path, bridge, set_model, theme)
     except (OSError, ValueError) as exc:  # ModelFileError is a ValueError
-        QMessageBox.warning(parent, "Could not open the scenario", str(exc))
+        messages.refuse(parent, "Could not open the scenario", str(exc))
         return None
     return path

@@ -8,6 +8,7 @@ from PySide6.QtCore import QSettings
 from PySide6.QtGui import QContextMenuEvent, QImage
 from PySide6.QtWidgets import QApplication, QMenu, QMessageBox
 
+from ui import messages
 from ui import export
 from ui.main_window import MainWindow
 from ui.widgets.heatmap import Heatmap
@@ -93,7 +94,7 @@ def test_right_click_opens_the_menu(heatmap, qtbot):
 
 def test_a_failed_save_is_reported(heatmap, tmp_path, monkeypatch):
     shown = []
-    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text, *a: shown.append(text))
+    monkeypatch.setattr(messages, "refuse", lambda parent, title, text, *a: shown.append(text))
     monkeypatch.setattr(export, "ask_save_path", lambda *a: str(tmp_path / "missing" / "x.png"))
     assert export.export_picture(heatmap) is None
     assert shown and "does not exist" in shown[0]

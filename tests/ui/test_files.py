@@ -6,6 +6,7 @@ from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import QMainWindow, QMessageBox
 
 from simulator import ModelConfig, Transformer, load, save
+from ui import messages
 from ui.app import default_session
 from ui.bridge import SessionBridge
 from ui.edits import EditController
@@ -33,7 +34,7 @@ def files(qtbot, tmp_path):
 @pytest.fixture
 def warnings(monkeypatch):
     shown = []
-    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text, *a: shown.append((title, text)))
+    monkeypatch.setattr(messages, "refuse", lambda parent, title, text, *a: shown.append((title, text)))
     return shown
 
 

@@ -7,6 +7,7 @@ from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from simulator.lessons import LESSON_DIR, list_lessons, load_lesson
+from ui import messages
 from ui.main_window import MainWindow
 
 
@@ -24,7 +25,7 @@ def window(qtbot, tmp_path, monkeypatch):
 @pytest.fixture
 def warnings(monkeypatch):
     shown = []
-    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text, *a: shown.append((title, text)))
+    monkeypatch.setattr(messages, "refuse", lambda parent, title, text, *a: shown.append((title, text)))
     return shown
 
 

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QMainWindow, QMessageBox
 
 import simulator.io
 from simulator import Session, Transformer
+from ui import messages
 from ui.bridge import SessionBridge
 from ui.edits import EditController
 from ui.files import FileController
@@ -33,7 +34,7 @@ class Shell:
         self.files = FileController(self.window, self.edits, self.stack,
                                     QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
         self.messages: list[tuple[str, str]] = []
-        monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text, *a: self.messages.append((title, text)))
+        monkeypatch.setattr(messages, "refuse", lambda parent, title, text, *a: self.messages.append((title, text)))
 
     def state(self) -> tuple:
         session = self.bridge.session
