@@ -24,6 +24,12 @@ def _refuse_modal_dialogs() -> None:
 _refuse_modal_dialogs()
 
 
+@pytest.fixture(autouse=True)
+def _private_config(tmp_path_factory, monkeypatch):
+    """Preferences go to a fresh folder: no test reads or writes the real user's settings."""
+    monkeypatch.setenv("STEPFORMER_CONFIG_DIR", str(tmp_path_factory.mktemp("config")))
+
+
 @pytest.fixture
 def shown(qtbot):
     """Show a widget at a size and wait until it is on screen: `shown(Heatmap(), 800, 700)`."""

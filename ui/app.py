@@ -1,4 +1,4 @@
-"""The QApplication: its identity (for QSettings), a readable base font, the default
+"""The QApplication: its identity (names the config and data folders), a readable base font, the default
 session, and an exception hook that reports a bug in a dialog instead of quitting.
 """
 from __future__ import annotations

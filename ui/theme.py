@@ -1,4 +1,4 @@
-"""Light and dark window themes and the colour maps of the pictures, remembered in QSettings.
+"""Light and dark window themes and the colour maps of the pictures, remembered in the preferences file (`ui.preferences`).
 
 "System" follows the desktop's colour scheme (and changes with it); "Light" and "Dark"
 force one. The maps are colour-blind safe: viridis or cividis for probabilities and
@@ -12,10 +12,11 @@ from collections.abc import Callable
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, QSettings, Qt, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction, QActionGroup, QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QApplication, QMenu
 
+from ui.preferences import Preferences
 from ui.widgets import colormaps
 from ui.widgets.heatmap import Heatmap
 
@@ -78,11 +79,11 @@ class ThemeController(QObject):
     sigThemeChanged = Signal(str)  # the effective scheme: "light" or "dark"
     sigMapsChanged = Signal()  # the sequential or diverging map changed
 
-    def __init__(self, app: QGuiApplication, settings: QSettings | None = None,
+    def __init__(self, app: QGuiApplication, settings: Preferences | None = None,
                  on_maps_changed: Callable[[], None] | None = None, parent: QObject | None = None):
         super().__init__(parent)
         self.app = app
-        self.settings = settings if settings is not None else QSettings()
+        self.settings = settings if settings is not None else Preferences()
         self._light = app.style().standardPalette() if hasattr(app, "style") else QPalette()
         self.theme = self._read(KEY_THEME, THEMES, "system")
         self.sequential = self._read(KEY_SEQUENTIAL, SEQUENTIAL_MAPS, "viridis")

@@ -4,10 +4,10 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QSettings
 from PySide6.QtGui import QContextMenuEvent, QImage
 from PySide6.QtWidgets import QApplication, QMenu, QMessageBox
 
+from ui.preferences import Preferences
 from ui import messages
 from ui import export
 from ui.main_window import MainWindow
@@ -102,7 +102,7 @@ def test_a_failed_save_is_reported(heatmap, tmp_path, monkeypatch):
 
 def test_file_export_saves_the_view_and_the_whole_step(qtbot, tmp_path, monkeypatch):
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Discard)
-    w = MainWindow(settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    w = MainWindow(settings=Preferences(tmp_path / "s.json"))
     qtbot.addWidget(w)
     w.resize(1000, 700)
     w.show()

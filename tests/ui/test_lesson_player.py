@@ -3,10 +3,10 @@ answers wait for the next click; a malformed file is refused with its error and 
 import json
 
 import pytest
-from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from simulator.lessons import LESSON_DIR, list_lessons, load_lesson
+from ui.preferences import Preferences
 from ui import messages
 from ui.main_window import MainWindow
 
@@ -14,7 +14,7 @@ from ui.main_window import MainWindow
 @pytest.fixture
 def window(qtbot, tmp_path, monkeypatch):
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Discard)
-    w = MainWindow(settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    w = MainWindow(settings=Preferences(tmp_path / "settings.json"))
     qtbot.addWidget(w)
     w.resize(1100, 750)
     w.show()
