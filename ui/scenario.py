@@ -67,14 +67,14 @@ def read_scenario(path: str | Path) -> tuple[simulator.Transformer, object, View
         return model, tokens, View()
     name = Path(path).name
     try:
-        view = _parse_view(raw)
-        _check_view(view, model, tokens)
+        view = parse_view(raw)
+        check_view(view, model, tokens)
     except (TypeError, ValueError, KeyError) as exc:
         raise ModelFileError(f"{name}: the saved view cannot be used: {exc}") from None
     return model, tokens, view
 
 
-def _parse_view(raw) -> View:
+def parse_view(raw) -> View:
     if not isinstance(raw, dict):
         raise ValueError("it is not a JSON object")
     unknown = set(raw) - set(View.__dataclass_fields__)
@@ -103,7 +103,7 @@ def _parse_view(raw) -> View:
                 float(temperature), raw.get("sequential"), raw.get("diverging"))
 
 
-def _check_view(view: View, model: simulator.Transformer, tokens) -> None:
+def check_view(view: View, model: simulator.Transformer, tokens) -> None:
     trace = model.run(tokens, temperature=view.temperature)
     if view.granularity not in GRANULARITIES:
         raise ValueError(f"granularity must be one of {', '.join(GRANULARITIES)}")
