@@ -31,9 +31,10 @@ from .config import ModelConfig
 from .graph import build_graph
 from .model import Transformer, input_tokens
 from .params import check_size
+from .shipped import shipped
 from .tokenizer import Tokenizer
 
-LESSON_DIR = Path(__file__).resolve().parent.parent / "assets" / "lessons"
+LESSON_DIR = shipped("lessons")
 MAX_LESSON_BYTES = 1 << 20
 MAX_STOPS = 500  # a lesson for one class period has tens
 MAX_SEED = 2**31 - 1  # the largest seed the settings dialog shows
