@@ -16,11 +16,12 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMenu,
-                               QMessageBox, QPushButton, QScrollArea, QVBoxLayout, QWidget)
+                               QPushButton, QScrollArea, QVBoxLayout, QWidget)
 
 from simulator import Transformer
 from simulator.lessons import LESSON_DIR, Lesson, LessonError, list_lessons, load_lesson
 from simulator.view_state import ViewState
+from ui import messages
 from ui.actions import make_action
 from ui.bridge import SessionBridge
 from ui.widgets.step_pictures import step_title
@@ -117,7 +118,7 @@ class LessonPlayer(QWidget):
         try:
             lesson = load_lesson(path)
         except LessonError as exc:
-            QMessageBox.warning(self, "This lesson cannot be opened", str(exc))
+            messages.refuse(self, "This lesson cannot be opened", str(exc))
             return False
         self.open_lesson(lesson)
         return True
@@ -172,7 +173,7 @@ class LessonPlayer(QWidget):
         try:
             model, tokens = self.lesson.open_stop(i)
         except (ValueError, KeyError, OSError) as exc:  # e.g. a preset removed since the lesson was checked
-            QMessageBox.warning(self, "This stop cannot be opened", f"Stop {i + 1}: {exc}")
+            messages.refuse(self, "This stop cannot be opened", f"Stop {i + 1}: {exc}")
             return
         session = self.bridge.session
         if model is not session.model or tokens != session.tokens:

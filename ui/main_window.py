@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QCloseEvent, QFontMetrics, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (QApplication, QDialog, QDockWidget, QLabel, QMainWindow, QMessageBox,
                                QScrollArea, QSplitter, QTabWidget, QWidget)
 
 from simulator import Session
+from ui.preferences import Preferences
+from ui.messages import plain
 from ui.actions import key_names, make_action
 from ui.app import APP_NAME, default_session
 from ui.bridge import SessionBridge
@@ -54,8 +56,9 @@ def _scrolling(widget: QWidget | None) -> QScrollArea:
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, session: Session | None = None, settings: QSettings | None = None):
+    def __init__(self, session: Session | None = None, settings: Preferences | None = None):
         super().__init__()
+        settings = settings if settings is not None else Preferences()  # one file, shared by all
         self.session_bridge = bridge = SessionBridge(session or default_session(), self)
         # Not a child of the window: its clean-up on deletion must not reach half-deleted children.
         self.undo_stack = QUndoStack()
@@ -106,7 +109,7 @@ class MainWindow(QMainWindow):
         self.setCorner(Qt.Corner.TopLeftCorner, Qt.DockWidgetArea.TopDockWidgetArea)
         self.setCorner(Qt.Corner.TopRightCorner, Qt.DockWidgetArea.TopDockWidgetArea)
 
-        self.step_label = QLabel()
+        self.step_label = plain(QLabel())
         self.statusBar().addPermanentWidget(self.step_label)
         bridge.sigStepChanged.connect(self._show_step)
         bridge.sigTraceChanged.connect(self._show_step)

@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
+from PySide6.QtWidgets import QFileDialog, QWidget
 
 import simulator
 from simulator.io import ModelFileError, load_meta
 from simulator.view_state import ViewState, ViewStateError
+from ui import messages
 from ui.bridge import SessionBridge
 
 SUFFIX = ".stepformer.npz"
@@ -77,7 +78,7 @@ def ask_save_scenario(parent: QWidget, bridge: SessionBridge) -> str | None:
     try:
         save_scenario(path, bridge)
     except (OSError, ValueError) as exc:
-        QMessageBox.warning(parent, "Could not save the scenario", str(exc))
+        messages.refuse(parent, "Could not save the scenario", str(exc))
         return None
     return path
 
@@ -91,6 +92,6 @@ def ask_open_scenario(parent: QWidget, bridge: SessionBridge,
     try:
         open_scenario(path, bridge, set_model)
     except (OSError, ValueError) as exc:  # ModelFileError is a ValueError
-        QMessageBox.warning(parent, "Could not open the scenario", str(exc))
+        messages.refuse(parent, "Could not open the scenario", str(exc))
         return None
     return path

@@ -1,4 +1,4 @@
-"""Light and dark window themes and the colour maps of the pictures, remembered in QSettings.
+"""Light and dark window themes and the colour maps of the pictures, remembered in the preferences file (`ui.preferences`).
 
 "System" follows the desktop's colour scheme (and changes with it); "Light" and "Dark"
 force one. The maps are colour-blind safe: viridis or cividis for probabilities and
@@ -8,11 +8,12 @@ to mean zero.
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, QSettings, Qt, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction, QActionGroup, QColor, QGuiApplication, QPalette
 from PySide6.QtWidgets import QMenu
 
 from simulator.view_state import ViewState
+from ui.preferences import Preferences
 from ui.widgets.colormaps import DIVERGING_MAPS, SEQUENTIAL_MAPS, Maps
 
 THEMES = {"system": "Follow the system", "light": "Light", "dark": "Dark"}
@@ -59,10 +60,10 @@ class ThemeController(QObject):
     sigThemeChanged = Signal(str)  # the effective scheme: "light" or "dark"
     sigMapsChanged = Signal(object)  # colormaps.Maps: the sequential or diverging map changed
 
-    def __init__(self, app: QGuiApplication, settings: QSettings | None = None, parent: QObject | None = None):
+    def __init__(self, app: QGuiApplication, settings: Preferences | None = None, parent: QObject | None = None):
         super().__init__(parent)
         self.app = app
-        self.settings = settings if settings is not None else QSettings()
+        self.settings = settings if settings is not None else Preferences()
         self._light = app.style().standardPalette() if hasattr(app, "style") else QPalette()
         self.theme = self._read(KEY_THEME, THEMES, "system")
         self.sequential = self._read(KEY_SEQUENTIAL, SEQUENTIAL_MAPS, "viridis")

@@ -20,11 +20,13 @@ import traceback
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QComboBox, QDialog, QDoubleSpinBox, QMessageBox, QSpinBox
 
 import ui.main_window
+from ui.preferences import Preferences
+from ui import messages
 from ui.main_window import MainWindow
 from ui.widgets.settings_dialog import SettingsDialog
 
@@ -261,9 +263,9 @@ def check(window) -> None:
 @pytest.fixture
 def window(qtbot, tmp_path, monkeypatch):
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Discard)
-    monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: pytest.fail(f"unexpected warning: {a[1:]}"))
+    monkeypatch.setattr(messages, "refuse", lambda *a, **k: pytest.fail(f"unexpected warning: {a[1:]}"))
     monkeypatch.setattr(ui.main_window, "SettingsDialog", RandomSettings)
-    w = MainWindow(settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    w = MainWindow(settings=Preferences(tmp_path / "settings.json"))
     qtbot.addWidget(w)
     w.resize(1280, 800)
     w.show()

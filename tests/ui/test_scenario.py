@@ -2,11 +2,11 @@
 granularity, temperature and colours; a view that does not fit its model changes nothing."""
 import numpy as np
 import pytest
-from PySide6.QtCore import QSettings
 
 import simulator
 from simulator import ModelConfig, Session, Transformer
 from simulator.io import ModelFileError
+from ui.preferences import Preferences
 from ui import scenario
 from ui.bridge import SessionBridge
 from ui.theme import ThemeController
@@ -22,7 +22,7 @@ def make_bridge(seed=0) -> SessionBridge:
 @pytest.fixture
 def theme(qapp, tmp_path):
     palette = qapp.palette()
-    theme = ThemeController(qapp, QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    theme = ThemeController(qapp, Preferences(tmp_path / "s.json"))
     yield theme
     qapp.setPalette(palette)
 
@@ -102,7 +102,7 @@ def test_open_scenario_in_the_window_is_undoable(qtbot, tmp_path, monkeypatch):
     teacher.stepper.jump(PATTERN)
     path = str(tmp_path / f"t{scenario.SUFFIX}")
     scenario.save_scenario(path, teacher)
-    w = MainWindow(settings=QSettings(str(tmp_path / "w.ini"), QSettings.Format.IniFormat))
+    w = MainWindow(settings=Preferences(tmp_path / "w.json"))
     qtbot.addWidget(w)
     before = w.session_bridge.model
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (path, ""))

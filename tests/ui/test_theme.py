@@ -1,10 +1,11 @@
 """Themes and colour maps: the choice applies at once, heatmaps recolour, and it is remembered."""
 import numpy as np
 import pytest
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QMenu
 
+from ui.preferences import Preferences
 from ui.theme import DIVERGING_MAPS, SEQUENTIAL_MAPS, ThemeController
 from ui.widgets import colormaps
 from ui.widgets.heatmap import Heatmap
@@ -12,7 +13,7 @@ from ui.widgets.heatmap import Heatmap
 
 @pytest.fixture
 def settings(tmp_path):
-    return QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    return Preferences(tmp_path / "s.json")
 
 
 @pytest.fixture

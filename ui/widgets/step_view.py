@@ -12,6 +12,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QFontMetricsF
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from ui.messages import plain
 from ui.bridge import SessionBridge
 from ui.widgets import colormaps
 from ui.widgets import heatmap as heatmap_mod
@@ -66,10 +67,10 @@ class StepView(QWidget):
         self._title = QLabel()  # the step's name in words, then its formula, on one line if they fit
         self._title.setWordWrap(True)
         self._title.setTextFormat(Qt.TextFormat.RichText)
-        self._name = QLabel()
+        self._name = plain(QLabel())
         self._name.setStyleSheet("color: #606060")
         self._name.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self._hover = QLabel(" ")
+        self._hover = plain(QLabel(" "))  # token names on the axes
         self._canvas = _Canvas(self)
         self._lines = AttentionLines(self._canvas)
         self._next = NextTokenPanel(self._canvas)
