@@ -130,6 +130,20 @@ def lens_points(model) -> list[str]:
     return out
 
 
+def point_label(name: str) -> str:
+    """A short label for a residual point: "embed", "attn 0", "mlp 1", "cross 0"."""
+    name = name.removeprefix("decoder.").removeprefix("encoder.")
+    if name == "blocks.0.hook_resid_pre" or name in ("hook_embed",):
+        return "embed"
+    parts = name.split(".")
+    if parts[0] != "blocks":
+        return "out"
+    layer, what = parts[1], ".".join(parts[2:])
+    return {"hook_resid_mid": f"attn {layer}", "hook_resid_mid2": f"cross {layer}", "hook_resid_post": f"mlp {layer}",
+            "dwa.hook_mixed": f"mlp {layer}", "depth_mlp.hook_mixed": f"attn {layer}",
+            "depth_attn.hook_mixed": f"mlp {int(layer) - 1}"}.get(what, name)
+
+
 def logit_lens(model, trace: Trace) -> tuple[list[str], np.ndarray]:
     """(point names, logits[point, pos, vocab]): each residual point read out as if it were the last.
 
@@ -245,6 +259,38 @@ def direct_logit_attribution(model, trace: Trace, pos: int, token: int,
         read = {k: float(v[pos] @ direction) for k, v in parts.items()}
     read["biases"] = read.get("biases", 0.0) + float(bias)
     return read
+
+
+def attribution_calculation(model, trace: Trace, pos: int, token: int, component: str,
+                            other: int | None = None) -> str:
+    """One bar of `direct_logit_attribution` written out with its numbers (plain text)."""
+    cfg, p = model.config, _prefix(model)
+    vocab = cfg.vocab
+    share = direct_logit_attribution(model, trace, pos, token, other)[component]
+    target = f"logit[“{vocab[token]}”]" + (f" − logit[“{vocab[other]}”]" if other is not None else "")
+    if component == "biases":
+        return (f"{component}: every bias's share of {target} at position {pos}: the b_O and b_out of each "
+                f"layer read through the final norm, plus the norm's b and b_U.\n= {share:.4f}")
+    v = stream_parts(model, trace)[component][pos]  # [d_model]
+    w_u = trace._params[p + "unembed.W_U"]
+    direction = w_u[:, token] - (w_u[:, other] if other is not None else 0.0)
+    lines = [f"{component}'s share of {target} at position {pos}:"]
+    if cfg.norm == "pre":
+        sigma = final_scale(model, trace, pos)
+        c = v - v.mean()
+        d = trace._params[p + "ln_final.w"] * direction / sigma
+        lines.append(f"c = its output at this position, centred (c − mean c); σ = {sigma:.4f}, the final "
+                     "norm's spread here, held fixed")
+        lines.append("share = Σ_i c_i · d_i,  d = w ∘ u / σ (w: the norm's scale), u = W_U[:, token]"
+                     + (" − W_U[:, other]" if other is not None else ""))
+    else:
+        c, d = v, direction
+        lines.append("share = Σ_i c_i · d_i,  c = its output at this position, d = W_U[:, token]"
+                     + (" − W_U[:, other]" if other is not None else ""))
+    terms = [f"({a:.3f})({b:.3f})" for a, b in zip(c[:3], d[:3])]
+    more = f" + … ({len(c)} terms)" if len(c) > 3 else ""
+    lines.append("= " + " + ".join(terms) + more + f" = {share:.4f}")
+    return "\n".join(lines)
 
 
 def final_scale(model, trace: Trace, pos: int) -> float:
@@ -383,5 +429,6 @@ def pca(x: np.ndarray, k: int = 2) -> tuple[np.ndarray, np.ndarray]:
 
 
 __all__ = ["ABLATIONS", "component_node", "ablation_hooks", "components", "lens_points", "logit_lens",
-           "lens_probs", "stream_parts", "direct_logit_attribution", "final_scale", "patch_hook", "patch",
+           "lens_probs", "point_label", "stream_parts", "direct_logit_attribution", "attribution_calculation",
+           "final_scale", "patch_hook", "patch",
            "answer_metric", "patch_sweep", "attention_rollout", "pca"]

@@ -2,7 +2,7 @@
 
 A scenario is an ordinary Stepformer model file (`simulator.save`) whose metadata also
 holds the view: the step, the granularity, the head, the selected cell, whether changes
-are outlined, the temperature and the colour maps. Opening it lands a student on the
+are outlined, the temperature, the colour maps and the components switched off. Opening it lands a student on the
 same picture. Any model file opens as a scenario too (at its first step); a scenario
 whose view does not fit its model is refused with a message and changes nothing.
 """
@@ -38,17 +38,20 @@ class View:
     temperature: float = 1.0
     sequential: str | None = None  # colour-map names of ui.theme; None: keep the viewer's
     diverging: str | None = None
+    ablate: tuple[tuple[str, str], ...] = ()  # components switched off: (name, "zero" | "mean")
 
 
 def current_view(bridge: SessionBridge, theme: ThemeController | None = None) -> View:
     return View(bridge.stepper.name, bridge.stepper.granularity, bridge.head, bridge.cell, bridge.highlight,
-                bridge.session.temperature, getattr(theme, "sequential", None), getattr(theme, "diverging", None))
+                bridge.session.temperature, getattr(theme, "sequential", None), getattr(theme, "diverging", None),
+                tuple(sorted(bridge.session.ablate.items())))
 
 
 def save_scenario(path: str | Path, bridge: SessionBridge, theme: ThemeController | None = None) -> None:
     """Write the session's model and tokens with the current view (atomically)."""
     view = asdict(current_view(bridge, theme))
     view["cell"] = None if bridge.cell is None else [bridge.cell[0], list(bridge.cell[1])]
+    view["ablate"] = dict(bridge.session.ablate)
     simulator.save(path, bridge.model, bridge.session.tokens, extra={"scenario": VERSION, "view": view})
 
 
@@ -98,12 +101,15 @@ def _parse_view(raw) -> View:
             raise ValueError(f"\"{key}\" must be text")
     if not isinstance(raw.get("highlight", True), bool):
         raise ValueError("\"highlight\" must be true or false")
+    ablate = raw.get("ablate", {})
+    if not (isinstance(ablate, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in ablate.items())):
+        raise ValueError("\"ablate\" must map component names to \"zero\" or \"mean\"")
     return View(raw.get("step"), raw.get("granularity", "operation"), head, cell, raw.get("highlight", True),
-                float(temperature), raw.get("sequential"), raw.get("diverging"))
+                float(temperature), raw.get("sequential"), raw.get("diverging"), tuple(sorted(ablate.items())))
 
 
 def _check_view(view: View, model: simulator.Transformer, tokens) -> None:
-    trace = model.run(tokens, temperature=view.temperature)
+    trace = model.run(tokens, temperature=view.temperature, ablate=dict(view.ablate))
     if view.granularity not in GRANULARITIES:
         raise ValueError(f"granularity must be one of {', '.join(GRANULARITIES)}")
     if view.step is not None and view.step not in trace:
@@ -122,6 +128,8 @@ def apply_view(bridge: SessionBridge, view: View, theme: ThemeController | None 
     session = bridge.session
     if abs(session.temperature - view.temperature) > 1e-12:
         session.set_temperature(view.temperature)
+    if dict(view.ablate) != dict(session.ablate):
+        session.set_ablation(dict(view.ablate))
     bridge.stepper.set_granularity(view.granularity)
     if view.step is not None:
         bridge.stepper.jump(view.step)

@@ -246,3 +246,22 @@ def test_induction_head_is_found_by_attribution_and_ablation():
     parts = interp.direct_logit_attribution(model, trace, pos, tok)
     heads = {k: v for k, v in parts.items() if ".head" in k}
     assert max(heads, key=heads.get) == "blocks.1.attn.head1"
+
+
+def test_every_presets_patch_pairs_tell_the_answers_apart():
+    from simulator.presets import list_presets, patch_pairs
+    seen = 0
+    for info in list_presets():
+        if "patch_pairs" not in info:
+            continue
+        model, _, _ = load_preset(info["name"])
+        pairs = patch_pairs(model)
+        assert pairs, info["name"]
+        vocab = model.config.vocab
+        for pair in pairs:
+            clean, corrupt = model.run(pair.clean), model.run(pair.corrupt)
+            assert vocab[int(clean["probs"][-1].argmax())] == pair.answer
+            assert vocab[int(corrupt["probs"][-1].argmax())] == pair.wrong
+            seen += 1
+    assert seen >= 2  # the induction preset ships two
+    assert patch_pairs(tiny()) == []  # a model no preset was built like has none
