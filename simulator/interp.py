@@ -257,7 +257,7 @@ def direct_logit_attribution(model, trace: Trace, pos: int, token: int,
         read = {k: float((v[pos] - v[pos].mean()) @ direction) for k, v in parts.items()}
     else:
         read = {k: float(v[pos] @ direction) for k, v in parts.items()}
-    read["biases"] = read.get("biases", 0.0) + float(bias)
+    read["biases"] = read.pop("biases", 0.0) + float(bias)  # last: the bars read embedding → top layer → biases
     return read
 
 

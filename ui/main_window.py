@@ -31,6 +31,7 @@ from ui.widgets.compare_view import CompareView
 from ui.widgets.depth_map_view import DepthMapView
 from ui.widgets.explain_panel import ExplainPanel
 from ui.widgets.gradient_view import GradientFlowView
+from ui.widgets.interp_tabs import InterpTabs
 from ui.widgets.residual_view import ResidualStreamView
 from ui.widgets.settings_dialog import SettingsDialog
 from ui.widgets.token_strip import TokenStrip
@@ -133,6 +134,8 @@ class MainWindow(QMainWindow):
         self.add_view("Training", self.training_panel)
         self.add_view("Gradients", lambda: GradientFlowView(bridge))
         self.add_view("Backward pass", lambda: BackwardView(bridge))
+        self.add_view("Look inside", lambda: InterpTabs(bridge, self.edits.toggle_component,
+                                                        self.explain_panel.show_calculation))
         add_presets_menu(self)
         # --- end of extra views ---
 

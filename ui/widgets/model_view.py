@@ -9,7 +9,7 @@ greyed and crossed; thumbnails the last edit changed are outlined, as cells are 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
@@ -32,7 +32,7 @@ class Thumb:
     head: int | None
     image: QImage | None  # None for an MLP box
     changed: bool = False
-    rect: QRectF = QRectF()
+    rect: QRectF = field(default_factory=QRectF)
 
 
 def pattern_image(pattern: np.ndarray, lut_words: np.ndarray) -> QImage:
