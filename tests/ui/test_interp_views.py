@@ -169,3 +169,24 @@ def test_the_window_has_a_look_inside_tab_whose_bars_reach_the_explanation_panel
     assert w.session_bridge.session.ablate == {"blocks.0.mlp": "zero"}
     w.undo_stack.undo()
     assert w.session_bridge.session.ablate == {}
+
+
+def test_next_token_panel_compares_with_the_run_before_the_ablation(qtbot):
+    from ui.widgets.step_view import StepView
+    model, tokens, _ = load_preset("induction")
+    bridge = SessionBridge(Session(model, tokens))
+    view = StepView(bridge)
+    qtbot.addWidget(view)
+    view.resize(1000, 600)
+    view.show()
+    bridge.stepper.jump("probs")
+    pos = len(tokens) - 1
+    view.next_token().sigPositionChosen.emit(pos)
+    assert "switched off" not in view.next_token().title.text()
+    before = bridge.trace["probs"][pos]
+    bridge.session.set_ablation({"blocks.1.attn.head1": "zero", "blocks.1.mlp": "zero"})
+    top = int(before.argmax())
+    now = bridge.trace["probs"][pos, top]
+    text = view.next_token().title.text()
+    assert "switched off" in text and f"{before[top]:.2f} before" in text and f"{now:.2f} now" in text
+    assert abs(now - before[top]) > 0.01  # the comparison shows a real change
