@@ -35,12 +35,13 @@ class Thumb:
     rect: QRectF = field(default_factory=QRectF)
 
 
-def pattern_image(pattern: np.ndarray, lut_words: np.ndarray) -> QImage:
-    """One head's pattern [q_pos, k_pos] as an image, probabilities 0..1 on the sequential map."""
-    idx = np.clip(np.rint(np.nan_to_num(pattern) * 255), 0, 255).astype(np.intp)
-    words = np.ascontiguousarray(np.take(lut_words, idx))  # [q, k] RGBA words
-    h, w = words.shape
-    return QImage(words.data, w, h, 4 * w, QImage.Format.Format_RGBA8888).copy()
+def pattern_images(patterns: np.ndarray, lut_words: np.ndarray) -> list[QImage]:
+    """Each head's pattern [head, q_pos, k_pos] as an image, probabilities 0..1 on the sequential map."""
+    # weights are in [0, 1] (masked keys are exactly 0), so no clipping: one multiply, one cast, one take
+    idx = (patterns * 255.0 + 0.5).astype(np.intp)
+    words = np.take(lut_words, idx)  # [head, q, k] RGBA words
+    _, h, w = words.shape
+    return [QImage(words[i].data, w, h, 4 * w, QImage.Format.Format_RGBA8888).copy() for i in range(len(words))]
 
 
 class HeadGrid(QWidget):
@@ -57,6 +58,7 @@ class HeadGrid(QWidget):
         self._scale = 1.0
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMouseTracking(True)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)  # paintEvent fills every pixel itself
 
     def sizeHint(self) -> QSize:
         return QSize(600, 400)
@@ -168,6 +170,8 @@ class ModelView(LazyView):
         super().__init__(bridge, parent)
         # toggle(component, mode) -> error: how a switch becomes an undoable edit (the window's)
         self._toggle = toggle or (lambda c, m: self._toggle_directly(c, m))
+        self._images: dict[str, tuple[np.ndarray, list[QImage]]] = {}  # pattern step -> (its array, images)
+        self._cmap, self._lut = None, None
         bridge.sigTraceChanged.connect(self.request_refresh)
         bridge.sigStepChanged.connect(self.request_refresh)
         bridge.sigHeadChanged.connect(self.request_refresh)
@@ -206,10 +210,17 @@ class ModelView(LazyView):
         if error:
             self.caption.setText(error)
 
+    def _caption(self, text: str) -> None:
+        if text != self.caption.text():  # re-measuring the wrapped text costs a millisecond
+            self.caption.setText(text)
+
     def paint(self) -> None:
         trace, cfg = self.bridge.trace, self.bridge.model.config
         changes = self.bridge.session.changes if self.bridge.highlight else {}
-        lut = np.ascontiguousarray(colormaps.lookup_table(colormaps.SEQUENTIAL)).view(np.uint32).ravel()
+        if self._cmap is not colormaps.SEQUENTIAL:  # another colour map: redraw every image
+            self._cmap, self._images = colormaps.SEQUENTIAL, {}
+            self._lut = np.ascontiguousarray(colormaps.lookup_table(self._cmap)).view(np.uint32).ravel()
+        lut = self._lut
         stacks = ["encoder.", "decoder."] if cfg.arch == "encoder-decoder" else [""]
         rows = []
         for p in stacks:
@@ -219,9 +230,12 @@ class ModelView(LazyView):
                     b = f"{p}blocks.{layer}."
                     name = f"{b}{kind}.hook_pattern"
                     pattern = trace[name]  # [head, q_pos, k_pos]
-                    delta = changes.get(name) if name in changes else None
-                    thumbs = [Thumb(f"{b}{kind}.head{h}", name, h, pattern_image(pattern[h], lut),
-                                    bool(delta is not None and np.any(delta[h] > 0)))
+                    images = self._images.get(name)
+                    if images is None or images[0] is not pattern:  # unchanged steps keep their very array
+                        images = self._images[name] = (pattern, pattern_images(pattern, lut))
+                    moved = changes[name].reshape(len(pattern), -1).max(axis=1) > 0 if name in changes else None
+                    thumbs = [Thumb(f"{b}{kind}.head{h}", name, h, images[1][h],
+                                    bool(moved is not None and moved[h]))
                               for h in range(cfg.n_heads)]
                     if kind == "attn":
                         out = b + "hook_mlp_out"
@@ -234,7 +248,7 @@ class ModelView(LazyView):
             selected = f"{step.stack + '.' if step.stack else ''}blocks.{step.layer}.{step.sublayer}.head{self.bridge.head}"
         self.grid.set_rows(rows, dict(self.bridge.session.ablate), selected)
         off = ", ".join(f"{c} ({m})" for c, m in self.bridge.session.ablate.items())
-        self.caption.setText(
+        self._caption(
             "Each thumbnail is one head's attention pattern (rows: queries, columns: keys; bright = more weight). "
             "Click one to go to its step; right-click a head or an MLP to switch it off. "
             + (f"Switched off: {off}." if off else "Everything is switched on."))
