@@ -188,5 +188,5 @@ def test_next_token_panel_compares_with_the_run_before_the_ablation(qtbot):
     top = int(before.argmax())
     now = bridge.trace["probs"][pos, top]
     text = view.next_token().title.text()
-    assert "switched off" in text and f"{before[top]:.2f} before" in text and f"{now:.2f} now" in text
+    assert "switched off" in text and f"{before[top]:.2f} → {now:.2f}" in text
     assert abs(now - before[top]) > 0.01  # the comparison shows a real change

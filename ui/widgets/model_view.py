@@ -89,8 +89,10 @@ class HeadGrid(QWidget):
         top = fm.height() + 6
         n_cols = max([len(r) for _, r in self.rows] + [1])
         n_rows = max(len(self.rows), 1)
-        cell = min((self.width() - left - 4) / n_cols, (self.height() - top - 4) / n_rows)
-        return left, top, max(cell, 8.0)
+        cell = max(min((self.width() - left - 4) / n_cols, (self.height() - top - 4) / n_rows), 8.0)
+        # centred: a wide tab would otherwise leave all its spare room on the right
+        left += max(0.0, (self.width() - left - 4 - n_cols * cell) / 2)
+        return left, top, cell
 
     def paintEvent(self, ev) -> None:
         p = QPainter(self)
@@ -109,7 +111,8 @@ class HeadGrid(QWidget):
         for r, (label, row) in enumerate(self.rows):
             y = top + r * cell
             p.setPen(Qt.GlobalColor.black)
-            p.drawText(QRectF(0, y, left - 8, cell), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, label)
+            p.drawText(QRectF(0, y, left - 8, cell), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                       label)
             for t in row:
                 col = t.head if t.head is not None else n_heads
                 t.rect = QRectF(left + col * cell + pad, y + pad, cell - 2 * pad, cell - 2 * pad)
@@ -130,8 +133,12 @@ class HeadGrid(QWidget):
             p.setPen(QPen(QColor(180, 0, 0), 2))
             p.drawLine(r.topLeft(), r.bottomRight())
             p.drawLine(r.topRight(), r.bottomLeft())
+            text = f"off ({mode})"
+            box = QFontMetricsF(p.font()).boundingRect(text).adjusted(-4, -2, 4, 2)
+            box.moveCenter(r.center())
+            p.fillRect(box, Qt.GlobalColor.white)
             p.setPen(QColor(140, 0, 0))
-            p.drawText(r, Qt.AlignmentFlag.AlignCenter, f"off ({mode})")
+            p.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
         outline = SELECTED if t.component == self.selected else CHANGED if t.changed else None
         if outline is not None:
             p.setPen(QPen(outline, 3 if outline is SELECTED else 2))

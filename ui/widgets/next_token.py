@@ -68,8 +68,8 @@ class NextTokenPanel(QWidget):
         title = f"Next token after “{positions[position]}”"
         if before is not None:
             top = int(np.argmax(before[position]))
-            title += (f"\nwith parts switched off: “{vocab[top]}” {format_prob(before[position, top])} before, "
-                      f"{format_prob(probs[position, top])} now")
+            title += (f"\n“{vocab[top]}”: {format_prob(before[position, top])} → "
+                      f"{format_prob(probs[position, top])} with parts switched off")
         self.title.setText(title)
         self.bars.set_data(probs[position], vocab, k=min(8, len(vocab)))
 
