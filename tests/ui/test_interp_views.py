@@ -190,3 +190,23 @@ def test_next_token_panel_compares_with_the_run_before_the_ablation(qtbot):
     text = view.next_token().title.text()
     assert "switched off" in text and f"{before[top]:.2f} → {now:.2f}" in text
     assert abs(now - before[top]) > 0.01  # the comparison shows a real change
+
+
+def test_model_view_of_an_encoder_decoder_has_cross_attention_rows(qtbot):
+    model = Transformer(ModelConfig(arch="encoder-decoder", attention="causal"), seed=3)
+    bridge = SessionBridge(Session(model, ("the cat sat", "a dog ran on")))
+    tabs = InterpTabs(bridge)
+    qtbot.addWidget(tabs)
+    tabs.resize(900, 700)
+    tabs.show()
+    view = tabs.show_view("Model view")
+    labels = [label for label, _ in view.grid.rows]
+    assert labels == ["enc L0 self", "enc L1 self", "dec L0 self", "dec L0 cross", "dec L1 self", "dec L1 cross"]
+    cross = dict(view.grid.rows)["dec L0 cross"]
+    assert [t.component for t in cross] == ["decoder.blocks.0.cross_attn.head0", "decoder.blocks.0.cross_attn.head1"]
+    assert cross[0].image.width() == 3 and cross[0].image.height() == 4  # keys: the source, queries: the target
+    view.grid.sigToggleRequested.emit("decoder.blocks.0.cross_attn.head1", "mean")
+    assert np.allclose(bridge.trace["decoder.blocks.0.cross_attn.hook_z"][:, 1],
+                       bridge.trace["decoder.blocks.0.cross_attn.hook_z"][:, 1].mean(0))
+    view.go_to(cross[1])
+    assert bridge.stepper.name == "decoder.blocks.0.cross_attn.hook_pattern" and bridge.head == 1
