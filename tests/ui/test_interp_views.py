@@ -72,14 +72,14 @@ def test_lens_grid_and_curve_show_the_lens_probabilities(induction):
     bridge, _, tabs = induction
     view = tabs.show_view("Logit lens")
     points, probs = interp.lens_probs(bridge.model, bridge.trace)
-    assert np.allclose(view.heatmap.values(), probs.max(-1)[::-1])
+    assert np.allclose(view.heatmap.values(), probs.max(-1).T)  # [pos, point]
     pos = view.position.currentIndex()
     assert pos == len(bridge.trace.tokens) - 1  # starts at the last token
     tok = view.followed()
     assert tok == int(bridge.trace["probs"][pos].argmax())
     x, y = view.curve.getData()
     assert np.allclose(y, probs[:, pos, tok])
-    assert view.heatmap.cell_text(0, pos).startswith(bridge.model.config.vocab[tok])
+    assert view.heatmap.cell_text(pos, len(points) - 1).startswith(bridge.model.config.vocab[tok])
     view.follow.setCurrentIndex(0)
     assert np.allclose(view.curve.getData()[1], probs[:, pos, 0])
 

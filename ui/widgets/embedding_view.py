@@ -14,10 +14,13 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 
 from simulator import interp
 from ui.bridge import SessionBridge
+from ui.widgets import colormaps
 from ui.widgets.residual_view import (LABEL_PT, LINE_COLOR, Caption, LazyView, fit_caption, line_plot,
                                       set_plot_title, style_plot)
 
 EMBEDDINGS = "Token embeddings (W_E)"
+MAX_LABELS = 40  # more labels than this overlap into a smudge
+INPUT_COLOR = colormaps.HEAD_COLORS[1]  # the embeddings of the words in the input
 
 
 class EmbeddingView(LazyView):
@@ -61,6 +64,18 @@ class EmbeddingView(LazyView):
         for t in self._texts:
             t.setFont(self._font)
 
+    def labelled(self, labels: list[str], words: list[str] | None) -> set[int]:
+        """Which dots get a label: all of them, or past MAX_LABELS the input's words and the outermost."""
+        if len(labels) <= MAX_LABELS:
+            return set(range(len(labels)))
+        keep = {j for j, w in enumerate(labels) if words and w in words}
+        far = np.argsort(-np.linalg.norm(self.coords / np.maximum(self.coords.std(0), 1e-12), axis=1), kind="stable")
+        for j in far:
+            if len(keep) >= MAX_LABELS:
+                break
+            keep.add(int(j))
+        return keep
+
     def paint(self) -> None:
         trace, model = self.bridge.trace, self.bridge.model
         p = "decoder." if model.config.arch == "encoder-decoder" else ""
@@ -76,24 +91,29 @@ class EmbeddingView(LazyView):
         if i <= 0:
             x = model.params[p + "embed.W_E"]  # [vocab, d_model]
             self.labels = list(model.config.vocab)
-            what = "each dot is one token's embedding"
+            what = "each dot is one token's embedding (orange: the words of the input)"
         else:
             x = trace[points[i - 1]]  # [pos, d_model]
             self.labels = [f"{j}:{t}" for j, t in enumerate(trace.token_labels("logits"))]
             what = "each dot is one position's residual stream"
         self.coords, frac = interp.pca(x)
-        self.scatter.setData(self.coords[:, 0], self.coords[:, 1])
+        words = trace.token_labels("logits") if i <= 0 else None
+        brushes = [pg.mkBrush(INPUT_COLOR if words and w in words else LINE_COLOR) for w in self.labels]
+        self.scatter.setData(self.coords[:, 0], self.coords[:, 1], brush=brushes)
+        shown = self.labelled(self.labels, words)
         while len(self._texts) < len(self.labels):
             t = pg.TextItem(color="k", anchor=(0, 1))
             t.setFont(getattr(self, "_font", QFont()))
             self.plot.addItem(t)
             self._texts.append(t)
         for j, t in enumerate(self._texts):
-            t.setVisible(j < len(self.labels))
-            if j < len(self.labels):
+            t.setVisible(j in shown)
+            if j in shown:
                 t.setText(self.labels[j])
                 t.setPos(float(self.coords[j, 0]), float(self.coords[j, 1]))
         set_plot_title(self.plot, f"PCA: the two axes show {100 * frac.sum():.0f}% of the spread", self._scale)
-        self.caption.setText(f"A flat picture of {x.shape[1]}-dimensional vectors: {what}. Dots close together "
-                             "are close along these two axes; differences along the axes the picture leaves out "
-                             "are not shown.")
+        some = "" if len(shown) == len(self.labels) else \
+            f" Labels: the input's words and the outermost dots ({len(shown)} of {len(self.labels)})."
+        self.caption.setText(f"A flat picture of {x.shape[1]}-dimensional vectors: {what}.{some} Dots close "
+                             "together are close along these two axes; differences along the axes the picture "
+                             "leaves out are not shown.")

@@ -1,7 +1,7 @@
 """The logit lens: what the model would predict if it stopped at each depth.
 
-Left, a depth × position grid: each cell is the most likely next token read from the residual
-stream at that point (the embedding at the bottom, the model's own answer at the top) and its
+Left, a position × depth grid: each cell is the most likely next token read from the residual
+stream at that point (the embedding on the left, the model's own answer on the right) and its
 probability. Right, for the chosen position, the probability of a chosen token at every depth,
 so a class watches the answer form as the stream rises (nostalgebraist, 2020).
 """
@@ -54,12 +54,12 @@ def lens_note(norm: str) -> str:
     """What the lens means for this kind of model (one or two sentences)."""
     if norm == "pre":
         return ("Each point is put through the final LayerNorm with its own mean and spread, then the "
-                "unembedding: the top row is exactly the model's output.")
+                "unembedding: the last column is exactly the model's output.")
     if norm == "post":
         return ("Post-LN: every point after a sublayer is already normalised, so it goes straight to the "
-                "unembedding. The unembedding was trained on the last point only, so early rows show what "
+                "unembedding. The unembedding was trained on the last point only, so early columns show what "
                 "is readable, not what the model 'thinks'.")
-    return "No norm: each point goes straight to the unembedding; the top row is the model's output."
+    return "No norm: each point goes straight to the unembedding; the last column is the model's output."
 
 
 class LensView(LazyView):
@@ -95,7 +95,7 @@ class LensView(LazyView):
         lay.addWidget(self.caption)
         self.position.currentIndexChanged.connect(self._position_chosen)
         self.follow.currentIndexChanged.connect(self._token_chosen)
-        self.heatmap.sigCellClicked.connect(lambda cell: self.position.setCurrentIndex(cell[1]))
+        self.heatmap.sigCellClicked.connect(lambda cell: self.position.setCurrentIndex(cell[0]))
         self._followed_auto = True
 
     def _position_chosen(self) -> None:
@@ -140,15 +140,16 @@ class LensView(LazyView):
 
         labels = [interp.point_label(n) for n in self.points]
         top = self.probs.argmax(-1)  # [point, pos]
-        # the embedding at the bottom, the output at the top: depth rises up the screen
-        values = self.probs.max(-1)[::-1]
-        self.heatmap.set_cell_words([[vocab[t] for t in row] for row in top[::-1]])
-        self.heatmap.set_data(values, labels[::-1], [f"{i}:{t}" for i, t in enumerate(tokens)], "prob",
+        # positions down the side, depth left to right as in the residual view: a word and its
+        # probability need a wide cell, and there are fewer depth points than words
+        self.heatmap.set_cell_words([[vocab[t] for t in row] for row in top.T])
+        self.heatmap.set_data(self.probs.max(-1).T, [f"{i}: {t}" for i, t in enumerate(tokens)], labels, "prob",
                               "Top next token by depth")
+        self.heatmap.set_selected((pos, len(labels) - 1))
 
         curve = self.probs[:, pos, tok]
         self.curve.setData(np.arange(len(curve)), curve)
         set_category_ticks(self.plot, labels)
         self.plot.getPlotItem().setYRange(0, 1.05, padding=0)
-        set_plot_title(self.plot, f"p(“{vocab[tok]}”) after “{tokens[pos]}”, through depth", self._scale)
-        self.caption.setText(f"{lens_note(model.config.norm)} Click a column to follow that position.")
+        set_plot_title(self.plot, f"p(“{vocab[tok]}”) after “{tokens[pos]}”", self._scale)
+        self.caption.setText(f"{lens_note(model.config.norm)} Click a row to follow that position.")
