@@ -83,6 +83,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.splitter)
 
         self.arch_map = ArchMap(bridge)
+        self.arch_map.sigToggleRequested.connect(self._toggle_component)
         self.param_editor = ParamEditor(bridge)
         self.param_editor.sigEditRequested.connect(self.apply_edit)
         self.param_editor.sigRandomizeRequested.connect(self.edits.randomize)
@@ -292,6 +293,11 @@ class MainWindow(QMainWindow):
     def _show_step(self) -> None:
         stepper = self.session_bridge.stepper
         self.step_label.setText(f"step {stepper.index + 1} of {len(stepper)} — {stepper.name}")
+
+    def _toggle_component(self, component: str, mode) -> None:
+        error = self.edits.toggle_component(component, mode)
+        if error:
+            self.statusBar().showMessage(error, 8000)
 
     def _set_tokens(self, tokens) -> None:
         error = self.edits.set_tokens(tokens)

@@ -210,3 +210,28 @@ def test_model_view_of_an_encoder_decoder_has_cross_attention_rows(qtbot):
                        bridge.trace["decoder.blocks.0.cross_attn.hook_z"][:, 1].mean(0))
     view.go_to(cross[1])
     assert bridge.stepper.name == "decoder.blocks.0.cross_attn.hook_pattern" and bridge.head == 1
+
+
+def test_the_architecture_map_switches_heads_and_mlps_off(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Discard)
+    w = MainWindow(settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(w)
+    w.resize(1280, 800)
+    w.show()
+    qtbot.waitExposed(w)
+    arch = w.arch_map
+    chip = arch.head_chips("blocks.1.attn.hook_q")[1]
+    assert arch.component_at(chip.center()) == "blocks.1.attn.head1"
+    mlp = arch.boxes()["blocks.0.hook_mlp_out"]
+    assert arch.component_at(mlp.center()) == "blocks.0.mlp"
+    assert arch.component_at(arch.boxes()["blocks.0.ln1.hook_normalized"].center()) is None
+    arch.sigToggleRequested.emit("blocks.1.attn.head1", "zero")
+    assert w.session_bridge.session.ablate == {"blocks.1.attn.head1": "zero"}
+    # the chip is crossed out in red
+    image = arch.grab().toImage()
+    ratio = image.width() / arch.width()
+    hit = [image.pixelColor(int((chip.left() + d) * ratio), int((chip.top() + d) * ratio))
+           for d in np.linspace(1, chip.width() - 1, 8)]
+    assert any(c.red() > 150 and c.green() < 60 and c.blue() < 60 for c in hit)
+    w.undo_stack.undo()
+    assert w.session_bridge.session.ablate == {}

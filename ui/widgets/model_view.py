@@ -44,6 +44,18 @@ def pattern_images(patterns: np.ndarray, lut_words: np.ndarray) -> list[QImage]:
     return [QImage(words[i].data, w, h, 4 * w, QImage.Format.Format_RGBA8888).copy() for i in range(len(words))]
 
 
+def switch_menu(parent: QWidget, component: str, mode: str | None,
+                request: Callable[[str, str | None], None]) -> QMenu:
+    """Switch `component` off (zeroed or mean) or back on; `mode` is how it is off now (None: on)."""
+    menu = QMenu(parent)
+    if mode:
+        menu.addAction(f"Switch {component} back on", lambda: request(component, None))
+    for m, what in (("zero", "set its output to 0"), ("mean", "replace it by its mean over positions")):
+        if mode != m:
+            menu.addAction(f"Switch {component} off: {what}", lambda m=m: request(component, m))
+    return menu
+
+
 class HeadGrid(QWidget):
     """The painted grid (see the module docstring)."""
 
@@ -159,14 +171,7 @@ class HeadGrid(QWidget):
 
     def menu_for(self, t: Thumb) -> QMenu:
         """The switch-off menu of one component."""
-        menu = QMenu(self)
-        if self.off.get(t.component):
-            menu.addAction(f"Switch {t.component} back on",
-                           lambda: self.sigToggleRequested.emit(t.component, None))
-        for mode, what in (("zero", "set its output to 0"), ("mean", "replace it by its mean over positions")):
-            if self.off.get(t.component) != mode:
-                menu.addAction(f"Switch off: {what}", lambda m=mode: self.sigToggleRequested.emit(t.component, m))
-        return menu
+        return switch_menu(self, t.component, self.off.get(t.component), self.sigToggleRequested.emit)
 
 
 class ModelView(LazyView):
