@@ -356,8 +356,9 @@ def patch_sweep(model, clean, corrupt, answer: int, wrong: int | None = None,
     """How much of the clean answer each patch brings back: (row names, recovered[row, column]).
 
     `what="resid"`: one row per residual point (as the logit lens), one column per position.
-    `what="heads"`: one row per layer's attention heads (columns = heads), each head patched at
-    every position. Recovered = (patched − corrupt) / (clean − corrupt) of `answer_metric`
+    `what="heads"`: one row per attention sublayer (self, then cross for a decoder that has it;
+    columns = heads), each head patched at every position. An encoder-decoder's inputs are
+    (source, target) pairs, and the rows are the decoder's. Recovered = (patched − corrupt) / (clean − corrupt) of `answer_metric`
     at the last position: 0 is the corrupted answer, 1 the clean one.
     """
     ct, rt = model.run(clean), model.run(corrupt)
@@ -370,7 +371,8 @@ def patch_sweep(model, clean, corrupt, answer: int, wrong: int | None = None,
                           for i in range(n_pos)] for r in rows])
     elif what == "heads":
         p = _prefix(model)
-        rows = [f"{p}blocks.{layer}.attn" for layer in range(model.config.n_layers)]
+        kinds = ("attn", "cross_attn") if p else ("attn",)
+        rows = [f"{p}blocks.{layer}.{kind}" for layer in range(model.config.n_layers) for kind in kinds]
         grid = np.array([[answer_metric(patch(model, clean, corrupt, f"{r}.head{h}", clean_trace=ct), answer, wrong)
                           for h in range(model.config.n_heads)] for r in rows])
     else:

@@ -235,3 +235,22 @@ def test_the_architecture_map_switches_heads_and_mlps_off(qtbot, tmp_path, monke
     assert any(c.red() > 150 and c.green() < 60 and c.blue() < 60 for c in hit)
     w.undo_stack.undo()
     assert w.session_bridge.session.ablate == {}
+
+
+def test_patching_an_encoder_decoder_takes_source_bar_target(qtbot):
+    model = Transformer(ModelConfig(arch="encoder-decoder", attention="causal"), seed=5)
+    bridge = SessionBridge(Session(model, ("the cat sat", "a dog ran on")))
+    tabs = InterpTabs(bridge)
+    qtbot.addWidget(tabs)
+    tabs.show()
+    view = tabs.show_view("Patching")
+    assert view.clean.text() == "the cat sat | a dog ran on" and view.error == ""
+    assert view.corrupt.text().endswith("| a dog ran on") and view.corrupt.text() != view.clean.text()
+    layers, heads = view.heads
+    assert layers == ["decoder.blocks.0.attn", "decoder.blocks.0.cross_attn", "decoder.blocks.1.attn",
+                      "decoder.blocks.1.cross_attn"]
+    assert view.head_map.labels()[0] == ["L0", "L0 cross", "L1", "L1 cross"]
+    assert view.resid_map.values().shape == (len(view.resid[0]), 4)  # the target's four positions
+    view.corrupt.setText("the cat sat")
+    view.run_button.click()
+    assert "source | target" in view.error

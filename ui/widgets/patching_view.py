@@ -106,14 +106,20 @@ class PatchingView(LazyView):
                     self.use_pair_texts(pairs[0])
         if not self.clean.text():  # start from the session's input, one token changed
             toks = self.bridge.session.tokens
-            if isinstance(toks, list):
-                self.clean.setText(" ".join(toks) if model.config.tokenization == "word" else "".join(toks))
-                alt = list(toks)
-                alt[0] = next((v for v in vocab if v != toks[0] and v != "<unk>"), toks[0])
-                self.corrupt.setText(" ".join(alt) if model.config.tokenization == "word" else "".join(alt))
-                logits = model.run(toks)["logits"][-1]
-                self.answer.setCurrentIndex(int(logits.argmax()))
-                self.wrong.setCurrentIndex(int(model.run(alt)["logits"][-1].argmax()))
+            join = " ".join if model.config.tokenization == "word" else "".join
+            first = list(toks[0] if isinstance(toks, tuple) else toks)
+            alt = list(first)
+            alt[0] = next((v for v in vocab if v != first[0] and v != "<unk>"), first[0])
+            if isinstance(toks, tuple):  # change the source; the target stays
+                clean, corrupt = (first, list(toks[1])), (alt, list(toks[1]))
+                self.clean.setText(f"{join(first)} | {join(toks[1])}")
+                self.corrupt.setText(f"{join(alt)} | {join(toks[1])}")
+            else:
+                clean, corrupt = first, alt
+                self.clean.setText(join(first))
+                self.corrupt.setText(join(alt))
+            self.answer.setCurrentIndex(int(model.run(clean)["logits"][-1].argmax()))
+            self.wrong.setCurrentIndex(int(model.run(corrupt)["logits"][-1].argmax()))
 
     def use_pair_texts(self, pair: PatchPair) -> None:
         vocab = list(self.bridge.model.config.vocab)
@@ -122,15 +128,24 @@ class PatchingView(LazyView):
         self.answer.setCurrentIndex(vocab.index(pair.answer))
         self.wrong.setCurrentIndex(vocab.index(pair.wrong))
 
+    def inputs(self, text: str):
+        """The model's input from a line: an encoder-decoder takes "source | target"."""
+        if self.bridge.model.config.arch != "encoder-decoder":
+            return text
+        if text.count("|") != 1:
+            raise ValueError("An encoder-decoder takes two inputs: type them as source | target.")
+        source, target = text.split("|")
+        return source.strip(), target.strip()
+
     def paint(self) -> None:
         self._fill_choices()
         model = self.bridge.model
         answer, wrong = self.answer.currentIndex(), self.wrong.currentIndex()
-        clean, corrupt = self.clean.text(), self.corrupt.text()
         try:
-            if model.config.arch == "encoder-decoder":
-                raise ValueError("Patching here takes one input: open a decoder or encoder model.")
-            if len(model.tokens(clean)) != len(model.tokens(corrupt)):
+            clean, corrupt = self.inputs(self.clean.text()), self.inputs(self.corrupt.text())
+            sizes = [[len(side) for side in model.tokens(x)] if isinstance(x, tuple) else [len(model.tokens(x))]
+                     for x in (clean, corrupt)]
+            if sizes[0] != sizes[1]:
                 raise ValueError("The clean and corrupted inputs must have the same number of tokens.")
             self.resid = interp.patch_sweep(model, clean, corrupt, answer, wrong, "resid")
             self.heads = interp.patch_sweep(model, clean, corrupt, answer, wrong, "heads")
@@ -140,19 +155,22 @@ class PatchingView(LazyView):
             return
         self.error = ""
         rows, grid = self.resid
-        tokens = model.tokens(corrupt)
-        clean_toks = model.tokens(clean)
+        tokens, clean_toks = model.tokens(corrupt), model.tokens(clean)
+        if isinstance(tokens, tuple):  # the decoder's stream: the target side
+            tokens, clean_toks = tokens[1], clean_toks[1]
         cols = [c if c == d else f"{d}→{c}" for c, d in zip(clean_toks, tokens)]
         labels = [interp.point_label(r) for r in rows]
         self.resid_map.set_data(grid[::-1], labels[::-1], cols, "signed",
                                 "Stream patched")
         layers, heads = self.heads
-        self.head_map.set_data(heads, [f"L{i}" for i in range(len(layers))],
+        self.head_map.set_data(heads, [f"L{r.split('.')[-2]}" + (" cross" if r.endswith("cross_attn") else "")
+                                       for r in layers],
                                [f"H{h}" for h in range(heads.shape[1])], "signed", "One head patched")
         vocab = model.config.vocab
         note = ""
         i = self.pair.currentIndex()
-        if 0 < i <= len(self.pairs) and self.pairs[i - 1].clean == clean and self.pairs[i - 1].corrupt == corrupt:
+        if 0 < i <= len(self.pairs) and self.pairs[i - 1].clean == self.clean.text() \
+                and self.pairs[i - 1].corrupt == self.corrupt.text():
             note = self.pairs[i - 1].note + " "
         self.caption.setText(
             f"{note}Each cell: the corrupted run with that one activation copied from the clean run. "
