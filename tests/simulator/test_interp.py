@@ -265,3 +265,22 @@ def test_every_presets_patch_pairs_tell_the_answers_apart():
             seen += 1
     assert seen >= 2  # the induction preset ships two
     assert patch_pairs(tiny()) == []  # a model no preset was built like has none
+
+
+def test_the_view_state_keeps_the_ablation_and_checks_it():
+    from simulator.view_state import ViewState, ViewStateError
+    model = tiny(12)
+    session = Session(model, sample(model))
+    session.set_ablation({"blocks.1.attn.head0": "mean"})
+    state = ViewState.capture(session)
+    assert state.ablate == (("blocks.1.attn.head0", "mean"),)
+    again = ViewState.from_json(state.to_json())
+    assert again == state
+    other = Session(model, sample(model))
+    again.apply(other, type("Target", (), {"set_head": lambda *a: None, "set_highlight": lambda *a: None,
+                                          "apply_parts": lambda *a: None, "select_cell": lambda *a: None})())
+    assert other.ablate == {"blocks.1.attn.head0": "mean"}
+    assert np.array_equal(other.trace["logits"], session.trace["logits"])
+    with pytest.raises(ViewStateError, match="ablate"):
+        ViewState.from_json({"ablate": {"blocks.0.mlp": "half"}})
+    assert "ablate" in ViewState.from_json({"ablate": {"blocks.9.mlp": "zero"}}).problems(model, sample(model))
