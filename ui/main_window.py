@@ -33,6 +33,7 @@ from ui.widgets.compare_view import CompareView
 from ui.widgets.depth_map_view import DepthMapView
 from ui.widgets.explain_panel import ExplainPanel
 from ui.widgets.gradient_view import GradientFlowView
+from ui.widgets.interp_tabs import InterpTabs
 from ui.widgets.residual_view import ResidualStreamView
 from ui.widgets.settings_dialog import SettingsDialog
 from ui.widgets.token_strip import TokenStrip
@@ -85,6 +86,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.splitter)
 
         self.arch_map = ArchMap(bridge)
+        self.arch_map.sigToggleRequested.connect(self._toggle_component)
         self.param_editor = ParamEditor(bridge)
         self.param_editor.sigEditRequested.connect(self.apply_edit)
         self.param_editor.sigRandomizeRequested.connect(self.edits.randomize)
@@ -140,6 +142,8 @@ class MainWindow(QMainWindow):
         self.add_view("Training", self.training_panel)
         self.add_view("Gradients", lambda: GradientFlowView(bridge))
         self.add_view("Backward pass", lambda: BackwardView(bridge))
+        self.add_view("Look inside", lambda: InterpTabs(bridge, self.edits.toggle_component,
+                                                        self.explain_panel.show_calculation))
         add_presets_menu(self)
         # --- end of extra views ---
 
@@ -313,6 +317,11 @@ class MainWindow(QMainWindow):
     def _show_step(self) -> None:
         stepper = self.session_bridge.stepper
         self.step_label.setText(f"step {stepper.index + 1} of {len(stepper)} — {stepper.name}")
+
+    def _toggle_component(self, component: str, mode) -> None:
+        error = self.edits.toggle_component(component, mode)
+        if error:
+            self.statusBar().showMessage(error, 8000)
 
     def _set_tokens(self, tokens) -> None:
         error = self.edits.set_tokens(tokens)

@@ -74,6 +74,7 @@ class StepView(QWidget):
         self._canvas = _Canvas(self)
         self._lines = AttentionLines(self._canvas)
         self._next = NextTokenPanel(self._canvas)
+        self._before_ablation = None  # (trace, probs with every component on) for the next-token title
         colormaps.keep_maps(self.bridge, self._next.bars)
         self._lines.hide()
         self._next.hide()
@@ -228,6 +229,17 @@ class StepView(QWidget):
         self._pool.append(box)
         return box
 
+    def _switched_on_probs(self):
+        """The probabilities with every component on, when some are switched off (else None)  # [pos, vocab]"""
+        trace = self.bridge.trace
+        if not trace.ablate:
+            return None
+        cached = self._before_ablation
+        if cached is None or cached[0] is not trace:
+            whole = self.bridge.model.run(trace.tokens, temperature=trace.temperature)
+            self._before_ablation = cached = (trace, whole["probs"])
+        return cached[1]
+
     def _fill(self, items: list) -> None:
         for it, w in zip(items, self._shown):
             if isinstance(it, Panel):
@@ -238,7 +250,7 @@ class StepView(QWidget):
                 w.set_data(it.pattern, it.q_labels, it.k_labels, focus_query=it.focus)
             elif isinstance(it, Bars):
                 self._position = it.position
-                w.set_data(it.probs, it.vocab, it.positions, it.position, it.temperature)
+                w.set_data(it.probs, it.vocab, it.positions, it.position, it.temperature, self._switched_on_probs())
 
     def _place(self) -> None:
         """Give every widget of the picture its rectangle in the canvas."""
@@ -339,7 +351,8 @@ class StepView(QWidget):
                 self._lines.set_data(it.pattern, it.q_labels, it.k_labels, focus_query=focus)
             elif isinstance(it, Bars) and self._position is not None and it.position != self._position:
                 it.position = min(self._position, len(it.positions) - 1)
-                self._next.set_data(it.probs, it.vocab, it.positions, it.position, it.temperature)
+                self._next.set_data(it.probs, it.vocab, it.positions, it.position, it.temperature,
+                                    self._switched_on_probs())
 
     def _choose_position(self, pos: int) -> None:
         self._position = pos
