@@ -9,7 +9,6 @@ import pytest
 from PySide6.QtGui import QImage
 
 from simulator import ModelConfig, Session, Transformer
-from ui.preferences import Preferences
 from ui import handout
 
 SMALL = ModelConfig(n_layers=1)  # a handout of the 1-layer model keeps the test quick
@@ -75,14 +74,10 @@ def test_pages_carry_the_formula_and_the_explanation(session):
     assert "the cat sat on the mat" in page.footer
 
 
-def test_file_export_handout_writes_the_windows_model(qtbot, tmp_path, monkeypatch):
-    from PySide6.QtWidgets import QFileDialog, QMessageBox
+def test_file_export_handout_writes_the_windows_model(make_window, qtbot, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
 
-    from ui.main_window import MainWindow
-
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Discard)
-    w = MainWindow(settings=Preferences(tmp_path / "s.json"))
-    qtbot.addWidget(w)
+    w = make_window(size=None, show=False)
     model = Transformer(SMALL, seed=5)
     w.set_model(model, model.tokens("a big dog"), "small model")
     w.session_bridge.stepper.set_granularity("sublayer")

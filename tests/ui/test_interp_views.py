@@ -2,16 +2,14 @@
 rollout, embeddings; ablation from the model view through the undo stack and scenarios."""
 import numpy as np
 import pytest
-from PySide6.QtCore import QPointF, QSettings, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QUndoStack
-from PySide6.QtWidgets import QMessageBox
 
 from simulator import ModelConfig, Session, Transformer, interp
 from simulator.presets import load_preset
 from ui import scenario
 from ui.bridge import SessionBridge
 from ui.edits import EditController
-from ui.main_window import MainWindow
 from ui.widgets import colormaps
 from ui.widgets.interp_tabs import InterpTabs
 
@@ -154,12 +152,8 @@ def test_ablation_is_saved_in_a_scenario(qtbot, tmp_path):
     assert np.array_equal(student.trace["probs"], teacher.trace["probs"])
 
 
-def test_the_window_has_a_look_inside_tab_whose_bars_reach_the_explanation_panel(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Discard)
-    w = MainWindow(settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(w)
-    w.resize(1280, 800)
-    w.show()
+def test_the_window_has_a_look_inside_tab_whose_bars_reach_the_explanation_panel(make_window):
+    w = make_window()
     w.tabs.setCurrentIndex(next(i for i in range(w.tabs.count()) if w.tabs.tabText(i) == "Look inside"))
     tabs = w.current_view()
     view = tabs.show_view("Attribution")
@@ -212,13 +206,8 @@ def test_model_view_of_an_encoder_decoder_has_cross_attention_rows(qtbot):
     assert bridge.stepper.name == "decoder.blocks.0.cross_attn.hook_pattern" and bridge.head == 1
 
 
-def test_the_architecture_map_switches_heads_and_mlps_off(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Discard)
-    w = MainWindow(settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(w)
-    w.resize(1280, 800)
-    w.show()
-    qtbot.waitExposed(w)
+def test_the_architecture_map_switches_heads_and_mlps_off(make_window):
+    w = make_window()
     arch = w.arch_map
     chip = arch.head_chips("blocks.1.attn.hook_q")[1]
     assert arch.component_at(chip.center()) == "blocks.1.attn.head1"

@@ -22,10 +22,9 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QComboBox, QDialog, QDoubleSpinBox, QMessageBox, QSpinBox
+from PySide6.QtWidgets import QComboBox, QDialog, QDoubleSpinBox, QSpinBox
 
 import ui.main_window
-from ui.preferences import Preferences
 from ui import messages
 from ui.main_window import MainWindow
 from ui.widgets.settings_dialog import SettingsDialog
@@ -261,18 +260,10 @@ def check(window) -> None:
 
 
 @pytest.fixture
-def window(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Discard)
+def window(make_window, monkeypatch):
     monkeypatch.setattr(messages, "refuse", lambda *a, **k: pytest.fail(f"unexpected warning: {a[1:]}"))
     monkeypatch.setattr(ui.main_window, "SettingsDialog", RandomSettings)
-    w = MainWindow(settings=Preferences(tmp_path / "settings.json"))
-    qtbot.addWidget(w)
-    w.resize(1280, 800)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.transport.set_playing(False)
-    w.undo_stack.setClean()
+    return make_window()
 
 
 def test_a_long_random_session_always_shows_the_true_trace(window, qtbot, tmp_path, monkeypatch):

@@ -6,9 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from PySide6.QtCore import QSettings
 from PySide6.QtGui import QUndoStack
-from PySide6.QtWidgets import QMessageBox
 
 import simulator
 from simulator import Session, Transformer
@@ -95,14 +93,8 @@ def test_the_map_names_of_the_state_are_the_maps_the_pictures_know():
 
 
 @pytest.fixture
-def window(qtbot, tmp_path, monkeypatch):
-    from ui.main_window import MainWindow
-
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Discard)
-    w = MainWindow(settings=QSettings(str(tmp_path / "w.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(w)
-    yield w
-    w.undo_stack.setClean()
+def window(make_window):
+    return make_window(size=None, show=False)
 
 
 def test_the_window_saves_and_restores_maps_tab_and_lesson_stop(window, tmp_path):

@@ -11,7 +11,7 @@ import html
 import pyqtgraph as pg
 from PySide6.QtCore import QCoreApplication, QEvent, Qt
 from PySide6.QtGui import QFont, QFontMetricsF
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QGraphicsWidget, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from ui.messages import plain
 from ui.bridge import SessionBridge
@@ -397,9 +397,11 @@ def _settle(view: QWidget, canvas: QWidget) -> None:
     the canvas does not paint; it then paints once.
     """
     view.layout().activate()  # a title of another height resizes the canvas and re-places the picture
-    for _ in range(3):  # a plot's layout, once done, asks the layout around it to check again
-        QCoreApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
     plots = [v for v in canvas.findChildren(pg.GraphicsView) if v.isVisible()]
+    widgets = [item for plot in plots for item in plot.scene().items() if isinstance(item, QGraphicsWidget)]
+    for _ in range(3):  # a plot's layout, once done, asks the layout around it to check again
+        for item in widgets:
+            QCoreApplication.sendPostedEvents(item, QEvent.Type.LayoutRequest)
     for plot in plots:
         plot.scene().prepareForPaint()
     canvas.setUpdatesEnabled(False)
