@@ -9,6 +9,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 SCRIPT = """
 import resource
 resource.setrlimit(resource.RLIMIT_AS, (2_500_000_000, 2_500_000_000))
@@ -37,6 +39,7 @@ print("UNCHANGED:", w.session_bridge.session.tokens == before and w.session_brid
 """
 
 
+@pytest.mark.slow
 def test_a_dialog_sized_model_refuses_1024_typed_tokens(tmp_path):
     script = SCRIPT.replace("KWARGS", "")
     env = dict(os.environ, STEPFORMER_CONFIG_DIR=str(tmp_path), QT_QPA_PLATFORM="offscreen", OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")

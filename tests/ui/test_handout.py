@@ -32,6 +32,7 @@ def ink(image: QImage) -> float:
     return float((a[:, :image.width(), :3] < 235).any(axis=2).mean())
 
 
+@pytest.mark.slow
 def test_the_pdf_has_one_page_per_step_and_a_drawn_first_page(session, tmp_path):
     out = tmp_path / "handout.pdf"
     n = handout.render_handout(session, out)
@@ -50,6 +51,7 @@ def test_the_pdf_has_one_page_per_step_and_a_drawn_first_page(session, tmp_path)
     assert ink(rendered) > 0.05
 
 
+@pytest.mark.slow
 def test_a_png_folder_has_one_picture_per_sublayer_step(session, tmp_path):
     session.stepper.set_granularity("sublayer")
     n = handout.render_handout(session, tmp_path / "pages", granularity="sublayer")

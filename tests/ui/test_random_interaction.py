@@ -266,6 +266,7 @@ def window(make_window, monkeypatch):
     return make_window()
 
 
+@pytest.mark.slow
 def test_a_long_random_session_always_shows_the_true_trace(window, qtbot, tmp_path, monkeypatch):
     errors = []
     monkeypatch.setattr(sys, "excepthook", lambda kind, exc, tb: errors.append((kind, exc, tb)))

@@ -13,6 +13,7 @@ from simulator import ModelConfig
 from ui.app import default_session
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("config", [ModelConfig(), ModelConfig(arch="encoder-decoder")],
                          ids=["decoder", "encoder-decoder"])
 def test_every_step_shows(qtbot, make_window, config):
