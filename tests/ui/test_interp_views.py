@@ -2,7 +2,7 @@
 rollout, embeddings; ablation from the model view through the undo stack and scenarios."""
 import numpy as np
 import pytest
-from PySide6.QtCore import QPointF, QSettings, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QUndoStack
 from PySide6.QtWidgets import QMessageBox
 
@@ -12,6 +12,7 @@ from ui import scenario
 from ui.bridge import SessionBridge
 from ui.edits import EditController
 from ui.main_window import MainWindow
+from ui.preferences import Preferences
 from ui.widgets import colormaps
 from ui.widgets.interp_tabs import InterpTabs
 
@@ -156,7 +157,7 @@ def test_ablation_is_saved_in_a_scenario(qtbot, tmp_path):
 
 def test_the_window_has_a_look_inside_tab_whose_bars_reach_the_explanation_panel(qtbot, tmp_path, monkeypatch):
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Discard)
-    w = MainWindow(settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    w = MainWindow(settings=Preferences(tmp_path / "s.json"))
     qtbot.addWidget(w)
     w.resize(1280, 800)
     w.show()
@@ -214,7 +215,7 @@ def test_model_view_of_an_encoder_decoder_has_cross_attention_rows(qtbot):
 
 def test_the_architecture_map_switches_heads_and_mlps_off(qtbot, tmp_path, monkeypatch):
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Discard)
-    w = MainWindow(settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    w = MainWindow(settings=Preferences(tmp_path / "s.json"))
     qtbot.addWidget(w)
     w.resize(1280, 800)
     w.show()
