@@ -97,6 +97,8 @@ def test_attribution_bars_add_up_to_the_logit_and_a_bar_writes_its_calculation(i
     i = list(view.parts).index("blocks.1.attn.head1")
     view.show_bar(i)
     assert got and "blocks.1.attn.head1" in got[0] and f"{view.parts['blocks.1.attn.head1']:.4f}" in got[0]
+    widths = [p.width() for p in view.bars.opts["pens"]]
+    assert widths[i] > 1 and all(w == 1 for j, w in enumerate(widths) if j != i)  # the clicked bar is outlined
     view.other.setCurrentIndex(1)  # minus token 0
     assert np.sum(view.bars.opts["height"]) == pytest.approx(
         bridge.trace["logits"][pos, tok] - bridge.trace["logits"][pos, 0], abs=1e-9)
