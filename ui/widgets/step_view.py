@@ -57,7 +57,7 @@ class StepView(QWidget):
         self._scale = 1.0
         self._picture: Picture | None = None
         self._signature = None
-        self._drawn: tuple | None = None  # what the picture was drawn from
+        self._drawn_step: str | None = None  # the step the picture shows
         self._position: int | None = None  # query position of the next-token bars
         self._focus: int | None = None  # query row singled out in the attention lines
         self._pool: list[PanelBox] = []
@@ -143,25 +143,20 @@ class StepView(QWidget):
             box.heatmap.set_font_scale(f)
         self._lines.set_font_scale(f)
         self._next.set_font_scale(f)
-        self._signature = self._drawn = None
+        self._signature = None
         self.refresh()
 
     # --- drawing ---------------------------------------------------------------------------
 
     def _step_changed(self) -> None:
-        if self._drawn is None or self.bridge.stepper.name != self._drawn[1]:
+        if self.bridge.stepper.name != self._drawn_step:
             self._focus = None
         self.refresh()
 
     def refresh(self) -> None:
         """Rebuild the picture from the bridge (widgets are reused when the layout is unchanged)."""
         b = self.bridge
-        name = b.stepper.name
-        # An edit signals both a new trace and (via the stepper) a step change: draw once.
-        drawn = (b.trace, name, b.head, b.highlight, self._position, self._focus, self._scale)
-        if self._drawn is not None and drawn[0] is self._drawn[0] and drawn[1:] == self._drawn[1:]:
-            return
-        self._drawn = drawn
+        name = self._drawn_step = b.stepper.name
         pic = build_picture(b.trace, b.model, b.session.changes, name, b.head, b.highlight,
                             self._position, self._focus)
         self._show_title(pic)
