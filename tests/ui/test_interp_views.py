@@ -257,3 +257,20 @@ def test_patching_an_encoder_decoder_takes_source_bar_target(qtbot):
     view.corrupt.setText("the cat sat")
     view.run_button.click()
     assert "source | target" in view.error
+
+
+def test_patching_column_labels_fit_long_words(qtbot):
+    words = ("alexandra", "bartholomew", "christopher", "dominique", "evangeline", "florentina")
+    model = Transformer(ModelConfig(vocab=words, n_ctx=8), seed=1)
+    bridge = SessionBridge(Session(model, list(words)))
+    tabs = InterpTabs(bridge)
+    qtbot.addWidget(tabs)
+    tabs.resize(700, 500)
+    tabs.show()
+    qtbot.waitExposed(tabs)
+    view = tabs.show_view("Patching")
+    view.refresh()
+    scale, stagger, _ = view.resid_map.label_style()
+    assert stagger or scale < 1.0  # six long names over narrow columns: smaller or staggered
+    tabs.resize(2400, 500)
+    qtbot.waitUntil(lambda: view.resid_map.label_style()[1] is False)  # room enough: one line again
