@@ -9,7 +9,7 @@ the residual stream; right: layer × head. Presets can ship ready-made pairs.
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QSignalBlocker
+from PySide6.QtCore import QEvent, QSignalBlocker
 from PySide6.QtGui import QFont, QFontMetricsF
 from PySide6.QtWidgets import (QComboBox, QGridLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout,
                                QWidget)
@@ -43,6 +43,7 @@ class PatchingView(LazyView):
         self.run_button = QPushButton("Patch")
         self.resid_map, self.head_map = Heatmap(), Heatmap()
         self.caption = Caption()
+        self.resid_map.installEventFilter(self)
         form = QGridLayout()
         form.addWidget(QLabel("Pair"), 0, 0)
         form.addWidget(self.pair, 0, 1, 1, 3)
@@ -140,10 +141,10 @@ class PatchingView(LazyView):
         fit = fit_labels(cell_w, 40.0, fm.height(), max(fm.horizontalAdvance(c) for c in cols) + 6, token_rows=False)
         self.resid_map.set_label_style(fit.scale, fit.stagger)
 
-    def resizeEvent(self, ev) -> None:
-        super().resizeEvent(ev)
-        if self._cols:
-            self._fit_columns(self._cols)
+    def eventFilter(self, obj, ev) -> bool:
+        if obj is self.resid_map and ev.type() == QEvent.Type.Resize and self._cols:
+            self._fit_columns(self._cols)  # the map's new width, not the view's: the layout sets it later
+        return False
 
     def inputs(self, text: str):
         """The model's input from a line: an encoder-decoder takes "source | target"."""
