@@ -11,7 +11,7 @@ import numpy as np
 
 from .ops import allowed, gelu, groups_sum, rmsnorm
 
-MAX_TERMS = 4
+MAX_TERMS = 8  # a sum this long is written out in full; a longer one shows its first terms
 
 
 def fmt(x: float) -> str:
@@ -123,9 +123,11 @@ def explain(node, values: dict, params: dict, index) -> str:
         m = np.max(line[np.isfinite(line)]) if np.isfinite(line).any() else 0.0
         exps = np.where(np.isfinite(line), np.exp(line - m), 0.0)
         over = "the row" if axis == -1 else "the sources"
-        shown = " + ".join(fmt(e) for e in exps[:MAX_TERMS]) + (" + …" if len(exps) > MAX_TERMS else "")
-        return (f"{lhs} = exp({fmt(line[me])} − {fmt(m)}) / Σ exp over {over} = {fmt(exps[me])} / "
-                f"({shown}) = {fmt(exps[me])} / {fmt(exps.sum())} = {result}")
+        more = len(exps) - MAX_TERMS
+        shown = " + ".join(fmt(e) for e in exps[:MAX_TERMS]) + (f" + … ({more} more)" if more > 0 else "")
+        return (f"{lhs} = exp(x − max) / Σ exp(x − max) over {over}, with max = {fmt(m)} (the largest in "
+                f"{over}, subtracted so that no exp overflows): exp({fmt(line[me])} − {_paren(m)}) / Σ = "
+                f"{fmt(exps[me])} / ({shown}) = {fmt(exps[me])} / {fmt(exps.sum())} = {result}")
     if op == "mix":
         i, h, e = index
         w, v = xs[0][h, i], xs[1][:, h, e]
@@ -144,7 +146,11 @@ def explain(node, values: dict, params: dict, index) -> str:
         x = xs[0][index]
         if a["fn"] == "relu":
             return f"{lhs} = max({fmt(x)}, 0) = {result}"
-        return f"{lhs} = GELU({fmt(x)}) = ½·{_paren(x)}·(1 + tanh(…)) = {fmt(gelu(np.float64(x)))}"
+        inner = math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)
+        return (f"{lhs} = GELU({fmt(x)}) = ½·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) = "
+                f"½·{_paren(x)}·(1 + tanh(0.798×({fmt(x)} + 0.044715×{_paren(x)}³))) = "
+                f"½·{_paren(x)}·(1 + tanh({fmt(inner)})) = ½·{_paren(x)}·(1 + {_paren(math.tanh(inner))}) = "
+                f"{fmt(gelu(np.float64(x)))}")
     if op == "probs":
         p, t = index
         z = xs[0][p] / float(xs[1])

@@ -23,6 +23,7 @@ class SessionBridge(QObject):
         self.head = 0
         self.highlight = True
         self.cell: tuple[str, tuple] | None = None
+        self._cell_step = -1  # the stepper's index when the cell was chosen: another step clears it
         self.session = session
         session.subscribe(self._trace_changed)
         session.stepper.subscribe(self._step_changed)
@@ -58,6 +59,8 @@ class SessionBridge(QObject):
 
     def _step_changed(self) -> None:
         self._keep_valid()
+        if self.cell is not None and self.stepper.index != self._cell_step:
+            self.select_cell(None)  # the explanation follows the picture
         self.sigStepChanged.emit()
 
     def _keep_valid(self) -> None:
@@ -78,6 +81,7 @@ class SessionBridge(QObject):
 
     def select_cell(self, name: str | None, index: tuple | None = None) -> None:
         self.cell = None if name is None else (name, tuple(index))
+        self._cell_step = self.stepper.index
         self.sigCellSelected.emit(self.cell)
 
     def set_highlight(self, on: bool) -> None:

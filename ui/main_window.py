@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtGui import QCloseEvent, QFontMetrics, QKeySequence, QUndoStack
+from PySide6.QtGui import QCloseEvent, QFontMetrics, QKeyEvent, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (QApplication, QDialog, QDockWidget, QLabel, QMainWindow, QMessageBox,
                                QScrollArea, QSplitter, QTabWidget, QWidget)
 
@@ -40,6 +40,13 @@ from ui.widgets.transport import Transport
 from ui.widgets.arch_map import ArchMap
 from ui.widgets.param_editor import ParamEditor
 from ui.widgets.step_view import StepView
+
+
+CALC_SHARE = 0.4  # of the picture-and-explanation height, at most, for a chosen cell's calculation
+# a lesson stop's "view" (simulator.lessons.VIEWS) → the tab showing it
+VIEW_TABS = {"step": "Step", "residual": "Residual stream", "depth": "Depth attention",
+             "compare": "Compare residuals", "training": "Training", "gradients": "Gradients",
+             "backward": "Backward pass"}
 
 
 def _scrolling(widget: QWidget | None) -> QScrollArea:
@@ -106,6 +113,7 @@ class MainWindow(QMainWindow):
         self.setCorner(Qt.Corner.TopLeftCorner, Qt.DockWidgetArea.TopDockWidgetArea)
         self.setCorner(Qt.Corner.TopRightCorner, Qt.DockWidgetArea.TopDockWidgetArea)
 
+        bridge.sigCellSelected.connect(lambda _cell: self._room_for_calculation())
         self.step_label = QLabel()
         self.statusBar().addPermanentWidget(self.step_label)
         bridge.sigStepChanged.connect(self._show_step)
@@ -115,7 +123,7 @@ class MainWindow(QMainWindow):
         self.presentation = PresentationController(self, bridge, also_hide=[self.tabs.tabBar()],
                                                    splitter=self.splitter)
         self._build_menus()
-        self.lesson_player = install_lessons(self, bridge, self.set_model)
+        self.lesson_player = install_lessons(self, bridge, self.set_model, show_view=self.show_view)
         self._menus.append(self.lesson_player.menu)
         self.presentation.keep.append(self.lesson_player.parentWidget())
         self.presentation.clicker = self.lesson_player
@@ -152,6 +160,14 @@ class MainWindow(QMainWindow):
         if not isinstance(widget, QWidget):
             self._view_factories[scroll] = widget
         return self.tabs.addTab(scroll, title)
+
+    def show_view(self, view: str) -> None:
+        """Bring a lesson stop's view (a key of VIEW_TABS) to the front; the step view if unknown."""
+        title = VIEW_TABS.get(view, "Step")
+        for i in range(self.tabs.count()):
+            if self.tabs.tabText(i) == title:
+                self.tabs.setCurrentIndex(i)
+                return
 
     def current_view(self) -> QWidget:
         """The view on the current tab (not its scroll area)."""
@@ -290,6 +306,15 @@ class MainWindow(QMainWindow):
         stepper = self.session_bridge.stepper
         self.step_label.setText(f"step {stepper.index + 1} of {len(stepper)} — {stepper.name}")
 
+    def _room_for_calculation(self) -> None:
+        """A chosen cell's calculation is shown whole with its result: the explanation grows
+        (up to CALC_SHARE of the height) rather than hide the end behind a scroll bar."""
+        sizes = self.splitter.sizes()
+        total, want = sum(sizes), self.explain_panel.wanted_height()
+        if len(sizes) == 2 and sizes[1] < want:
+            below = min(want, round(CALC_SHARE * total))
+            self.splitter.setSizes([total - below, below])
+
     def _set_tokens(self, tokens) -> None:
         error = self.edits.set_tokens(tokens)
         if error:
@@ -301,6 +326,15 @@ class MainWindow(QMainWindow):
     def _show_shortcuts(self) -> None:
         rows = "".join(f"<tr><td><b>{k}</b></td><td>&nbsp;&nbsp;{w}</td></tr>" for k, w in self.shortcut_rows())
         QMessageBox.information(self, f"{APP_NAME}: keyboard shortcuts", f"<table>{rows}</table>")
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        # Esc (not taken by an editor or presentation mode) clears the chosen cell's calculation
+        if event.key() == Qt.Key.Key_Escape:
+            self.session_bridge.select_cell(None)
+            self.step_view.clear_hover()
+            event.accept()
+            return
+        super().keyPressEvent(event)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.files.maybe_save():

@@ -66,6 +66,11 @@ class ExplainPanel(QScrollArea):
             font.setPointSizeF(TEXT_PT * f)
             label.setFont(font)
 
+    def wanted_height(self) -> int:
+        """The height that shows the description and the whole calculation at the current width."""
+        body = self.widget()
+        return body.heightForWidth(max(self.viewport().width(), 100)) + 2 * self.frameWidth()
+
     def refresh(self, *_) -> None:
         step = self.bridge.stepper.step
         self.description.setText(step.description)

@@ -147,7 +147,12 @@ class StepView(QWidget):
     def _step_changed(self) -> None:
         if self._drawn is None or self.bridge.stepper.name != self._drawn[1]:
             self._focus = None
+            self.clear_hover()
         self.refresh()
+
+    def clear_hover(self) -> None:
+        """Forget the pointed-at cell's read-out (another step, or Esc)."""
+        self._hover.setText(" ")
 
     def refresh(self) -> None:
         """Rebuild the picture from the bridge (widgets are reused when the layout is unchanged)."""
