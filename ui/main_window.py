@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QFontMetrics, QKeyEvent, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (QApplication, QDialog, QDockWidget, QLabel, QMainWindow, QMessageBox,
                                QScrollArea, QSplitter, QTabWidget, QWidget)
@@ -42,7 +42,7 @@ from ui.widgets.param_editor import ParamEditor
 from ui.widgets.step_view import StepView
 
 
-CALC_SHARE = 0.4  # of the picture-and-explanation height, at most, for a chosen cell's calculation
+CALC_SHARE = 0.42  # of the picture-and-explanation height, at most, for a chosen cell's calculation
 # a lesson stop's "view" (simulator.lessons.VIEWS) → the tab showing it
 VIEW_TABS = {"step": "Step", "residual": "Residual stream", "depth": "Depth attention",
              "compare": "Compare residuals", "training": "Training", "gradients": "Gradients",
@@ -113,7 +113,9 @@ class MainWindow(QMainWindow):
         self.setCorner(Qt.Corner.TopLeftCorner, Qt.DockWidgetArea.TopDockWidgetArea)
         self.setCorner(Qt.Corner.TopRightCorner, Qt.DockWidgetArea.TopDockWidgetArea)
 
-        bridge.sigCellSelected.connect(lambda _cell: self._room_for_calculation())
+        # once the new text is laid out (a moment later), so its height is known
+        for signal in (bridge.sigCellSelected, bridge.sigStepChanged, bridge.sigTraceChanged):
+            signal.connect(lambda *_: QTimer.singleShot(0, self, self._room_for_explanation))
         self.step_label = QLabel()
         self.statusBar().addPermanentWidget(self.step_label)
         bridge.sigStepChanged.connect(self._show_step)
@@ -127,6 +129,8 @@ class MainWindow(QMainWindow):
         self._menus.append(self.lesson_player.menu)
         self.presentation.keep.append(self.lesson_player.parentWidget())
         self.presentation.clicker = self.lesson_player
+        for signal in (self.lesson_player.sigStopChanged, self.presentation.sigPresentingChanged):
+            signal.connect(lambda *_: QTimer.singleShot(0, self, self._room_for_explanation))
         self._show_step()
 
         # --- extra views ---
@@ -306,9 +310,9 @@ class MainWindow(QMainWindow):
         stepper = self.session_bridge.stepper
         self.step_label.setText(f"step {stepper.index + 1} of {len(stepper)} — {stepper.name}")
 
-    def _room_for_calculation(self) -> None:
-        """A chosen cell's calculation is shown whole with its result: the explanation grows
-        (up to CALC_SHARE of the height) rather than hide the end behind a scroll bar."""
+    def _room_for_explanation(self) -> None:
+        """The step's description and a chosen cell's calculation are shown whole: the explanation
+        grows (up to CALC_SHARE of the height) rather than hide the end behind a scroll bar."""
         sizes = self.splitter.sizes()
         total, want = sum(sizes), self.explain_panel.wanted_height()
         if len(sizes) == 2 and sizes[1] < want:
@@ -326,6 +330,10 @@ class MainWindow(QMainWindow):
     def _show_shortcuts(self) -> None:
         rows = "".join(f"<tr><td><b>{k}</b></td><td>&nbsp;&nbsp;{w}</td></tr>" for k, w in self.shortcut_rows())
         QMessageBox.information(self, f"{APP_NAME}: keyboard shortcuts", f"<table>{rows}</table>")
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        QTimer.singleShot(0, self, self._room_for_explanation)
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         # Esc (not taken by an editor or presentation mode) clears the chosen cell's calculation

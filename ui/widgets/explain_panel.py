@@ -49,8 +49,8 @@ class ExplainPanel(QScrollArea):
         words.setSpacing(4)
         words.addWidget(self.description)
         words.addStretch(1)
-        row.addLayout(words, 1)
-        row.addWidget(self.cell, 1)
+        row.addLayout(words, 3)  # the description is the longer text: more of the width, fewer lines
+        row.addWidget(self.cell, 2)
         self.setWidget(body)
         self.setWidgetResizable(True)
         self.setFrameShape(QScrollArea.Shape.NoFrame)

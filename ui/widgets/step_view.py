@@ -17,7 +17,7 @@ from ui.widgets import heatmap as heatmap_mod
 from ui.widgets.heatmap import Heatmap, format_value
 from ui.widgets.next_token import NextTokenPanel
 from ui.widgets.picture_items import Bars, Lines, Panel, Picture, Symbol
-from ui.widgets.picture_layout import Piece, fit_labels, place
+from ui.widgets.picture_layout import Piece, fit_labels, fits, place
 from ui.widgets.picture_parts import NOTE_PT, PanelBox, SymbolLabel
 from ui.widgets.plots import AttentionLines
 from ui.widgets.step_pictures import build_picture, lines_focus
@@ -28,6 +28,9 @@ FRAME = 9  # PanelBox margin + thickest border, each side
 BAR_WIDTH = 70  # the heatmap's colour bar with its tick labels
 STRIP_HEIGHT = 130  # the thumbnail strip (attention stages) at font scale 1 ...
 STRIP_SHARE = 0.26  # ... and at most this share of the picture's height
+# When the picture does not fit its canvas (a lesson panel beside it, large presentation type), its
+# type (titles, labels, symbols) is set smaller, step by step, before anything may overlap or clip.
+FIT_STEPS = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5)
 
 
 class _Canvas(QWidget):
@@ -53,6 +56,7 @@ class StepView(QWidget):
         super().__init__(parent)
         self.bridge = bridge
         self._scale = 1.0
+        self._fit_scale = 1.0  # the share of _scale the picture's type is drawn at (FIT_STEPS)
         self._picture: Picture | None = None
         self._signature = None
         self._drawn: tuple | None = None  # what the picture was drawn from
@@ -135,6 +139,7 @@ class StepView(QWidget):
             font.setPointSizeF(pt * f)
             font.setBold(bold)
             label.setFont(font)
+        self._fit_scale = 1.0
         for box in self._pool:
             box.heatmap.set_font_scale(f)
         self._lines.set_font_scale(f)
@@ -228,7 +233,7 @@ class StepView(QWidget):
 
     def _new_box(self) -> PanelBox:
         box = PanelBox(self._canvas)
-        box.heatmap.set_font_scale(self._scale)
+        box.heatmap.set_font_scale(self._scale * self._fit_scale)
         box.heatmap.sigCellClicked.connect(lambda cell, b=box: self._cell_clicked(b, cell))
         box.heatmap.sigCellHovered.connect(lambda cell, b=box: self._cell_hovered(b, cell))
         self._pool.append(box)
@@ -239,7 +244,7 @@ class StepView(QWidget):
             if isinstance(it, Panel):
                 w.show_panel(it)
             elif isinstance(it, Symbol):
-                w.show_symbol(it, self._scale)
+                w.show_symbol(it, self._scale * self._fit_scale)
             elif isinstance(it, Lines):
                 w.set_data(it.pattern, it.q_labels, it.k_labels, focus_query=it.focus)
             elif isinstance(it, Bars):
@@ -252,15 +257,45 @@ class StepView(QWidget):
         if pic is None:
             return
         width, height = self._canvas.width(), self._canvas.height()
-        widgets = iter(self._shown)
-        rows = [[self._piece(it, next(widgets), width) for it in row] for row in pic.rows]
-        small = {i: min(STRIP_HEIGHT * self._scale, STRIP_SHARE * height) for i in pic.small}
-        pieces = [p for row in rows for p in row]
-        label_h = QFontMetricsF(self._tick_font()).height()
-        for w, piece, rect in zip(self._shown, pieces, place(rows, width, height, small, label_h)):
-            w.setGeometry(rect.toAlignedRect())
+        for f in FIT_STEPS:
+            pieces, rects = self._layout(pic, width, height, self._scale * f)
+            if fits(pieces, rects, width, height):
+                break
+        self._set_fit_scale(f)
+        canvas = self._canvas.rect()
+        for w, piece, rect in zip(self._shown, pieces, rects):
+            w.setGeometry(rect.toAlignedRect().intersected(canvas))  # rounding never adds a pixel outside
             if isinstance(w, PanelBox) and w.panel is not None and not w.panel.thumb:
                 self._fit_labels(w, piece, rect)
+
+    def _layout(self, pic: Picture, width: float, height: float, scale: float) -> tuple[list[Piece], list]:
+        """The pieces and their rectangles with the picture's type at `scale`."""
+        widgets = iter(self._shown)
+        rows = [[self._piece(it, next(widgets), width, scale) for it in row] for row in pic.rows]
+        small = {i: min(STRIP_HEIGHT * scale, STRIP_SHARE * height) for i in pic.small}
+        label_h = QFontMetricsF(self._tick_font(scale)).height()
+        return [p for row in rows for p in row], place(rows, width, height, small, label_h)
+
+    def _set_fit_scale(self, f: float) -> None:
+        """Draw the picture's type at `f` × the view's scale (see FIT_STEPS)."""
+        if f == self._fit_scale:
+            return
+        self._fit_scale = f
+        scale = self._scale * f
+        for box in self._pool:
+            box.heatmap.set_font_scale(scale)
+        self._lines.set_font_scale(scale)
+        self._next.set_font_scale(scale)
+        for it, w in zip((it for row in self._picture.rows for it in row), self._shown):
+            if isinstance(w, SymbolLabel):
+                w.show_symbol(it, scale)
+
+    def layout_fits(self) -> bool:
+        """Whether every part of the picture lies inside the canvas and no two overlap (for tests)."""
+        rects = [w.geometry() for w in self._shown]
+        canvas = self._canvas.rect()
+        return all(canvas.contains(r) for r in rects) and not any(
+            a.intersects(b) for i, a in enumerate(rects) for b in rects[i + 1:])
 
     def _fit_labels(self, box: PanelBox, piece: Piece, rect) -> None:
         """Every token label if the cells have room at a smaller or staggered font, else every k-th."""
@@ -275,17 +310,17 @@ class StepView(QWidget):
             box.fit = fit
             box.show_panel(panel)
 
-    def _tick_font(self) -> QFont:
+    def _tick_font(self, scale: float | None = None) -> QFont:
         tick = QFont()
-        tick.setPointSizeF(heatmap_mod.TICK_PT * self._scale)
+        tick.setPointSizeF(heatmap_mod.TICK_PT * (scale or self._scale * self._fit_scale))
         return tick
 
-    def _piece(self, it, w: QWidget, width: float) -> Piece:
+    def _piece(self, it, w: QWidget, width: float, scale: float) -> Piece:
         if isinstance(it, Panel):
             # the heatmap's fixed parts, as pyqtgraph lays them out: margins, title, axes, colour bar
-            fm = QFontMetricsF(self._tick_font())
+            fm = QFontMetricsF(self._tick_font(scale))
             title = QFont()
-            title.setPointSizeF(heatmap_mod.TITLE_PT * self._scale)
+            title.setPointSizeF(heatmap_mod.TITLE_PT * scale)
             title.setBold(True)
             title_h = QFontMetricsF(title).height() + 5
             title_w = QFontMetricsF(title).horizontalAdvance(it.title) + 2 * FRAME + 2 * heatmap_mod.MARGIN + 12
@@ -294,12 +329,13 @@ class StepView(QWidget):
                 return Piece(frame + 6, frame + title_h, *it.values.shape, it.weight, min_width=title_w)
             left = max(fm.horizontalAdvance(s) for s in it.rows) + 8
             top = title_h + 0.8 * fm.height() + 8
-            return Piece(frame + left + BAR_WIDTH, frame + top, *it.values.shape, it.weight, min_width=title_w)
+            return Piece(frame + left + BAR_WIDTH * max(1.0, scale), frame + top, *it.values.shape, it.weight, min_width=title_w)
         if isinstance(it, Symbol):
-            hint = w.sizeHint()
-            return Piece(hint.width() + 8, hint.height(), breakable=True)
+            hint = w.sizeHint()  # at the type it is drawn with now: scaled to the one tried
+            f = scale / (self._scale * self._fit_scale)
+            return Piece((hint.width() + 8) * f, hint.height() * f, breakable=True)
         share = 0.24 if isinstance(it, Lines) else 0.28
-        return Piece(min(max(share * width, 220 * self._scale), 460 * self._scale), 0, column=True)
+        return Piece(min(max(share * width, 220 * scale), 460 * scale), 0, column=True)
 
     # --- interaction -----------------------------------------------------------------------
 
