@@ -22,7 +22,7 @@ from ui.export import export_picture, export_step
 from ui.files import FileController
 from ui.handout import ask_export_handout
 from ui.lesson_player import install_lessons
-from ui.presentation import PresentationController
+from ui.presentation import EXPLAIN_SHARE, PresentationController
 from ui.scenario import ask_open_scenario, ask_save_scenario
 from ui.theme import ThemeController
 from ui.presets_menu import add_presets_menu
@@ -86,6 +86,7 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(0, 4)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([600, 130])
+        self._explain_set = -1.0  # the explanation's share of the height as last set to fit its text
         self.setCentralWidget(self.splitter)
 
         self.arch_map = ArchMap(bridge)
@@ -312,12 +313,18 @@ class MainWindow(QMainWindow):
 
     def _room_for_explanation(self) -> None:
         """The step's description and a chosen cell's calculation are shown whole: the explanation
-        grows (up to CALC_SHARE of the height) rather than hide the end behind a scroll bar."""
+        grows (up to CALC_SHARE of the height) rather than hide the end behind a scroll bar, and
+        gives the room back when the text is shorter (unless the user has moved the divider)."""
         sizes = self.splitter.sizes()
-        total, want = sum(sizes), self.explain_panel.wanted_height()
-        if len(sizes) == 2 and sizes[1] < want:
-            below = min(want, round(CALC_SHARE * total))
-            self.splitter.setSizes([total - below, below])
+        if len(sizes) != 2:
+            return
+        total = sum(sizes)
+        want = min(max(self.explain_panel.wanted_height(), round(EXPLAIN_SHARE * total)), round(CALC_SHARE * total))
+        # set by us (a window resize keeps the share), or presenting: no divider to drag there
+        ours = abs(sizes[1] / max(total, 1) - self._explain_set) < 0.01 or self.presentation.presenting
+        if sizes[1] < want or (ours and sizes[1] > want):
+            self.splitter.setSizes([total - want, want])
+            self._explain_set = self.splitter.sizes()[1] / max(total, 1)
 
     def _set_tokens(self, tokens) -> None:
         error = self.edits.set_tokens(tokens)

@@ -23,8 +23,7 @@ from ui.bridge import SessionBridge
 FONT_SCALE = 1.5
 REFERENCE_HEIGHT = 800
 MAX_SCALE = 2.5
-EXPLAIN_SHARE = 0.2  # of the height, for the explanation under the picture: four lines of large type
-MAX_EXPLAIN_SHARE = 0.42  # ... more when its text needs it, so no sentence is cut off
+EXPLAIN_SHARE = 0.2  # of the height, for the explanation under the picture (the window gives more when needed)
 DOCK_SHARE = 0.25  # of the width, for a dock kept on screen (the lesson)
 FORWARD_KEYS = (Qt.Key.Key_PageDown,)
 BACK_KEYS = (Qt.Key.Key_PageUp,)
@@ -195,9 +194,6 @@ class PresentationController(QObject):
         if self.splitter is not None and self.splitter.count() == 2:
             total = sum(self.splitter.sizes())
             below = round(total * EXPLAIN_SHARE)
-            wanted = getattr(self.splitter.widget(1), "wanted_height", None)
-            if callable(wanted):
-                below = max(below, min(wanted(), round(total * MAX_EXPLAIN_SHARE)))
             self.splitter.setSizes([total - below, below])
         docks = [d for d in self.keep if isinstance(d, QDockWidget) and d.isVisible()]
         if docks:

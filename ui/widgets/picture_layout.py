@@ -79,16 +79,18 @@ def _score(lines: list[list[Piece]], width: float, height: float, label_h: float
 
 
 def _wrap(row: list[Piece], width: float, height: float, label_h: float) -> list[list[Piece]]:
-    """The row as one line, or as two lines split before a symbol if that is clearly better."""
+    """The row as one line, or as two or three lines split before symbols if that is clearly better."""
     best, best_score = [row], _score([row], width, height, label_h)
-    for i, p in enumerate(row):
-        if p.breakable and 0 < i < len(row) - 1:
-            lines = [row[:i], row[i:]]
-            if not all(any(q.grid for q in line) for line in lines):
-                continue
-            s = _score(lines, width, height, label_h)
-            if (s > best_score * WRAP_GAIN) if best_score > 0 else s > best_score:
-                best, best_score = lines, s
+    cuts = [i for i, p in enumerate(row) if p.breakable and 0 < i < len(row) - 1]
+    splits = [(i,) for i in cuts] + [(i, j) for i in cuts for j in cuts if i < j]
+    for split in splits:
+        bounds = (0, *split, len(row))
+        lines = [row[a:b] for a, b in zip(bounds, bounds[1:])]
+        if not all(any(q.grid for q in line) for line in lines):
+            continue
+        s = _score(lines, width, height, label_h)
+        if (s > best_score * WRAP_GAIN) if best_score > 0 else s > best_score:
+            best, best_score = lines, s
     return best
 
 

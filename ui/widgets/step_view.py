@@ -31,6 +31,7 @@ STRIP_SHARE = 0.26  # ... and at most this share of the picture's height
 # When the picture does not fit its canvas (a lesson panel beside it, large presentation type), its
 # type (titles, labels, symbols) is set smaller, step by step, before anything may overlap or clip.
 FIT_STEPS = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5)
+GOOD_CELL = 15.0  # cells this tall (and 1.6 times as wide) at font scale 1 have room for a number
 
 
 class _Canvas(QWidget):
@@ -56,7 +57,6 @@ class StepView(QWidget):
         super().__init__(parent)
         self.bridge = bridge
         self._scale = 1.0
-        self._fit_scale = 1.0  # the share of _scale the picture's type is drawn at (FIT_STEPS)
         self._picture: Picture | None = None
         self._signature = None
         self._drawn: tuple | None = None  # what the picture was drawn from
@@ -139,7 +139,8 @@ class StepView(QWidget):
             font.setPointSizeF(pt * f)
             font.setBold(bold)
             label.setFont(font)
-        self._fit_scale = 1.0
+        for w in (*self._pool, *self._symbols, self._lines, self._next):
+            w.drawn_scale = f  # each widget's type scale; _place may set it smaller to fit
         for box in self._pool:
             box.heatmap.set_font_scale(f)
         self._lines.set_font_scale(f)
@@ -223,6 +224,7 @@ class StepView(QWidget):
                 w = next(symbols, None)
                 if w is None:
                     w = SymbolLabel(self._canvas)
+                    w.drawn_scale = self._scale
                     self._symbols.append(w)
             elif isinstance(it, Lines):
                 w = self._lines
@@ -233,7 +235,8 @@ class StepView(QWidget):
 
     def _new_box(self) -> PanelBox:
         box = PanelBox(self._canvas)
-        box.heatmap.set_font_scale(self._scale * self._fit_scale)
+        box.heatmap.set_font_scale(self._scale)
+        box.drawn_scale = self._scale
         box.heatmap.sigCellClicked.connect(lambda cell, b=box: self._cell_clicked(b, cell))
         box.heatmap.sigCellHovered.connect(lambda cell, b=box: self._cell_hovered(b, cell))
         self._pool.append(box)
@@ -244,7 +247,7 @@ class StepView(QWidget):
             if isinstance(it, Panel):
                 w.show_panel(it)
             elif isinstance(it, Symbol):
-                w.show_symbol(it, self._scale * self._fit_scale)
+                w.show_symbol(it, getattr(w, "drawn_scale", self._scale))
             elif isinstance(it, Lines):
                 w.set_data(it.pattern, it.q_labels, it.k_labels, focus_query=it.focus)
             elif isinstance(it, Bars):
@@ -257,38 +260,54 @@ class StepView(QWidget):
         if pic is None:
             return
         width, height = self._canvas.width(), self._canvas.height()
-        for f in FIT_STEPS:
-            pieces, rects = self._layout(pic, width, height, self._scale * f)
+        # the thumbnail strip gives way first: the step's own heatmaps keep their type longest
+        # and the largest type whose cells still have room for numbers wins; failing that, the
+        # layout with the largest cells
+        candidates = []
+        for f, g in [(f, g) for f in FIT_STEPS for g in FIT_STEPS if g <= f]:
+            scales = self._row_scales(pic, f, g)
+            pieces, rects = self._layout(pic, width, height, scales)
             if fits(pieces, rects, width, height):
-                break
-        self._set_fit_scale(f)
+                candidates.append((_smallest_cell(pic, pieces, rects), scales, pieces, rects))
+        if candidates:
+            # smaller type only for clearly larger cells: legible numbers need both
+            enough = min(GOOD_CELL * self._scale, 0.9 * max(c[0] for c in candidates))
+            _, scales, pieces, rects = next(c for c in candidates if c[0] >= enough)
+        self._apply_scales(pic, scales)
         canvas = self._canvas.rect()
         for w, piece, rect in zip(self._shown, pieces, rects):
             w.setGeometry(rect.toAlignedRect().intersected(canvas))  # rounding never adds a pixel outside
             if isinstance(w, PanelBox) and w.panel is not None and not w.panel.thumb:
                 self._fit_labels(w, piece, rect)
 
-    def _layout(self, pic: Picture, width: float, height: float, scale: float) -> tuple[list[Piece], list]:
-        """The pieces and their rectangles with the picture's type at `scale`."""
+    def _row_scales(self, pic: Picture, f: float, g: float) -> list[float]:
+        """The type scale of each row: `f` × the view's scale, `g` × for the thumbnail strip."""
+        return [self._scale * (g if i in pic.small else f) for i in range(len(pic.rows))]
+
+    def _layout(self, pic: Picture, width: float, height: float,
+                scales: list[float]) -> tuple[list[Piece], list]:
+        """The pieces and their rectangles with each row's type at its scale."""
         widgets = iter(self._shown)
-        rows = [[self._piece(it, next(widgets), width, scale) for it in row] for row in pic.rows]
-        small = {i: min(STRIP_HEIGHT * scale, STRIP_SHARE * height) for i in pic.small}
-        label_h = QFontMetricsF(self._tick_font(scale)).height()
+        rows = [[self._piece(it, next(widgets), width, s) for it in row] for row, s in zip(pic.rows, scales)]
+        small = {i: min(STRIP_HEIGHT * scales[i], STRIP_SHARE * height) for i in pic.small}
+        main = [s for i, s in enumerate(scales) if i not in pic.small] or scales
+        label_h = QFontMetricsF(self._tick_font(min(main))).height()
         return [p for row in rows for p in row], place(rows, width, height, small, label_h)
 
-    def _set_fit_scale(self, f: float) -> None:
-        """Draw the picture's type at `f` × the view's scale (see FIT_STEPS)."""
-        if f == self._fit_scale:
-            return
-        self._fit_scale = f
-        scale = self._scale * f
-        for box in self._pool:
-            box.heatmap.set_font_scale(scale)
-        self._lines.set_font_scale(scale)
-        self._next.set_font_scale(scale)
-        for it, w in zip((it for row in self._picture.rows for it in row), self._shown):
-            if isinstance(w, SymbolLabel):
-                w.show_symbol(it, scale)
+    def _apply_scales(self, pic: Picture, scales: list[float]) -> None:
+        """Draw each row's widgets with their row's type scale (only where it changed)."""
+        widgets = iter(self._shown)
+        for row, scale in zip(pic.rows, scales):
+            for it, w in zip(row, widgets):
+                if getattr(w, "drawn_scale", None) == scale:
+                    continue
+                w.drawn_scale = scale
+                if isinstance(w, PanelBox):
+                    w.heatmap.set_font_scale(scale)
+                elif isinstance(w, SymbolLabel):
+                    w.show_symbol(it, scale)
+                else:
+                    w.set_font_scale(scale)
 
     def layout_fits(self) -> bool:
         """Whether every part of the picture lies inside the canvas and no two overlap (for tests)."""
@@ -301,7 +320,7 @@ class StepView(QWidget):
         """Every token label if the cells have room at a smaller or staggered font, else every k-th."""
         panel = box.panel
         n_rows, n_cols = panel.values.shape
-        fm = QFontMetricsF(self._tick_font())
+        fm = QFontMetricsF(self._tick_font(getattr(box, "drawn_scale", self._scale)))
         cw = max(1.0, (rect.width() - piece.width) / n_cols)
         ch = max(1.0, (rect.height() - piece.height) / n_rows)
         widest = max((fm.horizontalAdvance(s) for s in panel.cols), default=0.0) + 6
@@ -312,7 +331,7 @@ class StepView(QWidget):
 
     def _tick_font(self, scale: float | None = None) -> QFont:
         tick = QFont()
-        tick.setPointSizeF(heatmap_mod.TICK_PT * (scale or self._scale * self._fit_scale))
+        tick.setPointSizeF(heatmap_mod.TICK_PT * (scale or self._scale))
         return tick
 
     def _piece(self, it, w: QWidget, width: float, scale: float) -> Piece:
@@ -332,7 +351,7 @@ class StepView(QWidget):
             return Piece(frame + left + BAR_WIDTH * max(1.0, scale), frame + top, *it.values.shape, it.weight, min_width=title_w)
         if isinstance(it, Symbol):
             hint = w.sizeHint()  # at the type it is drawn with now: scaled to the one tried
-            f = scale / (self._scale * self._fit_scale)
+            f = scale / getattr(w, "drawn_scale", self._scale)
             return Piece((hint.width() + 8) * f, hint.height() * f, breakable=True)
         share = 0.24 if isinstance(it, Lines) else 0.28
         return Piece(min(max(share * width, 220 * scale), 460 * scale), 0, column=True)
@@ -390,6 +409,16 @@ class StepView(QWidget):
     def _choose_temperature(self, t: float) -> None:
         if abs(t - self.bridge.session.temperature) > 1e-9:
             self.bridge.session.set_temperature(t)
+
+
+def _smallest_cell(pic: Picture, pieces: list[Piece], rects: list) -> float:
+    """The smallest cell of the picture's big heatmaps (not the thumbnails), as its height or
+    its width ÷ 1.6, whichever is less: how much room a number has."""
+    thumbs = {id(it) for i in pic.small for it in pic.rows[i]}
+    items = [it for row in pic.rows for it in row]
+    sizes = [min((r.height() - p.height) / (p.rows * p.weight), (r.width() - p.width) / (1.6 * p.cols * p.weight))
+             for it, p, r in zip(items, pieces, rects) if p.grid and id(it) not in thumbs]
+    return min(sizes, default=0.0)
 
 
 def _indices(labels: list[str]) -> bool:
