@@ -105,8 +105,10 @@ class Heatmap(pg.GraphicsLayoutWidget):
 
     def set_data(self, values: np.ndarray, row_labels: list[str] | None = None,
                  col_labels: list[str] | None = None, kind: str = "signed",
-                 title: str = "", changed: np.ndarray | None = None) -> None:
-        """Show `values` (1-D input becomes one row); `changed` marks cells to outline."""
+                 title: str = "", changed: np.ndarray | None = None,
+                 levels: tuple[float, float] | None = None) -> None:
+        """Show `values` (1-D input becomes one row); `changed` marks cells to outline;
+        `levels` is a colour range shared with other heatmaps (default: from `values`)."""
         v = np.array(values, dtype=float)
         v = v[np.newaxis, :] if v.ndim == 1 else v
         if v.ndim != 2 or v.size == 0:
@@ -122,6 +124,8 @@ class Heatmap(pg.GraphicsLayoutWidget):
             if mask.shape != v.shape:
                 raise ValueError(f"changed mask shape {mask.shape} != values shape {v.shape}")
         cmap, (lo, hi) = colormaps.for_values(v, kind)
+        if levels is not None:
+            lo, hi = levels
 
         shape_changed = v.shape != self._values.shape
         self._values, self._kind = v, kind

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from simulator import Trace, Transformer
+from ui.widgets import colormaps
 from ui.widgets.picture_items import Bars, Item, Lines, Panel, Picture, Symbol
 from ui.widgets.slicing import (Slicer, depth_source_labels, head_slicer, labels_for, norm_stats,
                                 query_key_labels, shown, step_title, token_labels)
@@ -120,7 +121,24 @@ def build_picture(trace: Trace, model: Transformer, changes: Mapping[str, np.nda
         kind, rows = "dwa", _dwa(ctx, node)
     else:
         kind, rows = "generic", _generic(ctx, node)
+    if kind in EQUATIONS:
+        share_colour_scale(rows)
     return Picture(kind, step_title(trace, name), node.formula, rows)
+
+
+# pictures that are one equation of like quantities (a + b = c, heads side by side = concat):
+# the same number has the same colour on both sides
+EQUATIONS = ("embedding", "residual", "concat")
+
+
+def share_colour_scale(rows: list[list[Item]]) -> None:
+    """Give every signed panel of `rows` one colour range, that of all their values together."""
+    panels = [it for row in rows for it in row if isinstance(it, Panel) and it.kind == "signed"]
+    if len(panels) > 1:
+        values = np.concatenate([p.values.ravel() for p in panels])
+        _, levels = colormaps.for_values(values, "signed")
+        for p in panels:
+            p.levels = levels
 
 
 # --- the builders: each returns rows of items -----------------------------------------------
