@@ -16,6 +16,8 @@ from simulator import budget
 from simulator import config as cfg
 from simulator.params import check_size, param_shapes
 
+from ui.messages import plain
+
 CHOICES = {"arch": cfg.ARCHS, "positional": cfg.POSITIONALS, "norm": cfg.NORMS, "activation": cfg.ACTIVATIONS,
            "attention": cfg.ATTENTIONS, "residual": cfg.RESIDUALS, "tokenization": cfg.TOKENIZATIONS}
 INT_RANGES = {"n_layers": (1, 48), "n_heads": (1, 64), "d_model": (1, 4096), "d_mlp": (1, 16384),
@@ -101,7 +103,7 @@ class SettingsDialog(QDialog):
             columns.addWidget(box, 0, col)
 
         self.vocab_edit.setToolTip(HELP["vocab"])
-        self.message = QLabel()
+        self.message = plain(QLabel())  # may quote a vocabulary token
         self.message.setWordWrap(True)
         self.summary = QLabel()
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
