@@ -33,8 +33,8 @@ FILTER = "Stepformer lessons (*.json)"
 
 SetModel = Callable[[Transformer, object, str], None]  # (model, tokens, undo text)
 END_TEXT = "End of lesson"
-TRY_NEXT = ("Try next: change a token in the strip above and step through again, or open the next "
-            "lesson from the Lessons menu.")
+TRY_NEXT = ("change a token in the strip above and step through again, or open the next lesson from "
+            "the Lessons menu.")
 # a stop's "view" (simulator.lessons.VIEWS) → the title of the tab showing it (the view state's "tab")
 VIEW_TABS = {"step": "Step", "residual": "Residual stream", "depth": "Depth attention",
              "compare": "Compare residuals", "training": "Training", "gradients": "Gradients",
@@ -270,7 +270,7 @@ class LessonPlayer(QWidget):
         if self.at_end:
             self.where.setText(f"After stop {n} of {n}")
             self.question.setText(END_TEXT)
-            self.answer.setText(lesson.next or TRY_NEXT)  # in the answer's box: it reads as the card
+            self.answer.setText(f"Try next: {lesson.next or TRY_NEXT}")  # in the answer's box: it reads as the card
             for w in (self.question, self.answer):
                 w.show()
             for w in (self.text, self.reveal_button):

@@ -134,7 +134,7 @@ def test_a_lesson_may_say_what_to_try_next(window, tmp_path):
     player = window.lesson_player
     player.open_file(path)
     player.forward()
-    assert player.at_end and player.answer.text() == "Now open lesson 2."
+    assert player.at_end and player.answer.text() == "Try next: Now open lesson 2."
 
 
 def test_a_stop_chooses_the_tab_it_shows(window, tmp_path, warnings):

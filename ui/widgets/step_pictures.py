@@ -174,7 +174,9 @@ def _qkv(ctx: _Ctx, node) -> list[list[Item]]:
     letter = node.role.upper()
     w_name = node.params[0]
     h = ctx.head
-    x = ctx.panel(node.inputs[0], "input x")
+    # cross-attention's keys and values are made from the encoder's output, its queries from the decoder
+    source = "encoder output" if node.sublayer == "cross_attn" and node.role in ("k", "v") else "input x"
+    x = ctx.panel(node.inputs[0], source)
     return [[x, Symbol("×", "matrix\nproduct"),
              ctx.matrix(w_name, f"W_{letter} (head {h})", x, per_head=True, head=h),
              Symbol("=", f"+ b_{letter}"),
@@ -209,7 +211,8 @@ def _attention(ctx: _Ctx, node, focus: int | None) -> list[list[Item]]:
     raw, scaled, masked, pattern = chain
     h = ctx.head
     sqrt_d = ctx.node(scaled).attrs["sqrt_d"]
-    titles = ("Q·Kᵀ", "÷ √d_head", "masked", "pattern")
+    unmasked = ctx.node(masked).attrs.get("kind") == "full"  # full attention: nothing is masked
+    titles = ("Q·Kᵀ", "÷ √d_head", "no mask" if unmasked else "masked", "pattern")
     ops = (Symbol("÷", f"√{sqrt_d ** 2:g}"), Symbol("→", "mask"), Symbol("→", "softmax"))
     strip: list[Item] = []
     for i, (name, title) in enumerate(zip(chain, titles)):
@@ -229,7 +232,7 @@ def _attention(ctx: _Ctx, node, focus: int | None) -> list[list[Item]]:
     else:
         mask_note = MASK_NOTES.get(ctx.node(masked).attrs.get("kind"), "")
         note = {1: f"√{sqrt_d ** 2:g} = {sqrt_d:.2f}", 2: f"mask:\n{mask_note}", 3: "softmax\nper row"}[here]
-        name = {1: "scores ", 2: "scaled ", 3: "masked "}[here]
+        name = {1: "scores ", 2: "scaled ", 3: "unmasked " if unmasked else "masked "}[here]
         big = [ctx.panel(chain[here - 1], f"{name}(head {h})", head=h), Symbol(ops[here - 1].text, note)]
     big.append(ctx.panel(node.name, f"{titles[here] if here else 'scores'} (head {h})", current=True, head=h))
     if here == 3:
