@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QFileDialog, QWidget
 import simulator
 from simulator.engine import GRANULARITIES
 from simulator.io import ModelFileError, load_meta
+from simulator.model import MIN_TEMPERATURE
 from ui import messages
 from ui.bridge import SessionBridge
 from ui.theme import DIVERGING_MAPS, SEQUENTIAL_MAPS, ThemeController
@@ -92,8 +93,8 @@ def parse_view(raw) -> View:
         raise ValueError("\"head\" must be a whole number")
     temperature = raw.get("temperature", 1.0)
     if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) \
-            or not math.isfinite(temperature) or temperature <= 0:
-        raise ValueError("\"temperature\" must be a positive number")
+            or not math.isfinite(temperature) or temperature < MIN_TEMPERATURE:
+        raise ValueError(f"\"temperature\" must be a positive number of at least {MIN_TEMPERATURE:g}")
     for key in ("step", "sequential", "diverging"):
         if raw.get(key) is not None and not isinstance(raw[key], str):
             raise ValueError(f"\"{key}\" must be text")
