@@ -3,17 +3,20 @@
 A few seconds after any change (an edit, new tokens, a step, a head), the session is written
 atomically to this instance's own recovery file in the user's data folder:
 ``<AppDataLocation>/recovery/session-<pid>-<start µs>.npz`` (model, tokens, and in its
-metadata the step, granularity, head, temperature, selected cell and file path). A lock file
+metadata the file path and the fields of the view state, `simulator.view_state.ViewState`,
+side by side with the other entries as recovery files have always held them). A lock file
 held with QLockFile beside it marks it as alive, so two running instances never take or
 overwrite each other's files. A clean exit deletes both. After a crash or a kill -9 the lock's
 process is gone; the next start finds the file (`find_orphans`) and offers to restore it.
+
+The view is checked by the same rule as a scenario's, but where a scenario with a bad field
+is refused whole, a restore keeps the model and tokens (the work a crash must not lose) and
+every view field that fits, and names in the status bar each field it left at its default.
 
 A recovery file is checked like any file someone else wrote. Its document path is only a claim:
 the session is tied to that file again (so Save overwrites it) only when the file there is still
 the one that was open, which is verified by the SHA-256 of its bytes recorded at autosave time
 (`document_sha256`). Otherwise the restored session has no file and Save asks where to write.
-Its view fields go through the scenario's validation (`ui.scenario`); a view that does not fit
-is dropped as a whole and the session opens at its first step.
 """
 from __future__ import annotations
 
@@ -32,7 +35,7 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 
 import simulator
 from simulator.io import MAX_FILE_BYTES, TEMP_NAME, load_meta, remove_stale_temp_files, stale_temp_files
-from ui import scenario
+from simulator.view_state import ViewState
 from ui.bridge import SessionBridge
 
 DELAY_MS = 3000  # after a change: long enough to batch a burst of edits, short enough to lose little
@@ -143,13 +146,8 @@ class RecoveryManager(QObject):
         self._timer.stop()
         bridge, session = self.bridge, self.bridge.session
         extra = {
+            **bridge.view_state().to_json(),
             "saved_at": datetime.now().isoformat(timespec="seconds"),
-            "step": session.stepper.name,
-            "granularity": session.stepper.granularity,
-            "head": bridge.head,
-            "temperature": session.temperature,
-            "cell": None if bridge.cell is None else [bridge.cell[0], [int(i) for i in bridge.cell[1]]],
-            "highlight": bridge.highlight,
             "document": self.document(),
             "document_sha256": self._document_digest(),
             # the commands themselves hold live objects, so the history is not saved: only where it stood
@@ -239,23 +237,22 @@ def saved_at(path: Path, extra: dict | None = None) -> str:
     return f"{when:%H:%M} on {when:%A} {when.day} {when:%B}"
 
 
-VIEW_FIELDS = ("step", "granularity", "head", "cell", "highlight", "temperature")
+def view_in(extra: dict) -> tuple[ViewState, dict[str, str]]:
+    """The view saved in a recovery file's `extra`, and {field: why} for each field that had
+    to be left at its default (unknown entries of `extra` are the file's own, not the view's)."""
+    names = ViewState.__dataclass_fields__
+    return ViewState.parse({key: value for key, value in extra.items() if key in names})
 
 
-def apply_view_state(bridge: SessionBridge, extra: dict) -> str | None:
-    """Put back the temperature, step, granularity, head, cell and highlight saved in `extra`.
+def restore_view(bridge: SessionBridge, extra: dict) -> dict[str, str]:
+    """Put back the view saved in `extra` on the (restored) session: every field that fits.
 
-    They are checked together by the scenario's rules against the restored model; if any does
-    not fit, none is applied and the reason is returned (None when the view was applied).
+    Returns {field: why} for the fields left at their defaults (see the module docstring).
     """
-    raw = {key: extra[key] for key in VIEW_FIELDS if key in extra}
-    try:
-        view = scenario.parse_view(raw)
-        scenario.check_view(view, bridge.model, bridge.session.tokens)
-    except ValueError as exc:
-        return str(exc)
-    scenario.apply_view(bridge, view)
-    return None
+    state, problems = view_in(extra)
+    problems.update(bridge.view_problems(state))
+    bridge.apply_view_state(state.without(problems))
+    return problems
 
 
 def remove_debris(manager: RecoveryManager, folders=()) -> list[Path]:
@@ -307,10 +304,10 @@ def offer_restore(window, manager: RecoveryManager, ask: Callable[[QWidget | Non
             continue
         window.edits.set_model(model, tokens, f"Restore the session from {when}", window.files.path, document,
                                window.files.set_path)
-        problem = apply_view_state(window.session_bridge, extra)
-        if problem:
-            window.statusBar().showMessage(f"Restored at the first step: the saved view cannot be used ({problem}).",
-                                           10000)
+        problems = restore_view(window.session_bridge, extra)
+        if problems:
+            window.statusBar().showMessage("Restored; part of the saved view did not fit and was left as it is: "
+                                           + "; ".join(problems.values()) + ".", 15000)
         manager.save_now()  # the restored session is safe in this instance's file before the old one goes
         manager.remove(path)
         return True

@@ -139,7 +139,7 @@ for item in json.load(open(sys.argv[1])):
         message = " | ".join(refused) if not ok else "opened"
     elif kind == "scenario":
         try:
-            open_scenario(path, bridge, window.set_model, window.theme)
+            open_scenario(path, bridge, window.set_model)
             message = "opened"
         except (ValueError, OSError) as exc:
             message = str(exc)

@@ -434,9 +434,9 @@ class Student:
     def scenario(self):
         path = self.folder / "class.stepformer.npz"
         self.log.append("save and open a scenario")
-        save_scenario(path, self.bridge, self.w.theme)
+        save_scenario(path, self.bridge)
         before = self.w.undo_stack.index()
-        open_scenario(path, self.bridge, self.w.set_model, self.w.theme)
+        open_scenario(path, self.bridge, self.w.set_model)
         self.shadow.new_model(self._moved(before), self.shadow.config, self.shadow.params, self.shadow.tokens)
 
     def bad_file(self):
@@ -457,7 +457,7 @@ class Student:
             simulator.save(path, self.bridge.model, self.bridge.session.tokens,
                            extra={"scenario": 1, "view": {"head": 999}})
             with pytest.raises(simulator.ModelFileError):
-                open_scenario(path, self.bridge, self.w.set_model, self.w.theme)
+                open_scenario(path, self.bridge, self.w.set_model)
             self.refusals.append("raised")
         assert self.refusals, "a bad file was not refused"
         assert snapshot(self.w) == before
@@ -587,4 +587,4 @@ def test_a_view_never_sees_a_head_or_cell_the_new_model_lacks(qtbot):
     bridge.sigTraceChanged.connect(lambda: seen.append(("trace", bridge.head, bridge.cell)))
     smaller = Transformer(ModelConfig(n_heads=1), seed=0)
     bridge.session.set_model(smaller, smaller.tokens("the cat"))
-    assert seen == [("step", 0, None), ("trace", 0, None)]
+    assert seen == [("trace", 0, None)]  # one notification, the head and cell already valid

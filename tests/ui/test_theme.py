@@ -20,7 +20,6 @@ def settings(tmp_path):
 def restore(qapp):
     palette = qapp.palette()
     yield
-    colormaps.set_maps(SEQUENTIAL_MAPS["viridis"][1], DIVERGING_MAPS["red-blue"][1])
     qapp.setPalette(palette)
 
 
@@ -58,15 +57,18 @@ def test_colour_maps_recolour_heatmaps_and_are_remembered(qapp, qtbot, settings,
     h.set_data(np.array([[0.0, 0.5, 1.0]]), kind="prob")
     viridis_top = h._image.image[0, 2].copy()
     theme = ThemeController(qapp, settings)
+    colormaps.keep_maps(theme, h)
     menu = QMenu()
     theme.fill_menu(menu)
     theme.actions[("sequential", "cividis")].trigger()
-    assert theme.sequential == "cividis" and colormaps.SEQUENTIAL is SEQUENTIAL_MAPS["cividis"][1]
+    assert theme.sequential == "cividis" and h.maps.sequential is SEQUENTIAL_MAPS["cividis"][1]
     assert not np.array_equal(h._image.image[0, 2], viridis_top)
     assert theme.actions[("sequential", "cividis")].isChecked()
     assert not theme.actions[("sequential", "viridis")].isChecked()
     theme.set_diverging("purple-orange")
-    assert colormaps.for_values(np.array([-1.0, 1.0]), "signed")[0] is DIVERGING_MAPS["purple-orange"][1]
+    assert colormaps.for_values(np.array([-1.0, 1.0]), "signed", h.maps)[0] is DIVERGING_MAPS["purple-orange"][1]
+    # the maps are values handed to pictures, not a global: a picture nobody connected keeps the default
+    assert colormaps.for_values(np.array([-1.0, 1.0]), "signed")[0] is colormaps.DIVERGING
     again = ThemeController(qapp, settings)
     assert (again.sequential, again.diverging) == ("cividis", "purple-orange")
     menu.deleteLater()

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (QApplication, QHBoxLayout, QLabel, QLineEdit, QPu
 from ui.messages import plain
 from ui.bridge import SessionBridge
 from ui.widgets import heatmap as heatmap_mod
+from ui.widgets import colormaps
 from ui.widgets.heatmap import Heatmap, format_value
 from ui.widgets.slicing import thin
 
@@ -76,6 +77,7 @@ class ParamEditor(QWidget):
         self.head = QSpinBox()
         self.head_label = QLabel("head")
         self.heatmap = Heatmap()
+        colormaps.keep_maps(self.bridge, self.heatmap)
         self.heatmap.set_nudge_enabled(True)
         self.heatmap.installEventFilter(self)
         self.message = plain(QLabel())
