@@ -7,15 +7,14 @@ the open tab and the open lesson stop.
 
 One rule for every reader: `ViewState.parse` checks each field's type and `problems`
 checks each field against a model and its tokens (the step exists, the head exists, the
-cell lies inside its step's value, …). A field that fails gets a message naming it.
-A scenario refuses the whole file on any problem (`from_json` + `validate`); the recovery
-file keeps the fields that fit and names the ones it left at their default (`parse` +
-`problems` + `without`), because after a crash the user's model matters more than the view.
+cell lies inside its step's value, …). A field that fails gets a message naming it, and a
+view with any such field is refused whole: a scenario file is then refused (nothing
+changes), a recovery file still restores its model and tokens at the default view.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Protocol
 
 from .engine import GRANULARITIES
@@ -166,11 +165,6 @@ class ViewState:
         if problems:
             raise ViewStateError(problems)
 
-    def without(self, names) -> ViewState:
-        """This state with the named fields back at their defaults."""
-        defaults = ViewState()
-        return replace(self, **{name: getattr(defaults, name) for name in names if name in _FIELDS})
-
 
 class ViewTarget(Protocol):
     """What `ViewState.apply` drives beside the session: the app's SessionBridge."""
@@ -189,7 +183,7 @@ class ViewTarget(Protocol):
 
 def _step(value) -> str | None:
     if not _text_or_none(value):
-        raise ValueError("\"step\" must be a step's name")
+        raise ValueError("\"step\" must be text: a step's name")
     return value
 
 
