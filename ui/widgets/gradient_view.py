@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QPushButton, QSpi
 
 from simulator.gradient_flow import compare_gradient_flow, gradient_flow, next_token_targets
 from ui.bridge import SessionBridge
+from ui.lazy import Lazy
 from ui.widgets import colormaps
 from ui.widgets.plot_style import fixed_plot
 from ui.widgets.wrap_label import WrapLabel
@@ -63,7 +64,7 @@ class GradientFlowView(QWidget):
         self.bridge = bridge
         self.flow: dict | None = None  # gradient_flow of the current model and input
         self.comparison: dict | None = None
-        self._dirty = True
+        self._lazy = Lazy(self, self.refresh)
         self._thread: threading.Thread | None = None
         self._worker: _CompareWorker | None = None
 
@@ -134,14 +135,10 @@ class GradientFlowView(QWidget):
     # --- the current model ---
 
     def _on_trace_changed(self) -> None:
-        self._dirty = True
-        if self.isVisible():
-            self.refresh()
+        self._lazy.request()
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
-        if self._dirty:
-            self.refresh()
         self._maybe_compare()
 
     def _maybe_compare(self) -> None:
@@ -151,7 +148,7 @@ class GradientFlowView(QWidget):
 
     def refresh(self) -> None:
         """Recompute the gradients of the current model on the current input."""
-        self._dirty = False
+        self._lazy.stale = False
         arch = self.bridge.model.config.arch
         job = next_token_targets(self.bridge.session.tokens, arch)
         if job is None:

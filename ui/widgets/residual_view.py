@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QVBox
 
 from simulator import depth
 from ui.bridge import SessionBridge
+from ui.lazy import Lazy
 from ui.widgets import colormaps
 from ui.widgets.heatmap import Heatmap
 
@@ -133,8 +134,8 @@ class LazyView(QWidget):
         super().__init__(parent)
         self.bridge = bridge
         self._built = False
-        self._stale = True
         self._scale = 1.0
+        self._lazy = Lazy(self, self.refresh)
 
     def build(self) -> None:
         raise NotImplementedError
@@ -150,24 +151,16 @@ class LazyView(QWidget):
             self._built = True
             self.build()
             self.apply_font_scale(self._scale)
-        self._stale = False
+        self._lazy.stale = False
         self.paint()
 
     def request_refresh(self, *_) -> None:
-        if self.isVisible():
-            self.refresh()
-        else:
-            self._stale = True
+        self._lazy.request()
 
     def set_font_scale(self, f: float) -> None:
         self._scale = float(f)
         if self._built:
             self.apply_font_scale(self._scale)
-
-    def showEvent(self, ev) -> None:
-        if self._stale:
-            self.refresh()
-        super().showEvent(ev)
 
 
 class ResidualStreamView(LazyView):

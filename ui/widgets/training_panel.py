@@ -21,6 +21,7 @@ from simulator import Transformer
 from simulator.tasks import TASKS, Task
 from simulator.train import TrainResult, check_fits, train
 from ui.bridge import SessionBridge
+from ui.lazy import Lazy
 from ui.widgets import colormaps
 from ui.widgets.heatmap import Heatmap
 from ui.widgets.plot_style import fixed_plot
@@ -104,7 +105,9 @@ class TrainingPanel(QWidget):
         self._tokens = None
         self._loss: list[tuple[int, float]] = []
         self._acc: list[tuple[int, float]] = []
-        self._stale = True  # the patterns wait to be drawn until the panel is shown
+        # Every head of every layer is a heatmap: on a hidden tab, redrawing them on each edit
+        # or snapshot would cost more than the edit itself. They catch up when shown instead.
+        self._patterns = Lazy(self, self._paint_patterns)
 
         self.task_combo = QComboBox()
         for name, task in TASKS.items():
@@ -346,18 +349,10 @@ class TrainingPanel(QWidget):
             self.site_combo.blockSignals(False)
         self.site_combo.setVisible(len(labels) > 1)
 
-    def showEvent(self, ev) -> None:
-        super().showEvent(ev)
-        if self._stale:
-            self._draw_patterns()
+    def _draw_patterns(self, *_) -> None:
+        self._patterns.request()
 
-    def _draw_patterns(self) -> None:
-        # Every head of every layer is a heatmap: on a hidden tab, redrawing them on each edit
-        # or snapshot would cost more than the edit itself. Catch up when shown instead.
-        if not self.isVisible():
-            self._stale = True
-            return
-        self._stale = False
+    def _paint_patterns(self) -> None:
         if self.running:
             if self._latest is None:
                 return
