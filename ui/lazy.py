@@ -11,6 +11,8 @@ from collections.abc import Callable
 from PySide6.QtCore import QEvent, QObject
 from PySide6.QtWidgets import QWidget
 
+from ui.bridge import SessionBridge
+
 
 class Lazy(QObject):
     """Runs `paint` for `widget` now if it is on screen, else when it is next shown.
@@ -49,3 +51,43 @@ class Lazy(QObject):
         if obj is self._widget and ev.type() == QEvent.Type.Show:
             self.catch_up()
         return False
+
+
+class LazyView(QWidget):
+    """A view that builds its pictures when first shown and repaints only while shown.
+
+    A tab in the back costs nothing at start-up or on an edit; it catches up when shown.
+    Subclasses create their widgets in `build` and fill them in `paint`.
+    """
+
+    def __init__(self, bridge: SessionBridge, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.bridge = bridge
+        self._built = False
+        self._scale = 1.0
+        self._lazy = Lazy(self, self.refresh)
+
+    def build(self) -> None:
+        raise NotImplementedError
+
+    def paint(self) -> None:
+        raise NotImplementedError
+
+    def apply_font_scale(self, f: float) -> None:
+        raise NotImplementedError
+
+    def refresh(self) -> None:
+        if not self._built:
+            self._built = True
+            self.build()
+            self.apply_font_scale(self._scale)
+        self._lazy.stale = False
+        self.paint()
+
+    def request_refresh(self, *_) -> None:
+        self._lazy.request()
+
+    def set_font_scale(self, f: float) -> None:
+        self._scale = float(f)
+        if self._built:
+            self.apply_font_scale(self._scale)
