@@ -5,7 +5,9 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QFont, QFontMetricsF
 from PySide6.QtWidgets import QLabel, QSizePolicy
 
-LABEL_PT = 13.0  # captions and the choices beside the pictures
+from ui.typography import CAPTION_PT
+
+LABEL_PT = CAPTION_PT  # captions and the choices beside the pictures
 
 class Caption(QLabel):
     """A wrapped text with a fixed height: at least `lines` lines (see `fit_caption`), more

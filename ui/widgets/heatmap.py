@@ -14,14 +14,14 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QFont, QFontMetricsF, QWheelEvent
 
+from ui.typography import CELL_PT, TICK_PT
+from ui.typography import HEADING_PT as TITLE_PT
 from ui.widgets import colormaps
 from ui.widgets.cell_overlay import CellOverlay
+
 # format_value and widest_text are also imported from here by the views and tests
 from ui.widgets.cell_text import COMPACT_BANDS, format_compact, format_value, widest_text
 
-TICK_PT = 12.0
-CELL_PT = 11.0
-TITLE_PT = 15.0
 MARGIN = 4  # around the title, axes and colour bar (pyqtgraph's 9 wastes room in small panels)
 SPACING = 3  # between title, cells and colour bar
 LABEL_OVERHANG = 30  # pixels a column label may reach past the first or last column

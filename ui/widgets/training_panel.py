@@ -40,6 +40,7 @@ from ui.widgets.wrap_label import WrapLabel
 
 EVERY = 5  # steps between snapshots: a few per second at the default batch size
 EVAL_SIZE = 100
+GRID_SCALE = 0.8  # of the type: a grid of every head shares the panel with two plots
 
 
 def attention_sites(model: Transformer) -> list[tuple[str, str]]:
@@ -111,6 +112,7 @@ class TrainingPanel(QWidget):
         # Every head of every layer is a heatmap: on a hidden tab, redrawing them on each edit
         # or snapshot would cost more than the edit itself. They catch up when shown instead.
         self._patterns = Lazy(self, self._paint_patterns)
+        self._scale = 1.0
 
         self.task_combo = QComboBox()
         for name, task in TASKS.items():
@@ -349,6 +351,13 @@ class TrainingPanel(QWidget):
             self.site_combo.blockSignals(False)
         self.site_combo.setVisible(len(labels) > 1)
 
+    def set_font_scale(self, f: float) -> None:
+        """Scale the patterns' type, e.g. when projecting."""
+        self._scale = float(f)
+        for row in self.heatmaps:
+            for h in row:
+                h.set_font_scale(GRID_SCALE * f)
+
     def _draw_patterns(self, *_) -> None:
         self._patterns.request()
 
@@ -383,7 +392,7 @@ class TrainingPanel(QWidget):
         self.heatmaps = [[Heatmap() for _ in range(cols)] for _ in range(rows)]
         for r, row in enumerate(self.heatmaps):
             for c, h in enumerate(row):
-                h.set_font_scale(0.8)
+                h.set_font_scale(GRID_SCALE * self._scale)
                 colormaps.keep_maps(self.bridge, h)
                 h.setMinimumSize(110, 110)  # the grid shares the panel's height with the plots
                 self.attn_grid.addWidget(h, r, c)
