@@ -20,7 +20,7 @@ from ui.actions import key_names, make_action
 from ui.app import APP_NAME, default_session
 from ui.bridge import SessionBridge
 from ui.edits import EditController
-from ui.export import export_picture, export_step
+from ui.export import export_picture, export_step, heatmap_menu
 from ui.files import FileController
 from ui.handout import ask_export_handout
 from ui.lesson_player import install_lessons
@@ -34,6 +34,7 @@ from ui.widgets.compare_view import CompareView
 from ui.widgets.depth_map_view import DepthMapView
 from ui.widgets.explain_panel import ExplainPanel
 from ui.widgets.gradient_view import GradientFlowView
+from ui.widgets.heatmap import Heatmap
 from ui.widgets.residual_view import ResidualStreamView
 from ui.widgets.settings_dialog import SettingsDialog
 from ui.widgets.token_strip import TokenStrip
@@ -119,6 +120,7 @@ class MainWindow(QMainWindow):
         bridge.set_maps(self.theme.maps)
         self.theme.sigMapsChanged.connect(bridge.set_maps)
         self.typography = Typography(self)
+        Heatmap.context_menu = heatmap_menu  # right-click a picture: save it or its numbers
         self.presentation = PresentationController(self, bridge, also_hide=[self.tabs.tabBar()],
                                                    splitter=self.splitter, typography=self.typography)
         self._build_menus()

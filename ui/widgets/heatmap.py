@@ -8,11 +8,13 @@ and hatched, and changed or selected cells get an outline. The view is fixed
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QFont, QFontMetricsF, QWheelEvent
+from PySide6.QtWidgets import QMenu
 
 from ui.typography import CELL_PT, TICK_PT
 from ui.typography import HEADING_PT as TITLE_PT
@@ -41,6 +43,10 @@ class Heatmap(pg.GraphicsLayoutWidget):
     sigCellDoubleClicked = Signal(object)  # (row, col)
     sigCellHovered = Signal(object)  # (row, col), or None when the pointer leaves the cells
     sigCellNudged = Signal(object, float)  # (row, col), wheel steps (+1/-1 per notch)
+
+    # Makes the right-click menu (the app sets ui.export.heatmap_menu: save the picture or the
+    # numbers); a picture knows nothing of files, so without it there is no menu.
+    context_menu: Callable[[Heatmap], QMenu] | None = None
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -385,9 +391,8 @@ class Heatmap(pg.GraphicsLayoutWidget):
         super().mouseDoubleClickEvent(ev)
 
     def contextMenuEvent(self, ev) -> None:
-        from ui.export import heatmap_menu  # saving the picture or the numbers lives with the other exports
-
-        heatmap_menu(self).popup(ev.globalPos())
+        if Heatmap.context_menu is not None:
+            Heatmap.context_menu(self).popup(ev.globalPos())
 
     def wheelEvent(self, ev: QWheelEvent) -> None:
         cell = self._cell_at_scene(self.mapToScene(ev.position().toPoint()))
