@@ -219,6 +219,15 @@ class Session(Observable):
     def set_temperature(self, temperature: float) -> None:
         self._apply(*self.model.rerun(self.trace, temperature=temperature))
 
+    @property
+    def ablate(self) -> Mapping[str, str]:
+        """The components switched off: {"blocks.1.attn.head0": "zero" | "mean", …}."""
+        return self.trace.ablate
+
+    def set_ablation(self, ablate: Mapping[str, str]) -> None:
+        """Switch components off (and every other one back on); a bad name raises and changes nothing."""
+        self._apply(*self.model.rerun(self.trace, ablate=ablate))
+
     def set_model(self, model: Transformer, tokens=None) -> None:
         """Swap in another model (a new config, a loaded file); tokens default to the current ones."""
         trace = model.run(self.tokens if tokens is None else tokens, temperature=self.temperature)

@@ -9,11 +9,10 @@ held with QLockFile beside it marks it as alive, so two running instances never 
 overwrite each other's files. A clean exit deletes both. After a crash or a kill -9 the lock's
 process is gone; the next start finds the file (`find_orphans`) and offers to restore it.
 
-The view is checked by the same rule as a scenario's (`ViewState.parse` and the bridge's
-`view_problems`), and a view with a bad field is refused whole, as a scenario's is. The
-difference is what survives: a refused scenario changes nothing, while a restore still brings
-back the model and tokens (the work a crash must not lose) at the default view, and names in
-the status bar every field that did not fit.
+The view is checked by the same rule as a scenario's (`ViewState.parse` + `problems`), and as
+with a scenario a view with a bad field is not used at all; a restore still keeps the model and
+tokens (the work a crash must not lose), opens at the first step and names each bad field in
+the status bar.
 
 A recovery file is checked like any file someone else wrote. Its document path is only a claim:
 the session is tied to that file again (so Save overwrites it) only when the file there is still
@@ -249,12 +248,11 @@ def view_in(extra: dict) -> tuple[ViewState, dict[str, str]]:
 def restore_view(bridge: SessionBridge, extra: dict) -> dict[str, str]:
     """Put back the view saved in `extra` on the (restored) session, if every field fits.
 
-    Returns {field: why} for the fields that do not fit; then the view is left as it is
-    (see the module docstring).
+    Returns {field: why} for each field that does not fit; then nothing of the view is applied
+    and the session stays at its first step (the scenario's rule: a view is used whole or not at all).
     """
     state, problems = view_in(extra)
-    if not problems:
-        problems = bridge.view_problems(state)
+    problems.update(bridge.view_problems(state))
     if not problems:
         bridge.apply_view_state(state)
     return problems
@@ -311,8 +309,8 @@ def offer_restore(window, manager: RecoveryManager, ask: Callable[[QWidget | Non
                                window.files.set_path)
         problems = restore_view(window.session_bridge, extra)
         if problems:
-            window.statusBar().showMessage("Restored the model and input; the saved view does not fit, so it was "
-                                           "not restored: " + "; ".join(problems.values()) + ".", 15000)
+            window.statusBar().showMessage("Restored at the first step; the saved view was not used: "
+                                           + "; ".join(problems.values()) + ".", 15000)
         manager.save_now()  # the restored session is safe in this instance's file before the old one goes
         manager.remove(path)
         return True

@@ -12,7 +12,7 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
 from ui.messages import plain
-from ui.widgets.plots import TopKBars
+from ui.widgets.plots import TopKBars, format_prob
 
 T_MIN, T_MAX, T_STEP = 0.1, 5.0, 0.1  # the slider's range of temperatures
 LABEL_PT = 13.0
@@ -34,8 +34,9 @@ class NextTokenPanel(QWidget):
         self.t_label = QLabel()
         self.t_label.setMinimumWidth(90)
 
+        self._after = QLabel("after position")
         pos_row = QHBoxLayout()
-        pos_row.addWidget(QLabel("after position"))
+        pos_row.addWidget(self._after)
         pos_row.addWidget(self.position, 1)
         t_row = QHBoxLayout()
         t_row.addWidget(self.t_label)
@@ -51,9 +52,19 @@ class NextTokenPanel(QWidget):
         self.slider.valueChanged.connect(lambda v: self.sigTemperatureChosen.emit(round(v * T_STEP, 2)))
         self.set_font_scale(1.0)
 
+    def set_controls_visible(self, on: bool) -> None:
+        """Hide the position chooser and the slider, e.g. on a printed page (the title says
+        the position and the temperature)."""
+        for w in (self._after, self.position, self.slider):
+            w.setVisible(on)
+
     def set_data(self, probs: np.ndarray, vocab: list[str], positions: list[str], position: int,
-                 temperature: float) -> None:
-        """`probs` [pos, vocab]: show the top bars of row `position`."""
+                 temperature: float, before: np.ndarray | None = None) -> None:
+        """`probs` [pos, vocab]: show the top bars of row `position`.
+
+        `before` [pos, vocab]: the probabilities with every component switched on, when some are off;
+        the title then compares the two for the token that was most likely before.
+        """
         labels = [f"{i}: {t}" for i, t in enumerate(positions)]
         with QSignalBlocker(self.position), QSignalBlocker(self.slider):
             if [self.position.itemText(i) for i in range(self.position.count())] != labels:
@@ -62,7 +73,12 @@ class NextTokenPanel(QWidget):
             self.position.setCurrentIndex(position)
             self.slider.setValue(round(temperature / T_STEP))
         self.t_label.setText(f"T = {temperature:.2f}")
-        self.title.setText(f"Next token after “{positions[position]}”")
+        title = f"Next token after “{positions[position]}”"
+        if before is not None:
+            top = int(np.argmax(before[position]))
+            title += (f"\n“{vocab[top]}”: {format_prob(before[position, top])} → "
+                      f"{format_prob(probs[position, top])} with parts switched off")
+        self.title.setText(title)
         self.bars.set_data(probs[position], vocab, k=min(8, len(vocab)))
 
     def set_font_scale(self, f: float) -> None:

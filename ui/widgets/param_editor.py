@@ -235,9 +235,12 @@ class ParamEditor(QWidget):
             self._show(name)
 
     def _head_changed(self, h: int) -> None:
+        params = self.bridge.model.params
         if not self._on_screen():
             self._lazy.stale = True
-        elif self._name is not None and self.bridge.model.params[self._name].ndim == 3:
+        elif self._name not in params:  # a new model whose parameters the editor has not read yet
+            self._reread()
+        elif params[self._name].ndim == 3:
             self._show(self._name)
 
     def _labels(self, name: str, shape: tuple[int, int]) -> tuple[list[str], list[str]]:

@@ -4,7 +4,10 @@ from __future__ import annotations
 import pyqtgraph as pg
 from PySide6.QtGui import QFont
 
+from ui.widgets import colormaps
+
 TITLE_PT = 13
+LINE_COLOR = colormaps.HEAD_COLORS[0]  # a plot's one line
 
 
 def fixed_plot(title: str, left: str, bottom: str | None = None,
@@ -50,3 +53,8 @@ def scale_plot(plot: pg.PlotWidget, f: float) -> None:
         axis.setStyle(tickFont=font)
         axis.label.setFont(font)
     item.titleLabel.item.setFont(QFont(font.family(), int(round(TITLE_PT * f)), QFont.Weight.Bold))
+
+
+def set_plot_title(plot: pg.PlotWidget, text: str, f: float) -> None:
+    """A new title at the size `scale_plot` gives (setTitle alone falls back to the default size)."""
+    plot.getPlotItem().setTitle(text, color="k", size=f"{round(TITLE_PT * f)}pt", bold=True)

@@ -18,10 +18,9 @@ from ui.lazy import LazyView
 from ui.widgets import colormaps
 from ui.widgets.caption import LABEL_PT, Caption, fit_caption
 from ui.widgets.heatmap import Heatmap
-from ui.widgets.plot_style import fixed_plot, scale_plot, set_category_ticks
+from ui.widgets.plot_style import LINE_COLOR, fixed_plot, scale_plot, set_category_ticks
 from ui.widgets.token_combo import TokenCombo, token_row
 
-LINE_COLOR = colormaps.HEAD_COLORS[0]
 BAR_COLOR = colormaps.HEAD_COLORS[2]
 
 
