@@ -235,9 +235,9 @@ class Transformer:
         `params` names the parameters changed since `trace` was made; `tokens` and
         `temperature`, when given, replace the inputs. Returns the new trace and a mapping
         (`trace.Changes`) giving, for every step whose value changed, the absolute change per
-        cell (same shape; a step whose shape changed reports every cell as changed, with an
-        infinite delta). Unchanged steps keep their very array from `trace`. `ablate`, when given,
-        replaces the trace's ablations (`{}` switches every component back on).
+        cell (same shape; a step whose shape changed is compared where old and new overlap, and
+        its new cells report an infinite delta). Unchanged steps keep their very array from `trace`.
+        `ablate`, when given, replaces the trace's ablations (`{}` switches every component back on).
         Raises NumericOverflowError like `run`.
         """
         toks = trace.tokens if tokens is None else self.tokens(tokens)

@@ -102,6 +102,7 @@ def test_autosave_records_the_digest_of_the_open_file(window, tmp_path, qtbot):
     ({"temperature": 5e-324, "step": "blocks.0.hook_mlp_out"}, "at least 0.01", "temperature"),
     ({"cell": ["probs", [0, 999]], "step": "blocks.0.hook_mlp_out"}, "does not exist", "cell"),
     ({"step": "<a href='x'>y</a>"}, "no step called", "step"),
+    ({"granularity": "word", "step": "blocks.0.hook_mlp_out"}, "granularity must be one of", "granularity"),
 ])
 def test_view_fields_go_through_the_view_rules(window, tmp_path, view, why, field):
     crafted(tmp_path, **view)
@@ -109,8 +110,9 @@ def test_view_fields_go_through_the_view_rules(window, tmp_path, view, why, fiel
     bridge = window.session_bridge
     assert bridge.session.tokens == ["the", "dog", "ran"]  # the session itself is restored
     shown = {"head": bridge.head, "temperature": bridge.session.temperature, "cell": bridge.cell,
-             "step": bridge.stepper.name}
+             "step": bridge.stepper.name, "granularity": bridge.stepper.granularity}
     assert shown[field] != view[field]  # the field that does not fit is not applied
+    assert bridge.stepper.index == 0  # nor is any other field of that view: it opens at the first step
     assert why in window.statusBar().currentMessage()
     manager.discard()
 
