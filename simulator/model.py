@@ -16,6 +16,7 @@ from .tokenizer import TokenError, Tokenizer
 from .trace import Changes, Trace
 
 
+MIN_TEMPERATURE = 0.01  # below it the probabilities are one-hot to 16 digits: nothing more to see
 MAX_ABS_WEIGHT = 1e6  # larger weights overflow float64 after a few products (1e6 · 1e6 · … per layer)
 
 
@@ -163,8 +164,9 @@ class Transformer:
             t = float(temperature)
         except (TypeError, ValueError):
             t = float("nan")  # refused just below, with the same message as 0 or -1
-        if not (np.isfinite(t) and t > 0):
-            raise ValueError(f"The temperature must be a positive number; got {temperature!r}.")
+        if not (np.isfinite(t) and t >= MIN_TEMPERATURE):
+            raise ValueError(f"The temperature must be a positive number of at least {MIN_TEMPERATURE:g}; "
+                             f"got {temperature!r}.")
         ids = self.tokenizer.ids
         if isinstance(toks, tuple):
             values = {"encoder.input_ids": np.array([ids[x] for x in toks[0]]),

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import html
 
-from PySide6.QtCore import Qt
+import pyqtgraph as pg
+from PySide6.QtCore import QCoreApplication, QEvent, Qt
 from PySide6.QtGui import QFont, QFontMetricsF
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
@@ -62,6 +63,7 @@ class StepView(QWidget):
         self._picture: Picture | None = None
         self._signature = None
         self._drawn_step: str | None = None  # the step the picture shows
+        self._settle_posted = False
         self._position: int | None = None  # query position of the next-token bars
         self._focus: int | None = None  # query row singled out in the attention lines
         self._pool: list[PanelBox] = []
@@ -183,6 +185,20 @@ class StepView(QWidget):
         if old is None or _geometry_key(old) != _geometry_key(pic):
             self._place()
         self._show_selection(b.cell)
+        self._settle_soon()
+
+    def _settle_soon(self) -> None:
+        """Settle the plots (see `_settle`) once every view has heard of this change, before Qt paints."""
+        if not self._settle_posted:
+            self._settle_posted = True
+            QCoreApplication.postEvent(self, QEvent(_SETTLE), Qt.EventPriority.HighEventPriority.value)
+
+    def event(self, ev) -> bool:
+        if ev.type() == _SETTLE:
+            self._settle_posted = False
+            _settle(self, self._canvas)
+            return True
+        return super().event(ev)
 
     def _show_title(self, pic: Picture) -> None:
         """The step's name and formula on one line: the formula (then the name) a size smaller
@@ -436,6 +452,33 @@ def _smallest_cell(pic: Picture, pieces: list[Piece], rects: list) -> float:
 def _indices(labels: list[str]) -> bool:
     """Whether an axis counts 0, 1, 2, … (d_model, d_head) rather than naming tokens."""
     return all(s.isdigit() for s in labels)
+
+
+_SETTLE = QEvent.Type(QEvent.registerEventType())
+
+
+def _settle(view: QWidget, canvas: QWidget) -> None:
+    """Finish what pyqtgraph leaves to the next paint of each plot in `canvas`, then let it paint once.
+
+    pyqtgraph lays a plot out and sets its view transform when it is next painted, and a scene
+    hands its changes to the view one scene at a time, each time painting the window. Left so,
+    every plot that changed was painted twice per step (half of play mode's time went to that).
+    Here the layouts and transforms are done first, and the scenes' changes are handed over while
+    the canvas does not paint; it then paints once.
+    """
+    view.layout().activate()  # a title of another height resizes the canvas and re-places the picture
+    for _ in range(3):  # a plot's layout, once done, asks the layout around it to check again
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
+    plots = [v for v in canvas.findChildren(pg.GraphicsView) if v.isVisible()]
+    for plot in plots:
+        plot.scene().prepareForPaint()
+    canvas.setUpdatesEnabled(False)
+    try:
+        for plot in plots:
+            QCoreApplication.sendPostedEvents(plot.scene(), QEvent.Type.MetaCall)
+    finally:
+        canvas.setUpdatesEnabled(True)  # asks for one paint of the whole canvas ...
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.UpdateLater)  # ... before anything else paints
 
 
 def _geometry_key(pic: Picture) -> tuple:
