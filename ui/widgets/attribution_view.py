@@ -16,8 +16,10 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 
 from simulator import interp
 from ui.bridge import SessionBridge
-from ui.widgets.residual_view import (LABEL_PT, Caption, LazyView, TokenCombo, fit_caption, line_plot,
-                                      set_category_ticks, set_plot_title, style_plot)
+from ui.lazy import LazyView
+from ui.widgets.caption import LABEL_PT, Caption, fit_caption
+from ui.widgets.plot_style import fixed_plot, scale_plot, set_category_ticks, set_plot_title
+from ui.widgets.token_combo import TokenCombo
 
 POSITIVE, NEGATIVE = (50, 110, 190), (200, 70, 50)
 NO_OTHER = "—"
@@ -43,6 +45,7 @@ class AttributionView(LazyView):
         super().__init__(bridge, parent)
         self.parts: dict[str, float] = {}
         self.calculation = ""
+        self.selected: str | None = None  # the component whose bar was clicked (outlined)
         self._auto_token = True
         bridge.sigTraceChanged.connect(self.request_refresh)
 
@@ -50,7 +53,7 @@ class AttributionView(LazyView):
         self.position = TokenCombo()
         self.token = QComboBox()
         self.other = QComboBox()
-        self.plot = line_plot("", "share of the logit")
+        self.plot = fixed_plot("", "share of the logit", min_size=None, x_grid=False)
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.7)
         self.plot.addItem(self.bars)
         self.plot.getPlotItem().addLine(y=0, pen=pg.mkPen("k"))
@@ -84,7 +87,7 @@ class AttributionView(LazyView):
         for w in (self, self.position, self.token, self.other):
             w.setFont(font)
         fit_caption(self.caption, font, 2)
-        style_plot(self.plot, f)
+        scale_plot(self.plot, f)
         set_plot_title(self.plot, self.plot.getPlotItem().titleLabel.text, f)
 
     def choice(self) -> tuple[int, int, int | None]:
@@ -124,7 +127,8 @@ class AttributionView(LazyView):
         names = list(self.parts)
         heights = np.array([self.parts[n] for n in names])
         brushes = [pg.mkBrush(*(POSITIVE if h >= 0 else NEGATIVE)) for h in heights]
-        self.bars.setOpts(x=np.arange(len(names)), height=heights, width=0.7, brushes=brushes, pen="k")
+        pens = [pg.mkPen("k", width=4 if n == self.selected else 1) for n in names]
+        self.bars.setOpts(x=np.arange(len(names)), height=heights, width=0.7, brushes=brushes, pens=pens)
         set_category_ticks(self.plot, [short_label(n) for n in names])
         span = max(float(np.abs(heights).max()), 1e-9) * 1.1
         low, high = min(0.0, float(heights.min()) * 1.1), max(0.0, float(heights.max())) + 0.02 * span
@@ -144,9 +148,11 @@ class AttributionView(LazyView):
         if not 0 <= i < len(names):
             return
         pos, tok, other = self.choice()
+        self.selected = names[i]
         self.calculation = interp.attribution_calculation(self.bridge.model, self.bridge.trace, pos, tok,
                                                           names[i], other)
         self.sigCalculation.emit(self.calculation)
+        self.refresh()
 
     def _clicked(self, ev) -> None:
         vb = self.plot.getPlotItem().getViewBox()

@@ -10,8 +10,8 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from ui.bridge import SessionBridge
+from ui.typography import TEXT_PT
 
-TEXT_PT = 14.0
 HINT = "Click a cell in the picture to see how its number was calculated."
 
 
@@ -49,8 +49,10 @@ class ExplainPanel(QScrollArea):
         words.setSpacing(4)
         words.addWidget(self.description)
         words.addStretch(1)
-        row.addLayout(words, 1)
-        row.addWidget(self.cell, 1)
+        # the longer text gets more of the width, fewer lines: the description, or a chosen cell's sum
+        row.addLayout(words, 3)
+        row.addWidget(self.cell, 2)
+        self._row = row
         self.setWidget(body)
         self.setWidgetResizable(True)
         self.setFrameShape(QScrollArea.Shape.NoFrame)
@@ -66,10 +68,18 @@ class ExplainPanel(QScrollArea):
             font.setPointSizeF(TEXT_PT * f)
             label.setFont(font)
 
+    def wanted_height(self) -> int:
+        """The height that shows the description and the whole calculation at the current width."""
+        body = self.widget()
+        return body.heightForWidth(max(self.viewport().width(), 100)) + 2 * self.frameWidth()
+
     def refresh(self, *_) -> None:
         step = self.bridge.stepper.step
         self.description.setText(step.description)
         self.cell.setText(self._cell_text())
+        chosen = self.bridge.cell is not None
+        self._row.setStretch(0, 2 if chosen else 3)
+        self._row.setStretch(1, 3 if chosen else 2)
 
     def show_calculation(self, text: str) -> None:
         """Write a calculation another view worked out (an attribution bar); the next cell or step replaces it."""
