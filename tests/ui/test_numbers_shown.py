@@ -38,6 +38,8 @@ def _all_numbers(heatmap) -> bool:
 
 
 def test_lesson_1_shows_every_number_of_the_head_when_presenting_at_1280x800(window, qtbot):
+    from ui.app import create_app
+    create_app()  # the application font the real app uses
     window.presentation.enter()
     window.showNormal()
     window.resize(1280, 800)
