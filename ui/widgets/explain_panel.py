@@ -10,8 +10,8 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from ui.bridge import SessionBridge
+from ui.typography import TEXT_PT
 
-TEXT_PT = 14.0
 HINT = "Click a cell in the picture to see how its number was calculated."
 
 
