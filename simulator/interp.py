@@ -86,18 +86,6 @@ def _ablator(edits: list[tuple[int | None, str]]) -> Hook:
     return hook
 
 
-def components(model, stack: str = "") -> list[str]:
-    """Every head and MLP of a stack (and the whole attention sublayers), in forward order."""
-    cfg = model.config
-    p = stack + "." if stack else ("decoder." if cfg.arch == "encoder-decoder" else "")
-    out = []
-    for layer in range(cfg.n_layers):
-        for kind in ("attn", "cross_attn") if p == "decoder." else ("attn",):
-            out += [f"{p}blocks.{layer}.{kind}.head{h}" for h in range(cfg.n_heads)]
-        out.append(f"{p}blocks.{layer}.mlp")
-    return out
-
-
 # --- the logit lens ---
 
 def _prefix(model) -> str:
@@ -176,7 +164,7 @@ def stream_parts(model, trace: Trace) -> dict[str, np.ndarray]:
     """The final residual stream as a sum of the components' outputs  # each [pos, d_model]
 
     Keys: `embed`, `pos_embed`, each head, each MLP (without its bias), and `biases` (every
-    b_O and b_out). Attention over depth and DenseFormer's weights are taken at their values in
+    b_O and b_out); a sublayer switched off as a whole (`trace.ablate`) is one part, its output. Attention over depth and DenseFormer's weights are taken at their values in
     this trace, so the parts add up to the stream exactly. Needs a pre-norm or norm-free model.
     """
     cfg, g, p = model.config, model.graph, _prefix(model)
@@ -184,12 +172,20 @@ def stream_parts(model, trace: Trace) -> dict[str, np.ndarray]:
         raise ValueError("Post-LN normalises the stream after every sublayer, so the final stream is not "
                          "a sum of the components' outputs: direct logit attribution needs pre-LN or no norm.")
     prm = trace._params
+    # a sublayer switched off as a whole wrote its ablated output, not weights · inputs: one part
+    whole = {}
+    for component in getattr(trace, "ablate", {}):
+        name, head = component_node(g, cfg.n_heads, component)
+        if head is None:
+            whole[name] = component
     parts: dict[str, dict[str, np.ndarray]] = {}  # step name -> its decomposition
     for node in g.nodes:
         if node.stack not in ("", p.rstrip(".")):
             continue
         n = node.name
-        if node.op == "embed":
+        if n in whole:
+            parts[n] = {whole[n]: trace[n]}
+        elif node.op == "embed":
             parts[n] = {"embed": trace[n]}
         elif node.op.startswith("pos_"):
             parts[n] = {"pos_embed": trace[n]}
@@ -430,7 +426,7 @@ def pca(x: np.ndarray, k: int = 2) -> tuple[np.ndarray, np.ndarray]:
     return coords, frac
 
 
-__all__ = ["ABLATIONS", "component_node", "ablation_hooks", "components", "lens_points", "logit_lens",
+__all__ = ["ABLATIONS", "component_node", "ablation_hooks", "lens_points", "logit_lens",
            "lens_probs", "point_label", "stream_parts", "direct_logit_attribution", "attribution_calculation",
            "final_scale", "patch_hook", "patch",
            "answer_metric", "patch_sweep", "attention_rollout", "pca"]
