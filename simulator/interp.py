@@ -141,7 +141,7 @@ def logit_lens(model, trace: Trace) -> tuple[list[str], np.ndarray]:
     already normalised, and a model without norms has none: both go straight to the unembedding.
     """
     points = lens_points(model)
-    prm, p = trace._params, _prefix(model)
+    prm, p = trace.params, _prefix(model)
     w_u, b_u = prm[p + "unembed.W_U"], prm[p + "unembed.b_U"]
     out = []
     for name in points:
@@ -171,7 +171,7 @@ def stream_parts(model, trace: Trace) -> dict[str, np.ndarray]:
     if cfg.norm == "post":
         raise ValueError("Post-LN normalises the stream after every sublayer, so the final stream is not "
                          "a sum of the components' outputs: direct logit attribution needs pre-LN or no norm.")
-    prm = trace._params
+    prm = trace.params
     # a sublayer switched off as a whole wrote its ablated output, not weights · inputs: one part
     whole = {}
     for component in getattr(trace, "ablate", {}):
@@ -232,7 +232,7 @@ def direct_logit_attribution(model, trace: Trace, pos: int, token: int,
     holds every bias (b_O, b_out, the norm's b and b_U). The values add up to the logit.
     """
     cfg, p = model.config, _prefix(model)
-    prm = trace._params
+    prm = trace.params
     n_pos, d_vocab = trace["logits"].shape
     for what, v, n in (("position", pos, n_pos), ("token", token, d_vocab)) + (
             (("other token", other, d_vocab),) if other is not None else ()):
@@ -268,13 +268,13 @@ def attribution_calculation(model, trace: Trace, pos: int, token: int, component
         return (f"{component}: every bias's share of {target} at position {pos}: the b_O and b_out of each "
                 f"layer read through the final norm, plus the norm's b and b_U.\n= {share:.4f}")
     v = stream_parts(model, trace)[component][pos]  # [d_model]
-    w_u = trace._params[p + "unembed.W_U"]
+    w_u = trace.params[p + "unembed.W_U"]
     direction = w_u[:, token] - (w_u[:, other] if other is not None else 0.0)
     lines = [f"{component}'s share of {target} at position {pos}:"]
     if cfg.norm == "pre":
         sigma = final_scale(model, trace, pos)
         c = v - v.mean()
-        d = trace._params[p + "ln_final.w"] * direction / sigma
+        d = trace.params[p + "ln_final.w"] * direction / sigma
         lines.append(f"c = its output at this position, centred (c − mean c); σ = {sigma:.4f}, the final "
                      "norm's spread here, held fixed")
         lines.append("share = Σ_i c_i · d_i,  d = w ∘ u / σ (w: the norm's scale), u = W_U[:, token]"
