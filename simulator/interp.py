@@ -164,8 +164,9 @@ def stream_parts(model, trace: Trace) -> dict[str, np.ndarray]:
     """The final residual stream as a sum of the components' outputs  # each [pos, d_model]
 
     Keys: `embed`, `pos_embed`, each head, each MLP (without its bias), and `biases` (every
-    b_O and b_out); a sublayer switched off as a whole (`trace.ablate`) is one part, its output. Attention over depth and DenseFormer's weights are taken at their values in
-    this trace, so the parts add up to the stream exactly. Needs a pre-norm or norm-free model.
+    b_O and b_out); a sublayer switched off as a whole (`trace.ablate`) is one part, its
+    output. Attention over depth and DenseFormer's weights are taken at their values in this
+    trace, so the parts add up to the stream exactly. Needs a pre-norm or norm-free model.
     """
     cfg, g, p = model.config, model.graph, _prefix(model)
     if cfg.norm == "post":
@@ -174,7 +175,7 @@ def stream_parts(model, trace: Trace) -> dict[str, np.ndarray]:
     prm = trace.params
     # a sublayer switched off as a whole wrote its ablated output, not weights · inputs: one part
     whole = {}
-    for component in getattr(trace, "ablate", {}):
+    for component in trace.ablate:
         name, head = component_node(g, cfg.n_heads, component)
         if head is None:
             whole[name] = component
@@ -354,8 +355,9 @@ def patch_sweep(model, clean, corrupt, answer: int, wrong: int | None = None,
     `what="resid"`: one row per residual point (as the logit lens), one column per position.
     `what="heads"`: one row per attention sublayer (self, then cross for a decoder that has it;
     columns = heads), each head patched at every position. An encoder-decoder's inputs are
-    (source, target) pairs, and the rows are the decoder's. Recovered = (patched − corrupt) / (clean − corrupt) of `answer_metric`
-    at the last position: 0 is the corrupted answer, 1 the clean one.
+    (source, target) pairs, and the rows are the decoder's. Recovered = (patched − corrupt) /
+    (clean − corrupt) of `answer_metric` at the last position: 0 is the corrupted answer, 1 the
+    clean one.
     """
     ct, rt = model.run(clean), model.run(corrupt)
     base, top = answer_metric(rt, answer, wrong), answer_metric(ct, answer, wrong)

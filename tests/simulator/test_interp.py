@@ -4,8 +4,7 @@ import itertools
 import numpy as np
 import pytest
 
-from simulator import ModelConfig, Transformer
-from simulator import interp
+from simulator import ModelConfig, Transformer, interp
 from simulator.engine import Session
 from simulator.ops import layernorm
 from simulator.presets import load_preset

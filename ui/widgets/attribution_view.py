@@ -16,15 +16,25 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 
 from simulator import interp
 from ui.bridge import SessionBridge
-from ui.widgets.residual_view import (LABEL_PT, Caption, LazyView, TokenCombo, fit_caption, line_plot,
-                                      set_category_ticks, set_plot_title, style_plot)
+from ui.widgets.residual_view import (
+    LABEL_PT,
+    Caption,
+    LazyView,
+    TokenCombo,
+    fit_caption,
+    line_plot,
+    set_category_ticks,
+    set_plot_title,
+    style_plot,
+)
 
 POSITIVE, NEGATIVE = (50, 110, 190), (200, 70, 50)
 NO_OTHER = "—"
 
 
 def short_label(component: str) -> str:
-    """"blocks.1.attn.head0" → "L1 H0", "blocks.0.mlp" → "L0 MLP", cross heads "L0 ×H1", "blocks.1.attn" → "L1 attn"."""
+    """A bar's label: "blocks.1.attn.head0" → "L1 H0", "blocks.0.mlp" → "L0 MLP", a cross head
+    "L0 ×H1", a whole sublayer switched off "blocks.1.attn" → "L1 attn"."""
     name = component.removeprefix("decoder.")
     parts = name.split(".")
     if parts[0] != "blocks":

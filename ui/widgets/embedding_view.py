@@ -15,8 +15,16 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 from simulator import interp
 from ui.bridge import SessionBridge
 from ui.widgets import colormaps
-from ui.widgets.residual_view import (LABEL_PT, LINE_COLOR, Caption, LazyView, fit_caption, line_plot,
-                                      set_plot_title, style_plot)
+from ui.widgets.residual_view import (
+    LABEL_PT,
+    LINE_COLOR,
+    Caption,
+    LazyView,
+    fit_caption,
+    line_plot,
+    set_plot_title,
+    style_plot,
+)
 
 EMBEDDINGS = "Token embeddings (W_E)"
 MAX_LABELS = 40  # more labels than this overlap into a smudge

@@ -18,8 +18,18 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 from simulator import interp
 from ui.bridge import SessionBridge
 from ui.widgets.heatmap import Heatmap
-from ui.widgets.residual_view import (LABEL_PT, LINE_COLOR, Caption, LazyView, TokenCombo, fit_caption,
-                                      line_plot, set_category_ticks, set_plot_title, style_plot)
+from ui.widgets.residual_view import (
+    LABEL_PT,
+    LINE_COLOR,
+    Caption,
+    LazyView,
+    TokenCombo,
+    fit_caption,
+    line_plot,
+    set_category_ticks,
+    set_plot_title,
+    style_plot,
+)
 
 
 class LabelledHeatmap(Heatmap):
