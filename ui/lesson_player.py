@@ -26,9 +26,11 @@ from simulator.view_state import ViewState
 from ui import messages
 from ui.actions import make_action
 from ui.bridge import SessionBridge
+from ui.typography import HEADING_PT as TITLE_PT
+from ui.typography import TEXT_PT
 from ui.widgets.step_pictures import step_title
 
-TITLE_PT, TEXT_PT, SMALL_PT = 15.0, 14.0, 11.0  # as the explanation's text: one size to read
+SMALL_PT = 11.0  # where the stop is, and the buttons
 FILTER = "Stepformer lessons (*.json)"
 
 SetModel = Callable[[Transformer, object, str], None]  # (model, tokens, undo text)

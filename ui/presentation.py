@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QApplication, QDockWidget, QMainWindow, QSplitter,
 
 from ui.actions import make_action
 from ui.bridge import SessionBridge
+from ui.typography import Typography
 
 # Type grows with the screen so that it keeps the same share of the projected picture: 12 pt
 # becomes 18 pt (24 px, 3 % of the height) on a 1280×800 projector, near the 24-pt-on-a-slide rule.
@@ -84,10 +85,11 @@ class PresentationController(QObject):
 
     def __init__(self, window: QMainWindow, bridge: SessionBridge, keep: Iterable[QWidget] = (),
                  also_hide: Iterable[QWidget] = (), splitter: QSplitter | None = None,
-                 scale: float | None = None):
+                 scale: float | None = None, typography: Typography | None = None):
         super().__init__(window)
         self.window = window
         self.bridge = bridge
+        self.typography = typography if typography is not None else Typography(self)
         self.keep = list(keep)
         self.also_hide = list(also_hide)
         self.splitter = splitter
@@ -201,11 +203,8 @@ class PresentationController(QObject):
             self.window.resizeDocks(docks, [width] * len(docks), Qt.Orientation.Horizontal)
 
     def _scale_views(self, f: float) -> None:
-        # Views that set their own fonts (pictures, the explanation, the lesson) scale themselves.
-        for widget in self.window.findChildren(QWidget):
-            scale = getattr(widget, "set_font_scale", None)
-            if callable(scale):
-                scale(f)
+        # Views that set their own fonts (pictures, the explanation, the lesson) follow the typography.
+        self.typography.set_scale(f)
 
     def eventFilter(self, obj: QObject, ev: QEvent) -> bool:
         kind = ev.type()

@@ -83,11 +83,18 @@ def test_the_heatmap_context_menu_saves_its_picture_and_numbers(heatmap, tmp_pat
     assert np.array_equal(np.load(tmp_path / "num.npy"), VALUES)
 
 
-def test_right_click_opens_the_menu(heatmap, qtbot):
+def test_right_click_opens_the_menu_the_app_gives_pictures(heatmap, qtbot, monkeypatch):
     pos = heatmap.viewport().rect().center()
-    event = QContextMenuEvent(QContextMenuEvent.Reason.Mouse, pos, heatmap.viewport().mapToGlobal(pos))
-    QApplication.sendEvent(heatmap.viewport(), event)
-    menus = [m for m in heatmap.findChildren(QMenu) if m.isVisible()]
+
+    def right_click():
+        event = QContextMenuEvent(QContextMenuEvent.Reason.Mouse, pos, heatmap.viewport().mapToGlobal(pos))
+        QApplication.sendEvent(heatmap.viewport(), event)
+        return [m for m in heatmap.findChildren(QMenu) if m.isVisible()]
+
+    monkeypatch.setattr(Heatmap, "context_menu", None)
+    assert right_click() == []  # a picture alone knows nothing of files
+    monkeypatch.setattr(Heatmap, "context_menu", export.heatmap_menu)  # as the main window sets it
+    menus = right_click()
     assert len(menus) == 1 and menus[0].actions()[0].text().startswith("Save picture")
     menus[0].close()
 

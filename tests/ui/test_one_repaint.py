@@ -11,7 +11,7 @@ from ui.widgets.arch_map import ArchMap
 from ui.widgets.explain_panel import ExplainPanel
 from ui.widgets.gradient_view import GradientFlowView
 from ui.widgets.param_editor import ParamEditor
-from ui.widgets.residual_view import LazyView
+from ui.lazy import LazyView
 from ui.widgets.step_view import StepView
 from ui.widgets.token_strip import TokenStrip
 from ui.widgets.training_panel import TrainingPanel

@@ -16,17 +16,10 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 
 from simulator import interp
 from ui.bridge import SessionBridge
-from ui.widgets.residual_view import (
-    LABEL_PT,
-    Caption,
-    LazyView,
-    TokenCombo,
-    fit_caption,
-    line_plot,
-    set_category_ticks,
-    set_plot_title,
-    style_plot,
-)
+from ui.lazy import LazyView
+from ui.widgets.caption import LABEL_PT, Caption, fit_caption
+from ui.widgets.plot_style import fixed_plot, scale_plot, set_category_ticks, set_plot_title
+from ui.widgets.token_combo import TokenCombo
 
 POSITIVE, NEGATIVE = (50, 110, 190), (200, 70, 50)
 NO_OTHER = "—"
@@ -63,7 +56,7 @@ class AttributionView(LazyView):
         self.position = TokenCombo()
         self.token = QComboBox()
         self.other = QComboBox()
-        self.plot = line_plot("", "share of the logit")
+        self.plot = fixed_plot("", "share of the logit", min_size=None, x_grid=False)
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.7)
         self.plot.addItem(self.bars)
         self.plot.getPlotItem().addLine(y=0, pen=pg.mkPen("k"))
@@ -97,7 +90,7 @@ class AttributionView(LazyView):
         for w in (self, self.position, self.token, self.other):
             w.setFont(font)
         fit_caption(self.caption, font, 2)
-        style_plot(self.plot, f)
+        scale_plot(self.plot, f)
         set_plot_title(self.plot, self.plot.getPlotItem().titleLabel.text, f)
 
     def choice(self) -> tuple[int, int, int | None]:

@@ -19,9 +19,9 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSt
 from simulator import BackwardWalk
 from simulator.gradient_flow import BackwardStep
 from ui.bridge import SessionBridge
+from ui.lazy import LazyView
 from ui.widgets import colormaps
 from ui.widgets.heatmap import Heatmap
-from ui.widgets.residual_view import LazyView
 from ui.widgets.slicing import head_slicer, labels_for, step_title, thin
 from ui.widgets.wrap_label import WrapLabel
 

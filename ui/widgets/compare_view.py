@@ -14,9 +14,10 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 from simulator import Transformer, depth
 from simulator.config import RESIDUALS
 from ui.bridge import SessionBridge
+from ui.lazy import LazyView
 from ui.widgets import colormaps
+from ui.widgets.caption import LABEL_PT, Caption, fit_caption
 from ui.widgets.heatmap import Heatmap
-from ui.widgets.residual_view import LABEL_PT, Caption, LazyView, fit_caption
 
 MAP_SCALE = 0.85  # three maps share the width: slightly smaller labels keep every token on its axis
 

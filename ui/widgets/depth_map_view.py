@@ -8,16 +8,16 @@ pattern for the selected head, drawn the same way, so the analogy can be seen.
 """
 from __future__ import annotations
 
-import numpy as np
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout, QWidget
 
 from simulator import depth
 from ui.bridge import SessionBridge
+from ui.lazy import LazyView
 from ui.widgets import colormaps
+from ui.widgets.caption import LABEL_PT, Caption, fit_caption
 from ui.widgets.heatmap import Heatmap
-from ui.widgets.residual_view import (LABEL_PT, Caption, LazyView, TokenCombo, fit_caption,
-                                      token_row)
+from ui.widgets.token_combo import TokenCombo, token_row
 
 
 class DepthMapView(LazyView):

@@ -14,17 +14,10 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 
 from simulator import interp
 from ui.bridge import SessionBridge
+from ui.lazy import LazyView
 from ui.widgets import colormaps
-from ui.widgets.residual_view import (
-    LABEL_PT,
-    LINE_COLOR,
-    Caption,
-    LazyView,
-    fit_caption,
-    line_plot,
-    set_plot_title,
-    style_plot,
-)
+from ui.widgets.caption import LABEL_PT, Caption, fit_caption
+from ui.widgets.plot_style import LINE_COLOR, fixed_plot, scale_plot, set_plot_title
 
 EMBEDDINGS = "Token embeddings (W_E)"
 MAX_LABELS = 40  # more labels than this overlap into a smudge
@@ -44,7 +37,7 @@ class EmbeddingView(LazyView):
 
     def build(self) -> None:
         self.source = QComboBox()
-        self.plot = line_plot("", "PC 2")
+        self.plot = fixed_plot("", "PC 2", min_size=None, x_grid=False)
         self.plot.getPlotItem().setLabel("bottom", "PC 1", color="k", size=f"{round(13 * self._scale)}pt", bold=True)
         self.scatter = pg.ScatterPlotItem(size=11, brush=pg.mkBrush(LINE_COLOR), pen=pg.mkPen("k"))
         self.plot.addItem(self.scatter)
@@ -66,7 +59,7 @@ class EmbeddingView(LazyView):
         for w in (self, self.source):
             w.setFont(font)
         fit_caption(self.caption, font, 2)
-        style_plot(self.plot, f)
+        scale_plot(self.plot, f)
         set_plot_title(self.plot, self.plot.getPlotItem().titleLabel.text, f)
         self._font = QFont(font)
         for t in self._texts:

@@ -7,16 +7,15 @@ token after it. The comparison trains nothing; it averages seeded random models.
 """
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QCoreApplication, QObject, Signal
-from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QTabWidget,
-                               QVBoxLayout, QWidget)
+from PySide6.QtCore import QCoreApplication, Signal
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QTabWidget, QVBoxLayout, QWidget
 
 from simulator.gradient_flow import compare_gradient_flow, gradient_flow, next_token_targets
 from ui.bridge import SessionBridge
+from ui.jobs import BackgroundJob
+from ui.lazy import Lazy
 from ui.widgets import colormaps
 from ui.widgets.plot_style import fixed_plot
 from ui.widgets.wrap_label import WrapLabel
@@ -41,20 +40,6 @@ def short_name(name: str) -> str:
     return name
 
 
-class _CompareWorker(QObject):
-    sigDone = Signal(object)  # {(residual, norm): norms [depth]}, or an error message (str)
-
-    def __init__(self, depth: int, seed: int):
-        super().__init__()
-        self.depth, self.seed = depth, seed
-
-    def run(self) -> None:
-        try:
-            self.sigDone.emit(compare_gradient_flow(self.depth, tuple(MODES), seed=self.seed))
-        except ValueError as exc:
-            self.sigDone.emit(str(exc))
-
-
 class GradientFlowView(QWidget):
     sigComparisonReady = Signal(object)  # {(residual, norm): ‖∂L/∂resid_pre‖ per layer}
 
@@ -63,9 +48,8 @@ class GradientFlowView(QWidget):
         self.bridge = bridge
         self.flow: dict | None = None  # gradient_flow of the current model and input
         self.comparison: dict | None = None
-        self._dirty = True
-        self._thread: threading.Thread | None = None
-        self._worker: _CompareWorker | None = None
+        self._lazy = Lazy(self, self.refresh)
+        self._job: BackgroundJob | None = None  # measuring the wirings
 
         self.summary = WrapLabel()
         self.which = QComboBox()
@@ -134,24 +118,20 @@ class GradientFlowView(QWidget):
     # --- the current model ---
 
     def _on_trace_changed(self) -> None:
-        self._dirty = True
-        if self.isVisible():
-            self.refresh()
+        self._lazy.request()
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
-        if self._dirty:
-            self.refresh()
         self._maybe_compare()
 
     def _maybe_compare(self) -> None:
         """Measure the wirings the first time their page is on screen."""
-        if self.pages.currentIndex() == 1 and self.comparison is None and self._thread is None:
+        if self.pages.currentIndex() == 1 and self.comparison is None and self._job is None:
             self.compare()
 
     def refresh(self) -> None:
         """Recompute the gradients of the current model on the current input."""
-        self._dirty = False
+        self._lazy.stale = False
         arch = self.bridge.model.config.arch
         job = next_token_targets(self.bridge.session.tokens, arch)
         if job is None:
@@ -220,24 +200,23 @@ class GradientFlowView(QWidget):
 
     def compare(self) -> None:
         """Measure the gradient at each layer for every wiring, on a worker thread."""
-        if self._thread is not None:
+        if self._job is not None:
             return
         self.compare_button.setEnabled(False)
-        self.compare_note.setText(f"Measuring {len(MODES)} wirings of a {self.depth.value()}-layer model…")
-        self._worker = _CompareWorker(self.depth.value(), self.seed.value())
-        self._thread = threading.Thread(target=self._worker.run, name="gradient-flow", daemon=True)
-        self._worker.sigDone.connect(self._on_compared)
-        self._thread.start()
+        depth, seed = self.depth.value(), self.seed.value()
+        self.compare_note.setText(f"Measuring {len(MODES)} wirings of a {depth}-layer model…")
+        self._job = BackgroundJob(lambda _job: compare_gradient_flow(depth, tuple(MODES), seed=seed), "gradient-flow")
+        self._job.sigDone.connect(self._on_compared)
+        self._job.start()
 
     def shutdown(self) -> None:
-        if self._thread is not None:
-            self._worker.sigDone.disconnect(self._on_compared)
-            self._thread.join(timeout=10)
-            self._thread = self._worker = None
+        if self._job is not None:
+            self._job.abandon()
+            self._job = None
 
     def _on_compared(self, result) -> None:
-        self._thread.join()  # it ends right after emitting
-        self._thread = self._worker = None
+        self._job.wait()
+        self._job = None
         self.compare_button.setEnabled(True)
         if isinstance(result, str):
             self.compare_note.setText(result)

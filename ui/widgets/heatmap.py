@@ -8,20 +8,22 @@ and hatched, and changed or selected cells get an outline. The view is fixed
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QFont, QFontMetricsF, QWheelEvent
+from PySide6.QtWidgets import QMenu
 
+from ui.typography import CELL_PT, TICK_PT
+from ui.typography import HEADING_PT as TITLE_PT
 from ui.widgets import colormaps
 from ui.widgets.cell_overlay import CellOverlay
+
 # format_value and widest_text are also imported from here by the views and tests
 from ui.widgets.cell_text import COMPACT_BANDS, format_compact, format_value, widest_text
 
-TICK_PT = 12.0
-CELL_PT = 11.0
-TITLE_PT = 15.0
 MARGIN = 4  # around the title, axes and colour bar (pyqtgraph's 9 wastes room in small panels)
 SPACING = 3  # between title, cells and colour bar
 LABEL_OVERHANG = 30  # pixels a column label may reach past the first or last column
@@ -43,6 +45,10 @@ class Heatmap(pg.GraphicsLayoutWidget):
     sigCellDoubleClicked = Signal(object)  # (row, col)
     sigCellHovered = Signal(object)  # (row, col), or None when the pointer leaves the cells
     sigCellNudged = Signal(object, float)  # (row, col), wheel steps (+1/-1 per notch)
+
+    # Makes the right-click menu (the app sets ui.export.heatmap_menu: save the picture or the
+    # numbers); a picture knows nothing of files, so without it there is no menu.
+    context_menu: Callable[[Heatmap], QMenu] | None = None
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -392,9 +398,8 @@ class Heatmap(pg.GraphicsLayoutWidget):
         super().mouseDoubleClickEvent(ev)
 
     def contextMenuEvent(self, ev) -> None:
-        from ui.export import heatmap_menu  # saving the picture or the numbers lives with the other exports
-
-        heatmap_menu(self).popup(ev.globalPos())
+        if Heatmap.context_menu is not None:
+            Heatmap.context_menu(self).popup(ev.globalPos())
 
     def wheelEvent(self, ev: QWheelEvent) -> None:
         cell = self._cell_at_scene(self.mapToScene(ev.position().toPoint()))

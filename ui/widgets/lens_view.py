@@ -17,19 +17,11 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 
 from simulator import interp
 from ui.bridge import SessionBridge
+from ui.lazy import LazyView
+from ui.widgets.caption import LABEL_PT, Caption, fit_caption
 from ui.widgets.heatmap import Heatmap
-from ui.widgets.residual_view import (
-    LABEL_PT,
-    LINE_COLOR,
-    Caption,
-    LazyView,
-    TokenCombo,
-    fit_caption,
-    line_plot,
-    set_category_ticks,
-    set_plot_title,
-    style_plot,
-)
+from ui.widgets.plot_style import LINE_COLOR, fixed_plot, scale_plot, set_category_ticks, set_plot_title
+from ui.widgets.token_combo import TokenCombo
 
 
 class LabelledHeatmap(Heatmap):
@@ -86,7 +78,7 @@ class LensView(LazyView):
         self.position = TokenCombo()
         self.follow = QComboBox()  # the token whose probability is followed; default: the model's answer
         self.heatmap = LabelledHeatmap()
-        self.plot = line_plot("Probability through depth", "p")
+        self.plot = fixed_plot("Probability through depth", "p", min_size=None, x_grid=False)
         self.curve = self.plot.plot([], [], pen=pg.mkPen(LINE_COLOR, width=3), symbol="o", symbolSize=10,
                                     symbolBrush=LINE_COLOR, symbolPen="k")
         self.caption = Caption()
@@ -123,7 +115,7 @@ class LensView(LazyView):
             w.setFont(font)
         fit_caption(self.caption, font, 2)
         self.heatmap.set_font_scale(f)
-        style_plot(self.plot, f)
+        scale_plot(self.plot, f)
         set_plot_title(self.plot, self.plot.getPlotItem().titleLabel.text, f)
 
     def followed(self) -> int:

@@ -17,8 +17,9 @@ from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPen
 from PySide6.QtWidgets import QMenu, QSizePolicy, QVBoxLayout, QWidget
 
 from ui.bridge import SessionBridge
+from ui.lazy import LazyView
 from ui.widgets import colormaps
-from ui.widgets.residual_view import LABEL_PT, Caption, LazyView, fit_caption
+from ui.widgets.caption import LABEL_PT, Caption, fit_caption
 
 CHANGED = QColor(255, 140, 0)
 SELECTED = QColor(20, 20, 20)

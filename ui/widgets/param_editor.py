@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (QApplication, QHBoxLayout, QLabel, QLineEdit, QPu
 
 from ui.messages import plain
 from ui.bridge import SessionBridge
+from ui.lazy import Lazy
 from ui.widgets import heatmap as heatmap_mod
 from ui.widgets import colormaps
 from ui.widgets.heatmap import Heatmap, format_value
@@ -66,8 +67,8 @@ class ParamEditor(QWidget):
         self._name: str | None = None
         self._names: tuple[str, ...] = ()
         self._cell: tuple[int, int] | None = None  # cell being edited
-        self._stale = True  # the model changed while the editor was hidden (see set_active)
         self._active = True
+        self._lazy = Lazy(self, self._reread, on_screen=self._on_screen)  # see set_active
 
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(["parameter", "shape"])
@@ -146,8 +147,8 @@ class ParamEditor(QWidget):
         """Show parameter `name` (KeyError if the model has none of that name)."""
         if name not in self.bridge.model.params:
             raise KeyError(f"No parameter called {name!r}.")
-        if self._stale:
-            self._reread()
+        if self._lazy.stale:
+            self._lazy.run()
         item = self._items[name]
         self.tree.setCurrentItem(item)
         self._show(name)
@@ -183,29 +184,20 @@ class ParamEditor(QWidget):
         """Re-read the parameters (an edit, a new model); rebuild the tree if the names changed.
         While the editor is hidden this waits until it is shown: an edit need not redraw a
         heatmap nobody sees."""
-        if self._on_screen():
-            self._reread()
-        else:
-            self._stale = True
+        self._lazy.request()
 
     def set_active(self, on: bool) -> None:
         """Whether the editor is on screen: a dock's tab behind another one stays "visible" to
         Qt, so the window says so (QDockWidget.visibilityChanged). An inactive editor catches
         up when it becomes active again."""
         self._active = bool(on)
-        if self._stale and self._on_screen():
-            self._reread()
-
-    def showEvent(self, ev) -> None:
-        super().showEvent(ev)
-        if self._stale and self._active:
-            self._reread()
+        self._lazy.catch_up()
 
     def _on_screen(self) -> bool:
         return self._active and self.isVisible()
 
     def _reread(self) -> None:
-        self._stale = False
+        self._lazy.stale = False
         params = self.bridge.model.params
         names = tuple(params)
         if names != self._names:
@@ -245,8 +237,8 @@ class ParamEditor(QWidget):
     def _head_changed(self, h: int) -> None:
         params = self.bridge.model.params
         if not self._on_screen():
-            self._stale = True
-        elif self._name not in params:  # a new model, announced with the head before the trace: reread all
+            self._lazy.stale = True
+        elif self._name not in params:  # a new model whose parameters the editor has not read yet
             self._reread()
         elif params[self._name].ndim == 3:
             self._show(self._name)
@@ -360,7 +352,7 @@ class ParamEditor(QWidget):
         self.heatmap.set_selected(None)
 
     def eventFilter(self, obj, ev) -> bool:
-        if obj is self.heatmap and ev.type() == QEvent.Type.Resize and self._name is not None and not self._stale:
+        if obj is self.heatmap and ev.type() == QEvent.Type.Resize and self._name is not None and not self._lazy.stale:
             self._show(self._name)  # the labels the cells have room for depend on the size
         return False
 

@@ -16,9 +16,10 @@ from PySide6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QLine
 from simulator import interp
 from simulator.presets import PatchPair, patch_pairs
 from ui.bridge import SessionBridge
+from ui.lazy import LazyView
+from ui.widgets.caption import LABEL_PT, Caption, fit_caption
 from ui.widgets.heatmap import TICK_PT, Heatmap
 from ui.widgets.picture_layout import fit_labels
-from ui.widgets.residual_view import LABEL_PT, Caption, LazyView, fit_caption
 
 OWN = "Your own inputs"
 

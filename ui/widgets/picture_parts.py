@@ -6,13 +6,14 @@ from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import QFrame, QGraphicsRectItem, QLabel, QVBoxLayout, QWidget
 
+from ui.typography import NOTE_PT
 from ui.widgets.colormaps import HEAD_COLORS
 from ui.widgets.heatmap import Heatmap
 from ui.widgets.picture_items import Panel, Symbol
 from ui.widgets.picture_layout import LabelFit
 from ui.widgets.slicing import thin
 
-SYMBOL_PT, NOTE_PT = 40.0, 12.0
+SYMBOL_PT = 40.0  # the +, ×, = between panels: read across the room
 
 
 def _head_color(h: int):

@@ -11,9 +11,9 @@ from PySide6.QtCore import QLineF, QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPen
 from PySide6.QtWidgets import QWidget
 
+from ui.typography import TICK_PT
 from ui.widgets import colormaps
 
-TICK_PT = 12.0
 MIN_WEIGHT = 0.02  # lighter attention lines are invisible clutter on a projector
 LEVELS = 32  # line weights are drawn in this many steps of width and shade
 SMOOTH_LINES = 600  # above this many lines, antialiasing costs more than it shows

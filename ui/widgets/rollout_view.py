@@ -12,8 +12,9 @@ from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout, QWidget
 
 from simulator import interp
 from ui.bridge import SessionBridge
+from ui.lazy import LazyView
+from ui.widgets.caption import LABEL_PT, Caption, fit_caption
 from ui.widgets.heatmap import Heatmap
-from ui.widgets.residual_view import LABEL_PT, Caption, LazyView, fit_caption
 
 CAN_AND_CANNOT = (
     "Rollout can say which input tokens a position could have drawn on through the attention of all "

@@ -13,8 +13,9 @@ from PySide6.QtCore import QCoreApplication, QEvent, Qt
 from PySide6.QtGui import QFont, QFontMetricsF
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from ui.messages import plain
 from ui.bridge import SessionBridge
+from ui.messages import plain
+from ui.typography import FORMULA_PT, TITLE_PT
 from ui.widgets import colormaps
 from ui.widgets import heatmap as heatmap_mod
 from ui.widgets.heatmap import Heatmap, format_value
@@ -25,7 +26,6 @@ from ui.widgets.picture_parts import NOTE_PT, PanelBox, SymbolLabel
 from ui.widgets.plots import AttentionLines
 from ui.widgets.step_pictures import build_picture, lines_focus
 
-TITLE_PT, FORMULA_PT = 19.0, 15.0
 SMALLER = 0.87  # a title too long for one line is set this much smaller first
 FRAME = 9  # PanelBox margin + thickest border, each side
 BAR_WIDTH = 70  # the heatmap's colour bar with its tick labels

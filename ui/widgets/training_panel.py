@@ -13,14 +13,26 @@ from collections.abc import Callable
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QCoreApplication, QObject, Signal
-from PySide6.QtWidgets import (QComboBox, QDoubleSpinBox, QGridLayout, QHBoxLayout, QLabel, QProgressBar,
-                               QPushButton, QSpinBox, QVBoxLayout, QWidget)
+from PySide6.QtCore import QCoreApplication, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 from simulator import Transformer
 from simulator.tasks import TASKS, Task
 from simulator.train import TrainResult, check_fits, train
 from ui.bridge import SessionBridge
+from ui.jobs import BackgroundJob
+from ui.lazy import Lazy
 from ui.widgets import colormaps
 from ui.widgets.heatmap import Heatmap
 from ui.widgets.plot_style import fixed_plot
@@ -28,6 +40,7 @@ from ui.widgets.wrap_label import WrapLabel
 
 EVERY = 5  # steps between snapshots: a few per second at the default batch size
 EVAL_SIZE = 100
+GRID_SCALE = 0.8  # of the type: a grid of every head shares the panel with two plots
 
 
 def attention_sites(model: Transformer) -> list[tuple[str, str]]:
@@ -39,34 +52,26 @@ def attention_sites(model: Transformer) -> list[tuple[str, str]]:
     return [("Self-attention", "blocks.{l}.attn.hook_pattern")]
 
 
-class TrainWorker(QObject):
-    """Runs `train` on a worker thread; `pause`, `resume` and `stop` are safe to call from the GUI."""
+class TrainWorker:
+    """Runs `train` as a BackgroundJob's work; `pause`, `resume` and `stop` are safe to call from the GUI.
 
-    sigSnapshot = Signal(object)  # (step, loss, accuracy or None, params)
-    sigDone = Signal(object)  # TrainResult, or an error message (str)
+    The job reports (step, loss, accuracy or None, params) snapshots and ends with the TrainResult.
+    """
 
     def __init__(self, model: Transformer, task: Task, steps: int, batch_size: int, lr_factor: float,
                  seed: int):
-        super().__init__()
         self.model, self.task = model, task
         self.settings = dict(steps=steps, batch_size=batch_size, lr_factor=lr_factor, seed=seed)
         self._stop = False
         self._running = threading.Event()
         self._running.set()
 
-    def run(self) -> None:
+    def run(self, job: BackgroundJob) -> TrainResult:
         steps = self.settings["steps"]
-        try:
-            result = train(self.model, self.task, **self.settings, callback=self._emit,
-                           should_stop=self._should_stop, every=EVERY,
-                           eval_every=EVERY * max(5, steps // (EVERY * 40)), eval_size=EVAL_SIZE)
-        except (ValueError, FloatingPointError) as exc:
-            self.sigDone.emit(str(exc))
-            return
-        self.sigDone.emit(result)
-
-    def _emit(self, step, loss, accuracy, params) -> None:
-        self.sigSnapshot.emit((step, loss, accuracy, params))
+        return train(self.model, self.task, **self.settings,
+                     callback=lambda step, loss, accuracy, params: job.report((step, loss, accuracy, params)),
+                     should_stop=self._should_stop, every=EVERY,
+                     eval_every=EVERY * max(5, steps // (EVERY * 40)), eval_size=EVAL_SIZE)
 
     def _should_stop(self) -> bool:
         self._running.wait()  # a paused run waits here, between two steps
@@ -96,7 +101,7 @@ class TrainingPanel(QWidget):
         self._apply_params = apply_params
         self._set_model = set_model
         self._worker: TrainWorker | None = None
-        self._thread: threading.Thread | None = None
+        self._job: BackgroundJob | None = None  # the run
         self._model: Transformer | None = None  # the session's model the run will write back to
         self._before: dict | None = None
         self._latest: dict | None = None
@@ -104,7 +109,10 @@ class TrainingPanel(QWidget):
         self._tokens = None
         self._loss: list[tuple[int, float]] = []
         self._acc: list[tuple[int, float]] = []
-        self._stale = True  # the patterns wait to be drawn until the panel is shown
+        # Every head of every layer is a heatmap: on a hidden tab, redrawing them on each edit
+        # or snapshot would cost more than the edit itself. They catch up when shown instead.
+        self._patterns = Lazy(self, self._paint_patterns)
+        self._scale = 1.0
 
         self.task_combo = QComboBox()
         for name, task in TASKS.items():
@@ -194,7 +202,7 @@ class TrainingPanel(QWidget):
 
     @property
     def running(self) -> bool:
-        return self._thread is not None
+        return self._job is not None
 
     def start(self) -> None:
         """Train on the chosen task; a model that cannot learn it is replaced by the task's own."""
@@ -222,13 +230,11 @@ class TrainingPanel(QWidget):
         self.status.setText(note + "Training…")
         self._worker = TrainWorker(model.copy(), task, self.steps.value(), self.batch.value(),
                                    self.lr.value(), self.seed.value())
-        # A daemon thread: quitting mid-run cannot hang or abort the app. The worker's signals
-        # are emitted from that thread, so Qt queues them to the panel in the GUI thread.
-        self._thread = threading.Thread(target=self._worker.run, name="training", daemon=True)
-        self._worker.sigSnapshot.connect(self._on_snapshot)
-        self._worker.sigDone.connect(self._on_done)
+        self._job = BackgroundJob(self._worker.run, "training", errors=(ValueError, FloatingPointError))
+        self._job.sigProgress.connect(self._on_snapshot)
+        self._job.sigDone.connect(self._on_done)
         self._set_running(True)
-        self._thread.start()
+        self._job.start()
 
     def set_paused(self, paused: bool) -> None:
         if self._worker is None:
@@ -248,10 +254,9 @@ class TrainingPanel(QWidget):
     def shutdown(self) -> None:
         """Stop a run and wait for its thread (on quit): nothing is applied."""
         if self._worker is not None:
-            self._worker.sigDone.disconnect(self._on_done)
             self._worker.stop()
-            self._thread.join(timeout=10)
-            self._worker = self._thread = None
+            self._job.abandon()
+            self._worker = self._job = None
 
     def loss_points(self) -> list[tuple[int, float]]:
         """(step, loss) of every point on the loss plot."""
@@ -284,8 +289,8 @@ class TrainingPanel(QWidget):
         self._draw_patterns()
 
     def _on_done(self, result) -> None:
-        self._thread.join()  # it ends right after emitting
-        self._worker = self._thread = None
+        self._job.wait()
+        self._worker = self._job = None
         self._set_running(False)
         if isinstance(result, str):
             self.status.setText(f"Training stopped: {result}")
@@ -346,18 +351,17 @@ class TrainingPanel(QWidget):
             self.site_combo.blockSignals(False)
         self.site_combo.setVisible(len(labels) > 1)
 
-    def showEvent(self, ev) -> None:
-        super().showEvent(ev)
-        if self._stale:
-            self._draw_patterns()
+    def set_font_scale(self, f: float) -> None:
+        """Scale the patterns' type, e.g. when projecting."""
+        self._scale = float(f)
+        for row in self.heatmaps:
+            for h in row:
+                h.set_font_scale(GRID_SCALE * f)
 
-    def _draw_patterns(self) -> None:
-        # Every head of every layer is a heatmap: on a hidden tab, redrawing them on each edit
-        # or snapshot would cost more than the edit itself. Catch up when shown instead.
-        if not self.isVisible():
-            self._stale = True
-            return
-        self._stale = False
+    def _draw_patterns(self, *_) -> None:
+        self._patterns.request()
+
+    def _paint_patterns(self) -> None:
         if self.running:
             if self._latest is None:
                 return
@@ -388,7 +392,7 @@ class TrainingPanel(QWidget):
         self.heatmaps = [[Heatmap() for _ in range(cols)] for _ in range(rows)]
         for r, row in enumerate(self.heatmaps):
             for c, h in enumerate(row):
-                h.set_font_scale(0.8)
+                h.set_font_scale(GRID_SCALE * self._scale)
                 colormaps.keep_maps(self.bridge, h)
                 h.setMinimumSize(110, 110)  # the grid shares the panel's height with the plots
                 self.attn_grid.addWidget(h, r, c)
