@@ -8,8 +8,8 @@ edit; a full residual-stream patching sweep of the classroom model finishes in u
 The model view is timed from the edit's notification to the grid painted: its update slot (one
 thumbnail per head made from the new patterns) and Qt painting the 1000×600 grid; the engine's
 recompute is timed apart. The CPU time of the same span is printed too: on a shared machine the
-wall-clock figure includes time spent waiting for a core. The sweep patches every residual point at every position (5 × 8 runs
-of the classroom model on 8 tokens), plus the clean and corrupted runs.
+wall-clock figure includes time spent waiting for a core. The sweep patches every residual point
+at every position (5 × 8 runs of the classroom model on 8 tokens), plus the clean and corrupted runs.
 """
 from __future__ import annotations
 

@@ -262,3 +262,15 @@ def test_patching_column_labels_fit_long_words(qtbot):
     assert stagger or scale < 1.0  # six long names over narrow columns: smaller or staggered
     tabs.resize(2400, 500)
     qtbot.waitUntil(lambda: view.resid_map.label_style()[1] is False)  # room enough: one line again
+
+
+def test_attribution_bars_follow_a_switched_off_sublayer(induction):
+    bridge, _, tabs = induction
+    view = tabs.show_view("Attribution")
+    bridge.session.set_ablation({"blocks.1.attn": "zero", "blocks.0.mlp": "mean"})
+    pos, tok, _ = view.choice()
+    assert "blocks.1.attn" in view.parts
+    assert np.sum(view.bars.opts["height"]) == pytest.approx(bridge.trace["logits"][pos, tok], abs=1e-9)
+    axis = view.plot.getPlotItem().getAxis("bottom")
+    labels = [s for level in axis._tickLevels for _, s in level]
+    assert "L1 attn" in labels

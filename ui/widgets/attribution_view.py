@@ -26,13 +26,16 @@ NO_OTHER = "—"
 
 
 def short_label(component: str) -> str:
-    """"blocks.1.attn.head0" → "L1 H0", "blocks.0.mlp" → "L0 MLP", cross heads "L0 ×H1"."""
+    """A bar's label: "blocks.1.attn.head0" → "L1 H0", "blocks.0.mlp" → "L0 MLP", a cross head
+    "L0 ×H1", a whole sublayer switched off "blocks.1.attn" → "L1 attn"."""
     name = component.removeprefix("decoder.")
     parts = name.split(".")
     if parts[0] != "blocks":
         return {"embed": "embed", "pos_embed": "pos", "biases": "biases"}.get(name, name)
     if parts[2] == "mlp":
         return f"L{parts[1]} MLP"
+    if len(parts) == 3:  # a whole attention sublayer, switched off
+        return f"L{parts[1]} {'cross' if parts[2] == 'cross_attn' else 'attn'}"
     return f"L{parts[1]} {'×' if parts[2] == 'cross_attn' else ''}H{parts[3].removeprefix('head')}"
 
 

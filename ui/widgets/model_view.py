@@ -258,7 +258,8 @@ class ModelView(LazyView):
         step = self.bridge.stepper.step
         selected = None
         if step.layer is not None and step.sublayer in ("attn", "cross_attn"):
-            selected = f"{step.stack + '.' if step.stack else ''}blocks.{step.layer}.{step.sublayer}.head{self.bridge.head}"
+            stack = step.stack + "." if step.stack else ""
+            selected = f"{stack}blocks.{step.layer}.{step.sublayer}.head{self.bridge.head}"
         self.grid.set_rows(rows, dict(self.bridge.session.ablate), selected)
         off = ", ".join(f"{c} ({m})" for c, m in self.bridge.session.ablate.items())
         self._caption(

@@ -11,8 +11,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QEvent, QSignalBlocker
 from PySide6.QtGui import QFont, QFontMetricsF
-from PySide6.QtWidgets import (QComboBox, QGridLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout,
-                               QWidget)
+from PySide6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
 
 from simulator import interp
 from simulator.presets import PatchPair, patch_pairs
