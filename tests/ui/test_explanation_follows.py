@@ -5,7 +5,7 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QMessageBox
 
 from ui.main_window import MainWindow
-from ui.widgets.explain_panel import HINT
+from ui.views.explain_panel import HINT
 
 
 @pytest.fixture

@@ -7,11 +7,11 @@ import pytest
 from PySide6.QtGui import QContextMenuEvent, QImage
 from PySide6.QtWidgets import QApplication, QMenu, QMessageBox
 
-from ui.preferences import Preferences
 from ui import messages
-from ui import export
+from ui.classroom import export
 from ui.main_window import MainWindow
-from ui.widgets.heatmap import Heatmap
+from ui.pictures.heatmap import Heatmap
+from ui.preferences import Preferences
 
 VALUES = np.array([[-5.0, -4.0, -3.0, -np.inf], [-1.0, 0.0, 1.0 / 3.0, 2.0], [3.0, 4.0, 5.0, 6.0]])
 

@@ -9,8 +9,8 @@ import pytest
 from PySide6.QtGui import QImage
 
 from simulator import ModelConfig, Session, Transformer
+from ui.classroom import handout
 from ui.preferences import Preferences
-from ui import handout
 
 SMALL = ModelConfig(n_layers=1)  # a handout of the 1-layer model keeps the test quick
 

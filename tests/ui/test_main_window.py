@@ -7,10 +7,10 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QDialog, QLabel, QMessageBox
 
-from ui.preferences import Preferences
 from ui.app import ErrorReporter
 from ui.main_window import MainWindow
-from ui.widgets.settings_dialog import SettingsDialog
+from ui.preferences import Preferences
+from ui.views.settings_dialog import SettingsDialog
 
 PATTERN = "blocks.0.attn.hook_pattern"
 

@@ -5,10 +5,10 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from simulator.lessons import LESSON_DIR
-from ui.preferences import Preferences
+from ui.classroom.presentation import PresentationController
 from ui.main_window import MainWindow
-from ui.presentation import PresentationController
-from ui.widgets.heatmap import Heatmap
+from ui.pictures.heatmap import Heatmap
+from ui.preferences import Preferences
 
 
 @pytest.fixture
