@@ -143,6 +143,10 @@ def _run_window(args: argparse.Namespace, started: float) -> int:
         window.showMaximized()
     if args.present:
         window.presentation.enter()
+    elif not args.quit_after_paint:
+        from ui.welcome import show_welcome
+
+        window.welcome = show_welcome(window, window.preferences)  # until dismissed for good
     try:
         return app.exec()
     finally:

@@ -65,6 +65,7 @@ class MainWindow(QMainWindow):
     def __init__(self, session: Session | None = None, settings: Preferences | None = None):
         super().__init__()
         settings = settings if settings is not None else Preferences()  # one file, shared by all
+        self.preferences = settings
         self.session_bridge = bridge = SessionBridge(session or default_session(), self)
         # Not a child of the window: its clean-up on deletion must not reach half-deleted children.
         self.undo_stack = QUndoStack()

@@ -49,8 +49,10 @@ class ExplainPanel(QScrollArea):
         words.setSpacing(4)
         words.addWidget(self.description)
         words.addStretch(1)
-        row.addLayout(words, 3)  # the description is the longer text: more of the width, fewer lines
+        # the longer text gets more of the width, fewer lines: the description, or a chosen cell's sum
+        row.addLayout(words, 3)
         row.addWidget(self.cell, 2)
+        self._row = row
         self.setWidget(body)
         self.setWidgetResizable(True)
         self.setFrameShape(QScrollArea.Shape.NoFrame)
@@ -75,6 +77,9 @@ class ExplainPanel(QScrollArea):
         step = self.bridge.stepper.step
         self.description.setText(step.description)
         self.cell.setText(self._cell_text())
+        chosen = self.bridge.cell is not None
+        self._row.setStretch(0, 2 if chosen else 3)
+        self._row.setStretch(1, 3 if chosen else 2)
 
     def show_calculation(self, text: str) -> None:
         """Write a calculation another view worked out (an attribution bar); the next cell or step replaces it."""
