@@ -26,7 +26,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from simulator import ModelConfig, Session, Transformer, interp  # noqa: E402
 from ui.bridge import SessionBridge  # noqa: E402
-from ui.widgets.model_view import ModelView  # noqa: E402
+from ui.views.model_view import ModelView  # noqa: E402
 
 VOCAB = tuple(f"t{i}" for i in range(32))
 DEEP = ModelConfig(vocab=VOCAB, n_layers=6, n_heads=8, d_model=64, d_mlp=256, n_ctx=16)

@@ -6,7 +6,7 @@ from simulator import ModelConfig, Session, Transformer
 from simulator.backward import loss_and_grads
 from simulator.gradient_flow import next_token_targets
 from ui.bridge import SessionBridge
-from ui.widgets.backward_view import BackwardView
+from ui.views.backward_view import BackwardView
 
 TEXT = "the cat sat on the mat"
 

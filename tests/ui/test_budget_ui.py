@@ -17,7 +17,7 @@ resource.setrlimit(resource.RLIMIT_AS, (2_500_000_000, 2_500_000_000))
 from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
 app = QApplication([])
 from ui.main_window import MainWindow
-from ui.widgets.settings_dialog import SettingsDialog
+from ui.views.settings_dialog import SettingsDialog
 
 def accept_big(dialog):
     for name, value in {"n_layers": 48, "n_heads": 64, "d_model": 128, "d_mlp": 128, "n_ctx": 1024}.items():

@@ -8,10 +8,11 @@ from PySide6.QtWidgets import QApplication
 from simulator import ModelConfig, Session, Transformer
 from ui.bridge import SessionBridge
 from ui.commands import SetParam
-from ui.widgets.compare_view import CompareView
-from ui.widgets.depth_map_view import DepthMapView
-from ui.widgets.heatmap import Heatmap
-from ui.widgets.residual_view import ResidualStreamView
+from ui.pictures.heatmap import Heatmap
+from ui.preferences import Preferences
+from ui.views.compare_view import CompareView
+from ui.views.depth_map_view import DepthMapView
+from ui.views.residual_view import ResidualStreamView
 
 TEXT = "the cat sat on the mat"
 

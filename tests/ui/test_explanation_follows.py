@@ -3,7 +3,7 @@ are cleared when the step changes, and Esc clears them."""
 import pytest
 from PySide6.QtCore import Qt
 
-from ui.widgets.explain_panel import HINT
+from ui.views.explain_panel import HINT
 
 
 @pytest.fixture

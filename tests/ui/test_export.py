@@ -8,8 +8,8 @@ from PySide6.QtGui import QContextMenuEvent, QImage
 from PySide6.QtWidgets import QApplication, QMenu
 
 from ui import messages
-from ui import export
-from ui.widgets.heatmap import Heatmap
+from ui.classroom import export
+from ui.pictures.heatmap import Heatmap
 
 VALUES = np.array([[-5.0, -4.0, -3.0, -np.inf], [-1.0, 0.0, 1.0 / 3.0, 2.0], [3.0, 4.0, 5.0, 6.0]])
 

@@ -9,7 +9,7 @@ import pytest
 from PySide6.QtGui import QImage
 
 from simulator import ModelConfig, Session, Transformer
-from ui import handout
+from ui.classroom import handout
 
 SMALL = ModelConfig(n_layers=1)  # a handout of the 1-layer model keeps the test quick
 

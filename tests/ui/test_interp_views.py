@@ -7,11 +7,11 @@ from PySide6.QtGui import QColor, QUndoStack
 
 from simulator import ModelConfig, Session, Transformer, interp
 from simulator.presets import load_preset
-from ui import scenario
 from ui.bridge import SessionBridge
 from ui.edits import EditController
-from ui.widgets import colormaps
-from ui.widgets.interp_tabs import InterpTabs
+from ui.files import scenario
+from ui.pictures import colormaps
+from ui.views.interp_tabs import InterpTabs
 
 
 @pytest.fixture
@@ -168,7 +168,7 @@ def test_the_window_has_a_look_inside_tab_whose_bars_reach_the_explanation_panel
 
 
 def test_next_token_panel_compares_with_the_run_before_the_ablation(qtbot):
-    from ui.widgets.step_view import StepView
+    from ui.views.step_view import StepView
     model, tokens, _ = load_preset("induction")
     bridge = SessionBridge(Session(model, tokens))
     view = StepView(bridge)

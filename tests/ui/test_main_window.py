@@ -8,7 +8,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QDialog, QLabel, QMessageBox
 
 from ui.app import ErrorReporter
-from ui.widgets.settings_dialog import SettingsDialog
+from ui.views.settings_dialog import SettingsDialog
 
 PATTERN = "blocks.0.attn.hook_pattern"
 

@@ -5,7 +5,7 @@ import pytest
 from PySide6.QtWidgets import QApplication
 
 from simulator.lessons import LESSON_DIR
-from ui.widgets import heatmap as heatmap_mod
+from ui.pictures import heatmap as heatmap_mod
 
 LESSON_1_STEPS = ["blocks.0.attn.hook_q", "blocks.0.attn.hook_k", "blocks.0.attn.hook_v",
                   "blocks.0.attn.hook_scores_raw", "blocks.0.attn.hook_scores_scaled",

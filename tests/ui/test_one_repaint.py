@@ -5,15 +5,15 @@ from collections import Counter
 
 import pytest
 
-from ui.widgets.arch_map import ArchMap
-from ui.widgets.explain_panel import ExplainPanel
-from ui.widgets.gradient_view import GradientFlowView
-from ui.widgets.param_editor import ParamEditor
 from ui.lazy import LazyView
-from ui.widgets.step_view import StepView
-from ui.widgets.token_strip import TokenStrip
-from ui.widgets.training_panel import TrainingPanel
-from ui.widgets.transport import Transport
+from ui.views.arch_map import ArchMap
+from ui.views.explain_panel import ExplainPanel
+from ui.views.gradient_view import GradientFlowView
+from ui.views.param_editor import ParamEditor
+from ui.views.step_view import StepView
+from ui.views.token_strip import TokenStrip
+from ui.views.training_panel import TrainingPanel
+from ui.views.transport import Transport
 
 # Each view's handler of a new trace: what it does to repaint after an edit.
 REPAINTS = [(StepView, "refresh"), (ExplainPanel, "refresh"), (ArchMap, "_rebuild"), (TokenStrip, "_on_trace"),

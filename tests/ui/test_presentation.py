@@ -5,8 +5,8 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
 from simulator.lessons import LESSON_DIR
-from ui.presentation import PresentationController
-from ui.widgets.heatmap import Heatmap
+from ui.classroom.presentation import PresentationController
+from ui.pictures.heatmap import Heatmap
 
 
 @pytest.fixture

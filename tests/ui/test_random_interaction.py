@@ -34,14 +34,13 @@ import ui.main_window
 from simulator.lessons import list_lessons, load_lesson
 from simulator.params import init_params
 from simulator.presets import list_presets, load_preset
-from ui.export import save_picture
-from ui.presets_menu import open_preset
-from ui.scenario import open_scenario, save_scenario
-from ui.widgets.param_editor import NUDGE
-from ui.widgets.settings_dialog import tokens_for
 from ui import messages
+from ui.classroom.export import save_picture
+from ui.files.scenario import open_scenario, save_scenario
 from ui.main_window import MainWindow
-from ui.widgets.settings_dialog import SettingsDialog
+from ui.presets_menu import open_preset
+from ui.views.param_editor import NUDGE
+from ui.views.settings_dialog import SettingsDialog, tokens_for
 
 ACTIONS = int(os.environ.get("STEPFORMER_ACTIONS", "2000"))
 SEED = int(os.environ.get("STEPFORMER_SEED", "0"))

@@ -11,9 +11,9 @@ from PySide6.QtWidgets import QFileDialog
 import simulator
 from simulator import Transformer
 from simulator.cli import trace_main
+from ui.files.recovery import RecoveryManager, file_digest, offer_restore, remove_debris
 from ui.main_window import MainWindow
 from ui.preferences import Preferences
-from ui.recovery import RecoveryManager, file_digest, offer_restore, remove_debris
 
 from .test_recovery import dead_pid
 

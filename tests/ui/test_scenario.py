@@ -6,9 +6,9 @@ import pytest
 import simulator
 from simulator import ModelConfig, Session, Transformer
 from simulator.io import ModelFileError
-from ui.preferences import Preferences
-from ui import scenario
 from ui.bridge import SessionBridge
+from ui.files import scenario
+from ui.preferences import Preferences
 from ui.theme import ThemeController
 
 PATTERN = "blocks.0.attn.hook_pattern"

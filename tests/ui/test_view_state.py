@@ -13,9 +13,9 @@ from simulator import Session, Transformer
 from simulator.io import ModelFileError
 from simulator.lessons import LESSON_DIR, list_lessons
 from simulator.view_state import DIVERGING_MAPS, SEQUENTIAL_MAPS, ViewState
-from ui import recovery, scenario
 from ui.bridge import SessionBridge
-from ui.widgets import colormaps
+from ui.files import recovery, scenario
+from ui.pictures import colormaps
 
 PATTERN = "blocks.0.attn.hook_pattern"
 STATE = ViewState(step=PATTERN, granularity="operation", head=1, cell=(PATTERN, (1, 3, 2)), highlight=False,
