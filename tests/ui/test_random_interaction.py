@@ -402,6 +402,7 @@ class Student:
         self.w.preset_hint.close()
         model, tokens, _info = load_preset(info["name"])  # the shipped file, read on its own
         self.shadow.new_model(self._moved(before), model.config, model.params, tokens)
+        self.shadow.temperature = 1.0  # a trained model is shown with its own probabilities
 
     def lesson(self):
         path = self.rng.choice(list_lessons())
