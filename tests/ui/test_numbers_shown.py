@@ -2,12 +2,10 @@
 usual type gets a smaller font (down to a legible minimum) and a picture that does not fit
 sets its type smaller before its cells lose their numbers."""
 import pytest
-from PySide6.QtCore import QSettings
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication
 
 from simulator.lessons import LESSON_DIR
-from ui.main_window import MainWindow
-from ui.widgets import heatmap as heatmap_mod
+from ui.pictures import heatmap as heatmap_mod
 
 LESSON_1_STEPS = ["blocks.0.attn.hook_q", "blocks.0.attn.hook_k", "blocks.0.attn.hook_v",
                   "blocks.0.attn.hook_scores_raw", "blocks.0.attn.hook_scores_scaled",
@@ -15,14 +13,8 @@ LESSON_1_STEPS = ["blocks.0.attn.hook_q", "blocks.0.attn.hook_k", "blocks.0.attn
 
 
 @pytest.fixture
-def window(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Discard)
-    w = MainWindow(settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.presentation.leave()
+def window(make_window):
+    return make_window(size=None)
 
 
 def _settle(window, qtbot):
