@@ -93,7 +93,8 @@ class _Builder:
                               "two tokens are.", **kw)
             k = self.add(a + "hook_rot_k", "rope", [k], formula="k′ = rotate(k, p·θ)",
                          text="The keys are rotated the same way, each by its own position's angle.", **kw)
-        s = self.add(a + "hook_scores_raw", "scores", [q, k], formula="scores = Q·Kᵀ",
+        n_keys = {"n_keys": cfg.n_ctx}  # key slots every row is computed over (see ops.ROW_BLOCK)
+        s = self.add(a + "hook_scores_raw", "scores", [q, k], attrs=n_keys, formula="scores = Q·Kᵀ",
                      text="Every query is compared with every key by a dot product: a large score means "
                           "the query's question matches what that key offers. One grid per head.", **kw)
         root = math.sqrt(cfg.d_head)
@@ -113,11 +114,11 @@ class _Builder:
         }
         s = self.add(a + "hook_attn_scores", "mask", [s], attrs={"kind": kind, "window": cfg.window},
                      formula="masked = scaled, with hidden pairs set to −∞", text=masks[kind], **kw)
-        pattern = self.add(a + "hook_pattern", "softmax", [s], attrs={"axis": -1},
+        pattern = self.add(a + "hook_pattern", "softmax", [s], attrs={"axis": -1, **n_keys},
                            formula="pattern = softmax(masked) along each row",
                            text="Softmax turns each query's row of scores into weights that are positive "
                                 "and sum to 1: how much each query token attends to each key.", **kw)
-        z = self.add(a + "hook_z", "mix", [pattern, v], formula="z = pattern·V",
+        z = self.add(a + "hook_z", "mix", [pattern, v], attrs=n_keys, formula="z = pattern·V",
                      text="Each head's output: a weighted average of the value vectors, using the "
                           "attention weights of that query's row.", **kw)
         cat = self.add(a + "hook_concat", "concat", [z], formula="concat = [z_head0 | z_head1 | …]",
