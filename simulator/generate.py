@@ -68,8 +68,9 @@ def steps(model, tokens, n: int, temperature: float = 1.0, top_k: int | None = N
     if cfg.arch == "encoder-decoder":
         if START not in vocab:
             raise ValueError(f"This encoder-decoder has no start token {START} to begin its target with.")
-        source = tokens[0] if isinstance(tokens, tuple) else tokens
-        trace = model.run(source, [START])
+        source, prefix = tokens if isinstance(tokens, tuple) else (tokens, [])
+        prefix = model.tokenizer.tokens(prefix)
+        trace = model.run(source, prefix if prefix[:1] == [START] else [START] + prefix)
     else:
         trace = model.run(tokens)
     cached = False
@@ -90,7 +91,9 @@ def steps(model, tokens, n: int, temperature: float = 1.0, top_k: int | None = N
 
 def generate(model, tokens, n: int, temperature: float = 1.0, top_k: int | None = None,
              top_p: float | None = None, seed: int = 0, use_cache: bool = True) -> list[str]:
-    """Up to `n` new tokens continuing `tokens` (an encoder-decoder: its source; the target starts at <bos>).
+    """Up to `n` new tokens continuing `tokens`.
+
+    An encoder-decoder takes its source, or (source, start of the target); its target begins with <bos>.
 
     The same seed gives the same tokens. Bad settings raise ValueError before anything runs.
     """
