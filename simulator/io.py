@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import safe_json
 from .config import ModelConfig
 from .model import Transformer
 from .params import MAX_LAYERS, MAX_PARAM_ELEMENTS, param_shapes
@@ -226,14 +227,10 @@ def load_meta(path: str | os.PathLike) -> tuple[dict, zipfile.ZipFile]:
         if shape[0] > MAX_META_BYTES:
             raise ModelFileError(f"{path.name}: the metadata record is implausibly large.")
         raw = _read_array(zf, f"{META}.npy", f"{path.name}: the metadata record", shape, dtype).tobytes()
-        try:
-            meta = json.loads(raw.decode("utf-8"))
-        except UnicodeDecodeError:
-            raise ModelFileError(f"{path.name}: the metadata is not UTF-8 text.") from None
-        except json.JSONDecodeError as exc:
-            raise ModelFileError(f"{path.name}: the metadata is not valid JSON ({exc}).") from None
-        except (ValueError, RecursionError) as exc:  # a 5,000-digit number, nesting 100,000 deep
-            raise ModelFileError(f"{path.name}: the metadata cannot be read ({exc}).") from None
+        try:  # plain data only: no NaN, no 5,000-digit number, no nesting 100,000 deep
+            meta = safe_json.parse(raw, "the metadata")
+        except safe_json.JSONFileError as exc:
+            raise ModelFileError(f"{path.name}: {exc}") from None
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
             raise ModelFileError(f"{path.name} is not a Stepformer model file (wrong format tag).")
         if meta.get("version") != VERSION:

@@ -79,6 +79,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser(subcommands() if wants_help else {}).parse_args(argv)
     if args.screenshot and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from ui.qt_libraries import problem
+
+    missing = problem()  # before Qt loads: it would abort with a message about its plugin instead
+    if missing:
+        print(missing, file=sys.stderr)
+        return 1
     return _run_window(args, started)
 
 
