@@ -18,6 +18,7 @@ from ui.actions import key_names, make_action
 from ui.app import APP_NAME, default_session
 from ui.bridge import SessionBridge
 from ui.edits import EditController
+from ui.generation import GenerationController
 from ui.export import export_picture, export_step
 from ui.files import FileController
 from ui.handout import ask_export_handout
@@ -32,6 +33,7 @@ from ui.widgets.depth_map_view import DepthMapView
 from ui.widgets.explain_panel import ExplainPanel
 from ui.widgets.gradient_view import GradientFlowView
 from ui.widgets.residual_view import ResidualStreamView
+from ui.widgets.sampling_view import SamplingView
 from ui.widgets.settings_dialog import SettingsDialog
 from ui.widgets.token_strip import TokenStrip
 from ui.widgets.training_panel import TrainingPanel
@@ -133,6 +135,12 @@ class MainWindow(QMainWindow):
         self.add_view("Training", self.training_panel)
         self.add_view("Gradients", lambda: GradientFlowView(bridge))
         self.add_view("Backward pass", lambda: BackwardView(bridge))
+        self.generation = GenerationController(bridge, self.undo_stack, self)
+        self.step_view.next_token().sigAppendRequested.connect(
+            lambda greedy: self.step_view.next_token().show_message(self.generation.append(greedy)))
+        self.step_view.next_token().sigGenerateRequested.connect(
+            lambda n: self.step_view.next_token().show_message(self.generation.generate(n)))
+        self.add_view("Sampling", lambda: SamplingView(bridge, self.generation))
         add_presets_menu(self)
         # --- end of extra views ---
 
