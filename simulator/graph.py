@@ -155,7 +155,8 @@ class _Builder:
         s = self.add(a + "hook_scores_scaled", "scale", [s], attrs={"sqrt_d": math.sqrt(cfg.d_head)}, role="scaled",
                      **chain)
         s = self.add(a + "hook_attn_scores", "mask", [s], attrs={"kind": kind, "window": cfg.window}, role="mask",
-                     text_key=f"mask_{kind}" + (cross if kind == "full" else ""), **chain)
+                     text_key=f"mask_{kind}" + (cross if kind == "full" else "")
+                     + ("_future" if kind == "full" and not cross and cfg.arch == "decoder" else ""), **chain)
         pattern = self.add(a + "hook_pattern", "softmax", [s], attrs={"axis": -1, **n_keys}, role="pattern",
                            **chain)
         z = self.add(a + "hook_z", "mix", [pattern, v], attrs=n_keys, role="z", axes=PER_HEAD)

@@ -14,6 +14,7 @@ are not cached (`CacheMiss`); callers then run the model again in full.
 """
 from __future__ import annotations
 
+import weakref
 from types import MappingProxyType
 
 import numpy as np
@@ -45,23 +46,58 @@ def _block_start(n: int) -> int:
     return n - n % ROW_BLOCK
 
 
-def _grow_rows(old: np.ndarray, new_rows: np.ndarray) -> np.ndarray:
-    return np.concatenate([old, new_rows])
+# Growing arrays live in buffers with room for n_ctx positions; a trace holds read-only views of
+# their first rows. Appending writes only the new row (and column) into the buffer, so the earlier
+# rows are never copied. A buffer remembers how many rows its newest view covers: a second append
+# to an older trace (after an undo, say) would overwrite rows another trace shows, so it copies
+# into a fresh buffer instead.
+_claimed: dict[int, int] = {}  # id(buffer) -> rows in use
 
 
-def _grow_grid(old: np.ndarray, row: np.ndarray, col: np.ndarray | None) -> np.ndarray:
-    """[head, q, k] grid `old` with new query rows `row` [head, dq, k'] and new key columns `col` [head, q, dk]."""
-    h, nq, nk = old.shape
-    dk = 0 if col is None else col.shape[2]
-    out = np.empty((h, nq + row.shape[1], nk + dk))
-    out[:, :nq, :nk] = old
-    out[:, nq:, :] = row
-    if col is not None:
-        out[:, :nq, nk:] = col
+def _buffer_for(old: np.ndarray, axes: tuple[int, ...], grow: tuple[int, ...], capacity: int) -> np.ndarray:
+    """A writable buffer whose leading part is `old`, with room for `grow` more along `axes`."""
+    buf = old.base
+    n = old.shape[axes[0]]
+    if (isinstance(buf, np.ndarray) and _claimed.get(id(buf)) == n and buf.ndim == old.ndim
+            and old.__array_interface__["data"][0] == buf.__array_interface__["data"][0]
+            and all(buf.shape[a] >= old.shape[a] + g for a, g in zip(axes, grow))):
+        return buf
+    shape = list(old.shape)
+    for a, g in zip(axes, grow):
+        shape[a] = max(capacity, old.shape[a] + g)
+    buf = np.empty(shape)
+    buf[tuple(slice(0, m) for m in old.shape)] = old
+    key = id(buf)
+    weakref.finalize(buf, _claimed.pop, key, None)
+    return buf
+
+
+def _view(buf: np.ndarray, shape: tuple[int, ...], rows: int) -> np.ndarray:
+    _claimed[id(buf)] = rows
+    out = buf[tuple(slice(0, m) for m in shape)]
+    out.flags.writeable = False
     return out
 
 
-def _append_node(node, xs, ps, old, grew: list[tuple[int, ...]]) -> tuple[np.ndarray, tuple[int, ...]]:
+def _grow_rows(old: np.ndarray, new_rows: np.ndarray, capacity: int) -> np.ndarray:
+    n, k = len(old), len(new_rows)
+    buf = _buffer_for(old, (0,), (k,), capacity)
+    buf[n:n + k] = new_rows
+    return _view(buf, (n + k, *old.shape[1:]), n + k)
+
+
+def _grow_grid(old: np.ndarray, row: np.ndarray, col: np.ndarray | None, capacity: int) -> np.ndarray:
+    """[head, q, k] grid `old` with new query rows `row` [head, dq, k'] and new key columns `col` [head, q, dk]."""
+    h, nq, nk = old.shape
+    dq, dk = row.shape[1], 0 if col is None else col.shape[2]
+    buf = _buffer_for(old, (1, 2), (dq, dk), capacity)
+    buf[:, nq:nq + dq, :nk + dk] = row
+    if col is not None:
+        buf[:, :nq, nk:nk + dk] = col
+    return _view(buf, (h, nq + dq, nk + dk), nq + dq)
+
+
+def _append_node(node, xs, ps, old, grew: list[tuple[int, ...]], cap: int) -> tuple[np.ndarray, tuple[int, ...]]:
     """The node's new value from its old one and its (partly grown) inputs, and which axes grew."""
     op, a = node.op, node.attrs
     if op in LOOKUP_OPS:
@@ -71,7 +107,7 @@ def _append_node(node, xs, ps, old, grew: list[tuple[int, ...]]) -> tuple[np.nda
         b0 = _block_start(n)
         part = [x[b0:] if g else x for x, g in zip(xs, grew)]
         new = rope(part[0], start=b0) if op == "rope" else FORWARD[op](part, ps, a)
-        return _grow_rows(old, new[n - b0:]), (0,)
+        return _grow_rows(old, new[n - b0:], cap), (0,)
     if op == "scores":
         q, k = xs
         q_grew, k_grew = bool(grew[0]), bool(grew[1])
@@ -82,7 +118,7 @@ def _append_node(node, xs, ps, old, grew: list[tuple[int, ...]]) -> tuple[np.nda
         row = dot_scores(q[b0:], k, a.get("n_keys", 0))[:, nq - b0:]
         # The earlier queries against the new key: masked later, but part of the picture of Q·Kᵀ.
         col = dot_scores(q[:nq], k, a.get("n_keys", 0))[:, :, nk:] if k_grew else None
-        return _grow_grid(old, row, col), ((1, 2) if k_grew else (1,))
+        return _grow_grid(old, row, col, cap), ((1, 2) if k_grew else (1,))
     if op in ("scale", "mask"):
         s = xs[0]
         nq, nk = old.shape[1], old.shape[2]
@@ -94,7 +130,7 @@ def _append_node(node, xs, ps, old, grew: list[tuple[int, ...]]) -> tuple[np.nda
             ok = allowed(a["kind"], s.shape[1], s.shape[2], a["window"])
             row = np.where(ok[nq:], s[:, nq:], -np.inf)
             col = np.where(ok[:nq, nk:], s[:, :nq, nk:], -np.inf) if k_grew else None
-        return _grow_grid(old, row, col), grew[0]
+        return _grow_grid(old, row, col, cap), grew[0]
     if op == "softmax" and "n_keys" in a:
         s = xs[0]
         nq, nk = old.shape[1], old.shape[2]
@@ -103,13 +139,21 @@ def _append_node(node, xs, ps, old, grew: list[tuple[int, ...]]) -> tuple[np.nda
             raise CacheMiss("an earlier token can see the new one")
         row = pattern_rows(s[:, nq:], a["n_keys"])
         col = np.zeros((old.shape[0], nq, s.shape[2] - nk)) if k_grew else None
-        return _grow_grid(old, row, col), grew[0]
+        return _grow_grid(old, row, col, cap), grew[0]
     if op == "mix":
         pattern, v = xs
         n = len(old)
         b0 = _block_start(n)
-        return _grow_rows(old, mix_rows(pattern[:, b0:], v, a.get("n_keys", 0))[n - b0:]), (0,)
+        return _grow_rows(old, mix_rows(pattern[:, b0:], v, a.get("n_keys", 0))[n - b0:], cap), (0,)
     raise CacheMiss(f"the {op} step is not cached")
+
+
+def _new_part(v: np.ndarray, old: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    """The cells of `v` that `old` did not have: new rows, and a grid's new row and column."""
+    if axes == (0,):
+        return v[len(old):]
+    nq, nk = old.shape[1], old.shape[2]
+    return np.concatenate([v[:, nq:, :].ravel(), v[:, :nq, nk:].ravel()])
 
 
 def append(model, trace: Trace, tokens) -> Trace:
@@ -147,10 +191,11 @@ def append(model, trace: Trace, tokens) -> Trace:
         kinds = [grew.get(i, ()) for i in node.inputs]
         if not any(kinds):
             continue  # keeps its very array: nothing it reads has a new row
+        old = values[node.name]
         with np.errstate(over="ignore", invalid="ignore"):
             v, axes = _append_node(node, [values[i] for i in node.inputs], [params[p] for p in node.params],
-                                   values[node.name], kinds)
-            overflowed = _overflowed(node.op, v)
+                                   old, kinds, model.config.n_ctx)
+            overflowed = _overflowed(node.op, _new_part(v, old, axes))
         if overflowed:
             raise NumericOverflowError(node.name)
         v.flags.writeable = False

@@ -59,6 +59,12 @@ STEP_TEXT: dict[str, tuple[str, str]] = {
                          "positions away; the rest become −∞."),
     "mask_full": ("masked = scaled, with hidden pairs set to −∞",
                   "Full attention: nothing is masked, every token sees every token, before and after it."),
+    "mask_full_future": ("masked = scaled: nothing is hidden — this decoder can see the future",
+                         "Warning: this decoder can see the future. Nothing is masked, so each token also "
+                         "attends to the tokens after it, including the very token it is meant to predict. "
+                         "Training rewards copying that token, and the loss falls far below an honest "
+                         "decoder's; but when it writes new text the next token is not there to copy, so "
+                         "what it writes is garbage. The causal mask is what lets a decoder generate."),
     "mask_full_cross": ("masked = scaled, with hidden pairs set to −∞",
                         "Full attention: nothing is masked, every decoder token sees every encoder position."),
     "pattern": ("pattern = softmax(masked) along each row",

@@ -40,9 +40,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lr-factor", type=float, default=1.0)
     ap.add_argument("--warmup", type=int, default=400)
     ap.add_argument("--save-every", type=int, default=500)
+    ap.add_argument("--see-the-future", action="store_true",
+                    help="full attention in the decoder (allow_future): the model that cheats")
     args = ap.parse_args(argv)
     task = get_task(args.task)
-    model = Transformer(task.config, seed=args.seed)
+    config = task.config.replace(attention="full", allow_future=True) if args.see_the_future else task.config
+    model = Transformer(config, seed=args.seed)
     out = Path(args.out)
     command = "python -m simulator.train_text " + shlex.join(argv)
     start = time.perf_counter()
@@ -57,6 +60,8 @@ def main(argv: list[str] | None = None) -> int:
                 "accuracy": round(accuracy, 4), "heldout_bits_per_token": round(bits, 4), "steps": steps,
                 "seed": args.seed, "train_seconds": round(seconds), "batch_size": args.batch_size,
                 "finished": final, **SOURCES[task.name], "description": task.description, "look_for": ""}
+        if args.see_the_future:
+            info["cheats"] = True  # not the task's preset: a lesson's demonstration
         save(out, model, task.demo_tokens(), extra={k: info[k] for k in ("task", "command", "accuracy")})
         write_sidecar(out.with_suffix(".json"), info)
         print(f"step {steps:6d}  {seconds:7.0f} s  held-out {bits:.3f} bits/token, next-token accuracy "

@@ -109,6 +109,10 @@ class MainWindow(QMainWindow):
         self.setCorner(Qt.Corner.TopRightCorner, Qt.DockWidgetArea.TopDockWidgetArea)
 
         self.step_label = QLabel()
+        self.warning_label = QLabel()  # e.g. "this decoder can see the future"
+        self.warning_label.setStyleSheet("color: #b00000; font-weight: bold")
+        self.warning_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.statusBar().addWidget(self.warning_label, 1)
         self.statusBar().addPermanentWidget(self.step_label)
         bridge.sigStepChanged.connect(self._show_step)
         bridge.sigTraceChanged.connect(self._show_step)
@@ -295,6 +299,7 @@ class MainWindow(QMainWindow):
             self.addActions([a for a in m.actions() if a.shortcuts()])
 
     def _show_step(self) -> None:
+        self.warning_label.setText(self.session_bridge.model.config.warning)
         stepper = self.session_bridge.stepper
         self.step_label.setText(f"step {stepper.index + 1} of {len(stepper)} — {stepper.name}")
 
