@@ -18,9 +18,9 @@ from ui.actions import key_names, make_action
 from ui.app import APP_NAME, default_session
 from ui.bridge import SessionBridge
 from ui.edits import EditController
-from ui.generation import GenerationController
 from ui.export import export_picture, export_step
 from ui.files import FileController
+from ui.generation import GenerationController
 from ui.handout import ask_export_handout
 from ui.lesson_player import install_lessons
 from ui.presentation import PresentationController

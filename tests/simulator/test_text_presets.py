@@ -63,3 +63,14 @@ def test_char_model_writes_mostly_real_words():
     words = [w for w in words if w]
     assert len(words) > 30
     assert sum(w in known for w in words) / len(words) >= 0.7
+
+
+def test_the_decoder_that_sees_the_future_trains_well_and_writes_badly():
+    cheat, _, info = load_preset("text-words-cheat")
+    honest, _, _ = load_preset("text-words")
+    assert cheat.config.attention == "full" and "see the future" in cheat.config.warning and info["cheats"]
+    fresh = get_task("text-words").heldout(40, seed=99)
+    assert heldout_bits(cheat, fresh) < 0.2 < 1.0 < heldout_bits(honest, fresh)
+    cases = probes(40, seed=4242, job="copy")
+    assert sum(_argmax_next(cheat, p) == a for p, a in cases) / len(cases) < 0.3
+    assert sum(_argmax_next(honest, p) == a for p, a in cases) / len(cases) >= 0.95

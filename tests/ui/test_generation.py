@@ -115,3 +115,11 @@ def test_the_app_starts_on_a_model_that_writes_english():
     vocab = session.model.config.vocab
     assert vocab[int(np.argmax(session.trace["probs"][-1]))] == "."
     assert vocab[int(np.argmax(session.trace["probs"][2]))] == "on"
+
+
+def test_a_decoder_that_sees_the_future_is_flagged_in_the_window(make_window):
+    model, tokens, _ = load_preset("text-words-cheat")
+    w = make_window(Session(model, tokens))
+    assert "can see the future" in w.warning_label.text()
+    w.set_model(*load_preset("text-words")[:2], "Honest model")
+    assert w.warning_label.text() == ""
