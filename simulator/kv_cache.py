@@ -173,6 +173,8 @@ def append(model, trace: Trace, tokens) -> Trace:
         raise CacheMiss(f"No KV cache: {why}.")
     if trace.graph is not model.graph:
         raise CacheMiss("The trace belongs to another model.")
+    if trace.ablate:
+        raise CacheMiss("Components are switched off in this trace: it runs again in full.")
     toks = model.tokens(tokens)
     old_toks = trace.tokens
     if isinstance(toks, tuple):

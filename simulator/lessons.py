@@ -23,7 +23,7 @@ built when the stop is shown; the lesson keeps only the model of the stop shown 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import budget, safe_json
@@ -60,7 +60,7 @@ class Lesson:
     title: str
     summary: str
     stops: tuple[Stop, ...]
-    path: str = ""
+    path: str = ""  # the file it was read from ("" for one parsed from data)
     _models: dict = field(default_factory=dict, compare=False, repr=False)  # the last stop's model only
 
     def open_stop(self, i: int) -> tuple[Transformer, object]:
@@ -210,7 +210,7 @@ def load_lesson(path: str | Path) -> Lesson:
         data = safe_json.load(path, MAX_LESSON_BYTES)
     except safe_json.JSONFileError as exc:
         raise LessonError(f"This lesson cannot be opened: {exc}") from None
-    return parse_lesson(data, path.name)
+    return replace(parse_lesson(data, path.name), path=str(path.resolve()))
 
 
 def list_lessons(folder: str | Path = LESSON_DIR) -> list[Path]:

@@ -10,7 +10,6 @@ import numpy as np
 from .config import ModelConfig
 from .graph import build_graph
 
-
 MAX_LAYERS = 256
 MAX_PARAM_ELEMENTS = 50_000_000  # 400 MB of float64: far beyond a classroom model
 

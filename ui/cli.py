@@ -141,7 +141,7 @@ def _open_classroom_files(window, args: argparse.Namespace) -> bool:
 
     try:
         if args.scenario:
-            open_scenario(args.scenario, window.session_bridge, window.set_model, window.theme)
+            open_scenario(args.scenario, window.session_bridge, window.set_model)
         if args.lesson:
             window.lesson_player.open_lesson(load_lesson(args.lesson))
     except (ValueError, OSError) as exc:  # LessonError and ModelFileError are ValueErrors

@@ -15,7 +15,7 @@ from PySide6.QtGui import QUndoStack
 from simulator import Transformer
 from simulator.params import init_params
 from ui.bridge import SessionBridge
-from ui.commands import SetModel, SetParam, SetParams, SetTokens
+from ui.commands import SetAblation, SetModel, SetParam, SetParams, SetTokens
 
 
 def _message(exc: Exception) -> str:
@@ -51,7 +51,6 @@ class EditController:
         self._baseline: weakref.WeakKeyDictionary[Transformer, dict[str, np.ndarray]] = \
             weakref.WeakKeyDictionary()
         self._remember(bridge.model)
-        bridge.sigTraceChanged.connect(self._keep_view_state_valid)
 
     @property
     def session(self):
@@ -90,6 +89,29 @@ class EditController:
             self.undo_stack.push(SetTokens(self.session, self.session.tokens, tokens))
         return None
 
+    def set_ablation(self, ablate: dict[str, str], text: str = "Switch components off") -> str | None:
+        """Switch components off (the whole new set) as one undoable step, or say why not."""
+        old = dict(self.session.ablate)
+        if dict(ablate) == old:
+            return None
+        try:
+            self.session.model.run(self.session.tokens, ablate=ablate)  # names and modes checked first
+        except (KeyError, ValueError) as exc:
+            return _message(exc)
+        self.undo_stack.push(SetAblation(self.session, old, ablate, text))
+        return None
+
+    def toggle_component(self, component: str, mode: str | None) -> str | None:
+        """Switch one component off (`mode` "zero" or "mean") or back on (None)."""
+        ablate = dict(self.session.ablate)
+        if mode is None:
+            ablate.pop(component, None)
+            text = f"Switch {component} back on"
+        else:
+            ablate[component] = mode
+            text = f"Switch {component} off ({mode})"
+        return self.set_ablation(ablate, text)
+
     def randomize(self, seed: int) -> None:
         model = self.session.model
         self._push_params(init_params(model.config, int(seed)), f"Randomise weights (seed {seed})")
@@ -123,15 +145,3 @@ class EditController:
         """Swap in another model; `tokens` must already be valid for it."""
         self._remember(model)
         self.undo_stack.push(SetModel(self.session, model, tokens, text, old_path, new_path, on_change))
-
-    def _keep_view_state_valid(self) -> None:
-        """After a new model or fewer tokens, drop a head or a selected cell that no longer exists."""
-        bridge = self.bridge
-        if bridge.head >= bridge.model.config.n_heads:
-            bridge.set_head(bridge.model.config.n_heads - 1)
-        if bridge.cell is not None:
-            name, index = bridge.cell
-            trace = bridge.trace
-            if name not in trace or len(index) != trace[name].ndim or any(
-                    not 0 <= i < n for i, n in zip(index, trace[name].shape)):
-                bridge.select_cell(None)

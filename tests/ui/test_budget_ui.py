@@ -38,8 +38,8 @@ print("UNCHANGED:", w.session_bridge.session.tokens == before and w.session_brid
 
 
 def test_a_dialog_sized_model_refuses_1024_typed_tokens(tmp_path):
-    script = SCRIPT.replace("KWARGS", window_kwargs(tmp_path))
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    script = SCRIPT.replace("KWARGS", "")
+    env = dict(os.environ, STEPFORMER_CONFIG_DIR=str(tmp_path), QT_QPA_PLATFORM="offscreen", OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
     result = subprocess.run([sys.executable, "-c", textwrap.dedent(script)], capture_output=True, text=True,
                             timeout=300, env=env, cwd=tmp_path)
     out = result.stdout
@@ -51,7 +51,3 @@ def test_a_dialog_sized_model_refuses_1024_typed_tokens(tmp_path):
     assert "the limit is 1.1 GB" in out and "Nothing changed." in out
     assert "UNCHANGED: True" in out
 
-
-def window_kwargs(tmp_path) -> str:
-    return (f"settings=__import__('PySide6.QtCore').QtCore.QSettings({str(tmp_path / 's.ini')!r}, "
-            "__import__('PySide6.QtCore').QtCore.QSettings.Format.IniFormat)")

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSt
 from simulator import BackwardWalk
 from simulator.gradient_flow import BackwardStep
 from ui.bridge import SessionBridge
+from ui.widgets import colormaps
 from ui.widgets.heatmap import Heatmap
 from ui.widgets.residual_view import LazyView
 from ui.widgets.slicing import head_slicer, labels_for, step_title, thin
@@ -95,18 +96,17 @@ class BackwardView(LazyView):
 
     def __init__(self, bridge: SessionBridge, parent: QWidget | None = None) -> None:
         super().__init__(bridge, parent)
-        self.walk = BackwardWalk(bridge.session)
+        # Told of edits by the bridge, like every view (the session outlives this view)
+        self.walk = BackwardWalk(bridge.session, follow=False)
         self.walk.subscribe(self.request_refresh)
-        bridge.sigTraceChanged.connect(self._follow_session)
+        bridge.sigTraceChanged.connect(self._trace_changed)
         bridge.sigHeadChanged.connect(self.request_refresh)
-        # The walk is told by the session, which outlives this view: let go of it with the view.
-        walk = self.walk
-        self.destroyed.connect(lambda *_: walk.close())
 
-    def _follow_session(self) -> None:
-        # An edit reaches the walk from the session itself; only a swapped session needs passing on.
+    def _trace_changed(self) -> None:
         if self.walk.session is not self.bridge.session:
             self.walk.set_session(self.bridge.session)
+        else:
+            self.walk.session_changed()
 
     # --- building ---
 
@@ -136,6 +136,7 @@ class BackwardView(LazyView):
         self.grad_map = Heatmap()
         self.value_map = Heatmap()
         self.weight_map = Heatmap()
+        colormaps.keep_maps(self.bridge, self.grad_map, self.value_map, self.weight_map)
 
         bar = QHBoxLayout()
         for button in (self.first_button, self.back_button, self.next_button, self.last_button):

@@ -11,7 +11,8 @@ from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider, QSpinBox, QVBoxLayout, QWidget
 
-from ui.widgets.plots import TopKBars
+from ui.messages import plain
+from ui.widgets.plots import TopKBars, format_prob
 
 T_MIN, T_MAX, T_STEP = 0.1, 5.0, 0.1  # the slider's range of temperatures
 LABEL_PT = 13.0
@@ -25,7 +26,7 @@ class NextTokenPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.title = QLabel()
+        self.title = plain(QLabel())  # names a token
         self.title.setWordWrap(True)
         self.bars = TopKBars()
         self.position = QComboBox()
@@ -83,8 +84,12 @@ class NextTokenPanel(QWidget):
         self.set_font_scale(1.0)
 
     def set_data(self, probs: np.ndarray, vocab: list[str], positions: list[str], position: int,
-                 temperature: float) -> None:
-        """`probs` [pos, vocab]: show the top bars of row `position`."""
+                 temperature: float, before: np.ndarray | None = None) -> None:
+        """`probs` [pos, vocab]: show the top bars of row `position`.
+
+        `before` [pos, vocab]: the probabilities with every component switched on, when some are off;
+        the title then compares the two for the token that was most likely before.
+        """
         labels = [f"{i}: {t}" for i, t in enumerate(positions)]
         with QSignalBlocker(self.position), QSignalBlocker(self.slider):
             if [self.position.itemText(i) for i in range(self.position.count())] != labels:
@@ -93,7 +98,12 @@ class NextTokenPanel(QWidget):
             self.position.setCurrentIndex(position)
             self.slider.setValue(round(temperature / T_STEP))
         self.t_label.setText(f"T = {temperature:.2f}")
-        self.title.setText(f"Next token after “{positions[position]}”")
+        title = f"Next token after “{positions[position]}”"
+        if before is not None:
+            top = int(np.argmax(before[position]))
+            title += (f"\n“{vocab[top]}”: {format_prob(before[position, top])} → "
+                      f"{format_prob(probs[position, top])} with parts switched off")
+        self.title.setText(title)
         self.bars.set_data(probs[position], vocab, k=min(8, len(vocab)))
 
     def show_message(self, text: str | None) -> None:

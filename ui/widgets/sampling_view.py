@@ -114,9 +114,11 @@ class SamplingBars(QWidget):
 
 
 class SamplingView(QWidget):
-    def __init__(self, bridge: SessionBridge, controller: GenerationController, parent: QWidget | None = None):
+    def __init__(self, bridge: SessionBridge, controller: GenerationController, explain=None,
+                 parent: QWidget | None = None):
         super().__init__(parent)
         self.bridge, self.controller = bridge, controller
+        self.explain = explain  # writes the calculation into the explanation panel (while this view shows)
         self.temperature = QDoubleSpinBox()
         self.temperature.setRange(0.05, 5.0)
         self.temperature.setSingleStep(0.1)
@@ -230,6 +232,8 @@ class SamplingView(QWidget):
         head = ("How the last token was picked:" if done else
                 "How the next Append would pick (the same draw u):")
         self.calculation.setText(head + "\n" + describe(s, vocab))
+        if self.explain is not None and self.isVisible():
+            self.explain(self.calculation.text())
         side = decoded_side(self.bridge.trace)
         sep = "" if self.bridge.model.config.tokenization == "char" else " "
         self.text.setText("Text so far: " + sep.join(side))

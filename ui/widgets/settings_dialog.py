@@ -8,13 +8,15 @@ from __future__ import annotations
 from dataclasses import fields
 
 import numpy as np
-from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout,
                                QGridLayout, QGroupBox, QLabel, QLineEdit, QSpinBox, QVBoxLayout, QWidget)
 
 from simulator import ModelConfig, Transformer
 from simulator import budget
 from simulator import config as cfg
 from simulator.params import check_size, param_shapes
+
+from ui.messages import plain
 
 CHOICES = {"arch": cfg.ARCHS, "positional": cfg.POSITIONALS, "norm": cfg.NORMS, "activation": cfg.ACTIVATIONS,
            "attention": cfg.ATTENTIONS, "residual": cfg.RESIDUALS, "tokenization": cfg.TOKENIZATIONS}
@@ -38,6 +40,7 @@ HELP = {
     "norm_eps": "Added to the variance in LayerNorm so it never divides by zero",
     "tokenization": "Split the text into words or into single characters",
     "init_scale": "Multiplies every random initial weight",
+    "allow_future": "Let a decoder use full attention: it sees the future (to show why the mask matters)",
 }
 LEFT = ("arch", "tokenization", "n_layers", "n_heads", "d_model", "d_mlp", "n_ctx", "init_scale")
 SPACE = "␣"  # how a space token is written in the vocabulary line
@@ -101,7 +104,7 @@ class SettingsDialog(QDialog):
             columns.addWidget(box, 0, col)
 
         self.vocab_edit.setToolTip(HELP["vocab"])
-        self.message = QLabel()
+        self.message = plain(QLabel())  # may quote a vocabulary token
         self.message.setWordWrap(True)
         self.summary = QLabel()
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
@@ -127,6 +130,10 @@ class SettingsDialog(QDialog):
             editor.addItems(list(CHOICES[name]))
             editor.setCurrentText(value)
             editor.currentTextChanged.connect(self.validate)
+        elif isinstance(value, bool):  # allow_future: a decoder that sees the future, on purpose
+            editor = QCheckBox()
+            editor.setChecked(value)
+            editor.toggled.connect(self.validate)
         elif isinstance(value, int):
             editor = QSpinBox()
             editor.setRange(*INT_RANGES.get(name, (0, 10**6)))
@@ -152,6 +159,8 @@ class SettingsDialog(QDialog):
                 out[name] = text_to_vocab(editor.text())
             elif isinstance(editor, QComboBox):
                 out[name] = editor.currentText()
+            elif isinstance(editor, QCheckBox):
+                out[name] = editor.isChecked()
             elif isinstance(editor, (QSpinBox, QDoubleSpinBox)):
                 out[name] = editor.value()
             else:

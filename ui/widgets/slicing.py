@@ -11,9 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulator import Trace
-
-PER_POSITION_HEAD_OPS = ("proj_heads", "rope", "mix")  # [pos, head, d_head]
-PER_HEAD_GRID_OPS = ("scores", "scale", "mask", "softmax")  # [head, q_pos, k_pos]
+from simulator.graph import ATTENTION_CHAIN, DEPTH_CHAIN
 
 
 @dataclass(frozen=True)
@@ -61,12 +59,11 @@ class Slicer:
 
 
 def head_slicer(trace: Trace, name: str, head: int) -> Slicer:
-    node = trace.graph.node(name)
-    ndim = np.ndim(trace[name])
-    if ndim == 3:
-        layout = "pos_head" if node.op in PER_POSITION_HEAD_OPS else "head_grid"
-        return Slicer(layout, max(0, min(head, trace[name].shape[1 if layout == "pos_head" else 0] - 1)))
-    return Slicer("row" if ndim == 1 else "flat")
+    axes = trace.graph.node(name).axes
+    if "head" in axes:  # [pos, head, d_head] or [head, q_pos, k_pos]
+        layout = "pos_head" if axes.index("head") == 1 else "head_grid"
+        return Slicer(layout, max(0, min(head, np.shape(trace[name])[axes.index("head")] - 1)))
+    return Slicer("row" if len(axes) == 1 else "flat")
 
 
 def position_source(trace: Trace, name: str) -> str:
@@ -76,19 +73,15 @@ def position_source(trace: Trace, name: str) -> str:
     a cross-attention's keys are the encoder's tokens although the step sits in the decoder.
     """
     node = trace.graph.node(name)
-    while True:
-        if node.op in PER_POSITION_HEAD_OPS or node.op == "scores":
-            node = trace.graph.node(node.inputs[0])
-        elif node.op in PER_HEAD_GRID_OPS and node.attrs.get("axis", -1) != 0:
-            node = trace.graph.node(node.inputs[0])
-        else:
-            return node.name
+    while "head" in node.axes:  # a per-head step: its positions are those of its (first) input's
+        node = trace.graph.node(node.inputs[0])
+    return node.name
 
 
 def query_key_labels(trace: Trace, name: str) -> tuple[list[str], list[str]]:
     """Token labels of the query and key axes of an attention grid step."""
     node = trace.graph.node(name)
-    while node.op != "scores":
+    while node.role != "scores":
         node = trace.graph.node(node.inputs[0])
     q_src = position_source(trace, node.inputs[0])
     k_src = position_source(trace, node.inputs[1])
@@ -110,7 +103,9 @@ def depth_source_labels(trace: Trace, node) -> list[str]:
     graph = trace.graph
     if node.op == "dwa":
         return ["embed"] + [f"block {graph.node(n).layer}" for n in node.inputs[1:]]
-    logits = graph.node(node.name.rsplit(".hook_", 1)[0] + ".hook_logits")
+    logits = node
+    while logits.role != "depth_logits":  # the mix reads the weights, the weights read the logits
+        logits = graph.node(logits.inputs[0])
 
     def one(i: int) -> str:
         if i == 0:
@@ -128,12 +123,12 @@ def labels_for(trace: Trace, name: str, shape: tuple[int, int],
     node = trace.graph.node(name)
     n_rows, n_cols = shape
     indices = [str(j) for j in range(n_cols)]
-    if node.op in PER_HEAD_GRID_OPS and node.attrs.get("axis", -1) != 0:
+    if node.group == ATTENTION_CHAIN:
         return query_key_labels(trace, name)
-    if node.op in ("depth_logits",) or (node.op == "softmax" and node.attrs.get("axis", -1) == 0):
+    if node.group == DEPTH_CHAIN and node.axes[0] == "source":
         return depth_source_labels(trace, node), token_labels(trace, name)
     rows = token_labels(trace, position_source(trace, name))
-    if vocab is not None and n_cols == len(vocab) and (node.op == "probs" or name == "logits"):
+    if vocab is not None and n_cols == len(vocab) and node.axes[-1] == "vocab":
         return rows, list(vocab)
     return rows, indices
 
@@ -150,8 +145,10 @@ def thin(labels: list[str], k: int) -> list[str]:
     return list(labels) if k <= 1 else [s if i % k == 0 else "" for i, s in enumerate(labels)]
 
 
-LINEAR_NAMES = {"W_O": "Output projection W_O", "W_in": "MLP: expand (W_in)",
-                "W_out": "MLP: project back (W_out)", "W_U": "Unembed → logits"}
+ROLE_NAMES = {"attn_out": "Output projection W_O", "mlp_pre": "MLP: expand (W_in)",
+              "mlp_out": "MLP: project back (W_out)", "logits": "Unembed → logits", "q": "Queries Q",
+              "k": "Keys K", "v": "Values V", "depth_weights": "Depth attention: softmax over sources",
+              "embed_pos": "Embedding + position"}
 OP_NAMES = {
     "embed": "Token embedding", "pos_sinusoidal": "Positional encoding (sinusoidal)",
     "pos_learned": "Positional encoding (learned)", "layernorm": "LayerNorm",
@@ -173,14 +170,5 @@ def step_title(trace: Trace, name: str) -> str:
         where.append(f"Layer {node.layer}")
     if node.sublayer == "cross_attn":
         where.append("Cross-attention")
-    if node.op == "linear":
-        what = LINEAR_NAMES.get(node.params[0].rsplit(".", 1)[-1], "Linear map")
-    elif node.op == "proj_heads":
-        what = {"q": "Queries Q", "k": "Keys K", "v": "Values V"}[name.rsplit("_", 1)[-1]]
-    elif node.op == "softmax" and node.attrs.get("axis", -1) == 0:
-        what = "Depth attention: softmax over sources"
-    elif node.op == "add" and node.sublayer == "embed":
-        what = "Embedding + position"
-    else:
-        what = OP_NAMES.get(node.op, node.op)
+    what = ROLE_NAMES.get(node.role) or ("Linear map" if node.op == "linear" else OP_NAMES.get(node.op, node.op))
     return " · ".join(where + [what])

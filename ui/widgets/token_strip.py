@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QGridLayout, QLa
                                QWidget)
 
 from simulator import budget
+from ui.messages import plain
 from ui.bridge import SessionBridge
 from ui.widgets.slicing import shown  # a space token as "␣", on chips as on the pictures' axes
 
@@ -187,7 +188,7 @@ class TokenStrip(QWidget):
         self.vocab.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.vocab.itemClicked.connect(lambda item: self.add_token(item.data(TOKEN_ROLE)))
         self.choice_group = QButtonGroup(self)  # source / target: where vocabulary clicks go
-        self.message = QLabel()
+        self.message = plain(QLabel())  # names a typed token: never HTML
         self.message.setWordWrap(True)
         self.message.setStyleSheet(ERROR_STYLE)
         self.message.hide()
