@@ -19,7 +19,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from .ops import FORWARD, ROW_BLOCK, allowed, dot_scores, mix_rows, pattern_rows, rope
+from .ops import FORWARD, ROW_BLOCK, allowed, dot_scores, mix_rows, pattern_rows, rope, row_block
 from .trace import Trace
 
 ROW_OPS = ("embed", "add", "layernorm", "proj_heads", "linear", "act", "concat", "probs", "dwa")
@@ -104,7 +104,8 @@ def _append_node(node, xs, ps, old, grew: list[tuple[int, ...]], cap: int) -> tu
         return FORWARD[op](xs, ps, a), (0,)
     if op in ROW_OPS or op == "rope":
         n = len(old)
-        b0 = _block_start(n)
+        # a matrix product recomputes the block of rows its full run computed the new row in
+        b0 = n - n % row_block(ps[0].size) if op in ("linear", "proj_heads") else n
         part = [x[b0:] if g else x for x, g in zip(xs, grew)]
         new = rope(part[0], start=b0) if op == "rope" else FORWARD[op](part, ps, a)
         return _grow_rows(old, new[n - b0:], cap), (0,)

@@ -176,15 +176,21 @@ def allowed(kind: str, n_q: int, n_k: int, window: int) -> np.ndarray:
 # BLAS picks its kernels by matrix shape, and a row's last bits can change with the number of rows
 # or columns it is computed alongside; so every product below is made of calls of one fixed shape.
 ROW_BLOCK = 4  # positions per matrix product: a new token costs one block, not the whole sequence
+BIG_WEIGHT, BIG_BLOCK = 65536, 32  # BLAS repacks the weight for every product: big ones get bigger blocks
+
+
+def row_block(w_size: int) -> int:
+    """Rows per product with a weight of `w_size` numbers (fixed by the weight alone, never by the input)."""
+    return ROW_BLOCK if w_size <= BIG_WEIGHT else BIG_BLOCK
 
 
 def rows_matmul(x: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """x·w computed ROW_BLOCK rows at a time  # x [pos, d_in], w [d_in, d_out] -> [pos, d_out]"""
-    n = len(x)
-    m = -(-n // ROW_BLOCK) * ROW_BLOCK
+    """x·w computed row_block(w) rows at a time  # x [pos, d_in], w [d_in, d_out] -> [pos, d_out]"""
+    n, block = len(x), row_block(w.size)
+    m = -(-n // block) * block
     if m != n:
         x = np.concatenate([x, np.zeros((m - n, x.shape[1]))])
-    return (x.reshape(m // ROW_BLOCK, ROW_BLOCK, -1) @ w).reshape(m, -1)[:n]
+    return (x.reshape(m // block, block, -1) @ w).reshape(m, -1)[:n]
 
 
 def padded(x: np.ndarray, width: int, axis: int, fill: float = 0.0) -> np.ndarray:

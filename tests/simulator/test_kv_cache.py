@@ -82,3 +82,16 @@ def test_what_cannot_be_cached_is_refused():
                                   attention="full"), seed=0)
     with pytest.raises(CacheMiss, match="encoder"):
         append(enc, enc.run("abc"), "abcd")
+
+
+def test_big_weights_in_bigger_blocks_still_match_bit_for_bit():
+    cfg = ModelConfig(vocab=tuple("abcdefghij"), tokenization="char", n_ctx=40, d_model=64, n_heads=2, d_mlp=1056,
+                      n_layers=1)
+    assert ops.row_block(64 * 1056) == ops.BIG_BLOCK
+    model = Transformer(cfg, seed=4)
+    trace = model.run(TEXT[:30])
+    for n in range(31, 41):
+        trace = append(model, trace, TEXT[:n])
+        full = model.run(TEXT[:n])
+        for name in full:
+            assert np.array_equal(full[name], trace[name]), (n, name)
