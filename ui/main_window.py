@@ -150,10 +150,8 @@ class MainWindow(QMainWindow):
         self.add_view("Look inside", lambda: InterpTabs(bridge, self.edits.toggle_component,
                                                         self.explain_panel.show_calculation))
         self.generation = GenerationController(bridge, self.undo_stack, self)
-        self.step_view.next_token().sigAppendRequested.connect(
-            lambda greedy: self.step_view.next_token().show_message(self.generation.append(greedy)))
-        self.step_view.next_token().sigGenerateRequested.connect(
-            lambda n: self.step_view.next_token().show_message(self.generation.generate(n)))
+        self.step_view.next_token().sigAppendRequested.connect(self._append_token)
+        self.step_view.next_token().sigGenerateRequested.connect(self._generate_tokens)
         self.add_view("Sampling", lambda: SamplingView(bridge, self.generation,
                                                        self.explain_panel.show_calculation))
         add_presets_menu(self)
@@ -335,6 +333,12 @@ class MainWindow(QMainWindow):
         error = self.edits.toggle_component(component, mode)
         if error:
             self.statusBar().showMessage(error, 8000)
+
+    def _append_token(self, greedy: bool) -> None:
+        self.step_view.next_token().show_message(self.generation.append(greedy))
+
+    def _generate_tokens(self, n: int) -> None:
+        self.step_view.next_token().show_message(self.generation.generate(n))
 
     def _set_tokens(self, tokens) -> None:
         error = self.edits.set_tokens(tokens)
