@@ -46,8 +46,8 @@ def _block_start(n: int) -> int:
     return n - n % ROW_BLOCK
 
 
-# Growing arrays live in buffers with room for n_ctx positions; a trace holds read-only views of
-# their first rows. Appending writes only the new row (and column) into the buffer, so the earlier
+# Growing rows live in buffers with room for n_ctx positions; a trace holds read-only views of
+# their first rows (contiguous, as the pictures need). Appending writes only the new row (and column) into the buffer, so the earlier
 # rows are never copied. A buffer remembers how many rows its newest view covers: a second append
 # to an older trace (after an undo, say) would overwrite rows another trace shows, so it copies
 # into a fresh buffer instead.
@@ -86,15 +86,20 @@ def _grow_rows(old: np.ndarray, new_rows: np.ndarray, capacity: int) -> np.ndarr
     return _view(buf, (n + k, *old.shape[1:]), n + k)
 
 
-def _grow_grid(old: np.ndarray, row: np.ndarray, col: np.ndarray | None, capacity: int) -> np.ndarray:
-    """[head, q, k] grid `old` with new query rows `row` [head, dq, k'] and new key columns `col` [head, q, dk]."""
+def _grow_grid(old: np.ndarray, row: np.ndarray, col: np.ndarray | None) -> np.ndarray:
+    """[head, q, k] grid `old` with new query rows `row` [head, dq, k'] and new key columns `col` [head, q, dk].
+
+    A new array: a grid grows along two axes, so a prefix of a bigger buffer would not be contiguous,
+    and the pictures hand arrays to Qt, which wants them contiguous.
+    """
     h, nq, nk = old.shape
-    dq, dk = row.shape[1], 0 if col is None else col.shape[2]
-    buf = _buffer_for(old, (1, 2), (dq, dk), capacity)
-    buf[:, nq:nq + dq, :nk + dk] = row
+    dk = 0 if col is None else col.shape[2]
+    out = np.empty((h, nq + row.shape[1], nk + dk))
+    out[:, :nq, :nk] = old
+    out[:, nq:, :] = row
     if col is not None:
-        buf[:, :nq, nk:nk + dk] = col
-    return _view(buf, (h, nq + dq, nk + dk), nq + dq)
+        out[:, :nq, nk:] = col
+    return out
 
 
 def _append_node(node, xs, ps, old, grew: list[tuple[int, ...]], cap: int) -> tuple[np.ndarray, tuple[int, ...]]:
@@ -119,7 +124,7 @@ def _append_node(node, xs, ps, old, grew: list[tuple[int, ...]], cap: int) -> tu
         row = dot_scores(q[b0:], k, a.get("n_keys", 0))[:, nq - b0:]
         # The earlier queries against the new key: masked later, but part of the picture of Q·Kᵀ.
         col = dot_scores(q[:nq], k, a.get("n_keys", 0))[:, :, nk:] if k_grew else None
-        return _grow_grid(old, row, col, cap), ((1, 2) if k_grew else (1,))
+        return _grow_grid(old, row, col), ((1, 2) if k_grew else (1,))
     if op in ("scale", "mask"):
         s = xs[0]
         nq, nk = old.shape[1], old.shape[2]
@@ -131,7 +136,7 @@ def _append_node(node, xs, ps, old, grew: list[tuple[int, ...]], cap: int) -> tu
             ok = allowed(a["kind"], s.shape[1], s.shape[2], a["window"])
             row = np.where(ok[nq:], s[:, nq:], -np.inf)
             col = np.where(ok[:nq, nk:], s[:, :nq, nk:], -np.inf) if k_grew else None
-        return _grow_grid(old, row, col, cap), grew[0]
+        return _grow_grid(old, row, col), grew[0]
     if op == "softmax" and "n_keys" in a:
         s = xs[0]
         nq, nk = old.shape[1], old.shape[2]
@@ -140,7 +145,7 @@ def _append_node(node, xs, ps, old, grew: list[tuple[int, ...]], cap: int) -> tu
             raise CacheMiss("an earlier token can see the new one")
         row = pattern_rows(s[:, nq:], a["n_keys"])
         col = np.zeros((old.shape[0], nq, s.shape[2] - nk)) if k_grew else None
-        return _grow_grid(old, row, col, cap), grew[0]
+        return _grow_grid(old, row, col), grew[0]
     if op == "mix":
         pattern, v = xs
         n = len(old)

@@ -211,7 +211,8 @@ def dot_scores(q: np.ndarray, k: np.ndarray, n_keys: int) -> np.ndarray:
     m = -(-nq // ROW_BLOCK) * ROW_BLOCK
     qt = padded(q, m, 0).transpose(1, 0, 2).reshape(n_heads, m // ROW_BLOCK, ROW_BLOCK, d_head)
     kt = padded(k, width, 0).transpose(1, 2, 0)[:, None]  # [head, 1, d_head, k_slots]
-    return (qt @ kt).reshape(n_heads, m, width)[:, :nq, :nk]
+    # a contiguous copy: the pictures hand arrays to Qt, which wants them contiguous
+    return np.ascontiguousarray((qt @ kt).reshape(n_heads, m, width)[:, :nq, :nk])
 
 
 def pattern_rows(s: np.ndarray, n_keys: int) -> np.ndarray:
@@ -336,8 +337,13 @@ def _act(xs, ps, a):
 
 
 def _probs(xs, ps, a):
-    """probs = softmax(logits / T)"""
-    return softmax(xs[0] / float(xs[1]))
+    """probs = softmax(logits / T), computed as softmax((logits − max) / T)"""
+    x = xs[0]
+    # Shifting first keeps the largest logit at exactly 0 whatever T is; a tiny T then sends the
+    # others to −∞ (weight 0) instead of every logit to ±∞: the limit T → 0 is all the weight on
+    # the largest logit, shared evenly by ties.
+    with np.errstate(over="ignore"):
+        return softmax((x - np.max(x, axis=-1, keepdims=True)) / float(xs[1]))
 
 
 def _depth_logits(xs, ps, a):

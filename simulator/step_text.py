@@ -57,15 +57,13 @@ STEP_TEXT: dict[str, tuple[str, str]] = {
     "mask_window-full": ("masked = scaled, with hidden pairs set to −∞",
                          "Window mask (sparse attention): each token sees only tokens fewer than {window} "
                          "positions away; the rest become −∞."),
-    "mask_full": ("masked = scaled, with hidden pairs set to −∞",
+    "mask_full": ("masked = scaled (nothing is hidden)",
                   "Full attention: nothing is masked, every token sees every token, before and after it."),
-    "mask_full_future": ("masked = scaled: nothing is hidden — this decoder can see the future",
+    "mask_full_future": ("masked = scaled (nothing is hidden: this decoder can see the future)",
                          "Warning: this decoder can see the future. Nothing is masked, so each token also "
-                         "attends to the tokens after it, including the very token it is meant to predict. "
-                         "Training rewards copying that token, and the loss falls far below an honest "
-                         "decoder's; but when it writes new text the next token is not there to copy, so "
-                         "what it writes is garbage. The causal mask is what lets a decoder generate."),
-    "mask_full_cross": ("masked = scaled, with hidden pairs set to −∞",
+                         "sees the token it should predict and learns to copy it: a tiny training loss, but "
+                         "nothing to copy when it writes, so its text is garbage."),
+    "mask_full_cross": ("masked = scaled (nothing is hidden)",
                         "Full attention: nothing is masked, every decoder token sees every encoder position."),
     "pattern": ("pattern = softmax(masked) along each row",
                 "Softmax turns each query's row of scores into weights that are positive and sum to 1: how much "
@@ -74,8 +72,8 @@ STEP_TEXT: dict[str, tuple[str, str]] = {
           "Each head's output: a weighted average of the value vectors, using the attention weights of that "
           "query's row."),
     "concat": ("concat = [z_head0 | z_head1 | …]",
-               "The {n_heads} heads worked in parallel, each with its own view; their outputs are placed side "
-               "by side into one vector of size {n_heads}×{d_head} = {d_concat}."),
+               "Each head worked in parallel with its own view; the heads' outputs are placed side by side "
+               "into one vector of size n_heads × d_head = {n_heads}×{d_head} = {d_concat}."),
     "attn_out": ("out = concat·W_O + b_O",
                  "The output projection W_O mixes the heads' results and maps them back to d_model, ready to "
                  "be added to the residual stream."),

@@ -8,9 +8,10 @@ the open tab and the open lesson stop.
 One rule for every reader: `ViewState.parse` checks each field's type and `problems`
 checks each field against a model and its tokens (the step exists, the head exists, the
 cell lies inside its step's value, …). A field that fails gets a message naming it.
-A scenario refuses the whole file on any problem (`from_json` + `validate`); the recovery
-file keeps the fields that fit and names the ones it left at their default (`parse` +
-`problems` + `without`), because after a crash the user's model matters more than the view.
+A view with any problem is not used at all, wherever it comes from: a scenario file is then
+refused (`from_json` + `validate`); a recovery file still gives back its model and tokens, since
+after a crash the user's work matters more than the view, and opens at the first step naming
+each bad field (`parse` + `problems`).
 """
 from __future__ import annotations
 
@@ -177,10 +178,6 @@ class ViewState:
         if problems:
             raise ViewStateError(problems)
 
-    def without(self, names) -> ViewState:
-        """This state with the named fields back at their defaults."""
-        defaults = ViewState()
-        return replace(self, **{name: getattr(defaults, name) for name in names if name in _FIELDS})
 
 
 class ViewTarget(Protocol):
