@@ -47,8 +47,8 @@ def _block_start(n: int) -> int:
 
 
 # Growing rows live in buffers with room for n_ctx positions; a trace holds read-only views of
-# their first rows (contiguous, as the pictures need). Appending writes only the new row (and column) into the buffer, so the earlier
-# rows are never copied. A buffer remembers how many rows its newest view covers: a second append
+# their first rows (contiguous, as the pictures need). Appending writes only the new row into the
+# buffer, so the earlier rows are never copied. A buffer remembers how many rows its newest view covers: a second append
 # to an older trace (after an undo, say) would overwrite rows another trace shows, so it copies
 # into a fresh buffer instead.
 _claimed: dict[int, int] = {}  # id(buffer) -> rows in use

@@ -125,7 +125,8 @@ def describe(s: Sampling, vocab) -> str:
                  f"{name(i)} {s.scaled[i]:.3f}" for i in top)
              + (". T < 1 stretches the gaps (sharper), T > 1 shrinks them (flatter)." if s.temperature != 1 else
                 " (T = 1 changes nothing)."),
-             "3. Softmax: p_i = exp(z_i) / Σ_j exp(z_j): " + ", ".join(f"{name(i)} {s.probs[i]:.3f}" for i in top) + "."]
+             "3. Softmax: p_i = exp(z_i) / Σ_j exp(z_j): "
+             + ", ".join(f"{name(i)} {s.probs[i]:.3f}" for i in top) + "."]
     if s.top_k is None:
         lines.append("4. Top-k is off: every token stays.")
     else:

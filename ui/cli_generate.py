@@ -25,7 +25,8 @@ def generate_parser():
     parser.add_argument("--tokens", type=int, default=40, metavar="N", help="how many tokens to write (default 40)")
     parser.add_argument("--temperature", type=float, default=1.0, metavar="T", help="above 0; default 1")
     parser.add_argument("--top-k", type=int, default=None, metavar="K", help="keep the K most likely (1 = greedy)")
-    parser.add_argument("--top-p", type=float, default=None, metavar="P", help="nucleus: keep tokens until P (0 < P ≤ 1)")
+    parser.add_argument("--top-p", type=float, default=None, metavar="P",
+                        help="nucleus: keep tokens until P (0 < P ≤ 1)")
     parser.add_argument("--seed", type=int, default=0, metavar="S", help="the same seed writes the same text")
     parser.add_argument("--no-cache", action="store_true", help="run the whole model for every token")
     return parser

@@ -93,8 +93,10 @@ def test_encoder_decoder_appends_to_its_target_and_stops_at_the_end(make_window)
 
 def test_sampling_view_shows_the_draw_the_append_makes(make_window, qtbot):
     w = make_window(_words_session("the keys that the man holds"))
-    view = SamplingView(w.session_bridge, w.generation)
+    written = []
+    view = SamplingView(w.session_bridge, w.generation, written.append)
     qtbot.addWidget(view)
+    view.show()
     w.generation.set_settings(1.0, 3, 0.9, 5)
     preview, done = view.shown_sampling()
     assert not done
@@ -107,6 +109,7 @@ def test_sampling_view_shows_the_draw_the_append_makes(make_window, qtbot):
     assert done and shown.token == preview.token
     assert w.session_bridge.session.tokens[-1] == w.session_bridge.model.config.vocab[preview.token]
     assert f"u = {preview.draw:.3f}" in view.drawn.text() and "KV cache" in view.cache.text()
+    assert written and written[-1].startswith("How the last token was picked") and "Top-k = 3" in written[-1]
 
 
 def test_the_app_starts_on_a_model_that_writes_english():
