@@ -10,7 +10,7 @@ from simulator.presets import load_preset
 from simulator.sampling import sample
 from ui.app import start_session
 from ui.main_window import MainWindow
-from ui.widgets.sampling_view import SamplingView, bar_rows
+from ui.views.sampling_view import SamplingView, bar_rows
 
 
 @pytest.fixture
