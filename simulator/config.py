@@ -40,6 +40,7 @@ class ModelConfig:
     norm_eps: float = 1e-5
     tokenization: str = "word"  # word (split on whitespace) | char (one token per character)
     init_scale: float = 1.0  # multiplies every random initial weight
+    allow_future: bool = False  # let a decoder use full attention: it sees the future (a demonstration)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "vocab", tuple(self.vocab))
@@ -105,9 +106,12 @@ class ModelConfig:
             raise ValueError("Word tokens cannot contain spaces: the text is split on whitespace.")
         if self.tokenization == "char" and any(len(t) != 1 for t in self.vocab if t != "<unk>"):
             raise ValueError("A character vocabulary holds single characters (and optionally <unk>).")
-        if self.arch == "decoder" and self.attention == "full":
+        if not isinstance(self.allow_future, bool):
+            raise ValueError(f"allow_future must be true or false; got {self.allow_future!r}.")
+        if self.arch == "decoder" and self.attention == "full" and not self.allow_future:
             raise ValueError("A decoder predicts the next token, so it must not see later ones: "
-                             "use causal or window attention, or choose the encoder architecture.")
+                             "use causal or window attention, or choose the encoder architecture "
+                             "(allow_future=True builds one anyway, to show why).")
         if self.arch == "encoder" and self.attention == "causal":
             raise ValueError("An encoder reads the whole input at once: use full or window attention, "
                              "or choose the decoder architecture.")
@@ -128,6 +132,14 @@ class ModelConfig:
             raise ValueError(f"norm_eps must be a small number ≥ 0; got {self.norm_eps!r}.")
         if not (isinstance(self.init_scale, (int, float)) and 0 <= self.init_scale <= 100):
             raise ValueError(f"init_scale must be between 0 and 100; got {self.init_scale!r}.")
+
+    @property
+    def warning(self) -> str:
+        """A warning to show with this model ('' if none)."""
+        if self.arch == "decoder" and self.attention == "full":
+            return ("This decoder can see the future: nothing is masked, so it learns to copy the next token "
+                    "instead of predicting it, and the text it generates is garbage.")
+        return ""
 
     def replace(self, **changes) -> "ModelConfig":
         """A copy with some fields changed (validated like a new config)."""
