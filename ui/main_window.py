@@ -407,5 +407,9 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.files.maybe_save():
             event.accept()
+            # The commands are deleted now, while all they refer to is alive, rather than by the
+            # stack's destructor whenever Python's garbage collector gets to it (after the commands'
+            # own Python halves may have gone: a crash in QUndoStack::clear).
+            self.undo_stack.clear()
         else:
             event.ignore()
