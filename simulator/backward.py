@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 
-from .ops import FORWARD, SQRT_2_OVER_PI, allowed, groups_sum, rmsnorm, rope_angles
+from .ops import FORWARD, SQRT_2_OVER_PI, allowed_for, groups_sum, rmsnorm, rope_angles
 
 GELU_C = 0.044715
 DROPOUT_SITES = ("hook_attn_out", "hook_mlp_out", "hook_cross_attn_out")
@@ -81,8 +81,7 @@ def _scale(g, xs, ps, a, out):
 
 
 def _mask(g, xs, ps, a, out):
-    ok = allowed(a["kind"], g.shape[1], g.shape[2], a["window"])
-    return [np.where(ok, g, 0.0)], []
+    return [np.where(allowed_for(a, g.shape[1], g.shape[2]), g, 0.0)], []
 
 
 def _softmax(g, xs, ps, a, out):

@@ -9,7 +9,8 @@ import math
 
 import numpy as np
 
-from .ops import allowed, gelu, groups_sum, rmsnorm
+from . import patterns
+from .ops import gelu, groups_sum, rmsnorm
 
 MAX_TERMS = 4
 
@@ -111,11 +112,10 @@ def explain(node, values: dict, params: dict, index) -> str:
         return f"{lhs} = scores_raw[h{h}, {i}, {j}] ÷ √d_head = {fmt(xs[0][index])} ÷ {fmt(a['sqrt_d'])} = {result}"
     if op == "mask":
         h, i, j = index
-        if allowed(a["kind"], out.shape[1], out.shape[2], a["window"])[i, j]:
-            return f"{lhs} = scaled[h{h}, {i}, {j}] = {result} (query {i} may see key {j})"
-        # an encoder's band is symmetric: a later key is hidden for being far, not for being later
-        why = "comes after" if j > i and a["kind"] != "window-full" else "is outside the window of"
-        return f"{lhs} = −∞: key {j} {why} query {i}, so its weight will be 0"
+        reason = patterns.why(a, i, j, out.shape[1], out.shape[2])
+        if patterns.allowed_for(a, out.shape[1], out.shape[2])[i, j]:
+            return f"{lhs} = scaled[h{h}, {i}, {j}] = {result} ({reason})"
+        return f"{lhs} = −∞: {reason}, so its weight will be 0"
     if op == "softmax":
         axis = a.get("axis", -1)
         line = np.moveaxis(xs[0], axis, -1)[tuple(i for k, i in enumerate(index) if k != axis % out.ndim)]

@@ -12,8 +12,8 @@ import math
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from . import patterns
 from .config import ModelConfig
-
 
 
 @dataclass(frozen=True, eq=False)
@@ -101,18 +101,10 @@ class _Builder:
                      formula=f"scaled = scores ÷ √d_head = scores ÷ √{cfg.d_head}",
                      text="Dot products of longer vectors grow larger; dividing by √d_head keeps the "
                           "scores in a range where softmax does not saturate (Vaswani et al., 2017).", **kw)
-        masks = {
-            "causal": "Causal mask: a token may not look at later tokens, so those scores become −∞ "
-                      "(weight 0 after softmax). This is what lets a decoder predict the next token.",
-            "window": f"Window mask (sparse attention): each token sees only the {cfg.window} most recent "
-                      "tokens, itself included; the rest become −∞. The cost grows with n·window, not n².",
-            "window-full": f"Window mask (sparse attention): each token sees only tokens fewer than "
-                           f"{cfg.window} positions away; the rest become −∞.",
-            "full": "Full attention: nothing is masked, every " + ("decoder token sees every encoder "
-                    "position" if cross else "token sees every token, before and after it") + ".",
-        }
-        s = self.add(a + "hook_attn_scores", "mask", [s], attrs={"kind": kind, "window": cfg.window},
-                     formula="masked = scaled, with hidden pairs set to −∞", text=masks[kind], **kw)
+        attrs = patterns.mask_attrs(cfg, kind)
+        s = self.add(a + "hook_attn_scores", "mask", [s], attrs=attrs,
+                     formula=f"masked = scaled, with hidden pairs set to −∞: {patterns.formula(kind, attrs)}",
+                     text=patterns.text(kind, attrs, cross), **kw)
         pattern = self.add(a + "hook_pattern", "softmax", [s], attrs={"axis": -1},
                            formula="pattern = softmax(masked) along each row",
                            text="Softmax turns each query's row of scores into weights that are positive "
@@ -276,13 +268,11 @@ def build_graph(cfg: ModelConfig) -> Graph:
     """The nodes of a forward pass for this config, in the order they are computed."""
     bld = _Builder(cfg)
     if cfg.arch == "encoder-decoder":
-        enc_kind = "window-full" if cfg.attention == "window" else "full"
-        enc = _stack(bld, "encoder.", enc_kind, None)
-        x = _stack(bld, "decoder.", cfg.attention, enc)
+        enc = _stack(bld, "encoder.", patterns.kind_for(cfg.attention, False), None)
+        x = _stack(bld, "decoder.", patterns.kind_for(cfg.attention, True), enc)
         unembed, inputs = "decoder.unembed.", ("encoder.input_ids", "decoder.input_ids", "temperature")
     else:
-        kind = "window-full" if (cfg.arch == "encoder" and cfg.attention == "window") else cfg.attention
-        x = _stack(bld, "", kind, None)
+        x = _stack(bld, "", patterns.kind_for(cfg.attention, cfg.arch == "decoder"), None)
         unembed, inputs = "unembed.", ("input_ids", "temperature")
     bld.add("logits", "linear", [x], [unembed + "W_U", unembed + "b_U"], sublayer="final", major=True,
             formula="logits = x·W_U + b_U",
@@ -294,4 +284,4 @@ def build_graph(cfg: ModelConfig) -> Graph:
     return Graph(tuple(bld.nodes), MappingProxyType(dict(bld.aliases)), inputs)
 
 
-__all__ = ["Node", "Graph", "build_graph"]
+__all__ = ["Graph", "Node", "build_graph"]

@@ -12,6 +12,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from .patterns import allowed, allowed_for  # noqa: F401  (allowed: read by older callers)
+
 SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 
 
@@ -117,23 +119,6 @@ def rope(x: np.ndarray) -> np.ndarray:
     return out
 
 
-@lru_cache(maxsize=64)
-def allowed(kind: str, n_q: int, n_k: int, window: int) -> np.ndarray:
-    """Which key each query may attend to  # [q_pos, k_pos] bool"""
-    q = np.arange(n_q)[:, None]
-    k = np.arange(n_k)[None, :]
-    if kind == "causal":
-        ok = k <= q
-    elif kind == "window":  # a causal band: the `window` most recent tokens, itself included
-        ok = (k <= q) & (q - k < window)
-    elif kind == "window-full":  # a symmetric band for encoders
-        ok = np.abs(q - k) < window
-    else:
-        ok = np.ones((n_q, n_k), dtype=bool)
-    ok.flags.writeable = False
-    return ok
-
-
 def groups_sum(vs: list[np.ndarray], groups: tuple[tuple[int, ...], ...]) -> np.ndarray:
     """Stack the depth sources: source s is the sum of the outputs listed in groups[s]  # [source, pos, d_model]"""
     return np.stack([vs[g[0]] if len(g) == 1 else sum(vs[i] for i in g) for g in groups])
@@ -188,8 +173,7 @@ def _scale(xs, ps, a):
 
 def _mask(xs, ps, a):
     s = xs[0]
-    ok = allowed(a["kind"], s.shape[1], s.shape[2], a["window"])
-    return np.where(ok, s, -np.inf)
+    return np.where(allowed_for(a, s.shape[1], s.shape[2]), s, -np.inf)
 
 
 def _softmax(xs, ps, a):

@@ -54,14 +54,41 @@ def relu(x: float) -> float:
     return x if x > 0 else 0.0
 
 
-def may_attend(kind: str, q: int, k: int, window: int) -> bool:
+def may_attend(kind: str, q: int, k: int, n_k: int, cfg) -> bool:
+    """Whether query q sees key k (of n_k). `kind` is causal, full, or "decoder-" / "encoder-" and a pattern."""
     if kind == "causal":
         return k <= q
-    if kind == "decoder-window":
-        return q - window < k <= q
-    if kind == "encoder-window":
-        return abs(q - k) < window
-    return True  # full
+    if kind == "full":
+        return True
+    form, pattern = kind.split("-", 1)
+    if form == "decoder" and k > q:
+        return False
+    gap = q - k if q > k else k - q
+    if gap < cfg.window:
+        return True
+    if pattern == "strided":
+        return gap % cfg.stride == 0
+    if pattern in ("global", "bigbird") and (k < cfg.n_global or (form == "encoder" and q < cfg.n_global)):
+        return True
+    if pattern == "bigbird":
+        return k in bigbird_random(form, q, n_k, cfg)
+    return False
+
+
+def bigbird_random(form: str, q: int, n_k: int, cfg) -> list[int]:
+    """Query q's random keys: from the keys not already kept (in increasing order), `n_random` of them
+    drawn without replacement by numpy's generator seeded with (random_seed, q): the pattern's definition."""
+    last = q if form == "decoder" else n_k - 1
+    candidates = []
+    for k in range(min(last, n_k - 1) + 1):
+        gap = q - k if q > k else k - q
+        if gap < cfg.window or k < cfg.n_global or (form == "encoder" and q < cfg.n_global):
+            continue
+        candidates.append(k)
+    take = min(cfg.n_random, len(candidates))
+    if not take:
+        return []
+    return [int(x) for x in np.random.default_rng([cfg.random_seed, q]).choice(candidates, take, replace=False)]
 
 
 # --- the model ---
@@ -102,7 +129,7 @@ class NaiveTransformer:
         raw = [[[sum(q[i][h][e] * k[j][h][e] for e in range(d_head)) for j in range(nk)]
                 for i in range(nq)] for h in range(n_heads)]  # [head][q][k]
         scaled = [[[s / math.sqrt(d_head) for s in row] for row in grid] for grid in raw]
-        masked = [[[scaled[h][i][j] if may_attend(kind, i, j, cfg.window) else NEG_INF for j in range(nk)]
+        masked = [[[scaled[h][i][j] if may_attend(kind, i, j, nk, cfg) else NEG_INF for j in range(nk)]
                    for i in range(nq)] for h in range(n_heads)]
         pattern = [[softmax(row) for row in grid] for grid in masked]
         self.rec(a + "hook_scores_raw", raw)
@@ -244,18 +271,15 @@ class NaiveTransformer:
 
     def run(self, ids, temperature: float, target_ids=None) -> dict[str, np.ndarray]:
         cfg = self.cfg
-        window = "encoder-window" if cfg.attention == "window" else "full"
+        pattern = cfg.attention not in ("causal", "full")
+        enc_kind = f"encoder-{cfg.attention}" if pattern else "full"
+        dec_kind = f"decoder-{cfg.attention}" if pattern else "causal"
         if cfg.arch == "encoder-decoder":
-            enc = self.stack("encoder.", ids, window)
-            dec_kind = "decoder-window" if cfg.attention == "window" else "causal"
+            enc = self.stack("encoder.", ids, enc_kind)
             x = self.stack("decoder.", target_ids, dec_kind, enc_out=enc)
             u = "decoder.unembed."
         else:
-            if cfg.arch == "encoder":
-                kind = window
-            else:
-                kind = "decoder-window" if cfg.attention == "window" else "causal"
-            x = self.stack("", ids, kind)
+            x = self.stack("", ids, enc_kind if cfg.arch == "encoder" else dec_kind)
             u = "unembed."
         logits = [vec_add(vec_mat(row, self.p[u + "W_U"]), self.p[u + "b_U"]) for row in x]
         self.rec("logits", logits)

@@ -27,6 +27,21 @@ PARAM_WEIGHT = 0.5
 CURRENT_WEIGHT = 1.25  # the step being explained is drawn larger than its inputs
 MASK_NOTES = {"causal": "hide the future\n(−∞)", "window": "hide the future\nand the far past", "window-full":
               "hide far tokens", "full": "nothing hidden"}
+
+
+def mask_note(attrs) -> str:
+    """What a mask keeps, in a few words beside its picture (the seed of BigBird's random keys too)."""
+    kind = attrs.get("kind", "")
+    base, causal = kind.removesuffix("-full"), not kind.endswith("-full")
+    past = "hide the future;\nkeep " if causal else "keep "
+    w, g = attrs.get("window"), attrs.get("n_global")
+    if base == "strided":
+        return f"{past}window {w}\n+ keys a multiple\nof {attrs.get('stride')} away"
+    if base == "global":
+        return f"{past}window {w}\n+ {g} global"
+    if base == "bigbird":
+        return f"{past}window {w}, {g} global\n+ {attrs.get('n_random')} random (seed {attrs.get('random_seed')})"
+    return MASK_NOTES.get(kind, "")
 class _Ctx:
     """What every picture builder reads: the trace, parameters, edit changes, head."""
 
@@ -200,8 +215,8 @@ def _attention(ctx: _Ctx, node, focus: int | None) -> list[list[Item]]:
                            ctx.panel(k, f"Kᵀ (head {h})", head=h, transpose=True)]
         big.append(Symbol("="))
     else:
-        mask_note = MASK_NOTES.get(ctx.node(masked).attrs.get("kind"), "")
-        note = {1: f"√{sqrt_d ** 2:g} = {sqrt_d:.2f}", 2: f"mask:\n{mask_note}", 3: "softmax\nper row"}[here]
+        note = {1: f"√{sqrt_d ** 2:g} = {sqrt_d:.2f}", 2: f"mask:\n{mask_note(ctx.node(masked).attrs)}",
+                3: "softmax\nper row"}[here]
         name = {1: "scores ", 2: "scaled ", 3: "masked "}[here]
         big = [ctx.panel(chain[here - 1], f"{name}(head {h})", head=h), Symbol(ops[here - 1].text, note)]
     big.append(ctx.panel(node.name, f"{titles[here] if here else 'scores'} (head {h})", current=True, head=h))

@@ -1,0 +1,31 @@
+"""The pictures of the attention patterns: hidden cells are exactly the pattern's hidden cells (the heatmap
+hatches every −∞ cell), and the operation's note names the pattern's numbers."""
+import numpy as np
+import pytest
+
+from simulator import ModelConfig, Transformer
+from simulator.patterns import allowed
+from ui.widgets.picture_items import Panel, Symbol
+from ui.widgets.step_pictures import build_picture
+
+
+@pytest.mark.parametrize("attention, kw, note", [
+    ("strided", {"stride": 3}, "multiple\nof 3 away"),
+    ("global", {"n_global": 2}, "+ 2 global"),
+    ("bigbird", {"n_global": 1, "n_random": 2, "random_seed": 4}, "+ 2 random (seed 4)"),
+])
+@pytest.mark.parametrize("arch", ["decoder", "encoder"])
+def test_the_mask_picture_hides_exactly_the_patterns_cells(attention, kw, note, arch):
+    model = Transformer(ModelConfig(arch=arch, attention=attention, window=2, n_ctx=8, **kw), seed=0)
+    trace = model.run("the cat sat on the mat and the")
+    name = "blocks.0.attn.hook_attn_scores"
+    picture = build_picture(trace, model, {}, name, head=1)
+    big = picture.rows[1]
+    current = next(p for p in big if isinstance(p, Panel) and p.current)
+    kind = model.graph.node(name).attrs["kind"]
+    want = allowed(kind, 8, 8, 2, kw.get("stride", 2), kw.get("n_global", 1), kw.get("n_random", 1),
+                   kw.get("random_seed", 0))
+    np.testing.assert_array_equal(np.isfinite(current.values), want)
+    symbol = next(s for s in big if isinstance(s, Symbol))
+    assert note in symbol.note
+    assert ("hide the future" in symbol.note) == (arch == "decoder")
