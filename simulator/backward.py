@@ -13,6 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 
+from . import linear_attention
 from .ops import FORWARD, SQRT_2_OVER_PI, allowed_for, groups_sum, rmsnorm, rope_angles
 
 GELU_C = 0.044715
@@ -166,6 +167,7 @@ BACKWARD = {
     "linear": _linear, "act": _act, "probs": _probs, "depth_logits": _depth_logits,
     "depth_mix": _depth_mix, "dwa": _dwa,
 }
+BACKWARD.update(linear_attention.BACKWARD)
 assert BACKWARD.keys() == FORWARD.keys()
 
 

@@ -60,7 +60,8 @@ def explain(node, values: dict, params: dict, index) -> str:
     a = node.attrs
     op = node.op
     result = fmt(out[index])
-    head_axis = {"proj_heads": 1, "rope": 1, "mix": 1, "scores": 0, "scale": 0, "mask": 0}.get(op)
+    head_axis = {"proj_heads": 1, "rope": 1, "mix": 1, "scores": 0, "scale": 0, "mask": 0, "feature_map": 1,
+                 "kv_state": 1, "k_sum": 1, "linear_out": 1, "linear_weights": 0}.get(op)
     if op == "softmax" and a.get("axis", -1) == -1 and out.ndim == 3:
         head_axis = 0
     lhs = label(node.name, index, head_axis)
@@ -163,7 +164,47 @@ def explain(node, values: dict, params: dict, index) -> str:
         p, j = index
         return (f"{lhs} = Σⱼ α_j·X_j[{p}, {j}] = "
                 f"{dot_terms(ps[0], np.array([x[p, j] for x in xs]))} = {result}")
+    if op in LINEAR_OPS:
+        return _linear_attention(op, lhs, result, index, xs, a)
     return f"{lhs} = {result}"
+
+
+LINEAR_OPS = ("feature_map", "kv_state", "k_sum", "linear_out", "linear_weights")
+
+
+def _linear_attention(op: str, lhs: str, result: str, index: tuple, xs: list, a) -> str:
+    """The steps of linear attention (see `simulator.linear_attention`), with their numbers."""
+    if op == "feature_map":
+        x = float(xs[0][index])
+        how = f"{_paren(x)} + 1" if x > 0 else f"e^{_paren(x)}"
+        return f"{lhs} = φ(x) = elu(x) + 1 = {how} = {result}"
+    if op == "linear_weights":
+        h, i, j = index
+        fq, fk = xs[0][i, h], xs[1][:, h]
+        if a["causal"] and j > i:
+            return f"{lhs}: key {j} comes after query {i}, so its weight = {result}"
+        u = fk[: i + 1] @ fq if a["causal"] else fk @ fq
+        return (f"{lhs} = φ(q{_sub(i)})·φ(k{_sub(j)}) ÷ Σⱼ′ φ(q{_sub(i)})·φ(kⱼ′) = {dot_terms(fq, fk[j])} ÷ "
+                f"{fmt(u.sum())} = {fmt(u[j])} ÷ {fmt(u.sum())} = {result}")
+    p, h, c = index
+    seen = f"j ≤ {p}" if a.get("causal") else "all j"
+    if op == "k_sum":
+        col = xs[0][: p + 1 if a["causal"] else None, h, c]
+        terms = " + ".join(fmt(x) for x in col[:MAX_TERMS]) + (" + …" if len(col) > MAX_TERMS else "")
+        return f"{lhs} = Σ_{{{seen}}} φ(k_j)[{c}] = {terms} = {result}"
+    if op == "kv_state":
+        fk, v = xs
+        d_v = v.shape[-1]
+        r, e = divmod(c, d_v)
+        rows = slice(0, p + 1) if a["causal"] else slice(None)
+        return (f"{lhs} = S{_sub(p)}[{r}, {e}] = Σ_{{{seen}}} φ(k_j)[{r}]·v_j[{e}] = "
+                f"{dot_terms(fk[rows, h, r], v[rows, h, e])} = {result}")
+    fq, s, z = xs  # linear_out
+    d = fq.shape[-1]
+    column = s[p, h].reshape(d, -1)[:, c]
+    num, den = float(fq[p, h] @ column), float(fq[p, h] @ z[p, h])
+    return (f"{lhs} = φ(q{_sub(p)})·S{_sub(p)}[:, {c}] ÷ φ(q{_sub(p)})·z{_sub(p)} = ({dot_terms(fq[p, h], column)}) ÷ "
+            f"({dot_terms(fq[p, h], z[p, h])}) = {fmt(num)} ÷ {fmt(den)} = {result}")
 
 
 def _sub(i: int) -> str:

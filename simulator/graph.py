@@ -93,6 +93,8 @@ class _Builder:
                               "two tokens are.", **kw)
             k = self.add(a + "hook_rot_k", "rope", [k], formula="k′ = rotate(k, p·θ)",
                          text="The keys are rotated the same way, each by its own position's angle.", **kw)
+        if kind.startswith("linear"):
+            return self.heads_out(b, self.linear(a, q, k, v, kind == "linear", **kw), cross, **kw)
         s = self.add(a + "hook_scores_raw", "scores", [q, k], formula="scores = Q·Kᵀ",
                      text="Every query is compared with every key by a dot product: a large score means "
                           "the query's question matches what that key offers. One grid per head.", **kw)
@@ -112,6 +114,12 @@ class _Builder:
         z = self.add(a + "hook_z", "mix", [pattern, v], formula="z = pattern·V",
                      text="Each head's output: a weighted average of the value vectors, using the "
                           "attention weights of that query's row.", **kw)
+        return self.heads_out(b, z, cross, **kw)
+
+    def heads_out(self, b: str, z: str, cross: bool, **kw) -> str:
+        """The heads' outputs z side by side, then the output projection W_O."""
+        cfg = self.cfg
+        a = z.rsplit(".", 1)[0] + "."
         cat = self.add(a + "hook_concat", "concat", [z], formula="concat = [z_head0 | z_head1 | …]",
                        text=f"The {cfg.n_heads} heads worked in parallel, each with its own view; their "
                             f"outputs are placed side by side into one vector of size "
@@ -121,6 +129,43 @@ class _Builder:
                         formula="out = concat·W_O + b_O",
                         text="The output projection W_O mixes the heads' results and maps them back to "
                              "d_model, ready to be added to the residual stream.", **kw)
+
+    def linear(self, a: str, q: str, k: str, v: str, causal: bool, **kw) -> str:
+        """Linear attention (Katharopoulos et al., 2020): the recurrent form, then the quadratic one beside it."""
+        upto = "j≤i" if causal else "all j"
+        phi_q = self.add(a + "hook_phi_q", "feature_map", [q], formula="φ(q) = elu(q) + 1",
+                         text="Linear attention replaces softmax(q·k) by φ(q)·φ(k). The feature map "
+                              "φ(x) = elu(x) + 1 (x + 1 above 0, eˣ below) makes every number positive, so "
+                              "the weights it gives are positive like softmax's (Katharopoulos et al., 2020).",
+                         **kw)
+        phi_k = self.add(a + "hook_phi_k", "feature_map", [k], formula="φ(k) = elu(k) + 1",
+                         text="The same feature map on the keys.", **kw)
+        attrs = {"causal": causal}
+        grow = ("Row i is the state after reading tokens 0…i: it grows token by token, so the decoder is "
+                "a recurrent network whose memory has a fixed size, d_head × d_head, however long the input."
+                if causal else "An encoder sums over every token, so every row holds the same total.")
+        state = self.add(a + "hook_kv_state", "kv_state", [phi_k, v], attrs=attrs,
+                         formula=f"S_i = Σ_{upto} φ(k_j)·v_jᵀ   (row i: S_i's d_head × d_head entries)",
+                         text="The running sum S of outer products φ(k_j)·v_jᵀ: what the keys offer and what "
+                              f"the values hand over, stored together. {grow}", **kw)
+        k_sum = self.add(a + "hook_k_sum", "k_sum", [phi_k], attrs=attrs, formula=f"z_i = Σ_{upto} φ(k_j)",
+                         text="The running sum z of the keys' features: it normalises the output as softmax's "
+                              "denominator does.", **kw)
+        z = self.add(a + "hook_z", "linear_out", [phi_q, state, k_sum],
+                     formula="out_i = φ(q_i)·S_i ÷ φ(q_i)·z_i",
+                     text="Each head's output: the query's features read the state S and divide by their "
+                          "match with z. The cost is n·d_head² per head, not n²·d_head: no n×n grid is "
+                          "formed.", **kw)
+        pattern = self.add(a + "hook_linear_weights", "linear_weights", [phi_q, phi_k], attrs=attrs,
+                           formula=f"A_ij = φ(q_i)·φ(k_j) ÷ Σ_{upto.replace('j', 'j′')} φ(q_i)·φ(k_j′)",
+                           text="The quadratic way, for comparison only: the same numbers as weights over the "
+                                "keys, one n×n grid per head (rows sum to 1), as softmax attention would "
+                                "form them.", **kw)
+        self.add(a + "hook_z_quadratic", "mix", [pattern, v], formula="z = A·V (equals out_i above)",
+                 text="The weights times the values give exactly the recurrent output: "
+                      "Σ_j A_ij v_j = φ(q_i)·Σ_j φ(k_j) v_jᵀ ÷ φ(q_i)·Σ_j φ(k_j). Only the order of the "
+                      "products differs, and with it the cost.", **kw)
+        return z
 
     def mlp(self, b: str, x: str, **kw) -> str:
         m = b + "mlp."

@@ -12,6 +12,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from . import linear_attention
 from .patterns import allowed, allowed_for  # noqa: F401  (allowed: read by older callers)
 
 SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
@@ -234,3 +235,4 @@ FORWARD = {
     "linear": _linear, "act": _act, "probs": _probs, "depth_logits": _depth_logits,
     "depth_mix": _depth_mix, "dwa": _dwa,
 }
+FORWARD.update(linear_attention.FORWARD)  # the recurrent and quadratic forms of linear attention

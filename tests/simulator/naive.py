@@ -126,6 +126,9 @@ class NaiveTransformer:
             self.rec(a + "hook_rot_q", q)
             self.rec(a + "hook_rot_k", k)
         nq, nk = len(xq), len(xkv)
+        if kind.endswith("linear"):
+            z = self.linear_attention(a, q, k, v, causal=kind.startswith("decoder"))
+            return self.heads_out(a, z, nq)
         raw = [[[sum(q[i][h][e] * k[j][h][e] for e in range(d_head)) for j in range(nk)]
                 for i in range(nq)] for h in range(n_heads)]  # [head][q][k]
         scaled = [[[s / math.sqrt(d_head) for s in row] for row in grid] for grid in raw]
@@ -139,10 +142,53 @@ class NaiveTransformer:
         z = [[[sum(pattern[h][i][j] * v[j][h][e] for j in range(nk)) for e in range(d_head)]
               for h in range(n_heads)] for i in range(nq)]  # [q][head][d_head]
         self.rec(a + "hook_z", z)
+        return self.heads_out(a, z, nq)
+
+    def heads_out(self, a: str, z, nq: int) -> list[list[float]]:
+        n_heads, d_head = self.cfg.n_heads, self.cfg.d_head
         concat = [[z[i][h][e] for h in range(n_heads) for e in range(d_head)] for i in range(nq)]
         self.rec(a + "hook_concat", concat)
         w_o = [self.p[a + "W_O"][c // d_head][c % d_head] for c in range(n_heads * d_head)]  # [h·d_head][d_model]
         return [vec_add(vec_mat(row, w_o), self.p[a + "b_O"]) for row in concat]
+
+    def linear_attention(self, a: str, q, k, v, causal: bool):
+        """Katharopoulos et al. (2020) as a recurrent network: read one token at a time into S and z."""
+        n_heads, d = self.cfg.n_heads, self.cfg.d_head
+        n = len(q)
+
+        def phi(x):
+            return x + 1.0 if x > 0 else math.exp(x)
+
+        fq = [[[phi(x) for x in vec] for vec in heads] for heads in q]
+        fk = [[[phi(x) for x in vec] for vec in heads] for heads in k]
+        states, sums, outs = [], [], []
+        for i in range(n):
+            s_rows, z_rows, o_rows = [], [], []
+            for h in range(n_heads):
+                seen = range(i + 1) if causal else range(n)
+                s = [[sum(fk[j][h][r] * v[j][h][c] for j in seen) for c in range(d)] for r in range(d)]
+                zs = [sum(fk[j][h][r] for j in seen) for r in range(d)]
+                den = sum(fq[i][h][r] * zs[r] for r in range(d))
+                o_rows.append([sum(fq[i][h][r] * s[r][c] for r in range(d)) / den for c in range(d)])
+                s_rows.append([s[r][c] for r in range(d) for c in range(d)])
+                z_rows.append(zs)
+            states.append(s_rows)
+            sums.append(z_rows)
+            outs.append(o_rows)
+        weights = []
+        for h in range(n_heads):
+            grid = []
+            for i in range(n):
+                row = [sum(fq[i][h][r] * fk[j][h][r] for r in range(d)) if (j <= i or not causal) else 0.0
+                       for j in range(n)]
+                grid.append([x / sum(row) for x in row])
+            weights.append(grid)
+        quadratic = [[[sum(weights[h][i][j] * v[j][h][c] for j in range(n)) for c in range(d)]
+                      for h in range(n_heads)] for i in range(n)]
+        for name, value in (("phi_q", fq), ("phi_k", fk), ("kv_state", states), ("k_sum", sums), ("z", outs),
+                            ("linear_weights", weights), ("z_quadratic", quadratic)):
+            self.rec(a + "hook_" + name, value)
+        return outs
 
     def rope(self, x):
         d_head = self.cfg.d_head

@@ -6,13 +6,15 @@ a heatmap cell can be turned back into the full index of the step's value.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from simulator import Trace
 
-PER_POSITION_HEAD_OPS = ("proj_heads", "rope", "mix")  # [pos, head, d_head]
+# [pos, head, d_head]; linear attention's state S is [pos, head, d_head·d_head]
+PER_POSITION_HEAD_OPS = ("proj_heads", "rope", "mix", "feature_map", "kv_state", "k_sum", "linear_out")
 PER_HEAD_GRID_OPS = ("scores", "scale", "mask", "softmax")  # [head, q_pos, k_pos]
 
 
@@ -130,6 +132,12 @@ def labels_for(trace: Trace, name: str, shape: tuple[int, int],
     indices = [str(j) for j in range(n_cols)]
     if node.op in PER_HEAD_GRID_OPS and node.attrs.get("axis", -1) != 0:
         return query_key_labels(trace, name)
+    if node.op == "linear_weights":  # linear attention's quadratic form: [head, q_pos, k_pos]
+        return (token_labels(trace, position_source(trace, node.inputs[0])),
+                token_labels(trace, position_source(trace, node.inputs[1])))
+    if node.op == "kv_state":  # row i is S_i row by row: column r·d + c is S_i[r, c]
+        d = math.isqrt(n_cols)
+        return token_labels(trace, position_source(trace, name)), [f"{r},{c}" for r in range(d) for c in range(d)]
     if node.op in ("depth_logits",) or (node.op == "softmax" and node.attrs.get("axis", -1) == 0):
         return depth_source_labels(trace, node), token_labels(trace, name)
     rows = token_labels(trace, position_source(trace, name))
@@ -160,6 +168,9 @@ OP_NAMES = {
     "concat": "Concatenate the heads", "act": "Activation", "add": "Residual add",
     "probs": "Next-token probabilities", "depth_logits": "Depth attention: scores",
     "depth_mix": "Depth attention: mix", "dwa": "Depth-weighted average (DenseFormer)",
+    "feature_map": "Linear attention: feature map φ = elu + 1", "kv_state": "Linear attention: running state S",
+    "k_sum": "Linear attention: running sum z", "linear_out": "Linear attention: output φ(q)·S ÷ φ(q)·z",
+    "linear_weights": "Linear attention, the quadratic way: weights",
 }
 
 
@@ -179,6 +190,8 @@ def step_title(trace: Trace, name: str) -> str:
         what = {"q": "Queries Q", "k": "Keys K", "v": "Values V"}[name.rsplit("_", 1)[-1]]
     elif node.op == "softmax" and node.attrs.get("axis", -1) == 0:
         what = "Depth attention: softmax over sources"
+    elif name.endswith("hook_z_quadratic"):
+        what = "Linear attention, the quadratic way: weights · V"
     elif node.op == "add" and node.sublayer == "embed":
         what = "Embedding + position"
     else:
