@@ -28,6 +28,7 @@ from ui.theme import ThemeController
 from ui.presets_menu import add_presets_menu
 from ui.widgets.backward_view import BackwardView
 from ui.widgets.compare_view import CompareView
+from ui.widgets.cost_view import CostView
 from ui.widgets.depth_map_view import DepthMapView
 from ui.widgets.explain_panel import ExplainPanel
 from ui.widgets.gradient_view import GradientFlowView
@@ -133,6 +134,7 @@ class MainWindow(QMainWindow):
         self.add_view("Training", self.training_panel)
         self.add_view("Gradients", lambda: GradientFlowView(bridge))
         self.add_view("Backward pass", lambda: BackwardView(bridge))
+        self.add_view("Cost of attention", lambda: CostView(bridge))
         add_presets_menu(self)
         # --- end of extra views ---
 

@@ -1,0 +1,71 @@
+"""The cost view: its curves are the closed forms for the current model, the measurement runs on a
+worker thread with a progress bar, and the current input's cells are counted from its masks."""
+import numpy as np
+import pytest
+
+from simulator import ModelConfig, Session, Transformer
+from simulator.cost import curves
+from ui.bridge import SessionBridge
+from ui.widgets import cost_view
+from ui.widgets.cost_view import LENGTHS, CostView
+
+
+@pytest.fixture
+def view(qtbot, monkeypatch):
+    monkeypatch.setattr(cost_view, "TIMED", (16, 32, 64))  # keep the measurement short
+    monkeypatch.setattr(cost_view, "REPEATS", 2)
+    cfg = ModelConfig(attention="window", window=2)
+    bridge = SessionBridge(Session(Transformer(cfg, seed=0), "the cat sat on the mat"))
+    v = CostView(bridge)
+    qtbot.addWidget(v)
+    yield v
+    v.shutdown()
+
+
+def test_curves_are_the_closed_forms_for_the_model(view):
+    cfg = view.bridge.model.config
+    want = curves(cfg, LENGTHS, causal=True)
+    got = view.cost_curves()
+    assert set(got) == {"causal", "window", "strided", "global", "bigbird", "linear"}
+    for name in got:
+        np.testing.assert_array_equal(got[name], want[name]["qk"])
+    view.quantity.setCurrentIndex(view.quantity.findData("memory"))
+    assert view.cost_curves()["causal"][0] == cfg.n_heads * 16 * 17 // 2
+    assert LENGTHS[0] == 16 and LENGTHS[-1] >= 4096
+    items = view.cost_plot.getPlotItem().listDataItems()
+    assert len(items) == len(got) + 2  # one curve a pattern, and the n² and n guides
+
+
+def test_the_measurement_runs_in_the_background_with_progress(qtbot, view):
+    assert view._thread is not None  # started by the first refresh, and the constructor returned
+    assert view.progress.maximum() == 3 * 3
+    with qtbot.waitSignal(view.sigTimed, timeout=60_000) as blocker:
+        pass
+    result = blocker.args[0]
+    assert set(result) == {"causal", "window", "linear"}
+    assert [n for n, _ in result["causal"]] == [16, 32, 64] and all(t > 0 for _, t in result["window"])
+    assert view._thread is None and view.measure_button.isEnabled()
+    assert len(view.time_plot.getPlotItem().listDataItems()) == 3
+    assert "Median of 2 runs" in view.time_note.text()
+
+
+def test_the_current_input_cells_and_the_derivation(view):
+    text = view.cells.text()
+    # window 2, 6 tokens: 6 + 5 = 11 of 36 cells kept, 69 % thrown away
+    assert "6×6 = 36 cells computed per head, 11 kept, 69% thrown away" in text
+    assert "K = n·w − w(w − 1)/2" in view.formulas.text() and "n(n + 1)/2" in view.formulas.text()
+    view.bridge.session.set_model(Transformer(ModelConfig(attention="linear"), seed=0))
+    view.refresh()
+    assert "no score grid; a 8×8 state per head" in view.cells.text()
+
+
+def test_the_main_window_has_the_cost_tab(qtbot, monkeypatch):
+    from ui.main_window import MainWindow
+    monkeypatch.setattr(cost_view, "TIMED", (16,))
+    window = MainWindow()
+    qtbot.addWidget(window)
+    index = [window.tabs.tabText(i) for i in range(window.tabs.count())].index("Cost of attention")
+    window.tabs.setCurrentIndex(index)
+    view = window.current_view()
+    assert isinstance(view, CostView)
+    view.shutdown()
