@@ -5,7 +5,14 @@ import numpy as np
 import pytest
 
 from simulator import ModelConfig, Transformer
-from simulator.cost import cell_report, curves, kept_cells, layer_cost, run_attention, time_attention
+from simulator.cost import (
+    cell_report,
+    curves,
+    kept_cells,
+    layer_cost,
+    run_attention,
+    time_attention,
+)
 from simulator.patterns import allowed
 
 KINDS = ("full", "causal", "window", "window-full", "strided", "strided-full", "global", "global-full",
@@ -26,7 +33,7 @@ def test_costs_equal_counts_from_the_engines_own_steps(arch, attention):
     cfg = ModelConfig(arch=arch, attention=attention, window=2, stride=3, n_global=1, n_random=2, n_ctx=12,
                       n_heads=2, d_model=8)
     model = Transformer(cfg, seed=0)
-    words = "the cat sat on the mat and the dog ran on a".split()
+    words = ["the", "cat", "sat", "on", "the", "mat", "and", "the", "dog", "ran", "on", "a"]
     for n in range(1, 13):
         trace = model.run(words[:n])
         masked = trace["blocks.0.attn.hook_attn_scores"]  # [head, q, k]
@@ -45,7 +52,7 @@ def test_costs_equal_counts_from_the_engines_own_steps(arch, attention):
 def test_linear_attention_costs_grow_with_n_and_keep_a_fixed_state():
     cfg = ModelConfig(attention="linear", n_ctx=12, n_heads=2, d_model=8)
     model = Transformer(cfg, seed=0)
-    trace = model.run("the cat sat on the mat and the dog ran".split())
+    trace = model.run(["the", "cat", "sat", "on", "the", "mat", "and", "the", "dog", "ran"])
     state = trace["blocks.0.attn.hook_kv_state"]  # [pos, head, d·d]: one state per prefix
     cost = layer_cost("linear", 10, 2, 4)
     assert cost["memory"] * 10 == state.size  # one state is h·d², the engine keeps all 10 prefixes

@@ -13,10 +13,24 @@ import threading
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QCoreApplication, QObject, Signal
-from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QTabWidget,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
-from simulator.cost import PATTERN_KINDS, cell_report, curves, pattern_settings, time_attention
+from simulator.cost import (
+    PATTERN_KINDS,
+    cell_report,
+    curves,
+    pattern_settings,
+    time_attention,
+)
 from simulator.patterns import kind_for
 from ui.bridge import SessionBridge
 from ui.widgets import colormaps
@@ -44,27 +58,27 @@ def derivation(cfg, causal: bool) -> str:
     form = "causal (a decoder: no later keys)" if causal else "symmetric (an encoder)"
     return "\n".join([
         f"Where the formulas come from ({form} forms; h = {h} heads, d = d_head = {d}).",
-        "Each kept score cell (query i, key j) costs one dot product of two d-vectors: d multiply-adds for "
-        "Q·Kᵀ, and d more when its weight multiplies v_j in pattern·V. The scores of a head are one number "
-        "per kept cell. So every cost is h · K · d (or h · K numbers), where K counts the kept cells.",
-        "Full: every query meets every key, K = n·n = n². Causal: query i meets keys 0…i, so "
-        "K = 1 + 2 + … + n = n(n + 1)/2, still ∝ n² (half of full).",
-        f"Window w = {w}: a query sees at most w keys, and the first w − 1 queries fewer (1, 2, …): "
-        "K = n·w − w(w − 1)/2 (symmetric: n(2w − 1) − w(w − 1)). For fixed w this grows like n.",
-        f"Strided, stride s = {s}: the window plus the keys s, 2s, 3s, … back. The key s·m back exists for "
-        "the n − s·m queries from s·m on, so K adds Σₘ (n − s·m) over the multiples beyond the window: "
-        "about n²/(2s), still ∝ n² but s times smaller; two such layers reach every key.",
-        f"Global, g = {g}: the window plus g global keys every later query also sees: K adds "
-        "g(n − w) − g(g − 1)/2, ∝ n (symmetric: the g global rows and columns, 2gn − g², plus the window "
-        "among the others).",
-        f"BigBird, r = {r}: the global pattern plus r random keys for each query that has that many left: "
-        "K adds about r·n.",
-        "Linear attention forms no grid at all. It builds S = Σ φ(k_j)·v_jᵀ, one d×d outer product per "
-        "token (n·d² multiply-adds per head), and reads φ(q_i)·S (n·d² more): cost ∝ n·d², and the state "
-        "holds d² numbers per head whatever n is.",
-        "This engine computes the whole n×n grid and then sets the hidden cells to −∞, as simple code "
-        "does: its measured time (right) follows n² for every mask. Only a kernel that skips the hidden "
-        "cells saves what the left plot promises.",
+        ("Each kept score cell (query i, key j) costs one dot product of two d-vectors: d multiply-adds for "
+         "Q·Kᵀ, and d more when its weight multiplies v_j in pattern·V. The scores of a head are one number "
+         "per kept cell. So every cost is h · K · d (or h · K numbers), where K counts the kept cells."),
+        ("Full: every query meets every key, K = n·n = n². Causal: query i meets keys 0…i, so "
+         "K = 1 + 2 + … + n = n(n + 1)/2, still ∝ n² (half of full)."),
+        (f"Window w = {w}: a query sees at most w keys, and the first w − 1 queries fewer (1, 2, …): "
+         "K = n·w − w(w − 1)/2 (symmetric: n(2w − 1) − w(w − 1)). For fixed w this grows like n."),
+        (f"Strided, stride s = {s}: the window plus the keys s, 2s, 3s, … back. The key s·m back exists for "
+         "the n − s·m queries from s·m on, so K adds Σₘ (n − s·m) over the multiples beyond the window: "
+         "about n²/(2s), still ∝ n² but s times smaller; two such layers reach every key."),
+        (f"Global, g = {g}: the window plus g global keys every later query also sees: K adds "
+         "g(n − w) − g(g − 1)/2, ∝ n (symmetric: the g global rows and columns, 2gn − g², plus the window "
+         "among the others)."),
+        (f"BigBird, r = {r}: the global pattern plus r random keys for each query that has that many left: "
+         "K adds about r·n."),
+        ("Linear attention forms no grid at all. It builds S = Σ φ(k_j)·v_jᵀ, one d×d outer product per "
+         "token (n·d² multiply-adds per head), and reads φ(q_i)·S (n·d² more): cost ∝ n·d², and the state "
+         "holds d² numbers per head whatever n is."),
+        ("This engine computes the whole n×n grid and then sets the hidden cells to −∞, as simple code "
+         "does: its measured time (right) follows n² for every mask. Only a kernel that skips the hidden "
+         "cells saves what the left plot promises."),
     ])
 
 
@@ -74,8 +88,8 @@ def model_cells(trace) -> str:
     for row in cell_report(trace):
         where = row["step"].replace(".hook_attn_scores", "").replace(".hook_z", "")
         if row["kind"] == "linear":
-            lines.append(f"{where}: no score grid; a {int(math.isqrt(row['state']))}×"
-                         f"{int(math.isqrt(row['state']))} state per head ({row['state']} numbers)")
+            lines.append(f"{where}: no score grid; a {math.isqrt(row['state'])}×"
+                         f"{math.isqrt(row['state'])} state per head ({row['state']} numbers)")
         else:
             lines.append(f"{where}: {row['n_q']}×{row['n_k']} = {row['computed']} cells computed per head, "
                          f"{row['kept']} kept, {100 * row['thrown']:.0f}% thrown away by the mask")
