@@ -14,10 +14,9 @@ from collections.abc import Iterator, Mapping, Sequence
 import numpy as np
 
 from . import linear_attention
-from .ops import FORWARD, SQRT_2_OVER_PI, allowed_for, groups_sum, rmsnorm, rope_angles
+from .ops import FORWARD, allowed_for, gelu_slope, groups_sum, layernorm_stats, rms, rope
 
-GELU_C = 0.044715
-DROPOUT_SITES = ("hook_attn_out", "hook_mlp_out", "hook_cross_attn_out")
+DROPOUT_SITES = ("attn_out", "mlp_out")  # the roles of the sublayer outputs (cross-attention's too)
 
 
 # --- the backward table: op name -> f(grad_out, xs, ps, attrs, out) ---
@@ -43,12 +42,11 @@ def _add(g, xs, ps, a, out):
 
 
 def _layernorm(g, xs, ps, a, out):
-    x, w = xs[0], ps[0]
-    xc = x - x.mean(-1, keepdims=True)
-    sigma = np.sqrt((xc * xc).mean(-1, keepdims=True) + a["eps"])
-    xhat = xc / sigma
+    w = ps[0]
+    xc, scale = layernorm_stats(xs[0], a["eps"])  # the forward's own statistics, constant rows included
+    xhat = xc / scale
     gh = g * w
-    gx = (gh - gh.mean(-1, keepdims=True) - xhat * (gh * xhat).mean(-1, keepdims=True)) / sigma
+    gx = (gh - gh.mean(-1, keepdims=True) - xhat * (gh * xhat).mean(-1, keepdims=True)) / scale
     axes = tuple(range(g.ndim - 1))
     return [gx], [(g * xhat).sum(axes), g.sum(axes)]
 
@@ -62,12 +60,7 @@ def _proj_heads(g, xs, ps, a, out):
 
 
 def _rope(g, xs, ps, a, out):
-    cos, sin = rope_angles(g.shape[0], g.shape[-1])
-    ge, go = g[..., 0::2], g[..., 1::2]
-    gx = np.empty_like(g)  # a rotation's transpose rotates back by the same angle
-    gx[..., 0::2] = ge * cos + go * sin
-    gx[..., 1::2] = go * cos - ge * sin
-    return [gx], []
+    return [rope(g, inverse=True)], []  # a rotation's transpose rotates back by the same angle
 
 
 def _scores(g, xs, ps, a, out):
@@ -115,10 +108,7 @@ def _act(g, xs, ps, a, out):
     x = xs[0]
     if a["fn"] == "relu":
         return [g * (x > 0)], []
-    x2 = x * x
-    t = np.tanh(SQRT_2_OVER_PI * (x + GELU_C * x2 * x))
-    slope = 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_C * x2)
-    return [g * slope], []
+    return [g * gelu_slope(x)], []
 
 
 def _probs(g, xs, ps, a, out):
@@ -138,11 +128,10 @@ def _ungroup(g_sources: np.ndarray, groups, n: int) -> list[np.ndarray | None]:
 def _depth_logits(g, xs, ps, a, out):
     w = ps[0]  # g [source, pos]
     sources = groups_sum(xs, a["groups"])  # [source, pos, d_model]
-    rms = np.sqrt((sources * sources).mean(-1, keepdims=True) + a["eps"])
-    rms = np.where(rms > 0, rms, 1.0)
-    r = sources / rms
+    scale = rms(sources, a["eps"])  # [source, pos, 1]
+    r = sources / scale
     gr = g[..., None] * w
-    g_sources = (gr - r * (gr * r).mean(-1, keepdims=True)) / rms
+    g_sources = (gr - r * (gr * r).mean(-1, keepdims=True)) / scale
     gw = np.tensordot(g, r, axes=([0, 1], [0, 1]))  # [d_model]
     return _ungroup(g_sources, a["groups"], len(xs)), [gw]
 
@@ -207,13 +196,12 @@ def make_dropout_masks(model, inputs: Mapping[str, np.ndarray], rate: float,
         raise ValueError(f"The dropout rate must be at least 0 and below 1; got {rate!r}.")
     graph, d = model.graph, model.config.d_model
     stacks = ("encoder.", "decoder.") if "encoder.input_ids" in inputs else ("",)
-    sites = [graph.aliases.get(p + "blocks.0.hook_resid_pre", p + "blocks.0.hook_resid_pre") for p in stacks]
-    sites += [n.name for n in graph.nodes if n.name.rsplit(".", 1)[-1] in DROPOUT_SITES]
+    sites = [graph.node(p + "blocks.0.hook_resid_pre") for p in stacks]
+    sites += [n for n in graph.nodes if n.role in DROPOUT_SITES]
     masks = {}
-    for name in sites:
-        side = "encoder." if name.startswith("encoder.") else ("decoder." if stacks != ("",) else "")
-        shape = (len(inputs[side + "input_ids"]), d)
-        masks[name] = (rng.random(shape) >= rate) / (1.0 - rate)
+    for node in sites:
+        shape = (len(inputs[(node.stack + "." if node.stack else "") + "input_ids"]), d)
+        masks[node.name] = (rng.random(shape) >= rate) / (1.0 - rate)
     return masks
 
 
@@ -382,6 +370,7 @@ def __getattr__(name: str):
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+# BackwardStep, backward_steps, gradient_flow and compare_gradient_flow are reachable here too (see
+# __getattr__) but live in simulator.gradient_flow.
 __all__ = ["BACKWARD", "Gradients", "loss_and_grads", "batch_loss_and_grads", "forward_values",
-           "make_dropout_masks", "cross_entropy", "backward_walk", "prepare", "BackwardStep", "backward_steps",
-           "gradient_flow", "compare_gradient_flow"]
+           "make_dropout_masks", "cross_entropy", "backward_walk", "prepare"]

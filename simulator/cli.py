@@ -8,7 +8,7 @@ import textwrap
 
 import numpy as np
 
-from .io import load
+from .io import atomic_write, load
 from .model import Transformer
 from .trace import Trace
 
@@ -73,8 +73,8 @@ def trace_main(argv: list[str]) -> int:
         model, _tokens = open_model(args.preset, args.model)
         trace = model.run(parse_text(model, args.text), temperature=args.temperature)
         if args.json:
-            with open(args.json, "w", encoding="utf-8") as f:
-                json.dump(trace_to_json(trace), f)
+            text = json.dumps(trace_to_json(trace)).encode("utf-8")
+            atomic_write(args.json, lambda f: f.write(text))  # a full disk leaves no half file
             print(f"wrote {len(trace.steps)} steps to {args.json}")
             return 0
         with np.printoptions(precision=3, suppress=True, linewidth=120, threshold=200):
@@ -83,6 +83,6 @@ def trace_main(argv: list[str]) -> int:
                 print(textwrap.indent(np.array2string(step.value), "    "))
     except (ValueError, KeyError, OSError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        print(f"stepformer trace: {message}", file=sys.stderr)
+        print(f"stepformer trace: {' '.join(str(message).split())}", file=sys.stderr)  # one line
         return 2
     return 0

@@ -32,45 +32,34 @@ class DepthMap:
 
 def stack_prefix(trace: Trace) -> str:
     """The stack whose depth is shown: the decoder of an encoder-decoder model, else the only one."""
-    return "decoder." if "decoder.input_ids" in trace.graph.inputs else ""
+    return "decoder." if trace.graph.config.arch == "encoder-decoder" else ""
 
 
 def n_layers(trace: Trace, prefix: str = "") -> int:
-    n = 0
-    while f"{prefix}blocks.{n}.hook_mlp_out" in trace:
-        n += 1
-    return n
+    return trace.graph.config.n_layers
 
 
 def residual_mode(trace: Trace, prefix: str = "") -> str:
-    """Which residual mode built this trace's graph (read from its steps)."""
-    graph = trace.graph
-    if f"{prefix}depth_final.hook_mixed" in graph.index:
-        groups = graph.node(f"{prefix}depth_final.hook_mixed").attrs["groups"]
-        # one sublayer per block is Full Attention Residuals, and computes exactly the same
-        return "attnres" if all(len(g) == 1 for g in groups) else "block_attnres"
-    if f"{prefix}blocks.0.dwa.hook_mixed" in graph.index:
-        return "denseformer"
-    b = f"{prefix}blocks.0."
-    adds = b + "hook_resid_mid" in graph.index or b + "hook_sum_mid" in graph.index  # pre- or post-LN
-    return "standard" if adds else "none"
+    """Which residual mode built this trace's graph (from the config the graph keeps)."""
+    cfg = trace.graph.config
+    if cfg.residual == "block_attnres" and cfg.depth_blocks == cfg.n_sublayers:
+        return "attnres"  # one sublayer per block is Full Attention Residuals, and computes exactly the same
+    return cfg.residual
+
+
+SUBLAYER_LABELS = {"attn": "attn", "cross_attn": "cross", "mlp": "mlp"}
 
 
 def _sublayers(trace: Trace, prefix: str) -> list[tuple[str, str, str]]:
     """(label, output name, input name) of sublayers 1..n, then ("out", "", read-out input)."""
-    rows = []
-    L = n_layers(trace, prefix)
-    cross = f"{prefix}blocks.0.hook_cross_attn_out" in trace
-    for layer in range(L):
-        b = f"{prefix}blocks.{layer}."
-        rows.append((f"attn {layer}", b + "hook_attn_out", b + "hook_resid_pre"))
-        mlp_in = b + "hook_resid_mid"
-        if cross:
-            rows.append((f"cross {layer}", b + "hook_cross_attn_out", b + "hook_resid_mid"))
-            mlp_in = b + "hook_resid_mid2"
-        rows.append((f"mlp {layer}", b + "hook_mlp_out", mlp_in))
-    last = f"{prefix}blocks.{L - 1}."
-    readout = last + "dwa.hook_mixed" if last + "dwa.hook_mixed" in trace else last + "hook_resid_post"
+    graph = trace.graph
+    cross = graph.config.arch == "encoder-decoder" and prefix == "decoder."
+    reads = {"attn": "hook_resid_pre", "cross_attn": "hook_resid_mid",
+             "mlp": "hook_resid_mid2" if cross else "hook_resid_mid"}  # the stream each sublayer reads
+    rows = [(f"{SUBLAYER_LABELS[n.sublayer]} {n.layer}", n.name, f"{prefix}blocks.{n.layer}.{reads[n.sublayer]}")
+            for n in graph.nodes if n.role in ("attn_out", "mlp_out") and n.stack == prefix.rstrip(".")]
+    last = f"{prefix}blocks.{graph.config.n_layers - 1}."
+    readout = last + ("dwa.hook_mixed" if graph.config.residual == "denseformer" else "hook_resid_post")
     rows.append(("out", "", readout))
     return rows
 
@@ -89,15 +78,12 @@ def sublayer_inputs(trace: Trace, prefix: str | None = None) -> list[tuple[str, 
     return [(label, name, trace[name]) for label, _, name in _sublayers(trace, p)]
 
 
-def _point_label(trace: Trace, name: str, node: str) -> str:
-    depth = [part for part in node.split(".") if part.startswith("depth_")]
-    if depth:
-        layer = trace.graph.node(node).layer
-        return "→out" if layer is None else f"→{depth[0][6:]} {layer}"
-    if node.endswith("dwa.hook_mixed"):
-        return f"dwa {trace.graph.node(node).layer}"
-    layer = name.split("blocks.")[1].split(".")[0]
-    kind = name.rsplit("hook_resid_", 1)[1]
+def _point_label(layer: int, kind: str, node) -> str:
+    """"pre 0", "mid 1", "dwa 0", or, where the stream is a mix over depth, the sublayer it feeds."""
+    if node.role == "depth_mixed":
+        return "→out" if node.layer is None else f"→{'mlp' if kind == 'mid' else 'attn'} {node.layer}"
+    if node.role == "dwa":
+        return f"dwa {node.layer}"
     return f"{kind} {layer}"
 
 
@@ -110,21 +96,20 @@ def residual_stream(trace: Trace, pos: int, prefix: str | None = None) -> list[t
     """
     p = stack_prefix(trace) if prefix is None else prefix
     _check_pos(trace, pos, p)
-    names = []
-    for layer in range(n_layers(trace, p)):
-        b = f"{p}blocks.{layer}."
-        names += [b + "hook_resid_pre", b + "hook_resid_mid", b + "hook_resid_mid2", b + "hook_resid_post",
-                  b + "dwa.hook_mixed"]
+    points_at = [(layer, kind, f"{p}blocks.{layer}.{leaf}") for layer in range(n_layers(trace, p))
+                 for kind, leaf in (("pre", "hook_resid_pre"), ("mid", "hook_resid_mid"),
+                                    ("mid2", "hook_resid_mid2"), ("post", "hook_resid_post"),
+                                    ("dwa", "dwa.hook_mixed"))]
     seen: set[str] = set()
     points = []
-    for name in names:
+    for layer, kind, name in points_at:
         if name not in trace:
             continue
-        node = trace.graph.node(name).name
-        if node in seen:
+        node = trace.graph.node(name)
+        if node.name in seen:
             continue
-        seen.add(node)
-        points.append((_point_label(trace, name, node), name, trace[name][pos]))
+        seen.add(node.name)
+        points.append((_point_label(layer, kind, node), name, trace[name][pos]))
     return points
 
 
@@ -135,7 +120,8 @@ def _check_pos(trace: Trace, pos: int, prefix: str) -> None:
 
 
 def _alphas(model: Transformer, prefix: str) -> list[np.ndarray]:
-    return [model.params[f"{prefix}blocks.{j}.dwa.alpha"] for j in range(model.config.n_layers)]
+    stack = prefix.rstrip(".")
+    return [model.params[n.params[0]] for n in model.graph.nodes if n.role == "dwa" and n.stack == stack]
 
 
 def coefficients(model: Transformer, trace: Trace, pos: int, prefix: str | None = None) -> np.ndarray:
@@ -163,11 +149,12 @@ def coefficients(model: Transformer, trace: Trace, pos: int, prefix: str | None 
             y = sum(a * x for a, x in zip(alpha, xs))
         c = np.stack(rows + [y])
     else:
-        depth_nodes = [f"{p}blocks.{layer}.depth_{what}" for layer in range(n // 2)
-                       for what in ("attn", "mlp")]
-        for row, d in enumerate(depth_nodes + [f"{p}depth_final"]):
-            weights = trace[d + ".hook_weights"][:, pos]  # [source]
-            for w, group in zip(weights, trace.graph.node(d + ".hook_mixed").attrs["groups"]):
+        graph = trace.graph
+        # the depth attentions in forward order: before each sublayer, then before the read-out
+        weights = [n for n in graph.nodes if n.role == "depth_weights" and n.stack == p.rstrip(".")]
+        for row, node in enumerate(weights):
+            groups = graph.node(node.inputs[0]).attrs["groups"]
+            for w, group in zip(trace[node.name][:, pos], groups):  # [source]
                 c[row, list(group)] = w
     return c
 
@@ -206,7 +193,7 @@ def depth_map(model: Transformer, trace: Trace, pos: int, prefix: str | None = N
                           "block sums; every output in a block gets its block's weight."),
     }
     title, note = notes[mode]
-    if mode in ("standard", "none") and f"{p}blocks.0.hook_sum_mid" in trace:
+    if mode == "standard" and trace.graph.config.norm == "post":  # the sums are renormalised
         note += " With post-LN each sum is renormalised, so the weights hold up to that rescaling."
     return DepthMap(c, rows, cols, title, note)
 

@@ -121,9 +121,17 @@ class Stepper(Cursor):
         self._notify()
 
     def set_trace(self, trace: Trace) -> None:
+        """Follow a new trace; observers are told only if the step's name, index or count changed."""
+        if self.follow_trace(trace):
+            self._notify()
+
+    def follow_trace(self, trace: Trace) -> bool:
+        """Follow a new trace without telling observers (the caller's own notification covers
+        it); True if the step's name, index or count changed."""
+        before = (self.name, self._pos, len(self._names))
         self._trace = trace
         self._follow(self._visible())
-        self._notify()
+        return before != (self.name, self._pos, len(self._names))
 
     def jump(self, name: str) -> None:
         """Go to a step by name (an alias goes to its step; a hidden step to the sublayer holding it)."""
@@ -142,7 +150,9 @@ class Session(Observable):
     """A model, its input and its current trace, kept consistent under edits.
 
     Each edit recomputes only the steps it affects and records `changes`: for each step
-    whose value moved, the absolute change per cell. Observers are told after every edit.
+    whose value moved, the absolute change per cell. Observers are told once after every
+    edit; that one notification also covers the stepper following the new trace (it may
+    have moved, e.g. to fewer steps), so the stepper's own observers are not told again.
     """
 
     def __init__(self, model: Transformer, tokens, temperature: float = 1.0):
@@ -162,7 +172,7 @@ class Session(Observable):
 
     def _apply(self, trace: Trace, changes: Mapping[str, np.ndarray]) -> None:
         self.trace, self.changes = trace, changes
-        self.stepper.set_trace(trace)
+        self.stepper.follow_trace(trace)
         self._notify()
 
     def set_param(self, name: str, value, index=None) -> np.ndarray:

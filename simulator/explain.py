@@ -6,11 +6,13 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 
 from . import patterns
-from .ops import gelu, groups_sum, rmsnorm
+from .ops import POSITION_BASE, frequencies, gelu, groups_sum, rmsnorm
 
 MAX_TERMS = 4
 
@@ -55,156 +57,231 @@ def explain(node, values: dict, params: dict, index) -> str:
     index = tuple(int(i) for i in np.atleast_1d(index)) if not isinstance(index, tuple) else tuple(map(int, index))
     if len(index) != out.ndim or any(not 0 <= i < n for i, n in zip(index, out.shape)):
         raise IndexError(f"{node.name} has shape {list(out.shape)}; index {list(index)} is outside it.")
-    xs = [values[i] for i in node.inputs]
-    ps = [params[p] for p in node.params]
-    a = node.attrs
-    op = node.op
-    result = fmt(out[index])
-    head_axis = {"proj_heads": 1, "rope": 1, "mix": 1, "scores": 0, "scale": 0, "mask": 0, "feature_map": 1,
-                 "kv_state": 1, "k_sum": 1, "linear_out": 1, "linear_weights": 0}.get(op)
-    if op == "softmax" and a.get("axis", -1) == -1 and out.ndim == 3:
-        head_axis = 0
-    lhs = label(node.name, index, head_axis)
-    if op == "embed":
-        p, j = index
-        tok = int(xs[0][p])
-        return f"{lhs} = W_E[{tok}, {j}] (token id {tok} at position {p}) = {result}"
-    if op == "pos_sinusoidal":
-        p, j = index
-        i2 = j - j % 2
-        fn = "sin" if j % 2 == 0 else "cos"
-        arg = p / 10000 ** (i2 / a["d_model"])
-        return f"{lhs} = {fn}({p} / 10000^({i2}/{a['d_model']})) = {fn}({fmt(arg)}) = {result}"
-    if op == "pos_learned":
-        return f"{lhs} = W_pos[{index[0]}, {index[1]}] = {result}"
-    if op == "add":
-        terms = [_paren(x[index]) for x in xs]
-        names = " + ".join(label(n, index) for n in node.inputs)
-        return f"{lhs} = {names} = {' + '.join(terms)} = {result}"
-    if op == "layernorm":
-        p, j = index
-        row = xs[0][p]
-        mu, var = row.mean(), row.var()
-        return (f"{lhs} = (x[{p}, {j}] − mean) / √(var + ε) · w[{j}] + b[{j}] = ({fmt(row[j])} − {_paren(mu)}) "
-                f"/ √({fmt(var)} + {a['eps']:g}) · {_paren(ps[0][j])} + {_paren(ps[1][j])} = {result}")
-    if op == "proj_heads":
-        p, h, e = index
-        w = node.params[0].rsplit(".", 1)[-1]
-        return (f"{lhs} = Σᵢ x[{p}, i]·{w}[h{h}, i, {e}] + b = {dot_terms(xs[0][p], ps[0][h, :, e])} "
-                f"+ {_paren(ps[1][h, e])} = {result}")
-    if op == "rope":
-        p, h, e = index
-        q = xs[0][p, h]
-        i = e // 2
-        theta = 10000.0 ** (-2 * i / q.shape[-1])
-        c, s = math.cos(p * theta), math.sin(p * theta)
-        even, odd = q[2 * i], q[2 * i + 1]
-        if e % 2 == 0:
-            return (f"{lhs} = x₂ᵢ·cos(pθ) − x₂ᵢ₊₁·sin(pθ) with pθ = {p}×{fmt(theta)} = {fmt(p * theta)}: "
-                    f"{_paren(even)}×{_paren(c)} − {_paren(odd)}×{_paren(s)} = {result}")
-        return (f"{lhs} = x₂ᵢ·sin(pθ) + x₂ᵢ₊₁·cos(pθ) with pθ = {p}×{fmt(theta)} = {fmt(p * theta)}: "
-                f"{_paren(even)}×{_paren(s)} + {_paren(odd)}×{_paren(c)} = {result}")
-    if op == "scores":
-        h, i, j = index
-        q, k = xs[0][i, h], xs[1][j, h]
-        return f"{lhs} = q{_sub(i)}·k{_sub(j)} = {dot_terms(q, k)} = {result}"
-    if op == "scale":
-        h, i, j = index
-        return f"{lhs} = scores_raw[h{h}, {i}, {j}] ÷ √d_head = {fmt(xs[0][index])} ÷ {fmt(a['sqrt_d'])} = {result}"
-    if op == "mask":
-        h, i, j = index
-        reason = patterns.why(a, i, j, out.shape[1], out.shape[2])
-        if patterns.allowed_for(a, out.shape[1], out.shape[2])[i, j]:
-            return f"{lhs} = scaled[h{h}, {i}, {j}] = {result} ({reason})"
-        return f"{lhs} = −∞: {reason}, so its weight will be 0"
-    if op == "softmax":
-        axis = a.get("axis", -1)
-        line = np.moveaxis(xs[0], axis, -1)[tuple(i for k, i in enumerate(index) if k != axis % out.ndim)]
-        me = index[axis % out.ndim]
-        m = np.max(line[np.isfinite(line)]) if np.isfinite(line).any() else 0.0
-        exps = np.where(np.isfinite(line), np.exp(line - m), 0.0)
-        over = "the row" if axis == -1 else "the sources"
-        shown = " + ".join(fmt(e) for e in exps[:MAX_TERMS]) + (" + …" if len(exps) > MAX_TERMS else "")
-        return (f"{lhs} = exp({fmt(line[me])} − {fmt(m)}) / Σ exp over {over} = {fmt(exps[me])} / "
-                f"({shown}) = {fmt(exps[me])} / {fmt(exps.sum())} = {result}")
-    if op == "mix":
-        i, h, e = index
-        w, v = xs[0][h, i], xs[1][:, h, e]
-        return f"{lhs} = Σⱼ pattern[h{h}, {i}, j]·v[j, h{h}, {e}] = {dot_terms(w, v)} = {result}"
-    if op == "concat":
-        p, c = index
-        d_head = xs[0].shape[-1]
-        return f"{lhs} = z[{p}, h{c // d_head}, {c % d_head}] (head {c // d_head}'s slot) = {result}"
-    if op == "linear":
-        p, j = index
-        w = ps[0].reshape(-1, ps[0].shape[-1])
-        wname = node.params[0].rsplit(".", 1)[-1]
-        return (f"{lhs} = Σᵢ {short(node.inputs[0])}[{p}, i]·{wname}[i, {j}] + b[{j}] = "
-                f"{dot_terms(xs[0][p], w[:, j])} + {_paren(ps[1][j])} = {result}")
-    if op == "act":
-        x = xs[0][index]
-        if a["fn"] == "relu":
-            return f"{lhs} = max({fmt(x)}, 0) = {result}"
-        return f"{lhs} = GELU({fmt(x)}) = ½·{_paren(x)}·(1 + tanh(…)) = {fmt(gelu(np.float64(x)))}"
-    if op == "probs":
-        p, t = index
-        z = xs[0][p] / float(xs[1])
-        e = np.exp(z - z.max())
-        return (f"{lhs} = exp(logit/T − max) / Σ = exp({fmt(xs[0][p, t])}/{fmt(xs[1])} − {fmt(z.max())}) / "
-                f"{fmt(e.sum())} = {fmt(e[t])} / {fmt(e.sum())} = {result}")
-    if op == "depth_logits":
-        s, p = index
-        src = rmsnorm(groups_sum(xs, a["groups"])[s, p], a["eps"])
-        return f"{lhs} = w · RMSNorm(v{_sub(s)})[{p}] = {dot_terms(ps[0], src)} = {result}"
-    if op == "depth_mix":
-        p, j = index
-        src = groups_sum(xs[1:], a["groups"])[:, p, j]
-        return f"{lhs} = Σₛ α[s, {p}]·v_s[{p}, {j}] = {dot_terms(xs[0][:, p], src)} = {result}"
-    if op == "dwa":
-        p, j = index
-        return (f"{lhs} = Σⱼ α_j·X_j[{p}, {j}] = "
-                f"{dot_terms(ps[0], np.array([x[p, j] for x in xs]))} = {result}")
-    if op in LINEAR_OPS:
-        return _linear_attention(op, lhs, result, index, xs, a)
-    return f"{lhs} = {result}"
+    head_axis = node.axes.index("head") if "head" in node.axes else None
+    at = _At(node, label(node.name, index, head_axis), index, [values[i] for i in node.inputs],
+             [params[p] for p in node.params], node.attrs, out, fmt(out[index]))
+    return EXPLAIN[node.op](at)
 
 
-LINEAR_OPS = ("feature_map", "kv_state", "k_sum", "linear_out", "linear_weights")
+@dataclass(frozen=True)
+class _At:
+    """One number to explain: its step, label, index, the step's inputs and weights, and its value."""
+
+    node: object
+    lhs: str  # e.g. "pattern[h0, 2, 1]"
+    index: tuple[int, ...]
+    xs: list
+    ps: list
+    a: Mapping
+    out: np.ndarray
+    result: str
 
 
-def _linear_attention(op: str, lhs: str, result: str, index: tuple, xs: list, a) -> str:
-    """The steps of linear attention (see `simulator.linear_attention`), with their numbers."""
-    if op == "feature_map":
-        x = float(xs[0][index])
-        how = f"{_paren(x)} + 1" if x > 0 else f"e^{_paren(x)}"
-        return f"{lhs} = φ(x) = elu(x) + 1 = {how} = {result}"
-    if op == "linear_weights":
-        h, i, j = index
-        fq, fk = xs[0][i, h], xs[1][:, h]
-        if a["causal"] and j > i:
-            return f"{lhs}: key {j} comes after query {i}, so its weight = {result}"
-        u = fk[: i + 1] @ fq if a["causal"] else fk @ fq
-        return (f"{lhs} = φ(q{_sub(i)})·φ(k{_sub(j)}) ÷ Σⱼ′ φ(q{_sub(i)})·φ(kⱼ′) = {dot_terms(fq, fk[j])} ÷ "
-                f"{fmt(u.sum())} = {fmt(u[j])} ÷ {fmt(u.sum())} = {result}")
-    p, h, c = index
-    seen = f"j ≤ {p}" if a.get("causal") else "all j"
-    if op == "k_sum":
-        col = xs[0][: p + 1 if a["causal"] else None, h, c]
-        terms = " + ".join(fmt(x) for x in col[:MAX_TERMS]) + (" + …" if len(col) > MAX_TERMS else "")
-        return f"{lhs} = Σ_{{{seen}}} φ(k_j)[{c}] = {terms} = {result}"
-    if op == "kv_state":
-        fk, v = xs
-        d_v = v.shape[-1]
-        r, e = divmod(c, d_v)
-        rows = slice(0, p + 1) if a["causal"] else slice(None)
-        return (f"{lhs} = S{_sub(p)}[{r}, {e}] = Σ_{{{seen}}} φ(k_j)[{r}]·v_j[{e}] = "
-                f"{dot_terms(fk[rows, h, r], v[rows, h, e])} = {result}")
-    fq, s, z = xs  # linear_out
-    d = fq.shape[-1]
-    column = s[p, h].reshape(d, -1)[:, c]
+def _embed(t: _At) -> str:
+    p, j = t.index
+    tok = int(t.xs[0][p])
+    return f"{t.lhs} = W_E[{tok}, {j}] (token id {tok} at position {p}) = {t.result}"
+
+
+def _pos_sinusoidal(t: _At) -> str:
+    p, j = t.index
+    d = t.a["d_model"]
+    i2 = j - j % 2
+    fn = "sin" if j % 2 == 0 else "cos"
+    arg = p * frequencies(d)[j // 2]
+    return f"{t.lhs} = {fn}({p} / {POSITION_BASE:g}^({i2}/{d})) = {fn}({fmt(arg)}) = {t.result}"
+
+
+def _pos_learned(t: _At) -> str:
+    return f"{t.lhs} = W_pos[{t.index[0]}, {t.index[1]}] = {t.result}"
+
+
+def _add(t: _At) -> str:
+    terms = [_paren(x[t.index]) for x in t.xs]
+    names = " + ".join(label(n, t.index) for n in t.node.inputs)
+    return f"{t.lhs} = {names} = {' + '.join(terms)} = {t.result}"
+
+
+def _layernorm(t: _At) -> str:
+    p, j = t.index
+    row = t.xs[0][p]
+    mu, var = row.mean(), row.var()
+    w, b = t.ps
+    return (f"{t.lhs} = (x[{p}, {j}] − mean) / √(var + ε) · w[{j}] + b[{j}] = ({fmt(row[j])} − {_paren(mu)}) "
+            f"/ √({fmt(var)} + {t.a['eps']:g}) · {_paren(w[j])} + {_paren(b[j])} = {t.result}")
+
+
+def _proj_heads(t: _At) -> str:
+    p, h, e = t.index
+    w = t.node.params[0].rsplit(".", 1)[-1]
+    return (f"{t.lhs} = Σᵢ x[{p}, i]·{w}[h{h}, i, {e}] + b = {dot_terms(t.xs[0][p], t.ps[0][h, :, e])} "
+            f"+ {_paren(t.ps[1][h, e])} = {t.result}")
+
+
+def _rope(t: _At) -> str:
+    p, h, e = t.index
+    q = t.xs[0][p, h]
+    i = e // 2
+    theta = frequencies(q.shape[-1])[i]
+    c, s = math.cos(p * theta), math.sin(p * theta)
+    even, odd = q[2 * i], q[2 * i + 1]
+    angle = f"with pθ = {p}×{fmt(theta)} = {fmt(p * theta)}"
+    if e % 2 == 0:
+        return (f"{t.lhs} = x₂ᵢ·cos(pθ) − x₂ᵢ₊₁·sin(pθ) {angle}: "
+                f"{_paren(even)}×{_paren(c)} − {_paren(odd)}×{_paren(s)} = {t.result}")
+    return (f"{t.lhs} = x₂ᵢ·sin(pθ) + x₂ᵢ₊₁·cos(pθ) {angle}: "
+            f"{_paren(even)}×{_paren(s)} + {_paren(odd)}×{_paren(c)} = {t.result}")
+
+
+def _scores(t: _At) -> str:
+    h, i, j = t.index
+    q, k = t.xs[0][i, h], t.xs[1][j, h]
+    return f"{t.lhs} = q{_sub(i)}·k{_sub(j)} = {dot_terms(q, k)} = {t.result}"
+
+
+def _scale(t: _At) -> str:
+    h, i, j = t.index
+    return (f"{t.lhs} = scores_raw[h{h}, {i}, {j}] ÷ √d_head = {fmt(t.xs[0][t.index])} ÷ {fmt(t.a['sqrt_d'])} "
+            f"= {t.result}")
+
+
+def _mask(t: _At) -> str:
+    h, i, j = t.index
+    n_q, n_k = t.out.shape[1], t.out.shape[2]
+    reason = patterns.why(t.a, i, j, n_q, n_k)
+    if patterns.allowed_for(t.a, n_q, n_k)[i, j]:
+        return f"{t.lhs} = scaled[h{h}, {i}, {j}] = {t.result} ({reason})"
+    return f"{t.lhs} = −∞: {reason}, so its weight will be 0"
+
+
+def _softmax(t: _At) -> str:
+    axis = t.a.get("axis", -1) % t.out.ndim
+    line = np.moveaxis(t.xs[0], axis, -1)[tuple(i for k, i in enumerate(t.index) if k != axis)]
+    me = t.index[axis]
+    m = np.max(line[np.isfinite(line)]) if np.isfinite(line).any() else 0.0
+    exps = np.where(np.isfinite(line), np.exp(line - m), 0.0)
+    over = "the row" if axis == t.out.ndim - 1 else "the sources"
+    shown = " + ".join(fmt(e) for e in exps[:MAX_TERMS]) + (" + …" if len(exps) > MAX_TERMS else "")
+    return (f"{t.lhs} = exp({fmt(line[me])} − {fmt(m)}) / Σ exp over {over} = {fmt(exps[me])} / "
+            f"({shown}) = {fmt(exps[me])} / {fmt(exps.sum())} = {t.result}")
+
+
+def _mix(t: _At) -> str:
+    i, h, e = t.index
+    w, v = t.xs[0][h, i], t.xs[1][:, h, e]
+    return f"{t.lhs} = Σⱼ pattern[h{h}, {i}, j]·v[j, h{h}, {e}] = {dot_terms(w, v)} = {t.result}"
+
+
+def _concat(t: _At) -> str:
+    p, c = t.index
+    d_head = t.xs[0].shape[-1]
+    return f"{t.lhs} = z[{p}, h{c // d_head}, {c % d_head}] (head {c // d_head}'s slot) = {t.result}"
+
+
+def _linear(t: _At) -> str:
+    p, j = t.index
+    w = t.ps[0].reshape(-1, t.ps[0].shape[-1])
+    wname = t.node.params[0].rsplit(".", 1)[-1]
+    return (f"{t.lhs} = Σᵢ {short(t.node.inputs[0])}[{p}, i]·{wname}[i, {j}] + b[{j}] = "
+            f"{dot_terms(t.xs[0][p], w[:, j])} + {_paren(t.ps[1][j])} = {t.result}")
+
+
+def _act(t: _At) -> str:
+    x = t.xs[0][t.index]
+    if t.a["fn"] == "relu":
+        return f"{t.lhs} = max({fmt(x)}, 0) = {t.result}"
+    return f"{t.lhs} = GELU({fmt(x)}) = ½·{_paren(x)}·(1 + tanh(…)) = {fmt(gelu(np.float64(x)))}"
+
+
+def _probs(t: _At) -> str:
+    p, k = t.index
+    logits, temp = t.xs
+    z = logits[p] / float(temp)
+    e = np.exp(z - z.max())
+    return (f"{t.lhs} = exp(logit/T − max) / Σ = exp({fmt(logits[p, k])}/{fmt(temp)} − {fmt(z.max())}) / "
+            f"{fmt(e.sum())} = {fmt(e[k])} / {fmt(e.sum())} = {t.result}")
+
+
+def _depth_logits(t: _At) -> str:
+    s, p = t.index
+    src = rmsnorm(groups_sum(t.xs, t.a["groups"])[s, p], t.a["eps"])
+    return f"{t.lhs} = w · RMSNorm(v{_sub(s)})[{p}] = {dot_terms(t.ps[0], src)} = {t.result}"
+
+
+def _depth_mix(t: _At) -> str:
+    p, j = t.index
+    src = groups_sum(t.xs[1:], t.a["groups"])[:, p, j]
+    return f"{t.lhs} = Σₛ α[s, {p}]·v_s[{p}, {j}] = {dot_terms(t.xs[0][:, p], src)} = {t.result}"
+
+
+def _dwa(t: _At) -> str:
+    p, j = t.index
+    return (f"{t.lhs} = Σⱼ α_j·X_j[{p}, {j}] = "
+            f"{dot_terms(t.ps[0], np.array([x[p, j] for x in t.xs]))} = {t.result}")
+
+
+# op name -> how one number of its output is written out (every op of `ops.FORWARD` has one)
+EXPLAIN = {
+    "embed": _embed, "pos_sinusoidal": _pos_sinusoidal, "pos_learned": _pos_learned, "add": _add,
+    "layernorm": _layernorm, "proj_heads": _proj_heads, "rope": _rope, "scores": _scores,
+    "scale": _scale, "mask": _mask, "softmax": _softmax, "mix": _mix, "concat": _concat,
+    "linear": _linear, "act": _act, "probs": _probs, "depth_logits": _depth_logits,
+    "depth_mix": _depth_mix, "dwa": _dwa,
+}
+
+
+# --- linear attention (see simulator.linear_attention) ---
+
+def _feature_map(t: _At) -> str:
+    x = float(t.xs[0][t.index])
+    how = f"{_paren(x)} + 1" if x > 0 else f"exp({fmt(x)})"
+    return f"{t.lhs} = φ(x) = elu(x) + 1 = {how} = {t.result}"
+
+
+def _seen(t: _At, p: int) -> tuple[str, slice]:
+    """"j ≤ p" and the positions summed, or "all j" and every position (an encoder)."""
+    return (f"j ≤ {p}", slice(0, p + 1)) if t.a["causal"] else ("all j", slice(None))
+
+
+def _k_sum(t: _At) -> str:
+    p, h, c = t.index
+    seen, rows = _seen(t, p)
+    col = t.xs[0][rows, h, c]
+    terms = " + ".join(fmt(x) for x in col[:MAX_TERMS]) + (" + …" if len(col) > MAX_TERMS else "")
+    return f"{t.lhs} = Σ_{{{seen}}} φ(k_j)[{c}] = {terms} = {t.result}"
+
+
+def _kv_state(t: _At) -> str:
+    p, h, c = t.index
+    fk, v = t.xs
+    r, e = divmod(c, v.shape[-1])
+    seen, rows = _seen(t, p)
+    return (f"{t.lhs} = S{_sub(p)}[{r}, {e}] = Σ_{{{seen}}} φ(k_j)[{r}]·v_j[{e}] = "
+            f"{dot_terms(fk[rows, h, r], v[rows, h, e])} = {t.result}")
+
+
+def _linear_out(t: _At) -> str:
+    p, h, c = t.index
+    fq, s, z = t.xs
+    column = s[p, h].reshape(fq.shape[-1], -1)[:, c]
     num, den = float(fq[p, h] @ column), float(fq[p, h] @ z[p, h])
-    return (f"{lhs} = φ(q{_sub(p)})·S{_sub(p)}[:, {c}] ÷ φ(q{_sub(p)})·z{_sub(p)} = ({dot_terms(fq[p, h], column)}) ÷ "
-            f"({dot_terms(fq[p, h], z[p, h])}) = {fmt(num)} ÷ {fmt(den)} = {result}")
+    return (f"{t.lhs} = φ(q{_sub(p)})·S{_sub(p)}[:, {c}] ÷ φ(q{_sub(p)})·z{_sub(p)} = "
+            f"({dot_terms(fq[p, h], column)}) ÷ ({dot_terms(fq[p, h], z[p, h])}) = {fmt(num)} ÷ {fmt(den)} "
+            f"= {t.result}")
+
+
+def _linear_weights(t: _At) -> str:
+    h, i, j = t.index
+    fq, fk = t.xs[0][i, h], t.xs[1][:, h]
+    if t.a["causal"] and j > i:
+        return f"{t.lhs} (key {j} comes after query {i}) = 0 = {t.result}"
+    u = fk[: i + 1] @ fq if t.a["causal"] else fk @ fq
+    return (f"{t.lhs} = φ(q{_sub(i)})·φ(k{_sub(j)}) ÷ Σⱼ′ φ(q{_sub(i)})·φ(kⱼ′) = {dot_terms(fq, fk[j])} ÷ "
+            f"{fmt(u.sum())} = {fmt(u[j])} ÷ {fmt(u.sum())} = {t.result}")
+
+
+EXPLAIN.update({"feature_map": _feature_map, "kv_state": _kv_state, "k_sum": _k_sum, "linear_out": _linear_out,
+                "linear_weights": _linear_weights})
 
 
 def _sub(i: int) -> str:

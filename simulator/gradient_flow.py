@@ -18,6 +18,7 @@ from .model import Transformer
 from .trace import Trace
 
 # The rule that carries ∂L/∂out back through each op; {out}, {x}, {y}, {p0}, {p1} are short names.
+# An op whose rule depends on a setting maps that setting (softmax's axis, the activation) to its rule.
 FORMULAS = {
     "embed": "∂L/∂{p0}[token id] += ∂L/∂{out}[pos]",
     "pos_sinusoidal": "no parameters: the sine/cosine table is fixed, the gradient stops here",
@@ -31,13 +32,13 @@ FORMULAS = {
     "scores": "∂L/∂{x} = ∂L/∂{out} · {y};  ∂L/∂{y} = ∂L/∂{out}ᵀ · {x}",
     "scale": "∂L/∂{x} = ∂L/∂{out} ÷ √d_head",
     "mask": "∂L/∂{x} = ∂L/∂{out} where allowed, 0 at the hidden pairs",
-    "softmax": "∂L/∂{x} = {out} ⊙ (∂L/∂{out} − Σ_k {out} ⊙ ∂L/∂{out})",
-    "softmax0": "∂L/∂{x} = {out} ⊙ (∂L/∂{out} − Σ_sources {out} ⊙ ∂L/∂{out})",
+    "softmax": {-1: "∂L/∂{x} = {out} ⊙ (∂L/∂{out} − Σ_k {out} ⊙ ∂L/∂{out})",  # by its axis
+                0: "∂L/∂{x} = {out} ⊙ (∂L/∂{out} − Σ_sources {out} ⊙ ∂L/∂{out})"},
     "mix": "∂L/∂{x} = ∂L/∂{out} · {y}ᵀ;  ∂L/∂{y} = {x}ᵀ · ∂L/∂{out}",
     "concat": "∂L/∂{x}[head] = that head's slice of ∂L/∂{out}",
     "linear": "∂L/∂{x} = ∂L/∂{out} · {p0}ᵀ;  ∂L/∂{p0} = {x}ᵀ · ∂L/∂{out};  ∂L/∂{p1} = Σ_pos ∂L/∂{out}",
-    "relu": "∂L/∂{x} = ∂L/∂{out} ⊙ [{x} > 0]",
-    "gelu": "∂L/∂{x} = ∂L/∂{out} ⊙ GELU′({x})",
+    "act": {"relu": "∂L/∂{x} = ∂L/∂{out} ⊙ [{x} > 0]",  # by its function
+            "gelu": "∂L/∂{x} = ∂L/∂{out} ⊙ GELU′({x})"},
     "probs": "∂L/∂{out} = 0: the loss is computed from the logits, so no gradient passes here",
     "depth_logits": "g_i = ∂L/∂{out}_i · {p0};  ∂L/∂v_i = (g_i − r_i ⊙ mean(g_i ⊙ r_i)) ÷ rms(v_i), "
                     "r_i = RMSNorm(v_i);  ∂L/∂{p0} = Σ_i,pos ∂L/∂{out}_i · r_i",
@@ -75,6 +76,28 @@ DESCRIPTIONS = {
            "lines up with the gradient.",
 }
 
+# linear attention (see simulator.linear_attention)
+FORMULAS.update({
+    "feature_map": "∂L/∂{x} = ∂L/∂{out} ⊙ (1 where {x} > 0, else e^{x})",
+    "kv_state": "G_j = Σ_i≥j ∂L/∂{out}_i (all i for an encoder);  ∂L/∂{x}_j = G_j · {y}_j;  "
+                "∂L/∂{y}_j = G_jᵀ · {x}_j",
+    "k_sum": "∂L/∂{x}_j = Σ_i≥j ∂L/∂{out}_i (all i for an encoder)",
+    "linear_out": "g = ∂L/∂{out} ÷ (φ(q)·z);  ∂L/∂φ(q) = S·g − (g·{out}) z;  ∂L/∂S = φ(q) gᵀ;  "
+                  "∂L/∂z = −(g·{out}) φ(q)",
+    "linear_weights": "∂L/∂u = (∂L/∂{out} − Σ_k {out} ⊙ ∂L/∂{out}) ÷ Σ_k u, u = φ(q)·φ(k)ᵀ;  "
+                      "∂L/∂{x} = ∂L/∂u · {y};  ∂L/∂{y} = ∂L/∂uᵀ · {x}",
+})
+DESCRIPTIONS.update({
+    "feature_map": "φ = elu + 1 has slope 1 above 0 and slope eˣ = φ(x) below.",
+    "kv_state": "A running sum sends each state's gradient back to every token it summed: token j gets the "
+                "gradients of the states from i = j on, split into its key and value parts.",
+    "k_sum": "A running sum sends each later sum's gradient back to the key features it contained.",
+    "linear_out": "A quotient: the numerator's gradient is the output gradient over the denominator, and the "
+                  "denominator's pulls the other way in proportion to the output.",
+    "linear_weights": "The weights are for display (the output came from S and z): the loss does not reach "
+                      "them, but their rule is written like the normalisation it is.",
+})
+
 LOSS_FORMULA = "∂L/∂logits = (softmax(logits) − target) ÷ n_counted;  "
 
 
@@ -96,14 +119,14 @@ def _short(name: str) -> str:
 
 
 def _formula(node) -> str:
-    key = node.op
-    if node.op == "softmax" and node.attrs.get("axis", -1) == 0:
-        key = "softmax0"
+    rule = FORMULAS[node.op]
+    if node.op == "softmax":
+        rule = rule[node.attrs.get("axis", -1)]
     elif node.op == "act":
-        key = node.attrs["fn"]
+        rule = rule[node.attrs["fn"]]
     names = [_short(i) for i in node.inputs] + ["", ""]
     parts = [p.rsplit(".", 1)[-1] for p in node.params] + ["", ""]
-    text = FORMULAS[key].format(out=_short(node.name), x=names[0], y=names[1], p0=parts[0], p1=parts[1])
+    text = rule.format(out=_short(node.name), x=names[0], y=names[1], p0=parts[0], p1=parts[1])
     if node.op == "add" and len(node.inputs) > 2:
         text = f"∂L/∂input = ∂L/∂{_short(node.name)} for each of the {len(node.inputs)} inputs"
     return LOSS_FORMULA + text if node.name == "logits" else text
@@ -194,4 +217,5 @@ def compare_gradient_flow(depth: int = 12, modes: Sequence[tuple[str, str]] = (
     return result
 
 
-__all__ = ["BackwardStep", "backward_steps", "steps_from_grads", "next_token_targets", "gradient_flow", "compare_gradient_flow", "FORMULAS"]
+__all__ = ["BackwardStep", "backward_steps", "steps_from_grads", "next_token_targets", "gradient_flow",
+           "compare_gradient_flow", "FORMULAS", "DESCRIPTIONS"]

@@ -11,13 +11,17 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import reprlib
+import stat
 import tempfile
+import time
 import zipfile
 from pathlib import Path
 
 import numpy as np
 
+from . import safe_json
 from .config import ModelConfig
 from .model import Transformer
 from .params import MAX_LAYERS, MAX_PARAM_ELEMENTS, param_shapes
@@ -96,6 +100,50 @@ def atomic_write(path: str | os.PathLike, write) -> None:
             os.close(dfd)
     except OSError:
         pass
+
+
+# What `atomic_write` leaves if the process dies mid-write: mkstemp's ".NAME." + 8 characters + ".tmp"
+TEMP_NAME = re.compile(r"\.(?P<name>.+)\.[a-z0-9_]{8}\.tmp")
+STALE_SECONDS = 600  # a save writes without pause and ends within seconds: ten quiet minutes is a dead one
+
+
+def stale_temp_files(folder: str | os.PathLike, names: re.Pattern = re.compile(r".+\.(npz|json)"),
+                     min_age: float = STALE_SECONDS, now: float | None = None) -> list[Path]:
+    """Temporary files that `atomic_write` left in `folder` when a save was killed midway.
+
+    Only ordinary files named exactly like ours (".NAME.xxxxxxxx.tmp", NAME matching `names`) and
+    untouched for `min_age` seconds are listed: a save in progress in another window keeps its file.
+    """
+    now = time.time() if now is None else now
+    found = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return []
+    for entry in entries:
+        match = TEMP_NAME.fullmatch(entry.name)
+        if not match or not names.fullmatch(match["name"]):
+            continue
+        try:
+            info = entry.stat(follow_symlinks=False)
+        except OSError:
+            continue
+        if stat.S_ISREG(info.st_mode) and now - info.st_mtime >= min_age:
+            found.append(Path(entry.path))
+    return sorted(found)
+
+
+def remove_stale_temp_files(folders, **kw) -> list[Path]:
+    """Delete `stale_temp_files` of each folder; returns those removed."""
+    removed = []
+    for folder in dict.fromkeys(str(f) for f in folders):
+        for path in stale_temp_files(folder, **kw):
+            try:
+                path.unlink()
+                removed.append(path)
+            except OSError:
+                pass
+    return removed
 
 
 def _brief(exc: Exception, limit: int = 300) -> str:
@@ -226,14 +274,10 @@ def load_meta(path: str | os.PathLike) -> tuple[dict, zipfile.ZipFile]:
         if shape[0] > MAX_META_BYTES:
             raise ModelFileError(f"{path.name}: the metadata record is implausibly large.")
         raw = _read_array(zf, f"{META}.npy", f"{path.name}: the metadata record", shape, dtype).tobytes()
-        try:
-            meta = json.loads(raw.decode("utf-8"))
-        except UnicodeDecodeError:
-            raise ModelFileError(f"{path.name}: the metadata is not UTF-8 text.") from None
-        except json.JSONDecodeError as exc:
-            raise ModelFileError(f"{path.name}: the metadata is not valid JSON ({exc}).") from None
-        except (ValueError, RecursionError) as exc:  # a 5,000-digit number, nesting 100,000 deep
-            raise ModelFileError(f"{path.name}: the metadata cannot be read ({exc}).") from None
+        try:  # plain data only: no NaN, no 5,000-digit number, no nesting 100,000 deep
+            meta = safe_json.parse(raw, "the metadata")
+        except safe_json.JSONFileError as exc:
+            raise ModelFileError(f"{path.name}: {exc}") from None
         if not isinstance(meta, dict) or meta.get("format") != FORMAT:
             raise ModelFileError(f"{path.name} is not a Stepformer model file (wrong format tag).")
         if meta.get("version") != VERSION:

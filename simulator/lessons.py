@@ -15,18 +15,29 @@ A stop may override "model", "tokens" and "head"; otherwise it inherits them fro
 stop before it (the first stop from the lesson's top level). "model" is either
 {"config": {...ModelConfig fields...}, "seed": n} or {"preset": "name"}. Every field is
 checked when the lesson is opened, and an error names the stop and the field at fault.
+
+Opening a lesson builds no model and runs nothing: each stop's config, tokens, step and head
+are checked against the config alone (and against the memory budget), and a stop's model is
+built when the stop is shown; the lesson keeps only the model of the stop shown last.
 """
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from . import budget, safe_json
 from .config import ModelConfig
-from .model import Transformer
+from .graph import build_graph
+from .model import Transformer, input_tokens
+from .params import check_size
+from .shipped import shipped
+from .tokenizer import Tokenizer
 
-LESSON_DIR = Path(__file__).resolve().parent.parent / "assets" / "lessons"
+LESSON_DIR = shipped("lessons")
 MAX_LESSON_BYTES = 1 << 20
+MAX_STOPS = 500  # a lesson for one class period has tens
+MAX_SEED = 2**31 - 1  # the largest seed the settings dialog shows
 
 
 class LessonError(ValueError):
@@ -49,23 +60,20 @@ class Lesson:
     title: str
     summary: str
     stops: tuple[Stop, ...]
-    path: str = ""
-    _models: dict = field(default_factory=dict, compare=False, repr=False)
+    path: str = ""  # the file it was read from ("" for one parsed from data)
+    _models: dict = field(default_factory=dict, compare=False, repr=False)  # the last stop's model only
 
     def open_stop(self, i: int) -> tuple[Transformer, object]:
-        """The model and tokens of stop `i` (models are built once and shared between stops)."""
+        """The model and tokens of stop `i`. Consecutive stops with the same model share it;
+        only the last model built is kept, so a lesson costs one model however many it names."""
         stop = self.stops[i]
         key = json.dumps(stop.model, sort_keys=True)
         if key not in self._models:
-            self._models[key] = build_model(stop.model)
+            model = build_model(stop.model)
+            self._models.clear()
+            self._models[key] = model
         model = self._models[key]
-        return model, model.tokens(_pair(stop.tokens, model))
-
-
-def _pair(tokens, model: Transformer):
-    if model.config.arch == "encoder-decoder" and isinstance(tokens, list) and len(tokens) == 2:
-        return (tokens[0], tokens[1])
-    return tokens
+        return model, model.tokens(_pair_for(stop.tokens, model.config))
 
 
 def build_model(spec: dict) -> Transformer:
@@ -88,13 +96,55 @@ def _check_model_spec(spec, where: str) -> dict:
     if "config" in spec and not isinstance(spec["config"], dict):
         raise LessonError(f"{where}: \"config\" must be an object of model settings.")
     seed = spec.get("seed", 0)
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise LessonError(f"{where}: \"seed\" must be a whole number.")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise LessonError(f"{where}: \"seed\" must be a whole number from 0 to {MAX_SEED:,}.")
     return spec
 
 
+def _check_tokens_field(tokens, where: str) -> None:
+    def side_ok(side) -> bool:
+        return isinstance(side, str) or (isinstance(side, list) and all(isinstance(t, str) for t in side))
+    if not (side_ok(tokens) or (isinstance(tokens, list) and len(tokens) == 2 and all(map(side_ok, tokens)))):
+        raise LessonError(f"{where}: \"tokens\" must be a text, a list of token strings, or "
+                          "[source, target] for an encoder-decoder model.")
+
+
+class _Checker:
+    """Checks a stop against its model's config without building the model (one config per spec)."""
+
+    def __init__(self):
+        self._configs: dict[str, tuple[ModelConfig, Tokenizer, object]] = {}
+
+    def config(self, spec: dict) -> tuple[ModelConfig, Tokenizer, object]:
+        key = json.dumps(spec, sort_keys=True)
+        if key not in self._configs:
+            if "preset" in spec:
+                config = build_model(spec).config  # a preset is a file of ours: small and read once
+            else:
+                config = ModelConfig.from_json(json.dumps(spec.get("config", {})))
+                check_size(config)
+                budget.check_model(config)
+            self._configs[key] = (config, Tokenizer(config.vocab, config.tokenization), build_graph(config))
+        return self._configs[key]
+
+    def check(self, stop: Stop) -> None:
+        config, tokenizer, graph = self.config(stop.model)
+        toks = input_tokens(config, tokenizer, _pair_for(stop.tokens, config))
+        budget.check_run(config, toks)
+        if stop.step not in graph.index and stop.step not in graph.aliases:
+            raise LessonError(f"\"{stop.step}\" is not a step of this model.")
+        if stop.head >= config.n_heads:
+            raise LessonError(f"head {stop.head} does not exist (the model has {config.n_heads}).")
+
+
+def _pair_for(tokens, config: ModelConfig):
+    if config.arch == "encoder-decoder" and isinstance(tokens, list) and len(tokens) == 2:
+        return (tokens[0], tokens[1])
+    return tokens
+
+
 def parse_lesson(data, source: str = "lesson") -> Lesson:
-    """Check a decoded lesson document and open every stop once, so errors surface now."""
+    """Check a decoded lesson document: every stop against its model's config (no model is built)."""
     if not isinstance(data, dict):
         raise LessonError(f"{source}: a lesson must be a JSON object with \"title\" and \"stops\".")
     unknown = set(data) - {"title", "summary", "model", "tokens", "head", "stops"}
@@ -109,9 +159,12 @@ def parse_lesson(data, source: str = "lesson") -> Lesson:
     stops = data.get("stops")
     if not isinstance(stops, list) or not stops:
         raise LessonError(f"{source}: \"stops\" must be a non-empty list.")
+    if len(stops) > MAX_STOPS:
+        raise LessonError(f"{source}: {len(stops):,} stops is too many for one lesson (at most {MAX_STOPS}).")
     model = data.get("model", {"config": {}})
     tokens = data.get("tokens")
     head = data.get("head", 0)
+    checker = _Checker()
     parsed = []
     for n, raw in enumerate(stops, start=1):
         where = f"{source}, stop {n}"
@@ -125,6 +178,7 @@ def parse_lesson(data, source: str = "lesson") -> Lesson:
         head = raw.get("head", head)
         if tokens is None:
             raise LessonError(f"{where}: no \"tokens\" given (here or earlier).")
+        _check_tokens_field(tokens, where)
         if "step" not in raw or not isinstance(raw["step"], str):
             raise LessonError(f"{where}: \"step\" is missing; name the step to show, e.g. "
                               "\"blocks.0.attn.hook_pattern\".")
@@ -135,42 +189,28 @@ def parse_lesson(data, source: str = "lesson") -> Lesson:
             raise LessonError(f"{where}: a stop needs a \"text\" or a \"question\".")
         if isinstance(head, bool) or not isinstance(head, int) or head < 0:
             raise LessonError(f"{where}: \"head\" must be a head number (0, 1, …).")
-        parsed.append(Stop(raw["step"], raw.get("text", ""), model, tokens, head,
-                           raw.get("question", ""), raw.get("answer", "")))
-    lesson = Lesson(title, summary, tuple(parsed), source)
-    for n, stop in enumerate(lesson.stops):
-        where = f"{source}, stop {n + 1}"
+        stop = Stop(raw["step"], raw.get("text", ""), model, tokens, head,
+                    raw.get("question", ""), raw.get("answer", ""))
         try:
-            m, toks = lesson.open_stop(n)
-            trace = m.run(toks)
-        except LessonError:
-            raise
-        except (ValueError, KeyError, OSError) as exc:
+            checker.check(stop)
+        except (ValueError, KeyError, OSError) as exc:  # LessonError, TokenError, BudgetError too
             raise LessonError(f"{where}: {exc}") from None
-        if stop.step not in trace:
-            raise LessonError(f"{where}: \"{stop.step}\" is not a step of this model.")
-        if stop.head >= m.config.n_heads:
-            raise LessonError(f"{where}: head {stop.head} does not exist (the model has {m.config.n_heads}).")
-    return lesson
+        parsed.append(stop)
+    return Lesson(title, summary, tuple(parsed), source)
 
 
 def load_lesson(path: str | Path) -> Lesson:
-    """Read and check a lesson file; raises LessonError naming the problem."""
+    """Read and check a lesson file; raises LessonError naming the problem.
+
+    Only an ordinary file of at most MAX_LESSON_BYTES is read (a FIFO or a link to a device is
+    refused at once), and the JSON is parsed as plain data with limits (`simulator.safe_json`).
+    """
     path = Path(path)
     try:
-        if path.stat().st_size > MAX_LESSON_BYTES:
-            raise LessonError(f"{path.name} is too large for a lesson file.")
-        text = path.read_bytes().decode("utf-8")
-        data = json.loads(text)
-    except LessonError:
-        raise
-    except OSError as exc:
-        raise LessonError(f"{path.name} cannot be read: {exc.strerror or exc}.") from None
-    except UnicodeDecodeError:
-        raise LessonError(f"{path.name} is not UTF-8 text.") from None
-    except json.JSONDecodeError as exc:
-        raise LessonError(f"{path.name} is not valid JSON (line {exc.lineno}: {exc.msg}).") from None
-    return parse_lesson(data, path.name)
+        data = safe_json.load(path, MAX_LESSON_BYTES)
+    except safe_json.JSONFileError as exc:
+        raise LessonError(f"This lesson cannot be opened: {exc}") from None
+    return replace(parse_lesson(data, path.name), path=str(path.resolve()))
 
 
 def list_lessons(folder: str | Path = LESSON_DIR) -> list[Path]:

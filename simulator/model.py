@@ -7,6 +7,7 @@ from types import MappingProxyType
 
 import numpy as np
 
+from . import budget
 from .config import ModelConfig
 from .graph import Graph, build_graph
 from .ops import FORWARD
@@ -41,6 +42,25 @@ def _frozen(a: np.ndarray) -> np.ndarray:
     return a
 
 
+def input_tokens(config: ModelConfig, tokenizer: Tokenizer, text) -> list[str] | tuple[list[str], list[str]]:
+    """`text` as the token strings a model of `config` takes (checked without building the model)."""
+    def one_side(side, what: str) -> list[str]:
+        toks = tokenizer.tokens(side)
+        if not toks:
+            raise TokenError(f"The {what} is empty: type at least one token.")
+        if len(toks) > config.n_ctx:
+            raise TokenError(f"The {what} has {len(toks)} tokens but the model takes at most "
+                             f"n_ctx = {config.n_ctx}.")
+        return toks
+
+    if config.arch == "encoder-decoder":
+        if not (isinstance(text, (tuple, list)) and len(text) == 2
+                and all(isinstance(t, (str, list, tuple)) for t in text)):
+            raise TokenError("An encoder-decoder model needs a (source, target) pair of inputs.")
+        return (one_side(text[0], "source"), one_side(text[1], "target"))
+    return one_side(text, "input")
+
+
 class Transformer:
     """A tiny Transformer in float64 numpy.
 
@@ -54,6 +74,7 @@ class Transformer:
                  params: Mapping[str, np.ndarray] | None = None):
         self.config = config or ModelConfig()
         check_size(self.config)
+        budget.check_model(self.config)
         self.graph: Graph = build_graph(self.config)
         self.tokenizer = Tokenizer(self.config.vocab, self.config.tokenization)
         self.shapes = param_shapes(self.config)
@@ -135,21 +156,7 @@ class Transformer:
 
     def tokens(self, text) -> list[str] | tuple[list[str], list[str]]:
         """Normalise input to token strings; encoder-decoder input is a (source, target) pair."""
-        if self.config.arch == "encoder-decoder":
-            if not (isinstance(text, (tuple, list)) and len(text) == 2
-                    and all(isinstance(t, (str, list, tuple)) for t in text)):
-                raise TokenError("An encoder-decoder model needs a (source, target) pair of inputs.")
-            return (self._one_side(text[0], "source"), self._one_side(text[1], "target"))
-        return self._one_side(text, "input")
-
-    def _one_side(self, text, what: str) -> list[str]:
-        toks = self.tokenizer.tokens(text)
-        if not toks:
-            raise TokenError(f"The {what} is empty: type at least one token.")
-        if len(toks) > self.config.n_ctx:
-            raise TokenError(f"The {what} has {len(toks)} tokens but the model takes at most "
-                             f"n_ctx = {self.config.n_ctx}.")
-        return toks
+        return input_tokens(self.config, self.tokenizer, text)
 
     def _inputs(self, toks, temperature: float) -> dict[str, np.ndarray]:
         try:
@@ -175,9 +182,11 @@ class Transformer:
         `tokens` is a text or a list of token strings; an encoder-decoder model takes the
         source as `tokens` and the target as `target` (or a (source, target) pair).
         Raises NumericOverflowError rather than return a step holding NaN or ±inf
-        (apart from the -inf of masked attention scores).
+        (apart from the -inf of masked attention scores), and `budget.BudgetError`, before
+        anything is computed, for a run too large for the memory budget.
         """
         toks = self.tokens(tokens if target is None else (tokens, target))
+        budget.check_run(self.config, toks)
         values = self._inputs(toks, temperature)
         params = self._params
         with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported below, by step
@@ -210,6 +219,8 @@ class Transformer:
         Raises NumericOverflowError like `run`.
         """
         toks = trace.tokens if tokens is None else self.tokens(tokens)
+        if tokens is not None:
+            budget.check_run(self.config, toks)
         temp = trace.temperature if temperature is None else temperature
         new_inputs = self._inputs(toks, temp)
         if trace.graph is not self.graph:

@@ -16,10 +16,15 @@ from . import linear_attention
 from .patterns import allowed, allowed_for  # noqa: F401  (allowed: read by older callers)
 
 SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
+GELU_C = 0.044715  # the cubic term of GELU's tanh approximation
+POSITION_BASE = 10000.0  # the longest wavelength of sinusoidal and rotary positions, in tokens / 2π
 
 
 def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
-    """Numerically stable softmax; -inf entries get weight exactly 0, +inf entries share all of it."""
+    """softmax(x)_i = exp(x_i − max x) / Σ_j exp(x_j − max x) along `axis`.
+
+    −∞ entries get weight exactly 0; +∞ entries share all of it.
+    """
     m = np.max(x, axis=axis, keepdims=True)
     if np.isfinite(m).all():  # the usual case, in as few numpy calls as possible
         e = x - m
@@ -42,11 +47,13 @@ def softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
     return np.where(infinite, top / np.maximum(np.sum(top, axis=axis, keepdims=True), 1), e)
 
 
-def layernorm(x: np.ndarray, w: np.ndarray, b: np.ndarray, eps: float) -> np.ndarray:
-    """Normalise each row to mean 0, variance 1 (biased), then scale and shift.
+def layernorm_stats(x: np.ndarray, eps: float) -> tuple[np.ndarray, np.ndarray]:
+    """(x − mean, √(var + ε)) of each row  # [..., d], [..., 1]
 
-    A constant row normalises to 0 (output b) even when eps is 0. (Rows large enough for
-    y·y to overflow cannot occur: weights are bounded, so a normed stream stays below ~1e30.)
+    The forward and backward pass both read LayerNorm's statistics here. A constant row with
+    ε = 0 has spread 0; it is read as 1, so the row normalises to 0 (output b) and its
+    gradient, g − mean(g), stays finite. (Rows large enough for y·y to overflow cannot occur:
+    weights are bounded, so a normed stream stays below ~1e30.)
     """
     n = x.shape[-1]
     # add.reduce / n is what mean() computes (same bits) without its Python overhead
@@ -55,25 +62,36 @@ def layernorm(x: np.ndarray, w: np.ndarray, b: np.ndarray, eps: float) -> np.nda
     scale = np.sqrt(var + eps)
     if eps == 0:
         scale[scale == 0] = 1.0  # a constant row, whose y is all 0
+    return y, scale
+
+
+def layernorm(x: np.ndarray, w: np.ndarray, b: np.ndarray, eps: float) -> np.ndarray:
+    """LN(x) = (x − mean) / √(var + ε) · w + b, row by row (biased variance)."""
+    y, scale = layernorm_stats(x, eps)
     y /= scale
     y *= w
     y += b
     return y
 
 
+def rms(x: np.ndarray, eps: float) -> np.ndarray:
+    """√(mean(x²) + ε) of each vector, a zero vector's read as 1 (it normalises to 0)  # [..., 1]"""
+    r = np.sqrt((x * x).mean(-1, keepdims=True) + eps)
+    return np.where(r > 0, r, 1.0)
+
+
 def rmsnorm(x: np.ndarray, eps: float) -> np.ndarray:
-    """Divide each vector by its root mean square (no learned scale)."""
-    rms = np.sqrt((x * x).mean(-1, keepdims=True) + eps)
-    return x / np.where(rms > 0, rms, 1.0)
+    """RMSNorm(x) = x / √(mean(x²) + ε), with no learned scale."""
+    return x / rms(x, eps)
 
 
 def gelu(x: np.ndarray) -> np.ndarray:
-    """GELU, the tanh approximation of Hendrycks & Gimpel (2016)."""
-    # in place, in the same order as 0.5·x·(1 + tanh(c·(x + 0.044715·x³))): same bits, fewer temporaries
+    """GELU(x) ≈ ½·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), the approximation of Hendrycks & Gimpel (2016)."""
+    # in place, in the same order as 0.5·x·(1 + tanh(c·(x + GELU_C·x³))): same bits, fewer temporaries
     x = np.asarray(x, dtype=np.float64)
     y = np.multiply(x, x, out=np.empty(x.shape))  # an array even for a single number, so `out=` works
     y *= x
-    y *= 0.044715
+    y *= GELU_C
     y += x
     y *= SQRT_2_OVER_PI
     np.tanh(y, out=y)
@@ -83,18 +101,31 @@ def gelu(x: np.ndarray) -> np.ndarray:
     return y
 
 
+def gelu_slope(x: np.ndarray) -> np.ndarray:
+    """GELU′(x) of the same approximation: ½(1 + t) + ½·x·(1 − t²)·√(2/π)·(1 + 3·0.044715·x²)."""
+    x2 = x * x
+    t = np.tanh(SQRT_2_OVER_PI * (x + GELU_C * x2 * x))
+    return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * SQRT_2_OVER_PI * (1.0 + 3.0 * GELU_C * x2)
+
+
 def relu(x: np.ndarray) -> np.ndarray:
+    """ReLU(x) = max(x, 0)."""
     return np.maximum(x, 0.0)
 
 
 ACTIVATIONS = {"gelu": gelu, "relu": relu}
 
 
+def frequencies(d: int) -> np.ndarray:
+    """θ_i = POSITION_BASE^(−2i/d) for i = 0 … d/2 − 1: the angle per position of pair i  # [d/2]"""
+    return POSITION_BASE ** (-np.arange(0, d, 2, dtype=np.float64) / d)
+
+
 @lru_cache(maxsize=32)
 def sinusoidal_table(n_pos: int, d_model: int) -> np.ndarray:
-    """PE[p, 2i] = sin(p / 10000^(2i/d_model)), PE[p, 2i+1] = cos(same)  # [pos, d_model]"""
+    """PE[p, 2i] = sin(p·θ_i), PE[p, 2i+1] = cos(p·θ_i), θ_i = 10000^(−2i/d_model)  # [pos, d_model]"""
     pos = np.arange(n_pos, dtype=np.float64)[:, None]
-    freq = 10000.0 ** (-np.arange(0, d_model, 2, dtype=np.float64) / d_model)
+    freq = frequencies(d_model)
     table = np.zeros((n_pos, d_model))
     table[:, 0::2] = np.sin(pos * freq)
     table[:, 1::2] = np.cos(pos * freq)
@@ -105,14 +136,18 @@ def sinusoidal_table(n_pos: int, d_model: int) -> np.ndarray:
 @lru_cache(maxsize=32)
 def rope_angles(n_pos: int, d_head: int) -> tuple[np.ndarray, np.ndarray]:
     """cos and sin of the rotation angle p·θ_i, θ_i = 10000^(-2i/d_head)  # each [pos, 1, d_head/2]"""
-    theta = 10000.0 ** (-np.arange(0, d_head, 2, dtype=np.float64) / d_head)
-    ang = np.arange(n_pos, dtype=np.float64)[:, None] * theta
+    ang = np.arange(n_pos, dtype=np.float64)[:, None] * frequencies(d_head)
     return np.cos(ang)[:, None, :], np.sin(ang)[:, None, :]
 
 
-def rope(x: np.ndarray) -> np.ndarray:
-    """Rotate each pair (x[2i], x[2i+1]) of every head by the angle p·θ_i (Su et al., 2021)."""
+def rope(x: np.ndarray, inverse: bool = False) -> np.ndarray:
+    """RoPE(x)[p, 2i : 2i+2] = R(p·θ_i)·x[p, 2i : 2i+2], each pair of every head rotated (Su et al., 2021).
+
+    `inverse` rotates by −p·θ_i instead: a rotation's transpose, which carries a gradient back.
+    """
     cos, sin = rope_angles(x.shape[0], x.shape[-1])
+    if inverse:
+        sin = -sin
     even, odd = x[..., 0::2], x[..., 1::2]
     out = np.empty_like(x)
     out[..., 0::2] = even * cos - odd * sin
@@ -121,25 +156,29 @@ def rope(x: np.ndarray) -> np.ndarray:
 
 
 def groups_sum(vs: list[np.ndarray], groups: tuple[tuple[int, ...], ...]) -> np.ndarray:
-    """Stack the depth sources: source s is the sum of the outputs listed in groups[s]  # [source, pos, d_model]"""
+    """source_s = Σ_{i in groups[s]} v_i, stacked  # [source, pos, d_model]"""
     return np.stack([vs[g[0]] if len(g) == 1 else sum(vs[i] for i in g) for g in groups])
 
 
 # --- the forward table: op name -> f(xs, ps, attrs) ---
 
 def _embed(xs, ps, a):
+    """embed[p] = W_E[token_id[p]]  # [pos, d_model]"""
     return ps[0][xs[0]]
 
 
 def _pos_sinusoidal(xs, ps, a):
+    """pos[p] = PE[p], the fixed sine/cosine table  # [pos, d_model]"""
     return sinusoidal_table(len(xs[0]), a["d_model"])
 
 
 def _pos_learned(xs, ps, a):
+    """pos[p] = W_pos[p]  # [pos, d_model]"""
     return ps[0][: len(xs[0])]
 
 
 def _add(xs, ps, a):
+    """out = x₀ + x₁ + …"""
     out = xs[0] + xs[1]
     for x in xs[2:]:
         out = out + x
@@ -147,10 +186,12 @@ def _add(xs, ps, a):
 
 
 def _layernorm(xs, ps, a):
+    """out = LN(x) = (x − mean) / √(var + ε) · w + b"""
     return layernorm(xs[0], ps[0], ps[1], a["eps"])
 
 
 def _proj_heads(xs, ps, a):
+    """q[p, h] = x[p]·W[h] + b[h]  # [pos, head, d_head]"""
     # all heads in one product: W [head, d_model, d_head] -> [d_model, head·d_head]
     x, w, b = xs[0], ps[0], ps[1]
     n_heads, d_model, d_head = w.shape
@@ -160,28 +201,34 @@ def _proj_heads(xs, ps, a):
 
 
 def _rope(xs, ps, a):
+    """out = RoPE(x): each pair rotated by p·θ_i"""
     return rope(xs[0])
 
 
 def _scores(xs, ps, a):
+    """scores[h, i, j] = q[i, h]·k[j, h]  # [head, q_pos, k_pos]"""
     q, k = xs
     return q.transpose(1, 0, 2) @ k.transpose(1, 2, 0)  # [head, q_pos, k_pos]
 
 
 def _scale(xs, ps, a):
+    """scaled = scores / √d_head"""
     return xs[0] / a["sqrt_d"]
 
 
 def _mask(xs, ps, a):
+    """masked[h, i, j] = scaled[h, i, j] where key j is allowed for query i, else −∞"""
     s = xs[0]
     return np.where(allowed_for(a, s.shape[1], s.shape[2]), s, -np.inf)
 
 
 def _softmax(xs, ps, a):
+    """out = softmax(x) along `axis` (the keys for a pattern, the sources over depth)"""
     return softmax(xs[0], a.get("axis", -1))
 
 
 def _mix(xs, ps, a):
+    """z[i, h] = Σ_j pattern[h, i, j]·v[j, h]  # [q_pos, head, d_head]"""
     pattern, v = xs
     z = np.empty((pattern.shape[1], v.shape[1], v.shape[2]))  # [q_pos, head, d_head]
     # written head by head into a position-major array, so that concat is a free reshape
@@ -190,11 +237,13 @@ def _mix(xs, ps, a):
 
 
 def _concat(xs, ps, a):
+    """concat[p] = [z[p, 0] | z[p, 1] | …]  # [pos, head·d_head]"""
     z = xs[0]
     return z.reshape(z.shape[0], -1)
 
 
 def _linear(xs, ps, a):
+    """out = x·W + b (a per-head W [head, d_head, d_model] acts as [head·d_head, d_model])"""
     w = ps[0]
     out = xs[0] @ w.reshape(-1, w.shape[-1])
     out += ps[1]
@@ -202,25 +251,30 @@ def _linear(xs, ps, a):
 
 
 def _act(xs, ps, a):
+    """out = GELU(x) or ReLU(x), elementwise"""
     return ACTIVATIONS[a["fn"]](xs[0])
 
 
 def _probs(xs, ps, a):
+    """probs = softmax(logits / T)"""
     return softmax(xs[0] / float(xs[1]))
 
 
 def _depth_logits(xs, ps, a):
+    """logit[s, p] = w · RMSNorm(Σ_{i in group s} v_i[p])  # [source, pos]"""
     sources = groups_sum(xs, a["groups"])  # [source, pos, d_model]
     return rmsnorm(sources, a["eps"]) @ ps[0]  # [source, pos]
 
 
 def _depth_mix(xs, ps, a):
+    """h[p] = Σ_s α[s, p] · Σ_{i in group s} v_i[p]  # [pos, d_model]"""
     weights, vs = xs[0], xs[1:]
     sources = groups_sum(vs, a["groups"])
     return np.einsum("sp,spd->pd", weights, sources)
 
 
 def _dwa(xs, ps, a):
+    """Y = Σ_j α_j · X_j  # [pos, d_model]"""
     alpha = ps[0]
     out = alpha[0] * xs[0]
     for j in range(1, len(xs)):

@@ -151,39 +151,6 @@ def formula(kind: str, attrs) -> str:
     }[kind.removesuffix("-full")]
 
 
-def text(kind: str, attrs, cross: bool = False) -> str:
-    """The sentences that explain a mask."""
-    w, s, g, r, seed = (attrs.get(f, 0) for f in MASK_FIELDS)
-    causal = not kind.endswith("-full") and kind != "full"
-    future = " and never a later one" if causal else ""
-    base = kind.removesuffix("-full")
-    if base == "causal":
-        return ("Causal mask: a token may not look at later tokens, so those scores become −∞ "
-                "(weight 0 after softmax). This is what lets a decoder predict the next token.")
-    if base == "full":
-        return "Full attention: nothing is masked, every " + ("decoder token sees every encoder position"
-                                                              if cross else "token sees every token, before "
-                                                              "and after it") + "."
-    if base == "window":
-        if causal:
-            return (f"Window mask (sparse attention): each token sees only the {w} most recent tokens, itself "
-                    "included; the rest become −∞. The cost grows with n·window, not n².")
-        return f"Window mask (sparse attention): each token sees only tokens fewer than {w} positions away; " \
-               "the rest become −∞."
-    if base == "strided":
-        return (f"Strided mask (Child et al., 2019): each token sees its {w} nearest tokens and every token a "
-                f"multiple of {s} positions away{future}. Two such layers let information cross any distance "
-                f"while each query keeps about window + n/{s} keys instead of n.")
-    if base == "global":
-        return (f"Global + local mask (Longformer, Beltagy et al., 2020): a window of {w} plus the first {g} "
-                f"token{'s' if g != 1 else ''}, which are global: every token sees them"
-                + ("" if causal else " and they see every token") + f"{future}. Keys per query: about "
-                "window + n_global, so the cost grows with n, not n².")
-    return (f"BigBird mask (Zaheer et al., 2020): a window of {w}, {g} global token{'s' if g != 1 else ''} and "
-            f"{r} random key{'s' if r != 1 else ''} per query{future}. The random keys are seeded: query i's "
-            f"come from a generator seeded with ({seed}, i), so they are the same every run.")
-
-
 __all__ = [
     "MASK_FIELDS",
     "SPARSE",
@@ -193,6 +160,5 @@ __all__ = [
     "kind_for",
     "mask_attrs",
     "random_keys",
-    "text",
     "why",
 ]

@@ -11,9 +11,10 @@ from pathlib import Path
 
 from .io import ModelFileError, load
 from .model import Transformer
+from .shipped import shipped
 from .tasks import TASKS
 
-PRESET_DIR = Path(__file__).resolve().parent.parent / "assets" / "presets"
+PRESET_DIR = shipped("presets")
 REQUIRED = ("name", "task", "command", "accuracy", "description", "look_for")
 
 

@@ -34,6 +34,8 @@ class Tokenizer:
 
     def tokens(self, text_or_tokens: str | Sequence[str]) -> list[str]:
         """The vocabulary tokens for a text or a list of token strings (unknowns mapped or refused)."""
+        if not isinstance(text_or_tokens, (str, list, tuple)):
+            raise TokenError(f"Tokens must be a text or a list of token strings; got {text_or_tokens!r:.40}.")
         pieces = self.split(text_or_tokens) if isinstance(text_or_tokens, str) else list(text_or_tokens)
         bad = [p for p in pieces if not isinstance(p, str)]
         if bad:

@@ -13,7 +13,7 @@ def _refuse_modal_dialogs() -> None:
         from PySide6 import QtWidgets
     except ImportError:
         return
-    for kind, names in {"QMessageBox": ("question", "warning", "critical", "information"),
+    for kind, names in {"QMessageBox": ("question", "warning", "critical", "information", "exec"),
                         "QFileDialog": ("getOpenFileName", "getSaveFileName", "getExistingDirectory")}.items():
         for name in names:
             def refuse(*args, _what=f"{kind}.{name}", **kwargs):
@@ -22,6 +22,12 @@ def _refuse_modal_dialogs() -> None:
 
 
 _refuse_modal_dialogs()
+
+
+@pytest.fixture(autouse=True)
+def _private_config(tmp_path_factory, monkeypatch):
+    """Preferences go to a fresh folder: no test reads or writes the real user's settings."""
+    monkeypatch.setenv("STEPFORMER_CONFIG_DIR", str(tmp_path_factory.mktemp("config")))
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The QApplication: its identity (for QSettings), a readable base font, the default
+"""The QApplication: its identity (names the config and data folders), a readable base font, the default
 session, and an exception hook that reports a bug in a dialog instead of quitting.
 """
 from __future__ import annotations
@@ -12,6 +12,7 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
 from simulator import ModelConfig, Session, Transformer
+from ui import messages
 
 APP_NAME = "Stepformer"
 ORG_NAME = "Stepformer"
@@ -89,12 +90,14 @@ class ErrorReporter:
         if self.dialog is not None and self.dialog.isVisible():
             self.dialog.setDetailedText(self.dialog.detailedText() + "\n" + details)
             self.dialog.setInformativeText(f"{self.count} errors so far; the latest: {summary}")
+            messages.make_plain(self.dialog)
             return
         box = QMessageBox(QMessageBox.Icon.Warning, "Something went wrong",
                           "Stepformer hit an unexpected error. Your model and tokens are unchanged; "
                           "you can keep working.", QMessageBox.StandardButton.Ok, self.parent)
         box.setInformativeText(summary)
         box.setDetailedText(details)
+        messages.make_plain(box)  # the summary quotes an exception, which may quote a file
         box.setWindowModality(Qt.WindowModality.NonModal)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.finished.connect(self._forget)

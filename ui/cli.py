@@ -79,6 +79,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser(subcommands() if wants_help else {}).parse_args(argv)
     if args.screenshot and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from ui.qt_libraries import problem
+
+    missing = problem()  # before Qt loads: it would abort with a message about its plugin instead
+    if missing:
+        print(missing, file=sys.stderr)
+        return 1
     return _run_window(args, started)
 
 
@@ -135,7 +141,7 @@ def _open_classroom_files(window, args: argparse.Namespace) -> bool:
 
     try:
         if args.scenario:
-            open_scenario(args.scenario, window.session_bridge, window.set_model, window.theme)
+            open_scenario(args.scenario, window.session_bridge, window.set_model)
         if args.lesson:
             window.lesson_player.open_lesson(load_lesson(args.lesson))
     except (ValueError, OSError) as exc:  # LessonError and ModelFileError are ValueErrors

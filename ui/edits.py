@@ -51,7 +51,6 @@ class EditController:
         self._baseline: weakref.WeakKeyDictionary[Transformer, dict[str, np.ndarray]] = \
             weakref.WeakKeyDictionary()
         self._remember(bridge.model)
-        bridge.sigTraceChanged.connect(self._keep_view_state_valid)
 
     @property
     def session(self):
@@ -123,15 +122,3 @@ class EditController:
         """Swap in another model; `tokens` must already be valid for it."""
         self._remember(model)
         self.undo_stack.push(SetModel(self.session, model, tokens, text, old_path, new_path, on_change))
-
-    def _keep_view_state_valid(self) -> None:
-        """After a new model or fewer tokens, drop a head or a selected cell that no longer exists."""
-        bridge = self.bridge
-        if bridge.head >= bridge.model.config.n_heads:
-            bridge.set_head(bridge.model.config.n_heads - 1)
-        if bridge.cell is not None:
-            name, index = bridge.cell
-            trace = bridge.trace
-            if name not in trace or len(index) != trace[name].ndim or any(
-                    not 0 <= i < n for i, n in zip(index, trace[name].shape)):
-                bridge.select_cell(None)

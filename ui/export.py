@@ -15,9 +15,10 @@ import numpy as np
 from PySide6.QtCore import QBuffer, QIODevice, QPoint, QRect, Qt
 from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtSvg import QSvgGenerator
-from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QWidget
+from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
 
 from simulator.io import atomic_write
+from ui import messages
 
 PICTURE_FILTERS = {"PNG image (*.png)": ".png", "SVG drawing (*.svg)": ".svg"}
 ARRAY_FILTERS = {"CSV table (*.csv)": ".csv", "NumPy array (*.npy)": ".npy"}
@@ -127,7 +128,7 @@ def _safe_name(text: str) -> str:
 
 
 def _report(parent: QWidget | None, what: str, exc: Exception) -> None:
-    QMessageBox.warning(parent, f"Could not save the {what}", str(exc))
+    messages.refuse(parent, f"Could not save the {what}", str(exc))
 
 
 def export_picture(widget: QWidget, parent: QWidget | None = None, name: str = "picture") -> str | None:

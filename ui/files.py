@@ -9,11 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import shiboken6
-from PySide6.QtCore import QObject, QSettings, Signal
+from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QMessageBox
 
 import simulator
+from ui import messages
+from ui.preferences import Preferences
 from ui.app import APP_NAME, default_model
 from ui.edits import EditController
 
@@ -26,12 +28,12 @@ class FileController(QObject):
     sigPathChanged = Signal(object)  # str path of the shown model's file, or None if never saved
 
     def __init__(self, window: QMainWindow, edits: EditController, undo_stack: QUndoStack,
-                 settings: QSettings | None = None):
+                 settings: Preferences | None = None):
         super().__init__(window)
         self.window = window
         self.edits = edits
         self.undo_stack = undo_stack
-        self.settings = settings if settings is not None else QSettings()
+        self.settings = settings if settings is not None else Preferences()
         self.path: str | None = None
         self.recent_menu = QMenu("Open &Recent", window)
         self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
@@ -122,9 +124,11 @@ class FileController(QObject):
 
     def recent_files(self) -> list[str]:
         value = self.settings.value(RECENT_KEY, [])
-        if isinstance(value, str):  # some QSettings backends return a lone entry as a string
+        if isinstance(value, str):  # a lone entry
             value = [value]
-        return [str(v) for v in value or []]
+        if not isinstance(value, (list, tuple)):  # a hand-edited or foreign file: no recent files
+            return []
+        return [v for v in value if isinstance(v, str) and v][:MAX_RECENT]
 
     def add_recent(self, path: str) -> None:
         files = [path] + [f for f in self.recent_files() if f != path]
@@ -149,4 +153,4 @@ class FileController(QObject):
         return str(Path(files[0]).parent) if files else str(Path.home())
 
     def _error(self, title: str, text: str) -> None:
-        QMessageBox.warning(self.window, title, text)
+        messages.refuse(self.window, title, text)

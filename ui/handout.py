@@ -12,10 +12,11 @@ from pathlib import Path
 
 from PySide6.QtCore import QBuffer, QIODevice, QMarginsF, QRect, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPageLayout, QPageSize, QPainter, QPdfWriter
-from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox, QProgressDialog, QWidget
+from PySide6.QtWidgets import QApplication, QFileDialog, QProgressDialog, QWidget
 
 from simulator import Session
 from simulator.io import atomic_write
+from ui import messages
 from ui.bridge import SessionBridge
 from ui.export import render_image
 from ui.widgets.step_pictures import step_title
@@ -244,7 +245,7 @@ def ask_export_handout(parent: QWidget, session: Session, head: int = 0, granula
     except Cancelled:
         return None
     except (OSError, ValueError) as exc:
-        QMessageBox.warning(parent, "Could not export the handout", str(exc))
+        messages.refuse(parent, "Could not export the handout", str(exc))
         return None
     finally:
         dialog.close()

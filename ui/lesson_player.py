@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMenu,
-                               QMessageBox, QPushButton, QScrollArea, QVBoxLayout, QWidget)
+                               QPushButton, QScrollArea, QVBoxLayout, QWidget)
 
 from simulator import Transformer
 from simulator.lessons import LESSON_DIR, Lesson, LessonError, list_lessons, load_lesson
+from simulator.view_state import ViewState
+from ui import messages
 from ui.actions import make_action
 from ui.bridge import SessionBridge
 from ui.widgets.step_pictures import step_title
@@ -27,6 +30,17 @@ TITLE_PT, TEXT_PT, SMALL_PT = 15.0, 14.0, 11.0  # as the explanation's text: one
 FILTER = "Stepformer lessons (*.json)"
 
 SetModel = Callable[[Transformer, object, str], None]  # (model, tokens, undo text)
+
+
+def lesson_ref(path: str) -> str:
+    """How a view state names a lesson file: a shipped lesson by its file name (so a scenario
+    finds it on a student's machine too), any other by its full path."""
+    p = Path(path)
+    return p.name if p.parent == LESSON_DIR.resolve() else str(p)
+
+
+def lesson_path(ref: str) -> Path:
+    return LESSON_DIR / ref if not Path(ref).is_absolute() else Path(ref)
 
 
 def _label(pt: float, bold: bool = False) -> QLabel:
@@ -104,7 +118,7 @@ class LessonPlayer(QWidget):
         try:
             lesson = load_lesson(path)
         except LessonError as exc:
-            QMessageBox.warning(self, "This lesson cannot be opened", str(exc))
+            messages.refuse(self, "This lesson cannot be opened", str(exc))
             return False
         self.open_lesson(lesson)
         return True
@@ -118,6 +132,37 @@ class LessonPlayer(QWidget):
         self._show()
         self.sigStopChanged.emit(-1)
 
+    # --- the lesson field of the view state ---
+
+    def capture_view(self) -> dict:
+        if self.lesson is None or not self.lesson.path or self.index < 0:
+            return {}
+        return {"lesson": (lesson_ref(self.lesson.path), self.index)}
+
+    def view_problems(self, state: ViewState) -> dict[str, str]:
+        if state.lesson is None or self._is_open(state.lesson[0]):
+            lesson = self.lesson
+        else:
+            try:
+                lesson = load_lesson(lesson_path(state.lesson[0]))
+            except LessonError as exc:
+                return {"lesson": f"the lesson cannot be opened: {exc}"}
+        if state.lesson is not None and state.lesson[1] >= len(lesson.stops):
+            return {"lesson": f"the lesson has no stop {state.lesson[1] + 1} (it has {len(lesson.stops)})"}
+        return {}
+
+    def apply_view(self, state: ViewState) -> None:
+        """Show the lesson's stop (its text, not its model: the state's model is the one on screen)."""
+        if state.lesson is None:
+            return
+        ref, i = state.lesson
+        if not self._is_open(ref):
+            self.lesson = load_lesson(lesson_path(ref))
+        self._show_stop(i)
+
+    def _is_open(self, ref: str) -> bool:
+        return self.lesson is not None and bool(self.lesson.path) and lesson_ref(self.lesson.path) == ref
+
     # --- moving ---
 
     def go(self, i: int) -> None:
@@ -128,16 +173,20 @@ class LessonPlayer(QWidget):
         try:
             model, tokens = self.lesson.open_stop(i)
         except (ValueError, KeyError, OSError) as exc:  # e.g. a preset removed since the lesson was checked
-            QMessageBox.warning(self, "This stop cannot be opened", f"Stop {i + 1}: {exc}")
+            messages.refuse(self, "This stop cannot be opened", f"Stop {i + 1}: {exc}")
             return
         session = self.bridge.session
         if model is not session.model or tokens != session.tokens:
             self._set_model(model, tokens, f"Lesson stop {i + 1}: {self.lesson.title}")
-        stepper = self.bridge.stepper
-        if self.bridge.trace.graph.node(stop.step).name not in stepper.names:
-            stepper.set_granularity("operation")  # a stop may show a step the sublayer view skips
-        stepper.jump(stop.step)
-        self.bridge.set_head(stop.head)
+        bridge = self.bridge
+        state = bridge.view_state()
+        # a stop may show a step the sublayer view skips
+        visible = bridge.trace.graph.node(stop.step).name in bridge.stepper.names
+        bridge.apply_view_state(replace(state, step=stop.step, head=stop.head, lesson=None,
+                                        granularity=state.granularity if visible else "operation"))
+        self._show_stop(i)
+
+    def _show_stop(self, i: int) -> None:
         self.index, self.revealed = i, False
         self._show()
         self.sigStopChanged.emit(i)

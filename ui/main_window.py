@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QCloseEvent, QFontMetrics, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (QApplication, QDialog, QDockWidget, QLabel, QMainWindow, QMessageBox,
                                QScrollArea, QSplitter, QTabWidget, QWidget)
 
 from simulator import Session
+from ui.preferences import Preferences
+from ui.messages import plain
 from ui.actions import key_names, make_action
 from ui.app import APP_NAME, default_session
 from ui.bridge import SessionBridge
@@ -55,8 +57,9 @@ def _scrolling(widget: QWidget | None) -> QScrollArea:
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, session: Session | None = None, settings: QSettings | None = None):
+    def __init__(self, session: Session | None = None, settings: Preferences | None = None):
         super().__init__()
+        settings = settings if settings is not None else Preferences()  # one file, shared by all
         self.session_bridge = bridge = SessionBridge(session or default_session(), self)
         # Not a child of the window: its clean-up on deletion must not reach half-deleted children.
         self.undo_stack = QUndoStack()
@@ -107,16 +110,20 @@ class MainWindow(QMainWindow):
         self.setCorner(Qt.Corner.TopLeftCorner, Qt.DockWidgetArea.TopDockWidgetArea)
         self.setCorner(Qt.Corner.TopRightCorner, Qt.DockWidgetArea.TopDockWidgetArea)
 
-        self.step_label = QLabel()
+        self.step_label = plain(QLabel())
         self.statusBar().addPermanentWidget(self.step_label)
         bridge.sigStepChanged.connect(self._show_step)
         bridge.sigTraceChanged.connect(self._show_step)
         # classroom: theme and colour maps, presentation mode (F5), lessons
         self.theme = ThemeController(QApplication.instance(), settings, parent=self)
+        bridge.set_maps(self.theme.maps)
+        self.theme.sigMapsChanged.connect(bridge.set_maps)
         self.presentation = PresentationController(self, bridge, also_hide=[self.tabs.tabBar()],
                                                    splitter=self.splitter)
         self._build_menus()
         self.lesson_player = install_lessons(self, bridge, self.set_model)
+        for part in (self.theme, self, self.lesson_player):  # who owns the view state's maps, tab, lesson
+            bridge.add_view_part(part)
         self._menus.append(self.lesson_player.menu)
         self.presentation.keep.append(self.lesson_player.parentWidget())
         self.presentation.clicker = self.lesson_player
@@ -159,6 +166,23 @@ class MainWindow(QMainWindow):
         """The view on the current tab (not its scroll area)."""
         widget = self.tabs.currentWidget()
         return widget.widget() if isinstance(widget, QScrollArea) else widget
+
+    # --- the tab field of the view state ---
+
+    def tab_titles(self) -> list[str]:
+        return [self.tabs.tabText(i) for i in range(self.tabs.count())]
+
+    def capture_view(self) -> dict:
+        return {"tab": self.tabs.tabText(self.tabs.currentIndex())}
+
+    def view_problems(self, state) -> dict[str, str]:
+        if state.tab is not None and state.tab not in self.tab_titles():
+            return {"tab": f"there is no view called {state.tab!r}"}
+        return {}
+
+    def apply_view(self, state) -> None:
+        if state.tab is not None:
+            self.tabs.setCurrentIndex(self.tab_titles().index(state.tab))
 
     def _make_pending_view(self, index: int) -> None:
         factory = self._view_factories.pop(self.tabs.widget(index), None)
@@ -251,9 +275,9 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         b = self.session_bridge
         file_menu.addAction(make_action(self, "Open s&cenario…", [], "Open a model at the step and view a teacher saved",
-                                        lambda: ask_open_scenario(self, b, self.set_model, self.theme)))
+                                        lambda: ask_open_scenario(self, b, self.set_model)))
         file_menu.addAction(make_action(self, "Save sce&nario…", [], "Save the model, the input, the step and the view",
-                                        lambda: ask_save_scenario(self, b, self.theme)))
+                                        lambda: ask_save_scenario(self, b)))
         export = file_menu.addMenu("&Export")
         export.addAction(make_action(self, "Handout as &PDF…", ["Ctrl+P"], "Every step on a page: picture, formula, "
                                      "explanation", lambda: ask_export_handout(self, b.session, b.head,

@@ -6,10 +6,13 @@ The preset's "what to look for" appears in a small non-modal box and in each ite
 """
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMainWindow, QMenu, QMessageBox
 
 from simulator.presets import list_presets, load_preset
+from ui import messages
 
 
 def open_preset(window: QMainWindow, name: str) -> bool:
@@ -17,7 +20,7 @@ def open_preset(window: QMainWindow, name: str) -> bool:
     try:
         model, tokens, info = load_preset(name)
     except (ValueError, OSError) as exc:  # ModelFileError is a ValueError
-        QMessageBox.warning(window, "Could not open the preset", str(exc))
+        messages.refuse(window, "Could not open the preset", str(exc))
         return False
     title = info.get("title", info["name"])
     window.set_model(model, tokens, f"Open preset {title}")
@@ -27,7 +30,7 @@ def open_preset(window: QMainWindow, name: str) -> bool:
     window.statusBar().showMessage(f"Preset {title}: {100 * info['accuracy']:.1f} % held-out token accuracy", 20000)
     # Non-modal: the class can look at the model while the hint stays open.
     box = QMessageBox(QMessageBox.Icon.Information, f"Preset: {title}",
-                      f"<p>{info['description']}</p><p><b>Look for:</b> {info['look_for']}</p>"
+                      f"<p>{html.escape(info['description'])}</p><p><b>Look for:</b> {html.escape(info['look_for'])}</p>"
                       f"<p>Held-out token accuracy {100 * info['accuracy']:.1f} %.</p>",
                       QMessageBox.StandardButton.Close, window)
     box.setModal(False)

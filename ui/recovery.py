@@ -3,14 +3,27 @@
 A few seconds after any change (an edit, new tokens, a step, a head), the session is written
 atomically to this instance's own recovery file in the user's data folder:
 ``<AppDataLocation>/recovery/session-<pid>-<start µs>.npz`` (model, tokens, and in its
-metadata the step, granularity, head, temperature, selected cell and file path). A lock file
+metadata the file path and the fields of the view state, `simulator.view_state.ViewState`,
+side by side with the other entries as recovery files have always held them). A lock file
 held with QLockFile beside it marks it as alive, so two running instances never take or
 overwrite each other's files. A clean exit deletes both. After a crash or a kill -9 the lock's
 process is gone; the next start finds the file (`find_orphans`) and offers to restore it.
+
+The view is checked by the same rule as a scenario's, but where a scenario with a bad field
+is refused whole, a restore keeps the model and tokens (the work a crash must not lose) and
+every view field that fits, and names in the status bar each field it left at its default.
+
+A recovery file is checked like any file someone else wrote. Its document path is only a claim:
+the session is tied to that file again (so Save overwrites it) only when the file there is still
+the one that was open, which is verified by the SHA-256 of its bytes recorded at autosave time
+(`document_sha256`). Otherwise the restored session has no file and Save asks where to write.
 """
 from __future__ import annotations
 
+import hashlib
 import os
+import re
+import stat
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -21,7 +34,8 @@ from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 import simulator
-from simulator.io import load_meta
+from simulator.io import MAX_FILE_BYTES, TEMP_NAME, load_meta, remove_stale_temp_files, stale_temp_files
+from simulator.view_state import ViewState
 from ui.bridge import SessionBridge
 
 DELAY_MS = 3000  # after a change: long enough to batch a burst of edits, short enough to lose little
@@ -31,6 +45,29 @@ PREFIX = "session-"
 def recovery_folder() -> Path:
     """`<AppDataLocation>/recovery` (QStandardPaths' test mode moves it under ~/.qttest)."""
     return Path(QStandardPaths.writableLocation(QStandardPaths.StandardLocation.AppDataLocation)) / "recovery"
+
+
+def file_digest(path: str | os.PathLike) -> str | None:
+    """SHA-256 of an ordinary file's bytes (None for a missing, special or oversized file)."""
+    try:
+        info = os.stat(path)
+        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_FILE_BYTES:
+            return None
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                digest.update(chunk)
+        return digest.hexdigest()
+    except OSError:
+        return None
+
+
+def trusted_document(extra: dict) -> str | None:
+    """The recovery file's document path if the file there is the very one that was open, else None."""
+    document, recorded = extra.get("document"), extra.get("document_sha256")
+    if not (isinstance(document, str) and document and isinstance(recorded, str) and len(recorded) == 64):
+        return None
+    return document if file_digest(document) == recorded else None
 
 
 def _lock_path(path: Path) -> Path:
@@ -67,6 +104,7 @@ class RecoveryManager(QObject):
         self.bridge = bridge
         self.undo_stack = undo_stack
         self.document = document or (lambda: None)
+        self._digests: dict[tuple, str | None] = {}  # (path, size, mtime) -> SHA-256, hashed once per version
         self.folder = Path(folder) if folder is not None else recovery_folder()
         self.folder.mkdir(parents=True, exist_ok=True)  # OSError if it cannot be made: no autosave then
         self.path, self._lock = self._claim()
@@ -108,14 +146,10 @@ class RecoveryManager(QObject):
         self._timer.stop()
         bridge, session = self.bridge, self.bridge.session
         extra = {
+            **bridge.view_state().to_json(),
             "saved_at": datetime.now().isoformat(timespec="seconds"),
-            "step": session.stepper.name,
-            "granularity": session.stepper.granularity,
-            "head": bridge.head,
-            "temperature": session.temperature,
-            "cell": None if bridge.cell is None else [bridge.cell[0], [int(i) for i in bridge.cell[1]]],
-            "highlight": bridge.highlight,
             "document": self.document(),
+            "document_sha256": self._document_digest(),
             # the commands themselves hold live objects, so the history is not saved: only where it stood
             "undo_index": self.undo_stack.index(),
             "undo_count": self.undo_stack.count(),
@@ -130,6 +164,19 @@ class RecoveryManager(QObject):
         self.last_error = None
         self.sigSaved.emit(str(self.path))
         return True
+
+    def _document_digest(self) -> str | None:
+        path = self.document()
+        if not path:
+            return None
+        try:
+            info = os.stat(path)
+        except OSError:
+            return None
+        key = (path, info.st_size, info.st_mtime_ns)
+        if key not in self._digests:
+            self._digests = {key: file_digest(path)}
+        return self._digests[key]
 
     @property
     def pending(self) -> bool:
@@ -190,33 +237,39 @@ def saved_at(path: Path, extra: dict | None = None) -> str:
     return f"{when:%H:%M} on {when:%A} {when.day} {when:%B}"
 
 
-def apply_view_state(bridge: SessionBridge, extra: dict) -> None:
-    """Put back the temperature, step, granularity, head, cell and highlight saved in `extra`.
+def view_in(extra: dict) -> tuple[ViewState, dict[str, str]]:
+    """The view saved in a recovery file's `extra`, and {field: why} for each field that had
+    to be left at its default (unknown entries of `extra` are the file's own, not the view's)."""
+    names = ViewState.__dataclass_fields__
+    return ViewState.parse({key: value for key, value in extra.items() if key in names})
 
-    Each entry is checked; one that does not fit the restored model is skipped.
+
+def restore_view(bridge: SessionBridge, extra: dict) -> dict[str, str]:
+    """Put back the view saved in `extra` on the (restored) session: every field that fits.
+
+    Returns {field: why} for the fields left at their defaults (see the module docstring).
     """
-    session = bridge.session
-    temperature = extra.get("temperature")
-    if isinstance(temperature, (int, float)) and not isinstance(temperature, bool):
-        try:
-            session.set_temperature(temperature)
-        except ValueError:
-            pass
-    if extra.get("granularity") in ("operation", "sublayer"):
-        session.stepper.set_granularity(extra["granularity"])
-    step = extra.get("step")
-    if isinstance(step, str) and step in session.trace:
-        session.stepper.jump(step)
-    head = extra.get("head")
-    if isinstance(head, int) and not isinstance(head, bool):
-        bridge.set_head(head)
-    cell = extra.get("cell")
-    if (isinstance(cell, list) and len(cell) == 2 and isinstance(cell[0], str) and cell[0] in session.trace
-            and isinstance(cell[1], list) and len(cell[1]) == session.trace[cell[0]].ndim
-            and all(isinstance(i, int) and 0 <= i < n for i, n in zip(cell[1], session.trace[cell[0]].shape))):
-        bridge.select_cell(cell[0], tuple(cell[1]))
-    if isinstance(extra.get("highlight"), bool):
-        bridge.set_highlight(extra["highlight"])
+    state, problems = view_in(extra)
+    problems.update(bridge.view_problems(state))
+    bridge.apply_view_state(state.without(problems))
+    return problems
+
+
+def remove_debris(manager: RecoveryManager, folders=()) -> list[Path]:
+    """At start-up: delete temporary files of saves that were killed midway; returns them.
+
+    In the recovery folder, a half-written autosave (".session-….npz.xxxxxxxx.tmp") goes once
+    the instance that wrote it is no longer running; beside model files (`folders`: where the
+    recent files are), a half-written save goes once it has been untouched for ten minutes.
+    Only files named exactly as `simulator.io.atomic_write` names them are touched.
+    """
+    removed = []
+    for path in stale_temp_files(manager.folder, names=re.compile(rf"{PREFIX}[0-9]+-[0-9]+\.npz"), min_age=0):
+        owner = manager.folder / TEMP_NAME.fullmatch(path.name)["name"]
+        if owner != manager.path and not _owner_alive(owner):
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed + remove_stale_temp_files(folders)
 
 
 def ask_to_restore(parent: QWidget | None, when: str) -> bool:
@@ -245,13 +298,16 @@ def offer_restore(window, manager: RecoveryManager, ask: Callable[[QWidget | Non
             manager.remove(path)
             continue
         when = saved_at(path, extra)
-        document = extra.get("document") if isinstance(extra.get("document"), str) else None
+        document = trusted_document(extra)  # None: Save asks where to write
         if not ask(window, f"{when} ({Path(document).name})" if document else when):
             manager.remove(path)
             continue
         window.edits.set_model(model, tokens, f"Restore the session from {when}", window.files.path, document,
                                window.files.set_path)
-        apply_view_state(window.session_bridge, extra)
+        problems = restore_view(window.session_bridge, extra)
+        if problems:
+            window.statusBar().showMessage("Restored; part of the saved view did not fit and was left as it is: "
+                                           + "; ".join(problems.values()) + ".", 15000)
         manager.save_now()  # the restored session is safe in this instance's file before the old one goes
         manager.remove(path)
         return True
@@ -272,6 +328,7 @@ def install(window, app, delay_ms: int = DELAY_MS, ask: Callable[[QWidget | None
         window.statusBar().showMessage(f"Autosave is off: {why}.", 15000)
         return None
     manager.sigFailed.connect(lambda why: window.statusBar().showMessage(f"Autosave failed: {why}", 10000))
+    remove_debris(manager, {Path(f).parent for f in [*window.files.recent_files(), window.files.path] if f})
     app.aboutToQuit.connect(manager.discard)
     QTimer.singleShot(0, lambda: offer_restore(window, manager, ask))
     return manager

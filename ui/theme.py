@@ -1,4 +1,4 @@
-"""Light and dark window themes and the colour maps of the pictures, remembered in QSettings.
+"""Light and dark window themes and the colour maps of the pictures, remembered in the preferences file (`ui.preferences`).
 
 "System" follows the desktop's colour scheme (and changes with it); "Light" and "Dark"
 force one. The maps are colour-blind safe: viridis or cividis for probabilities and
@@ -8,35 +8,15 @@ to mean zero.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
-
-import numpy as np
-import pyqtgraph as pg
-from PySide6.QtCore import QObject, QSettings, Qt, Signal
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction, QActionGroup, QColor, QGuiApplication, QPalette
-from PySide6.QtWidgets import QApplication, QMenu
+from PySide6.QtWidgets import QMenu
 
-from ui.widgets import colormaps
-from ui.widgets.heatmap import Heatmap
+from simulator.view_state import ViewState
+from ui.preferences import Preferences
+from ui.widgets.colormaps import DIVERGING_MAPS, SEQUENTIAL_MAPS, Maps
 
 THEMES = {"system": "Follow the system", "light": "Light", "dark": "Dark"}
-
-SEQUENTIAL_MAPS: dict[str, tuple[str, pg.ColorMap]] = {
-    "viridis": ("Viridis (purple → yellow)", pg.colormap.get("viridis")),
-    "cividis": ("Cividis (blue → yellow)", pg.colormap.get("cividis")),
-}
-
-# ColorBrewer PuOr, ordered like the red–blue map: purple for negative, orange for positive.
-_PURPLE_ORANGE = pg.ColorMap(
-    pos=np.array([0.0, 0.25, 0.5, 0.75, 1.0]),
-    color=np.array([(94, 60, 153, 255), (178, 171, 210, 255), (247, 247, 247, 255),
-                    (253, 184, 99, 255), (230, 97, 1, 255)], dtype=np.ubyte),
-    name="stepformer-purple-orange",
-)
-DIVERGING_MAPS: dict[str, tuple[str, pg.ColorMap]] = {
-    "red-blue": ("Blue − / red + (ColorBrewer RdBu)", colormaps.DIVERGING),
-    "purple-orange": ("Purple − / orange + (ColorBrewer PuOr)", _PURPLE_ORANGE),
-}
 
 KEY_THEME = "view/theme"
 KEY_SEQUENTIAL = "view/sequential_map"
@@ -71,27 +51,25 @@ def dark_palette() -> QPalette:
 class ThemeController(QObject):
     """Applies and remembers the theme and the two colour maps (see the module docstring).
 
-    After a map changes every heatmap recolours itself; `on_maps_changed` is called too,
-    for views that draw with the maps in other ways.
+    The maps in use are `maps`; pictures follow `sigMapsChanged` (the window passes the maps on
+    to the bridge, which every view colours with). The theme is also the part of the view
+    state that owns the two map names (`capture_view` / `apply_view`): the colours a teacher
+    talked about travel in a scenario, while light or dark stays the viewer's.
     """
 
     sigThemeChanged = Signal(str)  # the effective scheme: "light" or "dark"
-    sigMapsChanged = Signal()  # the sequential or diverging map changed
+    sigMapsChanged = Signal(object)  # colormaps.Maps: the sequential or diverging map changed
 
-    def __init__(self, app: QGuiApplication, settings: QSettings | None = None,
-                 on_maps_changed: Callable[[], None] | None = None, parent: QObject | None = None):
+    def __init__(self, app: QGuiApplication, settings: Preferences | None = None, parent: QObject | None = None):
         super().__init__(parent)
         self.app = app
-        self.settings = settings if settings is not None else QSettings()
+        self.settings = settings if settings is not None else Preferences()
         self._light = app.style().standardPalette() if hasattr(app, "style") else QPalette()
         self.theme = self._read(KEY_THEME, THEMES, "system")
         self.sequential = self._read(KEY_SEQUENTIAL, SEQUENTIAL_MAPS, "viridis")
         self.diverging = self._read(KEY_DIVERGING, DIVERGING_MAPS, "red-blue")
-        if on_maps_changed is not None:
-            self.sigMapsChanged.connect(on_maps_changed)
         self.actions: dict[tuple[str, str], QAction] = {}
         app.styleHints().colorSchemeChanged.connect(self._on_system_scheme)
-        self._apply_maps()
         self._apply_palette()
 
     def _read(self, key: str, choices: dict, default: str) -> str:
@@ -122,6 +100,24 @@ class ThemeController(QObject):
         self.settings.setValue(KEY_DIVERGING, name)
         self._maps_changed()
 
+    @property
+    def maps(self) -> Maps:
+        return Maps.named(self.sequential, self.diverging)
+
+    # --- the colour-map fields of the view state ---
+
+    def capture_view(self) -> dict:
+        return {"sequential": self.sequential, "diverging": self.diverging}
+
+    def view_problems(self, state: ViewState) -> dict[str, str]:
+        return {}  # ViewState.parse has checked the names
+
+    def apply_view(self, state: ViewState) -> None:
+        if state.sequential is not None and state.sequential != self.sequential:
+            self.set_sequential(state.sequential)
+        if state.diverging is not None and state.diverging != self.diverging:
+            self.set_diverging(state.diverging)
+
     def scheme(self) -> str:
         """The scheme in effect: "light" or "dark" (resolving "system")."""
         if self.theme != "system":
@@ -131,16 +127,9 @@ class ThemeController(QObject):
 
     # --- applying ---
 
-    def _apply_maps(self) -> None:
-        colormaps.set_maps(SEQUENTIAL_MAPS[self.sequential][1], DIVERGING_MAPS[self.diverging][1])
-
     def _maps_changed(self) -> None:
-        self._apply_maps()
         self._sync_actions()
-        for widget in QApplication.allWidgets():
-            if isinstance(widget, Heatmap) and not widget.closed:  # pyqtgraph empties a closed view's scene
-                widget.recolor()
-        self.sigMapsChanged.emit()
+        self.sigMapsChanged.emit(self.maps)
 
     def _apply_palette(self) -> None:
         scheme = self.scheme()

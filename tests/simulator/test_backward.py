@@ -10,8 +10,15 @@ import pytest
 
 import simulator.backward
 from simulator import ModelConfig, Transformer
-from simulator.backward import (BACKWARD, batch_loss_and_grads, cross_entropy, forward_values, loss_and_grads,
-                                make_dropout_masks, prepare)
+from simulator.backward import (
+    BACKWARD,
+    batch_loss_and_grads,
+    cross_entropy,
+    forward_values,
+    loss_and_grads,
+    make_dropout_masks,
+    prepare,
+)
 from simulator.gradient_flow import backward_steps, compare_gradient_flow, gradient_flow
 from simulator.ops import FORWARD
 
@@ -113,6 +120,9 @@ CONFIGS = [
     ({"residual": "attnres"}, (0, 1)),
     ({"residual": "block_attnres", "depth_blocks": 2}, (0, 1)),
     ({"residual": "block_attnres", "depth_blocks": 3, "arch": "encoder", "attention": "full"}, (0,)),
+    ({"norm_eps": 0.0}, (0,)),  # ε = 0: the spread alone divides
+    ({"norm_eps": 0.0, "norm": "post", "positional": "rope", "n_layers": 1}, (1,)),
+    ({"norm_eps": 0.0, "residual": "attnres", "n_layers": 1}, (2,)),
 ]
 
 
@@ -259,3 +269,95 @@ def test_gradients_fade_with_depth_without_skip_connections():
     standard = norms[("standard", "pre")][0] / norms[("standard", "pre")][-1]
     none = norms[("none", "pre")][0] / norms[("none", "pre")][-1]
     assert none < standard / 4
+
+
+# --- LayerNorm of a constant row, ε = 0 included ---
+
+def _fd(f, x: np.ndarray) -> np.ndarray:
+    fd = np.zeros(x.shape)
+    for idx in np.ndindex(x.shape):
+        vals = []
+        for k in (2, 1, -1, -2):
+            moved = x.copy()
+            moved[idx] += k * STEP
+            vals.append(f(moved))
+        fd[idx] = (-vals[0] + 8 * vals[1] - 8 * vals[2] + vals[3]) / (12 * STEP)
+    return fd
+
+
+def _layernorm_case(eps: float):
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((3, 5))
+    x[1] = 0.7  # a constant row
+    w, b, g = rng.standard_normal(5), rng.standard_normal(5), rng.standard_normal((3, 5))
+    a = {"eps": eps}
+    out = FORWARD["layernorm"]([x], [w, b], a)
+    (gx,), (gw, gb) = BACKWARD["layernorm"](g, [x], [w, b], a, out)
+    return x, w, b, g, a, gx, gw, gb
+
+
+@pytest.mark.parametrize("eps", [0.01, 0.1])  # the finite step must be small beside √ε
+def test_layernorm_of_a_constant_row_matches_finite_differences(eps):
+    x, w, b, g, a, gx, gw, gb = _layernorm_case(eps)
+    loss = lambda x_, w_=w, b_=b: float((FORWARD["layernorm"]([x_], [w_, b_], a) * g).sum())  # noqa: E731
+    assert rel_err(_fd(loss, x), gx).max() <= TOL
+    assert rel_err(_fd(lambda w_: loss(x, w_), w), gw).max() <= TOL
+    assert rel_err(_fd(lambda b_: loss(x, w, b_), b), gb).max() <= TOL
+
+
+def test_layernorm_with_eps_zero_differentiates_the_forwards_definition_of_a_constant_row():
+    """The forward maps a constant row to b even with ε = 0 (its spread is read as 1). The
+    gradient is that definition's: finite, matching finite differences in w and b everywhere, in
+    x on the ordinary rows, and along the constant row's own direction (which keeps it constant)."""
+    x, w, b, g, a, gx, gw, gb = _layernorm_case(0.0)
+    assert np.isfinite(gx).all() and np.isfinite(gw).all()
+    np.testing.assert_array_equal(FORWARD["layernorm"]([x], [w, b], a)[1], b)
+    loss = lambda x_, w_=w, b_=b: float((FORWARD["layernorm"]([x_], [w_, b_], a) * g).sum())  # noqa: E731
+    assert rel_err(_fd(lambda w_: loss(x, w_), w), gw).max() <= TOL
+    assert rel_err(_fd(lambda b_: loss(x, w, b_), b), gb).max() <= TOL
+    ordinary = [0, 2]
+    fd_x = _fd(lambda rows: loss(np.vstack([rows[0], x[1], rows[1]])), x[ordinary])
+    assert rel_err(fd_x, gx[ordinary]).max() <= TOL
+    along = _fd(lambda c: loss(x + np.outer([0, 1, 0], np.ones(5)) * c[0]), np.zeros(1))[0]
+    assert abs(along - gx[1].sum()) <= 1e-9
+    np.testing.assert_allclose(gx[1], g[1] * w - (g[1] * w).mean(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("kw", [dict(positional="rope"), dict(norm="post"), dict(residual="attnres"),
+                                dict(arch="encoder-decoder")], ids=["rope", "post", "attnres", "encdec"])
+def test_a_zero_model_with_eps_zero_has_finite_gradients(kw):
+    """init_scale 0 makes every row constant; with ε = 0 every LayerNorm meets the special case."""
+    model = Transformer(ModelConfig(vocab=VOCAB, n_layers=2, d_model=4, n_heads=2, d_mlp=8, n_ctx=4, norm_eps=0.0,
+                                    init_scale=0.0, **kw))
+    tokens, targets = sample(model)
+    loss, grads = loss_and_grads(model, tokens, targets)
+    assert np.isfinite(loss)
+    bad = [name for name in grads if not np.isfinite(grads[name]).all()]
+    assert not bad
+    b_u = [name for name in model.shapes if name.endswith("unembed.b_U")][0]
+    assert np.abs(grads[b_u]).max() > 0  # the loss still reaches the read-out
+
+
+# --- every op has all its rules ---
+
+def _rules_missing() -> dict[str, list[str]]:
+    """For each op of the forward table, which of its rules the other tables lack."""
+    import simulator.explain
+    import simulator.gradient_flow
+    import simulator.ops
+    tables = {"backward rule": simulator.backward.BACKWARD, "formula": simulator.gradient_flow.FORMULAS,
+              "description": simulator.gradient_flow.DESCRIPTIONS, "explain case": simulator.explain.EXPLAIN}
+    return {op: [what for what, table in tables.items() if op not in table]
+            for op in simulator.ops.FORWARD if any(op not in table for table in tables.values())}
+
+
+def test_every_forward_op_has_a_backward_rule_a_formula_a_description_and_an_explanation():
+    assert _rules_missing() == {}
+
+
+def test_the_rule_check_fails_for_an_op_without_rules(monkeypatch):
+    import simulator.ops
+    monkeypatch.setitem(simulator.ops.FORWARD, "square", lambda xs, ps, a: xs[0] ** 2)
+    assert _rules_missing() == {"square": ["backward rule", "formula", "description", "explain case"]}
+    monkeypatch.setitem(simulator.backward.BACKWARD, "square", lambda g, xs, ps, a, out: ([2 * xs[0] * g], []))
+    assert _rules_missing() == {"square": ["formula", "description", "explain case"]}

@@ -1,8 +1,11 @@
 import json
+import os
 
 import pytest
 
-from simulator.lessons import LessonError, list_lessons, load_lesson, parse_lesson
+from simulator import lessons
+from simulator.lessons import MAX_LESSON_BYTES, LessonError, list_lessons, load_lesson, parse_lesson
+from simulator.model import Transformer
 
 LESSONS = list_lessons()
 
@@ -72,3 +75,62 @@ def test_a_lesson_asking_for_an_enormous_model_is_refused():
     data["model"] = {"config": {"n_layers": 10**9}}
     with pytest.raises(LessonError, match="stop 1: .*too many"):
         parse_lesson(data, "huge.json")
+
+
+# --- hostile lessons: each refused quickly with the loader's own message ---
+
+def _write(tmp_path, text: str):
+    path = tmp_path / "hostile.json"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("text, message", [
+    ('{"title": "t", "tokens": 5, "stops": [{"step": "probs", "text": "x"}]}', '"tokens" must be a text'),
+    ('{"title": "t", "tokens": [1, 2], "stops": [{"step": "probs", "text": "x"}]}', '"tokens" must be a text'),
+    ("[" * 100_000 + "]" * 100_000, "nested more than 64 levels"),
+    ('{"title": "t", "tokens": "the", "head": ' + "9" * 5000 + ', "stops": []}', "5,000 digits"),
+    ('{"title": NaN, "tokens": "the", "stops": []}', "NaN, which is not a number JSON allows"),
+    ('{"title": "t", "tokens": "the", "model": {"config": {"norm_eps": 1e999}}, "stops": []}',
+     "too large for a float"),
+    ('{"title": "t", "tokens": "the", "model": {"seed": 1099511627776}, "stops": [{"step": "probs", "text": "x"}]}',
+     '"seed" must be a whole number from 0 to 2,147,483,647'),
+    ('{"title": "t", "tokens": "the", "stops": [' + ",".join(['{"step": "probs", "text": "x"}'] * 31_764) + "]}",
+     "31,764 stops is too many"),
+])
+def test_hostile_lessons_get_the_loaders_own_error(tmp_path, text, message):
+    with pytest.raises(LessonError, match=message):
+        load_lesson(_write(tmp_path, text))
+
+
+def test_special_files_are_refused_at_once(tmp_path):
+    zero = tmp_path / "zero.json"
+    zero.symlink_to("/dev/zero")
+    with pytest.raises(LessonError, match="not an ordinary file"):
+        load_lesson(zero)
+    fifo = tmp_path / "fifo.json"
+    os.mkfifo(fifo)  # nobody writes to it: a plain open() would wait for ever
+    with pytest.raises(LessonError, match="not an ordinary file"):
+        load_lesson(fifo)
+    with pytest.raises(LessonError, match="a folder"):
+        load_lesson(tmp_path)
+    big = _write(tmp_path, " " * (MAX_LESSON_BYTES + 1))
+    with pytest.raises(LessonError, match="too large"):
+        load_lesson(big)
+
+
+def test_opening_a_lesson_builds_no_model(monkeypatch):
+    """40 stops with 40 different large models: opening builds none, showing keeps one at a time."""
+    built = []
+    real = lessons.build_model
+    monkeypatch.setattr(lessons, "build_model", lambda spec: built.append(spec) or real(spec))
+    monkeypatch.setattr(Transformer, "run", lambda *a, **k: pytest.fail("a lesson ran a model on opening"))
+    stops = [{"step": "probs", "text": f"stop {i}", "model": {"config": {"d_model": 128, "d_mlp": 512,
+              "n_layers": 10}, "seed": i}} for i in range(40)]
+    lesson = parse_lesson({"title": "Heavy", "tokens": "the cat", "stops": stops}, "heavy.json")
+    assert built == [] and len(lesson.stops) == 40
+    first, _ = lesson.open_stop(0)
+    second, _ = lesson.open_stop(1)
+    assert len(built) == 2 and second.seed == 1
+    assert list(lesson._models.values()) == [second]  # the first is no longer held
+    assert lesson.open_stop(1)[0] is second and len(built) == 2

@@ -7,7 +7,7 @@ QT = ("PySide6", "PyQt", "pyqtgraph", "shiboken")
 
 def test_importing_and_running_the_simulator_loads_no_qt_module():
     code = (
-        "import sys, simulator, simulator.io, simulator.engine, simulator.explain\n"
+        "import sys, simulator, simulator.io, simulator.engine, simulator.explain, simulator.view_state\n"
         "simulator.Session(simulator.Transformer(), 'the cat sat').stepper.last()\n"
         f"qt = [m for m in sys.modules if m.startswith({QT!r})]\n"
         "assert not qt, qt\n"

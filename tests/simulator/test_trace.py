@@ -48,14 +48,101 @@ def test_the_configs_cover_every_operation():
     assert ops == set(FORWARD)
 
 
+# Small enough that every sum an explanation writes out is written out whole (at most 4 terms).
+SMALL = dict(d_model=4, n_heads=2, d_mlp=4, n_ctx=4)
+NUMBER = re.compile(r"−?\d+(?:\.\d+)?(?:e[+\-−]\d+)?")
+
+
+def _rounding(token: str) -> float:
+    """How far the true number may be from `token`, as `fmt` prints it."""
+    if "." not in token and "e" not in token:
+        return 0.0  # an index, a position, a size: exact
+    if "e" in token:
+        return 0.005 * abs(float(token.replace("−", "-")))  # three significant digits
+    return 0.0005  # three decimals
+
+
+def recompute(expr: str) -> tuple[float, float]:
+    """Evaluate the arithmetic an explanation prints, and how far rounding of its numbers may move it."""
+    numbers = [m.group() for m in NUMBER.finditer(expr)]
+    code = NUMBER.sub(lambda m, c=iter(range(len(numbers))): f"v[{next(c)}]", expr)
+    for a, b in (("−", "-"), ("×", "*"), ("·", "*"), ("÷", "/"), ("√", "sqrt"), ("^", "**"), ("½", "0.5")):
+        code = code.replace(a, b)
+    values = np.array([float(n.replace("−", "-")) for n in numbers])
+    env = {"sqrt": math.sqrt, "exp": math.exp, "sin": math.sin, "cos": math.cos, "max": max}
+    f = lambda v: eval(code, {"__builtins__": {}}, {**env, "v": v})  # noqa: E731, S307
+    value = f(values)
+    bound = 0.0
+    for i, token in enumerate(numbers):
+        d = _rounding(token)
+        if d:
+            moved = values.copy()
+            moved[i] += d
+            bound += abs(f(moved) - value)
+    return value, bound
+
+
+def gelu_reference(x: float) -> float:
+    return 0.5 * x * (1.0 + math.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3)))
+
+
+def check_explanation(model, trace, step, index) -> None:
+    """Redo the explanation's arithmetic from the numbers it prints; the result must be the step's value."""
+    text = trace.explain(step.name, index)
+    want = step.value[index]
+    assert final_number(text) == fmt(want)
+    parts = text.split(" = ")
+    op = step.node.op
+    if op == "mask" and want == -np.inf:
+        assert "−∞:" in text
+        return
+    if op == "mask":  # an allowed cell passes its scaled score through
+        h, i, j = map(int, re.findall(r"\d+", parts[1]))
+        assert (h, i, j) == index
+        got, bound = trace[step.node.inputs[0]][index], 0.0
+    elif op in ("embed", "pos_learned"):
+        row, col = map(int, re.findall(r"\d+", parts[1].split("(")[0])[:2])
+        if op == "embed":
+            assert row == model.tokenizer.ids[trace.token_labels(step.name)[index[0]]]
+        got, bound = model.params[step.node.params[0]][row, col], 0.0
+    elif op == "concat":
+        p, h, e = map(int, re.findall(r"\d+", parts[1].split("(")[0]))
+        got, bound = trace[step.node.inputs[0]][p, h, e], 0.0
+    elif op == "act" and step.node.attrs["fn"] == "gelu":
+        x = float(parts[1][5:-1].replace("−", "-"))
+        got, bound = gelu_reference(x), 0.0005 * 1.2  # GELU's slope is below 1.2
+    elif op == "pos_sinusoidal":
+        got, bound = recompute(parts[1])  # sin(p / 10000^(2i/d)): exact integers
+    else:
+        expr = parts[-2].split(": ")[-1]
+        assert "…" not in expr, "a sum cut short cannot be redone: keep the model small"
+        got, bound = recompute(expr)
+    assert abs(got - want) <= 2 * bound + 1e-9 * max(1.0, abs(want)), (step.name, index, text, got)
+
+
 @pytest.mark.parametrize("key", CONFIGS)
-def test_explain_ends_with_the_steps_own_value(key):
-    trace = run(CONFIGS[key])
+def test_explain_arithmetic_redone_from_its_printed_numbers_gives_the_value(key):
+    cfg = CONFIGS[key].replace(**SMALL, n_layers=1 if "attnres" in key else 2)
+    model = Transformer(cfg, seed=3)
+    trace = model.run(("the cat sat", "a dog ran on") if cfg.arch == "encoder-decoder" else "the cat sat on",
+                      temperature=0.8)
     rng = np.random.default_rng(0)
     for step in trace.steps:
         for index in sample_indices(step.value.shape, rng):
-            text = trace.explain(step.name, index)
-            assert final_number(text) == fmt(step.value[index]), (step.name, index, text)
+            check_explanation(model, trace, step, index)
+
+
+def test_the_recomputation_catches_a_wrong_explanation(monkeypatch):
+    """A control: an explanation whose printed terms do not give its value fails the check."""
+    import simulator.explain
+    model = Transformer(CONFIGS["default"].replace(**SMALL), seed=3)
+    trace = model.run("the cat sat on")
+    step = trace.step("blocks.0.hook_resid_mid")
+    check_explanation(model, trace, step, (1, 2))
+    honest = simulator.explain.EXPLAIN["add"]
+    monkeypatch.setitem(simulator.explain.EXPLAIN, "add", lambda t: honest(t).replace(" + ", " − ", 2))
+    with pytest.raises(AssertionError):
+        check_explanation(model, trace, step, (1, 2))
 
 
 def test_explain_scale_shows_raw_score_and_root_of_d_head():

@@ -6,6 +6,7 @@ from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import QApplication
 
 from simulator import ModelConfig, Session, Transformer
+from ui.preferences import Preferences
 from ui.bridge import SessionBridge
 from ui.commands import SetParam
 from ui.widgets.compare_view import CompareView
@@ -166,12 +167,11 @@ def test_a_view_in_the_back_builds_and_repaints_only_when_shown(qtbot, attnres):
 
 
 def test_main_window_tabs_edit_and_undo(qtbot, tmp_path):
-    from PySide6.QtCore import QSettings
-
+    
     from ui.main_window import MainWindow
 
     session = Session(Transformer(ModelConfig(residual="attnres"), seed=2), TEXT)
-    w = MainWindow(session, QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    w = MainWindow(session, Preferences(tmp_path / "s.json"))
     qtbot.addWidget(w)
     w.show()
     titles = [w.tabs.tabText(i) for i in range(w.tabs.count())]

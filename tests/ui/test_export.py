@@ -4,10 +4,11 @@ import xml.etree.ElementTree as ET
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QSettings
 from PySide6.QtGui import QContextMenuEvent, QImage
 from PySide6.QtWidgets import QApplication, QMenu, QMessageBox
 
+from ui.preferences import Preferences
+from ui import messages
 from ui import export
 from ui.main_window import MainWindow
 from ui.widgets.heatmap import Heatmap
@@ -93,7 +94,7 @@ def test_right_click_opens_the_menu(heatmap, qtbot):
 
 def test_a_failed_save_is_reported(heatmap, tmp_path, monkeypatch):
     shown = []
-    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text, *a: shown.append(text))
+    monkeypatch.setattr(messages, "refuse", lambda parent, title, text, *a: shown.append(text))
     monkeypatch.setattr(export, "ask_save_path", lambda *a: str(tmp_path / "missing" / "x.png"))
     assert export.export_picture(heatmap) is None
     assert shown and "does not exist" in shown[0]
@@ -101,7 +102,7 @@ def test_a_failed_save_is_reported(heatmap, tmp_path, monkeypatch):
 
 def test_file_export_saves_the_view_and_the_whole_step(qtbot, tmp_path, monkeypatch):
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Discard)
-    w = MainWindow(settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    w = MainWindow(settings=Preferences(tmp_path / "s.json"))
     qtbot.addWidget(w)
     w.resize(1000, 700)
     w.show()

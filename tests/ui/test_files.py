@@ -1,11 +1,12 @@
 """Save / open round trips, the modified flag in the title, recent files, refused files, the close prompt."""
 import numpy as np
 import pytest
-from PySide6.QtCore import QSettings
 from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import QMainWindow, QMessageBox
 
 from simulator import ModelConfig, Transformer, load, save
+from ui.preferences import Preferences
+from ui import messages
 from ui.app import default_session
 from ui.bridge import SessionBridge
 from ui.edits import EditController
@@ -20,7 +21,7 @@ def make_files(qtbot, tmp_path) -> FileController:
     bridge = SessionBridge(default_session(), window)
     stack = QUndoStack(window)
     edits = EditController(bridge, stack)
-    files = FileController(window, edits, stack, QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    files = FileController(window, edits, stack, Preferences(tmp_path / "s.json"))
     window.files = files  # keeps the controller alive with the window
     return files
 
@@ -33,7 +34,7 @@ def files(qtbot, tmp_path):
 @pytest.fixture
 def warnings(monkeypatch):
     shown = []
-    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text, *a: shown.append((title, text)))
+    monkeypatch.setattr(messages, "refuse", lambda parent, title, text, *a: shown.append((title, text)))
     return shown
 
 

@@ -9,6 +9,7 @@ import pytest
 from PySide6.QtGui import QImage
 
 from simulator import ModelConfig, Session, Transformer
+from ui.preferences import Preferences
 from ui import handout
 
 SMALL = ModelConfig(n_layers=1)  # a handout of the 1-layer model keeps the test quick
@@ -75,13 +76,12 @@ def test_pages_carry_the_formula_and_the_explanation(session):
 
 
 def test_file_export_handout_writes_the_windows_model(qtbot, tmp_path, monkeypatch):
-    from PySide6.QtCore import QSettings
-    from PySide6.QtWidgets import QFileDialog, QMessageBox
+        from PySide6.QtWidgets import QFileDialog, QMessageBox
 
     from ui.main_window import MainWindow
 
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Discard)
-    w = MainWindow(settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    w = MainWindow(settings=Preferences(tmp_path / "s.json"))
     qtbot.addWidget(w)
     model = Transformer(SMALL, seed=5)
     w.set_model(model, model.tokens("a big dog"), "small model")

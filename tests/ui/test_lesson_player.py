@@ -3,17 +3,18 @@ answers wait for the next click; a malformed file is refused with its error and 
 import json
 
 import pytest
-from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from simulator.lessons import LESSON_DIR, list_lessons, load_lesson
+from ui.preferences import Preferences
+from ui import messages
 from ui.main_window import MainWindow
 
 
 @pytest.fixture
 def window(qtbot, tmp_path, monkeypatch):
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Discard)
-    w = MainWindow(settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    w = MainWindow(settings=Preferences(tmp_path / "settings.json"))
     qtbot.addWidget(w)
     w.resize(1100, 750)
     w.show()
@@ -24,7 +25,7 @@ def window(qtbot, tmp_path, monkeypatch):
 @pytest.fixture
 def warnings(monkeypatch):
     shown = []
-    monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text, *a: shown.append((title, text)))
+    monkeypatch.setattr(messages, "refuse", lambda parent, title, text, *a: shown.append((title, text)))
     return shown
 
 

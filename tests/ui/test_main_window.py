@@ -4,9 +4,10 @@ import sys
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QDialog, QLabel, QMessageBox
 
+from ui.preferences import Preferences
 from ui.app import ErrorReporter
 from ui.main_window import MainWindow
 from ui.widgets.settings_dialog import SettingsDialog
@@ -18,7 +19,7 @@ PATTERN = "blocks.0.attn.hook_pattern"
 def window(qtbot, tmp_path, monkeypatch):
     # pytest-qt closes the window before fixtures end: answer "save changes?" with Discard
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Discard)
-    w = MainWindow(settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    w = MainWindow(settings=Preferences(tmp_path / "settings.json"))
     qtbot.addWidget(w)
     w.resize(1280, 800)
     w.show()

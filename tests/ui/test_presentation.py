@@ -1,10 +1,11 @@
 """Presentation mode: F5 enters (full screen, large type, editors hidden), the clicker's
 PageDown/PageUp step, B blanks until any key or click, Esc leaves and restores everything."""
 import pytest
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from simulator.lessons import LESSON_DIR
+from ui.preferences import Preferences
 from ui.main_window import MainWindow
 from ui.presentation import PresentationController
 from ui.widgets.heatmap import Heatmap
@@ -13,7 +14,7 @@ from ui.widgets.heatmap import Heatmap
 @pytest.fixture
 def window(qtbot, tmp_path, monkeypatch):
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Discard)
-    w = MainWindow(settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    w = MainWindow(settings=Preferences(tmp_path / "settings.json"))
     qtbot.addWidget(w)
     w.resize(1100, 750)
     w.show()

@@ -1,10 +1,11 @@
 """The Presets menu: one item per shipped preset; opening one is an undoable change of model."""
 import pytest
-from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QMessageBox
 
 from simulator.presets import list_presets
 from simulator.tasks import get_task
+from ui.preferences import Preferences
+from ui import messages
 from ui.main_window import MainWindow
 from ui.presets_menu import open_preset
 
@@ -12,7 +13,7 @@ from ui.presets_menu import open_preset
 @pytest.fixture
 def window(qtbot, tmp_path, monkeypatch):
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Discard)
-    w = MainWindow(settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    w = MainWindow(settings=Preferences(tmp_path / "settings.json"))
     qtbot.addWidget(w)
     yield w
     w.training_panel.shutdown()
@@ -42,7 +43,7 @@ def test_menu_lists_every_preset_and_opens_it(window):
 
 def test_a_broken_preset_is_reported_and_changes_nothing(window, monkeypatch):
     shown = []
-    monkeypatch.setattr(QMessageBox, "warning", lambda *a: shown.append(a[2]))
+    monkeypatch.setattr(messages, "refuse", lambda *a: shown.append(a[2]))
     before = window.session_bridge.model
     assert not open_preset(window, "no-such-preset")
     assert window.session_bridge.model is before and "no preset called" in shown[0]

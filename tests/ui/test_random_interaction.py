@@ -20,11 +20,13 @@ import traceback
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QComboBox, QDialog, QDoubleSpinBox, QMessageBox, QSpinBox
 
 import ui.main_window
+from ui.preferences import Preferences
+from ui import messages
 from ui.main_window import MainWindow
 from ui.widgets.settings_dialog import SettingsDialog
 
@@ -262,9 +264,9 @@ def check(window) -> None:
 @pytest.fixture
 def window(qtbot, tmp_path, monkeypatch):
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Discard)
-    monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: pytest.fail(f"unexpected warning: {a[1:]}"))
+    monkeypatch.setattr(messages, "refuse", lambda *a, **k: pytest.fail(f"unexpected warning: {a[1:]}"))
     monkeypatch.setattr(ui.main_window, "SettingsDialog", RandomSettings)
-    w = MainWindow(settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    w = MainWindow(settings=Preferences(tmp_path / "settings.json"))
     qtbot.addWidget(w)
     w.resize(1280, 800)
     w.show()
@@ -308,4 +310,4 @@ def test_a_view_never_sees_a_head_or_cell_the_new_model_lacks(qtbot):
     bridge.sigTraceChanged.connect(lambda: seen.append(("trace", bridge.head, bridge.cell)))
     smaller = Transformer(ModelConfig(n_heads=1), seed=0)
     bridge.session.set_model(smaller, smaller.tokens("the cat"))
-    assert seen == [("step", 0, None), ("trace", 0, None)]
+    assert seen == [("trace", 0, None)]  # one notification, the head and cell already valid

@@ -14,11 +14,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QSettings, QStandardPaths
+from PySide6.QtCore import QStandardPaths
 from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import QMessageBox
 
 from simulator import Session, Transformer
+from ui.preferences import Preferences
 from ui.bridge import SessionBridge
 from ui.edits import EditController
 from ui.recovery import RecoveryManager, install, offer_restore, recovery_folder
@@ -94,7 +95,7 @@ def test_restoring_in_the_window_gives_exactly_the_state_before_the_crash(qtbot,
     from ui.main_window import MainWindow
 
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Discard)
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    settings = Preferences(tmp_path / "settings.json")
     before = MainWindow(settings=settings)
     qtbot.addWidget(before)
     manager = RecoveryManager(before.session_bridge, before.undo_stack, folder=tmp_path / "rec", delay_ms=DELAY,
@@ -137,7 +138,7 @@ def test_restoring_in_the_window_gives_exactly_the_state_before_the_crash(qtbot,
 def test_declining_deletes_the_file_and_keeps_the_session(qtbot, tmp_path):
     from ui.main_window import MainWindow
 
-    window = MainWindow(settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    window = MainWindow(settings=Preferences(tmp_path / "s.json"))
     qtbot.addWidget(window)
     bridge, stack, _ = make_parts()
     writer = RecoveryManager(bridge, stack, folder=tmp_path, delay_ms=DELAY)
@@ -155,7 +156,7 @@ def test_declining_deletes_the_file_and_keeps_the_session(qtbot, tmp_path):
 def test_a_damaged_recovery_file_is_reported_and_removed(qtbot, tmp_path):
     from ui.main_window import MainWindow
 
-    window = MainWindow(settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    window = MainWindow(settings=Preferences(tmp_path / "s.json"))
     qtbot.addWidget(window)
     orphan = tmp_path / f"session-{dead_pid()}-1.npz"
     orphan.write_bytes(b"PK\x03\x04 not really")
@@ -247,14 +248,14 @@ def test_the_default_folder_is_the_users_app_data(parts):
 
 CHILD = textwrap.dedent("""
     import sys, time
-    from PySide6.QtCore import QSettings
     from ui.app import create_app
+    from ui.preferences import Preferences
     from ui.main_window import MainWindow
     from ui.recovery import RecoveryManager
 
     folder, settings = sys.argv[1], sys.argv[2]
     app = create_app()
-    window = MainWindow(settings=QSettings(settings, QSettings.Format.IniFormat))
+    window = MainWindow(settings=Preferences(settings))
     window.show()
     manager = RecoveryManager(window.session_bridge, window.undo_stack, window, folder=folder, delay_ms=50)
     manager.sigSaved.connect(lambda path: print("saved", path, flush=True))
@@ -308,7 +309,7 @@ def test_install_offers_the_restore_once_the_window_shows(qtbot, tmp_path, monke
         writer.save_now()
         orphan = as_orphan(writer.path, writer.folder)
         writer.discard()
-        window = MainWindow(settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+        window = MainWindow(settings=Preferences(tmp_path / "s.json"))
         qtbot.addWidget(window)
         manager = install(window, QApplication.instance(), delay_ms=DELAY, ask=lambda parent, when: True)
         qtbot.waitUntil(lambda: not orphan.exists(), timeout=2000)
@@ -329,7 +330,7 @@ def test_an_unwritable_recovery_folder_turns_autosave_off_without_stopping_the_a
 
     from ui.main_window import MainWindow
 
-    window = MainWindow(settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    window = MainWindow(settings=Preferences(tmp_path / "s.json"))
     qtbot.addWidget(window)
     blocker = tmp_path / "data"
     blocker.write_text("a file where the folder should be")

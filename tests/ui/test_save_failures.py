@@ -9,12 +9,13 @@ import tempfile
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QSettings
 from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import QMainWindow, QMessageBox
 
 import simulator.io
 from simulator import Session, Transformer
+from ui.preferences import Preferences
+from ui import messages
 from ui.bridge import SessionBridge
 from ui.edits import EditController
 from ui.files import FileController
@@ -31,9 +32,9 @@ class Shell:
         self.stack = QUndoStack(self.window)
         self.edits = EditController(self.bridge, self.stack)
         self.files = FileController(self.window, self.edits, self.stack,
-                                    QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+                                    Preferences(tmp_path / "s.json"))
         self.messages: list[tuple[str, str]] = []
-        monkeypatch.setattr(QMessageBox, "warning", lambda parent, title, text, *a: self.messages.append((title, text)))
+        monkeypatch.setattr(messages, "refuse", lambda parent, title, text, *a: self.messages.append((title, text)))
 
     def state(self) -> tuple:
         session = self.bridge.session

@@ -2,11 +2,11 @@
 granularity, temperature and colours; a view that does not fit its model changes nothing."""
 import numpy as np
 import pytest
-from PySide6.QtCore import QSettings
 
 import simulator
 from simulator import ModelConfig, Session, Transformer
 from simulator.io import ModelFileError
+from ui.preferences import Preferences
 from ui import scenario
 from ui.bridge import SessionBridge
 from ui.theme import ThemeController
@@ -22,14 +22,14 @@ def make_bridge(seed=0) -> SessionBridge:
 @pytest.fixture
 def theme(qapp, tmp_path):
     palette = qapp.palette()
-    theme = ThemeController(qapp, QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    theme = ThemeController(qapp, Preferences(tmp_path / "s.json"))
     yield theme
-    theme.set_sequential("viridis")  # the maps are global: leave the defaults for other tests
     qapp.setPalette(palette)
 
 
 def test_a_student_lands_where_the_teacher_was(qapp, tmp_path, theme):
     teacher = make_bridge(seed=4)
+    teacher.add_view_part(theme)
     teacher.session.set_temperature(0.5)
     teacher.stepper.jump(PATTERN)
     teacher.set_head(1)
@@ -37,11 +37,12 @@ def test_a_student_lands_where_the_teacher_was(qapp, tmp_path, theme):
     teacher.set_highlight(False)
     theme.set_sequential("cividis")
     path = tmp_path / f"lesson{scenario.SUFFIX}"
-    scenario.save_scenario(path, teacher, theme)
+    scenario.save_scenario(path, teacher)
 
     theme.set_sequential("viridis")
     student = make_bridge(seed=0)
-    view = scenario.open_scenario(path, student, theme=theme)
+    student.add_view_part(theme)
+    view = scenario.open_scenario(path, student)
     assert view.step == PATTERN
     assert student.stepper.name == PATTERN and student.head == 1
     assert student.cell == (PATTERN, (1, 3, 2)) and student.highlight is False
@@ -78,7 +79,7 @@ def test_a_plain_model_file_opens_at_the_first_step(qapp, tmp_path):
     ({"cell": [PATTERN, [0, 9, 0]]}, "does not exist"),
     ({"granularity": "word"}, "granularity"),
     ({"temperature": -1}, "positive number"),
-    ({"colour": "red"}, "unknown fields"),
+    ({"colour": "red"}, "unknown field 'colour'"),
 ])
 def test_a_view_that_does_not_fit_is_refused_and_changes_nothing(qapp, tmp_path, view, message):
     model = Transformer()
@@ -101,17 +102,17 @@ def test_open_scenario_in_the_window_is_undoable(qtbot, tmp_path, monkeypatch):
     teacher.stepper.jump(PATTERN)
     path = str(tmp_path / f"t{scenario.SUFFIX}")
     scenario.save_scenario(path, teacher)
-    w = MainWindow(settings=QSettings(str(tmp_path / "w.ini"), QSettings.Format.IniFormat))
+    w = MainWindow(settings=Preferences(tmp_path / "w.json"))
     qtbot.addWidget(w)
     before = w.session_bridge.model
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (path, ""))
-    assert scenario.ask_open_scenario(w, w.session_bridge, w.set_model, w.theme) == path
+    assert scenario.ask_open_scenario(w, w.session_bridge, w.set_model) == path
     assert w.session_bridge.stepper.name == PATTERN and w.session_bridge.model is not before
     w.undo_stack.undo()
     assert w.session_bridge.model is before
     saved = tmp_path / "again"
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(saved), ""))
-    written = scenario.ask_save_scenario(w, w.session_bridge, w.theme)
+    written = scenario.ask_save_scenario(w, w.session_bridge)
     assert written.endswith(scenario.SUFFIX)
     meta, zf = simulator.io.load_meta(written)
     zf.close()

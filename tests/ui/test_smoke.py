@@ -6,11 +6,11 @@ import sys
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QSettings
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from simulator import ModelConfig
+from ui.preferences import Preferences
 from ui.app import default_session
 from ui.main_window import MainWindow
 
@@ -19,7 +19,7 @@ from ui.main_window import MainWindow
                          ids=["decoder", "encoder-decoder"])
 def test_every_step_shows(qtbot, tmp_path, monkeypatch, config):
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Discard)
-    w = MainWindow(default_session(config), QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    w = MainWindow(default_session(config), Preferences(tmp_path / "s.json"))
     qtbot.addWidget(w)
     w.resize(1280, 800)
     w.show()

@@ -1,10 +1,11 @@
 """Themes and colour maps: the choice applies at once, heatmaps recolour, and it is remembered."""
 import numpy as np
 import pytest
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QMenu
 
+from ui.preferences import Preferences
 from ui.theme import DIVERGING_MAPS, SEQUENTIAL_MAPS, ThemeController
 from ui.widgets import colormaps
 from ui.widgets.heatmap import Heatmap
@@ -12,14 +13,13 @@ from ui.widgets.heatmap import Heatmap
 
 @pytest.fixture
 def settings(tmp_path):
-    return QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat)
+    return Preferences(tmp_path / "s.json")
 
 
 @pytest.fixture
 def restore(qapp):
     palette = qapp.palette()
     yield
-    colormaps.set_maps(SEQUENTIAL_MAPS["viridis"][1], DIVERGING_MAPS["red-blue"][1])
     qapp.setPalette(palette)
 
 
@@ -57,15 +57,18 @@ def test_colour_maps_recolour_heatmaps_and_are_remembered(qapp, qtbot, settings,
     h.set_data(np.array([[0.0, 0.5, 1.0]]), kind="prob")
     viridis_top = h._image.image[0, 2].copy()
     theme = ThemeController(qapp, settings)
+    colormaps.keep_maps(theme, h)
     menu = QMenu()
     theme.fill_menu(menu)
     theme.actions[("sequential", "cividis")].trigger()
-    assert theme.sequential == "cividis" and colormaps.SEQUENTIAL is SEQUENTIAL_MAPS["cividis"][1]
+    assert theme.sequential == "cividis" and h.maps.sequential is SEQUENTIAL_MAPS["cividis"][1]
     assert not np.array_equal(h._image.image[0, 2], viridis_top)
     assert theme.actions[("sequential", "cividis")].isChecked()
     assert not theme.actions[("sequential", "viridis")].isChecked()
     theme.set_diverging("purple-orange")
-    assert colormaps.for_values(np.array([-1.0, 1.0]), "signed")[0] is DIVERGING_MAPS["purple-orange"][1]
+    assert colormaps.for_values(np.array([-1.0, 1.0]), "signed", h.maps)[0] is DIVERGING_MAPS["purple-orange"][1]
+    # the maps are values handed to pictures, not a global: a picture nobody connected keeps the default
+    assert colormaps.for_values(np.array([-1.0, 1.0]), "signed")[0] is colormaps.DIVERGING
     again = ThemeController(qapp, settings)
     assert (again.sequential, again.diverging) == ("cividis", "purple-orange")
     menu.deleteLater()

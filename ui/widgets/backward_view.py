@@ -19,6 +19,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSt
 from simulator import BackwardWalk
 from simulator.gradient_flow import BackwardStep
 from ui.bridge import SessionBridge
+from ui.widgets import colormaps
 from ui.widgets.heatmap import Heatmap
 from ui.widgets.residual_view import LazyView
 from ui.widgets.slicing import head_slicer, labels_for, step_title, thin
@@ -136,6 +137,7 @@ class BackwardView(LazyView):
         self.grad_map = Heatmap()
         self.value_map = Heatmap()
         self.weight_map = Heatmap()
+        colormaps.keep_maps(self.bridge, self.grad_map, self.value_map, self.weight_map)
 
         bar = QHBoxLayout()
         for button in (self.first_button, self.back_button, self.next_button, self.last_button):

@@ -2,8 +2,12 @@
 a sequential map for probabilities and weights, and one colour per attention head.
 
 All choices are colour-blind safe and stay distinguishable on a washed-out projector.
+Nothing here changes at run time: the maps in use are a `Maps` value that the theme
+hands to the bridge and the bridge to each picture (`keep_maps`).
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
@@ -26,15 +30,52 @@ DIVERGING = pg.ColorMap(
 # viridis ships with pyqtgraph, so it works without network access.
 SEQUENTIAL = pg.colormap.get("viridis")
 
+# ColorBrewer PuOr, ordered like the red–blue map: purple for negative, orange for positive.
+_PURPLE_ORANGE = pg.ColorMap(
+    pos=np.array([0.0, 0.25, 0.5, 0.75, 1.0]),
+    color=np.array([(94, 60, 153, 255), (178, 171, 210, 255), (247, 247, 247, 255),
+                    (253, 184, 99, 255), (230, 97, 1, 255)], dtype=np.ubyte),
+    name="stepformer-purple-orange",
+)
 
-def set_maps(sequential: pg.ColorMap | None = None, diverging: pg.ColorMap | None = None) -> None:
-    """Swap the maps `for_values` hands out (View ▸ Theme, ui/theme.py); views pick them
-    up on their next repaint."""
-    global SEQUENTIAL, DIVERGING
-    if sequential is not None:
-        SEQUENTIAL = sequential
-    if diverging is not None:
-        DIVERGING = diverging
+# The choices of View ▸ Theme, by the names simulator.view_state knows: (menu text, map).
+SEQUENTIAL_MAPS: dict[str, tuple[str, pg.ColorMap]] = {
+    "viridis": ("Viridis (purple → yellow)", SEQUENTIAL),
+    "cividis": ("Cividis (blue → yellow)", pg.colormap.get("cividis")),
+}
+DIVERGING_MAPS: dict[str, tuple[str, pg.ColorMap]] = {
+    "red-blue": ("Blue − / red + (ColorBrewer RdBu)", DIVERGING),
+    "purple-orange": ("Purple − / orange + (ColorBrewer PuOr)", _PURPLE_ORANGE),
+}
+
+
+@dataclass(frozen=True, eq=False)
+class Maps:
+    """The two maps the pictures colour with: `sequential` for probabilities, `diverging` for signed values."""
+
+    sequential: pg.ColorMap
+    diverging: pg.ColorMap
+
+    @classmethod
+    def named(cls, sequential: str, diverging: str) -> Maps:
+        return cls(SEQUENTIAL_MAPS[sequential][1], DIVERGING_MAPS[diverging][1])
+
+    def __eq__(self, other) -> bool:  # the same map objects: a ColorMap has no value equality
+        return isinstance(other, Maps) and self.sequential is other.sequential and self.diverging is other.diverging
+
+    def __hash__(self) -> int:
+        return hash((id(self.sequential), id(self.diverging)))
+
+
+DEFAULT_MAPS = Maps(SEQUENTIAL, DIVERGING)
+
+
+def keep_maps(source, *pictures) -> None:
+    """Colour `pictures` (anything with `set_maps`) with `source.maps` now and whenever
+    `source.sigMapsChanged` says they changed (the source is the bridge or the theme)."""
+    for picture in pictures:
+        picture.set_maps(source.maps)
+        source.sigMapsChanged.connect(picture.set_maps)
 
 
 # Cells that hold no number (masked -inf, NaN) must not look like any value.
@@ -62,7 +103,7 @@ def nice_ceil(x: float) -> float:
     return float(f"{step:.6g}")  # drop float noise such as 0.30000000000000004
 
 
-def for_values(array: np.ndarray, kind: str) -> tuple[pg.ColorMap, tuple[float, float]]:
+def for_values(array: np.ndarray, kind: str, maps: Maps = DEFAULT_MAPS) -> tuple[pg.ColorMap, tuple[float, float]]:
     """Pick the colour map and level range for `array`.
 
     "signed" gets a range symmetric about 0 so white always means zero;
@@ -76,10 +117,10 @@ def for_values(array: np.ndarray, kind: str) -> tuple[pg.ColorMap, tuple[float, 
     finite = a[np.isfinite(a)]
     if kind == "signed":
         m = nice_ceil(float(np.abs(finite).max()) if finite.size else 0.0)
-        return DIVERGING, (-m, m)
+        return maps.diverging, (-m, m)
     lo = -nice_ceil(-float(finite.min())) if finite.size and finite.min() < 0 else 0.0
     hi = nice_ceil(float(finite.max())) if finite.size and finite.max() > 1 else 1.0
-    return SEQUENTIAL, (lo, hi)
+    return maps.sequential, (lo, hi)
 
 
 def lookup_table(cmap: pg.ColorMap) -> np.ndarray:

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 from simulator import Transformer, depth
 from simulator.config import RESIDUALS
 from ui.bridge import SessionBridge
+from ui.widgets import colormaps
 from ui.widgets.heatmap import Heatmap
 from ui.widgets.residual_view import LABEL_PT, Caption, LazyView, fit_caption
 
@@ -37,6 +38,7 @@ class CompareView(LazyView):
         self.mode_a.setCurrentText(current)
         self.mode_b.setCurrentText("attnres" if current != "attnres" else "standard")
         self.probs_a, self.probs_b, self.diff = Heatmap(), Heatmap(), Heatmap()
+        colormaps.keep_maps(self.bridge, self.probs_a, self.probs_b, self.diff)
         self.summary = Caption()
 
         choose = QHBoxLayout()

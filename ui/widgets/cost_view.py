@@ -276,6 +276,8 @@ class CostView(QWidget):
             self._thread = self._worker = None
 
     def _on_timed(self, result: dict) -> None:
+        if self._thread is None:  # shut down after it emitted: the result is no longer wanted
+            return
         self._thread.join()  # it ends right after emitting
         self._thread = self._worker = None
         self.measure_button.setEnabled(True)

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout, QWidget
 
 from simulator import depth
 from ui.bridge import SessionBridge
+from ui.widgets import colormaps
 from ui.widgets.heatmap import Heatmap
 from ui.widgets.residual_view import (LABEL_PT, Caption, LazyView, TokenCombo, fit_caption,
                                       token_row)
@@ -36,6 +37,7 @@ class DepthMapView(LazyView):
         self.token = TokenCombo()
         self.depth_heatmap = Heatmap()
         self.pattern_heatmap = Heatmap()
+        colormaps.keep_maps(self.bridge, self.depth_heatmap, self.pattern_heatmap)
         self.caption = Caption()
         maps = QHBoxLayout()
         maps.addWidget(self.depth_heatmap, 1)

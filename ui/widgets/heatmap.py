@@ -59,6 +59,7 @@ class Heatmap(pg.GraphicsLayoutWidget):
         self._selected: tuple[int, int] | None = None
         self._hovered: tuple[int, int] | None = None
         self._nudge = False
+        self._maps = colormaps.DEFAULT_MAPS
         self._cmap: pg.ColorMap | None = None
         self._lut = np.zeros((256, 4), dtype=np.ubyte)
         self._lut_words = np.zeros(256, dtype=np.uint32)
@@ -119,7 +120,7 @@ class Heatmap(pg.GraphicsLayoutWidget):
             mask = mask[np.newaxis, :] if mask.ndim == 1 else mask
             if mask.shape != v.shape:
                 raise ValueError(f"changed mask shape {mask.shape} != values shape {v.shape}")
-        cmap, (lo, hi) = colormaps.for_values(v, kind)
+        cmap, (lo, hi) = colormaps.for_values(v, kind, self._maps)
 
         shape_changed = v.shape != self._values.shape
         self._values, self._kind = v, kind
@@ -158,8 +159,19 @@ class Heatmap(pg.GraphicsLayoutWidget):
         self._refresh_number_visibility()
         self._overlay.update()
 
+    @property
+    def maps(self) -> colormaps.Maps:
+        return self._maps
+
+    def set_maps(self, maps: colormaps.Maps) -> None:
+        """Colour with other maps (View ▸ Theme; see colormaps.keep_maps)."""
+        if maps != self._maps:
+            self._maps = maps
+            if not self.closed:  # pyqtgraph empties a closed view's scene
+                self.recolor()
+
     def recolor(self) -> None:
-        """Colour the cells again with the current maps (View ▸ Theme changed them)."""
+        """Colour the cells again with the current maps."""
         changed = np.zeros(self._values.shape, dtype=bool)
         changed[self._changed] = True
         rows, cols = self.labels()

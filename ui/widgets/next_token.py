@@ -11,6 +11,7 @@ from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
+from ui.messages import plain
 from ui.widgets.plots import TopKBars
 
 T_MIN, T_MAX, T_STEP = 0.1, 5.0, 0.1  # the slider's range of temperatures
@@ -23,7 +24,7 @@ class NextTokenPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.title = QLabel()
+        self.title = plain(QLabel())  # names a token
         self.title.setWordWrap(True)
         self.bars = TopKBars()
         self.position = QComboBox()

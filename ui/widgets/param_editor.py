@@ -15,8 +15,10 @@ from PySide6.QtGui import QFont, QFontMetricsF
 from PySide6.QtWidgets import (QApplication, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox,
                                QSplitter, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
 
+from ui.messages import plain
 from ui.bridge import SessionBridge
 from ui.widgets import heatmap as heatmap_mod
+from ui.widgets import colormaps
 from ui.widgets.heatmap import Heatmap, format_value
 from ui.widgets.slicing import thin
 
@@ -75,9 +77,10 @@ class ParamEditor(QWidget):
         self.head = QSpinBox()
         self.head_label = QLabel("head")
         self.heatmap = Heatmap()
+        colormaps.keep_maps(self.bridge, self.heatmap)
         self.heatmap.set_nudge_enabled(True)
         self.heatmap.installEventFilter(self)
-        self.message = QLabel()
+        self.message = plain(QLabel())
         self.message.setWordWrap(True)
         self.hint = QLabel("Double-click a cell to type a value · mouse wheel nudges it "
                            f"(±{NUDGE:g}, Shift: ±{NUDGE * FINE:g})")

@@ -47,6 +47,7 @@ class TopKBars(pg.PlotWidget):
         self._texts: list[pg.TextItem] = []
         self._data: tuple[np.ndarray, list[str], int] = (np.zeros(0), [], 0)
         self._shown: list[tuple[str, float]] = []
+        self._maps = colormaps.DEFAULT_MAPS
         self._font = QFont()
         self.set_font_scale(1.0)
         plot.getViewBox().sigResized.connect(self._draw)
@@ -58,6 +59,12 @@ class TopKBars(pg.PlotWidget):
             raise ValueError(f"{len(labels)} labels for {p.size} probabilities")
         self._data = (p, list(labels), max(int(k), 0))
         self._draw()
+
+    def set_maps(self, maps: colormaps.Maps) -> None:
+        """Colour the bars with another sequential map (see colormaps.keep_maps)."""
+        if maps != self._maps:
+            self._maps = maps
+            self._draw()
 
     def shown(self) -> list[tuple[str, float]]:
         """(label, probability) pairs on screen, top bar first."""
@@ -88,7 +95,7 @@ class TopKBars(pg.PlotWidget):
         shown = [(labels[i], float(v)) for i, v in zip(order, top)]
         y = np.arange(top.size)
         # Stop short of viridis' yellow end, which vanishes against the white background.
-        brushes = [colormaps.SEQUENTIAL.map(0.85 * min(max(v, 0.0), 1.0), mode="qcolor")
+        brushes = [self._maps.sequential.map(0.85 * min(max(v, 0.0), 1.0), mode="qcolor")
                    for v in top]
         self._bars.setOpts(x0=0, y=y, width=top, height=0.7, brushes=brushes)
 

@@ -183,6 +183,7 @@ class ResidualStreamView(LazyView):
     def build(self) -> None:
         self.token = TokenCombo()
         self.heatmap = Heatmap()
+        colormaps.keep_maps(self.bridge, self.heatmap)
         self.norm_plot = line_plot("Length of the stream ‖h‖", "‖h‖")
         self.share_plot = line_plot("Each output's share of the stream", "share")
         self.caption = Caption()

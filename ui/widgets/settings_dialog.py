@@ -12,8 +12,11 @@ from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QDoubleSpin
                                QGridLayout, QGroupBox, QLabel, QLineEdit, QSpinBox, QVBoxLayout, QWidget)
 
 from simulator import ModelConfig, Transformer
+from simulator import budget
 from simulator import config as cfg
 from simulator.params import check_size, param_shapes
+
+from ui.messages import plain
 
 CHOICES = {"arch": cfg.ARCHS, "positional": cfg.POSITIONALS, "norm": cfg.NORMS, "activation": cfg.ACTIVATIONS,
            "attention": cfg.ATTENTIONS, "residual": cfg.RESIDUALS, "tokenization": cfg.TOKENIZATIONS}
@@ -61,8 +64,9 @@ def text_to_vocab(text: str) -> tuple[str, ...]:
 
 
 def tokens_for(model: Transformer, old_tokens, old_tokenization: str):
-    """The current input re-tokenised for `model`, or its first n_ctx vocabulary tokens."""
-    n_ctx = model.config.n_ctx
+    """The current input re-tokenised for `model`, or its first vocabulary tokens; never more than
+    n_ctx, nor more than fit the memory budget."""
+    n_ctx = min(model.config.n_ctx, budget.max_tokens(model.config))
     sides = old_tokens if isinstance(old_tokens, tuple) else (old_tokens,)
     sep = " " if old_tokenization == "word" else ""
     texts = [sep.join(side) for side in sides]
@@ -109,7 +113,7 @@ class SettingsDialog(QDialog):
             columns.addWidget(box, 0, col)
 
         self.vocab_edit.setToolTip(HELP["vocab"])
-        self.message = QLabel()
+        self.message = plain(QLabel())  # may quote a vocabulary token
         self.message.setWordWrap(True)
         self.summary = QLabel()
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
@@ -180,6 +184,11 @@ class SettingsDialog(QDialog):
                         raise ValueError(f"{name} must be a number; got {value!r}.") from None
             config = ModelConfig(**values)
             check_size(config)
+            budget.check_model(config)
+            fit = budget.max_tokens(config)
+            if not fit:
+                raise budget.BudgetError("Not even one token fits the memory budget with this model: "
+                                         "make it smaller (fewer layers or heads, a smaller d_model or d_mlp).")
         except ValueError as exc:
             config = None
             self.message.setText(str(exc))
@@ -189,7 +198,9 @@ class SettingsDialog(QDialog):
             n_params = sum(int(np.prod(s)) for s in param_shapes(config).values())
             self.message.setText("")
             self.summary.setText(f"d_head = {config.d_head}   ·   {config.d_vocab} tokens   ·   "
-                                 f"{n_params:,} parameters")
+                                 f"{n_params:,} parameters"
+                                 + (f"   ·   inputs of at most {fit:,} tokens fit in memory"
+                                    if fit < config.n_ctx else ""))
         self._config = config
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(config is not None)
         return config

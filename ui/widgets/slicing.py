@@ -12,10 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from simulator import Trace
-
-# [pos, head, d_head]; linear attention's state S is [pos, head, d_head·d_head]
-PER_POSITION_HEAD_OPS = ("proj_heads", "rope", "mix", "feature_map", "kv_state", "k_sum", "linear_out")
-PER_HEAD_GRID_OPS = ("scores", "scale", "mask", "softmax")  # [head, q_pos, k_pos]
+from simulator.graph import ATTENTION_CHAIN, DEPTH_CHAIN
 
 
 @dataclass(frozen=True)
@@ -63,12 +60,11 @@ class Slicer:
 
 
 def head_slicer(trace: Trace, name: str, head: int) -> Slicer:
-    node = trace.graph.node(name)
-    ndim = np.ndim(trace[name])
-    if ndim == 3:
-        layout = "pos_head" if node.op in PER_POSITION_HEAD_OPS else "head_grid"
-        return Slicer(layout, max(0, min(head, trace[name].shape[1 if layout == "pos_head" else 0] - 1)))
-    return Slicer("row" if ndim == 1 else "flat")
+    axes = trace.graph.node(name).axes
+    if "head" in axes:  # [pos, head, d_head] or [head, q_pos, k_pos]
+        layout = "pos_head" if axes.index("head") == 1 else "head_grid"
+        return Slicer(layout, max(0, min(head, np.shape(trace[name])[axes.index("head")] - 1)))
+    return Slicer("row" if len(axes) == 1 else "flat")
 
 
 def position_source(trace: Trace, name: str) -> str:
@@ -78,19 +74,15 @@ def position_source(trace: Trace, name: str) -> str:
     a cross-attention's keys are the encoder's tokens although the step sits in the decoder.
     """
     node = trace.graph.node(name)
-    while True:
-        if node.op in PER_POSITION_HEAD_OPS or node.op == "scores":
-            node = trace.graph.node(node.inputs[0])
-        elif node.op in PER_HEAD_GRID_OPS and node.attrs.get("axis", -1) != 0:
-            node = trace.graph.node(node.inputs[0])
-        else:
-            return node.name
+    while "head" in node.axes:  # a per-head step: its positions are those of its (first) input's
+        node = trace.graph.node(node.inputs[0])
+    return node.name
 
 
 def query_key_labels(trace: Trace, name: str) -> tuple[list[str], list[str]]:
     """Token labels of the query and key axes of an attention grid step."""
     node = trace.graph.node(name)
-    while node.op != "scores":
+    while node.role != "scores":
         node = trace.graph.node(node.inputs[0])
     q_src = position_source(trace, node.inputs[0])
     k_src = position_source(trace, node.inputs[1])
@@ -112,7 +104,9 @@ def depth_source_labels(trace: Trace, node) -> list[str]:
     graph = trace.graph
     if node.op == "dwa":
         return ["embed"] + [f"block {graph.node(n).layer}" for n in node.inputs[1:]]
-    logits = graph.node(node.name.rsplit(".hook_", 1)[0] + ".hook_logits")
+    logits = node
+    while logits.role != "depth_logits":  # the mix reads the weights, the weights read the logits
+        logits = graph.node(logits.inputs[0])
 
     def one(i: int) -> str:
         if i == 0:
@@ -130,18 +124,18 @@ def labels_for(trace: Trace, name: str, shape: tuple[int, int],
     node = trace.graph.node(name)
     n_rows, n_cols = shape
     indices = [str(j) for j in range(n_cols)]
-    if node.op in PER_HEAD_GRID_OPS and node.attrs.get("axis", -1) != 0:
+    if node.group == ATTENTION_CHAIN:
         return query_key_labels(trace, name)
-    if node.op == "linear_weights":  # linear attention's quadratic form: [head, q_pos, k_pos]
+    if node.role == "linear_weights":  # linear attention's quadratic form: [head, q_pos, k_pos]
         return (token_labels(trace, position_source(trace, node.inputs[0])),
                 token_labels(trace, position_source(trace, node.inputs[1])))
-    if node.op == "kv_state":  # row i is S_i row by row: column r·d + c is S_i[r, c]
+    if node.role == "kv_state":  # row i is S_i row by row: column r·d + c is S_i[r, c]
         d = math.isqrt(n_cols)
         return token_labels(trace, position_source(trace, name)), [f"{r},{c}" for r in range(d) for c in range(d)]
-    if node.op in ("depth_logits",) or (node.op == "softmax" and node.attrs.get("axis", -1) == 0):
+    if node.group == DEPTH_CHAIN and node.axes[0] == "source":
         return depth_source_labels(trace, node), token_labels(trace, name)
     rows = token_labels(trace, position_source(trace, name))
-    if vocab is not None and n_cols == len(vocab) and (node.op == "probs" or name == "logits"):
+    if vocab is not None and n_cols == len(vocab) and node.axes[-1] == "vocab":
         return rows, list(vocab)
     return rows, indices
 
@@ -158,8 +152,15 @@ def thin(labels: list[str], k: int) -> list[str]:
     return list(labels) if k <= 1 else [s if i % k == 0 else "" for i, s in enumerate(labels)]
 
 
-LINEAR_NAMES = {"W_O": "Output projection W_O", "W_in": "MLP: expand (W_in)",
-                "W_out": "MLP: project back (W_out)", "W_U": "Unembed → logits"}
+ROLE_NAMES = {"attn_out": "Output projection W_O", "mlp_pre": "MLP: expand (W_in)",
+              "mlp_out": "MLP: project back (W_out)", "logits": "Unembed → logits", "q": "Queries Q",
+              "k": "Keys K", "v": "Values V", "depth_weights": "Depth attention: softmax over sources",
+              "embed_pos": "Embedding + position", "phi_q": "Linear attention: feature map φ(q) = elu(q) + 1",
+              "phi_k": "Linear attention: feature map φ(k) = elu(k) + 1",
+              "kv_state": "Linear attention: running state S", "k_sum": "Linear attention: running sum z",
+              "linear_z": "Linear attention: output φ(q)·S ÷ φ(q)·z",
+              "linear_weights": "Linear attention, the quadratic way: weights",
+              "z_quadratic": "Linear attention, the quadratic way: weights · V"}
 OP_NAMES = {
     "embed": "Token embedding", "pos_sinusoidal": "Positional encoding (sinusoidal)",
     "pos_learned": "Positional encoding (learned)", "layernorm": "LayerNorm",
@@ -168,9 +169,6 @@ OP_NAMES = {
     "concat": "Concatenate the heads", "act": "Activation", "add": "Residual add",
     "probs": "Next-token probabilities", "depth_logits": "Depth attention: scores",
     "depth_mix": "Depth attention: mix", "dwa": "Depth-weighted average (DenseFormer)",
-    "feature_map": "Linear attention: feature map φ = elu + 1", "kv_state": "Linear attention: running state S",
-    "k_sum": "Linear attention: running sum z", "linear_out": "Linear attention: output φ(q)·S ÷ φ(q)·z",
-    "linear_weights": "Linear attention, the quadratic way: weights",
 }
 
 
@@ -184,16 +182,5 @@ def step_title(trace: Trace, name: str) -> str:
         where.append(f"Layer {node.layer}")
     if node.sublayer == "cross_attn":
         where.append("Cross-attention")
-    if node.op == "linear":
-        what = LINEAR_NAMES.get(node.params[0].rsplit(".", 1)[-1], "Linear map")
-    elif node.op == "proj_heads":
-        what = {"q": "Queries Q", "k": "Keys K", "v": "Values V"}[name.rsplit("_", 1)[-1]]
-    elif node.op == "softmax" and node.attrs.get("axis", -1) == 0:
-        what = "Depth attention: softmax over sources"
-    elif name.endswith("hook_z_quadratic"):
-        what = "Linear attention, the quadratic way: weights · V"
-    elif node.op == "add" and node.sublayer == "embed":
-        what = "Embedding + position"
-    else:
-        what = OP_NAMES.get(node.op, node.op)
+    what = ROLE_NAMES.get(node.role) or ("Linear map" if node.op == "linear" else OP_NAMES.get(node.op, node.op))
     return " · ".join(where + [what])

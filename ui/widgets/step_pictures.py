@@ -12,13 +12,24 @@ from collections.abc import Mapping
 import numpy as np
 
 from simulator import Trace, Transformer
+from simulator.graph import ATTENTION_CHAIN, DEPTH_CHAIN
 from ui.widgets.picture_items import Bars, Item, Lines, Panel, Picture, Symbol
-from ui.widgets.slicing import (Slicer, depth_source_labels, head_slicer, labels_for, norm_stats,
-                                query_key_labels, shown, step_title, token_labels)
+from ui.widgets.slicing import (
+    Slicer,
+    depth_source_labels,
+    head_slicer,
+    labels_for,
+    norm_stats,
+    query_key_labels,
+    shown,
+    step_title,
+    token_labels,
+)
 
-
-ATTENTION_OPS = ("scores", "scale", "mask", "softmax")
-LINEAR_OPS = ("feature_map", "kv_state", "k_sum", "linear_out", "linear_weights")  # linear attention's steps
+ATTENTION_ROLES = ("scores", "scaled", "mask", "pattern")  # the attention chain, in order
+DEPTH_ROLES = ("depth_logits", "depth_weights", "depth_mixed")  # an attention over depth, in order
+# linear attention's steps, each with its own picture
+LINEAR_ROLES = ("phi_q", "phi_k", "kv_state", "k_sum", "linear_z", "linear_weights", "z_quadratic")
 MAX_OUTLINED = 1024  # more changed cells than this are flagged in the title instead of outlined
 MAX_ALL_LINES = 24  # longer inputs draw one query's attention lines (the last, or the clicked one)
 # A weight matrix beside the activations it multiplies is drawn with smaller cells, and no
@@ -111,16 +122,16 @@ def build_picture(trace: Trace, model: Transformer, changes: Mapping[str, np.nda
         kind, rows = "qkv", _qkv(ctx, node)
     elif op == "rope":
         kind, rows = "rope", _rope(ctx, node)
-    elif op in ATTENTION_OPS and node.attrs.get("axis", -1) != 0:
+    elif node.group == ATTENTION_CHAIN:
         kind, rows = "attention", _attention(ctx, node, focus)
         return Picture(kind, step_title(trace, name), node.formula, rows, small=(0,))
-    elif op in LINEAR_OPS or node.name.endswith("hook_z_quadratic"):
+    elif node.role in LINEAR_ROLES:
         kind, rows = "linear_attention", _linear_attention(ctx, node, focus)
     elif op == "mix":
         kind, rows = "mix", _mix(ctx, node)
     elif op == "concat":
         kind, rows = "concat", _concat(ctx, node)
-    elif op == "linear" and node.params and node.params[0].endswith("W_O"):
+    elif node.role == "attn_out":
         kind, rows = "projection", _projection(ctx, node)
     elif op == "linear":
         kind, rows = "linear", _linear(ctx, node)
@@ -132,7 +143,7 @@ def build_picture(trace: Trace, model: Transformer, changes: Mapping[str, np.nda
         kind, rows = "layernorm", _layernorm(ctx, node)
     elif op == "probs":
         kind, rows = "probs", _probs(ctx, node, position)
-    elif op in ("depth_logits", "depth_mix", "softmax"):
+    elif node.group == DEPTH_CHAIN:
         kind, rows = "depth", _depth(ctx, node)
     elif op == "dwa":
         kind, rows = "dwa", _dwa(ctx, node)
@@ -144,16 +155,15 @@ def build_picture(trace: Trace, model: Transformer, changes: Mapping[str, np.nda
 # --- the builders: each returns rows of items -----------------------------------------------
 
 def _embedding(ctx: _Ctx, node) -> list[list[Item]]:
-    graph = ctx.graph
-    stack = f"{node.stack}." if node.stack else ""
-    pos_name = stack + "hook_pos_embed"
-    embed_name = stack + "hook_embed"
-    if pos_name not in graph.index:  # RoPE or no positions: the lookup itself is the picture
+    steps = {n.role: n.name for n in ctx.graph.nodes if n.stack == node.stack and n.sublayer == "embed"}
+    embed_name = steps["embed"]
+    pos_name = steps.get("pos_sinusoidal") or steps.get("pos_learned")
+    if pos_name is None:  # RoPE or no positions: the lookup itself is the picture
         table = ctx.param(ctx.node(embed_name).params[0], "W_E (one row per word)")
         table.rows = list(ctx.vocab)
         return [[table, Symbol("→", "pick each token's row"),
                  ctx.panel(embed_name, "token embedding", current=True)]]
-    total = graph.node(stack + "blocks.0.hook_resid_pre").name
+    total = steps["embed_pos"]
     return [[ctx.panel(embed_name, "token embedding", current=node.name == embed_name),
              Symbol("+"),
              ctx.panel(pos_name, "position", current=node.name == pos_name),
@@ -162,7 +172,7 @@ def _embedding(ctx: _Ctx, node) -> list[list[Item]]:
 
 
 def _qkv(ctx: _Ctx, node) -> list[list[Item]]:
-    letter = node.name.rsplit("_", 1)[-1].upper()
+    letter = node.role.upper()
     w_name = node.params[0]
     h = ctx.head
     x = ctx.panel(node.inputs[0], "input x")
@@ -173,22 +183,22 @@ def _qkv(ctx: _Ctx, node) -> list[list[Item]]:
 
 
 def _rope(ctx: _Ctx, node) -> list[list[Item]]:
-    letter = node.name.rsplit("_", 1)[-1].upper()
+    letter = node.role.removeprefix("rot_").upper()
     h = ctx.head
     return [[ctx.panel(node.inputs[0], f"{letter} (head {h})", head=h),
              Symbol("⟳", "rotate pairs by\nposition × θ"),
              ctx.panel(node.name, f"rotated {letter} (head {h})", current=True, head=h)]]
 
 
-def _attention_chain(ctx: _Ctx, node) -> list[str]:
-    """[scores, scaled, masked, pattern] step names around any of the four."""
+def _chain(ctx: _Ctx, node, roles: tuple[str, ...]) -> list[str]:
+    """The step names of a chain (each step reading the one before) around any of its steps."""
     down = node
-    while down.op != "scores":
+    while down.role != roles[0]:
         down = ctx.node(down.inputs[0])
     chain = [down.name]
-    for want in ATTENTION_OPS[1:]:
+    for want in roles[1:]:
         nxt = next(n for n in ctx.graph.nodes[ctx.graph.index[chain[-1]] + 1:]
-                   if n.inputs and n.inputs[0] == chain[-1] and n.op == want)
+                   if n.inputs and n.inputs[0] == chain[-1] and n.role == want)
         chain.append(nxt.name)
     return chain
 
@@ -196,7 +206,7 @@ def _attention_chain(ctx: _Ctx, node) -> list[str]:
 def _attention(ctx: _Ctx, node, focus: int | None) -> list[list[Item]]:
     """A strip of the four stages (current one framed) above the current stage's own
     calculation drawn large: input → operation → output."""
-    chain = _attention_chain(ctx, node)
+    chain = _chain(ctx, node, ATTENTION_ROLES)  # [scores, scaled, masked, pattern]
     raw, scaled, masked, pattern = chain
     h = ctx.head
     sqrt_d = ctx.node(scaled).attrs["sqrt_d"]
@@ -252,7 +262,7 @@ def _linear_attention(ctx: _Ctx, node, focus: int | None) -> list[list[Item]]:
     h, a = ctx.head, node.name.rsplit(".", 1)[0] + "."
     op = node.op
     if op == "feature_map":
-        letter = "q" if node.name.endswith("phi_q") else "k"
+        letter = node.role.removeprefix("phi_")
         return [[ctx.panel(node.inputs[0], f"{letter} (head {h})", head=h), Symbol("φ", "elu(x) + 1\n(always > 0)"),
                  ctx.panel(node.name, f"φ({letter}) (head {h})", current=True, head=h)]]
     if op == "kv_state":
@@ -326,9 +336,9 @@ def _linear(ctx: _Ctx, node) -> list[list[Item]]:
     short = w_name.rsplit(".", 1)[-1]
     x = ctx.panel(node.inputs[0], "input x")
     w = ctx.matrix(w_name, short, x)
-    if short == "W_U":
+    if node.role == "logits":
         w.cols = list(ctx.vocab)
-    out = {"W_in": "pre-activation", "W_out": "MLP output", "W_U": "logits"}.get(short, "output")
+    out = {"mlp_pre": "pre-activation", "mlp_out": "MLP output", "logits": "logits"}.get(node.role, "output")
     return [[x, Symbol("×", "matrix\nproduct"), w,
              Symbol("=", "+ " + b_name.rsplit(".", 1)[-1]), ctx.panel(node.name, out, current=True)]]
 
@@ -343,10 +353,10 @@ def _activation(ctx: _Ctx, node) -> list[list[Item]]:
 def _short(ctx: _Ctx, name: str) -> str:
     """What a residual input is, in words."""
     node = ctx.node(name)
-    tail = node.name.rsplit(".", 1)[-1]
-    return {"hook_attn_out": "attention output", "hook_cross_attn_out": "cross-attention output",
-            "hook_mlp_out": "MLP output", "hook_embed": "token embedding",
-            "hook_pos_embed": "position"}.get(tail, "stream in")
+    if node.role == "attn_out" and node.sublayer == "cross_attn":
+        return "cross-attention output"
+    return {"attn_out": "attention output", "mlp_out": "MLP output", "embed": "token embedding",
+            "pos_sinusoidal": "position", "pos_learned": "position"}.get(node.role, "stream in")
 
 
 def _residual(ctx: _Ctx, node) -> list[list[Item]]:
@@ -384,13 +394,8 @@ def _probs(ctx: _Ctx, node, position: int | None) -> list[list[Item]]:
              Bars(probs, list(ctx.vocab), token_labels(ctx.trace, node.name), pos, t)]]
 
 
-def _depth_chain(ctx: _Ctx, node) -> list[str]:
-    prefix = node.name.rsplit(".hook_", 1)[0]
-    return [f"{prefix}.hook_logits", f"{prefix}.hook_weights", f"{prefix}.hook_mixed"]
-
-
 def _depth(ctx: _Ctx, node) -> list[list[Item]]:
-    logits, weights, mixed = _depth_chain(ctx, node)
+    logits, weights, mixed = _chain(ctx, node, DEPTH_ROLES)
     return [[ctx.panel(logits, "scores over depth", current=node.name == logits),
              Symbol("→", "softmax over\nsources"),
              ctx.panel(weights, "weights α", current=node.name == weights, kind="prob"),

@@ -12,7 +12,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QFontMetricsF
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from ui.messages import plain
 from ui.bridge import SessionBridge
+from ui.widgets import colormaps
 from ui.widgets import heatmap as heatmap_mod
 from ui.widgets.heatmap import Heatmap, format_value
 from ui.widgets.next_token import NextTokenPanel
@@ -65,13 +67,14 @@ class StepView(QWidget):
         self._title = QLabel()  # the step's name in words, then its formula, on one line if they fit
         self._title.setWordWrap(True)
         self._title.setTextFormat(Qt.TextFormat.RichText)
-        self._name = QLabel()
+        self._name = plain(QLabel())
         self._name.setStyleSheet("color: #606060")
         self._name.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self._hover = QLabel(" ")
+        self._hover = plain(QLabel(" "))  # token names on the axes
         self._canvas = _Canvas(self)
         self._lines = AttentionLines(self._canvas)
         self._next = NextTokenPanel(self._canvas)
+        colormaps.keep_maps(self.bridge, self._next.bars)
         self._lines.hide()
         self._next.hide()
 
@@ -223,6 +226,7 @@ class StepView(QWidget):
 
     def _new_box(self) -> PanelBox:
         box = PanelBox(self._canvas)
+        colormaps.keep_maps(self.bridge, box.heatmap)
         box.heatmap.set_font_scale(self._scale)
         box.heatmap.sigCellClicked.connect(lambda cell, b=box: self._cell_clicked(b, cell))
         box.heatmap.sigCellHovered.connect(lambda cell, b=box: self._cell_hovered(b, cell))

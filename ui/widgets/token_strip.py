@@ -14,6 +14,8 @@ from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QGridLayout, QLa
                                QSizePolicy, QStyle, QStyledItemDelegate, QStyleOptionViewItem, QVBoxLayout,
                                QWidget)
 
+from simulator import budget
+from ui.messages import plain
 from ui.bridge import SessionBridge
 from ui.widgets.slicing import shown  # a space token as "␣", on chips as on the pictures' axes
 
@@ -42,8 +44,8 @@ def check_tokens(model, proposal) -> str | None:
         return (f"{words} {verb} not in the vocabulary, so nothing changed. The model only knows the "
                 f"{len(ids)} tokens listed under Vocabulary; click one to add it.")
     try:
-        model.tokens(proposal)
-    except ValueError as exc:
+        budget.check_run(model.config, model.tokens(proposal))
+    except ValueError as exc:  # TokenError and BudgetError are ValueErrors
         return f"{exc} Nothing changed."
     return None
 
@@ -186,7 +188,7 @@ class TokenStrip(QWidget):
         self.vocab.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.vocab.itemClicked.connect(lambda item: self.add_token(item.data(TOKEN_ROLE)))
         self.choice_group = QButtonGroup(self)  # source / target: where vocabulary clicks go
-        self.message = QLabel()
+        self.message = plain(QLabel())  # names a typed token: never HTML
         self.message.setWordWrap(True)
         self.message.setStyleSheet(ERROR_STYLE)
         self.message.hide()

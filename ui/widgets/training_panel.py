@@ -389,5 +389,6 @@ class TrainingPanel(QWidget):
         for r, row in enumerate(self.heatmaps):
             for c, h in enumerate(row):
                 h.set_font_scale(0.8)
+                colormaps.keep_maps(self.bridge, h)
                 h.setMinimumSize(110, 110)  # the grid shares the panel's height with the plots
                 self.attn_grid.addWidget(h, r, c)

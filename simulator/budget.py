@@ -1,0 +1,164 @@
+"""How much memory and work a model takes, worked out from its config before anything is allocated.
+
+A trace keeps every intermediate step, so its size grows with layers × heads × tokens² for
+each attention step (raw scores, scaled scores, masked scores, pattern), plus tokens × d_model
+or d_mlp for the others. A file, a lesson or a typed setting could ask for hundreds of gigabytes;
+every model is checked here first (`Transformer` calls `check_model` when it is built and
+`check_run` before each forward pass) and refused with a message that says how large it would be
+and what to shrink.
+
+The limits are module attributes so that a script can change them::
+
+    import simulator.budget
+    simulator.budget.MEMORY_BYTES = 4 << 30   # allow 4 GiB
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from .config import ModelConfig
+from .graph import build_graph
+from .params import param_shapes
+
+MEMORY_BYTES = 1 << 30  # weights + the kept trace + working space of one run: 1 GiB by default
+WORK_MADDS = 2 * 10 ** 10  # multiply-adds of one forward pass (a few seconds of numpy here)
+BYTES = 8  # float64
+
+
+class BudgetError(ValueError):
+    """A model, or a run of it, that would not fit the budget; the message says what to shrink."""
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What one model run would cost, in bytes and multiply-adds."""
+
+    weights: int  # bytes of the parameters
+    trace: int  # bytes of every kept step
+    attention: int  # the part of `trace` in [head, query, key] grids
+    largest: int  # bytes of the largest single step (about that much again is working space)
+    work: int  # multiply-adds of the forward pass
+
+    @property
+    def total(self) -> int:
+        return self.weights + self.trace + 2 * self.largest
+
+
+def size_text(n: float) -> str:
+    """A byte count in words a teacher reads at a glance: 1.5 GB, 300 MB, 20 kB."""
+    for unit, scale in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:,.1f} {unit}"
+    return f"{int(n)} bytes"
+
+
+def weight_bytes(cfg: ModelConfig) -> int:
+    return BYTES * sum(math.prod(s) for s in param_shapes(cfg).values())
+
+
+def _shape(op: str, xs: list[tuple], ps: list[tuple], attrs) -> tuple[tuple, int]:
+    """A node's output shape and its multiply-adds, from its inputs' and parameters' shapes."""
+    if op == "embed":
+        return (xs[0][0], ps[0][1]), 0
+    if op == "pos_sinusoidal":
+        return (xs[0][0], attrs["d_model"]), 0
+    if op == "pos_learned":
+        return (xs[0][0], ps[0][1]), 0
+    if op == "proj_heads":
+        n, (h, d, dh) = xs[0][0], ps[0]
+        return (n, h, dh), n * d * h * dh
+    if op == "scores":
+        q, k = xs
+        return (q[1], q[0], k[0]), q[1] * q[0] * k[0] * q[2]
+    if op == "mix":
+        p, v = xs
+        return (p[1], v[1], v[2]), p[0] * p[1] * p[2] * v[2]
+    if op == "concat":
+        return (xs[0][0], xs[0][1] * xs[0][2]), 0
+    if op == "linear":
+        return (*xs[0][:-1], ps[0][-1]), math.prod(xs[0]) * ps[0][-1]
+    if op == "depth_logits":
+        return (len(attrs["groups"]), xs[0][0]), len(attrs["groups"]) * math.prod(xs[0])
+    if op == "depth_mix":
+        return xs[1], len(attrs["groups"]) * math.prod(xs[1])
+    # element-wise steps (add, norms, masks, softmax, activations, rope, dwa …) and any op
+    # added later: as large as their largest input
+    big = max(xs, key=math.prod) if xs else ()
+    return big, len(xs) * math.prod(big)
+
+
+def estimate(cfg: ModelConfig, n_tokens: int, n_target: int | None = None) -> Estimate:
+    """The cost of running `cfg` on `n_tokens` tokens (an encoder-decoder: source and target lengths)."""
+    graph = build_graph(cfg)
+    params = param_shapes(cfg)
+    n_target = n_tokens if n_target is None else n_target
+    shapes: dict[str, tuple] = {"input_ids": (n_tokens,), "encoder.input_ids": (n_tokens,),
+                                "decoder.input_ids": (n_target,), "temperature": ()}
+    trace = attention = largest = work = 0
+    for node in graph.nodes:
+        shape, madds = _shape(node.op, [shapes[i] for i in node.inputs], [params[p] for p in node.params],
+                              node.attrs)
+        shapes[node.name] = shape
+        size = BYTES * math.prod(shape)
+        trace += size
+        if len(shape) == 3 and node.op in ("scores", "scale", "mask", "softmax"):
+            attention += size
+        largest = max(largest, size)
+        work += madds
+    return Estimate(weight_bytes(cfg), trace, attention, largest, work)
+
+
+def _lengths(tokens) -> tuple[int, int | None]:
+    if isinstance(tokens, tuple):
+        return len(tokens[0]), len(tokens[1])
+    return len(tokens), None
+
+
+def max_tokens(cfg: ModelConfig) -> int:
+    """The most tokens (up to n_ctx) a run of `cfg` may take within the budget; 0 if none fit."""
+    lo, hi = 0, cfg.n_ctx
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        e = estimate(cfg, mid)
+        if e.total <= MEMORY_BYTES and e.work <= WORK_MADDS:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
+def check_model(cfg: ModelConfig) -> None:
+    """Refuse a model whose weights alone would not fit the memory budget."""
+    w = weight_bytes(cfg)
+    if w > MEMORY_BYTES:
+        raise BudgetError(f"This model's weights would take {size_text(w)}; Stepformer keeps each model "
+                          f"within {size_text(MEMORY_BYTES)}. Make d_model, d_mlp, the vocabulary or "
+                          "the number of layers smaller.")
+
+
+def check_run(cfg: ModelConfig, tokens) -> None:
+    """Refuse a forward pass of `cfg` on `tokens` (token strings, or a (source, target) pair)
+    whose trace or work would not fit the budget, before anything is allocated."""
+    n, n_target = _lengths(tokens)
+    e = estimate(cfg, n, n_target)
+    if e.total <= MEMORY_BYTES and e.work <= WORK_MADDS:
+        return
+    count = f"{n:,} tokens" if n_target is None else f"{n:,} source and {n_target:,} target tokens"
+    if e.total > MEMORY_BYTES:
+        cost = f"would keep {size_text(e.total)} of steps and weights"
+        if e.attention > e.total / 2:
+            cost += (f" ({size_text(e.attention)} of it in attention grids: {cfg.n_layers} layers × "
+                     f"{cfg.n_heads} heads × {max(n, n_target or 0):,}² scores × 4 steps × 8 bytes)")
+        limit = f"the limit is {size_text(MEMORY_BYTES)}"
+    else:
+        cost = f"would take {e.work:.2g} multiply-adds"
+        limit = f"the limit is {WORK_MADDS:.2g}, a few seconds of work"
+    fit = max_tokens(cfg)
+    fewer = f"use at most {fit:,} tokens" if fit else "no input fits this model"
+    raise BudgetError(f"Running this model on {count} {cost}; {limit}. To fit, {fewer}, or make the model "
+                      "smaller (fewer layers or heads, a smaller d_model or d_mlp).")
+
+
+__all__ = ["BudgetError", "Estimate", "estimate", "weight_bytes", "check_model", "check_run", "max_tokens", "size_text",
+           "MEMORY_BYTES", "WORK_MADDS"]
