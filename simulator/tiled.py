@@ -1,16 +1,16 @@
 """Tiled attention with the online softmax: FlashAttention's idea (Dao et al., 2022), step by step.
 
 One head's output softmax(q·kᵀ/√d)·v is computed one block of keys at a time. Only that block's
-scores exist at any moment; for each query the walk keeps a running maximum m, a running sum l of
+scores exist at any moment; for each query the walk keeps a running maximum m, a running sum ℓ of
 exponentials and a running, unnormalised output acc:
 
     s      = q·k_blockᵀ / √d                      (masked cells −∞)
     m_new  = max(m, rowmax(s))
     α      = exp(m − m_new)                       the old terms were scaled by e^−m: rescale them
     p      = exp(s − m_new)
-    l      = α·l + rowsum(p)
+    ℓ      = α·ℓ + rowsum(p)
     acc    = α·acc + p·v_block
-    out    = acc / l                              after the last block
+    out    = acc / ℓ                              after the last block
 
 Because exp(x − m_new) = exp(x − m)·exp(m − m_new), multiplying by α makes every earlier term as if
 it had been computed with the new maximum, so the result is the full softmax attention exactly
@@ -34,17 +34,17 @@ class State:
     keys: tuple[int, int]  # [start, stop) of the key block just read ((0, 0) before any)
     scores: np.ndarray  # [q_pos, keys in the block] this block's scaled, masked scores: the only ones held
     m: np.ndarray  # [q_pos] running maximum of the scores seen (−∞ before any)
-    l: np.ndarray  # [q_pos] running sum of exp(score − m)
+    total: np.ndarray  # [q_pos] ℓ, the running sum of exp(score − m)
     acc: np.ndarray  # [q_pos, d_v] running Σ exp(score − m)·v
     alpha: np.ndarray  # [q_pos] the rescaling exp(m_old − m_new) this block applied
-    memory: int  # numbers held besides q, k, v: the block's scores and weights, m, l, acc
+    memory: int  # numbers held besides q, k, v: the block's scores and weights, m, ℓ, acc
     peak: int  # the largest `memory` so far
     done: bool  # every key block has been read
 
     def output(self) -> np.ndarray:
-        """acc / l: the attention output so far (final once `done`)  # [q_pos, d_v]"""
+        """acc / ℓ: the attention output so far (final once `done`)  # [q_pos, d_v]"""
         with np.errstate(invalid="ignore", divide="ignore"):
-            return self.acc / self.l[:, None]
+            return self.acc / self.total[:, None]
 
 
 def full_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, causal: bool) -> np.ndarray:
@@ -67,11 +67,11 @@ def walk(q: np.ndarray, k: np.ndarray, v: np.ndarray, block: int, causal: bool =
     n_q, n_k, d_v = len(q), len(k), v.shape[-1]
     scale = math.sqrt(q.shape[-1])
     m = np.full(n_q, -np.inf)
-    l = np.zeros(n_q)
+    total = np.zeros(n_q)
     acc = np.zeros((n_q, d_v))
-    kept = 3 * n_q + n_q * d_v  # m, l, acc: held from start to end
+    kept = 3 * n_q + n_q * d_v  # m, ℓ, acc: held from start to end
     n_blocks = -(-n_k // block)
-    yield State(0, (0, 0), np.zeros((n_q, 0)), m, l, acc, np.ones(n_q), kept, kept, n_blocks == 0)
+    yield State(0, (0, 0), np.zeros((n_q, 0)), m, total, acc, np.ones(n_q), kept, kept, n_blocks == 0)
     peak = kept
     rows = np.arange(n_q)[:, None]
     for b in range(n_blocks):
@@ -80,16 +80,16 @@ def walk(q: np.ndarray, k: np.ndarray, v: np.ndarray, block: int, causal: bool =
         if causal:
             s = np.where(np.arange(lo, hi)[None, :] <= rows, s, -np.inf)
         m_new = np.maximum(m, s.max(1))
-        seen = np.isfinite(m_new)  # a query with no key yet keeps m = −∞, l = 0, acc = 0
+        seen = np.isfinite(m_new)  # a query with no key yet keeps m = −∞, ℓ = 0, acc = 0
         safe = np.where(seen, m_new, 0.0)
         alpha = np.where(np.isfinite(m), np.exp(np.where(seen, m - safe, 0.0)), 0.0)
         p = np.exp(s - safe[:, None])  # exp(−∞) = 0: masked keys add nothing
-        l = alpha * l + p.sum(1)
+        total = alpha * total + p.sum(1)
         acc = alpha[:, None] * acc + p @ v[lo:hi]
         m = m_new
         memory = kept + 2 * s.size  # the block's scores and their exponentials
         peak = max(peak, memory)
-        yield State(b + 1, (lo, hi), s, m, l, acc, alpha, memory, peak, b + 1 == n_blocks)
+        yield State(b + 1, (lo, hi), s, m, total, acc, alpha, memory, peak, b + 1 == n_blocks)
 
 
 def tiled_attention(q: np.ndarray, k: np.ndarray, v: np.ndarray, block: int, causal: bool = False) -> np.ndarray:

@@ -56,7 +56,7 @@ def test_each_state_holds_one_block_and_the_running_numbers_are_what_they_say():
         np.testing.assert_allclose(st.scores, s_full[:, lo:hi], rtol=1e-14)
         seen = s_full[:, :hi]
         np.testing.assert_allclose(st.m, seen.max(1), rtol=1e-14)
-        np.testing.assert_allclose(st.l, np.exp(seen - st.m[:, None]).sum(1), rtol=1e-13)
+        np.testing.assert_allclose(st.total, np.exp(seen - st.m[:, None]).sum(1), rtol=1e-13)
         np.testing.assert_allclose(st.acc, np.exp(seen - st.m[:, None]) @ v[:hi], rtol=1e-12, atol=1e-13)
     # a rescaling happens exactly where a block raised a query's maximum
     for before, after in zip(states[1:], states[2:]):
