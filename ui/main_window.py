@@ -36,6 +36,7 @@ from ui.widgets.explain_panel import ExplainPanel
 from ui.widgets.gradient_view import GradientFlowView
 from ui.widgets.residual_view import ResidualStreamView
 from ui.widgets.settings_dialog import SettingsDialog
+from ui.widgets.tiled_view import TiledView
 from ui.widgets.token_strip import TokenStrip
 from ui.widgets.training_panel import TrainingPanel
 from ui.widgets.transport import Transport
@@ -142,6 +143,7 @@ class MainWindow(QMainWindow):
         self.add_view("Gradients", lambda: GradientFlowView(bridge))
         self.add_view("Backward pass", lambda: BackwardView(bridge))
         self.add_view("Cost of attention", lambda: CostView(bridge))
+        self.add_view("Tiled attention", lambda: TiledView(bridge))
         add_presets_menu(self)
         # --- end of extra views ---
 

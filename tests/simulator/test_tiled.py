@@ -63,10 +63,10 @@ def test_each_state_holds_one_block_and_the_running_numbers_are_what_they_say():
         raised = after.m > before.m
         np.testing.assert_allclose(after.alpha[raised], np.exp(before.m - after.m)[raised])
         assert (after.alpha[~raised] == 1).all()
-    # memory: m, l, acc (3n + n·d_v) plus one block of scores and weights, far below the n² grid's
-    assert states[0].memory == 3 * n + 5 * n
-    assert states[1].memory == 8 * n + 2 * n * block and states[-1].peak == states[1].memory
-    assert max(s.memory for s in walk(*_qkv(64, 64), 8)) < 2 * 64 * 64 / 3
+    # memory: m and ℓ (2n) plus one block of scores and weights, far below the grid's 2·n·n
+    assert states[0].memory == 2 * n
+    assert states[1].memory == 2 * n + 2 * n * block and states[-1].peak == states[1].memory
+    assert max(s.memory for s in walk(*_qkv(64, 64), 8)) == 2 * 64 + 2 * 64 * 8 < 2 * 64 * 64 / 7
 
 
 def test_the_walk_reproduces_the_models_own_head_output():
@@ -75,6 +75,21 @@ def test_the_walk_reproduces_the_models_own_head_output():
     q, k, v = head_inputs(trace, "blocks.1.attn.", 1)
     np.testing.assert_allclose(tiled_attention(q, k, v, 3, causal=True), trace["blocks.1.attn.hook_z"][:, 1],
                                atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["window", "strided-full", "bigbird"])
+def test_any_mask_tiles_exactly_like_the_models_masked_attention(kind):
+    from simulator.patterns import allowed
+    q, k, v = _qkv(12, 12, seed=4)
+    ok = allowed(kind, 12, 12, 2, 3, 1, 2, 0)
+    want = full_attention(q, k, v, allowed=ok)
+    for block in (1, 4, 5):
+        np.testing.assert_allclose(tiled_attention(q, k, v, block, allowed=ok), want, rtol=0, atol=1e-12)
+    model = Transformer(ModelConfig(attention="window", window=2), seed=1)
+    trace = model.run("the cat sat on the mat")
+    q, k, v = head_inputs(trace, "blocks.0.attn.", 0)
+    got = tiled_attention(q, k, v, 2, allowed=allowed("window", 6, 6, 2))
+    np.testing.assert_allclose(got, trace["blocks.0.attn.hook_z"][:, 0], atol=1e-12)
 
 
 @pytest.mark.parametrize("block", [0, -2, 1.5, True])
