@@ -9,9 +9,10 @@ A lesson file looks like::
         {"step": "blocks.0.attn.hook_q", "text": "Each token asks a question …"},
         {"step": "blocks.0.attn.hook_pattern", "head": 0,
          "question": "Which position does the last token attend to most?",
-         "answer": "…"}]}
+         "answer": "…"},
+        {"step": "blocks.0.attn.hook_pattern", "view": "Cost of attention", "text": "…"}]}
 
-A stop may override "model", "tokens" and "head"; otherwise it inherits them from the
+A stop shows the step view unless "view" names another view (a tab of the window). A stop may override "model", "tokens" and "head"; otherwise it inherits them from the
 stop before it (the first stop from the lesson's top level). "model" is either
 {"config": {...ModelConfig fields...}, "seed": n} or {"preset": "name"}. Every field is
 checked when the lesson is opened, and an error names the stop and the field at fault.
@@ -53,6 +54,7 @@ class Stop:
     head: int = 0
     question: str = ""
     answer: str = ""
+    view: str = ""  # the title of the view (tab) to show, e.g. "Cost of attention"; "" for the step view
 
 
 @dataclass(frozen=True)
@@ -170,7 +172,7 @@ def parse_lesson(data, source: str = "lesson") -> Lesson:
         where = f"{source}, stop {n}"
         if not isinstance(raw, dict):
             raise LessonError(f"{where}: a stop must be a JSON object.")
-        unknown = set(raw) - {"step", "text", "model", "tokens", "head", "question", "answer"}
+        unknown = set(raw) - {"step", "text", "model", "tokens", "head", "question", "answer", "view"}
         if unknown:
             raise LessonError(f"{where}: unknown fields {sorted(unknown)}.")
         model = _check_model_spec(raw.get("model", model), where)
@@ -182,7 +184,7 @@ def parse_lesson(data, source: str = "lesson") -> Lesson:
         if "step" not in raw or not isinstance(raw["step"], str):
             raise LessonError(f"{where}: \"step\" is missing; name the step to show, e.g. "
                               "\"blocks.0.attn.hook_pattern\".")
-        for key in ("text", "question", "answer"):
+        for key in ("text", "question", "answer", "view"):
             if not isinstance(raw.get(key, ""), str):
                 raise LessonError(f"{where}: \"{key}\" must be text.")
         if not raw.get("text") and not raw.get("question"):
@@ -190,7 +192,7 @@ def parse_lesson(data, source: str = "lesson") -> Lesson:
         if isinstance(head, bool) or not isinstance(head, int) or head < 0:
             raise LessonError(f"{where}: \"head\" must be a head number (0, 1, …).")
         stop = Stop(raw["step"], raw.get("text", ""), model, tokens, head,
-                    raw.get("question", ""), raw.get("answer", ""))
+                    raw.get("question", ""), raw.get("answer", ""), raw.get("view", ""))
         try:
             checker.check(stop)
         except (ValueError, KeyError, OSError) as exc:  # LessonError, TokenError, BudgetError too

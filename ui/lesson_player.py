@@ -182,8 +182,11 @@ class LessonPlayer(QWidget):
         state = bridge.view_state()
         # a stop may show a step the sublayer view skips
         visible = bridge.trace.graph.node(stop.step).name in bridge.stepper.names
-        bridge.apply_view_state(replace(state, step=stop.step, head=stop.head, lesson=None,
-                                        granularity=state.granularity if visible else "operation"))
+        target = replace(state, step=stop.step, head=stop.head, lesson=None, tab=stop.view or "Step",
+                         granularity=state.granularity if visible else "operation")
+        if bridge.view_problems(target).get("tab"):  # a view this window does not have: stay where it is
+            target = replace(target, tab=None)
+        bridge.apply_view_state(target)
         self._show_stop(i)
 
     def _show_stop(self, i: int) -> None:

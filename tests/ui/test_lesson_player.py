@@ -39,6 +39,7 @@ def test_every_shipped_lesson_opens_each_stop_on_its_step_and_head(window, path)
         assert player.index == i
         assert bridge.stepper.name == bridge.trace.graph.node(stop.step).name
         assert bridge.head == stop.head
+        assert window.tabs.tabText(window.tabs.currentIndex()) == (stop.view or "Step")  # the stop's view
         assert bridge.session.tokens == player.lesson.open_stop(i)[1]
         assert player.where.text().startswith(f"Stop {i + 1} of {len(player.lesson.stops)}")
         if stop.text:
