@@ -219,6 +219,15 @@ class Session(Observable):
     def set_temperature(self, temperature: float) -> None:
         self._apply(*self.model.rerun(self.trace, temperature=temperature))
 
+    @property
+    def ablate(self) -> Mapping[str, str]:
+        """The components switched off: {"blocks.1.attn.head0": "zero" | "mean", …}."""
+        return self.trace.ablate
+
+    def set_ablation(self, ablate: Mapping[str, str]) -> None:
+        """Switch components off (and every other one back on); a bad name raises and changes nothing."""
+        self._apply(*self.model.rerun(self.trace, ablate=ablate))
+
     def set_model(self, model: Transformer, tokens=None) -> None:
         """Swap in another model (a new config, a loaded file); tokens default to the current ones."""
         trace = model.run(self.tokens if tokens is None else tokens, temperature=self.temperature)
@@ -234,27 +243,33 @@ class BackwardWalk(Cursor):
     cursor stays on the same name) but the gradients only when next read, so a walk nobody
     looks at costs nothing. A single decoder token leaves nothing to predict: the walk is empty
     and `message` says why.
+
+    With `follow=False` the walk does not subscribe to the session: its owner calls
+    `session_changed` after each edit (the app's view does, on the bridge's one signal).
     """
 
-    def __init__(self, session: Session):
+    def __init__(self, session: Session, follow: bool = True):
         super().__init__([])
         self.session: Session | None = None
+        self._follow_edits = follow
         self._followed: Session | None = None
         self._steps: list[BackwardStep] | None = None  # None: to compute when next read
         self._loss: float | None = None
         self.set_session(session)
 
     def set_session(self, session: Session) -> None:
-        """Follow another session (a new model file, a new config)."""
+        """Walk another session (a new model file, a new config)."""
         self.close()
-        self.session = self._followed = session
-        session.subscribe(self._session_changed)
-        self._session_changed()
+        self.session = session
+        if self._follow_edits:
+            self._followed = session
+            session.subscribe(self.session_changed)
+        self.session_changed()
 
     def close(self) -> None:
         """Stop following the session's edits (the session may outlive whoever walks it)."""
         if self._followed is not None:
-            self._followed.unsubscribe(self._session_changed)
+            self._followed.unsubscribe(self.session_changed)
             self._followed = None
 
     @property
@@ -267,7 +282,8 @@ class BackwardWalk(Cursor):
         """Why the walk is empty ("" when it is not)."""
         return "" if self._names else "Type at least two tokens: each token's target is the one after it."
 
-    def _session_changed(self) -> None:
+    def session_changed(self) -> None:
+        """The session was edited: renew the step names now and the gradients when next read."""
         names = [n.name for n in reversed(self.session.model.graph.nodes)] if self.job else []
         self._follow(names)
         self._steps = self._loss = None

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import MappingProxyType
 
 import numpy as np
@@ -176,11 +176,15 @@ class Transformer:
 
     # --- forward ---
 
-    def run(self, tokens, target=None, temperature: float = 1.0) -> Trace:
+    def run(self, tokens, target=None, temperature: float = 1.0, ablate: Mapping[str, str] | None = None,
+            hooks: Mapping[str, Callable[[np.ndarray], np.ndarray]] | None = None) -> Trace:
         """Run the forward pass and record every step.
 
         `tokens` is a text or a list of token strings; an encoder-decoder model takes the
         source as `tokens` and the target as `target` (or a (source, target) pair).
+        `ablate` switches components off, e.g. {"blocks.1.attn.head0": "zero", "blocks.0.mlp":
+        "mean"} (see `simulator.interp.ablation_hooks`); `hooks` maps a step's name to a function
+        that replaces its value once computed (how activation patching is done).
         Raises NumericOverflowError rather than return a step holding NaN or ±inf
         (apart from the -inf of masked attention scores), and `budget.BudgetError`, before
         anything is computed, for a run too large for the memory budget.
@@ -189,15 +193,30 @@ class Transformer:
         budget.check_run(self.config, toks)
         values = self._inputs(toks, temperature)
         params = self._params
+        ablate = _checked_ablation(ablate)
+        overrides = self._overrides(ablate, hooks)
         with np.errstate(over="ignore", invalid="ignore"):  # an overflow is reported below, by step
             for node in self.graph.nodes:
                 v = FORWARD[node.op]([values[i] for i in node.inputs], [params[p] for p in node.params],
                                      node.attrs)
+                if node.name in overrides:
+                    v = overrides[node.name](v)
                 if _overflowed(node.op, v):
                     raise NumericOverflowError(node.name)
                 v.flags.writeable = False
                 values[node.name] = v
-        return Trace(self.graph, values, MappingProxyType(dict(params)), toks)
+        return Trace(self.graph, values, MappingProxyType(dict(params)), toks, ablate)
+
+    def _overrides(self, ablate, hooks) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
+        from .interp import ablation_hooks  # interp reads models; the model only borrows its hooks
+        overrides = ablation_hooks(self.graph, self.config.n_heads, ablate)
+        for name, hook in (hooks or {}).items():
+            if name not in self.graph.index and name not in self.graph.aliases:
+                raise KeyError(f"No step called {name!r} to hook.")
+            real = self.graph.aliases.get(name, name)
+            first = overrides.get(real)
+            overrides[real] = hook if first is None else (lambda v, f=first, h=hook: h(f(v)))
+        return overrides
 
     def loss_and_grads(self, tokens, targets, mask=None, label_smoothing: float = 0.0):
         """Cross-entropy of the next-token predictions, and ∂loss/∂ every parameter and step.
@@ -207,15 +226,16 @@ class Transformer:
         from .backward import loss_and_grads  # the backward module reads the model, not the reverse
         return loss_and_grads(self, tokens, targets, mask, label_smoothing)
 
-    def rerun(self, trace: Trace, params: Sequence[str] = (), tokens=None,
-              temperature: float | None = None) -> tuple[Trace, Mapping[str, np.ndarray]]:
+    def rerun(self, trace: Trace, params: Sequence[str] = (), tokens=None, temperature: float | None = None,
+              ablate: Mapping[str, str] | None = None) -> tuple[Trace, Mapping[str, np.ndarray]]:
         """Recompute only what an edit touched.
 
         `params` names the parameters changed since `trace` was made; `tokens` and
         `temperature`, when given, replace the inputs. Returns the new trace and a mapping
         (`trace.Changes`) giving, for every step whose value changed, the absolute change per
         cell (same shape; a step whose shape changed reports every cell as changed, with an
-        infinite delta). Unchanged steps keep their very array from `trace`.
+        infinite delta). Unchanged steps keep their very array from `trace`. `ablate`, when given,
+        replaces the trace's ablations (`{}` switches every component back on).
         Raises NumericOverflowError like `run`.
         """
         toks = trace.tokens if tokens is None else self.tokens(tokens)
@@ -223,20 +243,28 @@ class Transformer:
             budget.check_run(self.config, toks)
         temp = trace.temperature if temperature is None else temperature
         new_inputs = self._inputs(toks, temp)
+        ablate = trace.ablate if ablate is None else _checked_ablation(ablate)
         if trace.graph is not self.graph:
-            fresh = self.run(toks, temperature=temp)
+            fresh = self.run(toks, temperature=temp, ablate=ablate)
             return fresh, {n: np.full(np.shape(fresh[n]), np.inf) for n in fresh}
         values = dict(trace._values)
         dirty = {k for k, v in new_inputs.items() if not np.array_equal(v, values.get(k))}
         values.update(new_inputs)
         dirty_params = set(params)
         p = self._params
+        overrides = self._overrides(ablate, None)
+        old_overrides = self._overrides(trace.ablate, None) if ablate != trace.ablate else overrides
+        # a step whose ablation changed is recomputed even when its inputs did not move
+        forced = {n for n in set(overrides) | set(old_overrides)
+                  if _node_ablation(ablate, n, self) != _node_ablation(trace.ablate, n, self)}
         changed: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         for node in self.graph.nodes:
-            if dirty_params.isdisjoint(node.params) and dirty.isdisjoint(node.inputs):
+            if dirty_params.isdisjoint(node.params) and dirty.isdisjoint(node.inputs) and node.name not in forced:
                 continue
             with np.errstate(over="ignore", invalid="ignore"):
                 v = FORWARD[node.op]([values[i] for i in node.inputs], [p[q] for q in node.params], node.attrs)
+                if node.name in overrides:
+                    v = overrides[node.name](v)
                 overflowed = _overflowed(node.op, v)
             if overflowed:
                 raise NumericOverflowError(node.name)
@@ -247,4 +275,20 @@ class Transformer:
             values[node.name] = v
             dirty.add(node.name)
             changed[node.name] = (v, old)
-        return Trace(self.graph, values, MappingProxyType(dict(p)), toks), Changes(changed)
+        return Trace(self.graph, values, MappingProxyType(dict(p)), toks, ablate), Changes(changed)
+
+
+def _checked_ablation(ablate) -> Mapping[str, str]:
+    """A read-only copy of an ablation spec ({} for none)."""
+    if ablate is None:
+        return MappingProxyType({})
+    if not isinstance(ablate, Mapping):
+        raise ValueError("ablate must map component names to 'zero' or 'mean'.")
+    return MappingProxyType(dict(ablate))
+
+
+def _node_ablation(ablate: Mapping[str, str], node: str, model: "Transformer") -> list:
+    """The ablations that act on one step, to tell whether an edit changed them."""
+    from .interp import component_node
+    return sorted((c, m) for c, m in ablate.items()
+                  if component_node(model.graph, model.config.n_heads, c)[0] == node)

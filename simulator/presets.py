@@ -2,11 +2,15 @@
 
 Each preset is a model file `<name>.npz` (written by `simulator.save`) and a JSON sidecar
 `<name>.json` saying how it was made and what to look at:
-`{"name", "task", "title", "command", "accuracy", "description", "look_for", …}`.
+`{"name", "task", "title", "command", "accuracy", "description", "look_for", …}`, and
+optionally `"patch_pairs"`: clean/corrupted inputs for activation patching
+(`[{"clean", "corrupt", "answer", "wrong", "note"}]`, see `patch_pairs`).
 """
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from .io import ModelFileError, load
@@ -54,4 +58,60 @@ def load_preset(name: str, folder: Path = PRESET_DIR) -> tuple[Transformer, obje
     return model, tokens, info
 
 
-__all__ = ["PRESET_DIR", "list_presets", "load_preset"]
+@dataclass(frozen=True)
+class PatchPair:
+    """A clean and a corrupted input for activation patching, and the answers that tell them apart."""
+
+    clean: str
+    corrupt: str
+    answer: str  # the clean run's next token
+    wrong: str  # the corrupted run's next token
+    note: str = ""
+    preset: str = ""
+
+
+def _pairs(info: dict, model: Transformer) -> list[PatchPair]:
+    """The sidecar's optional "patch_pairs", each checked against the preset's model."""
+    raw = info.get("patch_pairs", [])
+    if not isinstance(raw, list):
+        raise ModelFileError(f"{info['name']}: \"patch_pairs\" must be a list.")
+    pairs = []
+    for i, p in enumerate(raw):
+        keys = ("clean", "corrupt", "answer", "wrong")
+        if not (isinstance(p, dict) and all(isinstance(p.get(k), str) for k in keys)
+                and isinstance(p.get("note", ""), str)):
+            raise ModelFileError(f"{info['name']}: patch pair {i + 1} needs the texts {', '.join(keys)}.")
+        try:
+            clean, corrupt = model.tokens(p["clean"]), model.tokens(p["corrupt"])
+        except ValueError as exc:
+            raise ModelFileError(f"{info['name']}: patch pair {i + 1}: {exc}") from None
+        if len(clean) != len(corrupt) or p["answer"] not in model.config.vocab \
+                or p["wrong"] not in model.config.vocab:
+            raise ModelFileError(f"{info['name']}: patch pair {i + 1} needs two inputs of the same length "
+                                 "and answers from the vocabulary.")
+        pairs.append(PatchPair(p["clean"], p["corrupt"], p["answer"], p["wrong"], p.get("note", ""), info["name"]))
+    return pairs
+
+
+@lru_cache(maxsize=16)
+def _preset_pairs(name: str, folder: str) -> tuple:
+    model, _, info = load_preset(name, Path(folder))
+    return model.config, tuple(_pairs(info, model))
+
+
+def patch_pairs(model: Transformer, folder: Path = PRESET_DIR) -> list[PatchPair]:
+    """The ready-made patching pairs of every preset built like `model` (same configuration)."""
+    out = []
+    for info in list_presets(folder):
+        if "patch_pairs" not in info:
+            continue
+        try:
+            config, pairs = _preset_pairs(info["name"], str(folder))
+        except ModelFileError:
+            continue
+        if config == model.config:
+            out.extend(pairs)
+    return out
+
+
+__all__ = ["PRESET_DIR", "PatchPair", "list_presets", "load_preset", "patch_pairs"]

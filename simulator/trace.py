@@ -69,8 +69,9 @@ class Trace(Mapping):
     """
 
     def __init__(self, graph: Graph, values: dict[str, np.ndarray], params: Mapping[str, np.ndarray],
-                 tokens):
+                 tokens, ablate: Mapping[str, str] | None = None):
         self.graph = graph
+        self.ablate = ablate if ablate is not None else {}  # {component: "zero" | "mean"} switched off
         self._values = values
         self._params = params
         self.tokens = tokens  # the token strings: a list, or (source, target) for encoder-decoder

@@ -8,9 +8,10 @@ the open tab and the open lesson stop.
 One rule for every reader: `ViewState.parse` checks each field's type and `problems`
 checks each field against a model and its tokens (the step exists, the head exists, the
 cell lies inside its step's value, …). A field that fails gets a message naming it.
-A scenario refuses the whole file on any problem (`from_json` + `validate`); the recovery
-file keeps the fields that fit and names the ones it left at their default (`parse` +
-`problems` + `without`), because after a crash the user's model matters more than the view.
+A view with any problem is not used at all, wherever it comes from: a scenario file is then
+refused (`from_json` + `validate`); a recovery file still gives back its model and tokens, since
+after a crash the user's work matters more than the view, and opens at the first step naming
+each bad field (`parse` + `problems`).
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING, Protocol
 
 from .engine import GRANULARITIES
+from .interp import ablation_hooks
 
 if TYPE_CHECKING:
     from .engine import Session
@@ -73,6 +75,7 @@ class ViewState:
     diverging: str | None = None  # a name in DIVERGING_MAPS; None: keep the viewer's
     tab: str | None = None  # the title of the open view ("Step", "Residual stream", …); None: keep
     lesson: tuple[str, int] | None = None  # (lesson file, stop index) of an open lesson
+    ablate: tuple[tuple[str, str], ...] = ()  # components switched off: (name, "zero" | "mean"), sorted
 
     # --- from and to the live session ---
 
@@ -81,7 +84,8 @@ class ViewState:
         """The session's step, granularity and temperature, with the rest given by the caller
         (the bridge knows the head, cell and highlight; the theme the maps; the window the tab)."""
         stepper = session.stepper
-        return cls(step=stepper.name, granularity=stepper.granularity, temperature=session.temperature, **rest)
+        return cls(step=stepper.name, granularity=stepper.granularity, temperature=session.temperature,
+                   ablate=tuple(sorted(session.ablate.items())), **rest)
 
     def apply(self, session: Session, target: ViewTarget) -> None:
         """Put the session and `target` (the app's SessionBridge) where this state says.
@@ -92,6 +96,8 @@ class ViewState:
         """
         if abs(session.temperature - self.temperature) > 1e-12:
             session.set_temperature(self.temperature)
+        if dict(self.ablate) != dict(session.ablate):
+            session.set_ablation(dict(self.ablate))
         stepper = session.stepper
         if stepper.granularity != self.granularity:
             stepper.set_granularity(self.granularity)
@@ -136,6 +142,7 @@ class ViewState:
         data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["cell"] = None if self.cell is None else [self.cell[0], [int(i) for i in self.cell[1]]]
         data["lesson"] = None if self.lesson is None else [self.lesson[0], int(self.lesson[1])]
+        data["ablate"] = dict(self.ablate)
         return data
 
     def problems(self, model: Transformer, tokens, trace: Trace | None = None) -> dict[str, str]:
@@ -158,6 +165,11 @@ class ViewState:
             problems["head"] = f"head {self.head} does not exist (the model has {n_heads})"
         if not cell_fits(trace, self.cell):
             problems["cell"] = f"the selected cell {self.cell[0]}{list(self.cell[1])} does not exist"
+        if self.ablate:
+            try:
+                ablation_hooks(model.graph, model.config.n_heads, dict(self.ablate))
+            except (KeyError, ValueError) as exc:
+                problems["ablate"] = f"a switched-off component does not fit: {exc.args[0] if exc.args else exc}"
         return problems
 
     def validate(self, model: Transformer, tokens) -> None:
@@ -166,10 +178,6 @@ class ViewState:
         if problems:
             raise ViewStateError(problems)
 
-    def without(self, names) -> ViewState:
-        """This state with the named fields back at their defaults."""
-        defaults = ViewState()
-        return replace(self, **{name: getattr(defaults, name) for name in names if name in _FIELDS})
 
 
 class ViewTarget(Protocol):
@@ -249,8 +257,15 @@ def _lesson(value) -> tuple[str, int] | None:
     return value[0], value[1]
 
 
+def _ablate(value) -> tuple[tuple[str, str], ...]:
+    if not (isinstance(value, dict) and all(isinstance(k, str) and v in ("zero", "mean") for k, v in value.items())):
+        raise ValueError("\"ablate\" must map component names to \"zero\" or \"mean\"")
+    return tuple(sorted(value.items()))
+
+
 _PARSERS = {"step": _step, "granularity": _granularity, "head": _head, "cell": _cell, "highlight": _highlight,
             "temperature": _temperature, "sequential": _map("sequential", SEQUENTIAL_MAPS),
-            "diverging": _map("diverging", DIVERGING_MAPS), "tab": _tab, "lesson": _lesson}
+            "diverging": _map("diverging", DIVERGING_MAPS), "tab": _tab, "lesson": _lesson,
+            "ablate": _ablate}
 _FIELDS = frozenset(f.name for f in fields(ViewState))
 assert _FIELDS == set(_PARSERS)

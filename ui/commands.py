@@ -84,6 +84,21 @@ class SetTokens(QUndoCommand):
         self.session.set_tokens(self.old)
 
 
+class SetAblation(QUndoCommand):
+    """Components switched off or back on (`{component: "zero" | "mean"}`, the whole set)."""
+
+    def __init__(self, session: Session, old: Mapping[str, str], new: Mapping[str, str], text: str):
+        super().__init__(text)
+        self.session = session
+        self.old, self.new = dict(old), dict(new)
+
+    def redo(self) -> None:
+        self.session.set_ablation(self.new)
+
+    def undo(self) -> None:
+        self.session.set_ablation(self.old)
+
+
 class SetModel(QUndoCommand):
     """Another model with its tokens: a new configuration, File ▸ New or File ▸ Open.
 
@@ -97,6 +112,7 @@ class SetModel(QUndoCommand):
         super().__init__(text)
         self.session = session
         self.old_model, self.old_tokens = session.model, session.tokens
+        self.old_ablate = dict(session.ablate)  # a new model starts with every component on
         self.new_model, self.new_tokens = new_model, new_tokens
         self.old_path, self.new_path = old_path, new_path
         self.on_change = on_change
@@ -108,5 +124,7 @@ class SetModel(QUndoCommand):
 
     def undo(self) -> None:
         self.session.set_model(self.old_model, self.old_tokens)
+        if self.old_ablate:
+            self.session.set_ablation(self.old_ablate)
         if self.on_change:
             self.on_change(self.old_path)

@@ -15,7 +15,7 @@ from PySide6.QtGui import QUndoStack
 from simulator import Transformer
 from simulator.params import init_params
 from ui.bridge import SessionBridge
-from ui.commands import SetModel, SetParam, SetParams, SetTokens
+from ui.commands import SetAblation, SetModel, SetParam, SetParams, SetTokens
 
 
 def _message(exc: Exception) -> str:
@@ -88,6 +88,29 @@ class EditController:
         if tokens != self.session.tokens:
             self.undo_stack.push(SetTokens(self.session, self.session.tokens, tokens))
         return None
+
+    def set_ablation(self, ablate: dict[str, str], text: str = "Switch components off") -> str | None:
+        """Switch components off (the whole new set) as one undoable step, or say why not."""
+        old = dict(self.session.ablate)
+        if dict(ablate) == old:
+            return None
+        try:
+            self.session.model.run(self.session.tokens, ablate=ablate)  # names and modes checked first
+        except (KeyError, ValueError) as exc:
+            return _message(exc)
+        self.undo_stack.push(SetAblation(self.session, old, ablate, text))
+        return None
+
+    def toggle_component(self, component: str, mode: str | None) -> str | None:
+        """Switch one component off (`mode` "zero" or "mean") or back on (None)."""
+        ablate = dict(self.session.ablate)
+        if mode is None:
+            ablate.pop(component, None)
+            text = f"Switch {component} back on"
+        else:
+            ablate[component] = mode
+            text = f"Switch {component} off ({mode})"
+        return self.set_ablation(ablate, text)
 
     def randomize(self, seed: int) -> None:
         model = self.session.model

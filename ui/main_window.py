@@ -34,6 +34,7 @@ from ui.widgets.cost_view import CostView
 from ui.widgets.depth_map_view import DepthMapView
 from ui.widgets.explain_panel import ExplainPanel
 from ui.widgets.gradient_view import GradientFlowView
+from ui.widgets.interp_tabs import InterpTabs
 from ui.widgets.residual_view import ResidualStreamView
 from ui.widgets.settings_dialog import SettingsDialog
 from ui.widgets.tiled_view import TiledView
@@ -87,6 +88,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.splitter)
 
         self.arch_map = ArchMap(bridge)
+        self.arch_map.sigToggleRequested.connect(self._toggle_component)
         self.param_editor = ParamEditor(bridge)
         self.param_editor.sigEditRequested.connect(self.apply_edit)
         self.param_editor.sigRandomizeRequested.connect(self.edits.randomize)
@@ -142,6 +144,8 @@ class MainWindow(QMainWindow):
         self.add_view("Training", self.training_panel)
         self.add_view("Gradients", lambda: GradientFlowView(bridge))
         self.add_view("Backward pass", lambda: BackwardView(bridge))
+        self.add_view("Look inside", lambda: InterpTabs(bridge, self.edits.toggle_component,
+                                                        self.explain_panel.show_calculation))
         self.add_view("Cost of attention", lambda: CostView(bridge))
         self.add_view("Tiled attention", lambda: TiledView(bridge))
         add_presets_menu(self)
@@ -317,6 +321,11 @@ class MainWindow(QMainWindow):
     def _show_step(self) -> None:
         stepper = self.session_bridge.stepper
         self.step_label.setText(f"step {stepper.index + 1} of {len(stepper)} — {stepper.name}")
+
+    def _toggle_component(self, component: str, mode) -> None:
+        error = self.edits.toggle_component(component, mode)
+        if error:
+            self.statusBar().showMessage(error, 8000)
 
     def _set_tokens(self, tokens) -> None:
         error = self.edits.set_tokens(tokens)

@@ -9,9 +9,10 @@ held with QLockFile beside it marks it as alive, so two running instances never 
 overwrite each other's files. A clean exit deletes both. After a crash or a kill -9 the lock's
 process is gone; the next start finds the file (`find_orphans`) and offers to restore it.
 
-The view is checked by the same rule as a scenario's, but where a scenario with a bad field
-is refused whole, a restore keeps the model and tokens (the work a crash must not lose) and
-every view field that fits, and names in the status bar each field it left at its default.
+The view is checked by the same rule as a scenario's (`ViewState.parse` + `problems`), and as
+with a scenario a view with a bad field is not used at all; a restore still keeps the model and
+tokens (the work a crash must not lose), opens at the first step and names each bad field in
+the status bar.
 
 A recovery file is checked like any file someone else wrote. Its document path is only a claim:
 the session is tied to that file again (so Save overwrites it) only when the file there is still
@@ -245,13 +246,15 @@ def view_in(extra: dict) -> tuple[ViewState, dict[str, str]]:
 
 
 def restore_view(bridge: SessionBridge, extra: dict) -> dict[str, str]:
-    """Put back the view saved in `extra` on the (restored) session: every field that fits.
+    """Put back the view saved in `extra` on the (restored) session, if every field fits.
 
-    Returns {field: why} for the fields left at their defaults (see the module docstring).
+    Returns {field: why} for each field that does not fit; then nothing of the view is applied
+    and the session stays at its first step (the scenario's rule: a view is used whole or not at all).
     """
     state, problems = view_in(extra)
     problems.update(bridge.view_problems(state))
-    bridge.apply_view_state(state.without(problems))
+    if not problems:
+        bridge.apply_view_state(state)
     return problems
 
 
@@ -306,7 +309,7 @@ def offer_restore(window, manager: RecoveryManager, ask: Callable[[QWidget | Non
                                window.files.set_path)
         problems = restore_view(window.session_bridge, extra)
         if problems:
-            window.statusBar().showMessage("Restored; part of the saved view did not fit and was left as it is: "
+            window.statusBar().showMessage("Restored at the first step; the saved view was not used: "
                                            + "; ".join(problems.values()) + ".", 15000)
         manager.save_now()  # the restored session is safe in this instance's file before the old one goes
         manager.remove(path)

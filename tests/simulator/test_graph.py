@@ -36,7 +36,7 @@ def test_every_step_declares_one_axis_per_dimension_of_its_value(opts):
     trace = _run(Transformer(cfg))
     sizes = {"d_model": cfg.d_model, "head": cfg.n_heads, "d_head": cfg.d_head, "d_mlp": cfg.d_mlp,
              "vocab": cfg.d_vocab, "head·d_head": cfg.n_heads * cfg.d_head}
-    assert trace.graph.config is cfg
+    assert trace.graph.config == cfg
     for node in trace.graph.nodes:
         value = trace[node.name]
         assert len(node.axes) == np.ndim(value), node.name

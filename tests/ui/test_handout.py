@@ -76,7 +76,7 @@ def test_pages_carry_the_formula_and_the_explanation(session):
 
 
 def test_file_export_handout_writes_the_windows_model(qtbot, tmp_path, monkeypatch):
-        from PySide6.QtWidgets import QFileDialog, QMessageBox
+    from PySide6.QtWidgets import QFileDialog, QMessageBox
 
     from ui.main_window import MainWindow
 

@@ -102,7 +102,7 @@ def test_autosave_records_the_digest_of_the_open_file(window, tmp_path, qtbot):
     ({"temperature": -1, "step": "blocks.0.hook_mlp_out"}, "positive number"),
     ({"cell": ["probs", [0, 999]], "step": "blocks.0.hook_mlp_out"}, "does not exist"),
     ({"granularity": "word", "step": "blocks.0.hook_mlp_out"}, "granularity must be one of"),
-    ({"step": ["not", "text"]}, "must be text"),
+    ({"step": ["not", "text"]}, "must be a step's name"),
 ])
 def test_view_fields_go_through_the_scenario_rules(window, tmp_path, view, why):
     crafted(tmp_path, **view)

@@ -58,7 +58,7 @@ def test_a_scenario_and_a_recovery_file_with_the_same_view_give_the_same_state(q
     assert a.view_state() == b.view_state() == STATE
 
 
-def test_a_bad_field_refuses_a_scenario_but_a_restore_keeps_the_rest_and_names_it(qapp, tmp_path):
+def test_a_bad_field_refuses_the_view_of_a_scenario_and_of_a_restore_alike(qapp, tmp_path):
     model = Transformer(seed=3)
     tokens = model.tokens("the cat sat on the mat")
     view = {**STATE.to_json(), "head": 7}  # the model has 2 heads
@@ -73,7 +73,8 @@ def test_a_bad_field_refuses_a_scenario_but_a_restore_keeps_the_rest_and_names_i
     bridge.session.set_model(model, tokens)
     problems = recovery.restore_view(bridge, recovery.RecoveryManager.restore(tmp_path / "r.npz")[2])
     assert list(problems) == ["head"] and "head 7" in problems["head"]
-    assert bridge.view_state() == replace(STATE, head=0)
+    assert bridge.view_state() == ViewState.capture(bridge.session)  # nothing of the bad view was applied
+    assert bridge.stepper.index == 0 and bridge.head == 0 and bridge.view_state() != replace(STATE, head=0)
 
 
 def test_an_old_recovery_file_still_restores_its_view(qapp, tmp_path):

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QMouseEvent, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from ui.bridge import SessionBridge
 from ui.widgets.colormaps import HEAD_COLORS
+from ui.widgets.model_view import switch_menu
 
 COL_W, GAP, PAD, COL_GAP = 230.0, 16.0, 30.0, 80.0
 HEIGHTS = {"attn": 58.0, "add": 28.0, "embed": 46.0, "pos": 46.0}  # every other box: BOX_H
@@ -123,6 +124,8 @@ def build_boxes(graph, config) -> list[Box]:
 class ArchMap(QWidget):
     """See the module docstring."""
 
+    sigToggleRequested = Signal(str, object)  # component, "zero" | "mean" | None: switch it off or back on
+
     def __init__(self, bridge: SessionBridge, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.bridge = bridge
@@ -197,7 +200,27 @@ class ArchMap(QWidget):
 
     # --- interaction -----------------------------------------------------------------------
 
+    def component_at(self, pos: QPointF) -> str | None:
+        """The head (a chip) or MLP (a box) under a widget point, as `simulator.interp` names it."""
+        s, dx, dy = self._scale()
+        p = QPointF((pos.x() - dx) / s, (pos.y() - dy) / s)
+        for b in self._boxes:
+            prefix = f"{b.stack}." if b.stack else ""
+            for h, chip in enumerate(b.chips):
+                if chip.adjusted(-2, -2, 2, 2).contains(p):
+                    kind = "cross_attn" if ".cross_attn." in b.names[0] else "attn"
+                    return f"{prefix}blocks.{b.layer}.{kind}.head{h}"
+            if b.kind == "mlp" and b.rect.contains(p):
+                return f"{prefix}blocks.{b.layer}.mlp"
+        return None
+
     def mousePressEvent(self, ev: QMouseEvent) -> None:
+        if ev.button() == Qt.MouseButton.RightButton:
+            component = self.component_at(ev.position())
+            if component is not None:  # a head or an MLP: offer to switch it off
+                switch_menu(self, component, self.bridge.session.ablate.get(component),
+                            self.sigToggleRequested.emit).popup(ev.globalPosition().toPoint())
+            return
         if ev.button() != Qt.MouseButton.LeftButton:
             return super().mousePressEvent(ev)
         s, dx, dy = self._scale()
@@ -326,8 +349,22 @@ class ArchMap(QWidget):
         p.setFont(self._font(LABEL_PT, bold=current))
         text_rect = b.rect.adjusted(4, 2, -4, -(22 if b.chips else 2))
         p.drawText(text_rect, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, b.label)
+        off = self.bridge.session.ablate
+        prefix = f"{b.stack}." if b.stack else ""
+        kind = "cross_attn" if b.chips and ".cross_attn." in b.names[0] else "attn"
         for h, chip in enumerate(b.chips):
             p.setBrush(HEAD_COLORS[h % len(HEAD_COLORS)])
             selected = h == self.bridge.head
             p.setPen(QPen(QColor("#111111"), 2.5) if selected else Qt.PenStyle.NoPen)
             p.drawRect(chip.adjusted(-1, -1, 1, 1) if selected else chip)
+            if f"{prefix}blocks.{b.layer}.{kind}.head{h}" in off:
+                self._cross(p, chip.adjusted(-2, -2, 2, 2))
+        if b.kind == "mlp" and f"{prefix}blocks.{b.layer}.mlp" in off:
+            self._cross(p, b.rect)
+
+    @staticmethod
+    def _cross(p: QPainter, r: QRectF) -> None:
+        """A switched-off component (see `ui.widgets.model_view`)."""
+        p.setPen(QPen(QColor(180, 0, 0), 2.5))
+        p.drawLine(r.topLeft(), r.bottomRight())
+        p.drawLine(r.topRight(), r.bottomLeft())

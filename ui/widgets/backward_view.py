@@ -96,18 +96,17 @@ class BackwardView(LazyView):
 
     def __init__(self, bridge: SessionBridge, parent: QWidget | None = None) -> None:
         super().__init__(bridge, parent)
-        self.walk = BackwardWalk(bridge.session)
+        # Told of edits by the bridge, like every view (the session outlives this view)
+        self.walk = BackwardWalk(bridge.session, follow=False)
         self.walk.subscribe(self.request_refresh)
-        bridge.sigTraceChanged.connect(self._follow_session)
+        bridge.sigTraceChanged.connect(self._trace_changed)
         bridge.sigHeadChanged.connect(self.request_refresh)
-        # The walk is told by the session, which outlives this view: let go of it with the view.
-        walk = self.walk
-        self.destroyed.connect(lambda *_: walk.close())
 
-    def _follow_session(self) -> None:
-        # An edit reaches the walk from the session itself; only a swapped session needs passing on.
+    def _trace_changed(self) -> None:
         if self.walk.session is not self.bridge.session:
             self.walk.set_session(self.bridge.session)
+        else:
+            self.walk.session_changed()
 
     # --- building ---
 

@@ -71,6 +71,10 @@ class ExplainPanel(QScrollArea):
         self.description.setText(step.description)
         self.cell.setText(self._cell_text())
 
+    def show_calculation(self, text: str) -> None:
+        """Write a calculation another view worked out (an attribution bar); the next cell or step replaces it."""
+        self.cell.setText(text)
+
     def _cell_text(self) -> str:
         cell = self.bridge.cell
         if cell is None:

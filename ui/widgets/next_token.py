@@ -12,7 +12,7 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
 
 from ui.messages import plain
-from ui.widgets.plots import TopKBars
+from ui.widgets.plots import TopKBars, format_prob
 
 T_MIN, T_MAX, T_STEP = 0.1, 5.0, 0.1  # the slider's range of temperatures
 LABEL_PT = 13.0
@@ -52,8 +52,12 @@ class NextTokenPanel(QWidget):
         self.set_font_scale(1.0)
 
     def set_data(self, probs: np.ndarray, vocab: list[str], positions: list[str], position: int,
-                 temperature: float) -> None:
-        """`probs` [pos, vocab]: show the top bars of row `position`."""
+                 temperature: float, before: np.ndarray | None = None) -> None:
+        """`probs` [pos, vocab]: show the top bars of row `position`.
+
+        `before` [pos, vocab]: the probabilities with every component switched on, when some are off;
+        the title then compares the two for the token that was most likely before.
+        """
         labels = [f"{i}: {t}" for i, t in enumerate(positions)]
         with QSignalBlocker(self.position), QSignalBlocker(self.slider):
             if [self.position.itemText(i) for i in range(self.position.count())] != labels:
@@ -62,7 +66,12 @@ class NextTokenPanel(QWidget):
             self.position.setCurrentIndex(position)
             self.slider.setValue(round(temperature / T_STEP))
         self.t_label.setText(f"T = {temperature:.2f}")
-        self.title.setText(f"Next token after “{positions[position]}”")
+        title = f"Next token after “{positions[position]}”"
+        if before is not None:
+            top = int(np.argmax(before[position]))
+            title += (f"\n“{vocab[top]}”: {format_prob(before[position, top])} → "
+                      f"{format_prob(probs[position, top])} with parts switched off")
+        self.title.setText(title)
         self.bars.set_data(probs[position], vocab, k=min(8, len(vocab)))
 
     def set_font_scale(self, f: float) -> None:

@@ -122,6 +122,11 @@ def style_plot(plot: pg.PlotWidget, f: float) -> None:
     item.titleLabel.item.setFont(QFont(font.family(), int(round(13 * f)), QFont.Weight.Bold))
 
 
+def set_plot_title(plot: pg.PlotWidget, text: str, f: float) -> None:
+    """A new title at the size `style_plot` gives (setTitle alone falls back to the default size)."""
+    plot.getPlotItem().setTitle(text, color="k", size=f"{round(13 * f)}pt", bold=True)
+
+
 class LazyView(QWidget):
     """A view that builds its pictures when first shown and repaints only while shown.
 

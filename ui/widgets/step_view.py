@@ -57,7 +57,7 @@ class StepView(QWidget):
         self._scale = 1.0
         self._picture: Picture | None = None
         self._signature = None
-        self._drawn: tuple | None = None  # what the picture was drawn from
+        self._drawn_step: str | None = None  # the step the picture shows
         self._position: int | None = None  # query position of the next-token bars
         self._focus: int | None = None  # query row singled out in the attention lines
         self._pool: list[PanelBox] = []
@@ -74,6 +74,7 @@ class StepView(QWidget):
         self._canvas = _Canvas(self)
         self._lines = AttentionLines(self._canvas)
         self._next = NextTokenPanel(self._canvas)
+        self._before_ablation = None  # (trace, probs with every component on) for the next-token title
         colormaps.keep_maps(self.bridge, self._next.bars)
         self._lines.hide()
         self._next.hide()
@@ -142,25 +143,20 @@ class StepView(QWidget):
             box.heatmap.set_font_scale(f)
         self._lines.set_font_scale(f)
         self._next.set_font_scale(f)
-        self._signature = self._drawn = None
+        self._signature = None
         self.refresh()
 
     # --- drawing ---------------------------------------------------------------------------
 
     def _step_changed(self) -> None:
-        if self._drawn is None or self.bridge.stepper.name != self._drawn[1]:
+        if self.bridge.stepper.name != self._drawn_step:
             self._focus = None
         self.refresh()
 
     def refresh(self) -> None:
         """Rebuild the picture from the bridge (widgets are reused when the layout is unchanged)."""
         b = self.bridge
-        name = b.stepper.name
-        # An edit signals both a new trace and (via the stepper) a step change: draw once.
-        drawn = (b.trace, name, b.head, b.highlight, self._position, self._focus, self._scale)
-        if self._drawn is not None and drawn[0] is self._drawn[0] and drawn[1:] == self._drawn[1:]:
-            return
-        self._drawn = drawn
+        name = self._drawn_step = b.stepper.name
         pic = build_picture(b.trace, b.model, b.session.changes, name, b.head, b.highlight,
                             self._position, self._focus)
         self._show_title(pic)
@@ -233,6 +229,17 @@ class StepView(QWidget):
         self._pool.append(box)
         return box
 
+    def _switched_on_probs(self):
+        """The probabilities with every component on, when some are switched off (else None)  # [pos, vocab]"""
+        trace = self.bridge.trace
+        if not trace.ablate:
+            return None
+        cached = self._before_ablation
+        if cached is None or cached[0] is not trace:
+            whole = self.bridge.model.run(trace.tokens, temperature=trace.temperature)
+            self._before_ablation = cached = (trace, whole["probs"])
+        return cached[1]
+
     def _fill(self, items: list) -> None:
         for it, w in zip(items, self._shown):
             if isinstance(it, Panel):
@@ -243,7 +250,7 @@ class StepView(QWidget):
                 w.set_data(it.pattern, it.q_labels, it.k_labels, focus_query=it.focus)
             elif isinstance(it, Bars):
                 self._position = it.position
-                w.set_data(it.probs, it.vocab, it.positions, it.position, it.temperature)
+                w.set_data(it.probs, it.vocab, it.positions, it.position, it.temperature, self._switched_on_probs())
 
     def _place(self) -> None:
         """Give every widget of the picture its rectangle in the canvas."""
@@ -344,7 +351,8 @@ class StepView(QWidget):
                 self._lines.set_data(it.pattern, it.q_labels, it.k_labels, focus_query=focus)
             elif isinstance(it, Bars) and self._position is not None and it.position != self._position:
                 it.position = min(self._position, len(it.positions) - 1)
-                self._next.set_data(it.probs, it.vocab, it.positions, it.position, it.temperature)
+                self._next.set_data(it.probs, it.vocab, it.positions, it.position, it.temperature,
+                                    self._switched_on_probs())
 
     def _choose_position(self, pos: int) -> None:
         self._position = pos
