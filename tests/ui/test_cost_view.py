@@ -58,11 +58,11 @@ def test_the_measurement_runs_in_the_background_with_progress(qtbot, view):
 def test_the_current_input_cells_and_the_derivation(view):
     text = view.cells.text()
     # window 2, 6 tokens: 6 + 5 = 11 of 36 cells kept, 69 % thrown away
-    assert "6×6 = 36 cells computed per head, 11 kept, 69% thrown away" in text
+    assert "layer 0: 6×6 = 36 cells per head, 11 kept, 69% thrown away" in text
     assert "K = n·w − w(w − 1)/2" in view.formulas.text() and "n(n + 1)/2" in view.formulas.text()
     view.bridge.session.set_model(Transformer(ModelConfig(attention="linear"), seed=0))
     view.refresh()
-    assert "no score grid; a 8×8 state per head" in view.cells.text()
+    assert "layer 1: no score grid; a 8×8 state per head" in view.cells.text()
 
 
 def test_the_main_window_has_the_cost_tab(qtbot, monkeypatch):
@@ -75,3 +75,13 @@ def test_the_main_window_has_the_cost_tab(qtbot, monkeypatch):
     view = window.current_view()
     assert isinstance(view, CostView)
     view.shutdown()
+
+
+def test_an_encoder_decoder_lists_each_attention_by_stack_and_kind(view):
+    model = Transformer(ModelConfig(arch="encoder-decoder", n_layers=1), seed=0)
+    view.bridge.session.set_model(model, (["the", "cat", "sat"], ["a", "dog"]))
+    view.refresh()
+    lines = view.cells.text().splitlines()[1:]
+    assert lines == ["encoder layer 0: 3×3 = 9 cells per head, 9 kept, 0% thrown away",
+                     "decoder layer 0: 2×2 = 4 cells per head, 3 kept, 25% thrown away",
+                     "decoder layer 0, cross-attention: 2×3 = 6 cells per head, 6 kept, 0% thrown away"]

@@ -82,17 +82,24 @@ def derivation(cfg, causal: bool) -> str:
     ])
 
 
+def _where(step: str) -> str:
+    """"decoder.blocks.1.cross_attn.hook_attn_scores" -> "decoder layer 1, cross-attention"."""
+    stack, _, rest = step.rpartition("blocks.")
+    layer, kind = rest.split(".")[:2]
+    return (f"{stack.rstrip('.')} " if stack else "") + f"layer {layer}" + (
+        ", cross-attention" if kind == "cross_attn" else "")
+
+
 def model_cells(trace) -> str:
     """The current model's score cells, per head, as plain text."""
     lines = []
     for row in cell_report(trace):
-        where = row["step"].replace(".hook_attn_scores", "").replace(".hook_z", "")
         if row["kind"] == "linear":
-            lines.append(f"{where}: no score grid; a {math.isqrt(row['state'])}×"
-                         f"{math.isqrt(row['state'])} state per head ({row['state']} numbers)")
+            d = math.isqrt(row["state"])
+            lines.append(f"{_where(row['step'])}: no score grid; a {d}×{d} state per head")
         else:
-            lines.append(f"{where}: {row['n_q']}×{row['n_k']} = {row['computed']} cells computed per head, "
-                         f"{row['kept']} kept, {100 * row['thrown']:.0f}% thrown away by the mask")
+            lines.append(f"{_where(row['step'])}: {row['n_q']}×{row['n_k']} = {row['computed']} cells per head, "
+                         f"{row['kept']} kept, {100 * row['thrown']:.0f}% thrown away")
     return "\n".join(lines)
 
 
@@ -142,7 +149,8 @@ class CostView(QWidget):
             plot.getPlotItem().setLogMode(x=True, y=True)
             # the n a class would type, not 2·10¹ 3·10¹ … (pyqtgraph's minor log ticks)
             plot.getPlotItem().getAxis("bottom").setTicks([[(math.log10(n), str(n)) for n in ticks], []])
-            plot.getPlotItem().setXRange(math.log10(ticks[0]) - 0.08, math.log10(ticks[-1]) + 0.08, padding=0)
+            # room past the last n for its label, which pyqtgraph hides when it would overhang
+            plot.getPlotItem().setXRange(math.log10(ticks[0]) - 0.1, math.log10(ticks[-1]) + 0.2, padding=0)
         self.legend = WrapLabel()
         self.progress = QProgressBar()
         self.progress.setFormat("measuring %v of %m")
@@ -169,12 +177,12 @@ class CostView(QWidget):
         bar.addWidget(self.measure_button)
         right.addLayout(bar)
         right.addWidget(self.time_note)
+        right.addWidget(self.cells)  # beside the plots: height is what a projector lacks
         plots.addLayout(right, 2)
         plot_page = QWidget()
         page = QVBoxLayout(plot_page)
         page.addLayout(top)
         page.addLayout(plots, 1)
-        page.addWidget(self.cells)
         self.pages = QTabWidget()
         self.pages.setDocumentMode(True)
         self.pages.addTab(plot_page, "Cost as n grows")
