@@ -188,6 +188,8 @@ class _Builder:
         weights = self.add(a + "hook_linear_weights", "linear_weights", [phi_q, phi_k], attrs=attrs,
                            role="linear_weights", text_key="linear_weights" + form, axes=GRID)
         self.add(a + "hook_z_quadratic", "mix", [weights, v], role="z_quadratic", axes=PER_HEAD)
+        # the weights are what a softmax attention's pattern is: views that read hook_pattern show them
+        self.alias(a + "hook_pattern", weights)
         return z
 
     def mlp(self, b: str, x: str) -> str:

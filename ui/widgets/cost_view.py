@@ -297,7 +297,8 @@ class CostView(QWidget):
             n, t = np.array(points, dtype=float).T
             plot.plot(n, t * 1e3, pen=pg.mkPen(COLORS[name], width=3), symbol="o", symbolSize=7,
                       symbolBrush=COLORS[name], symbolPen=None)
-        first, *_, last = next(iter(result.values()))
+        points = next(iter(result.values()))
+        first, last = points[0], points[-1]
         growth = last[1] / first[1] if first[1] > 0 else float("inf")
         lin = result["linear"]
         self.time_note.setText(
