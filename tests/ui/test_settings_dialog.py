@@ -90,7 +90,7 @@ def test_a_model_too_large_to_build_keeps_ok_disabled(qtbot):
 
 @pytest.mark.parametrize("attention, fields_used", [
     ("strided", {"window", "stride"}), ("global", {"window", "n_global"}),
-    ("bigbird", {"window", "n_global", "n_random", "random_seed"}), ("causal", set()),
+    ("bigbird", {"window", "n_global", "n_random", "random_seed"}), ("linear", set()), ("causal", set()),
 ])
 def test_attention_patterns_are_offered_with_their_fields(dialog, attention, fields_used):
     dialog.editors["attention"].setCurrentText(attention)

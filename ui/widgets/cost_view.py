@@ -55,9 +55,9 @@ def timed_kinds(causal: bool) -> dict[str, str]:
 def derivation(cfg, causal: bool) -> str:
     """The closed forms, derived in words with this model's numbers (plain text)."""
     h, d, w, s, g, r = cfg.n_heads, cfg.d_head, cfg.window, cfg.stride, cfg.n_global, cfg.n_random
-    form = "causal (a decoder: no later keys)" if causal else "symmetric (an encoder)"
-    return "\n".join([
-        f"Where the formulas come from ({form} forms; h = {h} heads, d = d_head = {d}).",
+    form = "causal forms (a decoder: no later keys)" if causal else "symmetric forms (an encoder)"
+    return "\n\n".join([
+        f"Where the formulas come from: {form}, h = {h} heads, d = d_head = {d}.",
         ("Each kept score cell (query i, key j) costs one dot product of two d-vectors: d multiply-adds for "
          "Q·Kᵀ, and d more when its weight multiplies v_j in pattern·V. The scores of a head are one number "
          "per kept cell. So every cost is h · K · d (or h · K numbers), where K counts the kept cells."),
@@ -77,7 +77,7 @@ def derivation(cfg, causal: bool) -> str:
          "token (n·d² multiply-adds per head), and reads φ(q_i)·S (n·d² more): cost ∝ n·d², and the state "
          "holds d² numbers per head whatever n is."),
         ("This engine computes the whole n×n grid and then sets the hidden cells to −∞, as simple code "
-         "does: its measured time (right) follows n² for every mask. Only a kernel that skips the hidden "
+         "does: its measured time (the right-hand plot) follows n² for every mask. Only a kernel that skips the hidden "
          "cells saves what the left plot promises."),
     ])
 
@@ -187,7 +187,9 @@ class CostView(QWidget):
         self.pages.setDocumentMode(True)
         self.pages.addTab(plot_page, "Cost as n grows")
         derive_page = QWidget()
-        QVBoxLayout(derive_page).addWidget(self.formulas, 1)
+        derive = QVBoxLayout(derive_page)
+        derive.addWidget(self.formulas)
+        derive.addStretch(1)  # the text starts at the top, however tall the page
         self.pages.addTab(derive_page, "Where the formulas come from")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
