@@ -113,7 +113,10 @@ def _act(g, xs, ps, a, out):
 
 def _probs(g, xs, ps, a, out):
     temp = float(xs[1])
-    return [out * (g - (g * out).sum(-1, keepdims=True)) / temp, None], []
+    # where the weight is all on one logit (T → 0) the product is exactly 0: it stays 0, not 0/T
+    local = out * (g - (g * out).sum(-1, keepdims=True))
+    with np.errstate(over="ignore"):
+        return [np.where(local == 0, 0.0, local / temp), None], []
 
 
 def _ungroup(g_sources: np.ndarray, groups, n: int) -> list[np.ndarray | None]:

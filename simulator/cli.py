@@ -81,6 +81,8 @@ def trace_main(argv: list[str]) -> int:
             for k, step in enumerate(trace.steps, start=1):
                 print(f"[{k}/{len(trace.steps)}] {step.name}  {list(step.value.shape)}  {step.formula}")
                 print(textwrap.indent(np.array2string(step.value), "    "))
+    except BrokenPipeError:
+        raise  # the reader closed the pipe: `stepformer` ends quietly (ui/cli.py)
     except (ValueError, KeyError, OSError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"stepformer trace: {' '.join(str(message).split())}", file=sys.stderr)  # one line

@@ -14,7 +14,7 @@ import numpy as np
 from . import patterns
 from .ops import POSITION_BASE, frequencies, gelu, groups_sum, rmsnorm
 
-MAX_TERMS = 4
+MAX_TERMS = 8  # a sum this long is written out in full; a longer one shows its first terms
 
 
 def fmt(x: float) -> str:
@@ -161,9 +161,11 @@ def _softmax(t: _At) -> str:
     m = np.max(line[np.isfinite(line)]) if np.isfinite(line).any() else 0.0
     exps = np.where(np.isfinite(line), np.exp(line - m), 0.0)
     over = "the row" if axis == t.out.ndim - 1 else "the sources"
-    shown = " + ".join(fmt(e) for e in exps[:MAX_TERMS]) + (" + …" if len(exps) > MAX_TERMS else "")
-    return (f"{t.lhs} = exp({fmt(line[me])} − {fmt(m)}) / Σ exp over {over} = {fmt(exps[me])} / "
-            f"({shown}) = {fmt(exps[me])} / {fmt(exps.sum())} = {t.result}")
+    more = len(exps) - MAX_TERMS
+    shown = " + ".join(fmt(e) for e in exps[:MAX_TERMS]) + (f" + … ({more} more)" if more > 0 else "")
+    return (f"{t.lhs} = exp(x − max) / Σ exp(x − max) over {over}, with max = {fmt(m)} (the largest in "
+            f"{over}, subtracted so that no exp overflows): exp({fmt(line[me])} − {_paren(m)}) / Σ = "
+            f"{fmt(exps[me])} / ({shown}) = {fmt(exps[me])} / {fmt(exps.sum())} = {t.result}")
 
 
 def _mix(t: _At) -> str:
@@ -190,7 +192,11 @@ def _act(t: _At) -> str:
     x = t.xs[0][t.index]
     if t.a["fn"] == "relu":
         return f"{t.lhs} = max({fmt(x)}, 0) = {t.result}"
-    return f"{t.lhs} = GELU({fmt(x)}) = ½·{_paren(x)}·(1 + tanh(…)) = {fmt(gelu(np.float64(x)))}"
+    inner = math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)
+    return (f"{t.lhs} = GELU({fmt(x)}) = ½·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) = "
+            f"½·{_paren(x)}·(1 + tanh(0.798×({fmt(x)} + 0.044715×{_paren(x)}³))) = "
+            f"½·{_paren(x)}·(1 + tanh({fmt(inner)})) = ½·{_paren(x)}·(1 + {_paren(math.tanh(inner))}) = "
+            f"{fmt(gelu(np.float64(x)))}")
 
 
 def _probs(t: _At) -> str:

@@ -28,6 +28,8 @@ DEPTH_CHAIN = "depth chain"  # an attention over depth: its logits, weights and 
 
 @dataclass(frozen=True, eq=False)
 class Node:
+    """One step of the forward pass, with the facts views read instead of parsing its name."""
+
     name: str
     op: str
     inputs: tuple[str, ...]
@@ -57,6 +59,8 @@ class ParamSpec:
 
 @dataclass(frozen=True, eq=False)
 class Graph:
+    """The steps of one config's forward pass in order, their aliases, and the parameters they read."""
+
     nodes: tuple[Node, ...]
     aliases: MappingProxyType  # alias name -> node name
     inputs: tuple[str, ...]  # names of the values fed in: token ids, temperature
@@ -124,10 +128,11 @@ class _Builder:
         return self.add(f"{ln}.hook_normalized", "layernorm", [x], [ln + ".w", ln + ".b"],
                         {"eps": self.cfg.norm_eps}, role="norm", **kw)
 
-    def sublayer_input(self, b: str, ln: str, x: str) -> str:
-        """What a sublayer reads from the stream x: LN(x) with pre-LN, else x itself."""
+    def sublayer(self, b: str, kind: str, ln: str, x: str, body) -> str:
+        """One sublayer on the stream x: body(LN(x)) with pre-LN, body(x) otherwise; returns its output."""
+        self.where = {**self.where, "sublayer": kind}
         self.declare_norm(b + ln)
-        return self.norm(b + ln, x) if self.cfg.norm == "pre" else x
+        return body(self.norm(b + ln, x) if self.cfg.norm == "pre" else x)
 
     def attention(self, b: str, x: str, kind: str, kv: str | None = None, name: str = "attn") -> str:
         cfg = self.cfg
@@ -238,7 +243,7 @@ class _Builder:
         groups = _depth_groups(self.cfg, sublayer)
         d = f"{b}{what}."
         w = self.param(d + "w", ("d_model",), "zeros")
-        self.at(layer=layer, stack=self.where.get("stack", ""), sublayer="depth")
+        self.where = {**self.where, "layer": layer, "sublayer": "depth"}
         chain = {"axes": ("source", "pos"), "group": DEPTH_CHAIN}
         logits = self.add(d + "hook_logits", "depth_logits", outputs, [w],
                           {"groups": groups, "eps": self.cfg.norm_eps}, role="depth_logits",
@@ -281,46 +286,38 @@ def _embedding(bld: _Builder, p: str) -> str:
 
 
 def _block(bld: _Builder, p: str, layer: int, x: str, kind: str, enc_out: str | None, outputs: list[str]) -> str:
-    """One block as its residual stream: resid_pre → attn → resid_mid → (cross_attn → resid_mid2 →) mlp
-    → resid_post. `outputs` collects v_1, v_2, … for the depth modes; returns the stream after the block."""
+    """One block as its residual stream; returns resid_post. `outputs` collects the sublayer outputs."""
     b = f"{p}blocks.{layer}."
-    bld.at(layer=layer, stack=p.rstrip("."), sublayer="attn")
-    h = bld.sublayer_input(b, "ln1", x)
-    attn_out = bld.attention(b, h, kind)
-    x = bld.join(b, "hook_resid_mid", x, attn_out, "ln1")
+    bld.at(layer=layer, stack=p.rstrip("."))
+    attn = bld.sublayer(b, "attn", "ln1", x, lambda h: bld.attention(b, h, kind))
+    x = bld.join(b, "hook_resid_mid", x, attn, "ln1")  # resid_mid = resid_pre + attn(ln1(resid_pre))
     mlp_ln = "ln2"
-    if enc_out is not None:
-        bld.at(layer=layer, stack=p.rstrip("."), sublayer="cross_attn")
-        h = bld.sublayer_input(b, "ln2", x)
-        cross_out = bld.attention(b, h, "full", kv=enc_out, name="cross_attn")
-        x = bld.join(b, "hook_resid_mid2", x, cross_out, "ln2")
+    if enc_out is not None:  # a decoder fed by an encoder also attends to the encoder's output
+        cross = bld.sublayer(b, "cross_attn", "ln2", x,
+                             lambda h: bld.attention(b, h, "full", kv=enc_out, name="cross_attn"))
+        x = bld.join(b, "hook_resid_mid2", x, cross, "ln2")  # resid_mid2 = resid_mid + cross_attn(…)
         mlp_ln = "ln3"
-    bld.at(layer=layer, stack=p.rstrip("."), sublayer="mlp")
-    h = bld.sublayer_input(b, mlp_ln, x)
-    mlp_out = bld.mlp(b, h)
-    x = bld.join(b, "hook_resid_post", x, mlp_out, mlp_ln)
-    outputs += [attn_out, mlp_out]
+    mlp = bld.sublayer(b, "mlp", mlp_ln, x, lambda h: bld.mlp(b, h))
+    x = bld.join(b, "hook_resid_post", x, mlp, mlp_ln)  # resid_post = resid_mid + mlp(ln2(resid_mid))
+    outputs += [attn, mlp]
     return x
 
 
 def _depth_block(bld: _Builder, p: str, layer: int, kind: str, outputs: list[str]) -> None:
     """One block with Attention Residuals: each sublayer reads a mix over depth instead of the stream."""
     b = f"{p}blocks.{layer}."
-    stack = p.rstrip(".")
-    bld.at(stack=stack)
+    bld.at(layer=layer, stack=p.rstrip("."))
     x = bld.depth_attention(b, list(outputs), 2 * layer + 1, "depth_attn", layer)
     # The mix is what enters the block, as resid_pre/resid_post do in a standard stream. Layer 0's
     # mix has one source (weight 1), so blocks.0.hook_resid_pre stays v_0 itself.
     if layer > 0:
         bld.alias(b + "hook_resid_pre", x)
         bld.alias(f"{p}blocks.{layer - 1}.hook_resid_post", x)
-    bld.at(layer=layer, stack=stack, sublayer="attn")
-    outputs.append(bld.attention(b, bld.sublayer_input(b, "ln1", x), kind))
+    outputs.append(bld.sublayer(b, "attn", "ln1", x, lambda h: bld.attention(b, h, kind)))
     bld.declare_norm(b + "ln2")  # the MLP sublayer's parameters start with its norm's, as in other modes
     x = bld.depth_attention(b, list(outputs), 2 * layer + 2, "depth_mlp", layer)
     bld.alias(b + "hook_resid_mid", x)
-    bld.at(layer=layer, stack=stack, sublayer="mlp")
-    outputs.append(bld.mlp(b, bld.sublayer_input(b, "ln2", x)))
+    outputs.append(bld.sublayer(b, "mlp", "ln2", x, lambda h: bld.mlp(b, h)))
 
 
 def _stack(bld: _Builder, p: str, kind: str, enc_out: str | None) -> str:

@@ -9,11 +9,12 @@ A lesson file looks like::
         {"step": "blocks.0.attn.hook_q", "text": "Each token asks a question …"},
         {"step": "blocks.0.attn.hook_pattern", "head": 0,
          "question": "Which position does the last token attend to most?",
-         "answer": "…"},
-        {"step": "blocks.0.attn.hook_pattern", "view": "Cost of attention", "text": "…"}]}
+         "answer": "…"}]}
 
-A stop shows the step view unless "view" names another view (a tab of the window). A stop may override "model", "tokens" and "head"; otherwise it inherits them from the
-stop before it (the first stop from the lesson's top level). "model" is either
+A stop may override "model", "tokens" and "head"; otherwise it inherits them from the
+stop before it (the first stop from the lesson's top level). A stop may also name the
+"view" (tab) to show: one of VIEWS; without it the step's own picture is shown. The
+lesson's optional "next" says what to try after its last stop (shown on the end card). "model" is either
 {"config": {...ModelConfig fields...}, "seed": n} or {"preset": "name"}. Every field is
 checked when the lesson is opened, and an error names the stop and the field at fault.
 
@@ -39,6 +40,8 @@ LESSON_DIR = shipped("lessons")
 MAX_LESSON_BYTES = 1 << 20
 MAX_STOPS = 500  # a lesson for one class period has tens
 MAX_SEED = 2**31 - 1  # the largest seed the settings dialog shows
+# the tabs a stop may show ("step": the step's own picture, which at "probs" is the next-token bars)
+VIEWS = ("step", "residual", "depth", "compare", "training", "gradients", "backward", "cost", "tiled")
 
 
 class LessonError(ValueError):
@@ -54,7 +57,7 @@ class Stop:
     head: int = 0
     question: str = ""
     answer: str = ""
-    view: str = ""  # the title of the view (tab) to show, e.g. "Cost of attention"; "" for the step view
+    view: str = "step"  # one of VIEWS
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,7 @@ class Lesson:
     summary: str
     stops: tuple[Stop, ...]
     path: str = ""  # the file it was read from ("" for one parsed from data)
+    next: str = ""  # what to try after the last stop
     _models: dict = field(default_factory=dict, compare=False, repr=False)  # the last stop's model only
 
     def open_stop(self, i: int) -> tuple[Transformer, object]:
@@ -149,7 +153,7 @@ def parse_lesson(data, source: str = "lesson") -> Lesson:
     """Check a decoded lesson document: every stop against its model's config (no model is built)."""
     if not isinstance(data, dict):
         raise LessonError(f"{source}: a lesson must be a JSON object with \"title\" and \"stops\".")
-    unknown = set(data) - {"title", "summary", "model", "tokens", "head", "stops"}
+    unknown = set(data) - {"title", "summary", "model", "tokens", "head", "stops", "next"}
     if unknown:
         raise LessonError(f"{source}: unknown fields {sorted(unknown)}.")
     title = data.get("title")
@@ -158,6 +162,9 @@ def parse_lesson(data, source: str = "lesson") -> Lesson:
     summary = data.get("summary", "")
     if not isinstance(summary, str):
         raise LessonError(f"{source}: \"summary\" must be text.")
+    after = data.get("next", "")
+    if not isinstance(after, str):
+        raise LessonError(f"{source}: \"next\" must be text.")
     stops = data.get("stops")
     if not isinstance(stops, list) or not stops:
         raise LessonError(f"{source}: \"stops\" must be a non-empty list.")
@@ -184,21 +191,24 @@ def parse_lesson(data, source: str = "lesson") -> Lesson:
         if "step" not in raw or not isinstance(raw["step"], str):
             raise LessonError(f"{where}: \"step\" is missing; name the step to show, e.g. "
                               "\"blocks.0.attn.hook_pattern\".")
-        for key in ("text", "question", "answer", "view"):
+        for key in ("text", "question", "answer"):
             if not isinstance(raw.get(key, ""), str):
                 raise LessonError(f"{where}: \"{key}\" must be text.")
         if not raw.get("text") and not raw.get("question"):
             raise LessonError(f"{where}: a stop needs a \"text\" or a \"question\".")
         if isinstance(head, bool) or not isinstance(head, int) or head < 0:
             raise LessonError(f"{where}: \"head\" must be a head number (0, 1, …).")
+        view = raw.get("view", "step")
+        if view not in VIEWS:
+            raise LessonError(f"{where}: \"view\" must be one of {', '.join(VIEWS)}.")
         stop = Stop(raw["step"], raw.get("text", ""), model, tokens, head,
-                    raw.get("question", ""), raw.get("answer", ""), raw.get("view", ""))
+                    raw.get("question", ""), raw.get("answer", ""), view)
         try:
             checker.check(stop)
         except (ValueError, KeyError, OSError) as exc:  # LessonError, TokenError, BudgetError too
             raise LessonError(f"{where}: {exc}") from None
         parsed.append(stop)
-    return Lesson(title, summary, tuple(parsed), source)
+    return Lesson(title, summary, tuple(parsed), source, after)
 
 
 def load_lesson(path: str | Path) -> Lesson:

@@ -16,6 +16,7 @@ from .tokenizer import TokenError, Tokenizer
 from .trace import Changes, Trace
 
 
+MIN_TEMPERATURE = 0.01  # below it the probabilities are one-hot to 16 digits: nothing more to see
 MAX_ABS_WEIGHT = 1e6  # larger weights overflow float64 after a few products (1e6 · 1e6 · … per layer)
 
 
@@ -163,8 +164,9 @@ class Transformer:
             t = float(temperature)
         except (TypeError, ValueError):
             t = float("nan")  # refused just below, with the same message as 0 or -1
-        if not (np.isfinite(t) and t > 0):
-            raise ValueError(f"The temperature must be a positive number; got {temperature!r}.")
+        if not (np.isfinite(t) and t >= MIN_TEMPERATURE):
+            raise ValueError(f"The temperature must be a positive number of at least {MIN_TEMPERATURE:g}; "
+                             f"got {temperature!r}.")
         ids = self.tokenizer.ids
         if isinstance(toks, tuple):
             values = {"encoder.input_ids": np.array([ids[x] for x in toks[0]]),
@@ -233,9 +235,9 @@ class Transformer:
         `params` names the parameters changed since `trace` was made; `tokens` and
         `temperature`, when given, replace the inputs. Returns the new trace and a mapping
         (`trace.Changes`) giving, for every step whose value changed, the absolute change per
-        cell (same shape; a step whose shape changed reports every cell as changed, with an
-        infinite delta). Unchanged steps keep their very array from `trace`. `ablate`, when given,
-        replaces the trace's ablations (`{}` switches every component back on).
+        cell (same shape; a step whose shape changed is compared where old and new overlap, and
+        its new cells report an infinite delta). Unchanged steps keep their very array from `trace`.
+        `ablate`, when given, replaces the trace's ablations (`{}` switches every component back on).
         Raises NumericOverflowError like `run`.
         """
         toks = trace.tokens if tokens is None else self.tokens(tokens)

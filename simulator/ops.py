@@ -256,8 +256,13 @@ def _act(xs, ps, a):
 
 
 def _probs(xs, ps, a):
-    """probs = softmax(logits / T)"""
-    return softmax(xs[0] / float(xs[1]))
+    """probs = softmax(logits / T), computed as softmax((logits − max) / T)"""
+    x = xs[0]
+    # Shifting first keeps the largest logit at exactly 0 whatever T is; a tiny T then sends the
+    # others to −∞ (weight 0) instead of every logit to ±∞: the limit T → 0 is all the weight on
+    # the largest logit, shared evenly by ties.
+    with np.errstate(over="ignore"):
+        return softmax((x - np.max(x, axis=-1, keepdims=True)) / float(xs[1]))
 
 
 def _depth_logits(xs, ps, a):

@@ -57,9 +57,9 @@ STEP_TEXT: dict[str, tuple[str, str]] = {
     "mask_window-full": ("masked = scaled, with hidden pairs set to −∞: {keep}",
                          "Window mask (sparse attention): each token sees only tokens fewer than {window} "
                          "positions away; the rest become −∞."),
-    "mask_full": ("masked = scaled, with hidden pairs set to −∞",
+    "mask_full": ("masked = scaled (nothing is hidden)",
                   "Full attention: nothing is masked, every token sees every token, before and after it."),
-    "mask_full_cross": ("masked = scaled, with hidden pairs set to −∞",
+    "mask_full_cross": ("masked = scaled (nothing is hidden)",
                         "Full attention: nothing is masked, every decoder token sees every encoder position."),
     "mask_strided": ("masked = scaled, with hidden pairs set to −∞: {keep}",
                      "Strided mask (Child et al., 2019): each token sees its {window} nearest tokens and every "
@@ -127,8 +127,8 @@ STEP_TEXT: dict[str, tuple[str, str]] = {
                     "φ(q_i)·Σ_j φ(k_j) v_jᵀ ÷ φ(q_i)·Σ_j φ(k_j). Only the order of the products differs, and "
                     "with it the cost."),
     "concat": ("concat = [z_head0 | z_head1 | …]",
-               "The {n_heads} heads worked in parallel, each with its own view; their outputs are placed side "
-               "by side into one vector of size {n_heads}×{d_head} = {d_concat}."),
+               "Each head worked in parallel with its own view; the heads' outputs are placed side by side "
+               "into one vector of size n_heads × d_head = {n_heads}×{d_head} = {d_concat}."),
     "attn_out": ("out = concat·W_O + b_O",
                  "The output projection W_O mixes the heads' results and maps them back to d_model, ready to "
                  "be added to the residual stream."),

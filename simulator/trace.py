@@ -30,11 +30,21 @@ class Step:
     head = None  # every attention tensor holds all heads; views slice out the one they show
 
 
+def _difference(new: np.ndarray, old: np.ndarray) -> np.ndarray:
+    """|new − old| per cell; a masked cell that stayed masked (−∞ − (−∞)) did not change."""
+    with np.errstate(invalid="ignore"):
+        delta = np.abs(new - old)
+    delta[np.isnan(delta)] = 0.0
+    return delta
+
+
 class Changes(Mapping):
     """What an edit changed: for each step whose value moved, |new − old| per cell (same shape).
 
-    A step whose shape changed (new tokens) reports every cell as changed, with an infinite
-    delta. Each delta is computed when first read, so an edit only pays for the ones shown.
+    A step whose shape changed (a token appended or removed) is compared where the old and new
+    arrays overlap; the cells outside the old shape are new and report an infinite delta (so
+    appending a token to a causal decoder marks only the new position and what depends on it).
+    Each delta is computed when first read, so an edit only pays for the ones shown.
     """
 
     def __init__(self, pairs: dict[str, tuple[np.ndarray, np.ndarray]]):
@@ -44,12 +54,13 @@ class Changes(Mapping):
     def __getitem__(self, name: str) -> np.ndarray:
         if name not in self._deltas:
             new, old = self._pairs[name]
-            if new.shape != old.shape:
-                delta = np.full(new.shape, np.inf)
+            if new.shape == old.shape:
+                delta = _difference(new, old)
             else:
-                with np.errstate(invalid="ignore"):
-                    delta = np.abs(new - old)
-                delta[np.isnan(delta)] = 0.0  # −∞ − (−∞): a masked cell that stayed masked
+                delta = np.full(new.shape, np.inf)
+                if new.ndim == old.ndim:
+                    both = tuple(slice(0, min(a, b)) for a, b in zip(new.shape, old.shape))
+                    delta[both] = _difference(new[both], old[both])
             delta.flags.writeable = False
             self._deltas[name] = delta
         return self._deltas[name]

@@ -7,7 +7,7 @@ import sys
 import traceback
 from types import TracebackType
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QMessageLogContext, Qt, QtMsgType, qInstallMessageHandler
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 
@@ -18,6 +18,30 @@ APP_NAME = "Stepformer"
 ORG_NAME = "Stepformer"
 DEFAULT_TEXT = "the cat sat on the mat"
 BASE_POINT_SIZE = 12  # readable from the back of a lecture room on a projector
+
+
+# What Qt says that tells a user nothing: the offscreen platform (screenshots, handouts) has no
+# window manager to pass size hints to, and says so for every window and dialog.
+HARMLESS_QT_MESSAGES = frozenset({"This plugin does not support propagateSizeHints()"})
+_qt_message_handler = None  # kept referenced while installed
+
+
+def quiet_harmless_qt_messages() -> None:
+    """Drop HARMLESS_QT_MESSAGES; every other Qt message still reaches stderr (or the previous handler)."""
+    global _qt_message_handler
+    if _qt_message_handler is not None:
+        return
+
+    def handler(mode: QtMsgType, context: QMessageLogContext, message: str) -> None:
+        if message in HARMLESS_QT_MESSAGES:
+            return
+        if previous is not None:
+            previous(mode, context, message)
+        else:
+            sys.stderr.write(message + "\n")
+
+    _qt_message_handler = handler
+    previous = qInstallMessageHandler(handler)
 
 
 def default_model(config: ModelConfig | None = None, seed: int = 0) -> tuple[Transformer, object]:
@@ -42,6 +66,7 @@ def create_app(argv: list[str] | None = None) -> QApplication:
     """The application object (reused if one exists, e.g. under pytest-qt)."""
     app = QApplication.instance()
     if app is None:
+        quiet_harmless_qt_messages()
         app = QApplication(sys.argv[:1] if argv is None else argv)
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(ORG_NAME)

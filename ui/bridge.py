@@ -48,6 +48,7 @@ class SessionBridge(QObject):
         self.head = 0
         self.highlight = True
         self.cell: tuple[str, tuple] | None = None
+        self._cell_step = -1  # the stepper's index when the cell was chosen: another step clears it
         self.maps = colormaps.DEFAULT_MAPS
         self._parts: list[ViewPart] = []
         self.session = session
@@ -84,6 +85,8 @@ class SessionBridge(QObject):
         self.sigTraceChanged.emit()
 
     def _step_changed(self) -> None:
+        if self.cell is not None and self.stepper.index != self._cell_step:
+            self.cell = None  # the explanation follows the picture (quietly: views read it on this signal)
         self.sigStepChanged.emit()
 
     def set_head(self, head: int) -> None:
@@ -94,6 +97,7 @@ class SessionBridge(QObject):
 
     def select_cell(self, name: str | None, index: tuple | None = None) -> None:
         self.cell = None if name is None else (name, tuple(index))
+        self._cell_step = self.stepper.index
         self.sigCellSelected.emit(self.cell)
 
     def set_highlight(self, on: bool) -> None:

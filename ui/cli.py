@@ -22,6 +22,7 @@ import time
 from collections.abc import Callable
 
 COMMANDS_MODULE = "ui.cli_commands"
+SCREENSHOT_SIZE = (1280, 800)  # --screenshot without --size
 
 
 def subcommands() -> dict[str, Callable[[list[str]], int]]:
@@ -63,6 +64,18 @@ def build_parser(commands: dict) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # a reader that left shows up here, not in Python's flush at exit
+        return code
+    except BrokenPipeError:
+        # The reader went away (`stepformer trace … | head`): nothing left to say, and saying it
+        # at exit would fail again. Point stdout at /dev/null so the final flush is quiet.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+def _main(argv: list[str] | None) -> int:
     started = time.perf_counter()
     # The matrices are small (≤ 256 wide): one BLAS thread is as fast, and spare threads spinning
     # on a busy classroom laptop made one edit of the large model 10× slower. Set before numpy loads.
@@ -116,6 +129,8 @@ def _run_window(args: argparse.Namespace, started: float) -> int:
     if args.size:
         window.resize(*args.size)
     if args.screenshot:
+        if args.present:
+            _present_for_screenshot(window, args.size or SCREENSHOT_SIZE)
         return _screenshot(app, window, args.screenshot, args.size)
     if args.quit_after_paint:
         _quit_after_first_paint(app, window, started)
@@ -150,9 +165,21 @@ def _open_classroom_files(window, args: argparse.Namespace) -> bool:
     return True
 
 
+def _present_for_screenshot(window, size: tuple[int, int]) -> None:
+    """Presentation mode as a projector of `size` shows it: its type scale and layout, at that size
+    rather than the full (possibly virtual) screen's."""
+    presentation = window.presentation
+    presentation.fixed_scale = presentation.fixed_scale or presentation.scale_for(size[1])
+    window.resize(*size)
+    window.show()  # presenting hides what is visible (menus, toolbars, docks): they must be shown first
+    presentation.enter()
+    window.showNormal()
+    window.resize(*size)
+
+
 def _screenshot(app, window, path: str, size: tuple[int, int] | None) -> int:
     if size is None:
-        window.resize(1280, 800)
+        window.resize(*SCREENSHOT_SIZE)
     window.show()
     for _ in range(3):  # layouts settle over a few passes (docks, wrapped chips, plots)
         app.processEvents()

@@ -46,7 +46,8 @@ def export_parser() -> argparse.ArgumentParser:
         prog="stepformer export",
         description="Run the model on TEXT and render the whole forward pass as a handout, without opening "
                     "a window: one page per step with its picture, its formula and its explanation.",
-        epilog="Example: stepformer export --text \"the cat sat on the mat\" --out handout.pdf")
+        epilog="Example: stepformer export --text \"the cat sat on the mat\" --out handout.pdf; "
+               "stepformer export --lesson assets/lessons/01_one_attention_head.json --out slides.pdf")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--preset", metavar="NAME", help="a shipped trained model (see `stepformer presets`)")
     source.add_argument("--model", metavar="FILE", help="a model or scenario file saved by Stepformer (.npz)")
@@ -58,12 +59,50 @@ def export_parser() -> argparse.ArgumentParser:
     parser.add_argument("--granularity", choices=GRANULARITIES, default="operation",
                         help="a page for every operation (default) or one per sublayer")
     parser.add_argument("--temperature", type=float, default=1.0, help="softmax temperature of the output")
+    parser.add_argument("--lesson", metavar="FILE",
+                        help="render this lesson as slides instead (a PDF: one page per stop, a question's "
+                             "answer on the page after it)")
+    parser.add_argument("--size", metavar="WxH", default="1280x800",
+                        help="the projector the slides are made for (default 1280x800)")
     return parser
+
+
+def _slides(args) -> int:
+    """`export --lesson`: the lesson as slides (see ui.slides)."""
+    from simulator.lessons import load_lesson
+
+    try:
+        width, height = (int(v) for v in args.size.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"--size must look like 1280x800, not {args.size!r}.") from None
+    if not (320 <= width <= 8000 and 240 <= height <= 8000):
+        raise ValueError(f"--size {args.size} is not a screen size.")
+    if not args.out.lower().endswith(".pdf"):
+        raise ValueError("slides are written as a PDF: give --out a name ending in .pdf.")
+    lesson = load_lesson(args.lesson)  # a LessonError is a ValueError naming the mistake
+    from PySide6.QtCore import QSize
+    from PySide6.QtWidgets import QApplication
+
+    if QApplication.instance() is None:
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    from ui.app import create_app
+    from ui.slides import write_slides
+
+    create_app()
+    return write_slides(lesson, args.out, QSize(width, height))
 
 
 def export_main(argv: list[str]) -> int:
     """Render a handout without a window: one page per step, as a PDF or a folder of PNGs."""
     args = export_parser().parse_args(argv)
+    if args.lesson is not None:
+        try:
+            pages = _slides(args)
+        except (ValueError, OSError) as exc:
+            print(f"stepformer export: {exc}", file=sys.stderr)
+            return 2
+        print(f"wrote {pages} slides to {args.out}")
+        return 0
     try:
         model, tokens = open_model(args.preset, args.model)
         if args.text is not None:

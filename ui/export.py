@@ -19,16 +19,19 @@ from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
 
 from simulator.io import atomic_write
 from ui import messages
+from ui.widgets.cell_overlay import no_outlines
 
 PICTURE_FILTERS = {"PNG image (*.png)": ".png", "SVG drawing (*.svg)": ".svg"}
 ARRAY_FILTERS = {"CSV table (*.csv)": ".csv", "NumPy array (*.npy)": ".npy"}
 
 
 def paint_widget(widget: QWidget, painter: QPainter) -> None:
-    """Paint the widget with its children, then end the painter."""
+    """Paint the widget with its children, then end the painter. Change outlines are left out:
+    they mark the last edit on screen, and mean nothing on a slide or on paper."""
     try:
-        # QWidget's own render: a QGraphicsView (every heatmap) hides it behind one that draws only its scene.
-        QWidget.render(widget, painter, QPoint())
+        with no_outlines():
+            # QWidget's own render: a QGraphicsView (every heatmap) hides it behind one that draws only its scene.
+            QWidget.render(widget, painter, QPoint())
     finally:
         painter.end()
 

@@ -69,6 +69,7 @@ def step_pages(session: Session, head: int = 0, granularity: str = "operation",
     bridge.set_head(head)
     view = StepView(bridge)
     view.set_font_scale(PICTURE_FONT_SCALE)
+    view.next_token().set_controls_visible(False)  # no widgets on paper
     view.setAttribute(Qt.WidgetAttribute.WA_DontShowOnScreen)
     view.resize(size)
     view.show()

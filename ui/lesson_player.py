@@ -3,7 +3,9 @@
 Opening a stop sets the session's model and tokens (one undoable step, like File ▸ Open),
 jumps to the stop's step and picks its head. A stop with a question hides its answer
 until the next click (the Reveal button, Next, or the clicker's PageDown in presentation
-mode). The Lessons menu lists assets/lessons/*.json and opens any other lesson file; a
+mode). After the last stop the next click shows an end card (the lesson's title, "End of
+lesson", what to try next) and further clicks stop there; Previous goes back. A stop may
+choose the tab to show ("view"). The Lessons menu lists assets/lessons/*.json and opens any other lesson file; a
 file with a mistake is refused with a message that names the mistake, and nothing changes.
 """
 from __future__ import annotations
@@ -30,6 +32,13 @@ TITLE_PT, TEXT_PT, SMALL_PT = 15.0, 14.0, 11.0  # as the explanation's text: one
 FILTER = "Stepformer lessons (*.json)"
 
 SetModel = Callable[[Transformer, object, str], None]  # (model, tokens, undo text)
+END_TEXT = "End of lesson"
+TRY_NEXT = ("change a token in the strip above and step through again, or open the next lesson from "
+            "the Lessons menu.")
+# a stop's "view" (simulator.lessons.VIEWS) → the title of the tab showing it (the view state's "tab")
+VIEW_TABS = {"step": "Step", "residual": "Residual stream", "depth": "Depth attention",
+             "compare": "Compare residuals", "training": "Training", "gradients": "Gradients",
+             "backward": "Backward pass", "cost": "Cost of attention", "tiled": "Tiled attention"}
 
 
 def lesson_ref(path: str) -> str:
@@ -67,7 +76,7 @@ class LessonPlayer(QWidget):
         self._set_model = set_model or (lambda model, tokens, _text: bridge.session.set_model(model, tokens))
         self.lesson: Lesson | None = None
         self.menu: QMenu | None = None  # the Lessons menu, once install_lessons made it
-        self.index = -1
+        self.index = -1  # len(stops): the end card
         self.revealed = False
 
         self.title = _label(TITLE_PT, bold=True)
@@ -137,7 +146,7 @@ class LessonPlayer(QWidget):
     def capture_view(self) -> dict:
         if self.lesson is None or not self.lesson.path or self.index < 0:
             return {}
-        return {"lesson": (lesson_ref(self.lesson.path), self.index)}
+        return {"lesson": (lesson_ref(self.lesson.path), min(self.index, len(self.lesson.stops) - 1))}
 
     def view_problems(self, state: ViewState) -> dict[str, str]:
         if state.lesson is None or self._is_open(state.lesson[0]):
@@ -182,11 +191,9 @@ class LessonPlayer(QWidget):
         state = bridge.view_state()
         # a stop may show a step the sublayer view skips
         visible = bridge.trace.graph.node(stop.step).name in bridge.stepper.names
-        target = replace(state, step=stop.step, head=stop.head, lesson=None, tab=stop.view or "Step",
-                         granularity=state.granularity if visible else "operation")
-        if bridge.view_problems(target).get("tab"):  # a view this window does not have: stay where it is
-            target = replace(target, tab=None)
-        bridge.apply_view_state(target)
+        bridge.apply_view_state(replace(state, step=stop.step, head=stop.head, lesson=None,
+                                        tab=VIEW_TABS[stop.view],
+                                        granularity=state.granularity if visible else "operation"))
         self._show_stop(i)
 
     def _show_stop(self, i: int) -> None:
@@ -194,20 +201,28 @@ class LessonPlayer(QWidget):
         self._show()
         self.sigStopChanged.emit(i)
 
+    @property
+    def at_end(self) -> bool:
+        """Whether the end card is shown."""
+        return self.lesson is not None and self.index == len(self.lesson.stops)
+
     def forward(self) -> bool:
-        """The next click: reveal a hidden answer, else go to the next stop. False at the end."""
+        """The next click: reveal a hidden answer, else go to the next stop, else the end card.
+        True while a lesson is open: the clicker never steps past the end card."""
         if self.lesson is None:
             return False
+        if self.at_end:
+            return True
         if self._answer_hidden():
             self.reveal()
-            return True
-        if self.index + 1 < len(self.lesson.stops):
+        elif self.index + 1 < len(self.lesson.stops):
             self.go(self.index + 1)
-            return True
-        return False
+        else:
+            self._show_stop(len(self.lesson.stops))
+        return True
 
     def back(self) -> bool:
-        """The previous stop; False at the first stop or without a lesson."""
+        """The previous stop (from the end card: the last stop); False at the first stop or without a lesson."""
         if self.lesson is None or self.index <= 0:
             return False
         self.go(self.index - 1)
@@ -221,6 +236,8 @@ class LessonPlayer(QWidget):
         self._show()
 
     def _answer_hidden(self) -> bool:
+        if self.at_end:
+            return False
         stop = self.lesson.stops[self.index]
         return bool(stop.question and stop.answer) and not self.revealed
 
@@ -248,9 +265,21 @@ class LessonPlayer(QWidget):
             self.prev_button.setEnabled(False)
             self.next_button.setEnabled(False)
             return
-        stop = lesson.stops[self.index]
         n = len(lesson.stops)
         self.title.setText(lesson.title)
+        if self.at_end:
+            self.where.setText(f"After stop {n} of {n}")
+            self.question.setText(END_TEXT)
+            self.answer.setText(f"Try next: {lesson.next or TRY_NEXT}")  # in the answer's box: it reads as the card
+            for w in (self.question, self.answer):
+                w.show()
+            for w in (self.text, self.reveal_button):
+                w.hide()
+            self.prev_button.setEnabled(True)
+            self.next_button.setEnabled(False)
+            self.next_button.setText("End")
+            return
+        stop = lesson.stops[self.index]
         # the step's title, not its dotted name: it wraps in a narrow dock and reads as words
         self.where.setText(f"Stop {self.index + 1} of {n} · {step_title(self.bridge.trace, stop.step)}")
         self.text.setText(stop.text)
@@ -263,8 +292,8 @@ class LessonPlayer(QWidget):
         self.reveal_button.setVisible(hidden)
         self.prev_button.setEnabled(self.index > 0)
         last = self.index == n - 1
-        self.next_button.setEnabled(hidden or not last)
-        self.next_button.setText("Reveal ▶" if hidden else "Next stop ▶")
+        self.next_button.setEnabled(True)
+        self.next_button.setText("Reveal ▶" if hidden else "Finish ▶" if last else "Next stop ▶")
 
 
 class LessonDock(QDockWidget):

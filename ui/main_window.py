@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QCloseEvent, QFontMetrics, QKeySequence, QUndoStack
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QCloseEvent, QFontMetrics, QKeyEvent, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (QApplication, QDialog, QDockWidget, QLabel, QMainWindow, QMessageBox,
                                QScrollArea, QSplitter, QTabWidget, QWidget)
 
@@ -24,7 +24,7 @@ from ui.export import export_picture, export_step
 from ui.files import FileController
 from ui.handout import ask_export_handout
 from ui.lesson_player import install_lessons
-from ui.presentation import PresentationController
+from ui.presentation import EXPLAIN_SHARE, PresentationController
 from ui.scenario import ask_open_scenario, ask_save_scenario
 from ui.theme import ThemeController
 from ui.presets_menu import add_presets_menu
@@ -45,6 +45,9 @@ from ui.widgets.transport import Transport
 from ui.widgets.arch_map import ArchMap
 from ui.widgets.param_editor import ParamEditor
 from ui.widgets.step_view import StepView
+
+
+CALC_SHARE = 0.42  # of the picture-and-explanation height, at most, for the explanation's whole text
 
 
 def _scrolling(widget: QWidget | None) -> QScrollArea:
@@ -85,6 +88,7 @@ class MainWindow(QMainWindow):
         self.splitter.setStretchFactor(0, 4)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([600, 130])
+        self._explain_set = -1.0  # the explanation's share of the height as last set to fit its text
         self.setCentralWidget(self.splitter)
 
         self.arch_map = ArchMap(bridge)
@@ -113,6 +117,9 @@ class MainWindow(QMainWindow):
         self.setCorner(Qt.Corner.TopLeftCorner, Qt.DockWidgetArea.TopDockWidgetArea)
         self.setCorner(Qt.Corner.TopRightCorner, Qt.DockWidgetArea.TopDockWidgetArea)
 
+        # once the new text is laid out (a moment later), so its height is known
+        for signal in (bridge.sigCellSelected, bridge.sigStepChanged, bridge.sigTraceChanged):
+            signal.connect(lambda *_: QTimer.singleShot(0, self, self._room_for_explanation))
         self.step_label = plain(QLabel())
         self.statusBar().addPermanentWidget(self.step_label)
         bridge.sigStepChanged.connect(self._show_step)
@@ -130,6 +137,8 @@ class MainWindow(QMainWindow):
         self._menus.append(self.lesson_player.menu)
         self.presentation.keep.append(self.lesson_player.parentWidget())
         self.presentation.clicker = self.lesson_player
+        for signal in (self.lesson_player.sigStopChanged, self.presentation.sigPresentingChanged):
+            signal.connect(lambda *_: QTimer.singleShot(0, self, self._room_for_explanation))
         self._show_step()
 
         # --- extra views ---
@@ -327,6 +336,21 @@ class MainWindow(QMainWindow):
         if error:
             self.statusBar().showMessage(error, 8000)
 
+    def _room_for_explanation(self) -> None:
+        """The step's description and a chosen cell's calculation are shown whole: the explanation
+        grows (up to CALC_SHARE of the height) rather than hide the end behind a scroll bar, and
+        gives the room back when the text is shorter (unless the user has moved the divider)."""
+        sizes = self.splitter.sizes()
+        if len(sizes) != 2:
+            return
+        total = sum(sizes)
+        want = min(max(self.explain_panel.wanted_height(), round(EXPLAIN_SHARE * total)), round(CALC_SHARE * total))
+        # set by us (a window resize keeps the share), or presenting: no divider to drag there
+        ours = abs(sizes[1] / max(total, 1) - self._explain_set) < 0.01 or self.presentation.presenting
+        if sizes[1] < want or (ours and sizes[1] > want):
+            self.splitter.setSizes([total - want, want])
+            self._explain_set = self.splitter.sizes()[1] / max(total, 1)
+
     def _set_tokens(self, tokens) -> None:
         error = self.edits.set_tokens(tokens)
         if error:
@@ -338,6 +362,19 @@ class MainWindow(QMainWindow):
     def _show_shortcuts(self) -> None:
         rows = "".join(f"<tr><td><b>{k}</b></td><td>&nbsp;&nbsp;{w}</td></tr>" for k, w in self.shortcut_rows())
         QMessageBox.information(self, f"{APP_NAME}: keyboard shortcuts", f"<table>{rows}</table>")
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        QTimer.singleShot(0, self, self._room_for_explanation)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        # Esc (not taken by an editor or presentation mode) clears the chosen cell's calculation
+        if event.key() == Qt.Key.Key_Escape:
+            self.session_bridge.select_cell(None)
+            self.step_view.clear_hover()
+            event.accept()
+            return
+        super().keyPressEvent(event)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.files.maybe_save():

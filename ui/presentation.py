@@ -23,7 +23,7 @@ from ui.bridge import SessionBridge
 FONT_SCALE = 1.5
 REFERENCE_HEIGHT = 800
 MAX_SCALE = 2.5
-EXPLAIN_SHARE = 0.2  # of the height, for the explanation under the picture: four lines of large type
+EXPLAIN_SHARE = 0.2  # of the height, for the explanation under the picture (the window gives more when needed)
 DOCK_SHARE = 0.25  # of the width, for a dock kept on screen (the lesson)
 FORWARD_KEYS = (Qt.Key.Key_PageDown,)
 BACK_KEYS = (Qt.Key.Key_PageUp,)

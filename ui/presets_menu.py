@@ -24,6 +24,9 @@ def open_preset(window: QMainWindow, name: str) -> bool:
         return False
     title = info.get("title", info["name"])
     window.set_model(model, tokens, f"Open preset {title}")
+    session = window.session_bridge.session
+    if session.temperature != 1.0:  # a trained model is shown as trained: its own probabilities
+        session.set_temperature(1.0)
     panel = getattr(window, "training_panel", None)
     if panel is not None:  # train further on the same task with one click
         panel.task_combo.setCurrentIndex(max(0, panel.task_combo.findData(info["task"])))

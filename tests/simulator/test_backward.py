@@ -323,6 +323,19 @@ def test_layernorm_with_eps_zero_differentiates_the_forwards_definition_of_a_con
     np.testing.assert_allclose(gx[1], g[1] * w - (g[1] * w).mean(), rtol=1e-12)
 
 
+@pytest.mark.parametrize("kw", [dict(), dict(arch="encoder", attention="full"), dict(residual="attnres")],
+                         ids=["decoder", "encoder", "attnres"])
+def test_a_model_whose_first_norm_sees_constant_rows_matches_finite_differences(kw):
+    """Every embedding row constant and no positions: the first LayerNorm (and depth RMS) reads constant rows."""
+    model = tiny(11, n_layers=1, positional="none", norm_eps=0.1, **kw)
+    w_e = model.params["embed.W_E"]
+    model.set_param("embed.W_E", np.repeat(w_e.mean(1, keepdims=True), w_e.shape[1], axis=1))
+    tokens, targets = sample(model)
+    x = model.run(tokens)["blocks.0.hook_resid_pre"]
+    assert np.ptp(x, axis=-1).max() == 0.0  # the rows really are constant
+    check_fd(model, tokens, targets)
+
+
 @pytest.mark.parametrize("kw", [dict(positional="rope"), dict(norm="post"), dict(residual="attnres"),
                                 dict(arch="encoder-decoder")], ids=["rope", "post", "attnres", "encdec"])
 def test_a_zero_model_with_eps_zero_has_finite_gradients(kw):

@@ -161,7 +161,11 @@ def test_explain_scores_writes_out_the_dot_product():
     assert text.startswith("scores_raw[h0, 3, 1] = q₃·k₁ = ")
     first = f"{fmt(q[0])}×{fmt(k[0])}".replace("−", "")  # signs are bracketed: compare magnitudes
     assert first in text.replace("(", "").replace(")", "").replace("−", "")
-    assert "(4 more)" in text  # d_head 8, four products shown
+    # d_head 8: a sum of up to eight terms is written out in full
+    products = text.split(" = ")[2].split(" + ")
+    assert len(products) == 8 and "more" not in text
+    last = f"{fmt(q[7])}×{fmt(k[7])}".replace("−", "")
+    assert products[-1].replace("(", "").replace(")", "").replace("−", "") == last
 
 
 def test_explain_layernorm_shows_mean_and_variance():
@@ -179,6 +183,17 @@ def test_explain_softmax_shows_the_exponentials_and_their_sum():
     text = trace.explain("blocks.0.attn.hook_pattern", (0, 1, 0))
     assert f"= {fmt(e[0])} / {fmt(e.sum())} = " in text
     assert "0.000" in text  # the hidden keys contribute exp(−∞) = 0
+    assert f"with max = {fmt(masked[:2].max())} (the largest in the row" in text
+
+
+def test_explain_gelu_writes_out_the_tanh_term():
+    trace = run(CONFIGS["default"])
+    x = float(trace["blocks.0.mlp.hook_pre"][1, 2])
+    text = trace.explain("blocks.0.mlp.hook_post", (1, 2))
+    inner = math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)
+    assert "tanh(√(2/π)·(x + 0.044715·x³))" in text
+    assert f"tanh({fmt(inner)})" in text and f"(1 + {fmt(math.tanh(inner)).join('()') if math.tanh(inner) < 0 else fmt(math.tanh(inner))})" in text
+    assert text.endswith(fmt(trace["blocks.0.mlp.hook_post"][1, 2]))
 
 
 def test_explain_embed_add_linear_and_probs_name_their_inputs():
@@ -189,7 +204,7 @@ def test_explain_embed_add_linear_and_probs_name_their_inputs():
     add = trace.explain("blocks.0.hook_resid_mid", (0, 0))
     assert add.startswith("resid_mid[0, 0] = resid_pre[0, 0] + attn_out[0, 0] = ")
     lin = trace.explain("blocks.0.hook_mlp_out", (0, 3))
-    assert "Σᵢ post[0, i]·W_out[i, 3] + b[3]" in lin and "(60 more)" in lin
+    assert "Σᵢ post[0, i]·W_out[i, 3] + b[3]" in lin and "(56 more)" in lin
     probs = trace.explain("probs", (0, 2))
     assert f"/{fmt(0.8)}" in probs
 

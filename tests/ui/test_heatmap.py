@@ -192,6 +192,9 @@ def test_font_scale_enlarges_fonts_and_hides_numbers_that_no_longer_fit(hm):
     hm.set_font_scale(3.0)
     settle(hm)
     assert hm.getItem(1, 0).getAxis("left").style["tickFont"].pointSizeF() == pytest.approx(36)
+    assert hm.cell_text(0, 0) == "\u221212" and hm._level >= 2  # a smaller, compact form first
+    hm.set_font_scale(6.0)
+    settle(hm)
     assert hm.cell_text(0, 0) == ""
 
 
@@ -275,7 +278,9 @@ def test_masked_runs_and_many_outlines_are_drawn(hm):
     changed = np.zeros(a.shape, dtype=bool)
     changed[::3, ::3] = True
     hm.set_data(a, changed=changed)
+    hm.set_font_scale(2.0)  # no numbers in these cells: only colour, hatching and outlines
     settle(hm, (900, 900))
+    assert hm.cell_text(39, 1) == ""
 
     image = hm.viewport().grab().toImage()
 

@@ -2,7 +2,7 @@
 rollout, embeddings; ablation from the model view through the undo stack and scenarios."""
 import numpy as np
 import pytest
-from PySide6.QtCore import QPointF, QSettings, Qt
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QUndoStack
 from PySide6.QtWidgets import QMessageBox
 
@@ -12,6 +12,7 @@ from ui import scenario
 from ui.bridge import SessionBridge
 from ui.edits import EditController
 from ui.main_window import MainWindow
+from ui.preferences import Preferences
 from ui.widgets import colormaps
 from ui.widgets.interp_tabs import InterpTabs
 
@@ -96,6 +97,8 @@ def test_attribution_bars_add_up_to_the_logit_and_a_bar_writes_its_calculation(i
     i = list(view.parts).index("blocks.1.attn.head1")
     view.show_bar(i)
     assert got and "blocks.1.attn.head1" in got[0] and f"{view.parts['blocks.1.attn.head1']:.4f}" in got[0]
+    widths = [p.width() for p in view.bars.opts["pens"]]
+    assert widths[i] > 1 and all(w == 1 for j, w in enumerate(widths) if j != i)  # the clicked bar is outlined
     view.other.setCurrentIndex(1)  # minus token 0
     assert np.sum(view.bars.opts["height"]) == pytest.approx(
         bridge.trace["logits"][pos, tok] - bridge.trace["logits"][pos, 0], abs=1e-9)
@@ -156,7 +159,7 @@ def test_ablation_is_saved_in_a_scenario(qtbot, tmp_path):
 
 def test_the_window_has_a_look_inside_tab_whose_bars_reach_the_explanation_panel(qtbot, tmp_path, monkeypatch):
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Discard)
-    w = MainWindow(settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    w = MainWindow(settings=Preferences(tmp_path / "s.json"))
     qtbot.addWidget(w)
     w.resize(1280, 800)
     w.show()
@@ -214,7 +217,7 @@ def test_model_view_of_an_encoder_decoder_has_cross_attention_rows(qtbot):
 
 def test_the_architecture_map_switches_heads_and_mlps_off(qtbot, tmp_path, monkeypatch):
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Discard)
-    w = MainWindow(settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat))
+    w = MainWindow(settings=Preferences(tmp_path / "s.json"))
     qtbot.addWidget(w)
     w.resize(1280, 800)
     w.show()
@@ -254,3 +257,20 @@ def test_patching_an_encoder_decoder_takes_source_bar_target(qtbot):
     view.corrupt.setText("the cat sat")
     view.run_button.click()
     assert "source | target" in view.error
+
+
+def test_patching_column_labels_fit_long_words(qtbot):
+    words = ("alexandra", "bartholomew", "christopher", "dominique", "evangeline", "florentina")
+    model = Transformer(ModelConfig(vocab=words, n_ctx=8), seed=1)
+    bridge = SessionBridge(Session(model, list(words)))
+    tabs = InterpTabs(bridge)
+    qtbot.addWidget(tabs)
+    tabs.resize(700, 500)
+    tabs.show()
+    qtbot.waitExposed(tabs)
+    view = tabs.show_view("Patching")
+    view.refresh()
+    scale, stagger, _ = view.resid_map.label_style()
+    assert stagger or scale < 1.0  # six long names over narrow columns: smaller or staggered
+    tabs.resize(2400, 500)
+    qtbot.waitUntil(lambda: view.resid_map.label_style()[1] is False)  # room enough: one line again

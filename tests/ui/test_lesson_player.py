@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from simulator.lessons import LESSON_DIR, list_lessons, load_lesson
 from ui.preferences import Preferences
 from ui import messages
+from ui.lesson_player import VIEW_TABS
 from ui.main_window import MainWindow
 
 
@@ -39,7 +40,7 @@ def test_every_shipped_lesson_opens_each_stop_on_its_step_and_head(window, path)
         assert player.index == i
         assert bridge.stepper.name == bridge.trace.graph.node(stop.step).name
         assert bridge.head == stop.head
-        assert window.tabs.tabText(window.tabs.currentIndex()) == (stop.view or "Step")  # the stop's view
+        assert window.tabs.tabText(window.tabs.currentIndex()) == VIEW_TABS[stop.view]  # the stop's view
         assert bridge.session.tokens == player.lesson.open_stop(i)[1]
         assert player.where.text().startswith(f"Stop {i + 1} of {len(player.lesson.stops)}")
         if stop.text:
@@ -102,3 +103,55 @@ def test_the_lessons_menu_lists_every_lesson_and_opens_one(window):
     close.trigger()
     QApplication.processEvents()
     assert window.lesson_player.lesson is None and not window.lesson_player.parentWidget().isVisible()
+
+
+def test_after_the_last_stop_the_clicker_shows_an_end_card_and_stops(window):
+    player, bridge = window.lesson_player, window.session_bridge
+    player.open_file(LESSON_DIR / "01_one_attention_head.json")
+    n = len(player.lesson.stops)
+    player.go(n - 1)
+    while player._answer_hidden():
+        player.forward()
+    step = bridge.stepper.index
+    assert player.forward() and player.at_end
+    assert player.title.text() == player.lesson.title
+    assert player.question.text() == "End of lesson" and player.question.isVisible()
+    assert "Try next" in player.answer.text() and player.answer.isVisible()
+    assert "Stop" not in player.where.text().split()[0]  # no "Stop 9 of 9" on the end card
+    assert not player.next_button.isEnabled()
+    window.presentation.forward()  # the clicker goes nowhere past the end card
+    window.presentation.forward()
+    assert player.at_end and bridge.stepper.index == step
+    window.presentation.back()  # PageUp goes back to the last stop
+    assert player.index == n - 1 and not player.at_end
+    assert player.where.text().startswith(f"Stop {n} of {n}")
+
+
+def test_a_lesson_may_say_what_to_try_next(window, tmp_path):
+    data = json.loads((LESSON_DIR / "01_one_attention_head.json").read_text())
+    data["next"] = "Now open lesson 2."
+    data["stops"] = data["stops"][:1]
+    path = tmp_path / "short.json"
+    path.write_text(json.dumps(data))
+    player = window.lesson_player
+    player.open_file(path)
+    player.forward()
+    assert player.at_end and player.answer.text() == "Try next: Now open lesson 2."
+
+
+def test_a_stop_chooses_the_tab_it_shows(window, tmp_path, warnings):
+    data = json.loads((LESSON_DIR / "03_residual_stream.json").read_text())
+    data["stops"][0]["view"] = "residual"
+    data["stops"][1]["view"] = "step"
+    path = tmp_path / "views.json"
+    path.write_text(json.dumps(data))
+    player = window.lesson_player
+    player.open_file(path)
+    assert window.tabs.tabText(window.tabs.currentIndex()) == "Residual stream"
+    assert type(window.current_view()).__name__ == "ResidualStreamView"
+    player.forward()
+    assert window.tabs.currentIndex() == 0
+    data["stops"][0]["view"] = "nowhere"
+    path.write_text(json.dumps(data))
+    assert not player.open_file(path)
+    assert "\"view\" must be one of" in warnings[-1][1]

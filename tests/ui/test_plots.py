@@ -202,3 +202,15 @@ def test_the_legend_of_many_heads_wraps_inside_a_narrow_column(lines):
     assert not any(a.intersects(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
     QApplication.processEvents()
     lines.grab()  # paints without error with the wrapped legend
+
+
+def test_next_token_bars_have_a_fixed_probability_axis(qtbot, shown):
+    from ui.widgets.plots import X_MAX, TopKBars
+    bars = shown(TopKBars(), 400, 300)
+    labels = ["a", "b", "c"]
+    bars.set_data(np.array([0.2, 0.1, 0.7]), labels)
+    first = bars.getPlotItem().getViewBox().viewRange()[0]
+    bars.set_data(np.array([0.05, 0.03, 0.02]), labels)  # a flat, unsure distribution
+    second = bars.getPlotItem().getViewBox().viewRange()[0]
+    assert first == pytest.approx([0, X_MAX]) and second == pytest.approx([0, X_MAX])
+    assert bars.getPlotItem().getAxis("bottom").isVisible()

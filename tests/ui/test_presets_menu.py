@@ -47,3 +47,11 @@ def test_a_broken_preset_is_reported_and_changes_nothing(window, monkeypatch):
     before = window.session_bridge.model
     assert not open_preset(window, "no-such-preset")
     assert window.session_bridge.model is before and "no preset called" in shown[0]
+
+
+def test_opening_a_preset_resets_the_temperature_to_1(window):
+    session = window.session_bridge.session
+    session.set_temperature(2.5)
+    assert open_preset(window, "reverse")
+    assert window.session_bridge.session.temperature == 1.0
+    assert window.session_bridge.trace.temperature == 1.0

@@ -1,10 +1,15 @@
-"""A long, seeded, random session with the real main window.
+"""A long, seeded, random session with the real main window, checked against a shadow.
 
-Each action is something a student does (step, back, jump, edit a weight cell, type tokens,
-undo, redo, pick a head or a layer, change a setting, save and reopen, …), including bad
-input. After every action: no exception escaped, the trace the window shows equals a fresh
-`model.run` bit for bit, the step view's heatmaps show exactly that trace's numbers, and no
-NaN is on screen. A refused action must change nothing.
+Each action is something a student does (step, back, jump, edit a weight cell, nudge one with
+the wheel, type tokens, undo, redo, pick a head or a layer, change a setting, save and reopen,
+File ▸ New, a preset, a lesson, a scenario, a bad file, randomise, reset, presentation mode,
+the theme, an export, a window resize, another tab, …), including bad input. The test keeps a
+`Shadow`: its own copy of the parameters, tokens and temperature the model should have, updated
+from each action's own intent (the cell and the number typed, the config and seed chosen, the
+preset's file) and moved through its own history on undo and redo. After every action: no
+exception escaped, the model's parameters, tokens and temperature equal the shadow's to the bit,
+the trace the window shows equals a fresh `model.run` of them bit for bit, the step view's
+heatmaps show exactly that trace's numbers, and no NaN is on screen. A refused action changes nothing.
 
     STEPFORMER_ACTIONS=20000 STEPFORMER_SEED=1 python -m pytest tests/ui/test_random_interaction.py
 
@@ -24,7 +29,16 @@ from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QComboBox, QDialog, QDoubleSpinBox, QMessageBox, QSpinBox
 
+import simulator
 import ui.main_window
+from simulator.lessons import list_lessons, load_lesson
+from simulator.params import init_params
+from simulator.presets import list_presets, load_preset
+from ui.export import save_picture
+from ui.presets_menu import open_preset
+from ui.scenario import open_scenario, save_scenario
+from ui.widgets.param_editor import NUDGE
+from ui.widgets.settings_dialog import tokens_for
 from ui.preferences import Preferences
 from ui import messages
 from ui.main_window import MainWindow
@@ -32,6 +46,7 @@ from ui.widgets.settings_dialog import SettingsDialog
 
 ACTIONS = int(os.environ.get("STEPFORMER_ACTIONS", "2000"))
 SEED = int(os.environ.get("STEPFORMER_SEED", "0"))
+RARE_EVERY = 50
 
 # what a student might type into a weight cell; the second element: is it refused?
 TYPED = [("0.5", False), ("-1.25", False), ("3", False), ("1e6", False), ("-999999.5", False), ("0", False),
@@ -62,7 +77,79 @@ class RandomSettings(SettingsDialog):
                 editor.setValue(value)
         self.seed_spin.setValue(self.rng.randint(0, 9))
         ok = self.config() is not None and self.rng.random() < 0.9
+        RandomSettings.chosen = (self.config(), self.seed()) if ok else None
         return QDialog.DialogCode.Accepted if ok else QDialog.DialogCode.Rejected
+
+
+class Shadow:
+    """The state the model should be in, kept apart from the window: parameters, tokens and
+    temperature, with a history of its own that undo and redo walk.
+
+    Each entry is (config, params, tokens, baseline): `baseline` is what Reset goes back to
+    (the parameters the model had when it was made or opened).
+    """
+
+    def __init__(self, window: MainWindow):
+        model = window.session_bridge.model
+        params = {n: np.array(v) for n, v in model.params.items()}
+        self.history = [(model.config, params, list_or_pair(window.session_bridge.session.tokens), params)]
+        self.index = 0
+        self.temperature = window.session_bridge.session.temperature
+
+    @property
+    def config(self):
+        return self.history[self.index][0]
+
+    @property
+    def params(self):
+        return self.history[self.index][1]
+
+    @property
+    def tokens(self):
+        return self.history[self.index][2]
+
+    @property
+    def baseline(self):
+        return self.history[self.index][3]
+
+    def record(self, stack_moved: bool, config=None, params=None, tokens=None, baseline=None) -> None:
+        """A new state: a new undo step when the window's stack grew, else it replaced the top one
+        (nudges of one cell merge) or changed nothing."""
+        config = self.config if config is None else config
+        params = self.params if params is None else params
+        tokens = self.tokens if tokens is None else tokens
+        baseline = (self.baseline if config is self.config else params) if baseline is None else baseline
+        state = (config, params, tokens, baseline)
+        if stack_moved:
+            del self.history[self.index + 1:]
+            self.history.append(state)
+            self.index += 1
+        else:
+            self.history[self.index] = state
+
+    def with_cell(self, name: str, index: tuple, value: float) -> dict:
+        params = dict(self.params)
+        params[name] = params[name].copy()
+        params[name][index] = value
+        return params
+
+    def new_model(self, stack_moved: bool, config, params, tokens) -> None:
+        self.record(stack_moved, config, {n: np.array(v) for n, v in params.items()}, list_or_pair(tokens),
+                    baseline={n: np.array(v) for n, v in params.items()})
+
+
+def list_or_pair(tokens):
+    return tuple(list(t) for t in tokens) if isinstance(tokens, tuple) else list(tokens)
+
+
+def compare_with_shadow(window, shadow: Shadow) -> None:
+    s = window.session_bridge.session
+    assert s.model.config == shadow.config, "the model's config is not the one intended"
+    assert set(s.model.params) == set(shadow.params)
+    for name, value in shadow.params.items():
+        assert np.array_equal(s.model.params[name], value), f"{name} is not what the actions made it"
+    assert list_or_pair(s.tokens) == shadow.tokens, f"tokens {s.tokens} ≠ intended {shadow.tokens}"
+    assert s.temperature == shadow.temperature
 
 
 class Student:
@@ -74,21 +161,37 @@ class Student:
         RandomSettings.rng = self.rng
         self.folder = folder
         self.log: list[str] = []
+        self.shadow = Shadow(window)
+        self.refusals: list[str] = []  # warnings shown (only the bad-file action expects one)
         self.actions = [
             (12, self.step), (6, self.back), (3, self.first_or_last), (5, self.jump), (14, self.edit_cell),
-            (7, self.edit_tokens), (8, self.undo), (5, self.redo), (4, self.head), (3, self.layer),
-            (3, self.granularity), (2, self.highlight), (3, self.temperature), (4, self.select_cell),
-            (3, self.settings), (2, self.save_and_reopen), (1, self.randomize_or_reset), (1, self.play),
+            (4, self.nudge), (7, self.edit_tokens), (8, self.undo), (5, self.redo), (4, self.head),
+            (3, self.layer), (3, self.granularity), (2, self.highlight), (3, self.temperature),
+            (4, self.select_cell), (3, self.settings), (2, self.save_and_reopen), (1, self.randomize_or_reset),
+            (1, self.play), (0.5, self.file_new), (0.5, self.bad_file),
         ]
+        # slow ones (a preset, a lesson, presentation mode, …) come in turn, one every RARE_EVERY
+        # actions, so that every session of 2,000 does each of them and a long one stays quick
+        self.rare = [self.preset, self.lesson, self.tab, self.scenario, self.presentation, self.theme,
+                     self.resize, self.export, self.tab, self.file_new]
         self.weights = [a[0] for a in self.actions]
 
     @property
     def bridge(self):
         return self.w.session_bridge
 
-    def act(self) -> None:
-        action = self.rng.choices(self.actions, self.weights)[0][1]
+    def act(self, i: int) -> None:
+        if i % RARE_EVERY == RARE_EVERY - 1:
+            action = self.rare[(i // RARE_EVERY) % len(self.rare)]
+        else:
+            action = self.rng.choices(self.actions, self.weights)[0][1]
         action()
+
+    def _moved(self, before: int) -> bool:
+        """Whether the last action added an undo step (else it merged with the top one or did nothing)."""
+        index = self.w.undo_stack.index()
+        assert index in (before, before + 1), f"undo index went from {before} to {index}"
+        return index == before + 1
 
     # --- the actions ---
 
@@ -128,6 +231,7 @@ class Student:
         text, refused = self.rng.choice(TYPED)
         self.log.append(f"edit {name} cell {cell} = {text!r}")
         before = snapshot(self.w)
+        index_before = self.w.undo_stack.index()
         editor.start_edit(cell)
         editor.edit_line().setText(text)
         editor.edit_line().returnPressed.emit()
@@ -136,6 +240,32 @@ class Student:
             assert snapshot(self.w) == before
             QTest.keyClick(editor, Qt.Key.Key_Escape)  # the student gives up on this cell
             assert not editor.edit_line().isVisible()
+            return
+        index = self.cell_index(name, cell)
+        self.shadow.record(self._moved(index_before), params=self.shadow.with_cell(name, index, float(text)))
+
+    def cell_index(self, name: str, cell: tuple[int, int]) -> tuple[int, ...]:
+        """The element of the parameter that the student sees at `cell` (of the head on screen)."""
+        shape = self.shadow.params[name].shape
+        r, c = cell
+        if len(shape) == 3:
+            return (min(self.bridge.head, shape[0] - 1), r, c)
+        return (c,) if len(shape) == 1 else (r, c)
+
+    def nudge(self):
+        """Turn the wheel over a cell of the parameter editor: ±NUDGE a notch."""
+        editor = self.w.param_editor
+        name = self.rng.choice(sorted(self.shadow.params))
+        editor.select_param(name)
+        rows, cols = editor.heatmap.values().shape
+        cell = (self.rng.randrange(rows), self.rng.randrange(cols))
+        steps = float(self.rng.choice([-2, -1, 1, 1, 3]))
+        self.log.append(f"nudge {name} cell {cell} by {steps:+g}")
+        index = self.cell_index(name, cell)
+        before = self.w.undo_stack.index()
+        editor.heatmap.sigCellNudged.emit(cell, steps)
+        value = self.shadow.params[name][index] + steps * NUDGE
+        self.shadow.record(self._moved(before), params=self.shadow.with_cell(name, index, value))
 
     def edit_tokens(self):
         strip = self.w.token_strip
@@ -144,16 +274,33 @@ class Student:
         text = " ".join(self.rng.choice(WORDS) for _ in range(n))
         self.log.append(f"type tokens on side {side}: {text!r}")
         before = snapshot(self.w)
-        if not strip.type_text(side, text):
+        index_before = self.w.undo_stack.index()
+        words = text.split()
+        vocab, n_ctx = self.shadow.config.vocab, self.shadow.config.n_ctx
+        fits = 0 < len(words) <= n_ctx and all(w in vocab for w in words)
+        accepted = strip.type_text(side, text)
+        assert accepted == fits, f"{text!r}: accepted {accepted}, a student expects {fits}"
+        if not accepted:
             assert strip.error_text(), "refused tokens without a message"
             assert snapshot(self.w) == before
+            return
+        tokens = self.shadow.tokens
+        if isinstance(tokens, tuple):
+            tokens = tuple(words if i == side else list(t) for i, t in enumerate(tokens))
+        else:
+            tokens = words
+        self.shadow.record(self._moved(index_before), tokens=tokens)
 
     def undo(self):
         self.log.append(f"undo {self.w.undo_stack.undoText()!r}")
+        if self.shadow.index > 0:
+            self.shadow.index -= 1
         self.w.act_undo.trigger()
 
     def redo(self):
         self.log.append(f"redo {self.w.undo_stack.redoText()!r}")
+        if self.shadow.index + 1 < len(self.shadow.history):
+            self.shadow.index += 1
         self.w.act_redo.trigger()
 
     def head(self):
@@ -183,6 +330,7 @@ class Student:
         t = self.rng.choice([0.1, 0.5, 1.0, 2.0, 5.0])
         self.log.append(f"temperature {t}")
         self.w.step_view.next_token().sigTemperatureChosen.emit(t)
+        self.shadow.temperature = t
 
     def select_cell(self):
         heatmap = self.w.step_view.current_heatmap()
@@ -196,7 +344,15 @@ class Student:
 
     def settings(self):
         self.log.append("model settings")
+        before = self.w.undo_stack.index()
+        RandomSettings.chosen = None
         self.w.open_settings()
+        if RandomSettings.chosen is not None:
+            config, seed = RandomSettings.chosen
+            model = simulator.Transformer(config, seed=seed)
+            tokens = tokens_for(model, self.shadow.tokens if not isinstance(self.shadow.tokens, tuple)
+                                else tuple(self.shadow.tokens), self.shadow.config.tokenization)
+            self.shadow.new_model(self._moved(before), config, init_params(config, seed), tokens)
         self.log[-1] += f" -> {describe(self.bridge.model.config)}"
 
     def save_and_reopen(self):
@@ -205,23 +361,135 @@ class Student:
         model, tokens = self.bridge.model, self.bridge.session.tokens
         params = {n: np.array(v) for n, v in model.params.items()}
         assert self.w.files.save_as(str(path))
+        before = self.w.undo_stack.index()
         assert self.w.files.open(str(path))
+        self.shadow.new_model(self._moved(before), self.shadow.config, self.shadow.params, self.shadow.tokens)
         reopened = self.bridge.model
         assert reopened is not model and reopened.config == model.config
         assert all(np.array_equal(reopened.params[n], params[n]) for n in params)
         assert self.bridge.session.tokens == tokens
 
     def randomize_or_reset(self):
+        before = self.w.undo_stack.index()
         if self.rng.random() < 0.5:
-            self.log.append("randomise")
+            seed = self.rng.randrange(100)
+            self.log.append(f"randomise (seed {seed})")
+            self.w.param_editor.seed.setValue(seed)
             self.w.param_editor.randomize.click()
+            params = init_params(self.shadow.config, seed)
         else:
             self.log.append("reset")
             self.w.param_editor.reset.click()
+            params = self.shadow.baseline
+        self.shadow.record(self._moved(before), params={n: np.array(v) for n, v in params.items()})
 
     def play(self):
         self.log.append("play/pause")
         self.w.transport.act_play.trigger()
+
+    def file_new(self):
+        self.log.append("File ▸ New")
+        before = self.w.undo_stack.index()
+        self.w.files.new()
+        config = simulator.ModelConfig()  # the classroom model, seed 0, on "the cat sat on the mat"
+        self.shadow.new_model(self._moved(before), config, init_params(config, 0),
+                              "the cat sat on the mat".split()[: config.n_ctx])
+
+    def preset(self):
+        info = self.rng.choice(list_presets())
+        self.log.append(f"preset {info['name']}")
+        before = self.w.undo_stack.index()
+        assert open_preset(self.w, info["name"])
+        self.w.preset_hint.close()
+        model, tokens, _info = load_preset(info["name"])  # the shipped file, read on its own
+        self.shadow.new_model(self._moved(before), model.config, model.params, tokens)
+
+    def lesson(self):
+        path = self.rng.choice(list_lessons())
+        lesson = load_lesson(path)
+        stop = self.rng.randrange(len(lesson.stops))
+        self.log.append(f"lesson {path.stem} stop {stop + 1}")
+        player = self.w.lesson_player
+        before = self.w.undo_stack.index()
+        player.open_lesson(lesson)  # the first stop
+        self.lesson_stop(lesson, 0, before)
+        before = self.w.undo_stack.index()
+        player.go(stop)
+        self.lesson_stop(lesson, stop, before)
+        player.close_lesson()
+
+    def lesson_stop(self, lesson, i: int, before: int) -> None:
+        """The shadow follows a lesson stop: its model is built from the stop's own spec."""
+        if not self._moved(before):
+            return  # the same model and tokens as the stop before
+        spec, tokens = lesson.stops[i].model, lesson.stops[i].tokens
+        if "preset" in spec:
+            model = load_preset(spec["preset"])[0]
+        else:
+            config = {k: tuple(v) if k == "vocab" else v for k, v in spec.get("config", {}).items()}
+            model = simulator.Transformer(simulator.ModelConfig(**config), seed=spec.get("seed", 0))
+        if model.config.arch == "encoder-decoder" and isinstance(tokens, list) and len(tokens) == 2:
+            tokens = tuple(tokens)
+        self.shadow.new_model(True, model.config, model.params, model.tokens(tokens))
+
+    def scenario(self):
+        path = self.folder / "class.stepformer.npz"
+        self.log.append("save and open a scenario")
+        save_scenario(path, self.bridge)
+        before = self.w.undo_stack.index()
+        open_scenario(path, self.bridge, self.w.set_model)
+        self.shadow.new_model(self._moved(before), self.shadow.config, self.shadow.params, self.shadow.tokens)
+
+    def bad_file(self):
+        kind = self.rng.choice(["zip", "lesson", "scenario"])
+        self.log.append(f"open a bad {kind} file")
+        before = snapshot(self.w)
+        self.refusals.clear()
+        if kind == "zip":
+            path = self.folder / "bad.npz"
+            path.write_bytes(b"PK\x03\x04 not a model")
+            assert not self.w.files.open(str(path))
+        elif kind == "lesson":
+            path = self.folder / "bad.json"
+            path.write_text('{"title": "t", "tokens": 5, "stops": []}')
+            assert not self.w.lesson_player.open_file(path)
+        else:
+            path = self.folder / "bad.stepformer.npz"
+            simulator.save(path, self.bridge.model, self.bridge.session.tokens,
+                           extra={"scenario": 1, "view": {"head": 999}})
+            with pytest.raises(simulator.ModelFileError):
+                open_scenario(path, self.bridge, self.w.set_model)
+            self.refusals.append("raised")
+        assert self.refusals, "a bad file was not refused"
+        assert snapshot(self.w) == before
+
+    def presentation(self):
+        """Into presentation mode, a step or two there, and out again (the editors are hidden there)."""
+        self.log.append("presentation mode on, step, off")
+        self.w.presentation.action.trigger()
+        for _ in range(self.rng.randrange(3)):
+            self.w.transport.act_next.trigger()
+        self.w.presentation.action.trigger()
+
+    def theme(self):
+        name = self.rng.choice(["light", "dark", "system"])
+        self.log.append(f"theme {name}")
+        self.w.theme.set_theme(name)
+
+    def export(self):
+        self.log.append("export the step picture")
+        save_picture(self.w.step_view, self.folder / "picture.png")
+        assert (self.folder / "picture.png").stat().st_size > 0
+
+    def resize(self):
+        size = self.rng.choice([(1024, 768), (1280, 800), (1920, 1080), (800, 600)])
+        self.log.append(f"resize to {size}")
+        self.w.resize(*size)
+
+    def tab(self):
+        i = self.rng.randrange(self.w.tabs.count())
+        self.log.append(f"tab {self.w.tabs.tabText(i)}")
+        self.w.tabs.setCurrentIndex(i)
 
 
 def describe(config) -> str:
@@ -264,9 +532,11 @@ def check(window) -> None:
 @pytest.fixture
 def window(qtbot, tmp_path, monkeypatch):
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Discard)
-    monkeypatch.setattr(messages, "refuse", lambda *a, **k: pytest.fail(f"unexpected warning: {a[1:]}"))
+    refusals = []
+    monkeypatch.setattr(messages, "refuse", lambda parent, title, text: refusals.append(text))
     monkeypatch.setattr(ui.main_window, "SettingsDialog", RandomSettings)
     w = MainWindow(settings=Preferences(tmp_path / "settings.json"))
+    w.refusals = refusals
     qtbot.addWidget(w)
     w.resize(1280, 800)
     w.show()
@@ -280,10 +550,15 @@ def test_a_long_random_session_always_shows_the_true_trace(window, qtbot, tmp_pa
     errors = []
     monkeypatch.setattr(sys, "excepthook", lambda kind, exc, tb: errors.append((kind, exc, tb)))
     student = Student(window, SEED, tmp_path)
+    student.refusals = window.refusals
     check(window)
     for i in range(ACTIONS):
         try:
-            student.act()
+            student.act(i)
+            if window.refusals and not student.log[-1].startswith("open a bad"):
+                raise AssertionError(f"unexpected warning: {window.refusals}")
+            window.refusals.clear()
+            compare_with_shadow(window, student.shadow)
             if i % 10 == 0:  # let timers (play) tick and views paint now and then
                 qtbot.wait(1)
             assert not errors, "an exception escaped:\n" + "".join(traceback.format_exception(*errors[0]))
@@ -292,7 +567,10 @@ def test_a_long_random_session_always_shows_the_true_trace(window, qtbot, tmp_pa
             recent = "\n".join(f"  {n}: {a}" for n, a in enumerate(student.log[-12:], len(student.log) - 12))
             raise AssertionError(f"seed {SEED}, action {i}: {exc}\nlast actions:\n{recent}") from exc
     kinds = {entry.split()[0] for entry in student.log}
-    assert {"step", "edit", "undo", "redo", "save", "model", "type", "head"} <= kinds
+    assert {"step", "edit", "nudge", "undo", "redo", "save", "model", "type", "head"} <= kinds
+    if ACTIONS >= 2000:
+        assert {"preset", "lesson", "File", "open", "theme", "tab", "resize", "presentation", "export",
+                "save"} <= kinds
 
 
 def test_a_view_never_sees_a_head_or_cell_the_new_model_lacks(qtbot):

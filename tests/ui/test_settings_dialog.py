@@ -110,3 +110,23 @@ def test_a_pattern_setting_that_makes_no_sense_disables_ok(dialog):
     dialog.editors["random_seed"].setValue(5)
     cfg = dialog.config()
     assert (cfg.attention, cfg.stride, cfg.n_random, cfg.random_seed) == ("bigbird", 3, 2, 5)
+
+
+def test_a_seed_beyond_the_dialog_is_explained_not_raised(qtbot):
+    dialog = SettingsDialog(ModelConfig(), seed=2**40)
+    qtbot.addWidget(dialog)
+    assert "1,099,511,627,776" in dialog.message.text() and not ok(dialog)
+    dialog.seed_spin.setValue(5)
+    assert ok(dialog) and dialog.seed() == 5
+
+
+@pytest.mark.parametrize("field, value", [("n_layers", 60), ("n_ctx", 100_000), ("n_ctx", 2**40)])
+def test_loaded_values_outside_the_dialog_are_shown_as_they_are(qtbot, field, value):
+    config = ModelConfig(**{field: value})
+    dialog = SettingsDialog(config)
+    qtbot.addWidget(dialog)
+    editor = dialog.editors[field]
+    shown = editor.value() if hasattr(editor, "value") else int(editor.text())
+    assert shown == value  # not clamped
+    assert f"{field} is {value:,}, outside what this dialog builds" in dialog.message.text()
+    assert not ok(dialog)

@@ -43,6 +43,7 @@ class AttributionView(LazyView):
         super().__init__(bridge, parent)
         self.parts: dict[str, float] = {}
         self.calculation = ""
+        self.selected: str | None = None  # the component whose bar was clicked (outlined)
         self._auto_token = True
         bridge.sigTraceChanged.connect(self.request_refresh)
 
@@ -124,7 +125,8 @@ class AttributionView(LazyView):
         names = list(self.parts)
         heights = np.array([self.parts[n] for n in names])
         brushes = [pg.mkBrush(*(POSITIVE if h >= 0 else NEGATIVE)) for h in heights]
-        self.bars.setOpts(x=np.arange(len(names)), height=heights, width=0.7, brushes=brushes, pen="k")
+        pens = [pg.mkPen("k", width=4 if n == self.selected else 1) for n in names]
+        self.bars.setOpts(x=np.arange(len(names)), height=heights, width=0.7, brushes=brushes, pens=pens)
         set_category_ticks(self.plot, [short_label(n) for n in names])
         span = max(float(np.abs(heights).max()), 1e-9) * 1.1
         low, high = min(0.0, float(heights.min()) * 1.1), max(0.0, float(heights.max())) + 0.02 * span
@@ -144,9 +146,11 @@ class AttributionView(LazyView):
         if not 0 <= i < len(names):
             return
         pos, tok, other = self.choice()
+        self.selected = names[i]
         self.calculation = interp.attribution_calculation(self.bridge.model, self.bridge.trace, pos, tok,
                                                           names[i], other)
         self.sigCalculation.emit(self.calculation)
+        self.refresh()
 
     def _clicked(self, ev) -> None:
         vb = self.plot.getPlotItem().getViewBox()

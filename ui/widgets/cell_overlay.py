@@ -4,6 +4,7 @@ same size however the cells are stretched."""
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -13,6 +14,19 @@ from PySide6.QtGui import QBrush, QColor, QFont, QPen, QStaticText
 
 if TYPE_CHECKING:
     from ui.widgets.heatmap import Heatmap
+
+MOST_CHANGED = 0.6  # a change touching more than this share of the cells is one frame round the picture
+_exporting = [0]  # > 0 while a picture is rendered for a file: no change outlines on paper
+
+
+@contextmanager
+def no_outlines():
+    """Within this block heatmaps paint no change outlines (pictures saved to files, handouts)."""
+    _exporting[0] += 1
+    try:
+        yield
+    finally:
+        _exporting[0] -= 1
 
 
 def _edges(t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -70,13 +84,20 @@ class CellOverlay(pg.GraphicsObject):
             self._paint_numbers(p, x0 + w / 2, y0 + ht / 2, option.exposedRect)
         p.setBrush(Qt.BrushStyle.NoBrush)
         selected = (np.array([h._selected[0]]), np.array([h._selected[1]])) if h._selected else None
+        changed = None if _exporting[0] else h._changed
         # A dark rim under a bright stroke keeps outlines visible on any cell colour.
-        for cells, grow, bright in ((h._changed, -2.5, QColor("#FFC20A")), (selected, 1.5, QColor("#FFFFFF"))):
+        for cells, grow, bright in ((changed, -2.5, QColor("#FFC20A")), (selected, 1.5, QColor("#FFFFFF"))):
             if cells is None or not len(cells[0]):
                 continue
             r, c = cells
-            rects = [QRectF(*box) for box in zip((x0[c] - grow).tolist(), (y0[r] - grow).tolist(),
-                                                 (w[c] + 2 * grow).tolist(), (ht[r] + 2 * grow).tolist())]
+            if cells is changed and len(r) > MOST_CHANGED * rows * cols:
+                # nearly everything moved: one frame says so without burying the colours
+                left, right = sorted((xs[0], xs[-1]))
+                top, bottom = sorted((ys[0], ys[-1]))
+                rects = [QRectF(left - grow, top - grow, right - left + 2 * grow, bottom - top + 2 * grow)]
+            else:
+                rects = [QRectF(*box) for box in zip((x0[c] - grow).tolist(), (y0[r] - grow).tolist(),
+                                                     (w[c] + 2 * grow).tolist(), (ht[r] + 2 * grow).tolist())]
             for pen in (QPen(QColor(0, 0, 0), 6), QPen(bright, 3)):
                 p.setPen(pen)
                 p.drawRects(rects)

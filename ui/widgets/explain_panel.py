@@ -49,8 +49,8 @@ class ExplainPanel(QScrollArea):
         words.setSpacing(4)
         words.addWidget(self.description)
         words.addStretch(1)
-        row.addLayout(words, 1)
-        row.addWidget(self.cell, 1)
+        row.addLayout(words, 3)  # the description is the longer text: more of the width, fewer lines
+        row.addWidget(self.cell, 2)
         self.setWidget(body)
         self.setWidgetResizable(True)
         self.setFrameShape(QScrollArea.Shape.NoFrame)
@@ -65,6 +65,11 @@ class ExplainPanel(QScrollArea):
             font = label.font()
             font.setPointSizeF(TEXT_PT * f)
             label.setFont(font)
+
+    def wanted_height(self) -> int:
+        """The height that shows the description and the whole calculation at the current width."""
+        body = self.widget()
+        return body.heightForWidth(max(self.viewport().width(), 100)) + 2 * self.frameWidth()
 
     def refresh(self, *_) -> None:
         step = self.bridge.stepper.step

@@ -26,8 +26,10 @@ MARGIN = 4  # around the title, axes and colour bar (pyqtgraph's 9 wastes room i
 SPACING = 3  # between title, cells and colour bar
 LABEL_OVERHANG = 30  # pixels a column label may reach past the first or last column
 # How cell numbers are printed, tried in order until the widest one fits its cell:
-# (compact form, font size relative to CELL_PT). Numbers that fit nowhere are not printed.
-TEXT_LEVELS = ((False, 1.0), (True, 1.0), (True, 0.85))
+# (compact form, font size relative to CELL_PT). Numbers that fit nowhere, or only below
+# MIN_CELL_PT (too small to read), are not printed.
+TEXT_LEVELS = ((False, 1.0), (True, 1.0), (True, 0.85), (True, 0.75), (True, 0.65))
+MIN_CELL_PT = 7.0
 
 
 _NO_CELLS = (np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp))
@@ -104,8 +106,10 @@ class Heatmap(pg.GraphicsLayoutWidget):
 
     def set_data(self, values: np.ndarray, row_labels: list[str] | None = None,
                  col_labels: list[str] | None = None, kind: str = "signed",
-                 title: str = "", changed: np.ndarray | None = None) -> None:
-        """Show `values` (1-D input becomes one row); `changed` marks cells to outline."""
+                 title: str = "", changed: np.ndarray | None = None,
+                 levels: tuple[float, float] | None = None) -> None:
+        """Show `values` (1-D input becomes one row); `changed` marks cells to outline;
+        `levels` is a colour range shared with other heatmaps (default: from `values`)."""
         v = np.array(values, dtype=float)
         v = v[np.newaxis, :] if v.ndim == 1 else v
         if v.ndim != 2 or v.size == 0:
@@ -121,6 +125,8 @@ class Heatmap(pg.GraphicsLayoutWidget):
             if mask.shape != v.shape:
                 raise ValueError(f"changed mask shape {mask.shape} != values shape {v.shape}")
         cmap, (lo, hi) = colormaps.for_values(v, kind, self._maps)
+        if levels is not None:
+            lo, hi = levels
 
         shape_changed = v.shape != self._values.shape
         self._values, self._kind = v, kind
@@ -314,7 +320,8 @@ class Heatmap(pg.GraphicsLayoutWidget):
         size = self._text_sizes.get(level)
         if size is None:
             fm = QFontMetricsF(self._cell_fonts[level])
-            if fm.height() > max_height or self._says_nothing():
+            if (fm.height() > max_height or self._says_nothing()
+                    or self._cell_fonts[level].pointSizeF() < MIN_CELL_PT - 1e-6):
                 return math.inf, fm.height()
             compact = TEXT_LEVELS[level][0]
             widest = (widest_text(self._values, format_compact, COMPACT_BANDS) if compact

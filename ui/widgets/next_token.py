@@ -34,8 +34,9 @@ class NextTokenPanel(QWidget):
         self.t_label = QLabel()
         self.t_label.setMinimumWidth(90)
 
+        self._after = QLabel("after position")
         pos_row = QHBoxLayout()
-        pos_row.addWidget(QLabel("after position"))
+        pos_row.addWidget(self._after)
         pos_row.addWidget(self.position, 1)
         t_row = QHBoxLayout()
         t_row.addWidget(self.t_label)
@@ -50,6 +51,12 @@ class NextTokenPanel(QWidget):
         self.position.currentIndexChanged.connect(self.sigPositionChosen.emit)
         self.slider.valueChanged.connect(lambda v: self.sigTemperatureChosen.emit(round(v * T_STEP, 2)))
         self.set_font_scale(1.0)
+
+    def set_controls_visible(self, on: bool) -> None:
+        """Hide the position chooser and the slider, e.g. on a printed page (the title says
+        the position and the temperature)."""
+        for w in (self._after, self.position, self.slider):
+            w.setVisible(on)
 
     def set_data(self, probs: np.ndarray, vocab: list[str], positions: list[str], position: int,
                  temperature: float, before: np.ndarray | None = None) -> None:

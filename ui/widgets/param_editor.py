@@ -243,9 +243,12 @@ class ParamEditor(QWidget):
             self._show(name)
 
     def _head_changed(self, h: int) -> None:
+        params = self.bridge.model.params
         if not self._on_screen():
             self._stale = True
-        elif self._name is not None and self.bridge.model.params[self._name].ndim == 3:
+        elif self._name not in params:  # a new model, announced with the head before the trace: reread all
+            self._reread()
+        elif params[self._name].ndim == 3:
             self._show(self._name)
 
     def _labels(self, name: str, shape: tuple[int, int]) -> tuple[list[str], list[str]]:

@@ -9,15 +9,16 @@ the residual stream; right: layer × head. Presets can ship ready-made pairs.
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QSignalBlocker
-from PySide6.QtGui import QFont
+from PySide6.QtCore import QEvent, QSignalBlocker
+from PySide6.QtGui import QFont, QFontMetricsF
 from PySide6.QtWidgets import (QComboBox, QGridLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout,
                                QWidget)
 
 from simulator import interp
 from simulator.presets import PatchPair, patch_pairs
 from ui.bridge import SessionBridge
-from ui.widgets.heatmap import Heatmap
+from ui.widgets.heatmap import TICK_PT, Heatmap
+from ui.widgets.picture_layout import fit_labels
 from ui.widgets.residual_view import LABEL_PT, Caption, LazyView, fit_caption
 
 OWN = "Your own inputs"
@@ -32,6 +33,7 @@ class PatchingView(LazyView):
         self.resid: tuple[list[str], np.ndarray] | None = None  # (point names, recovered[point, pos])
         self.heads: tuple[list[str], np.ndarray] | None = None  # (layer names, recovered[layer, head])
         self.error = ""
+        self._cols: list[str] = []  # the stream map's column labels, fitted again on a resize
         bridge.sigTraceChanged.connect(self.request_refresh)
 
     def build(self) -> None:
@@ -41,6 +43,7 @@ class PatchingView(LazyView):
         self.run_button = QPushButton("Patch")
         self.resid_map, self.head_map = Heatmap(), Heatmap()
         self.caption = Caption()
+        self.resid_map.installEventFilter(self)
         form = QGridLayout()
         form.addWidget(QLabel("Pair"), 0, 0)
         form.addWidget(self.pair, 0, 1, 1, 3)
@@ -128,6 +131,21 @@ class PatchingView(LazyView):
         self.answer.setCurrentIndex(vocab.index(pair.answer))
         self.wrong.setCurrentIndex(vocab.index(pair.wrong))
 
+    def _fit_columns(self, cols: list[str]) -> None:
+        """Smaller or staggered column labels when words (and "the→mary") are wider than their cells."""
+        self._cols = cols
+        font = QFont()
+        font.setPointSizeF(TICK_PT * self._scale)
+        fm = QFontMetricsF(font)
+        cell_w = self.resid_map.width() * 0.8 / max(len(cols), 1)  # the plot takes about 4/5 of the widget
+        fit = fit_labels(cell_w, 40.0, fm.height(), max(fm.horizontalAdvance(c) for c in cols) + 6, token_rows=False)
+        self.resid_map.set_label_style(fit.scale, fit.stagger)
+
+    def eventFilter(self, obj, ev) -> bool:
+        if obj is self.resid_map and ev.type() == QEvent.Type.Resize and self._cols:
+            self._fit_columns(self._cols)  # the map's new width, not the view's: the layout sets it later
+        return False
+
     def inputs(self, text: str):
         """The model's input from a line: an encoder-decoder takes "source | target"."""
         if self.bridge.model.config.arch != "encoder-decoder":
@@ -160,8 +178,8 @@ class PatchingView(LazyView):
             tokens, clean_toks = tokens[1], clean_toks[1]
         cols = [c if c == d else f"{d}→{c}" for c, d in zip(clean_toks, tokens)]
         labels = [interp.point_label(r) for r in rows]
-        self.resid_map.set_data(grid[::-1], labels[::-1], cols, "signed",
-                                "Stream patched")
+        self.resid_map.set_data(grid[::-1], labels[::-1], cols, "signed", "Stream patched")
+        self._fit_columns(cols)
         layers, heads = self.heads
         self.head_map.set_data(heads, [f"L{r.split('.')[-2]}" + (" cross" if r.endswith("cross_attn") else "")
                                        for r in layers],

@@ -27,6 +27,7 @@ class Panel:
     row_bands: tuple[tuple[int, int, int], ...] = ()  # (start, stop, head): head blocks of rows
     weight: float = 1.0  # cell size relative to the other heatmaps of its line
     thumb: bool = False  # a thumbnail: title and colours only, no axes or colour bar
+    levels: tuple[float, float] | None = None  # a colour range shared with the picture's other panels
 
 
 @dataclass

@@ -20,6 +20,8 @@ MAX_ASPECT = 2.6  # cells may be this much wider than tall: numbers are wide, ro
 USEFUL_CELL = 60.0  # wider cells add nothing; do not trade height for them
 WRAP_GAIN = 1.3  # wrap only when it makes cells clearly larger
 SPACING = 6.0
+MIN_CELL = 4.0  # a heatmap whose cells would be smaller than this does not fit (see `fits`)
+COLUMN_SHRINK = 0.6  # a column (lines, bars) narrows to this share of its width before the picture shrinks
 MIN_LABEL_SCALE = 0.75  # token labels shrink down to this before some are left out
 COMFORTABLE_LABELS = 0.85  # below this, staggering column labels is preferred to shrinking them
 ROW_LABEL_SHARE = 0.9  # of a label's line height that a row needs to itself
@@ -63,22 +65,32 @@ def _cells(lines: list[list[Piece]], width: float, height: float, label_h: float
     return min(cw, MAX_ASPECT * ch), ch
 
 
+def _need(line: list[Piece]) -> float:
+    """The narrowest `line` can be: fixed parts, titles, and MIN_CELL-wide cells."""
+    return sum(max(p.min_width, p.width + p.cols * p.weight * MIN_CELL) for p in line) + SPACING * (len(line) - 1)
+
+
 def _score(lines: list[list[Piece]], width: float, height: float, label_h: float) -> float:
+    over = max(_need(line) for line in lines) - width
+    if over > 0:
+        return -over  # a layout wider than the room loses to any that fits, and to any less wide
     cw, ch = _cells(lines, width, height, label_h)
     return min(cw, USEFUL_CELL) * ch
 
 
 def _wrap(row: list[Piece], width: float, height: float, label_h: float) -> list[list[Piece]]:
-    """The row as one line, or as two lines split before a symbol if that is clearly better."""
+    """The row as one line, or as two or three lines split before symbols if that is clearly better."""
     best, best_score = [row], _score([row], width, height, label_h)
-    for i, p in enumerate(row):
-        if p.breakable and 0 < i < len(row) - 1:
-            lines = [row[:i], row[i:]]
-            if not all(any(q.grid for q in line) for line in lines):
-                continue
-            s = _score(lines, width, height, label_h)
-            if s > best_score * WRAP_GAIN:
-                best, best_score = lines, s
+    cuts = [i for i, p in enumerate(row) if p.breakable and 0 < i < len(row) - 1]
+    splits = [(i,) for i in cuts] + [(i, j) for i in cuts for j in cuts if i < j]
+    for split in splits:
+        bounds = (0, *split, len(row))
+        lines = [row[a:b] for a, b in zip(bounds, bounds[1:])]
+        if not all(any(q.grid for q in line) for line in lines):
+            continue
+        s = _score(lines, width, height, label_h)
+        if (s > best_score * WRAP_GAIN) if best_score > 0 else s > best_score:
+            best, best_score = lines, s
     return best
 
 
@@ -97,12 +109,19 @@ def place(rows: list[list[Piece]], width: float, height: float,
         while n_body and row[n_body - 1].column:
             n_body -= 1
         body, columns = row[:n_body], row[n_body:]
-        body_w = width - sum(p.width + SPACING for p in columns)
+        col_w = sum(p.width for p in columns)
+        if columns and body:
+            # the body's narrowest layout (wrapped if it may be); columns give way to it, down to COLUMN_SHRINK
+            lines = [body] if i in small else _wrap(body, width - col_w, row_h, label_h)
+            room = width - max(_need(line) for line in lines) - SPACING * len(columns)
+            col_w = max(COLUMN_SHRINK * col_w, min(col_w, room))
+        widths = [p.width * col_w / max(sum(q.width for q in columns), 1.0) for p in columns]
+        body_w = width - sum(w + SPACING for w in widths)
         rects += _place_body(body, body_w, y, row_h, i in small, label_h)
         x = body_w + SPACING
-        for p in columns:
-            rects.append(QRectF(x, y, p.width, row_h))
-            x += p.width + SPACING
+        for w in widths:
+            rects.append(QRectF(x, y, w, row_h))
+            x += w + SPACING
         y += row_h + SPACING
     return rects
 
@@ -135,6 +154,22 @@ def _place_body(row: list[Piece], width: float, y: float, row_h: float, fixed: b
             x += w + SPACING
         y += line_h + SPACING
     return rects
+
+
+def fits(pieces: list[Piece], rects: list[QRectF], width: float, height: float) -> bool:
+    """Whether every piece lies inside the width × height view, no two overlap, and each
+    heatmap has room for its fixed parts and cells of at least MIN_CELL (else it would clip)."""
+    eps = 0.5
+    for p, r in zip(pieces, rects):
+        if r.left() < -eps or r.top() < -eps or r.right() > width + eps or r.bottom() > height + eps:
+            return False
+        if p.grid and (r.width() + eps < max(p.min_width, p.width + p.cols * p.weight * MIN_CELL)
+                       or r.height() + eps < p.height + p.rows * p.weight * MIN_CELL):
+            return False
+        if not p.grid and not p.column and r.height() + eps < p.height:
+            return False
+    return not any(a.intersected(b).width() > eps and a.intersected(b).height() > eps
+                   for i, a in enumerate(rects) for b in rects[i + 1:])
 
 
 @dataclass(frozen=True)

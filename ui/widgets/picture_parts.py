@@ -49,7 +49,7 @@ class PanelBox(QFrame):
         self.heatmap.set_label_style(self.fit.scale, self.fit.stagger, self.fit.row_scale)
         if force or old is None or not _same_picture(old, panel) or self._shown_labels != (rows, cols):
             self._shown_labels = (rows, cols)
-            self.heatmap.set_data(panel.values, rows, cols, panel.kind, panel.title, panel.changed)
+            self.heatmap.set_data(panel.values, rows, cols, panel.kind, panel.title, panel.changed, panel.levels)
         if old is None or (old.col_bands, old.row_bands) != (panel.col_bands, panel.row_bands):
             self._draw_bands(panel)
         style = (panel.current, panel.head)
@@ -96,6 +96,7 @@ class PanelBox(QFrame):
 def _same_picture(a: Panel, b: Panel) -> bool:
     """Whether a heatmap already shows `b` (values compared exactly; cheap next to set_data)."""
     return (a.title == b.title and a.kind == b.kind and a.rows == b.rows and a.cols == b.cols
+            and a.levels == b.levels
             and a.values.shape == b.values.shape and np.array_equal(a.values, b.values, equal_nan=True)
             and (a.changed is None) == (b.changed is None)
             and (a.changed is None or np.array_equal(a.changed, b.changed)))

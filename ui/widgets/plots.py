@@ -24,6 +24,9 @@ def format_prob(p: float) -> str:
     return "<0.01" if 0 < p < 0.005 else f"{p:.2f}"
 
 
+X_MAX = 1.3  # probability 1 and room for its printed value
+
+
 class TopKBars(pg.PlotWidget):
     """The k most likely next tokens, most likely on top, value printed at each bar end.
 
@@ -39,8 +42,9 @@ class TopKBars(pg.PlotWidget):
         plot.setMenuEnabled(False)
         plot.hideButtons()
         plot.invertY(True)
-        # each bar's value is printed at its end: a probability axis would only take room
-        plot.hideAxis("bottom")
+        # a fixed 0–1 axis: a longer bar is a higher probability, whatever the others are
+        axis = plot.getAxis("bottom")
+        axis.setTicks([[(0.0, "0"), (0.5, "0.5"), (1.0, "1")]])
         self._bars = pg.BarGraphItem(x0=0, y=[], height=0.7, width=[],
                                      pen=pg.mkPen(60, 60, 60))
         plot.addItem(self._bars)
@@ -79,10 +83,11 @@ class TopKBars(pg.PlotWidget):
     def set_font_scale(self, f: float) -> None:
         """Scale tick and value fonts, e.g. 1.5 for presenting."""
         self._font.setPointSizeF(TICK_PT * f)
-        axis = self.getPlotItem().getAxis("left")
-        axis.setStyle(tickFont=self._font)
-        axis.setTextPen("k")
-        axis.setPen("k")
+        for side in ("left", "bottom"):
+            axis = self.getPlotItem().getAxis(side)
+            axis.setStyle(tickFont=self._font)
+            axis.setTextPen("k")
+            axis.setPen("k")
         for item in self._texts:
             item.setFont(self._font)
         self._draw()
@@ -105,7 +110,7 @@ class TopKBars(pg.PlotWidget):
             item.setFont(self._font)
             self.getPlotItem().addItem(item)
             self._texts.append(item)
-        xmax = max(float(top[0]) if top.size else 0.0, 0.05) * 1.3
+        xmax = X_MAX
         for i, item in enumerate(self._texts):
             item.setVisible(i < top.size)
             if i < top.size:

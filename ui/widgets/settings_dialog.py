@@ -51,6 +51,7 @@ HELP = {
     "tokenization": "Split the text into words or into single characters",
     "init_scale": "Multiplies every random initial weight",
 }
+SPIN_MAX = 2**31 - 1  # the largest number a QSpinBox holds
 LEFT = ("arch", "tokenization", "n_layers", "n_heads", "d_model", "d_mlp", "n_ctx", "init_scale")
 SPACE = "␣"  # how a space token is written in the vocabulary line
 
@@ -103,8 +104,14 @@ class SettingsDialog(QDialog):
             editor.setToolTip(HELP.get(f.name, ""))
             forms[f.name not in LEFT].addRow(f.name, editor)
         self.seed_spin = QSpinBox()
-        self.seed_spin.setRange(0, 2**31 - 1)
-        self.seed_spin.setValue(int(seed))
+        self.seed_spin.setRange(0, SPIN_MAX)
+        self._seed_note = ""  # why the model's own seed is not the one shown, until another is chosen
+        if 0 <= int(seed) <= SPIN_MAX:
+            self.seed_spin.setValue(int(seed))
+        else:
+            self._seed_note = (f"The model's seed ({int(seed):,}) is beyond what this dialog holds "
+                               f"(0 to {SPIN_MAX:,}): choose a seed for the new model.")
+        self.seed_spin.valueChanged.connect(self._seed_chosen)
         self.seed_spin.setToolTip("The random seed for the new model's weights")
         forms[0].addRow("seed", self.seed_spin)
         for col, (title, form) in enumerate(zip(("Size", "Wiring"), forms)):
@@ -139,9 +146,15 @@ class SettingsDialog(QDialog):
             editor.addItems(list(CHOICES[name]))
             editor.setCurrentText(value)
             editor.currentTextChanged.connect(self.validate)
+        elif isinstance(value, int) and abs(value) > SPIN_MAX:  # shown as it is, and refused by validate
+            editor = QLineEdit(str(value))
+            editor.textChanged.connect(self.validate)
         elif isinstance(value, int):
+            # the range includes a loaded value outside the dialog's own limits, so that the real
+            # value is shown; validate() then says why OK is off
+            lo, hi = INT_RANGES.get(name, (0, 10**6))
             editor = QSpinBox()
-            editor.setRange(*INT_RANGES.get(name, (0, 10**6)))
+            editor.setRange(min(lo, value), max(hi, value))
             editor.setValue(value)
             editor.valueChanged.connect(self.validate)
         elif name == "init_scale":
@@ -179,10 +192,16 @@ class SettingsDialog(QDialog):
             for name, value in values.items():
                 if isinstance(value, str) and name not in CHOICES:
                     try:
-                        values[name] = float(value)
+                        values[name] = int(value) if name in INT_RANGES else float(value)
                     except ValueError:
                         raise ValueError(f"{name} must be a number; got {value!r}.") from None
             config = ModelConfig(**values)
+            for name, (lo, hi) in INT_RANGES.items():
+                if not lo <= getattr(config, name) <= hi:
+                    raise ValueError(f"{name} is {getattr(config, name):,}, outside what this dialog builds "
+                                     f"({lo} to {hi:,}): choose a value in that range.")
+            if self._seed_note:
+                raise ValueError(self._seed_note)
             check_size(config)
             budget.check_model(config)
             fit = budget.max_tokens(config)
@@ -204,6 +223,10 @@ class SettingsDialog(QDialog):
         self._config = config
         self.buttons.button(QDialogButtonBox.StandardButton.Ok).setEnabled(config is not None)
         return config
+
+    def _seed_chosen(self, *_) -> None:
+        self._seed_note = ""
+        self.validate()
 
     def config(self) -> ModelConfig | None:
         """The valid configuration shown, or None while the settings are invalid."""

@@ -13,6 +13,7 @@ import numpy as np
 
 from simulator import Trace, Transformer
 from simulator.graph import ATTENTION_CHAIN, DEPTH_CHAIN
+from ui.widgets import colormaps
 from ui.widgets.picture_items import Bars, Item, Lines, Panel, Picture, Symbol
 from ui.widgets.slicing import (
     Slicer,
@@ -149,7 +150,24 @@ def build_picture(trace: Trace, model: Transformer, changes: Mapping[str, np.nda
         kind, rows = "dwa", _dwa(ctx, node)
     else:
         kind, rows = "generic", _generic(ctx, node)
+    if kind in EQUATIONS:
+        share_colour_scale(rows)
     return Picture(kind, step_title(trace, name), node.formula, rows)
+
+
+# pictures that are one equation of like quantities (a + b = c, heads side by side = concat):
+# the same number has the same colour on both sides
+EQUATIONS = ("embedding", "residual", "concat")
+
+
+def share_colour_scale(rows: list[list[Item]]) -> None:
+    """Give every signed panel of `rows` one colour range, that of all their values together."""
+    panels = [it for row in rows for it in row if isinstance(it, Panel) and it.kind == "signed"]
+    if len(panels) > 1:
+        values = np.concatenate([p.values.ravel() for p in panels])
+        _, levels = colormaps.for_values(values, "signed")
+        for p in panels:
+            p.levels = levels
 
 
 # --- the builders: each returns rows of items -----------------------------------------------
@@ -175,7 +193,9 @@ def _qkv(ctx: _Ctx, node) -> list[list[Item]]:
     letter = node.role.upper()
     w_name = node.params[0]
     h = ctx.head
-    x = ctx.panel(node.inputs[0], "input x")
+    # cross-attention's keys and values are made from the encoder's output, its queries from the decoder
+    source = "encoder output" if node.sublayer == "cross_attn" and node.role in ("k", "v") else "input x"
+    x = ctx.panel(node.inputs[0], source)
     return [[x, Symbol("×", "matrix\nproduct"),
              ctx.matrix(w_name, f"W_{letter} (head {h})", x, per_head=True, head=h),
              Symbol("=", f"+ b_{letter}"),
@@ -210,7 +230,8 @@ def _attention(ctx: _Ctx, node, focus: int | None) -> list[list[Item]]:
     raw, scaled, masked, pattern = chain
     h = ctx.head
     sqrt_d = ctx.node(scaled).attrs["sqrt_d"]
-    titles = ("Q·Kᵀ", "÷ √d_head", "masked", "pattern")
+    unmasked = ctx.node(masked).attrs.get("kind") == "full"  # full attention: nothing is masked
+    titles = ("Q·Kᵀ", "÷ √d_head", "no mask" if unmasked else "masked", "pattern")
     ops = (Symbol("÷", f"√{sqrt_d ** 2:g}"), Symbol("→", "mask"), Symbol("→", "softmax"))
     strip: list[Item] = []
     for i, (name, title) in enumerate(zip(chain, titles)):
@@ -230,7 +251,7 @@ def _attention(ctx: _Ctx, node, focus: int | None) -> list[list[Item]]:
     else:
         note = {1: f"√{sqrt_d ** 2:g} = {sqrt_d:.2f}", 2: f"mask:\n{mask_note(ctx.node(masked).attrs)}",
                 3: "softmax\nper row"}[here]
-        name = {1: "scores ", 2: "scaled ", 3: "masked "}[here]
+        name = {1: "scores ", 2: "scaled ", 3: "unmasked " if unmasked else "masked "}[here]
         big = [ctx.panel(chain[here - 1], f"{name}(head {h})", head=h), Symbol(ops[here - 1].text, note)]
     big.append(ctx.panel(node.name, f"{titles[here] if here else 'scores'} (head {h})", current=True, head=h))
     if here == 3:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import html
 
-from PySide6.QtCore import Qt
+import pyqtgraph as pg
+from PySide6.QtCore import QCoreApplication, QEvent, Qt
 from PySide6.QtGui import QFont, QFontMetricsF
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
@@ -19,7 +20,7 @@ from ui.widgets import heatmap as heatmap_mod
 from ui.widgets.heatmap import Heatmap, format_value
 from ui.widgets.next_token import NextTokenPanel
 from ui.widgets.picture_items import Bars, Lines, Panel, Picture, Symbol
-from ui.widgets.picture_layout import Piece, fit_labels, place
+from ui.widgets.picture_layout import Piece, fit_labels, fits, place
 from ui.widgets.picture_parts import NOTE_PT, PanelBox, SymbolLabel
 from ui.widgets.plots import AttentionLines
 from ui.widgets.step_pictures import build_picture, lines_focus
@@ -30,6 +31,10 @@ FRAME = 9  # PanelBox margin + thickest border, each side
 BAR_WIDTH = 70  # the heatmap's colour bar with its tick labels
 STRIP_HEIGHT = 130  # the thumbnail strip (attention stages) at font scale 1 ...
 STRIP_SHARE = 0.26  # ... and at most this share of the picture's height
+# When the picture does not fit its canvas (a lesson panel beside it, large presentation type), its
+# type (titles, labels, symbols) is set smaller, step by step, before anything may overlap or clip.
+FIT_STEPS = (1.0, 0.9, 0.8, 0.7, 0.6, 0.5)
+GOOD_CELL = 15.0  # cells this tall (and 1.6 times as wide) at font scale 1 have room for a number
 
 
 class _Canvas(QWidget):
@@ -58,6 +63,7 @@ class StepView(QWidget):
         self._picture: Picture | None = None
         self._signature = None
         self._drawn_step: str | None = None  # the step the picture shows
+        self._settle_posted = False
         self._position: int | None = None  # query position of the next-token bars
         self._focus: int | None = None  # query row singled out in the attention lines
         self._pool: list[PanelBox] = []
@@ -139,6 +145,8 @@ class StepView(QWidget):
             font.setPointSizeF(pt * f)
             font.setBold(bold)
             label.setFont(font)
+        for w in (*self._pool, *self._symbols, self._lines, self._next):
+            w.drawn_scale = f  # each widget's type scale; _place may set it smaller to fit
         for box in self._pool:
             box.heatmap.set_font_scale(f)
         self._lines.set_font_scale(f)
@@ -151,7 +159,12 @@ class StepView(QWidget):
     def _step_changed(self) -> None:
         if self.bridge.stepper.name != self._drawn_step:
             self._focus = None
+            self.clear_hover()
         self.refresh()
+
+    def clear_hover(self) -> None:
+        """Forget the pointed-at cell's read-out (another step, or Esc)."""
+        self._hover.setText(" ")
 
     def refresh(self) -> None:
         """Rebuild the picture from the bridge (widgets are reused when the layout is unchanged)."""
@@ -172,6 +185,20 @@ class StepView(QWidget):
         if old is None or _geometry_key(old) != _geometry_key(pic):
             self._place()
         self._show_selection(b.cell)
+        self._settle_soon()
+
+    def _settle_soon(self) -> None:
+        """Settle the plots (see `_settle`) once every view has heard of this change, before Qt paints."""
+        if not self._settle_posted:
+            self._settle_posted = True
+            QCoreApplication.postEvent(self, QEvent(_SETTLE), Qt.EventPriority.HighEventPriority.value)
+
+    def event(self, ev) -> bool:
+        if ev.type() == _SETTLE:
+            self._settle_posted = False
+            _settle(self, self._canvas)
+            return True
+        return super().event(ev)
 
     def _show_title(self, pic: Picture) -> None:
         """The step's name and formula on one line: the formula (then the name) a size smaller
@@ -212,6 +239,7 @@ class StepView(QWidget):
                 w = next(symbols, None)
                 if w is None:
                     w = SymbolLabel(self._canvas)
+                    w.drawn_scale = self._scale
                     self._symbols.append(w)
             elif isinstance(it, Lines):
                 w = self._lines
@@ -224,6 +252,7 @@ class StepView(QWidget):
         box = PanelBox(self._canvas)
         colormaps.keep_maps(self.bridge, box.heatmap)
         box.heatmap.set_font_scale(self._scale)
+        box.drawn_scale = self._scale
         box.heatmap.sigCellClicked.connect(lambda cell, b=box: self._cell_clicked(b, cell))
         box.heatmap.sigCellHovered.connect(lambda cell, b=box: self._cell_hovered(b, cell))
         self._pool.append(box)
@@ -245,7 +274,7 @@ class StepView(QWidget):
             if isinstance(it, Panel):
                 w.show_panel(it)
             elif isinstance(it, Symbol):
-                w.show_symbol(it, self._scale)
+                w.show_symbol(it, getattr(w, "drawn_scale", self._scale))
             elif isinstance(it, Lines):
                 w.set_data(it.pattern, it.q_labels, it.k_labels, focus_query=it.focus)
             elif isinstance(it, Bars):
@@ -258,21 +287,67 @@ class StepView(QWidget):
         if pic is None:
             return
         width, height = self._canvas.width(), self._canvas.height()
-        widgets = iter(self._shown)
-        rows = [[self._piece(it, next(widgets), width) for it in row] for row in pic.rows]
-        small = {i: min(STRIP_HEIGHT * self._scale, STRIP_SHARE * height) for i in pic.small}
-        pieces = [p for row in rows for p in row]
-        label_h = QFontMetricsF(self._tick_font()).height()
-        for w, piece, rect in zip(self._shown, pieces, place(rows, width, height, small, label_h)):
-            w.setGeometry(rect.toAlignedRect())
+        # the thumbnail strip gives way first: the step's own heatmaps keep their type longest
+        # and the largest type whose cells still have room for numbers wins; failing that, the
+        # layout with the largest cells
+        candidates = []
+        for f, g in [(f, g) for f in FIT_STEPS for g in FIT_STEPS if g <= f]:
+            scales = self._row_scales(pic, f, g)
+            pieces, rects = self._layout(pic, width, height, scales)
+            if fits(pieces, rects, width, height):
+                candidates.append((_smallest_cell(pic, pieces, rects), scales, pieces, rects))
+        if candidates:
+            # smaller type only for clearly larger cells: legible numbers need both
+            enough = min(GOOD_CELL * self._scale, 0.9 * max(c[0] for c in candidates))
+            _, scales, pieces, rects = next(c for c in candidates if c[0] >= enough)
+        self._apply_scales(pic, scales)
+        canvas = self._canvas.rect()
+        for w, piece, rect in zip(self._shown, pieces, rects):
+            w.setGeometry(rect.toAlignedRect().intersected(canvas))  # rounding never adds a pixel outside
             if isinstance(w, PanelBox) and w.panel is not None and not w.panel.thumb:
                 self._fit_labels(w, piece, rect)
+
+    def _row_scales(self, pic: Picture, f: float, g: float) -> list[float]:
+        """The type scale of each row: `f` × the view's scale, `g` × for the thumbnail strip."""
+        return [self._scale * (g if i in pic.small else f) for i in range(len(pic.rows))]
+
+    def _layout(self, pic: Picture, width: float, height: float,
+                scales: list[float]) -> tuple[list[Piece], list]:
+        """The pieces and their rectangles with each row's type at its scale."""
+        widgets = iter(self._shown)
+        rows = [[self._piece(it, next(widgets), width, s) for it in row] for row, s in zip(pic.rows, scales)]
+        small = {i: min(STRIP_HEIGHT * scales[i], STRIP_SHARE * height) for i in pic.small}
+        main = [s for i, s in enumerate(scales) if i not in pic.small] or scales
+        label_h = QFontMetricsF(self._tick_font(min(main))).height()
+        return [p for row in rows for p in row], place(rows, width, height, small, label_h)
+
+    def _apply_scales(self, pic: Picture, scales: list[float]) -> None:
+        """Draw each row's widgets with their row's type scale (only where it changed)."""
+        widgets = iter(self._shown)
+        for row, scale in zip(pic.rows, scales):
+            for it, w in zip(row, widgets):
+                if getattr(w, "drawn_scale", None) == scale:
+                    continue
+                w.drawn_scale = scale
+                if isinstance(w, PanelBox):
+                    w.heatmap.set_font_scale(scale)
+                elif isinstance(w, SymbolLabel):
+                    w.show_symbol(it, scale)
+                else:
+                    w.set_font_scale(scale)
+
+    def layout_fits(self) -> bool:
+        """Whether every part of the picture lies inside the canvas and no two overlap (for tests)."""
+        rects = [w.geometry() for w in self._shown]
+        canvas = self._canvas.rect()
+        return all(canvas.contains(r) for r in rects) and not any(
+            a.intersects(b) for i, a in enumerate(rects) for b in rects[i + 1:])
 
     def _fit_labels(self, box: PanelBox, piece: Piece, rect) -> None:
         """Every token label if the cells have room at a smaller or staggered font, else every k-th."""
         panel = box.panel
         n_rows, n_cols = panel.values.shape
-        fm = QFontMetricsF(self._tick_font())
+        fm = QFontMetricsF(self._tick_font(getattr(box, "drawn_scale", self._scale)))
         cw = max(1.0, (rect.width() - piece.width) / n_cols)
         ch = max(1.0, (rect.height() - piece.height) / n_rows)
         widest = max((fm.horizontalAdvance(s) for s in panel.cols), default=0.0) + 6
@@ -281,17 +356,17 @@ class StepView(QWidget):
             box.fit = fit
             box.show_panel(panel)
 
-    def _tick_font(self) -> QFont:
+    def _tick_font(self, scale: float | None = None) -> QFont:
         tick = QFont()
-        tick.setPointSizeF(heatmap_mod.TICK_PT * self._scale)
+        tick.setPointSizeF(heatmap_mod.TICK_PT * (scale or self._scale))
         return tick
 
-    def _piece(self, it, w: QWidget, width: float) -> Piece:
+    def _piece(self, it, w: QWidget, width: float, scale: float) -> Piece:
         if isinstance(it, Panel):
             # the heatmap's fixed parts, as pyqtgraph lays them out: margins, title, axes, colour bar
-            fm = QFontMetricsF(self._tick_font())
+            fm = QFontMetricsF(self._tick_font(scale))
             title = QFont()
-            title.setPointSizeF(heatmap_mod.TITLE_PT * self._scale)
+            title.setPointSizeF(heatmap_mod.TITLE_PT * scale)
             title.setBold(True)
             title_h = QFontMetricsF(title).height() + 5
             title_w = QFontMetricsF(title).horizontalAdvance(it.title) + 2 * FRAME + 2 * heatmap_mod.MARGIN + 12
@@ -300,12 +375,13 @@ class StepView(QWidget):
                 return Piece(frame + 6, frame + title_h, *it.values.shape, it.weight, min_width=title_w)
             left = max(fm.horizontalAdvance(s) for s in it.rows) + 8
             top = title_h + 0.8 * fm.height() + 8
-            return Piece(frame + left + BAR_WIDTH, frame + top, *it.values.shape, it.weight, min_width=title_w)
+            return Piece(frame + left + BAR_WIDTH * max(1.0, scale), frame + top, *it.values.shape, it.weight, min_width=title_w)
         if isinstance(it, Symbol):
-            hint = w.sizeHint()
-            return Piece(hint.width() + 8, hint.height(), breakable=True)
+            hint = w.sizeHint()  # at the type it is drawn with now: scaled to the one tried
+            f = scale / getattr(w, "drawn_scale", self._scale)
+            return Piece((hint.width() + 8) * f, hint.height() * f, breakable=True)
         share = 0.24 if isinstance(it, Lines) else 0.28
-        return Piece(min(max(share * width, 220 * self._scale), 460 * self._scale), 0, column=True)
+        return Piece(min(max(share * width, 220 * scale), 460 * scale), 0, column=True)
 
     # --- interaction -----------------------------------------------------------------------
 
@@ -363,9 +439,46 @@ class StepView(QWidget):
             self.bridge.session.set_temperature(t)
 
 
+def _smallest_cell(pic: Picture, pieces: list[Piece], rects: list) -> float:
+    """The smallest cell of the picture's big heatmaps (not the thumbnails), as its height or
+    its width ÷ 1.6, whichever is less: how much room a number has."""
+    thumbs = {id(it) for i in pic.small for it in pic.rows[i]}
+    items = [it for row in pic.rows for it in row]
+    sizes = [min((r.height() - p.height) / (p.rows * p.weight), (r.width() - p.width) / (1.6 * p.cols * p.weight))
+             for it, p, r in zip(items, pieces, rects) if p.grid and id(it) not in thumbs]
+    return min(sizes, default=0.0)
+
+
 def _indices(labels: list[str]) -> bool:
     """Whether an axis counts 0, 1, 2, … (d_model, d_head) rather than naming tokens."""
     return all(s.isdigit() for s in labels)
+
+
+_SETTLE = QEvent.Type(QEvent.registerEventType())
+
+
+def _settle(view: QWidget, canvas: QWidget) -> None:
+    """Finish what pyqtgraph leaves to the next paint of each plot in `canvas`, then let it paint once.
+
+    pyqtgraph lays a plot out and sets its view transform when it is next painted, and a scene
+    hands its changes to the view one scene at a time, each time painting the window. Left so,
+    every plot that changed was painted twice per step (half of play mode's time went to that).
+    Here the layouts and transforms are done first, and the scenes' changes are handed over while
+    the canvas does not paint; it then paints once.
+    """
+    view.layout().activate()  # a title of another height resizes the canvas and re-places the picture
+    for _ in range(3):  # a plot's layout, once done, asks the layout around it to check again
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.LayoutRequest)
+    plots = [v for v in canvas.findChildren(pg.GraphicsView) if v.isVisible()]
+    for plot in plots:
+        plot.scene().prepareForPaint()
+    canvas.setUpdatesEnabled(False)
+    try:
+        for plot in plots:
+            QCoreApplication.sendPostedEvents(plot.scene(), QEvent.Type.MetaCall)
+    finally:
+        canvas.setUpdatesEnabled(True)  # asks for one paint of the whole canvas ...
+        QCoreApplication.sendPostedEvents(None, QEvent.Type.UpdateLater)  # ... before anything else paints
 
 
 def _geometry_key(pic: Picture) -> tuple:

@@ -13,7 +13,7 @@ from ui.actions import make_action
 from ui.bridge import SessionBridge
 
 GRANULARITIES = (("every operation", "operation"), ("per sublayer", "sublayer"))
-MAX_HEAD_KEYS = 9
+MAX_HEAD_KEYS = 10  # keys 0–9 pick heads 0–9: the key is the head's number as every title writes it
 
 
 def section_label(node) -> str:
@@ -73,7 +73,7 @@ class Transport(QToolBar):
             self.granularity_combo.addItem(text, value)
         self.granularity_combo.activated.connect(self._set_granularity)
 
-        self.head_actions = [make_action(self, f"Head {h}", [str(h + 1)], f"Show head {h}",
+        self.head_actions = [make_action(self, f"Head {h}", [str(h)], f"Show head {h}",
                                          lambda _=False, h=h: bridge.set_head(h), checkable=True)
                              for h in range(MAX_HEAD_KEYS)]
 

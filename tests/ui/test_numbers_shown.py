@@ -1,0 +1,83 @@
+"""Numbers are never dropped where they can be read: a cell too small for its number at the
+usual type gets a smaller font (down to a legible minimum) and a picture that does not fit
+sets its type smaller before its cells lose their numbers."""
+import pytest
+from PySide6.QtCore import QSettings
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from simulator.lessons import LESSON_DIR
+from ui.main_window import MainWindow
+from ui.widgets import heatmap as heatmap_mod
+
+LESSON_1_STEPS = ["blocks.0.attn.hook_q", "blocks.0.attn.hook_k", "blocks.0.attn.hook_v",
+                  "blocks.0.attn.hook_scores_raw", "blocks.0.attn.hook_scores_scaled",
+                  "blocks.0.attn.hook_pattern", "blocks.0.attn.hook_z"]
+
+
+@pytest.fixture
+def window(qtbot, tmp_path, monkeypatch):
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Discard)
+    w = MainWindow(settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(w)
+    w.show()
+    qtbot.waitExposed(w)
+    yield w
+    w.presentation.leave()
+
+
+def _settle(window, qtbot):
+    for _ in range(3):
+        QApplication.processEvents()
+    window.step_view._place()
+    QApplication.processEvents()
+
+
+def _all_numbers(heatmap) -> bool:
+    rows, cols = heatmap.values().shape
+    return all(heatmap.cell_text(r, c) for r in range(rows) for c in range(cols))
+
+
+def test_lesson_1_shows_every_number_of_the_head_when_presenting_at_1280x800(window, qtbot):
+    window.presentation.enter()
+    window.showNormal()
+    window.resize(1280, 800)
+    window.lesson_player.open_file(LESSON_DIR / "01_one_attention_head.json")
+    assert window.lesson_player.parentWidget().isVisible()  # with the lesson panel beside the picture
+    for step in LESSON_1_STEPS:
+        window.session_bridge.stepper.jump(step)
+        _settle(window, qtbot)
+        heatmap = window.step_view.current_heatmap()
+        assert _all_numbers(heatmap), f"{step}: numbers missing"
+        assert min(f.pointSizeF() for f in heatmap._cell_fonts[:heatmap._level + 1]) >= heatmap_mod.MIN_CELL_PT
+
+
+@pytest.mark.parametrize("step, titles", [
+    ("blocks.0.hook_attn_out", ["attention output"]),
+    ("blocks.0.ln1.hook_normalized", ["mean, spread", "normalised"]),
+])
+def test_the_window_at_1280x800_shows_the_numbers_of(window, qtbot, step, titles):
+    window.resize(1280, 800)
+    qtbot.waitUntil(lambda: window.width() == 1280)
+    window.session_bridge.stepper.jump(step)
+    _settle(window, qtbot)
+    shown = window.step_view.heatmaps()
+    for title in titles:
+        assert _all_numbers(shown[title]), f"{step}: {title} has no numbers"
+
+
+def test_a_smaller_font_is_used_before_numbers_are_dropped(qtbot, shown):
+    import numpy as np
+    hm = heatmap_mod.Heatmap()
+    hm.set_data(np.full((4, 6), -1.25), [str(i) for i in range(4)], [str(i) for i in range(6)], "signed", "t")
+    levels = []
+    for width in range(600, 100, -10):
+        shown(hm, width, width * 3 // 4)
+        QApplication.processEvents()
+        hm._refresh_number_visibility()
+        levels.append(hm._level)
+    smallest = len(heatmap_mod.TEXT_LEVELS) - 1
+    assert smallest in levels  # the smallest legible font is used on the way down ...
+    assert levels[-1] is None  # ... and only below it are the numbers dropped
+    first_none = levels.index(None)
+    assert all(level is None for level in levels[first_none:])
+    assert levels[first_none - 1] == smallest
