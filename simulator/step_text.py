@@ -62,32 +62,25 @@ STEP_TEXT: dict[str, tuple[str, str]] = {
     "mask_full_cross": ("masked = scaled (nothing is hidden)",
                         "Full attention: nothing is masked, every decoder token sees every encoder position."),
     "mask_strided": ("masked = scaled, with hidden pairs set to −∞: {keep}",
-                     "Strided mask (Child et al., 2019): each token sees its {window} nearest tokens and every "
-                     "token a multiple of {stride} positions back, and never a later one. Two such layers let "
-                     "information cross any distance while each query keeps about window + n/{stride} keys "
-                     "instead of n."),
+                     "Strided mask (Child et al., 2019): each token sees its {window} most recent tokens and the "
+                     "tokens a multiple of {stride} back; later ones are hidden. Two layers reach any token."),
     "mask_strided-full": ("masked = scaled, with hidden pairs set to −∞: {keep}",
-                          "Strided mask (Child et al., 2019): each token sees the tokens fewer than {window} "
-                          "positions away and every token a multiple of {stride} positions away, on either side. "
-                          "Each query keeps about 2·window + 2n/{stride} keys instead of n."),
+                          "Strided mask (Child et al., 2019): each token sees the tokens fewer than {window} away "
+                          "and those a multiple of {stride} away, on both sides. Two layers reach any token."),
     "mask_global": ("masked = scaled, with hidden pairs set to −∞: {keep}",
-                    "Global + local mask (Longformer, Beltagy et al., 2020): a window of the {window} most recent "
-                    "tokens, plus the first n_global = {n_global} tokens, which are global: every later token "
-                    "sees them. Keys per query: about window + n_global, so the cost grows with n, not n²."),
+                    "Global + local mask (Longformer, Beltagy et al., 2020): the {window} most recent tokens plus "
+                    "the first n_global = {n_global}, which every token sees. The cost grows with n, not n²."),
     "mask_global-full": ("masked = scaled, with hidden pairs set to −∞: {keep}",
-                         "Global + local mask (Longformer, Beltagy et al., 2020): a window of tokens fewer than "
-                         "{window} positions away, plus the first n_global = {n_global} tokens, which are global: "
-                         "they see every token and every token sees them. The cost grows with n, not n²."),
+                         "Global + local mask (Longformer, Beltagy et al., 2020): tokens fewer than {window} away, "
+                         "plus the first n_global = {n_global}, which see and are seen by all. Cost ∝ n, not n²."),
     "mask_bigbird": ("masked = scaled, with hidden pairs set to −∞: {keep}",
-                     "BigBird mask (Zaheer et al., 2020): the {window} most recent tokens, n_global = {n_global} "
-                     "global tokens and n_random = {n_random} random earlier keys per query. The random keys are "
-                     "seeded: query i's come from a generator seeded with ({random_seed}, i), so they are the "
-                     "same every run."),
+                     "BigBird mask (Zaheer et al., 2020): the {window} most recent tokens, {n_global} global and "
+                     "{n_random} random earlier keys per query, seeded with ({random_seed}, query): the same every "
+                     "run."),
     "mask_bigbird-full": ("masked = scaled, with hidden pairs set to −∞: {keep}",
-                          "BigBird mask (Zaheer et al., 2020): a window of {window}, n_global = {n_global} global "
-                          "tokens and n_random = {n_random} random keys per query, on either side. The random "
-                          "keys are seeded: query i's come from a generator seeded with ({random_seed}, i), so "
-                          "they are the same every run."),
+                          "BigBird mask (Zaheer et al., 2020): tokens fewer than {window} away, {n_global} global "
+                          "and {n_random} random keys per query, seeded with ({random_seed}, query): the same "
+                          "every run."),
     "pattern": ("pattern = softmax(masked) along each row",
                 "Softmax turns each query's row of scores into weights that are positive and sum to 1: how much "
                 "each query token attends to each key."),
@@ -96,36 +89,31 @@ STEP_TEXT: dict[str, tuple[str, str]] = {
           "query's row."),
     # --- linear attention (Katharopoulos et al., 2020) ---
     "phi_q": ("φ(q) = elu(q) + 1",
-              "Linear attention replaces softmax(q·k) by φ(q)·φ(k). The feature map φ(x) = elu(x) + 1 (x + 1 "
-              "above 0, eˣ below) makes every number positive, so the weights it gives are positive like "
-              "softmax's (Katharopoulos et al., 2020)."),
+              "Linear attention (Katharopoulos et al., 2020) replaces softmax(q·k) by φ(q)·φ(k); φ(x) = elu(x) + 1 "
+              "(x + 1 above 0, eˣ below) keeps every number positive."),
     "phi_k": ("φ(k) = elu(k) + 1", "The same feature map on the keys."),
     "kv_state": ("S_i = Σ_j≤i φ(k_j)·v_jᵀ   (row i: S_i's d_head × d_head entries)",
-                 "The running sum S of outer products φ(k_j)·v_jᵀ: what the keys offer and what the values hand "
-                 "over, stored together. Row i is the state after reading tokens 0…i: it grows token by token, "
-                 "so the decoder is a recurrent network whose memory has a fixed size, d_head × d_head = "
-                 "{d_head}×{d_head}, however long the input."),
+                 "The running sum S of outer products φ(k_j)·v_jᵀ. Row i is the state after tokens 0…i: a "
+                 "recurrent network's memory, {d_head}×{d_head} numbers however long the input."),
     "kv_state-full": ("S = Σ_j φ(k_j)·v_jᵀ   (each row: S's d_head × d_head entries)",
-                      "The sum S of outer products φ(k_j)·v_jᵀ over every token: what the keys offer and what the "
-                      "values hand over, stored together. An encoder reads the whole input, so every row holds "
-                      "the same total."),
+                      "The sum S of outer products φ(k_j)·v_jᵀ over every token: an encoder reads the whole input, "
+                      "so every row holds the same total."),
     "k_sum": ("z_i = Σ_j≤i φ(k_j)",
               "The running sum z of the keys' features: it normalises the output as softmax's denominator does."),
     "k_sum-full": ("z = Σ_j φ(k_j)",
                    "The sum z of every key's features: it normalises the output as softmax's denominator does."),
     "linear_z": ("out_i = φ(q_i)·S_i ÷ φ(q_i)·z_i",
-                 "Each head's output: the query's features read the state S and divide by their match with z. "
-                 "The cost is n·d_head² per head, not n²·d_head: no n×n grid is formed."),
+                 "Each head's output: the query's features read the state S, divided by their match with z. No "
+                 "n×n grid is formed: n·d_head² work per head, not n²·d_head."),
     "linear_weights": ("A_ij = φ(q_i)·φ(k_j) ÷ Σ_j′≤i φ(q_i)·φ(k_j′)",
-                       "The quadratic way, for comparison only: the same numbers as weights over the keys, one "
-                       "n×n grid per head (rows sum to 1, later keys 0), as softmax attention would form them."),
+                       "For comparison only: the same numbers as weights over the keys, an n×n grid per head (rows "
+                       "sum to 1, later keys 0), as softmax attention would form it."),
     "linear_weights-full": ("A_ij = φ(q_i)·φ(k_j) ÷ Σ_j′ φ(q_i)·φ(k_j′)",
-                            "The quadratic way, for comparison only: the same numbers as weights over the keys, "
-                            "one n×n grid per head (rows sum to 1), as softmax attention would form them."),
+                            "For comparison only: the same numbers as weights over the keys, an n×n grid per head "
+                            "(rows sum to 1), as softmax attention would form it."),
     "z_quadratic": ("z = A·V (equals out_i above)",
-                    "The weights times the values give exactly the recurrent output: Σ_j A_ij v_j = "
-                    "φ(q_i)·Σ_j φ(k_j) v_jᵀ ÷ φ(q_i)·Σ_j φ(k_j). Only the order of the products differs, and "
-                    "with it the cost."),
+                    "The weights times V give exactly the recurrent output: only the order of the products differs, "
+                    "and with it the cost."),
     "concat": ("concat = [z_head0 | z_head1 | …]",
                "Each head worked in parallel with its own view; the heads' outputs are placed side by side "
                "into one vector of size n_heads × d_head = {n_heads}×{d_head} = {d_concat}."),

@@ -58,7 +58,7 @@ SETTINGS = {
     "n_ctx": [4, 6, 8, 10], "window": [1, 2, 3], "depth_blocks": [1, 2, 3], "init_scale": [0.5, 1.0, 3.0],
     "arch": ["decoder", "encoder", "encoder-decoder"], "positional": ["sinusoidal", "learned", "rope", "none"],
     "norm": ["pre", "post", "none"], "activation": ["relu", "gelu"],
-    "attention": ["causal", "full", "window", "strided", "global", "bigbird", "linear"],
+    "attention": ["causal", "full", "window", "strided", "global", "bigbird"],
     "residual": ["standard", "none", "denseformer", "attnres", "block_attnres"],
 }
 
