@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import patterns
-from .ops import POSITION_BASE, frequencies, gelu, groups_sum, rmsnorm
+from .ops import GELU_C, POSITION_BASE, SQRT_2_OVER_PI, frequencies, gelu, groups_sum, rmsnorm
 
 MAX_TERMS = 8  # a sum this long is written out in full; a longer one shows its first terms
 
@@ -192,9 +192,9 @@ def _act(t: _At) -> str:
     x = t.xs[0][t.index]
     if t.a["fn"] == "relu":
         return f"{t.lhs} = max({fmt(x)}, 0) = {t.result}"
-    inner = math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)
-    return (f"{t.lhs} = GELU({fmt(x)}) = ½·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) = "
-            f"½·{_paren(x)}·(1 + tanh(0.798×({fmt(x)} + 0.044715×{_paren(x)}³))) = "
+    inner = SQRT_2_OVER_PI * (x + GELU_C * x ** 3)  # the forward's own constants
+    return (f"{t.lhs} = GELU({fmt(x)}) = ½·x·(1 + tanh(√(2/π)·(x + {GELU_C}·x³))) = "
+            f"½·{_paren(x)}·(1 + tanh({fmt(SQRT_2_OVER_PI)}×({fmt(x)} + {GELU_C}×{_paren(x)}³))) = "
             f"½·{_paren(x)}·(1 + tanh({fmt(inner)})) = ½·{_paren(x)}·(1 + {_paren(math.tanh(inner))}) = "
             f"{fmt(gelu(np.float64(x)))}")
 

@@ -10,6 +10,11 @@ TransformerLens names are the same tensor as an earlier step (e.g.
 Read `_block` first: one block is its residual stream,
 resid_pre → attn → resid_mid → mlp → resid_post. How a sublayer's output joins the
 stream depends on the residual mode; each mode is one small method of `_Builder`.
+
+A new kind of step needs: its parameters declared with `_Builder.param` before the node that
+reads them, a `role` with a formula and text in `step_text.STEP_TEXT`, its `axes` (and `group`),
+and, for a new op, an entry in `ops.FORWARD`, `backward.BACKWARD`, `gradient_flow.FORMULAS` and
+`DESCRIPTIONS`, and `explain.EXPLAIN` (tests check each).
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The main window: puts the views, docks, menus and actions together.
 
-The logic lives elsewhere: edits in `ui.edits`, files in `ui.files`, stepping in the
+The logic lives elsewhere: edits in `ui.edits`, files in `ui.files.model_file`, stepping in the
 transport bar, pictures in the views. Other views join as tabs next to the step view
 through `add_view` (see the marked section in `__init__`).
 """
@@ -14,37 +14,39 @@ from PySide6.QtWidgets import (QApplication, QDialog, QDockWidget, QLabel, QMain
                                QScrollArea, QSplitter, QTabWidget, QWidget)
 
 from simulator import Session
-from ui.preferences import Preferences
-from ui.messages import plain
 from ui.actions import key_names, make_action
 from ui.app import APP_NAME, default_session
 from ui.bridge import SessionBridge
+from ui.classroom.export import export_picture, export_step, heatmap_menu
+from ui.classroom.handout import ask_export_handout
+from ui.classroom.lesson_player import install_lessons
+from ui.classroom.presentation import EXPLAIN_SHARE, PresentationController
 from ui.edits import EditController
-from ui.export import export_picture, export_step
-from ui.files import FileController
-from ui.handout import ask_export_handout
-from ui.lesson_player import install_lessons
-from ui.presentation import EXPLAIN_SHARE, PresentationController
-from ui.scenario import ask_open_scenario, ask_save_scenario
-from ui.theme import ThemeController
+from ui.files.model_file import FileController
+from ui.files.scenario import ask_open_scenario, ask_save_scenario
+from ui.messages import plain
+from ui.pictures.heatmap import Heatmap
+from ui.preferences import Preferences
 from ui.presets_menu import add_presets_menu
-from ui.widgets.backward_view import BackwardView
-from ui.widgets.compare_view import CompareView
-from ui.widgets.cost_view import CostView
-from ui.widgets.depth_map_view import DepthMapView
-from ui.widgets.explain_panel import ExplainPanel
-from ui.widgets.gradient_view import GradientFlowView
-from ui.widgets.interp_tabs import InterpTabs
-from ui.widgets.residual_view import ResidualStreamView
-from ui.widgets.settings_dialog import SettingsDialog
-from ui.widgets.tiled_view import TiledView
-from ui.widgets.token_strip import TokenStrip
-from ui.widgets.training_panel import TrainingPanel
-from ui.widgets.transport import Transport
+from ui.theme import ThemeController
+from ui.typography import Typography
+from ui.views.backward_view import BackwardView
+from ui.views.compare_view import CompareView
+from ui.views.cost_view import CostView
+from ui.views.depth_map_view import DepthMapView
+from ui.views.explain_panel import ExplainPanel
+from ui.views.gradient_view import GradientFlowView
+from ui.views.interp_tabs import InterpTabs
+from ui.views.residual_view import ResidualStreamView
+from ui.views.settings_dialog import SettingsDialog
+from ui.views.tiled_view import TiledView
+from ui.views.token_strip import TokenStrip
+from ui.views.training_panel import TrainingPanel
+from ui.views.transport import Transport
 
-from ui.widgets.arch_map import ArchMap
-from ui.widgets.param_editor import ParamEditor
-from ui.widgets.step_view import StepView
+from ui.views.arch_map import ArchMap
+from ui.views.param_editor import ParamEditor
+from ui.views.step_view import StepView
 
 
 CALC_SHARE = 0.42  # of the picture-and-explanation height, at most, for the explanation's whole text
@@ -65,6 +67,7 @@ class MainWindow(QMainWindow):
     def __init__(self, session: Session | None = None, settings: Preferences | None = None):
         super().__init__()
         settings = settings if settings is not None else Preferences()  # one file, shared by all
+        self.preferences = settings
         self.session_bridge = bridge = SessionBridge(session or default_session(), self)
         # Not a child of the window: its clean-up on deletion must not reach half-deleted children.
         self.undo_stack = QUndoStack()
@@ -128,14 +131,18 @@ class MainWindow(QMainWindow):
         self.theme = ThemeController(QApplication.instance(), settings, parent=self)
         bridge.set_maps(self.theme.maps)
         self.theme.sigMapsChanged.connect(bridge.set_maps)
+        self.typography = Typography(self)
+        Heatmap.context_menu = heatmap_menu  # right-click a picture: save it or its numbers
         self.presentation = PresentationController(self, bridge, also_hide=[self.tabs.tabBar()],
-                                                   splitter=self.splitter)
+                                                   splitter=self.splitter, typography=self.typography)
         self._build_menus()
         self.lesson_player = install_lessons(self, bridge, self.set_model)
         for part in (self.theme, self, self.lesson_player):  # who owns the view state's maps, tab, lesson
             bridge.add_view_part(part)
         self._menus.append(self.lesson_player.menu)
         self.presentation.keep.append(self.lesson_player.parentWidget())
+        for view in (self.step_view, self.explain_panel, self.arch_map, self.param_editor, self.lesson_player):
+            self.typography.add(view)
         self.presentation.clicker = self.lesson_player
         for signal in (self.lesson_player.sigStopChanged, self.presentation.sigPresentingChanged):
             signal.connect(lambda *_: QTimer.singleShot(0, self, self._room_for_explanation))
@@ -173,9 +180,15 @@ class MainWindow(QMainWindow):
         tab is shown, so views nobody opens cost nothing at start-up.
         """
         scroll = _scrolling(widget if isinstance(widget, QWidget) else None)
-        if not isinstance(widget, QWidget):
+        if isinstance(widget, QWidget):
+            self._follow_type(widget)
+        else:
             self._view_factories[scroll] = widget
         return self.tabs.addTab(scroll, title)
+
+    def _follow_type(self, view: QWidget) -> None:
+        if callable(getattr(view, "set_font_scale", None)):
+            self.typography.add(view)
 
     def current_view(self) -> QWidget:
         """The view on the current tab (not its scroll area)."""
@@ -202,7 +215,9 @@ class MainWindow(QMainWindow):
     def _make_pending_view(self, index: int) -> None:
         factory = self._view_factories.pop(self.tabs.widget(index), None)
         if factory is not None:
-            self.tabs.widget(index).setWidget(factory())
+            view = factory()
+            self._follow_type(view)
+            self.tabs.widget(index).setWidget(view)
 
     def set_model(self, model, tokens, text: str) -> None:
         """Show another model (a lesson stop, a scenario) as one undoable step, not tied to a file."""

@@ -5,7 +5,7 @@ from PySide6.QtWidgets import QTabWidget
 
 from simulator import ModelConfig, Transformer
 from ui.main_window import MainWindow
-from ui.widgets import cost_view
+from ui.views import cost_view
 
 
 @pytest.mark.parametrize("attention, arch", [("linear", "decoder"), ("linear", "encoder-decoder"),

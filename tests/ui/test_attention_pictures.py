@@ -5,8 +5,8 @@ import pytest
 
 from simulator import ModelConfig, Transformer
 from simulator.patterns import allowed
-from ui.widgets.picture_items import Panel, Symbol
-from ui.widgets.step_pictures import build_picture
+from ui.pictures.picture_items import Panel, Symbol
+from ui.pictures.step_pictures import build_picture
 
 
 @pytest.mark.parametrize("attention, kw, note", [

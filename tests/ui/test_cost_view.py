@@ -6,8 +6,8 @@ import pytest
 from simulator import ModelConfig, Session, Transformer
 from simulator.cost import curves
 from ui.bridge import SessionBridge
-from ui.widgets import cost_view
-from ui.widgets.cost_view import LENGTHS, CostView
+from ui.views import cost_view
+from ui.views.cost_view import LENGTHS, CostView
 
 
 @pytest.fixture

@@ -5,13 +5,11 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pytest
 from PySide6.QtGui import QContextMenuEvent, QImage
-from PySide6.QtWidgets import QApplication, QMenu, QMessageBox
+from PySide6.QtWidgets import QApplication, QMenu
 
-from ui.preferences import Preferences
 from ui import messages
-from ui import export
-from ui.main_window import MainWindow
-from ui.widgets.heatmap import Heatmap
+from ui.classroom import export
+from ui.pictures.heatmap import Heatmap
 
 VALUES = np.array([[-5.0, -4.0, -3.0, -np.inf], [-1.0, 0.0, 1.0 / 3.0, 2.0], [3.0, 4.0, 5.0, 6.0]])
 
@@ -83,11 +81,18 @@ def test_the_heatmap_context_menu_saves_its_picture_and_numbers(heatmap, tmp_pat
     assert np.array_equal(np.load(tmp_path / "num.npy"), VALUES)
 
 
-def test_right_click_opens_the_menu(heatmap, qtbot):
+def test_right_click_opens_the_menu_the_app_gives_pictures(heatmap, qtbot, monkeypatch):
     pos = heatmap.viewport().rect().center()
-    event = QContextMenuEvent(QContextMenuEvent.Reason.Mouse, pos, heatmap.viewport().mapToGlobal(pos))
-    QApplication.sendEvent(heatmap.viewport(), event)
-    menus = [m for m in heatmap.findChildren(QMenu) if m.isVisible()]
+
+    def right_click():
+        event = QContextMenuEvent(QContextMenuEvent.Reason.Mouse, pos, heatmap.viewport().mapToGlobal(pos))
+        QApplication.sendEvent(heatmap.viewport(), event)
+        return [m for m in heatmap.findChildren(QMenu) if m.isVisible()]
+
+    monkeypatch.setattr(Heatmap, "context_menu", None)
+    assert right_click() == []  # a picture alone knows nothing of files
+    monkeypatch.setattr(Heatmap, "context_menu", export.heatmap_menu)  # as the main window sets it
+    menus = right_click()
     assert len(menus) == 1 and menus[0].actions()[0].text().startswith("Save picture")
     menus[0].close()
 
@@ -100,13 +105,8 @@ def test_a_failed_save_is_reported(heatmap, tmp_path, monkeypatch):
     assert shown and "does not exist" in shown[0]
 
 
-def test_file_export_saves_the_view_and_the_whole_step(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Discard)
-    w = MainWindow(settings=Preferences(tmp_path / "s.json"))
-    qtbot.addWidget(w)
-    w.resize(1000, 700)
-    w.show()
-    qtbot.waitExposed(w)
+def test_file_export_saves_the_view_and_the_whole_step(make_window, qtbot, tmp_path, monkeypatch):
+    w = make_window(size=(1000, 700))
     bridge = w.session_bridge
     bridge.stepper.jump("blocks.0.attn.hook_pattern")
     actions = {a.text().replace("&", ""): a for m in w.findChildren(QMenu) for a in m.actions()}

@@ -3,24 +3,16 @@ answers wait for the next click; a malformed file is refused with its error and 
 import json
 
 import pytest
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication
 
 from simulator.lessons import LESSON_DIR, list_lessons, load_lesson
-from ui.preferences import Preferences
 from ui import messages
-from ui.lesson_player import VIEW_TABS
-from ui.main_window import MainWindow
+from ui.classroom.lesson_player import VIEW_TABS
 
 
 @pytest.fixture
-def window(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Discard)
-    w = MainWindow(settings=Preferences(tmp_path / "settings.json"))
-    qtbot.addWidget(w)
-    w.resize(1100, 750)
-    w.show()
-    qtbot.waitExposed(w)
-    return w
+def window(make_window):
+    return make_window(size=(1100, 750))
 
 
 @pytest.fixture

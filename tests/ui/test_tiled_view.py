@@ -5,7 +5,7 @@ import pytest
 
 from simulator import ModelConfig, Session, Transformer
 from ui.bridge import SessionBridge
-from ui.widgets.tiled_view import TiledView
+from ui.views.tiled_view import TiledView
 
 
 @pytest.fixture
