@@ -49,3 +49,12 @@ def test_a_linear_attention_model_has_nothing_to_tile(view):
     view.refresh()
     assert view.layer.count() == 0 and "linear attention never forms" in view.note.text()
     assert not view.buttons["next"].isEnabled()
+
+
+def test_a_head_change_while_hidden_after_a_new_model_waits_for_the_view_to_be_shown(view, qtbot):
+    model = Transformer(ModelConfig(arch="encoder-decoder", n_heads=4), seed=0)
+    view.bridge.session.set_model(model, model.tokens((["the", "cat"], ["a", "dog"])))
+    view.bridge.set_head(3)  # the layer list still names the old model's steps: no walk now
+    view.show()
+    qtbot.waitExposed(view)
+    assert view.layer.currentText() == "Encoder layer 0 self-attention" and view.head == 3

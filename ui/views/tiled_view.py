@@ -106,13 +106,20 @@ class TiledView(QWidget):
         layout.addWidget(self.note)
 
         bridge.sigTraceChanged.connect(self._on_trace_changed)
-        bridge.sigHeadChanged.connect(lambda _head: self.rebuild())
+        bridge.sigHeadChanged.connect(self._on_head_changed)
         self.refresh()
 
     def _on_trace_changed(self) -> None:
         self._dirty = True
         if self.isVisible():
             self.refresh()
+
+    def _on_head_changed(self, _head: int) -> None:
+        # hidden, the layer list may be of an earlier model: walk again when shown
+        if self._dirty or not self.isVisible():
+            self._dirty = True
+            return
+        self.rebuild()
 
     def showEvent(self, event) -> None:
         super().showEvent(event)
