@@ -13,7 +13,11 @@ TEXT = "abcdefghijjihgfedcbaacegibdfhjabcdefghijab"
 
 @pytest.mark.parametrize("kw", [{}, {"positional": "rope"}, {"positional": "learned"},
                                 {"attention": "window", "window": 3}, {"residual": "denseformer"},
-                                {"norm": "post"}, {"residual": "none"}, {"positional": "none"}])
+                                {"norm": "post"}, {"residual": "none"}, {"positional": "none"},
+                                {"attention": "strided", "window": 2, "stride": 3},
+                                {"attention": "global", "window": 2, "n_global": 2},
+                                {"attention": "bigbird", "window": 2, "n_global": 1, "n_random": 2},
+                                {"attention": "linear"}])
 def test_every_step_equals_a_full_rerun_bit_for_bit(kw):
     cfg = ModelConfig(vocab=tuple("abcdefghij"), tokenization="char", n_ctx=40, d_model=32, n_heads=4,
                       d_mlp=64, **kw)
