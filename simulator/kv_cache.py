@@ -39,6 +39,9 @@ def cacheable(model) -> str | None:
         return "this decoder can see the future, so a new token changes the earlier rows"
     if cfg.residual in ("attnres", "block_attnres"):
         return f"the {cfg.residual} residual mode is not cached (its depth weights are computed per run)"
+    if cfg.attention == "linear":
+        return ("linear attention carries its own running state S instead of keys and values, and its steps "
+                "are not cached here")
     return None
 
 
