@@ -33,6 +33,7 @@ from ui.theme import ThemeController
 from ui.typography import Typography
 from ui.views.backward_view import BackwardView
 from ui.views.compare_view import CompareView
+from ui.views.cost_view import CostView
 from ui.views.depth_map_view import DepthMapView
 from ui.views.explain_panel import ExplainPanel
 from ui.views.gradient_view import GradientFlowView
@@ -40,6 +41,7 @@ from ui.views.interp_tabs import InterpTabs
 from ui.views.residual_view import ResidualStreamView
 from ui.views.sampling_view import SamplingView
 from ui.views.settings_dialog import SettingsDialog
+from ui.views.tiled_view import TiledView
 from ui.views.token_strip import TokenStrip
 from ui.views.training_panel import TrainingPanel
 from ui.views.transport import Transport
@@ -170,6 +172,8 @@ class MainWindow(QMainWindow):
         self.step_view.next_token().sigGenerateRequested.connect(self._generate_tokens)
         self.add_view("Sampling", lambda: SamplingView(bridge, self.generation,
                                                        self.explain_panel.show_calculation))
+        self.add_view("Cost of attention", lambda: CostView(bridge))
+        self.add_view("Tiled attention", lambda: TiledView(bridge))
         add_presets_menu(self)
         # --- end of extra views ---
 
