@@ -141,22 +141,33 @@ def cell_report(trace) -> list[dict]:
 
 # --- the engine's own attention, timed ---
 
-def attention_steps(kind: str, attrs: dict, d_head: int) -> list[tuple[str, list[str], dict, str]]:
-    """The forward ops of one layer's heads, as (op, inputs, attrs, output), from q, k, v to z."""
+def attention_steps(kind: str, attrs: dict, d_head: int, n_keys: int = 0) -> list[tuple[str, list[str], dict, str]]:
+    """The forward ops of one layer's heads, as (op, inputs, attrs, output), from q, k, v to z.
+
+    `n_keys` is the key slots each row is summed over, as the model's graph sets it (its n_ctx; see
+    `ops.ROW_BLOCK`): the same number gives the model's values bit for bit.
+    """
     if kind.startswith("linear"):
         causal = {"causal": kind == "linear"}
         return [("feature_map", ["q"], {}, "phi_q"), ("feature_map", ["k"], {}, "phi_k"),
                 ("kv_state", ["phi_k", "v"], causal, "S"), ("k_sum", ["phi_k"], causal, "z_sum"),
                 ("linear_out", ["phi_q", "S", "z_sum"], {}, "z")]
-    return [("scores", ["q", "k"], {}, "scores"), ("scale", ["scores"], {"sqrt_d": math.sqrt(d_head)}, "scaled"),
-            ("mask", ["scaled"], {**attrs, "kind": kind}, "masked"), ("softmax", ["masked"], {"axis": -1}, "pattern"),
-            ("mix", ["pattern", "v"], {}, "z")]
+    slots = {"n_keys": n_keys}
+    return [("scores", ["q", "k"], slots, "scores"),
+            ("scale", ["scores"], {"sqrt_d": math.sqrt(d_head)}, "scaled"),
+            ("mask", ["scaled"], {**attrs, "kind": kind}, "masked"),
+            ("softmax", ["masked"], {"axis": -1, **slots}, "pattern"),
+            ("mix", ["pattern", "v"], slots, "z")]
 
 
-def run_attention(kind: str, q: np.ndarray, k: np.ndarray, v: np.ndarray, attrs: dict) -> dict[str, np.ndarray]:
-    """One layer's heads through the engine's own ops  # q, k, v [pos, head, d_head]; returns every value"""
+def run_attention(kind: str, q: np.ndarray, k: np.ndarray, v: np.ndarray, attrs: dict,
+                  n_keys: int | None = None) -> dict[str, np.ndarray]:
+    """One layer's heads through the engine's own ops  # q, k, v [pos, head, d_head]; returns every value
+
+    `n_keys`: the key slots of a model's graph (its n_ctx); by default the input's own length.
+    """
     values = {"q": q, "k": k, "v": v}
-    for op, inputs, a, out in attention_steps(kind, attrs, q.shape[-1]):
+    for op, inputs, a, out in attention_steps(kind, attrs, q.shape[-1], len(k) if n_keys is None else n_keys):
         values[out] = FORWARD[op]([values[i] for i in inputs], [], a)
     return values
 
