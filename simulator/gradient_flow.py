@@ -44,6 +44,9 @@ FORMULAS = {
                     "r_i = RMSNorm(v_i);  ∂L/∂{p0} = Σ_i,pos ∂L/∂{out}_i · r_i",
     "depth_mix": "∂L/∂α_i = ∂L/∂{out} · v_i;  ∂L/∂v_i = α_i · ∂L/∂{out}",
     "dwa": "∂L/∂{p0}_j = Σ ∂L/∂{out} ⊙ X_j;  ∂L/∂X_j = {p0}_j · ∂L/∂{out}",
+    "patchify": "no parameters: the image is data, the gradient stops here",
+    "prepend_cls": "∂L/∂{p0} = ∂L/∂{out}[0];  ∂L/∂{x} = ∂L/∂{out}[1:]",
+    "take_cls": "∂L/∂{x}[0] = ∂L/∂{out};  ∂L/∂{x}[patches] = 0",
 }
 
 DESCRIPTIONS = {
@@ -72,6 +75,10 @@ DESCRIPTIONS = {
                     "earlier output it was compared with.",
     "depth_mix": "Each earlier output gets the gradient times its weight; each weight gets how well its "
                  "output lines up with the gradient.",
+    "patchify": "Cutting the image into patches has no weights, so nothing is updated here.",
+    "prepend_cls": "The [CLS] row's gradient goes to the learned [CLS] vector; the other rows go back to "
+                   "their patches.",
+    "take_cls": "Only [CLS] was read by the head, so only its row gets a gradient.",
     "dwa": "Each block's output gets the gradient times its α; each α gets how well its block's output "
            "lines up with the gradient.",
 }

@@ -161,9 +161,10 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FloatingPointError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    accuracy = token_accuracy(model, task.heldout(1000, FINAL_EVAL_SEED))
+    final = task.heldout(1000, FINAL_EVAL_SEED)
+    accuracy = token_accuracy(model, final)
     print(f"{result.steps} steps in {result.seconds:.1f} s; held-out token accuracy "
-          f"{100 * accuracy:.2f} % on 1000 fresh examples")
+          f"{100 * accuracy:.2f} % on {len(final)} fresh examples")
     if args.out:
         out = Path(args.out)
         command = "python -m simulator.train " + shlex.join(argv)

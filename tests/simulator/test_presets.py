@@ -9,7 +9,8 @@ from simulator.presets import PRESET_DIR, list_presets, load_preset
 from simulator.tasks import TASKS, get_task, token_accuracy
 from simulator.train import check_fits
 
-PRESETS = [info["name"] for info in list_presets()]
+VISION = {"digits"}  # its accuracy is re-measured on the held-out images in tests/simulator/test_digits.py
+PRESETS = [info["name"] for info in list_presets() if info["task"] not in VISION]
 
 
 def test_one_preset_per_task_with_its_command():
@@ -18,7 +19,8 @@ def test_one_preset_per_task_with_its_command():
     for info in infos:
         assert info["command"].startswith(f"python -m simulator.train --task {info['task']} ")
         assert f"--out assets/presets/{info['name']}.npz" in info["command"]
-        assert info["look_for"] and info["description"] and info["accuracy"] >= 0.99
+        assert info["look_for"] and info["description"]
+        assert info["accuracy"] >= (0.95 if info["task"] in VISION else 0.99)
 
 
 @pytest.mark.parametrize("name", PRESETS)
