@@ -72,6 +72,8 @@ def train(model: Transformer, task: Task, steps: int, batch_size: int = 32, lr_f
     the model's own seed fixed its initial weights.
     """
     check_fits(model, task)
+    if dropout and model.config.arch == "vit":
+        raise ValueError("Dropout is not available for the image model: train it without --dropout.")
     for name, value in (("steps", steps), ("batch_size", batch_size), ("warmup", warmup),
                         ("every", every), ("eval_every", eval_every), ("eval_size", eval_size)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
