@@ -11,7 +11,7 @@ import numpy as np
 from PySide6.QtWidgets import QApplication
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from ui.widgets.heatmap import Heatmap  # noqa: E402
+from ui.pictures.heatmap import Heatmap  # noqa: E402
 
 
 def main() -> None:

@@ -8,8 +8,8 @@ edit; a full residual-stream patching sweep of the classroom model finishes in u
 The model view is timed from the edit's notification to the grid painted: its update slot (one
 thumbnail per head made from the new patterns) and Qt painting the 1000×600 grid; the engine's
 recompute is timed apart. The CPU time of the same span is printed too: on a shared machine the
-wall-clock figure includes time spent waiting for a core. The sweep patches every residual point at every position (5 × 8 runs
-of the classroom model on 8 tokens), plus the clean and corrupted runs.
+wall-clock figure includes time spent waiting for a core. The sweep patches every residual point
+at every position (5 × 8 runs of the classroom model on 8 tokens), plus the clean and corrupted runs.
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from simulator import ModelConfig, Session, Transformer, interp  # noqa: E402
 from ui.bridge import SessionBridge  # noqa: E402
-from ui.widgets.model_view import ModelView  # noqa: E402
+from ui.views.model_view import ModelView  # noqa: E402
 
 VOCAB = tuple(f"t{i}" for i in range(32))
 DEEP = ModelConfig(vocab=VOCAB, n_layers=6, n_heads=8, d_model=64, d_mlp=256, n_ctx=16)

@@ -86,18 +86,6 @@ def _ablator(edits: list[tuple[int | None, str]]) -> Hook:
     return hook
 
 
-def components(model, stack: str = "") -> list[str]:
-    """Every head and MLP of a stack (and the whole attention sublayers), in forward order."""
-    cfg = model.config
-    p = stack + "." if stack else ("decoder." if cfg.arch == "encoder-decoder" else "")
-    out = []
-    for layer in range(cfg.n_layers):
-        for kind in ("attn", "cross_attn") if p == "decoder." else ("attn",):
-            out += [f"{p}blocks.{layer}.{kind}.head{h}" for h in range(cfg.n_heads)]
-        out.append(f"{p}blocks.{layer}.mlp")
-    return out
-
-
 # --- the logit lens ---
 
 def _prefix(model) -> str:
@@ -153,7 +141,7 @@ def logit_lens(model, trace: Trace) -> tuple[list[str], np.ndarray]:
     already normalised, and a model without norms has none: both go straight to the unembedding.
     """
     points = lens_points(model)
-    prm, p = trace._params, _prefix(model)
+    prm, p = trace.params, _prefix(model)
     w_u, b_u = prm[p + "unembed.W_U"], prm[p + "unembed.b_U"]
     out = []
     for name in points:
@@ -176,20 +164,29 @@ def stream_parts(model, trace: Trace) -> dict[str, np.ndarray]:
     """The final residual stream as a sum of the components' outputs  # each [pos, d_model]
 
     Keys: `embed`, `pos_embed`, each head, each MLP (without its bias), and `biases` (every
-    b_O and b_out). Attention over depth and DenseFormer's weights are taken at their values in
-    this trace, so the parts add up to the stream exactly. Needs a pre-norm or norm-free model.
+    b_O and b_out); a sublayer switched off as a whole (`trace.ablate`) is one part, its
+    output. Attention over depth and DenseFormer's weights are taken at their values in this
+    trace, so the parts add up to the stream exactly. Needs a pre-norm or norm-free model.
     """
     cfg, g, p = model.config, model.graph, _prefix(model)
     if cfg.norm == "post":
         raise ValueError("Post-LN normalises the stream after every sublayer, so the final stream is not "
                          "a sum of the components' outputs: direct logit attribution needs pre-LN or no norm.")
-    prm = trace._params
+    prm = trace.params
+    # a sublayer switched off as a whole wrote its ablated output, not weights · inputs: one part
+    whole = {}
+    for component in trace.ablate:
+        name, head = component_node(g, cfg.n_heads, component)
+        if head is None:
+            whole[name] = component
     parts: dict[str, dict[str, np.ndarray]] = {}  # step name -> its decomposition
     for node in g.nodes:
         if node.stack not in ("", p.rstrip(".")):
             continue
         n = node.name
-        if node.op == "embed":
+        if n in whole:
+            parts[n] = {whole[n]: trace[n]}
+        elif node.op == "embed":
             parts[n] = {"embed": trace[n]}
         elif node.op.startswith("pos_"):
             parts[n] = {"pos_embed": trace[n]}
@@ -236,7 +233,7 @@ def direct_logit_attribution(model, trace: Trace, pos: int, token: int,
     holds every bias (b_O, b_out, the norm's b and b_U). The values add up to the logit.
     """
     cfg, p = model.config, _prefix(model)
-    prm = trace._params
+    prm = trace.params
     n_pos, d_vocab = trace["logits"].shape
     for what, v, n in (("position", pos, n_pos), ("token", token, d_vocab)) + (
             (("other token", other, d_vocab),) if other is not None else ()):
@@ -272,13 +269,13 @@ def attribution_calculation(model, trace: Trace, pos: int, token: int, component
         return (f"{component}: every bias's share of {target} at position {pos}: the b_O and b_out of each "
                 f"layer read through the final norm, plus the norm's b and b_U.\n= {share:.4f}")
     v = stream_parts(model, trace)[component][pos]  # [d_model]
-    w_u = trace._params[p + "unembed.W_U"]
+    w_u = trace.params[p + "unembed.W_U"]
     direction = w_u[:, token] - (w_u[:, other] if other is not None else 0.0)
     lines = [f"{component}'s share of {target} at position {pos}:"]
     if cfg.norm == "pre":
         sigma = final_scale(model, trace, pos)
         c = v - v.mean()
-        d = trace._params[p + "ln_final.w"] * direction / sigma
+        d = trace.params[p + "ln_final.w"] * direction / sigma
         lines.append(f"c = its output at this position, centred (c − mean c); σ = {sigma:.4f}, the final "
                      "norm's spread here, held fixed")
         lines.append("share = Σ_i c_i · d_i,  d = w ∘ u / σ (w: the norm's scale), u = W_U[:, token]"
@@ -358,8 +355,9 @@ def patch_sweep(model, clean, corrupt, answer: int, wrong: int | None = None,
     `what="resid"`: one row per residual point (as the logit lens), one column per position.
     `what="heads"`: one row per attention sublayer (self, then cross for a decoder that has it;
     columns = heads), each head patched at every position. An encoder-decoder's inputs are
-    (source, target) pairs, and the rows are the decoder's. Recovered = (patched − corrupt) / (clean − corrupt) of `answer_metric`
-    at the last position: 0 is the corrupted answer, 1 the clean one.
+    (source, target) pairs, and the rows are the decoder's. Recovered = (patched − corrupt) /
+    (clean − corrupt) of `answer_metric` at the last position: 0 is the corrupted answer, 1 the
+    clean one.
     """
     ct, rt = model.run(clean), model.run(corrupt)
     base, top = answer_metric(rt, answer, wrong), answer_metric(ct, answer, wrong)
@@ -430,7 +428,7 @@ def pca(x: np.ndarray, k: int = 2) -> tuple[np.ndarray, np.ndarray]:
     return coords, frac
 
 
-__all__ = ["ABLATIONS", "component_node", "ablation_hooks", "components", "lens_points", "logit_lens",
+__all__ = ["ABLATIONS", "component_node", "ablation_hooks", "lens_points", "logit_lens",
            "lens_probs", "point_label", "stream_parts", "direct_logit_attribution", "attribution_calculation",
            "final_scale", "patch_hook", "patch",
            "answer_metric", "patch_sweep", "attention_rollout", "pca"]

@@ -228,6 +228,8 @@ class Transformer:
         return Trace(self.graph, values, MappingProxyType(dict(params)), toks, ablate)
 
     def _overrides(self, ablate, hooks) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
+        if not ablate and not hooks:
+            return {}  # the usual run: nothing to look up
         from .interp import ablation_hooks  # interp reads models; the model only borrows its hooks
         overrides = ablation_hooks(self.graph, self.config.n_heads, ablate)
         for name, hook in (hooks or {}).items():

@@ -104,6 +104,11 @@ class Trace(Mapping):
         return len(self.graph.nodes)
 
     @property
+    def params(self) -> Mapping[str, np.ndarray]:
+        """The parameters this trace was computed with (read-only)."""
+        return self._params
+
+    @property
     def names(self) -> list[str]:
         return [n.name for n in self.graph.nodes]
 

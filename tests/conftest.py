@@ -40,3 +40,48 @@ def shown(qtbot):
         qtbot.waitExposed(widget)
         return widget
     return show
+
+
+@pytest.fixture
+def make_window(qtbot, tmp_path, monkeypatch):
+    """Main windows for a test: `make_window(session=None, size=(1280, 800), show=True, active=False)`.
+
+    Each has its own settings file; "save changes?" is answered Discard (pytest-qt closes the
+    windows after the test); at the end each stops playing and training, leaves presentation mode
+    (the application font is global) and marks its undo stack clean, so no signal reaches a
+    half-deleted window while it is torn down.
+    """
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from ui.main_window import MainWindow
+    from ui.preferences import Preferences
+
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Discard)
+    made = []
+
+    def make(session=None, size=(1280, 800), show=True, active=False, settings=None):
+        w = MainWindow(session, settings if settings is not None else Preferences(tmp_path / f"w{len(made)}.json"))
+        qtbot.addWidget(w)
+        made.append(w)
+        if size:
+            w.resize(*size)
+        if show:
+            w.show()
+            qtbot.waitExposed(w)
+        if active:
+            w.activateWindow()
+            qtbot.waitUntil(lambda: QApplication.activeWindow() is w)
+        return w
+
+    yield make
+    for w in made:
+        w.presentation.leave()
+        w.transport.set_playing(False)
+        w.training_panel.shutdown()
+        w.undo_stack.setClean()
+
+
+@pytest.fixture
+def window(make_window):
+    """One main window at 1280x800, shown (see `make_window`)."""
+    return make_window()

@@ -18,7 +18,7 @@ from PySide6.QtCore import QObject, Signal
 
 from simulator import Session
 from simulator.view_state import ViewState, cell_fits
-from ui.widgets import colormaps
+from ui.pictures import colormaps
 
 
 class ViewPart(Protocol):

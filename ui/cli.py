@@ -105,7 +105,7 @@ def _run_window(args: argparse.Namespace, started: float) -> int:
     import simulator
     from ui.app import ErrorReporter, create_app, default_session
     from ui.main_window import MainWindow
-    from ui.recovery import install as install_recovery
+    from ui.files.recovery import install as install_recovery
 
     app = create_app()
     try:
@@ -156,7 +156,7 @@ def _run_window(args: argparse.Namespace, started: float) -> int:
 def _open_classroom_files(window, args: argparse.Namespace) -> bool:
     """--scenario and --lesson; False (after one line on stderr) when a file cannot be used."""
     from simulator.lessons import load_lesson
-    from ui.scenario import open_scenario
+    from ui.files.scenario import open_scenario
 
     try:
         if args.scenario:

@@ -68,7 +68,7 @@ def export_parser() -> argparse.ArgumentParser:
 
 
 def _slides(args) -> int:
-    """`export --lesson`: the lesson as slides (see ui.slides)."""
+    """`export --lesson`: the lesson as slides (see ui.classroom.slides)."""
     from simulator.lessons import load_lesson
 
     try:
@@ -86,7 +86,7 @@ def _slides(args) -> int:
     if QApplication.instance() is None:
         os.environ["QT_QPA_PLATFORM"] = "offscreen"
     from ui.app import create_app
-    from ui.slides import write_slides
+    from ui.classroom.slides import write_slides
 
     create_app()
     return write_slides(lesson, args.out, QSize(width, height))
@@ -119,7 +119,7 @@ def export_main(argv: list[str]) -> int:
         if QApplication.instance() is None:
             os.environ["QT_QPA_PLATFORM"] = "offscreen"  # must be set before the application exists
         from ui.app import create_app
-        from ui.handout import render_handout
+        from ui.classroom.handout import render_handout
 
         create_app()
         pages = render_handout(session, args.out, head=args.head, granularity=args.granularity)

@@ -1,6 +1,6 @@
 """The main window: puts the views, docks, menus and actions together.
 
-The logic lives elsewhere: edits in `ui.edits`, files in `ui.files`, stepping in the
+The logic lives elsewhere: edits in `ui.edits`, files in `ui.files.model_file`, stepping in the
 transport bar, pictures in the views. Other views join as tabs next to the step view
 through `add_view` (see the marked section in `__init__`).
 """
@@ -14,37 +14,37 @@ from PySide6.QtWidgets import (QApplication, QDialog, QDockWidget, QLabel, QMain
                                QScrollArea, QSplitter, QTabWidget, QWidget)
 
 from simulator import Session
-from ui.preferences import Preferences
-from ui.messages import plain
 from ui.actions import key_names, make_action
 from ui.app import APP_NAME, default_session
 from ui.bridge import SessionBridge
+from ui.classroom.export import export_picture, export_step, heatmap_menu
+from ui.classroom.handout import ask_export_handout
+from ui.classroom.lesson_player import install_lessons
+from ui.classroom.presentation import EXPLAIN_SHARE, PresentationController
 from ui.edits import EditController
-from ui.export import export_picture, export_step, heatmap_menu
-from ui.files import FileController
-from ui.handout import ask_export_handout
-from ui.lesson_player import install_lessons
-from ui.presentation import EXPLAIN_SHARE, PresentationController
-from ui.scenario import ask_open_scenario, ask_save_scenario
+from ui.files.model_file import FileController
+from ui.files.scenario import ask_open_scenario, ask_save_scenario
+from ui.messages import plain
+from ui.pictures.heatmap import Heatmap
+from ui.preferences import Preferences
+from ui.presets_menu import add_presets_menu
 from ui.theme import ThemeController
 from ui.typography import Typography
-from ui.presets_menu import add_presets_menu
-from ui.widgets.backward_view import BackwardView
-from ui.widgets.compare_view import CompareView
-from ui.widgets.depth_map_view import DepthMapView
-from ui.widgets.explain_panel import ExplainPanel
-from ui.widgets.gradient_view import GradientFlowView
-from ui.widgets.heatmap import Heatmap
-from ui.widgets.interp_tabs import InterpTabs
-from ui.widgets.residual_view import ResidualStreamView
-from ui.widgets.settings_dialog import SettingsDialog
-from ui.widgets.token_strip import TokenStrip
-from ui.widgets.training_panel import TrainingPanel
-from ui.widgets.transport import Transport
+from ui.views.backward_view import BackwardView
+from ui.views.compare_view import CompareView
+from ui.views.depth_map_view import DepthMapView
+from ui.views.explain_panel import ExplainPanel
+from ui.views.gradient_view import GradientFlowView
+from ui.views.interp_tabs import InterpTabs
+from ui.views.residual_view import ResidualStreamView
+from ui.views.settings_dialog import SettingsDialog
+from ui.views.token_strip import TokenStrip
+from ui.views.training_panel import TrainingPanel
+from ui.views.transport import Transport
 
-from ui.widgets.arch_map import ArchMap
-from ui.widgets.param_editor import ParamEditor
-from ui.widgets.step_view import StepView
+from ui.views.arch_map import ArchMap
+from ui.views.param_editor import ParamEditor
+from ui.views.step_view import StepView
 
 
 CALC_SHARE = 0.42  # of the picture-and-explanation height, at most, for the explanation's whole text

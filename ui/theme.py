@@ -13,8 +13,8 @@ from PySide6.QtGui import QAction, QActionGroup, QColor, QGuiApplication, QPalet
 from PySide6.QtWidgets import QMenu
 
 from simulator.view_state import ViewState
+from ui.pictures.colormaps import DIVERGING_MAPS, SEQUENTIAL_MAPS, Maps
 from ui.preferences import Preferences
-from ui.widgets.colormaps import DIVERGING_MAPS, SEQUENTIAL_MAPS, Maps
 
 THEMES = {"system": "Follow the system", "light": "Light", "dark": "Dark"}
 

@@ -117,6 +117,7 @@ CONFIGS = [
 ]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kw,seed", [(kw, s) for kw, seeds in CONFIGS for s in seeds],
                          ids=lambda v: "-".join(f"{k}={x}" for k, x in v.items()) or "base" if isinstance(v, dict)
                          else str(v))

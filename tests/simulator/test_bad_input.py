@@ -237,6 +237,7 @@ VALUES = st.one_of(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=80, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(config=st.sampled_from(list(CONFIGS)), data=st.data())
 def test_random_cell_edits_either_apply_with_a_finite_trace_or_change_nothing(config, data):

@@ -353,6 +353,7 @@ def mutated_files(draw, good_bytes: bytes, meta: dict, members: dict):
     return buf.getvalue()
 
 
+@pytest.mark.slow
 def test_random_mutations_load_or_are_refused_never_crash(tmp_path):
     good = Good(tmp_path)
     model, tokens = load(good.path)

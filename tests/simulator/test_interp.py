@@ -4,8 +4,7 @@ import itertools
 import numpy as np
 import pytest
 
-from simulator import ModelConfig, Transformer
-from simulator import interp
+from simulator import ModelConfig, Transformer, interp
 from simulator.engine import Session
 from simulator.ops import layernorm
 from simulator.presets import load_preset
@@ -284,3 +283,13 @@ def test_the_view_state_keeps_the_ablation_and_checks_it():
     with pytest.raises(ViewStateError, match="ablate"):
         ViewState.from_json({"ablate": {"blocks.0.mlp": "half"}})
     assert "ablate" in ViewState.from_json({"ablate": {"blocks.9.mlp": "zero"}}).problems(model, sample(model))
+
+
+def test_attribution_still_sums_to_the_logit_with_parts_switched_off():
+    model = tiny(13)
+    ablate = {"blocks.0.mlp": "mean", "blocks.1.attn": "zero", "blocks.0.attn.head1": "mean"}
+    trace = model.run(sample(model), ablate=ablate)
+    parts = interp.direct_logit_attribution(model, trace, 4, 3)
+    assert abs(sum(parts.values()) - trace["logits"][4, 3]) < 1e-9
+    assert "blocks.1.attn" in parts and "blocks.1.attn.head0" not in parts
+    assert parts["blocks.1.attn"] == 0.0  # zeroed, bias and all

@@ -20,13 +20,15 @@ def test_the_lessons_answers_name_what_is_on_screen():
     pattern = trace["blocks.1.attn.hook_pattern"]
     assert int(pattern[1, pos].argmax()) == 3 and tokens[3] == "f"
     assert f"weight {pattern[1, pos, 3]:.2f} to 'f'" in answers[1]
-    assert f"gives {pattern[0, pos].max():.2f} to the 'h'" in answers[1] and tokens[int(pattern[0, pos].argmax())] == "h"
+    assert f"gives {pattern[0, pos].max():.2f} to the 'h'" in answers[1]
+    assert tokens[int(pattern[0, pos].argmax())] == "h"
 
     points, probs = interp.lens_probs(model, trace)
     labels = [interp.point_label(p) for p in points]
     first = next(i for i in range(len(points)) if probs[i, pos].argmax() == f)
     assert f"At '{labels[first]}'" in answers[2]
-    assert all(f"{probs[i, pos, f]:.2f}" == "0.00" for i in range(first)) and f"{probs[first, pos, f]:.2f}" in answers[2]
+    assert all(f"{probs[i, pos, f]:.2f}" == "0.00" for i in range(first))
+    assert f"{probs[first, pos, f]:.2f}" in answers[2]
 
     parts = interp.direct_logit_attribution(model, trace, pos, f)
     assert max(parts, key=parts.get) == "blocks.1.attn.head1"

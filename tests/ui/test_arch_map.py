@@ -5,7 +5,7 @@ from PySide6.QtCore import Qt
 
 from simulator import ModelConfig, Session, Transformer
 from ui.bridge import SessionBridge
-from ui.widgets.arch_map import ArchMap, build_boxes
+from ui.views.arch_map import ArchMap, build_boxes
 
 
 def make_map(qtbot, config=None, tokens="the cat sat on the mat"):

@@ -1,14 +1,12 @@
 """The backward-pass tab: its own cursor, the gradient of the step for the selected head, edits."""
 import numpy as np
-import pytest
 from PySide6.QtCore import Qt
 
 from simulator import ModelConfig, Session, Transformer
 from simulator.backward import loss_and_grads
 from simulator.gradient_flow import next_token_targets
 from ui.bridge import SessionBridge
-from ui.main_window import MainWindow
-from ui.widgets.backward_view import BackwardView
+from ui.views.backward_view import BackwardView
 
 TEXT = "the cat sat on the mat"
 
@@ -97,10 +95,8 @@ def test_one_token_explains_instead_of_drawing(qtbot):
     assert view.grad_map.isVisible() and view.walk.step.grad.shape[0] == 2
 
 
-def test_hidden_tab_computes_nothing_until_shown(qtbot):
-    window = MainWindow(Session(Transformer(seed=1), TEXT))
-    qtbot.addWidget(window)
-    window.show()
+def test_hidden_tab_computes_nothing_until_shown(make_window):
+    window = make_window(Session(Transformer(seed=1), TEXT), size=None)
     index = next(i for i in range(window.tabs.count()) if window.tabs.tabText(i) == "Backward pass")
     window.tabs.setCurrentIndex(index)
     view = window.current_view()

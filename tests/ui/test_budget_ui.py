@@ -9,13 +9,15 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 SCRIPT = """
 import resource
 resource.setrlimit(resource.RLIMIT_AS, (2_500_000_000, 2_500_000_000))
 from PySide6.QtWidgets import QApplication, QDialog, QMessageBox
 app = QApplication([])
 from ui.main_window import MainWindow
-from ui.widgets.settings_dialog import SettingsDialog
+from ui.views.settings_dialog import SettingsDialog
 
 def accept_big(dialog):
     for name, value in {"n_layers": 48, "n_heads": 64, "d_model": 128, "d_mlp": 128, "n_ctx": 1024}.items():
@@ -37,6 +39,7 @@ print("UNCHANGED:", w.session_bridge.session.tokens == before and w.session_brid
 """
 
 
+@pytest.mark.slow
 def test_a_dialog_sized_model_refuses_1024_typed_tokens(tmp_path):
     script = SCRIPT.replace("KWARGS", "")
     env = dict(os.environ, STEPFORMER_CONFIG_DIR=str(tmp_path), QT_QPA_PLATFORM="offscreen", OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")

@@ -1,8 +1,8 @@
-"""Tests for ui.widgets.cell_text: the compact cell numbers and the widest text of an array."""
+"""Tests for ui.pictures.cell_text: the compact cell numbers and the widest text of an array."""
 import numpy as np
 import pytest
 
-from ui.widgets.cell_text import COMPACT_BANDS, format_compact, format_value, widest_text
+from ui.pictures.cell_text import COMPACT_BANDS, format_compact, format_value, widest_text
 
 
 @pytest.mark.parametrize("v, text", [

@@ -28,6 +28,7 @@ def small_model(tmp_path):
     return path, model
 
 
+@pytest.mark.slow
 def test_export_writes_one_page_per_step(qapp, tmp_path, small_model, capsys):
     path, model = small_model
     out = tmp_path / "handout.pdf"
@@ -37,6 +38,7 @@ def test_export_writes_one_page_per_step(qapp, tmp_path, small_model, capsys):
     assert capsys.readouterr().out.strip() == f"wrote {n} pages to {out}"
 
 
+@pytest.mark.slow
 def test_export_runs_headless_in_a_fresh_process(tmp_path, small_model):
     path, _ = small_model
     env = {k: v for k, v in os.environ.items() if k not in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY")}

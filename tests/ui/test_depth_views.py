@@ -6,13 +6,13 @@ from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import QApplication
 
 from simulator import ModelConfig, Session, Transformer
-from ui.preferences import Preferences
 from ui.bridge import SessionBridge
 from ui.commands import SetParam
-from ui.widgets.compare_view import CompareView
-from ui.widgets.depth_map_view import DepthMapView
-from ui.widgets.heatmap import Heatmap
-from ui.widgets.residual_view import ResidualStreamView
+from ui.pictures.heatmap import Heatmap
+from ui.preferences import Preferences
+from ui.views.compare_view import CompareView
+from ui.views.depth_map_view import DepthMapView
+from ui.views.residual_view import ResidualStreamView
 
 TEXT = "the cat sat on the mat"
 
@@ -166,14 +166,9 @@ def test_a_view_in_the_back_builds_and_repaints_only_when_shown(qtbot, attnres):
     assert not np.array_equal(view.heatmap.values(), before)
 
 
-def test_main_window_tabs_edit_and_undo(qtbot, tmp_path):
-    
-    from ui.main_window import MainWindow
-
+def test_main_window_tabs_edit_and_undo(make_window):
     session = Session(Transformer(ModelConfig(residual="attnres"), seed=2), TEXT)
-    w = MainWindow(session, Preferences(tmp_path / "s.json"))
-    qtbot.addWidget(w)
-    w.show()
+    w = make_window(session, size=None)
     titles = [w.tabs.tabText(i) for i in range(w.tabs.count())]
     w.tabs.setCurrentIndex(titles.index("Depth attention"))
     view = w.current_view()

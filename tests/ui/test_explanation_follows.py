@@ -1,22 +1,14 @@
 """The explanation follows the picture: a chosen cell's calculation and the hover read-out
 are cleared when the step changes, and Esc clears them."""
 import pytest
-from PySide6.QtCore import QSettings, Qt
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtCore import Qt
 
-from ui.main_window import MainWindow
-from ui.widgets.explain_panel import HINT
+from ui.views.explain_panel import HINT
 
 
 @pytest.fixture
-def window(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Discard)
-    w = MainWindow(settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(w)
-    w.resize(1280, 800)
-    w.show()
-    qtbot.waitExposed(w)
-    return w
+def window(make_window):
+    return make_window()
 
 
 def _click_and_hover(window):

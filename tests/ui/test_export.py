@@ -5,13 +5,11 @@ import xml.etree.ElementTree as ET
 import numpy as np
 import pytest
 from PySide6.QtGui import QContextMenuEvent, QImage
-from PySide6.QtWidgets import QApplication, QMenu, QMessageBox
+from PySide6.QtWidgets import QApplication, QMenu
 
-from ui.preferences import Preferences
 from ui import messages
-from ui import export
-from ui.main_window import MainWindow
-from ui.widgets.heatmap import Heatmap
+from ui.classroom import export
+from ui.pictures.heatmap import Heatmap
 
 VALUES = np.array([[-5.0, -4.0, -3.0, -np.inf], [-1.0, 0.0, 1.0 / 3.0, 2.0], [3.0, 4.0, 5.0, 6.0]])
 
@@ -107,13 +105,8 @@ def test_a_failed_save_is_reported(heatmap, tmp_path, monkeypatch):
     assert shown and "does not exist" in shown[0]
 
 
-def test_file_export_saves_the_view_and_the_whole_step(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Discard)
-    w = MainWindow(settings=Preferences(tmp_path / "s.json"))
-    qtbot.addWidget(w)
-    w.resize(1000, 700)
-    w.show()
-    qtbot.waitExposed(w)
+def test_file_export_saves_the_view_and_the_whole_step(make_window, qtbot, tmp_path, monkeypatch):
+    w = make_window(size=(1000, 700))
     bridge = w.session_bridge
     bridge.stepper.jump("blocks.0.attn.hook_pattern")
     actions = {a.text().replace("&", ""): a for m in w.findChildren(QMenu) for a in m.actions()}

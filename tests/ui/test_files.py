@@ -5,12 +5,12 @@ from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import QMainWindow, QMessageBox
 
 from simulator import ModelConfig, Transformer, load, save
-from ui.preferences import Preferences
 from ui import messages
 from ui.app import default_session
 from ui.bridge import SessionBridge
 from ui.edits import EditController
-from ui.files import FileController
+from ui.files.model_file import FileController
+from ui.preferences import Preferences
 
 W_Q = "blocks.0.attn.W_Q"
 

@@ -3,24 +3,16 @@
 the lesson panel. No part of the picture leaves its view, no two parts overlap, and the
 explanation under the picture is shown whole (never cut mid-sentence)."""
 import pytest
-from PySide6.QtCore import QSettings
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication
 
 from simulator.lessons import list_lessons
-from ui.main_window import MainWindow
 
 SIZES = [(1024, 768), (1280, 800), (1920, 1080)]
 
 
 @pytest.fixture
-def window(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Discard)
-    w = MainWindow(settings=QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(w)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.presentation.leave()  # the app font is global
+def window(make_window):
+    return make_window(size=None)
 
 
 def _at(window, qtbot, size, presenting):

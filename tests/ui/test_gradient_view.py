@@ -5,7 +5,7 @@ import pytest
 from simulator.gradient_flow import compare_gradient_flow, gradient_flow
 from simulator import Session, Transformer
 from ui.bridge import SessionBridge
-from ui.widgets.gradient_view import MODES, GradientFlowView, next_token_targets, short_name
+from ui.views.gradient_view import MODES, GradientFlowView, next_token_targets, short_name
 
 
 @pytest.fixture

@@ -9,8 +9,7 @@ import pytest
 from PySide6.QtGui import QImage
 
 from simulator import ModelConfig, Session, Transformer
-from ui.preferences import Preferences
-from ui import handout
+from ui.classroom import handout
 
 SMALL = ModelConfig(n_layers=1)  # a handout of the 1-layer model keeps the test quick
 
@@ -33,6 +32,7 @@ def ink(image: QImage) -> float:
     return float((a[:, :image.width(), :3] < 235).any(axis=2).mean())
 
 
+@pytest.mark.slow
 def test_the_pdf_has_one_page_per_step_and_a_drawn_first_page(session, tmp_path):
     out = tmp_path / "handout.pdf"
     n = handout.render_handout(session, out)
@@ -51,6 +51,7 @@ def test_the_pdf_has_one_page_per_step_and_a_drawn_first_page(session, tmp_path)
     assert ink(rendered) > 0.05
 
 
+@pytest.mark.slow
 def test_a_png_folder_has_one_picture_per_sublayer_step(session, tmp_path):
     session.stepper.set_granularity("sublayer")
     n = handout.render_handout(session, tmp_path / "pages", granularity="sublayer")
@@ -75,14 +76,10 @@ def test_pages_carry_the_formula_and_the_explanation(session):
     assert "the cat sat on the mat" in page.footer
 
 
-def test_file_export_handout_writes_the_windows_model(qtbot, tmp_path, monkeypatch):
-    from PySide6.QtWidgets import QFileDialog, QMessageBox
+def test_file_export_handout_writes_the_windows_model(make_window, qtbot, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
 
-    from ui.main_window import MainWindow
-
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Discard)
-    w = MainWindow(settings=Preferences(tmp_path / "s.json"))
-    qtbot.addWidget(w)
+    w = make_window(size=None, show=False)
     model = Transformer(SMALL, seed=5)
     w.set_model(model, model.tokens("a big dog"), "small model")
     w.session_bridge.stepper.set_granularity("sublayer")

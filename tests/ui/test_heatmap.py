@@ -1,4 +1,4 @@
-"""Tests for ui.widgets.heatmap.Heatmap: data in/out, labels, mouse signals, masked cells,
+"""Tests for ui.pictures.heatmap.Heatmap: data in/out, labels, mouse signals, masked cells,
 outlines and when the numbers are printed."""
 import numpy as np
 import pytest
@@ -6,9 +6,9 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QColor, QPainter, QPixmap, QWheelEvent
 from PySide6.QtWidgets import QApplication, QScrollArea
 
-from ui.widgets import colormaps
-from ui.widgets import heatmap as heatmap_mod
-from ui.widgets.heatmap import Heatmap, format_value, widest_text
+from ui.pictures import colormaps
+from ui.pictures import heatmap as heatmap_mod
+from ui.pictures.heatmap import Heatmap, format_value, widest_text
 
 TOKENS = ["<bos>", "the", "cat", "sat"]
 

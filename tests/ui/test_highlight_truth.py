@@ -8,9 +8,9 @@ from PySide6.QtWidgets import QApplication
 
 from simulator import ModelConfig, Session, Transformer
 from ui.bridge import SessionBridge
-from ui.export import picture_bytes
-from ui.widgets.heatmap import Heatmap
-from ui.widgets.step_view import StepView
+from ui.classroom.export import picture_bytes
+from ui.pictures.heatmap import Heatmap
+from ui.views.step_view import StepView
 
 YELLOW = QColor("#FFC20A")
 

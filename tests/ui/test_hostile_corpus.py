@@ -114,10 +114,10 @@ import numpy as np
 from PySide6.QtWidgets import QApplication, QMessageBox
 app = QApplication([])
 from ui import messages
+from ui.files.recovery import RecoveryManager, offer_restore
+from ui.files.scenario import open_scenario
 from ui.main_window import MainWindow
 from ui.preferences import Preferences
-from ui.recovery import RecoveryManager, offer_restore
-from ui.scenario import open_scenario
 
 QMessageBox.question = staticmethod(lambda *a, **k: QMessageBox.StandardButton.Discard)
 refused = []

@@ -4,17 +4,14 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QUndoStack
-from PySide6.QtWidgets import QMessageBox
 
 from simulator import ModelConfig, Session, Transformer, interp
 from simulator.presets import load_preset
-from ui import scenario
 from ui.bridge import SessionBridge
 from ui.edits import EditController
-from ui.main_window import MainWindow
-from ui.preferences import Preferences
-from ui.widgets import colormaps
-from ui.widgets.interp_tabs import InterpTabs
+from ui.files import scenario
+from ui.pictures import colormaps
+from ui.views.interp_tabs import InterpTabs
 
 
 @pytest.fixture
@@ -157,12 +154,8 @@ def test_ablation_is_saved_in_a_scenario(qtbot, tmp_path):
     assert np.array_equal(student.trace["probs"], teacher.trace["probs"])
 
 
-def test_the_window_has_a_look_inside_tab_whose_bars_reach_the_explanation_panel(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Discard)
-    w = MainWindow(settings=Preferences(tmp_path / "s.json"))
-    qtbot.addWidget(w)
-    w.resize(1280, 800)
-    w.show()
+def test_the_window_has_a_look_inside_tab_whose_bars_reach_the_explanation_panel(make_window):
+    w = make_window()
     w.tabs.setCurrentIndex(next(i for i in range(w.tabs.count()) if w.tabs.tabText(i) == "Look inside"))
     tabs = w.current_view()
     view = tabs.show_view("Attribution")
@@ -175,7 +168,7 @@ def test_the_window_has_a_look_inside_tab_whose_bars_reach_the_explanation_panel
 
 
 def test_next_token_panel_compares_with_the_run_before_the_ablation(qtbot):
-    from ui.widgets.step_view import StepView
+    from ui.views.step_view import StepView
     model, tokens, _ = load_preset("induction")
     bridge = SessionBridge(Session(model, tokens))
     view = StepView(bridge)
@@ -215,13 +208,8 @@ def test_model_view_of_an_encoder_decoder_has_cross_attention_rows(qtbot):
     assert bridge.stepper.name == "decoder.blocks.0.cross_attn.hook_pattern" and bridge.head == 1
 
 
-def test_the_architecture_map_switches_heads_and_mlps_off(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Discard)
-    w = MainWindow(settings=Preferences(tmp_path / "s.json"))
-    qtbot.addWidget(w)
-    w.resize(1280, 800)
-    w.show()
-    qtbot.waitExposed(w)
+def test_the_architecture_map_switches_heads_and_mlps_off(make_window):
+    w = make_window()
     arch = w.arch_map
     chip = arch.head_chips("blocks.1.attn.hook_q")[1]
     assert arch.component_at(chip.center()) == "blocks.1.attn.head1"
@@ -274,3 +262,15 @@ def test_patching_column_labels_fit_long_words(qtbot):
     assert stagger or scale < 1.0  # six long names over narrow columns: smaller or staggered
     tabs.resize(2400, 500)
     qtbot.waitUntil(lambda: view.resid_map.label_style()[1] is False)  # room enough: one line again
+
+
+def test_attribution_bars_follow_a_switched_off_sublayer(induction):
+    bridge, _, tabs = induction
+    view = tabs.show_view("Attribution")
+    bridge.session.set_ablation({"blocks.1.attn": "zero", "blocks.0.mlp": "mean"})
+    pos, tok, _ = view.choice()
+    assert "blocks.1.attn" in view.parts
+    assert np.sum(view.bars.opts["height"]) == pytest.approx(bridge.trace["logits"][pos, tok], abs=1e-9)
+    axis = view.plot.getPlotItem().getAxis("bottom")
+    labels = [s for level in axis._tickLevels for _, s in level]
+    assert "L1 attn" in labels

@@ -3,23 +3,15 @@ answers wait for the next click; a malformed file is refused with its error and 
 import json
 
 import pytest
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication
 
 from simulator.lessons import LESSON_DIR, list_lessons, load_lesson
-from ui.preferences import Preferences
 from ui import messages
-from ui.main_window import MainWindow
 
 
 @pytest.fixture
-def window(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Discard)
-    w = MainWindow(settings=Preferences(tmp_path / "settings.json"))
-    qtbot.addWidget(w)
-    w.resize(1100, 750)
-    w.show()
-    qtbot.waitExposed(w)
-    return w
+def window(make_window):
+    return make_window(size=(1100, 750))
 
 
 @pytest.fixture

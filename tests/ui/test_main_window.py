@@ -7,26 +7,15 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QDialog, QLabel, QMessageBox
 
-from ui.preferences import Preferences
 from ui.app import ErrorReporter
-from ui.main_window import MainWindow
-from ui.widgets.settings_dialog import SettingsDialog
+from ui.views.settings_dialog import SettingsDialog
 
 PATTERN = "blocks.0.attn.hook_pattern"
 
 
 @pytest.fixture
-def window(qtbot, tmp_path, monkeypatch):
-    # pytest-qt closes the window before fixtures end: answer "save changes?" with Discard
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Discard)
-    w = MainWindow(settings=Preferences(tmp_path / "settings.json"))
-    qtbot.addWidget(w)
-    w.resize(1280, 800)
-    w.show()
-    qtbot.waitExposed(w)
-    w.activateWindow()
-    qtbot.waitUntil(lambda: QApplication.activeWindow() is w)
-    return w
+def window(make_window):
+    return make_window(active=True)
 
 
 def status(w) -> str:

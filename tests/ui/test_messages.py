@@ -10,8 +10,8 @@ from simulator import ModelConfig, Session, Transformer
 from ui import messages
 from ui.app import ErrorReporter
 from ui.bridge import SessionBridge
-from ui.lesson_player import LessonPlayer
-from ui.widgets.token_strip import TokenStrip
+from ui.classroom.lesson_player import LessonPlayer
+from ui.views.token_strip import TokenStrip
 
 MARKUP = ['<img src="/dev/zero">', '<a href="https://example.com/x">click me</a>', "<b>bold</b> &amp; <i>x"]
 

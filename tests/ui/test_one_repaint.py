@@ -4,18 +4,16 @@ from __future__ import annotations
 from collections import Counter
 
 import pytest
-from PySide6.QtCore import QSettings
-from PySide6.QtWidgets import QMessageBox
 
-from ui.widgets.arch_map import ArchMap
-from ui.widgets.explain_panel import ExplainPanel
-from ui.widgets.gradient_view import GradientFlowView
-from ui.widgets.param_editor import ParamEditor
 from ui.lazy import LazyView
-from ui.widgets.step_view import StepView
-from ui.widgets.token_strip import TokenStrip
-from ui.widgets.training_panel import TrainingPanel
-from ui.widgets.transport import Transport
+from ui.views.arch_map import ArchMap
+from ui.views.explain_panel import ExplainPanel
+from ui.views.gradient_view import GradientFlowView
+from ui.views.param_editor import ParamEditor
+from ui.views.step_view import StepView
+from ui.views.token_strip import TokenStrip
+from ui.views.training_panel import TrainingPanel
+from ui.views.transport import Transport
 
 # Each view's handler of a new trace: what it does to repaint after an edit.
 REPAINTS = [(StepView, "refresh"), (ExplainPanel, "refresh"), (ArchMap, "_rebuild"), (TokenStrip, "_on_trace"),
@@ -24,9 +22,8 @@ REPAINTS = [(StepView, "refresh"), (ExplainPanel, "refresh"), (ArchMap, "_rebuil
 
 
 @pytest.fixture
-def counted(qtbot, tmp_path, monkeypatch):
+def counted(make_window, monkeypatch):
     """A window whose views count their repaints, every tab made; the counter starts at zero."""
-    from ui.main_window import MainWindow
 
     calls: Counter = Counter()
     for cls, name in REPAINTS:
@@ -36,18 +33,12 @@ def counted(qtbot, tmp_path, monkeypatch):
             calls[(type(self).__name__, id(self))] += 1
             return _original(self, *args, **kwargs)
         monkeypatch.setattr(cls, name, counting)  # before the window connects the views' slots
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Discard)
-    w = MainWindow(settings=QSettings(str(tmp_path / "w.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(w)
-    w.resize(1280, 800)
-    w.show()
-    qtbot.waitExposed(w)
+    w = make_window()
     for i in range(w.tabs.count()):  # views made lazily are made now, so each is counted
         w.tabs.setCurrentIndex(i)
     w.tabs.setCurrentIndex(0)
     calls.clear()
-    yield w, calls
-    w.undo_stack.setClean()
+    return w, calls
 
 
 def _views(calls: Counter) -> set[str]:

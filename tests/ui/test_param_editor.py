@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QApplication
 
 from simulator import ModelConfig, Session, Transformer
 from ui.bridge import SessionBridge
-from ui.widgets.param_editor import ParamEditor, parse_value, tree_path
+from ui.views.param_editor import ParamEditor, parse_value, tree_path
 
 
 @pytest.fixture

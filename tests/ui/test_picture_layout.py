@@ -1,8 +1,8 @@
-"""Tests for ui.widgets.picture_layout: where the pieces of a step picture go, and how a
+"""Tests for ui.pictures.picture_layout: where the pieces of a step picture go, and how a
 heatmap's token labels fit its cells."""
 import pytest
 
-from ui.widgets.picture_layout import MIN_LABEL_SCALE, LabelFit, Piece, fit_labels, place
+from ui.pictures.picture_layout import MIN_LABEL_SCALE, LabelFit, Piece, fit_labels, place
 
 
 def test_labels_that_fit_are_all_shown_at_full_size():

@@ -1,4 +1,4 @@
-"""Tests for ui.widgets.plots: TopKBars ordering and labels, AttentionLines line selection
+"""Tests for ui.pictures.plots: TopKBars ordering and labels, AttentionLines line selection
 and colours."""
 import numpy as np
 import pytest
@@ -6,8 +6,8 @@ from PySide6.QtCore import QRectF
 from PySide6.QtGui import QPainter, QPixmap
 from PySide6.QtWidgets import QApplication
 
-from ui.widgets import colormaps
-from ui.widgets.plots import (LEVELS, MIN_WEIGHT, SMOOTH_LINES, AttentionLines, TopKBars, format_prob,
+from ui.pictures import colormaps
+from ui.pictures.plots import (LEVELS, MIN_WEIGHT, SMOOTH_LINES, AttentionLines, TopKBars, format_prob,
                               readable_rows, toward_white)
 
 VOCAB = ["the", "cat", "dog", "mat", "sat", "on", ".", "a", "ran", "hat"]
@@ -205,7 +205,7 @@ def test_the_legend_of_many_heads_wraps_inside_a_narrow_column(lines):
 
 
 def test_next_token_bars_have_a_fixed_probability_axis(qtbot, shown):
-    from ui.widgets.plots import X_MAX, TopKBars
+    from ui.pictures.plots import X_MAX, TopKBars
     bars = shown(TopKBars(), 400, 300)
     labels = ["a", "b", "c"]
     bars.set_data(np.array([0.2, 0.1, 0.7]), labels)

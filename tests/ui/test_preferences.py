@@ -125,7 +125,7 @@ def test_the_recent_files_menu_ignores_odd_values(tmp_path, qtbot):
     from simulator import Session
     from ui.bridge import SessionBridge
     from ui.edits import EditController
-    from ui.files import FileController
+    from ui.files.model_file import FileController
 
     path = tmp_path / FILE_NAME
     path.write_text(json.dumps({"recentFiles": ["/ok.npz", "", "/two.npz"]}))

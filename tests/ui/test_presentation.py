@@ -2,27 +2,16 @@
 PageDown/PageUp step, B blanks until any key or click, Esc leaves and restores everything."""
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication
 
 from simulator.lessons import LESSON_DIR
-from ui.preferences import Preferences
-from ui.main_window import MainWindow
-from ui.presentation import PresentationController
-from ui.widgets.heatmap import Heatmap
+from ui.classroom.presentation import PresentationController
+from ui.pictures.heatmap import Heatmap
 
 
 @pytest.fixture
-def window(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Discard)
-    w = MainWindow(settings=Preferences(tmp_path / "settings.json"))
-    qtbot.addWidget(w)
-    w.resize(1100, 750)
-    w.show()
-    qtbot.waitExposed(w)
-    w.activateWindow()
-    qtbot.waitUntil(lambda: QApplication.activeWindow() is w)
-    yield w
-    w.presentation.leave()  # the app font is global: never leak the large one into other tests
+def window(make_window):
+    return make_window(size=(1100, 750), active=True)
 
 
 def focus(w):

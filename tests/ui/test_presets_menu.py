@@ -1,25 +1,15 @@
 """The Presets menu: one item per shipped preset; opening one is an undoable change of model."""
 import pytest
-from PySide6.QtWidgets import QMessageBox
 
 from simulator.presets import list_presets
 from simulator.tasks import get_task
-from ui.preferences import Preferences
 from ui import messages
-from ui.main_window import MainWindow
 from ui.presets_menu import open_preset
 
 
 @pytest.fixture
-def window(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Discard)
-    w = MainWindow(settings=Preferences(tmp_path / "settings.json"))
-    qtbot.addWidget(w)
-    yield w
-    w.training_panel.shutdown()
-    # A stack left unclean emits cleanChanged while the window is torn down, and the title
-    # update it triggers would touch the half-deleted stack (reported to the shell's owner).
-    w.undo_stack.setClean()
+def window(make_window):
+    return make_window(size=None, show=False)
 
 
 def _presets_menu(window):

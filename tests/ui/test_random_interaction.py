@@ -27,22 +27,20 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QComboBox, QDialog, QDoubleSpinBox, QMessageBox, QSpinBox
+from PySide6.QtWidgets import QComboBox, QDialog, QDoubleSpinBox, QSpinBox
 
 import simulator
 import ui.main_window
 from simulator.lessons import list_lessons, load_lesson
 from simulator.params import init_params
 from simulator.presets import list_presets, load_preset
-from ui.export import save_picture
-from ui.presets_menu import open_preset
-from ui.scenario import open_scenario, save_scenario
-from ui.widgets.param_editor import NUDGE
-from ui.widgets.settings_dialog import tokens_for
-from ui.preferences import Preferences
 from ui import messages
+from ui.classroom.export import save_picture
+from ui.files.scenario import open_scenario, save_scenario
 from ui.main_window import MainWindow
-from ui.widgets.settings_dialog import SettingsDialog
+from ui.presets_menu import open_preset
+from ui.views.param_editor import NUDGE
+from ui.views.settings_dialog import SettingsDialog, tokens_for
 
 ACTIONS = int(os.environ.get("STEPFORMER_ACTIONS", "2000"))
 SEED = int(os.environ.get("STEPFORMER_SEED", "0"))
@@ -402,6 +400,7 @@ class Student:
         self.w.preset_hint.close()
         model, tokens, _info = load_preset(info["name"])  # the shipped file, read on its own
         self.shadow.new_model(self._moved(before), model.config, model.params, tokens)
+        self.shadow.temperature = 1.0  # a preset is shown as trained: its own probabilities
 
     def lesson(self):
         path = self.rng.choice(list_lessons())
@@ -529,22 +528,16 @@ def check(window) -> None:
 
 
 @pytest.fixture
-def window(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Discard)
+def window(make_window, monkeypatch):
     refusals = []
     monkeypatch.setattr(messages, "refuse", lambda parent, title, text: refusals.append(text))
     monkeypatch.setattr(ui.main_window, "SettingsDialog", RandomSettings)
-    w = MainWindow(settings=Preferences(tmp_path / "settings.json"))
+    w = make_window()
     w.refusals = refusals
-    qtbot.addWidget(w)
-    w.resize(1280, 800)
-    w.show()
-    qtbot.waitExposed(w)
-    yield w
-    w.transport.set_playing(False)
-    w.undo_stack.setClean()
+    return w
 
 
+@pytest.mark.slow
 def test_a_long_random_session_always_shows_the_true_trace(window, qtbot, tmp_path, monkeypatch):
     errors = []
     monkeypatch.setattr(sys, "excepthook", lambda kind, exc, tb: errors.append((kind, exc, tb)))

@@ -19,10 +19,10 @@ from PySide6.QtGui import QUndoStack
 from PySide6.QtWidgets import QMessageBox
 
 from simulator import Session, Transformer
-from ui.preferences import Preferences
 from ui.bridge import SessionBridge
 from ui.edits import EditController
-from ui.recovery import RecoveryManager, install, offer_restore, recovery_folder
+from ui.files.recovery import RecoveryManager, install, offer_restore, recovery_folder
+from ui.preferences import Preferences
 
 DELAY = 50  # ms
 
@@ -251,7 +251,7 @@ CHILD = textwrap.dedent("""
     from ui.app import create_app
     from ui.preferences import Preferences
     from ui.main_window import MainWindow
-    from ui.recovery import RecoveryManager
+    from ui.files.recovery import RecoveryManager
 
     folder, settings = sys.argv[1], sys.argv[2]
     app = create_app()

@@ -6,25 +6,21 @@ import os
 import time
 
 import pytest
-from PySide6.QtWidgets import QFileDialog, QMessageBox
+from PySide6.QtWidgets import QFileDialog
 
 import simulator
 from simulator import Transformer
 from simulator.cli import trace_main
+from ui.files.recovery import RecoveryManager, file_digest, offer_restore, remove_debris
 from ui.main_window import MainWindow
 from ui.preferences import Preferences
-from ui.recovery import RecoveryManager, file_digest, offer_restore, remove_debris
 
 from .test_recovery import dead_pid
 
 
 @pytest.fixture
-def window(qtbot, tmp_path, monkeypatch):
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Discard)
-    w = MainWindow(settings=Preferences(tmp_path / "s.json"))
-    qtbot.addWidget(w)
-    yield w
-    w.undo_stack.setClean()
+def window(make_window):
+    return make_window(size=None, show=False)
 
 
 def crafted(tmp_path, **extra) -> os.PathLike:

@@ -14,11 +14,11 @@ from PySide6.QtWidgets import QMainWindow, QMessageBox
 
 import simulator.io
 from simulator import Session, Transformer
-from ui.preferences import Preferences
 from ui import messages
 from ui.bridge import SessionBridge
 from ui.edits import EditController
-from ui.files import FileController
+from ui.files.model_file import FileController
+from ui.preferences import Preferences
 
 
 class Shell:

@@ -6,9 +6,9 @@ import pytest
 import simulator
 from simulator import ModelConfig, Session, Transformer
 from simulator.io import ModelFileError
-from ui.preferences import Preferences
-from ui import scenario
 from ui.bridge import SessionBridge
+from ui.files import scenario
+from ui.preferences import Preferences
 from ui.theme import ThemeController
 
 PATTERN = "blocks.0.attn.hook_pattern"
@@ -92,18 +92,16 @@ def test_a_view_that_does_not_fit_is_refused_and_changes_nothing(qapp, tmp_path,
     assert bridge.model is before and bridge.stepper.index == 5
 
 
-def test_open_scenario_in_the_window_is_undoable(qtbot, tmp_path, monkeypatch):
+def test_open_scenario_in_the_window_is_undoable(make_window, qtbot, tmp_path, monkeypatch):
     from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-    from ui.main_window import MainWindow
 
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Discard)
     teacher = make_bridge(seed=9)
     teacher.stepper.jump(PATTERN)
     path = str(tmp_path / f"t{scenario.SUFFIX}")
     scenario.save_scenario(path, teacher)
-    w = MainWindow(settings=Preferences(tmp_path / "w.json"))
-    qtbot.addWidget(w)
+    w = make_window(size=None, show=False)
     before = w.session_bridge.model
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (path, ""))
     assert scenario.ask_open_scenario(w, w.session_bridge, w.set_model) == path

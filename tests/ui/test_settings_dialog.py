@@ -6,7 +6,7 @@ import pytest
 from PySide6.QtWidgets import QDialogButtonBox
 
 from simulator import ModelConfig, Transformer
-from ui.widgets.settings_dialog import SettingsDialog, text_to_vocab, tokens_for, vocab_to_text
+from ui.views.settings_dialog import SettingsDialog, text_to_vocab, tokens_for, vocab_to_text
 
 
 @pytest.fixture
@@ -80,7 +80,7 @@ def test_a_model_too_large_to_build_keeps_ok_disabled(qtbot):
     from PySide6.QtWidgets import QDialogButtonBox
 
     from simulator import ModelConfig
-    from ui.widgets.settings_dialog import SettingsDialog
+    from ui.views.settings_dialog import SettingsDialog
 
     dialog = SettingsDialog(ModelConfig(d_model=4096, d_mlp=16384, n_layers=8, n_heads=8, n_ctx=8))
     qtbot.addWidget(dialog)

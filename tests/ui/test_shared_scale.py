@@ -5,8 +5,8 @@ import pytest
 
 from simulator import ModelConfig, Session, Transformer
 from ui.bridge import SessionBridge
-from ui.widgets.step_pictures import build_picture
-from ui.widgets.step_view import StepView
+from ui.pictures.step_pictures import build_picture
+from ui.views.step_view import StepView
 
 TEXT = "the cat sat on the mat"
 

@@ -8,9 +8,9 @@ import pytest
 from PySide6.QtCore import QSize
 
 from simulator.lessons import LESSON_DIR, load_lesson
+from ui.classroom.slides import write_slides
 from ui.cli_commands import export_main
-from ui.slides import write_slides
-from ui.widgets.cell_text import format_compact, format_value
+from ui.pictures.cell_text import format_compact, format_value
 
 LESSON_1 = LESSON_DIR / "01_one_attention_head.json"
 needs_pdftotext = pytest.mark.skipif(shutil.which("pdftotext") is None,

@@ -7,23 +7,17 @@ import sys
 import numpy as np
 import pytest
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication
 
 from simulator import ModelConfig
-from ui.preferences import Preferences
 from ui.app import default_session
-from ui.main_window import MainWindow
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("config", [ModelConfig(), ModelConfig(arch="encoder-decoder")],
                          ids=["decoder", "encoder-decoder"])
-def test_every_step_shows(qtbot, tmp_path, monkeypatch, config):
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Discard)
-    w = MainWindow(default_session(config), Preferences(tmp_path / "s.json"))
-    qtbot.addWidget(w)
-    w.resize(1280, 800)
-    w.show()
-    qtbot.waitExposed(w)
+def test_every_step_shows(qtbot, make_window, config):
+    w = make_window(default_session(config))
     stepper = w.session_bridge.stepper
     seen = []
     with qtbot.capture_exceptions() as errors:

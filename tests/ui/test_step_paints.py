@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QApplication
 
 from simulator import Session, Transformer
 from ui.bridge import SessionBridge
-from ui.widgets.step_view import StepView
+from ui.views.step_view import StepView
 
 
 class ViewportPaints(QObject):

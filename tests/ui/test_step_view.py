@@ -8,11 +8,11 @@ from PySide6.QtWidgets import QApplication
 
 from simulator import ModelConfig, Session, Transformer
 from ui.bridge import SessionBridge
-from ui.widgets import colormaps
-from ui.widgets.cell_text import format_compact, format_value
-from ui.widgets.heatmap import TITLE_PT
-from ui.widgets.slicing import norm_stats
-from ui.widgets.step_view import StepView
+from ui.pictures import colormaps
+from ui.pictures.cell_text import format_compact, format_value
+from ui.pictures.heatmap import TITLE_PT
+from ui.pictures.slicing import norm_stats
+from ui.views.step_view import StepView
 
 TEXT = "the cat sat on the mat"
 

@@ -5,10 +5,10 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QMenu
 
+from ui.pictures import colormaps
+from ui.pictures.heatmap import Heatmap
 from ui.preferences import Preferences
 from ui.theme import DIVERGING_MAPS, SEQUENTIAL_MAPS, ThemeController
-from ui.widgets import colormaps
-from ui.widgets.heatmap import Heatmap
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from simulator import ModelConfig
 from ui.app import default_session
 from ui.bridge import SessionBridge
 from ui.edits import EditController
-from ui.widgets.token_strip import CHIP_ROWS, ID_ROLE, TokenStrip
+from ui.views.token_strip import CHIP_ROWS, ID_ROLE, TokenStrip
 
 
 def make_strip(qtbot, config=None):

@@ -8,7 +8,7 @@ from simulator import Session, Transformer
 from simulator.tasks import get_task
 from ui.bridge import SessionBridge
 from ui.edits import EditController
-from ui.widgets.training_panel import TrainingPanel
+from ui.views.training_panel import TrainingPanel
 
 REVERSE = get_task("reverse")
 

@@ -5,7 +5,7 @@ from PySide6.QtCore import Qt
 from simulator import ModelConfig
 from ui.app import default_session
 from ui.bridge import SessionBridge
-from ui.widgets.transport import Transport, section_label
+from ui.views.transport import Transport, section_label
 
 
 @pytest.fixture

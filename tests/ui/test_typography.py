@@ -48,7 +48,7 @@ def test_presenting_scales_a_tab_made_later_and_keeps_each_views_own_ratio(qtbot
         f = w.presentation.scale
         w.tabs.setCurrentIndex(w.tab_titles().index("Compare residuals"))  # made now, while presenting
         view = w.current_view()
-        from ui.widgets.compare_view import MAP_SCALE
+        from ui.views.compare_view import MAP_SCALE
         assert view.probs_a._scale == pytest.approx(MAP_SCALE * f)  # its maps keep their smaller type
         w.tabs.setCurrentIndex(w.tab_titles().index("Training"))
         training = w.current_view()

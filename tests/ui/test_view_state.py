@@ -6,18 +6,16 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from PySide6.QtCore import QSettings
 from PySide6.QtGui import QUndoStack
-from PySide6.QtWidgets import QMessageBox
 
 import simulator
 from simulator import Session, Transformer
 from simulator.io import ModelFileError
 from simulator.lessons import LESSON_DIR, list_lessons
 from simulator.view_state import DIVERGING_MAPS, SEQUENTIAL_MAPS, ViewState
-from ui import recovery, scenario
 from ui.bridge import SessionBridge
-from ui.widgets import colormaps
+from ui.files import recovery, scenario
+from ui.pictures import colormaps
 
 PATTERN = "blocks.0.attn.hook_pattern"
 STATE = ViewState(step=PATTERN, granularity="operation", head=1, cell=(PATTERN, (1, 3, 2)), highlight=False,
@@ -96,14 +94,8 @@ def test_the_map_names_of_the_state_are_the_maps_the_pictures_know():
 
 
 @pytest.fixture
-def window(qtbot, tmp_path, monkeypatch):
-    from ui.main_window import MainWindow
-
-    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.Discard)
-    w = MainWindow(settings=QSettings(str(tmp_path / "w.ini"), QSettings.Format.IniFormat))
-    qtbot.addWidget(w)
-    yield w
-    w.undo_stack.setClean()
+def window(make_window):
+    return make_window(size=None, show=False)
 
 
 def test_the_window_saves_and_restores_maps_tab_and_lesson_stop(window, tmp_path):

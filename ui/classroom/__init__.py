@@ -1,0 +1,1 @@
+"""Classroom features: presentation mode, lessons, handouts and exports."""

@@ -1,0 +1,1 @@
+"""File features: model files, scenarios and crash recovery."""

@@ -1,0 +1,93 @@
+"""The next-token panel of the probabilities step: the top-k bars at one position,
+a position chooser and the temperature slider.
+
+The slider asks the session for a new temperature; the panel itself shows only what
+the trace says (`set_data`), so the slider never disagrees with the model.
+"""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QSignalBlocker, Qt, Signal
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
+
+from ui.messages import plain
+from ui.pictures.plots import TopKBars, format_prob
+
+T_MIN, T_MAX, T_STEP = 0.1, 5.0, 0.1  # the slider's range of temperatures
+LABEL_PT = 13.0
+
+
+class NextTokenPanel(QWidget):
+    sigPositionChosen = Signal(int)  # position whose next token is shown
+    sigTemperatureChosen = Signal(float)  # temperature picked on the slider
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.title = plain(QLabel())  # names a token
+        self.title.setWordWrap(True)
+        self.bars = TopKBars()
+        self.position = QComboBox()
+        self.slider = QSlider(Qt.Orientation.Horizontal)
+        self.slider.setRange(round(T_MIN / T_STEP), round(T_MAX / T_STEP))
+        self.slider.setPageStep(5)
+        self.t_label = QLabel()
+        self.t_label.setMinimumWidth(90)
+
+        self._after = QLabel("after position")
+        pos_row = QHBoxLayout()
+        pos_row.addWidget(self._after)
+        pos_row.addWidget(self.position, 1)
+        t_row = QHBoxLayout()
+        t_row.addWidget(self.t_label)
+        t_row.addWidget(self.slider, 1)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addWidget(self.title)
+        lay.addWidget(self.bars, 1)
+        lay.addLayout(pos_row)
+        lay.addLayout(t_row)
+
+        self.position.currentIndexChanged.connect(self.sigPositionChosen.emit)
+        self.slider.valueChanged.connect(lambda v: self.sigTemperatureChosen.emit(round(v * T_STEP, 2)))
+        self.set_font_scale(1.0)
+
+    def set_controls_visible(self, on: bool) -> None:
+        """Hide the position chooser and the slider, e.g. on a printed page (the title says
+        the position and the temperature)."""
+        for w in (self._after, self.position, self.slider):
+            w.setVisible(on)
+
+    def set_data(self, probs: np.ndarray, vocab: list[str], positions: list[str], position: int,
+                 temperature: float, before: np.ndarray | None = None) -> None:
+        """`probs` [pos, vocab]: show the top bars of row `position`.
+
+        `before` [pos, vocab]: the probabilities with every component switched on, when some are off;
+        the title then compares the two for the token that was most likely before.
+        """
+        labels = [f"{i}: {t}" for i, t in enumerate(positions)]
+        with QSignalBlocker(self.position), QSignalBlocker(self.slider):
+            if [self.position.itemText(i) for i in range(self.position.count())] != labels:
+                self.position.clear()
+                self.position.addItems(labels)
+            self.position.setCurrentIndex(position)
+            self.slider.setValue(round(temperature / T_STEP))
+        self.t_label.setText(f"T = {temperature:.2f}")
+        title = f"Next token after “{positions[position]}”"
+        if before is not None:
+            top = int(np.argmax(before[position]))
+            title += (f"\n“{vocab[top]}”: {format_prob(before[position, top])} → "
+                      f"{format_prob(probs[position, top])} with parts switched off")
+        self.title.setText(title)
+        self.bars.set_data(probs[position], vocab, k=min(8, len(vocab)))
+
+    def set_font_scale(self, f: float) -> None:
+        font = QFont()
+        font.setPointSizeF(LABEL_PT * f)
+        for w in (self, self.position, self.t_label):
+            w.setFont(font)
+        big = QFont(font)
+        big.setPointSizeF(15.0 * f)
+        big.setBold(True)
+        self.title.setFont(big)
+        self.bars.set_font_scale(f)

@@ -1,0 +1,124 @@
+"""The residual stream of one token, seen down the depth of the model.
+
+A heatmap with one column per depth point (each resid_pre, resid_mid, resid_post; the
+depth mixes under Attention Residuals; DenseFormer's averages), a line of the stream's
+length at each point, and each sublayer's share of the stream right after it writes,
+so a class sees later layers diluted as a standard stream grows.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout, QWidget
+
+from simulator import depth
+from ui.bridge import SessionBridge
+from ui.lazy import LazyView
+from ui.pictures import colormaps
+from ui.pictures.caption import LABEL_PT, Caption, fit_caption
+from ui.pictures.heatmap import Heatmap
+from ui.pictures.plot_style import LINE_COLOR, fixed_plot, scale_plot, set_category_ticks
+from ui.pictures.token_combo import TokenCombo, token_row
+
+BAR_COLOR = colormaps.HEAD_COLORS[2]
+
+
+class ResidualStreamView(LazyView):
+    """The chosen token's residual stream at every depth point, its length, and the shares."""
+
+    def __init__(self, bridge: SessionBridge, parent: QWidget | None = None) -> None:
+        super().__init__(bridge, parent)
+        self._points: list[tuple[str, str, np.ndarray]] = []
+        self._shares: list[tuple[str, float]] = []
+        bridge.sigTraceChanged.connect(self.request_refresh)
+        bridge.sigHighlightChanged.connect(self.request_refresh)
+
+    def build(self) -> None:
+        self.token = TokenCombo()
+        self.heatmap = Heatmap()
+        colormaps.keep_maps(self.bridge, self.heatmap)
+        self.norm_plot = fixed_plot("Length of the stream ‖h‖", "‖h‖", min_size=None, x_grid=False)
+        self.share_plot = fixed_plot("Each output's share of the stream", "share", min_size=None, x_grid=False)
+        self.caption = Caption()
+        self._norm_curve = self.norm_plot.plot([], [], pen=pg.mkPen(LINE_COLOR, width=3), symbol="o",
+                                               symbolSize=10, symbolBrush=LINE_COLOR, symbolPen="k")
+        self._bars = pg.BarGraphItem(x=[], height=[], width=0.6, brush=BAR_COLOR, pen="k")
+        self.share_plot.addItem(self._bars)
+
+        # Side by side: a tab is wider than tall, and the heatmap needs its height for d_model rows.
+        plots = QVBoxLayout()
+        plots.addWidget(self.norm_plot, 1)
+        plots.addWidget(self.share_plot, 1)
+        body = QHBoxLayout()
+        body.addWidget(self.heatmap, 3)
+        body.addLayout(plots, 2)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(4, 4, 4, 4)
+        lay.addLayout(token_row(self.token))
+        lay.addLayout(body, 1)
+        lay.addWidget(self.caption)
+        self.token.currentIndexChanged.connect(self.refresh)
+
+    @property
+    def position(self) -> int:
+        return max(self.token.currentIndex(), 0)
+
+    def points(self) -> list[tuple[str, str, np.ndarray]]:
+        """(label, step name, vector [d_model]) of each column on screen."""
+        return list(self._points)
+
+    def norms(self) -> np.ndarray:
+        """The plotted length of the stream at each depth point  # [point]"""
+        return np.array([float(np.linalg.norm(v)) for _, _, v in self._points])
+
+    def shares(self) -> list[tuple[str, float]]:
+        """(sublayer, share) pairs drawn as bars."""
+        return list(self._shares)
+
+    def apply_font_scale(self, f: float) -> None:
+        font = QFont()
+        font.setPointSizeF(LABEL_PT * f)
+        for w in (self, self.token):
+            w.setFont(font)
+        fit_caption(self.caption, font)
+        self.heatmap.set_font_scale(f)
+        for plot in (self.norm_plot, self.share_plot):
+            scale_plot(plot, f)
+
+    def paint(self) -> None:
+        trace, model = self.bridge.trace, self.bridge.model
+        prefix = depth.stack_prefix(trace)
+        tokens = trace.token_labels(f"{prefix}blocks.0.hook_resid_pre")
+        self.token.set_tokens(tokens)
+        pos = min(self.position, len(tokens) - 1)
+        self._points = depth.residual_stream(trace, pos, prefix)
+        labels = [label for label, _, _ in self._points]
+        values = np.stack([v for _, _, v in self._points], axis=1)  # [d_model, point]
+        changes = self.bridge.session.changes
+        changed = None
+        if self.bridge.highlight and changes:
+            changed = np.stack([changes[trace.graph.node(name).name][pos] > 0
+                                if trace.graph.node(name).name in changes else np.zeros(len(v), bool)
+                                for _, name, v in self._points], axis=1)
+        self.heatmap.set_data(values, [str(i) for i in range(values.shape[0])], labels, "signed",
+                              f"Residual stream of “{tokens[pos]}” at each depth", changed)
+
+        norms = self.norms()
+        self._norm_curve.setData(np.arange(len(norms)), norms)
+        set_category_ticks(self.norm_plot, labels)
+        self.norm_plot.getPlotItem().setYRange(0, max(float(norms.max()), 1e-9) * 1.15, padding=0)
+
+        self._shares = depth.shares(model, trace, pos, prefix)
+        heights = np.array([s for _, s in self._shares])
+        self._bars.setOpts(x=np.arange(len(heights)), height=heights, width=0.6)
+        set_category_ticks(self.share_plot, [label for label, _ in self._shares])
+        self.share_plot.getPlotItem().setYRange(0, max(1.0, float(heights.max())) * 1.1, padding=0)
+
+        mode = depth.residual_mode(trace, prefix)
+        weight = {"denseformer": " (times the weight α it gets)", "attnres": " (times its softmax weight)",
+                  "block_attnres": " (times its block's weight)"}.get(mode, "")
+        self.caption.setText(
+            f"Mode: {mode}. Columns: the stream of “{tokens[pos]}” at each depth (rows: its "
+            f"{values.shape[0]} dimensions). Bars: ‖v_i‖{weight} ÷ ‖h‖, each output's part of the stream "
+            "after it; as a standard stream grows, later outputs get smaller shares.")

@@ -1,1 +1,0 @@
-"""Reusable picture widgets that take plain numpy arrays."""
