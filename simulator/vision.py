@@ -58,3 +58,48 @@ def patch_labels(cfg: ModelConfig) -> list[str]:
 
 
 __all__ = ["PIXEL_MAX", "CLS", "ImageError", "check_image", "patchify", "patch_position", "patch_labels"]
+
+
+# --- pictures of an image model's steps, as plain arrays (the views draw them) ---
+
+def on_image(weights: np.ndarray, cfg: ModelConfig) -> np.ndarray:
+    """One weight per patch laid back on the patch grid  # [patch_row, patch_col]"""
+    side = cfg.image_size // cfg.patch
+    return np.asarray(weights)[-cfg.n_patches:].reshape(side, side)
+
+
+def attention_on_image(trace, cfg: ModelConfig, layer: int, head: int | None, query: int = 0) -> np.ndarray:
+    """How much token `query` (0 = [CLS], 1… the patches) attends to each patch, on the patch grid.
+
+    `head=None` averages the heads. The weight on [CLS] itself is left out, so the grid sums to
+    1 minus that weight.  # [patch_row, patch_col]
+    """
+    pattern = trace[f"blocks.{layer}.attn.hook_pattern"]  # [head, q_pos, k_pos]
+    row = pattern[:, query].mean(0) if head is None else pattern[head, query]
+    return on_image(row[1:], cfg)
+
+
+def rollout_on_image(trace, cfg: ModelConfig, query: int = 0) -> np.ndarray:
+    """Attention rollout (Abnar & Zuidema, 2020) from token `query` to each patch  # [patch_row, patch_col]"""
+    from .interp import attention_rollout  # interp reads traces of any model; vision only borrows it
+    return on_image(attention_rollout(trace)[query, 1:], cfg)
+
+
+def position_similarity(w_pos: np.ndarray, cfg: ModelConfig) -> np.ndarray:
+    """Cosine similarity of each patch's learned position with every other patch's.
+
+    Indexed [row, col, other_row, other_col]: the little grid at (row, col) shows how alike
+    that patch's position is to every other one. [CLS]'s position (row 0 of W_pos) is left out.
+    """
+    side = cfg.image_size // cfg.patch
+    p = np.asarray(w_pos)[1:1 + cfg.n_patches]  # [patch, d_model]
+    unit = p / np.maximum(np.linalg.norm(p, axis=1, keepdims=True), 1e-12)
+    return (unit @ unit.T).reshape(side, side, side, side)
+
+
+def patch_images(image: np.ndarray, cfg: ModelConfig) -> np.ndarray:
+    """Each patch as its own little image  # [patch, patch_px, patch_px]"""
+    return patchify(np.asarray(image), cfg.patch).reshape(-1, cfg.patch, cfg.patch)
+
+
+__all__ += ["on_image", "attention_on_image", "rollout_on_image", "position_similarity", "patch_images"]

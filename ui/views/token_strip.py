@@ -135,7 +135,7 @@ class ChipList(QListWidget):
         self.clear()
         for tok in tokens:
             item = QListWidgetItem(shown(tok))
-            item.setData(ID_ROLE, ids.get(tok, -1))  # an image's [CLS] and patches have no id
+            item.setData(ID_ROLE, ids.get(tok, ""))  # an image's [CLS] and patches have no id
             item.setData(TOKEN_ROLE, tok)
             item.setToolTip(f"token {shown(tok)!r}, id {ids[tok]}" if tok in ids else f"token {shown(tok)}")
             self.addItem(item)
