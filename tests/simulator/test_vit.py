@@ -187,3 +187,24 @@ def test_the_new_steps_explain_their_numbers():
     for name in ("hook_patches", "hook_patch_embed", "hook_embed", "hook_cls", "logits"):
         step = trace.step(name)
         assert step.formula and step.description, name
+
+
+def test_the_words_to_pictures_lesson_opens_on_the_digits_preset():
+    from simulator.lessons import LESSON_DIR, load_lesson
+    lesson = load_lesson(LESSON_DIR / "08_words_to_pictures.json")
+    model, image = lesson.open_stop(0)
+    assert model.config.arch == "vit" and image.shape == (8, 8)
+    assert int(model.run(image)["probs"][0].argmax()) == 3  # the lesson's last answer says it reads a 3
+    pattern = model.run(image)["blocks.1.attn.hook_pattern"][0, 0]
+    assert pattern[1 + 4] > 0.4 and pattern[1 + 11] > 0.4  # the [CLS] weights the lesson quotes (p1,0, p2,3)
+
+
+def test_a_lesson_with_a_bad_image_is_refused_with_the_stop_named(tmp_path):
+    import json
+
+    from simulator.lessons import LessonError, load_lesson
+    bad = {"title": "t", "model": {"preset": "digits"}, "tokens": [[0] * 8] * 7,
+           "stops": [{"step": "hook_patches", "text": "x"}]}
+    (tmp_path / "l.json").write_text(json.dumps(bad), encoding="utf-8")
+    with pytest.raises(LessonError, match="shape \\[7, 8\\]"):
+        load_lesson(tmp_path / "l.json")
