@@ -43,6 +43,7 @@ class ModelConfig:
     image_size: int = 8  # vit only: the side of the square grey image, in pixels
     patch: int = 2  # vit only: the side of one square patch (one token), in pixels
     n_classes: int = 10  # vit only: how many classes the head scores (the vocabulary names them)
+    allow_future: bool = False  # let a decoder use full attention: it sees the future (a demonstration)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "vocab", tuple(self.vocab))
@@ -125,9 +126,12 @@ class ModelConfig:
             raise ValueError("Word tokens cannot contain spaces: the text is split on whitespace.")
         if self.tokenization == "char" and any(len(t) != 1 for t in self.vocab if t != "<unk>"):
             raise ValueError("A character vocabulary holds single characters (and optionally <unk>).")
-        if self.arch == "decoder" and self.attention == "full":
+        if not isinstance(self.allow_future, bool):
+            raise ValueError(f"allow_future must be true or false; got {self.allow_future!r}.")
+        if self.arch == "decoder" and self.attention == "full" and not self.allow_future:
             raise ValueError("A decoder predicts the next token, so it must not see later ones: "
-                             "use causal or window attention, or choose the encoder architecture.")
+                             "use causal or window attention, or choose the encoder architecture "
+                             "(allow_future=True builds one anyway, to show why).")
         if self.arch == "encoder" and self.attention == "causal":
             raise ValueError("An encoder reads the whole input at once: use full or window attention, "
                              "or choose the decoder architecture.")
@@ -175,6 +179,13 @@ class ModelConfig:
                              "LayerNorm of [CLS].")
         if self.residual != "standard":
             raise ValueError("The Vision Transformer uses the standard residual stream (residual='standard').")
+    @property
+    def warning(self) -> str:
+        """A warning to show with this model ('' if none)."""
+        if self.arch == "decoder" and self.attention == "full":
+            return ("This decoder can see the future: nothing is masked, so it learns to copy the next token "
+                    "instead of predicting it, and the text it generates is garbage.")
+        return ""
 
     def replace(self, **changes) -> "ModelConfig":
         """A copy with some fields changed (validated like a new config)."""

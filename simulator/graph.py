@@ -161,13 +161,16 @@ class _Builder:
             q = self.add(a + "hook_rot_q", "rope", [q], role="rot_q", axes=PER_HEAD)
             k = self.add(a + "hook_rot_k", "rope", [k], role="rot_k", axes=PER_HEAD)
         chain = {"axes": GRID, "group": ATTENTION_CHAIN}
-        s = self.add(a + "hook_scores_raw", "scores", [q, k], role="scores", **chain)
+        n_keys = {"n_keys": cfg.n_ctx}  # key slots every row is computed over (see ops.ROW_BLOCK)
+        s = self.add(a + "hook_scores_raw", "scores", [q, k], attrs=n_keys, role="scores", **chain)
         s = self.add(a + "hook_scores_scaled", "scale", [s], attrs={"sqrt_d": math.sqrt(cfg.d_head)}, role="scaled",
                      **chain)
         s = self.add(a + "hook_attn_scores", "mask", [s], attrs={"kind": kind, "window": cfg.window}, role="mask",
-                     text_key=f"mask_{kind}" + (cross if kind == "full" else ""), **chain)
-        pattern = self.add(a + "hook_pattern", "softmax", [s], attrs={"axis": -1}, role="pattern", **chain)
-        z = self.add(a + "hook_z", "mix", [pattern, v], role="z", axes=PER_HEAD)
+                     text_key=f"mask_{kind}" + (cross if kind == "full" else "")
+                     + ("_future" if kind == "full" and not cross and cfg.arch == "decoder" else ""), **chain)
+        pattern = self.add(a + "hook_pattern", "softmax", [s], attrs={"axis": -1, **n_keys}, role="pattern",
+                           **chain)
+        z = self.add(a + "hook_z", "mix", [pattern, v], attrs=n_keys, role="z", axes=PER_HEAD)
         cat = self.add(a + "hook_concat", "concat", [z], role="concat", axes=("pos", "head·d_head"))
         out = "hook_cross_attn_out" if cross else "hook_attn_out"
         return self.add(b + out, "linear", [cat], [a + "W_O", a + "b_O"], role="attn_out", major=True)

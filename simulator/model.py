@@ -240,6 +240,24 @@ class Transformer:
             overrides[real] = hook if first is None else (lambda v, f=first, h=hook: h(f(v)))
         return overrides
 
+    def generate(self, tokens, n: int, temperature: float = 1.0, top_k: int | None = None,
+                 top_p: float | None = None, seed: int = 0) -> list[str]:
+        """Up to `n` new tokens after `tokens`, sampled with temperature, top-k and top-p (see
+        `simulator.generate`); an encoder-decoder takes its source and writes its target from <bos>."""
+        from .generate import generate
+        return generate(self, tokens, n, temperature, top_k, top_p, seed)
+
+    def _append_one(self, trace: Trace, toks) -> tuple[Trace, Changes] | None:
+        """`rerun` for one appended token of a causal model: the KV cache (None when it does not apply)."""
+        from .kv_cache import CacheMiss, append
+        try:
+            new = append(self, trace, toks)
+        except CacheMiss:
+            return None
+        changed = {n: (new._values[n], trace._values[n]) for n in new.names
+                   if new._values[n] is not trace._values[n]}
+        return new, Changes(changed)
+
     def loss_and_grads(self, tokens, targets, mask=None, label_smoothing: float = 0.0):
         """Cross-entropy of the next-token predictions, and ∂loss/∂ every parameter and step.
 
@@ -269,6 +287,10 @@ class Transformer:
         if tokens is not None:
             budget.check_run(self.config, toks)
         ablate = trace.ablate if ablate is None else _checked_ablation(ablate)
+        if tokens is not None and not params and temp == trace.temperature and not ablate and not trace.ablate:
+            appended = self._append_one(trace, toks)
+            if appended is not None:
+                return appended
         if trace.graph is not self.graph:
             fresh = self.run(toks, temperature=temp, ablate=ablate)
             return fresh, {n: np.full(np.shape(fresh[n]), np.inf) for n in fresh}

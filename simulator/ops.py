@@ -139,12 +139,14 @@ def rope_angles(n_pos: int, d_head: int) -> tuple[np.ndarray, np.ndarray]:
     return np.cos(ang)[:, None, :], np.sin(ang)[:, None, :]
 
 
-def rope(x: np.ndarray, inverse: bool = False) -> np.ndarray:
+def rope(x: np.ndarray, inverse: bool = False, start: int = 0) -> np.ndarray:
     """RoPE(x)[p, 2i : 2i+2] = R(p·θ_i)·x[p, 2i : 2i+2], each pair of every head rotated (Su et al., 2021).
 
     `inverse` rotates by −p·θ_i instead: a rotation's transpose, which carries a gradient back.
+    The rows of `x` are positions start, start + 1, … (a KV cache rotates only its new rows).
     """
-    cos, sin = rope_angles(x.shape[0], x.shape[-1])
+    cos, sin = rope_angles(start + x.shape[0], x.shape[-1])
+    cos, sin = cos[start:], sin[start:]
     if inverse:
         sin = -sin
     even, odd = x[..., 0::2], x[..., 1::2]
@@ -169,6 +171,72 @@ def allowed(kind: str, n_q: int, n_k: int, window: int) -> np.ndarray:
         ok = np.ones((n_q, n_k), dtype=bool)
     ok.flags.writeable = False
     return ok
+
+
+# Each position's numbers must not depend on how many positions follow it, bit for bit, so that a
+# KV cache (simulator.kv_cache) that computes only a new token's row matches a full rerun exactly.
+# BLAS picks its kernels by matrix shape, and a row's last bits can change with the number of rows
+# or columns it is computed alongside; so every product below is made of calls of one fixed shape.
+ROW_BLOCK = 4  # positions per matrix product: a new token costs one block, not the whole sequence
+BIG_WEIGHT, BIG_BLOCK = 65536, 32  # BLAS repacks the weight for every product: big ones get bigger blocks
+
+
+def row_block(w_size: int) -> int:
+    """Rows per product with a weight of `w_size` numbers (fixed by the weight alone, never by the input)."""
+    return ROW_BLOCK if w_size <= BIG_WEIGHT else BIG_BLOCK
+
+
+def rows_matmul(x: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """x·w computed row_block(w) rows at a time  # x [pos, d_in], w [d_in, d_out] -> [pos, d_out]"""
+    n, block = len(x), row_block(w.size)
+    m = -(-n // block) * block
+    if m != n:
+        x = np.concatenate([x, np.zeros((m - n, x.shape[1]))])
+    return (x.reshape(m // block, block, -1) @ w).reshape(m, -1)[:n]
+
+
+def padded(x: np.ndarray, width: int, axis: int, fill: float = 0.0) -> np.ndarray:
+    """`x` extended along `axis` to `width` entries of `fill` (unchanged if already that wide)."""
+    extra = width - x.shape[axis]
+    if extra <= 0:
+        return x
+    shape = list(x.shape)
+    shape[axis] = extra
+    return np.concatenate([x, np.full(shape, fill)], axis=axis)
+
+
+def dot_scores(q: np.ndarray, k: np.ndarray, n_keys: int) -> np.ndarray:
+    """Q·Kᵀ over `n_keys` key slots, ROW_BLOCK queries at a time  # [q_pos, head, d], [k_pos, head, d] -> [head, q_pos, k_pos]"""
+    nq, n_heads, d_head = q.shape
+    nk = len(k)
+    width = max(n_keys, nk)
+    m = -(-nq // ROW_BLOCK) * ROW_BLOCK
+    qt = padded(q, m, 0).transpose(1, 0, 2).reshape(n_heads, m // ROW_BLOCK, ROW_BLOCK, d_head)
+    kt = padded(k, width, 0).transpose(1, 2, 0)[:, None]  # [head, 1, d_head, k_slots]
+    # a contiguous copy: the pictures hand arrays to Qt, which wants them contiguous
+    return np.ascontiguousarray((qt @ kt).reshape(n_heads, m, width)[:, :nq, :nk])
+
+
+def pattern_rows(s: np.ndarray, n_keys: int) -> np.ndarray:
+    """Softmax of each row of masked scores, summed over `n_keys` slots  # [head, q, k] -> [head, q, k]"""
+    m = np.max(s, axis=-1, keepdims=True)
+    if not np.isfinite(m).all():  # rare (a fully masked row): the general softmax, padded the same way
+        return softmax(padded(s, n_keys, 2, -np.inf), -1)[:, :, : s.shape[2]]
+    e = s - m
+    np.exp(e, out=e)  # masked keys: exp(−∞) = 0 exactly
+    e /= np.add.reduce(padded(e, n_keys, 2), axis=-1, keepdims=True)  # the padding adds zeros, as masked keys do
+    return e
+
+
+def mix_rows(pattern: np.ndarray, v: np.ndarray, n_keys: int) -> np.ndarray:
+    """pattern·V over `n_keys` key slots (zeros beyond the real keys)  # [head, q, k], [k, head, d] -> [q, head, d]"""
+    n_heads, nq, nk = pattern.shape
+    width = max(n_keys, nk)
+    m = -(-nq // ROW_BLOCK) * ROW_BLOCK
+    p = padded(padded(pattern, width, 2), m, 1)  # [head, q_slots, k_slots]
+    vs = padded(v.transpose(1, 0, 2), width, 1)[:, None]  # [head, 1, k_slots, d_head]
+    z = p.reshape(n_heads, m // ROW_BLOCK, ROW_BLOCK, width) @ vs  # [head, block, row, d_head]
+    return np.ascontiguousarray(z.reshape(n_heads, m, -1)[:, :nq].transpose(1, 0, 2))
 
 
 def groups_sum(vs: list[np.ndarray], groups: tuple[tuple[int, ...], ...]) -> np.ndarray:
@@ -211,7 +279,7 @@ def _proj_heads(xs, ps, a):
     # all heads in one product: W [head, d_model, d_head] -> [d_model, head·d_head]
     x, w, b = xs[0], ps[0], ps[1]
     n_heads, d_model, d_head = w.shape
-    out = x @ w.transpose(1, 0, 2).reshape(d_model, n_heads * d_head)  # [pos, head·d_head]
+    out = rows_matmul(x, w.transpose(1, 0, 2).reshape(d_model, n_heads * d_head))  # [pos, head·d_head]
     out += b.reshape(-1)
     return out.reshape(len(x), n_heads, d_head)  # [pos, head, d_head]
 
@@ -223,8 +291,7 @@ def _rope(xs, ps, a):
 
 def _scores(xs, ps, a):
     """scores[h, i, j] = q[i, h]·k[j, h]  # [head, q_pos, k_pos]"""
-    q, k = xs
-    return q.transpose(1, 0, 2) @ k.transpose(1, 2, 0)  # [head, q_pos, k_pos]
+    return dot_scores(xs[0], xs[1], a.get("n_keys", 0))
 
 
 def _scale(xs, ps, a):
@@ -241,16 +308,15 @@ def _mask(xs, ps, a):
 
 def _softmax(xs, ps, a):
     """out = softmax(x) along `axis` (the keys for a pattern, the sources over depth)"""
+    if "n_keys" in a:  # attention rows: summed over the same number of key slots whatever the length
+        return pattern_rows(xs[0], a["n_keys"])
     return softmax(xs[0], a.get("axis", -1))
 
 
 def _mix(xs, ps, a):
     """z[i, h] = Σ_j pattern[h, i, j]·v[j, h]  # [q_pos, head, d_head]"""
     pattern, v = xs
-    z = np.empty((pattern.shape[1], v.shape[1], v.shape[2]))  # [q_pos, head, d_head]
-    # written head by head into a position-major array, so that concat is a free reshape
-    np.matmul(pattern, v.transpose(1, 0, 2), out=z.transpose(1, 0, 2))
-    return z
+    return mix_rows(pattern, v, a.get("n_keys", 0))  # [q_pos, head, d_head], position-major
 
 
 def _concat(xs, ps, a):
@@ -262,7 +328,7 @@ def _concat(xs, ps, a):
 def _linear(xs, ps, a):
     """out = x·W + b (a per-head W [head, d_head, d_model] acts as [head·d_head, d_model])"""
     w = ps[0]
-    out = xs[0] @ w.reshape(-1, w.shape[-1])
+    out = rows_matmul(xs[0], w.reshape(-1, w.shape[-1]))
     out += ps[1]
     return out
 

@@ -80,6 +80,10 @@ STEP_TEXT: dict[str, tuple[str, str]] = {
                          "positions away; the rest become −∞."),
     "mask_full": ("masked = scaled (nothing is hidden)",
                   "Full attention: nothing is masked, every token sees every token, before and after it."),
+    "mask_full_future": ("masked = scaled (nothing is hidden: this decoder can see the future)",
+                         "Warning: this decoder can see the future. Nothing is masked, so each token also "
+                         "sees the token it should predict and learns to copy it: a tiny training loss, but "
+                         "nothing to copy when it writes, so its text is garbage."),
     "mask_full_cross": ("masked = scaled (nothing is hidden)",
                         "Full attention: nothing is masked, every decoder token sees every encoder position."),
     "pattern": ("pattern = softmax(masked) along each row",

@@ -258,3 +258,13 @@ def token_accuracy(model, examples: list[Example]) -> float:
 
 
 __all__ = ["Example", "Task", "TASKS", "get_task", "token_accuracy", "is_heldout", "number_words", "Digits"]
+
+
+def _add_text_tasks() -> None:
+    # The English-text tasks build on Task, so they live in their own module, imported last.
+    from .text_tasks import TextChars, TextWords
+    for task in (TextWords(), TextChars()):
+        TASKS[task.name] = task
+
+
+_add_text_tasks()

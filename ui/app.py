@@ -62,6 +62,21 @@ def default_session(config: ModelConfig | None = None, seed: int = 0) -> Session
     return Session(*default_model(config, seed))
 
 
+def start_session() -> Session:
+    """The session the app opens with: the text-words preset, which writes English, on DEFAULT_TEXT.
+
+    Falls back to the classroom model if that preset is not installed.
+    """
+    from simulator.io import ModelFileError
+    from simulator.presets import load_preset
+
+    try:
+        model, _tokens, _info = load_preset("text-words")
+    except ModelFileError:
+        return default_session()
+    return Session(model, model.tokens(DEFAULT_TEXT))
+
+
 def create_app(argv: list[str] | None = None) -> QApplication:
     """The application object (reused if one exists, e.g. under pytest-qt)."""
     app = QApplication.instance()

@@ -103,13 +103,13 @@ def _main(argv: list[str] | None) -> int:
 
 def _run_window(args: argparse.Namespace, started: float) -> int:
     import simulator
-    from ui.app import ErrorReporter, create_app, default_session
+    from ui.app import ErrorReporter, create_app, start_session
     from ui.main_window import MainWindow
     from ui.files.recovery import install as install_recovery
 
     app = create_app()
     try:
-        session = simulator.Session(*simulator.load(args.model)) if args.model else default_session()
+        session = simulator.Session(*simulator.load(args.model)) if args.model else start_session()
     except (ValueError, OSError) as exc:
         print(f"stepformer: {exc}", file=sys.stderr)
         return 2

@@ -131,4 +131,12 @@ def export_main(argv: list[str]) -> int:
     return 0
 
 
-COMMANDS: dict[str, Callable[[list[str]], int]] = {"trace": trace, "export": export_main, "presets": presets}
+def generate(argv: list[str]) -> int:
+    """Continue a prompt token by token (temperature, top-k, top-p, seed) and print the new text."""
+    from ui.cli_generate import generate_main
+
+    return generate_main(argv)
+
+
+COMMANDS: dict[str, Callable[[list[str]], int]] = {"trace": trace, "export": export_main, "presets": presets,
+                                                   "generate": generate}

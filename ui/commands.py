@@ -72,8 +72,8 @@ class SetParams(QUndoCommand):
 class SetTokens(QUndoCommand):
     """New input tokens (a list, or a (source, target) pair for an encoder-decoder)."""
 
-    def __init__(self, session: Session, old, new):
-        super().__init__("Change tokens")
+    def __init__(self, session: Session, old, new, text: str = "Change tokens"):
+        super().__init__(text)
         self.session = session
         self.old, self.new = old, new
 

@@ -24,6 +24,7 @@ from ui.classroom.presentation import EXPLAIN_SHARE, PresentationController
 from ui.edits import EditController
 from ui.files.model_file import FileController
 from ui.files.scenario import ask_open_scenario, ask_save_scenario
+from ui.generation import GenerationController
 from ui.messages import plain
 from ui.pictures.heatmap import Heatmap
 from ui.preferences import Preferences
@@ -39,6 +40,7 @@ from ui.views.gradient_view import GradientFlowView
 from ui.views.image_view import ImageView
 from ui.views.interp_tabs import InterpTabs
 from ui.views.residual_view import ResidualStreamView
+from ui.views.sampling_view import SamplingView
 from ui.views.settings_dialog import SettingsDialog
 from ui.views.token_strip import TokenStrip
 from ui.views.training_panel import TrainingPanel
@@ -124,6 +126,9 @@ class MainWindow(QMainWindow):
         for signal in (bridge.sigCellSelected, bridge.sigStepChanged, bridge.sigTraceChanged):
             signal.connect(lambda *_: QTimer.singleShot(0, self, self._room_for_explanation))
         self.step_label = plain(QLabel())
+        self.warning_label = plain(QLabel())  # e.g. "this decoder can see the future"
+        self.warning_label.setStyleSheet("color: #b00000; font-weight: bold")
+        self.statusBar().addWidget(self.warning_label, 1)
         self.statusBar().addPermanentWidget(self.step_label)
         bridge.sigStepChanged.connect(self._show_step)
         bridge.sigTraceChanged.connect(self._show_step)
@@ -162,6 +167,11 @@ class MainWindow(QMainWindow):
         self.add_view("Backward pass", lambda: BackwardView(bridge))
         self.add_view("Look inside", lambda: InterpTabs(bridge, self.edits.toggle_component,
                                                         self.explain_panel.show_calculation))
+        self.generation = GenerationController(bridge, self.undo_stack, self)
+        self.step_view.next_token().sigAppendRequested.connect(self._append_token)
+        self.step_view.next_token().sigGenerateRequested.connect(self._generate_tokens)
+        self.add_view("Sampling", lambda: SamplingView(bridge, self.generation,
+                                                       self.explain_panel.show_calculation))
         self.add_view("Draw", lambda: DrawView(bridge, self.edits.set_tokens))
         self.add_view("Image", lambda: ImageView(bridge))
         add_presets_menu(self)
@@ -343,6 +353,7 @@ class MainWindow(QMainWindow):
             self.addActions([a for a in m.actions() if a.shortcuts()])
 
     def _show_step(self) -> None:
+        self.warning_label.setText(self.session_bridge.model.config.warning)
         stepper = self.session_bridge.stepper
         self.step_label.setText(f"step {stepper.index + 1} of {len(stepper)} — {stepper.name}")
 
@@ -350,6 +361,12 @@ class MainWindow(QMainWindow):
         error = self.edits.toggle_component(component, mode)
         if error:
             self.statusBar().showMessage(error, 8000)
+
+    def _append_token(self, greedy: bool) -> None:
+        self.step_view.next_token().show_message(self.generation.append(greedy))
+
+    def _generate_tokens(self, n: int) -> None:
+        self.step_view.next_token().show_message(self.generation.generate(n))
 
     def _room_for_explanation(self) -> None:
         """The step's description and a chosen cell's calculation are shown whole: the explanation

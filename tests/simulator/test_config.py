@@ -121,3 +121,19 @@ def test_a_model_too_large_to_build_is_refused_before_allocating():
         Transformer(ModelConfig(n_layers=10**9))
     with pytest.raises(ValueError, match="at most 50,000,000"):
         Transformer(ModelConfig(d_model=4096, d_mlp=16384, n_layers=8, n_heads=8))
+
+
+def test_a_decoder_sees_the_future_only_when_asked_and_is_warned_about():
+    import pytest as _pytest
+
+    from simulator.config import ModelConfig as _Config
+    from simulator.model import Transformer as _Transformer
+
+    with _pytest.raises(ValueError, match="allow_future"):
+        _Config(arch="decoder", attention="full")
+    cfg = _Config(arch="decoder", attention="full", allow_future=True)
+    assert "can see the future" in cfg.warning and _Config().warning == ""
+    trace = _Transformer(cfg, seed=0).run("the cat sat")
+    assert (trace["blocks.0.attn.hook_attn_scores"] > -float("inf")).all()  # nothing masked
+    assert "can see the future" in trace.step("blocks.0.attn.hook_attn_scores").description
+    assert _Config.from_json(cfg.to_json()) == cfg

@@ -9,14 +9,18 @@ from simulator.presets import PRESET_DIR, list_presets, load_preset
 from simulator.tasks import TASKS, get_task, token_accuracy
 from simulator.train import check_fits
 
+TEXT_TASKS = ("text-words", "text-chars")  # no right answer to reach 99 % on: see test_text_presets.py
 VISION = {"digits"}  # its accuracy is re-measured on the held-out images in tests/simulator/test_digits.py
-PRESETS = [info["name"] for info in list_presets() if info["task"] not in VISION]
+PRESETS = [info["name"] for info in list_presets()
+           if info["task"] not in TEXT_TASKS and info["task"] not in VISION and not info.get("cheats")]
 
 
 def test_one_preset_per_task_with_its_command():
-    infos = list_presets()
+    infos = [i for i in list_presets() if not i.get("cheats")]  # the decoder that sees the future is extra
     assert [i["task"] for i in infos] == list(TASKS)
     for info in infos:
+        if info["task"] in TEXT_TASKS:
+            continue
         assert info["command"].startswith(f"python -m simulator.train --task {info['task']} ")
         assert f"--out assets/presets/{info['name']}.npz" in info["command"]
         assert info["look_for"] and info["description"]

@@ -6,10 +6,10 @@ from simulator import Transformer
 from simulator.tasks import TASKS, get_task, is_heldout, number_words, token_accuracy
 
 
-TEXT_TASKS = [name for name in TASKS if name != "digits"]  # the image task: tests/simulator/test_digits.py
+SEQUENCE_TASKS = [name for name in TASKS if name != "digits"]  # the image task: tests/simulator/test_digits.py
 
 
-@pytest.mark.parametrize("name", TEXT_TASKS)
+@pytest.mark.parametrize("name", SEQUENCE_TASKS)
 def test_examples_fit_the_model_and_targets_are_the_next_tokens(name):
     task = get_task(name)
     model = Transformer(task.config)
@@ -45,7 +45,7 @@ def test_number_words():
         number_words(1000)
 
 
-@pytest.mark.parametrize("name", TEXT_TASKS)
+@pytest.mark.parametrize("name", SEQUENCE_TASKS)
 def test_heldout_examples_never_reach_training(name):
     task = get_task(name)
     train = task.batch(200, np.random.default_rng(1))

@@ -191,7 +191,8 @@ def test_explain_gelu_writes_out_the_tanh_term():
     text = trace.explain("blocks.0.mlp.hook_post", (1, 2))
     inner = math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)
     assert "tanh(√(2/π)·(x + 0.044715·x³))" in text
-    assert f"tanh({fmt(inner)})" in text and f"(1 + {fmt(math.tanh(inner)).join('()') if math.tanh(inner) < 0 else fmt(math.tanh(inner))})" in text
+    t = fmt(math.tanh(inner))
+    assert f"tanh({fmt(inner)})" in text and f"(1 + {f'({t})' if math.tanh(inner) < 0 else t})" in text
     assert text.endswith(fmt(trace["blocks.0.mlp.hook_post"][1, 2]))
 
 

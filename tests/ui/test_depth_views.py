@@ -9,7 +9,6 @@ from simulator import ModelConfig, Session, Transformer
 from ui.bridge import SessionBridge
 from ui.commands import SetParam
 from ui.pictures.heatmap import Heatmap
-from ui.preferences import Preferences
 from ui.views.compare_view import CompareView
 from ui.views.depth_map_view import DepthMapView
 from ui.views.residual_view import ResidualStreamView

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSlider, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider, QSpinBox, QVBoxLayout, QWidget
 
 from ui.messages import plain
 from ui.pictures.plots import TopKBars, format_prob
@@ -21,6 +21,8 @@ LABEL_PT = 13.0
 class NextTokenPanel(QWidget):
     sigPositionChosen = Signal(int)  # position whose next token is shown
     sigTemperatureChosen = Signal(float)  # temperature picked on the slider
+    sigAppendRequested = Signal(bool)  # append a token: True = the most likely, False = sampled
+    sigGenerateRequested = Signal(int)  # append this many sampled tokens
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -33,6 +35,33 @@ class NextTokenPanel(QWidget):
         self.slider.setPageStep(5)
         self.t_label = QLabel()
         self.t_label.setMinimumWidth(90)
+
+        # appending writes text: each token is one undoable edit (ui/generation.py)
+        self.greedy_button = QPushButton("most likely")
+        self.greedy_button.setToolTip("Append the most likely next token (greedy: top-k = 1)")
+        self.sample_button = QPushButton("sampled")
+        self.sample_button.setToolTip("Append a token drawn with the Sampling tab's temperature, top-k, top-p and seed")
+        self.generate_button = QPushButton("Generate")
+        self.generate_button.setToolTip("Append this many sampled tokens, one undo step each")
+        self.n_tokens = QSpinBox()
+        self.n_tokens.setRange(1, 500)
+        self.n_tokens.setValue(10)
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.message.setTextFormat(Qt.TextFormat.PlainText)
+        self.message.setStyleSheet("color: #a00000")
+        self.message.hide()
+        self.greedy_button.clicked.connect(lambda: self.sigAppendRequested.emit(True))
+        self.sample_button.clicked.connect(lambda: self.sigAppendRequested.emit(False))
+        self.generate_button.clicked.connect(lambda: self.sigGenerateRequested.emit(self.n_tokens.value()))
+        append_row = QHBoxLayout()
+        self.append_label = QLabel("Append")
+        for w in (self.append_label, self.greedy_button, self.sample_button):
+            append_row.addWidget(w)
+        generate_row = QHBoxLayout()
+        for w in (self.generate_button, self.n_tokens):
+            generate_row.addWidget(w)
+        generate_row.addWidget(QLabel("tokens"), 1)
 
         self._after = QLabel("after position")
         pos_row = QHBoxLayout()
@@ -47,6 +76,9 @@ class NextTokenPanel(QWidget):
         lay.addWidget(self.bars, 1)
         lay.addLayout(pos_row)
         lay.addLayout(t_row)
+        lay.addLayout(append_row)
+        lay.addLayout(generate_row)
+        lay.addWidget(self.message)
 
         self.position.currentIndexChanged.connect(self.sigPositionChosen.emit)
         self.slider.valueChanged.connect(lambda v: self.sigTemperatureChosen.emit(round(v * T_STEP, 2)))
@@ -81,10 +113,16 @@ class NextTokenPanel(QWidget):
         self.title.setText(title)
         self.bars.set_data(probs[position], vocab, k=min(8, len(vocab)))
 
+    def show_message(self, text: str | None) -> None:
+        """Why the last Append did nothing (None: clear)."""
+        self.message.setText(text or "")
+        self.message.setVisible(bool(text))
+
     def set_font_scale(self, f: float) -> None:
         font = QFont()
         font.setPointSizeF(LABEL_PT * f)
-        for w in (self, self.position, self.t_label):
+        for w in (self, self.position, self.t_label, self.append_label, self.greedy_button, self.sample_button,
+                  self.generate_button, self.n_tokens, self.message):
             w.setFont(font)
         big = QFont(font)
         big.setPointSizeF(15.0 * f)

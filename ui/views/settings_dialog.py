@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import fields
 
 import numpy as np
-from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QDoubleSpinBox, QFormLayout,
                                QGridLayout, QGroupBox, QLabel, QLineEdit, QSpinBox, QVBoxLayout, QWidget)
 
 from simulator import ModelConfig, Transformer
@@ -40,6 +40,7 @@ HELP = {
     "norm_eps": "Added to the variance in LayerNorm so it never divides by zero",
     "tokenization": "Split the text into words or into single characters",
     "init_scale": "Multiplies every random initial weight",
+    "allow_future": "Let a decoder use full attention: it sees the future (to show why the mask matters)",
 }
 SPIN_MAX = 2**31 - 1  # the largest number a QSpinBox holds
 LEFT = ("arch", "tokenization", "n_layers", "n_heads", "d_model", "d_mlp", "n_ctx", "init_scale")
@@ -136,6 +137,10 @@ class SettingsDialog(QDialog):
             editor.addItems(list(CHOICES[name]))
             editor.setCurrentText(value)
             editor.currentTextChanged.connect(self.validate)
+        elif isinstance(value, bool):  # allow_future: a decoder that sees the future, on purpose
+            editor = QCheckBox()
+            editor.setChecked(value)
+            editor.toggled.connect(self.validate)
         elif isinstance(value, int) and abs(value) > SPIN_MAX:  # shown as it is, and refused by validate
             editor = QLineEdit(str(value))
             editor.textChanged.connect(self.validate)
@@ -167,6 +172,8 @@ class SettingsDialog(QDialog):
                 out[name] = text_to_vocab(editor.text())
             elif isinstance(editor, QComboBox):
                 out[name] = editor.currentText()
+            elif isinstance(editor, QCheckBox):
+                out[name] = editor.isChecked()
             elif isinstance(editor, (QSpinBox, QDoubleSpinBox)):
                 out[name] = editor.value()
             else:

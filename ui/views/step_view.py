@@ -375,7 +375,8 @@ class StepView(QWidget):
                 return Piece(frame + 6, frame + title_h, *it.values.shape, it.weight, min_width=title_w)
             left = max(fm.horizontalAdvance(s) for s in it.rows) + 8
             top = title_h + 0.8 * fm.height() + 8
-            return Piece(frame + left + BAR_WIDTH * max(1.0, scale), frame + top, *it.values.shape, it.weight, min_width=title_w)
+            return Piece(frame + left + BAR_WIDTH * max(1.0, scale), frame + top, *it.values.shape, it.weight,
+                         min_width=title_w)
         if isinstance(it, Symbol):
             hint = w.sizeHint()  # at the type it is drawn with now: scaled to the one tried
             f = scale / getattr(w, "drawn_scale", self._scale)

@@ -1,0 +1,135 @@
+"""A small English grammar whose sentences give attention heads visible jobs.
+
+The word-level preset `text-words` is trained on sentences drawn from these templates. Each
+template has one word that can only be predicted by looking back at a particular earlier word,
+so a class can find the head that does the looking:
+
+* agreement across a relative clause: "the keys that the man holds are …" (are, not is: the
+  verb agrees with "keys", five words back, not with the nearer "man");
+* a pronoun and its antecedent: "mary found the key , then she …" (she, because of "mary");
+* name copying: "mary gave the book to john . john thanked mary" (the name that is not repeated);
+* plain word order ("the cat sat on the mat"), where a previous-token head helps.
+
+Every sentence is assigned for good to the training or the held-out side by a hash of its text
+(`tasks.is_heldout`), so the probes a test checks are sentences the model never saw.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+NAMES_F = ("mary", "anna", "emma", "lucy", "sara", "julia", "kate", "rose", "alice", "nora")
+NAMES_M = ("john", "tom", "peter", "paul", "james", "david", "mark", "sam", "jack", "leo")
+NAMES = NAMES_F + NAMES_M
+# (singular, plural) nouns that can do things
+AGENTS = (("man", "men"), ("woman", "women"), ("dog", "dogs"), ("cat", "cats"), ("boy", "boys"),
+          ("girl", "girls"), ("bird", "birds"), ("teacher", "teachers"), ("farmer", "farmers"),
+          ("child", "children"), ("horse", "horses"), ("king", "kings"), ("queen", "queens"),
+          ("friend", "friends"))
+THINGS = (("key", "keys"), ("book", "books"), ("box", "boxes"), ("car", "cars"), ("apple", "apples"),
+          ("door", "doors"), ("letter", "letters"), ("ball", "balls"), ("cup", "cups"), ("hat", "hats"),
+          ("coin", "coins"), ("map", "maps"), ("ring", "rings"))
+NOUNS = AGENTS + THINGS
+# (third person singular, plural) present-tense transitive verbs
+VERBS = (("holds", "hold"), ("sees", "see"), ("likes", "like"), ("finds", "find"), ("wants", "want"),
+         ("carries", "carry"), ("knows", "know"), ("follows", "follow"), ("watches", "watch"),
+         ("needs", "need"))
+PAST = ("found", "saw", "liked", "wanted", "carried", "opened", "lost", "took")
+INTRANSITIVE = ("smiled", "laughed", "waited", "left", "sang", "slept", "danced", "sighed")
+ADJECTIVES = ("big", "small", "old", "new", "red", "green", "happy", "tired", "heavy", "quiet", "lost",
+              "broken", "warm", "cold")
+PLACES = ("mat", "chair", "floor", "bed", "table", "rug", "wall", "step")
+GIFTS = ("book", "apple", "key", "letter", "ball", "cup", "hat", "coin", "map", "ring")
+REPLIES = ("thanked", "hugged", "paid", "called")
+FUNCTION_WORDS = ("the", "that", "is", "are", "sat", "on", "near", "gave", "to", ",", "then", "she", "he",
+                  "they", "it", "was", "were", "so", ".")
+
+
+def vocabulary() -> tuple[str, ...]:
+    """Every word the grammar can write, each once, in a fixed order."""
+    words = list(FUNCTION_WORDS) + list(NAMES)
+    for pair in NOUNS + VERBS:
+        words += pair
+    words += list(PAST) + list(INTRANSITIVE) + list(ADJECTIVES) + list(PLACES) + list(GIFTS) + list(REPLIES)
+    return tuple(dict.fromkeys(words))
+
+
+@dataclass(frozen=True)
+class Sentence:
+    words: tuple[str, ...]
+    job: str  # agreement | pronoun | copy | order
+    answer: int  # index of the word only the job's head can predict (it is predicted from answer − 1)
+
+
+def _pick(rng: np.random.Generator, options):
+    return options[int(rng.integers(len(options)))]
+
+
+def agreement(rng: np.random.Generator) -> Sentence:
+    """'the keys that the man holds are red .': the verb agrees with the first noun."""
+    n1, n2 = _pick(rng, NOUNS), _pick(rng, AGENTS)
+    p1, p2 = int(rng.integers(2)), int(rng.integers(2))
+    verb = _pick(rng, VERBS)[p2]
+    be = ("is", "are")[p1]
+    words = ("the", n1[p1], "that", "the", n2[p2], verb, be, _pick(rng, ADJECTIVES), ".")
+    return Sentence(words, "agreement", 6)
+
+
+def attractor(rng: np.random.Generator) -> Sentence:
+    """'the dogs near the box are old .': agreement past a nearer noun of the other number."""
+    n1, n2 = _pick(rng, NOUNS), _pick(rng, NOUNS)
+    p1, p2 = int(rng.integers(2)), int(rng.integers(2))
+    words = ("the", n1[p1], "near", "the", n2[p2], ("is", "are")[p1], _pick(rng, ADJECTIVES), ".")
+    return Sentence(words, "agreement", 5)
+
+
+def pronoun(rng: np.random.Generator) -> Sentence:
+    """'mary found the key , then she smiled .': the pronoun goes back to the name."""
+    name = _pick(rng, NAMES)
+    thing = _pick(rng, THINGS)[int(rng.integers(2))]
+    pron = "she" if name in NAMES_F else "he"
+    words = (name, _pick(rng, PAST), "the", thing, ",", "then", pron, _pick(rng, INTRANSITIVE), ".")
+    return Sentence(words, "pronoun", 6)
+
+
+def plural_pronoun(rng: np.random.Generator) -> Sentence:
+    """'the dogs were tired so they slept .': they / it / she / he from the subject."""
+    noun, p = _pick(rng, AGENTS), int(rng.integers(2))
+    pron = "they" if p else "it" if noun[0] in ("dog", "cat", "bird", "horse") else None
+    if pron is None:
+        pron = {"man": "he", "boy": "he", "king": "he", "woman": "she", "girl": "she", "queen": "she"}.get(
+            noun[0], "they" if p else None)
+    if pron is None:  # teacher, farmer, child, friend: no gender given, use the plural
+        p, pron = 1, "they"
+    words = ("the", noun[p], ("was", "were")[p], _pick(rng, ADJECTIVES), "so", pron,
+             _pick(rng, INTRANSITIVE), ".")
+    return Sentence(words, "pronoun", 5)
+
+
+def copy(rng: np.random.Generator) -> Sentence:
+    """'mary gave the book to john . john thanked mary .': the giver is named again."""
+    i, j = rng.choice(len(NAMES), 2, replace=False)
+    a, b = NAMES[int(i)], NAMES[int(j)]
+    words = (a, "gave", "the", _pick(rng, GIFTS), "to", b, ".", b, _pick(rng, REPLIES), a, ".")
+    return Sentence(words, "copy", 9)
+
+
+def order(rng: np.random.Generator) -> Sentence:
+    """'the cat sat on the mat .': plain word order."""
+    noun, p = _pick(rng, AGENTS), int(rng.integers(2))
+    return Sentence(("the", noun[p], "sat", "on", "the", _pick(rng, PLACES), "."), "order", 2)
+
+
+TEMPLATES = {agreement: "agreement", attractor: "agreement", pronoun: "pronoun", plural_pronoun: "pronoun",
+             copy: "copy", order: "order"}  # template -> the job it tests
+JOBS = ("agreement", "pronoun", "copy")
+
+
+def sentence(rng: np.random.Generator, job: str | None = None) -> Sentence:
+    """A random sentence (of one job, if given)."""
+    templates = [t for t, j in TEMPLATES.items() if job is None or j == job]
+    return _pick(rng, templates)(rng)
+
+
+__all__ = ["JOBS", "NAMES_F", "NAMES_M", "TEMPLATES", "Sentence", "sentence", "vocabulary"]

