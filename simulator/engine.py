@@ -280,7 +280,8 @@ class BackwardWalk(Cursor):
     @property
     def job(self):
         """(tokens, targets, mask) of the loss, or None when there is nothing to predict."""
-        return next_token_targets(self.session.tokens, self.session.model.config.arch)
+        s = self.session
+        return next_token_targets(s.input, s.model.config.arch, s.trace["probs"][-1])
 
     @property
     def message(self) -> str:

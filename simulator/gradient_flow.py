@@ -134,14 +134,17 @@ def steps_from_grads(model: Transformer, grads) -> list[BackwardStep]:
             for n in reversed(model.graph.nodes)]
 
 
-def next_token_targets(tokens, arch: str = "decoder"):
+def next_token_targets(tokens, arch: str = "decoder", predicted=None):
     """(tokens, targets, mask) of the loss on an input: what each position should predict.
 
     A decoder's position p predicts the token after it (so does the decoder side of an
     encoder-decoder); the last position has no next token and counts for nothing. An
     encoder sees the whole input, so its target is the input itself. None when nothing
-    is left to predict (a single token).
+    is left to predict (a single token). An image model (`tokens` is then its image) is asked
+    for the class it reads now: `predicted` holds its class probabilities.
     """
+    if arch == "vit":  # an image (pass the session's input) whose target is the class the model reads now
+        return tokens, [str(int(np.argmax(predicted)))], [True]
     side = tokens[1] if isinstance(tokens, tuple) else tokens
     if arch == "encoder":
         return tokens, list(side), [True] * len(side)
