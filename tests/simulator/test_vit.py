@@ -208,3 +208,19 @@ def test_a_lesson_with_a_bad_image_is_refused_with_the_stop_named(tmp_path):
     (tmp_path / "l.json").write_text(json.dumps(bad), encoding="utf-8")
     with pytest.raises(LessonError, match="shape \\[7, 8\\]"):
         load_lesson(tmp_path / "l.json")
+
+
+def test_interpretability_tools_work_on_the_image_model():
+    from simulator.gradient_flow import gradient_flow, next_token_targets
+    from simulator.interp import attention_rollout, logit_lens
+    model, image = vit(patch=2, jitter=0.3), digit(5)
+    trace = model.run(image)
+    off = model.run(image, ablate={"blocks.1.attn.head0": "zero"})
+    assert not np.array_equal(off["logits"], trace["logits"])
+    assert np.array_equal(off["blocks.0.hook_resid_post"], trace["blocks.0.hook_resid_post"])  # upstream kept
+    labels, lens = logit_lens(model, trace)
+    assert lens.shape[-1] == 10 and len(labels) == lens.shape[0]
+    assert np.allclose(attention_rollout(trace).sum(1), 1.0)
+    job = next_token_targets(image, "vit", trace["probs"][0])
+    assert job[1] == [str(int(trace["probs"][0].argmax()))]
+    assert gradient_flow(model, *job)["loss"] == pytest.approx(-np.log(trace["probs"][0].max()))
