@@ -12,8 +12,9 @@ WELCOME_KEY = "welcome"  # "dismissed" once the user asked not to see it again
 WELCOME_TEXT = (
     "<p><b>Stepformer</b> steps through a small Transformer one operation at a time: the picture shows "
     "what goes in, the operation and what comes out, with the numbers.</p>"
-    "<p><b>Start with Lessons ▸ 1</b> (one attention head by hand), or open a trained model from the "
-    "<b>Presets</b> menu: the model shown at first has random weights.</p>"
+    "<p>The model shown at first is <b>text-words</b>, trained here on English sentences: press "
+    "<b>Append</b> under the next-token bars to let it write. <b>Start with Lessons ▸ 1</b> (one attention "
+    "head by hand), or open another trained model from the <b>Presets</b> menu.</p>"
     "<p><b>Keys:</b> → / ← step, Home / End first and last step, 0–9 pick a head, click a cell to see "
     "its calculation (Esc clears it), F5 presentation mode (PgDown / PgUp step, B blanks), F1 all keys.</p>")
 
