@@ -160,8 +160,10 @@ class DrawView(QWidget):
         pictures.addWidget(self.canvas, 1)
         pictures.addWidget(self.bars, 1)
         layout = QVBoxLayout(self)
-        layout.addWidget(plain(QLabel("Paint with the left mouse button, erase with the right. The model reads the "
-                                      "drawing at every stroke.")))
+        help_text = plain(QLabel("Paint with the left mouse button, erase with the right. The model reads the "
+                                 "drawing at every stroke."))
+        help_text.setWordWrap(True)  # a projector's large font must not widen the view past the screen
+        layout.addWidget(help_text)
         layout.addLayout(buttons)
         layout.addLayout(pictures, 1)
         layout.addWidget(self.answer)

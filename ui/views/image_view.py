@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QRectF
+from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
@@ -72,6 +72,12 @@ def _picture(pm: QPixmap, tip: str = "") -> QLabel:
     return label
 
 
+def _wrapped(text: str) -> QLabel:
+    label = plain(QLabel(text))
+    label.setWordWrap(True)
+    return label
+
+
 def _clear(layout) -> None:
     while layout.count():
         item = layout.takeAt(0)
@@ -105,15 +111,15 @@ class ImageView(LazyView):
         self.positions.setSpacing(6)
         layout = QVBoxLayout(self)
         layout.addWidget(self.message)
-        layout.addWidget(plain(QLabel("Patches as tokens: the image cut into patches; each patch, its "
-                                      "flattened pixels and its embedding (one row each).")))
+        layout.addWidget(_wrapped("Patches as tokens: the image cut into patches; each patch, its flattened pixels "
+                                  "and its embedding (one row each)."))
         layout.addLayout(self.patches)
-        layout.addWidget(plain(QLabel("Attention on the image: how much the query attends to each patch "
-                                      "(red = more), and the rollout through all layers.")))
+        layout.addWidget(_wrapped("Attention on the image: how much the query attends to each patch (red = more), "
+                                  "and the rollout through all layers."))
         layout.addLayout(controls)
         layout.addLayout(self.attention)
-        layout.addWidget(plain(QLabel("Positions in 2-D: at each patch's place, how alike its learned "
-                                      "position is to every other patch's (red alike, blue opposite).")))
+        layout.addWidget(_wrapped("Positions in 2-D: at each patch's place, how alike its learned position is to "
+                                  "every other patch's (red alike, blue opposite)."))
         layout.addLayout(self.positions)
         layout.addStretch(1)
 
@@ -134,7 +140,8 @@ class ImageView(LazyView):
         self._fill_choices(cfg, trace)
         image = trace.input("image")
         self.patches.addWidget(_picture(grid_pixmap(image, cell * 2, 0, PIXEL_MAX, "ink", lines=cfg.patch),
-                                        "the image and its patch grid"), 0, 0, cfg.n_patches, 1)
+                                        "the image and its patch grid"), 0, 0, cfg.n_patches, 1,
+                               Qt.AlignmentFlag.AlignTop)
         embed = trace["hook_patch_embed"]
         bound = float(np.abs(embed).max()) or 1.0
         flat = trace["hook_patches"]
