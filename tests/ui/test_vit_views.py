@@ -83,3 +83,13 @@ def test_attention_on_the_image_is_the_query_row_laid_on_the_grid():
     pattern = trace["blocks.1.attn.hook_pattern"]
     grid = attention_on_image(trace, model.config, 1, 2, query=6)
     assert grid[1, 2] == pattern[2, 6, 1 + 4 + 2]  # patch p1,2 is token 1 + 1·4 + 2
+
+
+def test_the_token_strip_shows_each_patch_on_its_chip(vit_window):
+    from ui.views.token_strip import PATCH_ROLE
+    session = vit_window.session_bridge.session
+    chips = vit_window.token_strip.sides[0].chips
+    assert chips.item(0).data(PATCH_ROLE) is None  # [CLS] is no part of the image
+    assert np.array_equal(chips.item(2).data(PATCH_ROLE), session.input[0:2, 2:4])  # p0,1
+    vit_window.edits.set_tokens(np.zeros((8, 8)))
+    assert not np.any(chips.item(2).data(PATCH_ROLE))  # the chips follow a new image
