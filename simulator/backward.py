@@ -13,7 +13,8 @@ from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 
-from .ops import FORWARD, allowed, gelu_slope, groups_sum, layernorm_stats, rms, rope
+from . import linear_attention
+from .ops import FORWARD, allowed_for, gelu_slope, groups_sum, layernorm_stats, rms, rope
 
 DROPOUT_SITES = ("attn_out", "mlp_out")  # the roles of the sublayer outputs (cross-attention's too)
 
@@ -74,8 +75,7 @@ def _scale(g, xs, ps, a, out):
 
 
 def _mask(g, xs, ps, a, out):
-    ok = allowed(a["kind"], g.shape[1], g.shape[2], a["window"])
-    return [np.where(ok, g, 0.0)], []
+    return [np.where(allowed_for(a, g.shape[1], g.shape[2]), g, 0.0)], []
 
 
 def _softmax(g, xs, ps, a, out):
@@ -174,6 +174,7 @@ BACKWARD = {
     "depth_mix": _depth_mix, "dwa": _dwa, "patchify": _patchify, "prepend_cls": _prepend_cls,
     "take_cls": _take_cls,
 }
+BACKWARD.update(linear_attention.BACKWARD)
 assert BACKWARD.keys() == FORWARD.keys()
 
 

@@ -8,7 +8,7 @@ ARCHS = ("decoder", "encoder", "encoder-decoder", "vit")
 POSITIONALS = ("sinusoidal", "learned", "rope", "none")
 NORMS = ("pre", "post", "none")
 ACTIVATIONS = ("relu", "gelu")
-ATTENTIONS = ("causal", "full", "window")
+ATTENTIONS = ("causal", "full", "window", "strided", "global", "bigbird", "linear")
 RESIDUALS = ("standard", "none", "denseformer", "attnres", "block_attnres")
 DEPTH_MODES = ("denseformer", "attnres", "block_attnres")  # the ones that mix across depth
 TOKENIZATIONS = ("word", "char")
@@ -33,8 +33,12 @@ class ModelConfig:
     positional: str = "sinusoidal"  # sinusoidal | learned | rope | none
     norm: str = "pre"  # pre | post | none
     activation: str = "gelu"  # relu | gelu (tanh approximation)
-    attention: str = "causal"  # causal | full | window (a local band of `window` keys)
-    window: int = 3
+    attention: str = "causal"  # causal | full | window | strided | global | bigbird | linear (see patterns.py)
+    window: int = 3  # window, strided, global, bigbird: the band of nearest keys each query sees
+    stride: int = 2  # strided: a query also sees the keys a multiple of `stride` away
+    n_global: int = 1  # global, bigbird: the first n_global positions see and are seen by every token
+    n_random: int = 1  # bigbird: random keys per query
+    random_seed: int = 0  # bigbird: seeds the random keys (query i's generator is seeded with (seed, i))
     residual: str = "standard"  # standard | none | denseformer | attnres | block_attnres
     depth_blocks: int = 2  # block_attnres only: how many blocks the sublayers are grouped into
     norm_eps: float = 1e-5
@@ -86,8 +90,8 @@ class ModelConfig:
             value = getattr(self, name)
             if value not in choices:
                 raise ValueError(f"{name} must be one of {', '.join(choices)}; got {value!r}.")
-        for name in ("n_layers", "n_heads", "d_model", "d_mlp", "n_ctx", "window", "depth_blocks", "image_size",
-                     "patch", "n_classes"):
+        for name in ("n_layers", "n_heads", "d_model", "d_mlp", "n_ctx", "window", "depth_blocks", "stride",
+                     "n_global", "n_random", "random_seed", "image_size", "patch", "n_classes"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int):
                 raise ValueError(f"{name} must be a whole number; got {value!r}.")
@@ -101,6 +105,17 @@ class ModelConfig:
             raise ValueError("n_ctx must be at least 1: the model has to accept at least one token.")
         if self.window < 1:
             raise ValueError("window must be at least 1: each token must see at least itself.")
+        if self.stride < 1 or self.n_global < 0 or self.n_random < 0 or self.random_seed < 0:
+            raise ValueError("stride must be at least 1, and n_global, n_random and random_seed at least 0.")
+        if self.attention == "strided" and self.stride < 2:
+            raise ValueError("A stride of 1 keeps every key (that is causal or full attention): "
+                             "strided attention needs stride ≥ 2.")
+        if self.attention in ("global", "bigbird") and not 1 <= self.n_global < self.n_ctx:
+            raise ValueError(f"{self.attention} attention needs 1 ≤ n_global < n_ctx ({self.n_ctx}): with no "
+                             "global token it is window attention, with every token global it is full attention.")
+        if self.attention == "bigbird" and self.n_random < 1:
+            raise ValueError("BigBird adds random keys to the global pattern: n_random must be at least 1 "
+                             "(with none, choose global attention).")
         if self.d_model % self.n_heads:
             raise ValueError(
                 f"d_model ({self.d_model}) must be divisible by n_heads ({self.n_heads}): "
@@ -130,14 +145,17 @@ class ModelConfig:
             raise ValueError(f"allow_future must be true or false; got {self.allow_future!r}.")
         if self.arch == "decoder" and self.attention == "full" and not self.allow_future:
             raise ValueError("A decoder predicts the next token, so it must not see later ones: "
-                             "use causal or window attention, or choose the encoder architecture "
+                             "use causal attention or a pattern (window, strided, global, bigbird, linear: each "
+                             "takes its causal form in a decoder), or choose the encoder architecture "
                              "(allow_future=True builds one anyway, to show why).")
         if self.arch == "encoder" and self.attention == "causal":
-            raise ValueError("An encoder reads the whole input at once: use full or window attention, "
+            raise ValueError("An encoder reads the whole input at once: use full attention or a pattern "
+                             "(window, strided, global, bigbird, linear: each takes its symmetric form), "
                              "or choose the decoder architecture.")
         if self.arch == "encoder-decoder" and self.attention == "full":
-            raise ValueError("The decoder of an encoder-decoder is causal: use causal or window attention "
-                             "(the encoder always attends to its whole input).")
+            raise ValueError("The decoder of an encoder-decoder is causal: use causal attention or a pattern "
+                             "(window, strided, global, bigbird, linear): the decoder takes its causal form, the "
+                             "encoder its symmetric form, and causal leaves the encoder full attention.")
         if self.arch == "vit":
             self._validate_vit()
         if self.residual in DEPTH_MODES:
@@ -168,7 +186,7 @@ class ModelConfig:
         if len(self.vocab) != self.n_classes:
             raise ValueError(f"An image model names its {self.n_classes} classes in vocab; "
                              f"got {len(self.vocab)} names.")
-        if self.attention == "causal":
+        if self.attention not in ("full", "window"):
             raise ValueError("A Vision Transformer sees the whole image at once: there is no 'later' patch to "
                              "hide, so use attention='full' (or 'window').")
         if self.positional != "learned":

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .ops import GELU_C, POSITION_BASE, SQRT_2_OVER_PI, allowed, frequencies, gelu, groups_sum, rmsnorm
+from . import patterns
+from .ops import GELU_C, POSITION_BASE, SQRT_2_OVER_PI, frequencies, gelu, groups_sum, rmsnorm
 
 MAX_TERMS = 8  # a sum this long is written out in full; a longer one shows its first terms
 
@@ -146,11 +147,11 @@ def _scale(t: _At) -> str:
 
 def _mask(t: _At) -> str:
     h, i, j = t.index
-    if allowed(t.a["kind"], t.out.shape[1], t.out.shape[2], t.a["window"])[i, j]:
-        return f"{t.lhs} = scaled[h{h}, {i}, {j}] = {t.result} (query {i} may see key {j})"
-    # an encoder's band is symmetric: a later key is hidden for being far, not for being later
-    why = "comes after" if j > i and t.a["kind"] != "window-full" else "is outside the window of"
-    return f"{t.lhs} = −∞: key {j} {why} query {i}, so its weight will be 0"
+    n_q, n_k = t.out.shape[1], t.out.shape[2]
+    reason = patterns.why(t.a, i, j, n_q, n_k)
+    if patterns.allowed_for(t.a, n_q, n_k)[i, j]:
+        return f"{t.lhs} = scaled[h{h}, {i}, {j}] = {t.result} ({reason})"
+    return f"{t.lhs} = −∞: {reason}, so its weight will be 0"
 
 
 def _softmax(t: _At) -> str:
@@ -254,6 +255,60 @@ EXPLAIN = {
     "depth_mix": _depth_mix, "dwa": _dwa, "patchify": _patchify, "prepend_cls": _prepend_cls,
     "take_cls": _take_cls,
 }
+
+
+# --- linear attention (see simulator.linear_attention) ---
+
+def _feature_map(t: _At) -> str:
+    x = float(t.xs[0][t.index])
+    how = f"{_paren(x)} + 1" if x > 0 else f"exp({fmt(x)})"
+    return f"{t.lhs} = φ(x) = elu(x) + 1 = {how} = {t.result}"
+
+
+def _seen(t: _At, p: int) -> tuple[str, slice]:
+    """"j ≤ p" and the positions summed, or "all j" and every position (an encoder)."""
+    return (f"j ≤ {p}", slice(0, p + 1)) if t.a["causal"] else ("all j", slice(None))
+
+
+def _k_sum(t: _At) -> str:
+    p, h, c = t.index
+    seen, rows = _seen(t, p)
+    col = t.xs[0][rows, h, c]
+    terms = " + ".join(fmt(x) for x in col[:MAX_TERMS]) + (" + …" if len(col) > MAX_TERMS else "")
+    return f"{t.lhs} = Σ_{{{seen}}} φ(k_j)[{c}] = {terms} = {t.result}"
+
+
+def _kv_state(t: _At) -> str:
+    p, h, c = t.index
+    fk, v = t.xs
+    r, e = divmod(c, v.shape[-1])
+    seen, rows = _seen(t, p)
+    return (f"{t.lhs} = S{_sub(p)}[{r}, {e}] = Σ_{{{seen}}} φ(k_j)[{r}]·v_j[{e}] = "
+            f"{dot_terms(fk[rows, h, r], v[rows, h, e])} = {t.result}")
+
+
+def _linear_out(t: _At) -> str:
+    p, h, c = t.index
+    fq, s, z = t.xs
+    column = s[p, h].reshape(fq.shape[-1], -1)[:, c]
+    num, den = float(fq[p, h] @ column), float(fq[p, h] @ z[p, h])
+    return (f"{t.lhs} = φ(q{_sub(p)})·S{_sub(p)}[:, {c}] ÷ φ(q{_sub(p)})·z{_sub(p)} = "
+            f"({dot_terms(fq[p, h], column)}) ÷ ({dot_terms(fq[p, h], z[p, h])}) = {fmt(num)} ÷ {fmt(den)} "
+            f"= {t.result}")
+
+
+def _linear_weights(t: _At) -> str:
+    h, i, j = t.index
+    fq, fk = t.xs[0][i, h], t.xs[1][:, h]
+    if t.a["causal"] and j > i:
+        return f"{t.lhs} (key {j} comes after query {i}) = 0 = {t.result}"
+    u = fk[: i + 1] @ fq if t.a["causal"] else fk @ fq
+    return (f"{t.lhs} = φ(q{_sub(i)})·φ(k{_sub(j)}) ÷ Σⱼ′ φ(q{_sub(i)})·φ(kⱼ′) = {dot_terms(fq, fk[j])} ÷ "
+            f"{fmt(u.sum())} = {fmt(u[j])} ÷ {fmt(u.sum())} = {t.result}")
+
+
+EXPLAIN.update({"feature_map": _feature_map, "kv_state": _kv_state, "k_sum": _k_sum, "linear_out": _linear_out,
+                "linear_weights": _linear_weights})
 
 
 def _sub(i: int) -> str:

@@ -83,6 +83,28 @@ DESCRIPTIONS = {
            "lines up with the gradient.",
 }
 
+# linear attention (see simulator.linear_attention)
+FORMULAS.update({
+    "feature_map": "∂L/∂{x} = ∂L/∂{out} ⊙ (1 where {x} > 0, else e^{x})",
+    "kv_state": "G_j = Σ_i≥j ∂L/∂{out}_i (all i for an encoder);  ∂L/∂{x}_j = G_j · {y}_j;  "
+                "∂L/∂{y}_j = G_jᵀ · {x}_j",
+    "k_sum": "∂L/∂{x}_j = Σ_i≥j ∂L/∂{out}_i (all i for an encoder)",
+    "linear_out": "g = ∂L/∂{out} ÷ (φ(q)·z);  ∂L/∂φ(q) = S·g − (g·{out}) z;  ∂L/∂S = φ(q) gᵀ;  "
+                  "∂L/∂z = −(g·{out}) φ(q)",
+    "linear_weights": "∂L/∂u = (∂L/∂{out} − Σ_k {out} ⊙ ∂L/∂{out}) ÷ Σ_k u, u = φ(q)·φ(k)ᵀ;  "
+                      "∂L/∂{x} = ∂L/∂u · {y};  ∂L/∂{y} = ∂L/∂uᵀ · {x}",
+})
+DESCRIPTIONS.update({
+    "feature_map": "φ = elu + 1 has slope 1 above 0 and slope eˣ = φ(x) below.",
+    "kv_state": "A running sum sends each state's gradient back to every token it summed: token j gets the "
+                "gradients of the states from i = j on, split into its key and value parts.",
+    "k_sum": "A running sum sends each later sum's gradient back to the key features it contained.",
+    "linear_out": "A quotient: the numerator's gradient is the output gradient over the denominator, and the "
+                  "denominator's pulls the other way in proportion to the output.",
+    "linear_weights": "The weights are for display (the output came from S and z): the loss does not reach "
+                      "them, but their rule is written like the normalisation it is.",
+})
+
 LOSS_FORMULA = "∂L/∂logits = (softmax(logits) − target) ÷ n_counted;  "
 
 

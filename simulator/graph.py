@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from types import MappingProxyType
 
+from . import patterns
 from .config import DEPTH_MODES, ModelConfig
 from .step_text import step_text
 from .vision import PIXEL_MAX
@@ -160,20 +161,50 @@ class _Builder:
         if cfg.positional == "rope" and not cross:
             q = self.add(a + "hook_rot_q", "rope", [q], role="rot_q", axes=PER_HEAD)
             k = self.add(a + "hook_rot_k", "rope", [k], role="rot_k", axes=PER_HEAD)
+        if kind.startswith("linear"):
+            return self.heads_out(b, self.linear(a, q, k, v, causal=kind == "linear"), cross)
         chain = {"axes": GRID, "group": ATTENTION_CHAIN}
         n_keys = {"n_keys": cfg.n_ctx}  # key slots every row is computed over (see ops.ROW_BLOCK)
         s = self.add(a + "hook_scores_raw", "scores", [q, k], attrs=n_keys, role="scores", **chain)
         s = self.add(a + "hook_scores_scaled", "scale", [s], attrs={"sqrt_d": math.sqrt(cfg.d_head)}, role="scaled",
                      **chain)
-        s = self.add(a + "hook_attn_scores", "mask", [s], attrs={"kind": kind, "window": cfg.window}, role="mask",
+        attrs = patterns.mask_attrs(cfg, kind)
+        s = self.add(a + "hook_attn_scores", "mask", [s], attrs=attrs, role="mask",
                      text_key=f"mask_{kind}" + (cross if kind == "full" else "")
-                     + ("_future" if kind == "full" and not cross and cfg.arch == "decoder" else ""), **chain)
+                     + ("_future" if kind == "full" and not cross and cfg.arch == "decoder" else ""),
+                     facts={**attrs, "keep": patterns.formula(kind, attrs)}, **chain)
         pattern = self.add(a + "hook_pattern", "softmax", [s], attrs={"axis": -1, **n_keys}, role="pattern",
                            **chain)
         z = self.add(a + "hook_z", "mix", [pattern, v], attrs=n_keys, role="z", axes=PER_HEAD)
+        return self.heads_out(b, z, cross)
+
+    def heads_out(self, b: str, z: str, cross: str) -> str:
+        """The heads' outputs z side by side, then the output projection W_O."""
+        a = z.rsplit(".", 1)[0] + "."
         cat = self.add(a + "hook_concat", "concat", [z], role="concat", axes=("pos", "head·d_head"))
         out = "hook_cross_attn_out" if cross else "hook_attn_out"
         return self.add(b + out, "linear", [cat], [a + "W_O", a + "b_O"], role="attn_out", major=True)
+
+    def linear(self, a: str, q: str, k: str, v: str, causal: bool) -> str:
+        """Linear attention (Katharopoulos et al., 2020): the recurrent form, then the quadratic one beside it.
+
+        Returns the head outputs z (the recurrent form's); the quadratic form's steps are for display.
+        """
+        form = "" if causal else "-full"
+        attrs = {"causal": causal}
+        phi_q = self.add(a + "hook_phi_q", "feature_map", [q], role="phi_q", axes=PER_HEAD)
+        phi_k = self.add(a + "hook_phi_k", "feature_map", [k], role="phi_k", axes=PER_HEAD)
+        state = self.add(a + "hook_kv_state", "kv_state", [phi_k, v], attrs=attrs, role="kv_state",
+                         text_key="kv_state" + form, axes=("pos", "head", "d_head·d_head"))
+        k_sum = self.add(a + "hook_k_sum", "k_sum", [phi_k], attrs=attrs, role="k_sum", text_key="k_sum" + form,
+                         axes=PER_HEAD)
+        z = self.add(a + "hook_z", "linear_out", [phi_q, state, k_sum], role="linear_z", axes=PER_HEAD)
+        weights = self.add(a + "hook_linear_weights", "linear_weights", [phi_q, phi_k], attrs=attrs,
+                           role="linear_weights", text_key="linear_weights" + form, axes=GRID)
+        self.add(a + "hook_z_quadratic", "mix", [weights, v], role="z_quadratic", axes=PER_HEAD)
+        # the weights are what a softmax attention's pattern is: views that read hook_pattern show them
+        self.alias(a + "hook_pattern", weights)
+        return z
 
     def mlp(self, b: str, x: str) -> str:
         cfg, m = self.cfg, b + "mlp."
@@ -346,17 +377,15 @@ def build_graph(cfg: ModelConfig) -> Graph:
     """The nodes of a forward pass for this config, in the order they are computed."""
     bld = _Builder(cfg)
     if cfg.arch == "encoder-decoder":
-        enc_kind = "window-full" if cfg.attention == "window" else "full"
-        enc = _stack(bld, "encoder.", enc_kind, None)
-        x = _stack(bld, "decoder.", cfg.attention, enc)
+        enc = _stack(bld, "encoder.", patterns.kind_for(cfg.attention, False), None)
+        x = _stack(bld, "decoder.", patterns.kind_for(cfg.attention, True), enc)
         unembed, inputs = "decoder.unembed.", ("encoder.input_ids", "decoder.input_ids", "temperature")
     elif cfg.arch == "vit":  # an encoder over patches whose class head reads the final LayerNorm of [CLS]
         x = _stack(bld, "", "window-full" if cfg.attention == "window" else "full", None, _patch_embedding)
         x = bld.add("hook_cls", "take_cls", [x], role="cls_out")
         unembed, inputs = "unembed.", ("image", "temperature")
     else:
-        kind = "window-full" if (cfg.arch == "encoder" and cfg.attention == "window") else cfg.attention
-        x = _stack(bld, "", kind, None)
+        x = _stack(bld, "", patterns.kind_for(cfg.attention, cfg.arch == "decoder"), None)
         unembed, inputs = "unembed.", ("input_ids", "temperature")
     bld.at(sublayer="final")
     w_u = bld.param(unembed + "W_U", ("d_model", "vocab"), "fan_in", fan_in=cfg.d_model)

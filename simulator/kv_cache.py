@@ -19,7 +19,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from .ops import FORWARD, ROW_BLOCK, allowed, dot_scores, mix_rows, pattern_rows, rope, row_block
+from .ops import FORWARD, ROW_BLOCK, allowed_for, dot_scores, mix_rows, pattern_rows, rope, row_block
 from .trace import Trace
 
 ROW_OPS = ("embed", "add", "layernorm", "proj_heads", "linear", "act", "concat", "probs", "dwa")
@@ -39,6 +39,9 @@ def cacheable(model) -> str | None:
         return "this decoder can see the future, so a new token changes the earlier rows"
     if cfg.residual in ("attnres", "block_attnres"):
         return f"the {cfg.residual} residual mode is not cached (its depth weights are computed per run)"
+    if cfg.attention == "linear":
+        return ("linear attention carries its own running state S instead of keys and values, and its steps "
+                "are not cached here")
     return None
 
 
@@ -133,7 +136,7 @@ def _append_node(node, xs, ps, old, grew: list[tuple[int, ...]], cap: int) -> tu
             row = s[:, nq:] / a["sqrt_d"]
             col = s[:, :nq, nk:] / a["sqrt_d"] if k_grew else None
         else:
-            ok = allowed(a["kind"], s.shape[1], s.shape[2], a["window"])
+            ok = allowed_for(a, s.shape[1], s.shape[2])
             row = np.where(ok[nq:], s[:, nq:], -np.inf)
             col = np.where(ok[:nq, nk:], s[:, :nq, nk:], -np.inf) if k_grew else None
         return _grow_grid(old, row, col), grew[0]

@@ -12,6 +12,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from . import linear_attention
+from .patterns import allowed_for
 from .vision import patchify
 
 SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
@@ -156,23 +158,6 @@ def rope(x: np.ndarray, inverse: bool = False, start: int = 0) -> np.ndarray:
     return out
 
 
-@lru_cache(maxsize=64)
-def allowed(kind: str, n_q: int, n_k: int, window: int) -> np.ndarray:
-    """allowed[i, j]: whether query i may attend to key j under mask `kind`  # [q_pos, k_pos] bool"""
-    q = np.arange(n_q)[:, None]
-    k = np.arange(n_k)[None, :]
-    if kind == "causal":
-        ok = k <= q
-    elif kind == "window":  # a causal band: the `window` most recent tokens, itself included
-        ok = (k <= q) & (q - k < window)
-    elif kind == "window-full":  # a symmetric band for encoders
-        ok = np.abs(q - k) < window
-    else:
-        ok = np.ones((n_q, n_k), dtype=bool)
-    ok.flags.writeable = False
-    return ok
-
-
 # Each position's numbers must not depend on how many positions follow it, bit for bit, so that a
 # KV cache (simulator.kv_cache) that computes only a new token's row matches a full rerun exactly.
 # BLAS picks its kernels by matrix shape, and a row's last bits can change with the number of rows
@@ -302,8 +287,7 @@ def _scale(xs, ps, a):
 def _mask(xs, ps, a):
     """masked[h, i, j] = scaled[h, i, j] where key j is allowed for query i, else −∞"""
     s = xs[0]
-    ok = allowed(a["kind"], s.shape[1], s.shape[2], a["window"])
-    return np.where(ok, s, -np.inf)
+    return np.where(allowed_for(a, s.shape[1], s.shape[2]), s, -np.inf)
 
 
 def _softmax(xs, ps, a):
@@ -393,3 +377,4 @@ FORWARD = {
     "depth_mix": _depth_mix, "dwa": _dwa, "patchify": _patchify, "prepend_cls": _prepend_cls,
     "take_cls": _take_cls,
 }
+FORWARD.update(linear_attention.FORWARD)  # the recurrent and quadratic forms of linear attention

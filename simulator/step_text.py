@@ -69,13 +69,13 @@ STEP_TEXT: dict[str, tuple[str, str]] = {
     "scaled": ("scaled = scores ÷ √d_head = scores ÷ √{d_head}",
                "Dot products of longer vectors grow larger; dividing by √d_head keeps the scores in a range "
                "where softmax does not saturate (Vaswani et al., 2017)."),
-    "mask_causal": ("masked = scaled, with hidden pairs set to −∞",
+    "mask_causal": ("masked = scaled, with hidden pairs set to −∞: {keep}",
                     "Causal mask: a token may not look at later tokens, so those scores become −∞ (weight 0 "
                     "after softmax). This is what lets a decoder predict the next token."),
-    "mask_window": ("masked = scaled, with hidden pairs set to −∞",
+    "mask_window": ("masked = scaled, with hidden pairs set to −∞: {keep}",
                     "Window mask (sparse attention): each token sees only the {window} most recent tokens, "
                     "itself included; the rest become −∞. The cost grows with n·window, not n²."),
-    "mask_window-full": ("masked = scaled, with hidden pairs set to −∞",
+    "mask_window-full": ("masked = scaled, with hidden pairs set to −∞: {keep}",
                          "Window mask (sparse attention): each token sees only tokens fewer than {window} "
                          "positions away; the rest become −∞."),
     "mask_full": ("masked = scaled (nothing is hidden)",
@@ -86,12 +86,59 @@ STEP_TEXT: dict[str, tuple[str, str]] = {
                          "nothing to copy when it writes, so its text is garbage."),
     "mask_full_cross": ("masked = scaled (nothing is hidden)",
                         "Full attention: nothing is masked, every decoder token sees every encoder position."),
+    "mask_strided": ("masked = scaled, with hidden pairs set to −∞: {keep}",
+                     "Strided mask (Child et al., 2019): each token sees its {window} most recent tokens and the "
+                     "tokens a multiple of {stride} back; later ones are hidden. Two layers reach any token."),
+    "mask_strided-full": ("masked = scaled, with hidden pairs set to −∞: {keep}",
+                          "Strided mask (Child et al., 2019): each token sees the tokens fewer than {window} away "
+                          "and those a multiple of {stride} away, on both sides. Two layers reach any token."),
+    "mask_global": ("masked = scaled, with hidden pairs set to −∞: {keep}",
+                    "Global + local mask (Longformer, Beltagy et al., 2020): the {window} most recent tokens plus "
+                    "the first n_global = {n_global}, which every token sees. The cost grows with n, not n²."),
+    "mask_global-full": ("masked = scaled, with hidden pairs set to −∞: {keep}",
+                         "Global + local mask (Longformer, Beltagy et al., 2020): tokens fewer than {window} away, "
+                         "plus the first n_global = {n_global}, which see and are seen by all. Cost ∝ n, not n²."),
+    "mask_bigbird": ("masked = scaled, with hidden pairs set to −∞: {keep}",
+                     "BigBird mask (Zaheer et al., 2020): the {window} most recent tokens, {n_global} global and "
+                     "{n_random} random earlier keys per query, seeded with ({random_seed}, query): the same every "
+                     "run."),
+    "mask_bigbird-full": ("masked = scaled, with hidden pairs set to −∞: {keep}",
+                          "BigBird mask (Zaheer et al., 2020): tokens fewer than {window} away, {n_global} global "
+                          "and {n_random} random keys per query, seeded with ({random_seed}, query): the same "
+                          "every run."),
     "pattern": ("pattern = softmax(masked) along each row",
                 "Softmax turns each query's row of scores into weights that are positive and sum to 1: how much "
                 "each query token attends to each key."),
     "z": ("z = pattern·V",
           "Each head's output: a weighted average of the value vectors, using the attention weights of that "
           "query's row."),
+    # --- linear attention (Katharopoulos et al., 2020) ---
+    "phi_q": ("φ(q) = elu(q) + 1",
+              "Linear attention (Katharopoulos et al., 2020) replaces softmax(q·k) by φ(q)·φ(k); φ(x) = elu(x) + 1 "
+              "(x + 1 above 0, eˣ below) keeps every number positive."),
+    "phi_k": ("φ(k) = elu(k) + 1", "The same feature map on the keys."),
+    "kv_state": ("S_i = Σ_j≤i φ(k_j)·v_jᵀ   (row i: S_i's d_head × d_head entries)",
+                 "The running sum S of outer products φ(k_j)·v_jᵀ. Row i is the state after tokens 0…i: a "
+                 "recurrent network's memory, {d_head}×{d_head} numbers however long the input."),
+    "kv_state-full": ("S = Σ_j φ(k_j)·v_jᵀ   (each row: S's d_head × d_head entries)",
+                      "The sum S of outer products φ(k_j)·v_jᵀ over every token: an encoder reads the whole input, "
+                      "so every row holds the same total."),
+    "k_sum": ("z_i = Σ_j≤i φ(k_j)",
+              "The running sum z of the keys' features: it normalises the output as softmax's denominator does."),
+    "k_sum-full": ("z = Σ_j φ(k_j)",
+                   "The sum z of every key's features: it normalises the output as softmax's denominator does."),
+    "linear_z": ("out_i = φ(q_i)·S_i ÷ φ(q_i)·z_i",
+                 "Each head's output: the query's features read the state S, divided by their match with z. No "
+                 "n×n grid is formed: n·d_head² work per head, not n²·d_head."),
+    "linear_weights": ("A_ij = φ(q_i)·φ(k_j) ÷ Σ_j′≤i φ(q_i)·φ(k_j′)",
+                       "For comparison only: the same numbers as weights over the keys, an n×n grid per head (rows "
+                       "sum to 1, later keys 0), as softmax attention would form it."),
+    "linear_weights-full": ("A_ij = φ(q_i)·φ(k_j) ÷ Σ_j′ φ(q_i)·φ(k_j′)",
+                            "For comparison only: the same numbers as weights over the keys, an n×n grid per head "
+                            "(rows sum to 1), as softmax attention would form it."),
+    "z_quadratic": ("z = A·V (equals out_i above)",
+                    "The weights times V give exactly the recurrent output: only the order of the products differs, "
+                    "and with it the cost."),
     "concat": ("concat = [z_head0 | z_head1 | …]",
                "Each head worked in parallel with its own view; the heads' outputs are placed side by side "
                "into one vector of size n_heads × d_head = {n_heads}×{d_head} = {d_concat}."),

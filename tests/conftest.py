@@ -1,5 +1,7 @@
 """Run Qt offscreen unless the caller asked for a real display, and never wait on a dialog."""
+import gc
 import os
+import sys
 
 import pytest
 
@@ -28,6 +30,48 @@ _refuse_modal_dialogs()
 def _private_config(tmp_path_factory, monkeypatch):
     """Preferences go to a fresh folder: no test reads or writes the real user's settings."""
     monkeypatch.setenv("STEPFORMER_CONFIG_DIR", str(tmp_path_factory.mktemp("config")))
+
+
+@pytest.fixture(autouse=True)
+def _nothing_qt_outlives_its_test():
+    """Each test starts from the same application and leaves nothing behind for the next one.
+
+    The application font, palette and style sheet are global (`create_app`, `cli.main`, the theme
+    and presentation mode change them), so they are put back as they were: otherwise a test's
+    layout depends on which tests ran before it. A top-level window a test left on screen (one
+    made by `cli.main --screenshot`, a dialog, a hint box) is hidden; then pending deleteLater
+    calls run and the garbage collector runs here, between tests. Left to itself the collector
+    may free a window's last Python reference in the middle of a later paint event of that same
+    (still visible) window, which ends the run with a segmentation fault in
+    pyqtgraph's GraphicsView.paintEvent.
+    """
+    if "PySide6.QtWidgets" not in sys.modules:  # an engine test: no Qt to look after
+        yield
+        return
+    from PySide6.QtCore import QEvent
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    saved = (app.font(), app.palette(), app.styleSheet()) if app is not None else None
+    yield
+    app = QApplication.instance()
+    if app is None:
+        return
+    for widget in app.topLevelWidgets():
+        if widget.isVisible():
+            widget.hide()  # hide, not close: a close could ask "save changes?" with nobody to answer
+    if saved is not None:
+        font, palette, style_sheet = saved
+        if app.styleSheet() != style_sheet:
+            app.setStyleSheet(style_sheet)
+        if app.palette() != palette:
+            app.setPalette(palette)
+        if app.font() != font:
+            app.setFont(font)
+    app.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    gc.collect()
+    app.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    app.processEvents()
 
 
 @pytest.fixture

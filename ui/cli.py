@@ -125,13 +125,17 @@ def _run_window(args: argparse.Namespace, started: float) -> int:
         window.files.set_path(path)
         window.files.add_recent(path)
     if not _open_classroom_files(window, args):
+        _discard(window)
         return 2
     if args.size:
         window.resize(*args.size)
     if args.screenshot:
         if args.present:
             _present_for_screenshot(window, args.size or SCREENSHOT_SIZE)
-        return _screenshot(app, window, args.screenshot, args.size)
+        try:
+            return _screenshot(app, window, args.screenshot, args.size)
+        finally:
+            _discard(window)
     if args.quit_after_paint:
         _quit_after_first_paint(app, window, started)
     reporter = ErrorReporter(window).install()
@@ -151,6 +155,14 @@ def _run_window(args: argparse.Namespace, started: float) -> int:
         return app.exec()
     finally:
         reporter.uninstall()
+
+
+def _discard(window) -> None:
+    """A window that was only rendered (or could not be used) goes away now rather than whenever
+    Python frees it: hidden at once and deleted by Qt at a safe point, never in a later paint."""
+    window.presentation.leave()  # it sets the application's font
+    window.hide()
+    window.deleteLater()
 
 
 def _open_classroom_files(window, args: argparse.Namespace) -> bool:

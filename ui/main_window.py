@@ -33,6 +33,7 @@ from ui.theme import ThemeController
 from ui.typography import Typography
 from ui.views.backward_view import BackwardView
 from ui.views.compare_view import CompareView
+from ui.views.cost_view import CostView
 from ui.views.depth_map_view import DepthMapView
 from ui.views.draw_view import DrawView
 from ui.views.explain_panel import ExplainPanel
@@ -42,6 +43,7 @@ from ui.views.interp_tabs import InterpTabs
 from ui.views.residual_view import ResidualStreamView
 from ui.views.sampling_view import SamplingView
 from ui.views.settings_dialog import SettingsDialog
+from ui.views.tiled_view import TiledView
 from ui.views.token_strip import TokenStrip
 from ui.views.training_panel import TrainingPanel
 from ui.views.transport import Transport
@@ -172,6 +174,8 @@ class MainWindow(QMainWindow):
         self.step_view.next_token().sigGenerateRequested.connect(self._generate_tokens)
         self.add_view("Sampling", lambda: SamplingView(bridge, self.generation,
                                                        self.explain_panel.show_calculation))
+        self.add_view("Cost of attention", lambda: CostView(bridge))
+        self.add_view("Tiled attention", lambda: TiledView(bridge))
         self.add_view("Draw", lambda: DrawView(bridge, self.edits.set_tokens))
         self.add_view("Image", lambda: ImageView(bridge))
         add_presets_menu(self)
@@ -411,5 +415,9 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.files.maybe_save():
             event.accept()
+            # The commands are deleted now, while all they refer to is alive, rather than by the
+            # stack's destructor whenever Python's garbage collector gets to it (after the commands'
+            # own Python halves may have gone: a crash in QUndoStack::clear).
+            self.undo_stack.clear()
         else:
             event.ignore()

@@ -54,14 +54,41 @@ def relu(x: float) -> float:
     return x if x > 0 else 0.0
 
 
-def may_attend(kind: str, q: int, k: int, window: int) -> bool:
+def may_attend(kind: str, q: int, k: int, n_k: int, cfg) -> bool:
+    """Whether query q sees key k (of n_k). `kind` is causal, full, or "decoder-" / "encoder-" and a pattern."""
     if kind == "causal":
         return k <= q
-    if kind == "decoder-window":
-        return q - window < k <= q
-    if kind == "encoder-window":
-        return abs(q - k) < window
-    return True  # full
+    if kind == "full":
+        return True
+    form, pattern = kind.split("-", 1)
+    if form == "decoder" and k > q:
+        return False
+    gap = q - k if q > k else k - q
+    if gap < cfg.window:
+        return True
+    if pattern == "strided":
+        return gap % cfg.stride == 0
+    if pattern in ("global", "bigbird") and (k < cfg.n_global or (form == "encoder" and q < cfg.n_global)):
+        return True
+    if pattern == "bigbird":
+        return k in bigbird_random(form, q, n_k, cfg)
+    return False
+
+
+def bigbird_random(form: str, q: int, n_k: int, cfg) -> list[int]:
+    """Query q's random keys: from the keys not already kept (in increasing order), `n_random` of them
+    drawn without replacement by numpy's generator seeded with (random_seed, q): the pattern's definition."""
+    last = q if form == "decoder" else n_k - 1
+    candidates = []
+    for k in range(min(last, n_k - 1) + 1):
+        gap = q - k if q > k else k - q
+        if gap < cfg.window or k < cfg.n_global or (form == "encoder" and q < cfg.n_global):
+            continue
+        candidates.append(k)
+    take = min(cfg.n_random, len(candidates))
+    if not take:
+        return []
+    return [int(x) for x in np.random.default_rng([cfg.random_seed, q]).choice(candidates, take, replace=False)]
 
 
 # --- the model ---
@@ -99,10 +126,13 @@ class NaiveTransformer:
             self.rec(a + "hook_rot_q", q)
             self.rec(a + "hook_rot_k", k)
         nq, nk = len(xq), len(xkv)
+        if kind.endswith("linear"):
+            z = self.linear_attention(a, q, k, v, causal=kind.startswith("decoder"))
+            return self.heads_out(a, z, nq)
         raw = [[[sum(q[i][h][e] * k[j][h][e] for e in range(d_head)) for j in range(nk)]
                 for i in range(nq)] for h in range(n_heads)]  # [head][q][k]
         scaled = [[[s / math.sqrt(d_head) for s in row] for row in grid] for grid in raw]
-        masked = [[[scaled[h][i][j] if may_attend(kind, i, j, cfg.window) else NEG_INF for j in range(nk)]
+        masked = [[[scaled[h][i][j] if may_attend(kind, i, j, nk, cfg) else NEG_INF for j in range(nk)]
                    for i in range(nq)] for h in range(n_heads)]
         pattern = [[softmax(row) for row in grid] for grid in masked]
         self.rec(a + "hook_scores_raw", raw)
@@ -112,10 +142,53 @@ class NaiveTransformer:
         z = [[[sum(pattern[h][i][j] * v[j][h][e] for j in range(nk)) for e in range(d_head)]
               for h in range(n_heads)] for i in range(nq)]  # [q][head][d_head]
         self.rec(a + "hook_z", z)
+        return self.heads_out(a, z, nq)
+
+    def heads_out(self, a: str, z, nq: int) -> list[list[float]]:
+        n_heads, d_head = self.cfg.n_heads, self.cfg.d_head
         concat = [[z[i][h][e] for h in range(n_heads) for e in range(d_head)] for i in range(nq)]
         self.rec(a + "hook_concat", concat)
         w_o = [self.p[a + "W_O"][c // d_head][c % d_head] for c in range(n_heads * d_head)]  # [h·d_head][d_model]
         return [vec_add(vec_mat(row, w_o), self.p[a + "b_O"]) for row in concat]
+
+    def linear_attention(self, a: str, q, k, v, causal: bool):
+        """Katharopoulos et al. (2020) as a recurrent network: read one token at a time into S and z."""
+        n_heads, d = self.cfg.n_heads, self.cfg.d_head
+        n = len(q)
+
+        def phi(x):
+            return x + 1.0 if x > 0 else math.exp(x)
+
+        fq = [[[phi(x) for x in vec] for vec in heads] for heads in q]
+        fk = [[[phi(x) for x in vec] for vec in heads] for heads in k]
+        states, sums, outs = [], [], []
+        for i in range(n):
+            s_rows, z_rows, o_rows = [], [], []
+            for h in range(n_heads):
+                seen = range(i + 1) if causal else range(n)
+                s = [[sum(fk[j][h][r] * v[j][h][c] for j in seen) for c in range(d)] for r in range(d)]
+                zs = [sum(fk[j][h][r] for j in seen) for r in range(d)]
+                den = sum(fq[i][h][r] * zs[r] for r in range(d))
+                o_rows.append([sum(fq[i][h][r] * s[r][c] for r in range(d)) / den for c in range(d)])
+                s_rows.append([s[r][c] for r in range(d) for c in range(d)])
+                z_rows.append(zs)
+            states.append(s_rows)
+            sums.append(z_rows)
+            outs.append(o_rows)
+        weights = []
+        for h in range(n_heads):
+            grid = []
+            for i in range(n):
+                row = [sum(fq[i][h][r] * fk[j][h][r] for r in range(d)) if (j <= i or not causal) else 0.0
+                       for j in range(n)]
+                grid.append([x / sum(row) for x in row])
+            weights.append(grid)
+        quadratic = [[[sum(weights[h][i][j] * v[j][h][c] for j in range(n)) for c in range(d)]
+                      for h in range(n_heads)] for i in range(n)]
+        for name, value in (("phi_q", fq), ("phi_k", fk), ("kv_state", states), ("k_sum", sums), ("z", outs),
+                            ("linear_weights", weights), ("z_quadratic", quadratic)):
+            self.rec(a + "hook_" + name, value)
+        return outs
 
     def rope(self, x):
         d_head = self.cfg.d_head
@@ -244,18 +317,15 @@ class NaiveTransformer:
 
     def run(self, ids, temperature: float, target_ids=None) -> dict[str, np.ndarray]:
         cfg = self.cfg
-        window = "encoder-window" if cfg.attention == "window" else "full"
+        pattern = cfg.attention not in ("causal", "full")
+        enc_kind = f"encoder-{cfg.attention}" if pattern else "full"
+        dec_kind = f"decoder-{cfg.attention}" if pattern else "causal"
         if cfg.arch == "encoder-decoder":
-            enc = self.stack("encoder.", ids, window)
-            dec_kind = "decoder-window" if cfg.attention == "window" else "causal"
+            enc = self.stack("encoder.", ids, enc_kind)
             x = self.stack("decoder.", target_ids, dec_kind, enc_out=enc)
             u = "decoder.unembed."
         else:
-            if cfg.arch == "encoder":
-                kind = window
-            else:
-                kind = "decoder-window" if cfg.attention == "window" else "causal"
-            x = self.stack("", ids, kind)
+            x = self.stack("", ids, enc_kind if cfg.arch == "encoder" else dec_kind)
             u = "unembed."
         logits = [vec_add(vec_mat(row, self.p[u + "W_U"]), self.p[u + "b_U"]) for row in x]
         self.rec("logits", logits)

@@ -179,6 +179,10 @@ def _configs():
                                                  ("sinusoidal", "learned", "rope", "none"), ("relu", "gelu")):
         for att in attentions[arch]:
             yield dict(arch=arch, positional=pos, norm="pre", activation=act, residual=res, attention=att)
+    for att, arch, pos in itertools.product(("strided", "global", "bigbird", "linear"),
+                                            ("decoder", "encoder", "encoder-decoder"),
+                                            ("sinusoidal", "rope")):
+        yield dict(arch=arch, positional=pos, norm="pre", activation="gelu", residual="standard", attention=att)
 
 
 CONFIGS = list(_configs())

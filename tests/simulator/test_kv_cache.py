@@ -13,7 +13,10 @@ TEXT = "abcdefghijjihgfedcbaacegibdfhjabcdefghijab"
 
 @pytest.mark.parametrize("kw", [{}, {"positional": "rope"}, {"positional": "learned"},
                                 {"attention": "window", "window": 3}, {"residual": "denseformer"},
-                                {"norm": "post"}, {"residual": "none"}, {"positional": "none"}])
+                                {"norm": "post"}, {"residual": "none"}, {"positional": "none"},
+                                {"attention": "strided", "window": 2, "stride": 3},
+                                {"attention": "global", "window": 2, "n_global": 2},
+                                {"attention": "bigbird", "window": 2, "n_global": 1, "n_random": 2}])
 def test_every_step_equals_a_full_rerun_bit_for_bit(kw):
     cfg = ModelConfig(vocab=tuple("abcdefghij"), tokenization="char", n_ctx=40, d_model=32, n_heads=4,
                       d_mlp=64, **kw)
@@ -95,3 +98,14 @@ def test_big_weights_in_bigger_blocks_still_match_bit_for_bit():
         full = model.run(TEXT[:n])
         for name in full:
             assert np.array_equal(full[name], trace[name]), (n, name)
+
+
+def test_linear_attention_says_it_has_no_cache_and_an_append_still_equals_a_full_run():
+    cfg = ModelConfig(vocab=tuple("abcdefghij"), tokenization="char", n_ctx=40, attention="linear")
+    model = Transformer(cfg, seed=1)
+    trace = model.run(TEXT[:5])
+    with pytest.raises(CacheMiss, match="running state S"):
+        append(model, trace, TEXT[:6])
+    grown, _ = model.rerun(trace, tokens=TEXT[:6])
+    full = model.run(TEXT[:6])
+    assert all(np.array_equal(full[name], grown[name]) for name in full)

@@ -20,6 +20,9 @@ CONFIGS = {
     "denseformer": ModelConfig(residual="denseformer"),
     "attnres": ModelConfig(residual="attnres"),
     "block_attnres": ModelConfig(residual="block_attnres", depth_blocks=2, n_layers=2),
+    "linear": ModelConfig(attention="linear", positional="rope"),
+    "encoder-linear": ModelConfig(arch="encoder", attention="linear", n_layers=1),
+    "bigbird": ModelConfig(arch="encoder", attention="bigbird", window=2, n_global=1, n_random=2),
 }
 
 

@@ -55,7 +55,8 @@ SETTINGS = {
     "n_layers": [1, 2, 3], "n_heads": [1, 2, 4], "d_model": [8, 16, 24], "d_mlp": [16, 32, 64],
     "n_ctx": [4, 6, 8, 10], "window": [1, 2, 3], "depth_blocks": [1, 2, 3], "init_scale": [0.5, 1.0, 3.0],
     "arch": ["decoder", "encoder", "encoder-decoder"], "positional": ["sinusoidal", "learned", "rope", "none"],
-    "norm": ["pre", "post", "none"], "activation": ["relu", "gelu"], "attention": ["causal", "full", "window"],
+    "norm": ["pre", "post", "none"], "activation": ["relu", "gelu"],
+    "attention": ["causal", "full", "window", "strided", "global", "bigbird"],
     "residual": ["standard", "none", "denseformer", "attnres", "block_attnres"],
 }
 

@@ -88,6 +88,30 @@ def test_a_model_too_large_to_build_keeps_ok_disabled(qtbot):
     assert not dialog.buttons.button(QDialogButtonBox.StandardButton.Ok).isEnabled()
 
 
+@pytest.mark.parametrize("attention, fields_used", [
+    ("strided", {"window", "stride"}), ("global", {"window", "n_global"}),
+    ("bigbird", {"window", "n_global", "n_random", "random_seed"}), ("linear", set()), ("causal", set()),
+])
+def test_attention_patterns_are_offered_with_their_fields(dialog, attention, fields_used):
+    dialog.editors["attention"].setCurrentText(attention)
+    assert dialog.editors["attention"].currentText() == attention
+    pattern_fields = {"window", "stride", "n_global", "n_random", "random_seed"}
+    assert {f for f in pattern_fields if dialog.editors[f].isEnabled()} == fields_used
+    assert ok(dialog) and dialog.config().attention == attention
+
+
+def test_a_pattern_setting_that_makes_no_sense_disables_ok(dialog):
+    dialog.editors["attention"].setCurrentText("strided")
+    dialog.editors["stride"].setValue(1)
+    assert "stride ≥ 2" in dialog.message.text() and not ok(dialog)
+    dialog.editors["stride"].setValue(3)
+    dialog.editors["attention"].setCurrentText("bigbird")
+    dialog.editors["n_random"].setValue(2)
+    dialog.editors["random_seed"].setValue(5)
+    cfg = dialog.config()
+    assert (cfg.attention, cfg.stride, cfg.n_random, cfg.random_seed) == ("bigbird", 3, 2, 5)
+
+
 def test_a_seed_beyond_the_dialog_is_explained_not_raised(qtbot):
     dialog = SettingsDialog(ModelConfig(), seed=2**40)
     qtbot.addWidget(dialog)

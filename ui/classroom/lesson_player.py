@@ -41,7 +41,7 @@ TRY_NEXT = ("change a token in the strip above and step through again, or open t
 # a stop's "view" (simulator.lessons.VIEWS) → the title of the tab showing it (the view state's "tab")
 VIEW_TABS = {"step": "Step", "residual": "Residual stream", "depth": "Depth attention",
              "compare": "Compare residuals", "training": "Training", "gradients": "Gradients",
-             "backward": "Backward pass"}
+             "backward": "Backward pass", "cost": "Cost of attention", "tiled": "Tiled attention"}
 
 
 def lesson_ref(path: str) -> str:

@@ -6,6 +6,7 @@ a heatmap cell can be turned back into the full index of the step's value.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -125,6 +126,12 @@ def labels_for(trace: Trace, name: str, shape: tuple[int, int],
     indices = [str(j) for j in range(n_cols)]
     if node.group == ATTENTION_CHAIN:
         return query_key_labels(trace, name)
+    if node.role == "linear_weights":  # linear attention's quadratic form: [head, q_pos, k_pos]
+        return (token_labels(trace, position_source(trace, node.inputs[0])),
+                token_labels(trace, position_source(trace, node.inputs[1])))
+    if node.role == "kv_state":  # row i is S_i row by row: column r·d + c is S_i[r, c]
+        d = math.isqrt(n_cols)
+        return token_labels(trace, position_source(trace, name)), [f"{r},{c}" for r in range(d) for c in range(d)]
     if node.group == DEPTH_CHAIN and node.axes[0] == "source":
         return depth_source_labels(trace, node), token_labels(trace, name)
     rows = token_labels(trace, position_source(trace, name))
@@ -148,7 +155,12 @@ def thin(labels: list[str], k: int) -> list[str]:
 ROLE_NAMES = {"attn_out": "Output projection W_O", "mlp_pre": "MLP: expand (W_in)",
               "mlp_out": "MLP: project back (W_out)", "logits": "Unembed → logits", "q": "Queries Q",
               "k": "Keys K", "v": "Values V", "depth_weights": "Depth attention: softmax over sources",
-              "embed_pos": "Embedding + position"}
+              "embed_pos": "Embedding + position", "phi_q": "Linear attention: feature map φ(q) = elu(q) + 1",
+              "phi_k": "Linear attention: feature map φ(k) = elu(k) + 1",
+              "kv_state": "Linear attention: running state S", "k_sum": "Linear attention: running sum z",
+              "linear_z": "Linear attention: output φ(q)·S ÷ φ(q)·z",
+              "linear_weights": "Linear attention, the quadratic way: weights",
+              "z_quadratic": "Linear attention, the quadratic way: weights · V"}
 OP_NAMES = {
     "embed": "Token embedding", "pos_sinusoidal": "Positional encoding (sinusoidal)",
     "pos_learned": "Positional encoding (learned)", "layernorm": "LayerNorm",

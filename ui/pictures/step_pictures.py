@@ -29,6 +29,8 @@ from ui.pictures.slicing import (
 
 ATTENTION_ROLES = ("scores", "scaled", "mask", "pattern")  # the attention chain, in order
 DEPTH_ROLES = ("depth_logits", "depth_weights", "depth_mixed")  # an attention over depth, in order
+# linear attention's steps, each with its own picture
+LINEAR_ROLES = ("phi_q", "phi_k", "kv_state", "k_sum", "linear_z", "linear_weights", "z_quadratic")
 MAX_OUTLINED = 1024  # more changed cells than this are flagged in the title instead of outlined
 MAX_ALL_LINES = 24  # longer inputs draw one query's attention lines (the last, or the clicked one)
 # A weight matrix beside the activations it multiplies is drawn with smaller cells, and no
@@ -38,6 +40,21 @@ PARAM_WEIGHT = 0.5
 CURRENT_WEIGHT = 1.25  # the step being explained is drawn larger than its inputs
 MASK_NOTES = {"causal": "hide the future\n(−∞)", "window": "hide the future\nand the far past", "window-full":
               "hide far tokens", "full": "nothing hidden"}
+
+
+def mask_note(attrs) -> str:
+    """What a mask keeps, in a few words beside its picture (the seed of BigBird's random keys too)."""
+    kind = attrs.get("kind", "")
+    base, causal = kind.removesuffix("-full"), not kind.endswith("-full")
+    past = "hide the future;\nkeep " if causal else "keep "
+    w, g = attrs.get("window"), attrs.get("n_global")
+    if base == "strided":
+        return f"{past}window {w}\n+ keys a multiple\nof {attrs.get('stride')} away"
+    if base == "global":
+        return f"{past}window {w}\n+ {g} global"
+    if base == "bigbird":
+        return f"{past}window {w}, {g} global\n+ {attrs.get('n_random')} random (seed {attrs.get('random_seed')})"
+    return MASK_NOTES.get(kind, "")
 class _Ctx:
     """What every picture builder reads: the trace, parameters, edit changes, head."""
 
@@ -109,6 +126,8 @@ def build_picture(trace: Trace, model: Transformer, changes: Mapping[str, np.nda
     elif node.group == ATTENTION_CHAIN:
         kind, rows = "attention", _attention(ctx, node, focus)
         return Picture(kind, step_title(trace, name), node.formula, rows, small=(0,))
+    elif node.role in LINEAR_ROLES:
+        kind, rows = "linear_attention", _linear_attention(ctx, node, focus)
     elif op == "mix":
         kind, rows = "mix", _mix(ctx, node)
     elif op == "concat":
@@ -231,8 +250,8 @@ def _attention(ctx: _Ctx, node, focus: int | None) -> list[list[Item]]:
                            ctx.panel(k, f"Kᵀ (head {h})", head=h, transpose=True)]
         big.append(Symbol("="))
     else:
-        mask_note = MASK_NOTES.get(ctx.node(masked).attrs.get("kind"), "")
-        note = {1: f"√{sqrt_d ** 2:g} = {sqrt_d:.2f}", 2: f"mask:\n{mask_note}", 3: "softmax\nper row"}[here]
+        note = {1: f"√{sqrt_d ** 2:g} = {sqrt_d:.2f}", 2: f"mask:\n{mask_note(ctx.node(masked).attrs)}",
+                3: "softmax\nper row"}[here]
         name = {1: "scores ", 2: "scaled ", 3: "unmasked " if unmasked else "masked "}[here]
         big = [ctx.panel(chain[here - 1], f"{name}(head {h})", head=h), Symbol(ops[here - 1].text, note)]
     big.append(ctx.panel(node.name, f"{titles[here] if here else 'scores'} (head {h})", current=True, head=h))
@@ -257,6 +276,52 @@ def _mix(ctx: _Ctx, node) -> list[list[Item]]:
              ctx.panel(v, f"V (head {h})", head=h),
              Symbol("="),
              ctx.panel(node.name, f"z (head {h})", current=True, head=h)]]
+
+
+def _linear_attention(ctx: _Ctx, node, focus: int | None) -> list[list[Item]]:
+    """Linear attention's steps: φ, the running sums S and z growing a row per token, the output read
+    from them, and the quadratic form beside it with the largest difference from the recurrent output."""
+    h, a = ctx.head, node.name.rsplit(".", 1)[0] + "."
+    op = node.op
+    if op == "feature_map":
+        letter = node.role.removeprefix("phi_")
+        return [[ctx.panel(node.inputs[0], f"{letter} (head {h})", head=h), Symbol("φ", "elu(x) + 1\n(always > 0)"),
+                 ctx.panel(node.name, f"φ({letter}) (head {h})", current=True, head=h)]]
+    if op == "kv_state":
+        state = ctx.panel(node.name, f"S, one row per token (head {h})", current=True, head=h)
+        d = ctx.trace[node.inputs[0]].shape[-1]
+        last = state.values.shape[0] - 1
+        matrix = Panel(f"the memory after '{state.rows[last]}': S{last}", state.values[last].reshape(d, d),
+                       [str(r) for r in range(d)], [str(c) for c in range(d)], weight=PARAM_WEIGHT)
+        return [[ctx.panel(node.inputs[0], f"φ(k) (head {h})", head=h), Symbol("⊗", "outer product\nwith v"),
+                 ctx.panel(node.inputs[1], f"V (head {h})", head=h),
+                 Symbol("→", "running sum\nover tokens" if node.attrs["causal"] else "sum over\nall tokens"),
+                 state], [Symbol("=", "the last row as\nd_head × d_head"), matrix]]
+    if op == "k_sum":
+        return [[ctx.panel(node.inputs[0], f"φ(k) (head {h})", head=h),
+                 Symbol("Σ", "running sum\nover tokens" if node.attrs["causal"] else "sum over\nall tokens"),
+                 ctx.panel(node.name, f"z (head {h})", current=True, head=h)]]
+    if op == "linear_out":
+        phi_q, state, k_sum = node.inputs
+        return [[ctx.panel(phi_q, f"φ(q) (head {h})", head=h), Symbol("·", "read the\nstate S"),
+                 ctx.panel(state, f"S (head {h})", head=h), Symbol("÷", "φ(q)·z"),
+                 ctx.panel(k_sum, f"z (head {h})", head=h), Symbol("="),
+                 ctx.panel(node.name, f"output (head {h})", current=True, head=h)]]
+    if op == "linear_weights":
+        phi_q, phi_k = node.inputs
+        q_labels, k_labels = labels_for(ctx.trace, node.name, ctx.trace[node.name].shape[1:])
+        return [[ctx.panel(phi_q, f"φ(q) (head {h})", head=h), Symbol("×", "then ÷\nrow sum"),
+                 ctx.panel(phi_k, f"φ(k)ᵀ (head {h})", head=h, transpose=True), Symbol("="),
+                 ctx.panel(node.name, f"weights A (head {h})", current=True, head=h, kind="prob"),
+                 Lines(ctx.trace[node.name], q_labels, k_labels, lines_focus(focus, len(q_labels)))]]
+    weights, v = node.inputs  # the quadratic output z = A·V, shown equal to the recurrent one
+    recurrent = a + "hook_z"
+    diff = float(np.max(np.abs(ctx.trace[node.name] - ctx.trace[recurrent])))
+    return [[ctx.panel(weights, f"weights A (head {h})", head=h, kind="prob"), Symbol("×"),
+             ctx.panel(v, f"V (head {h})", head=h), Symbol("="),
+             ctx.panel(node.name, f"A·V (head {h})", current=True, head=h),
+             Symbol("=", f"the recurrent\noutput: largest\ndifference {diff:.0e}"),
+             ctx.panel(recurrent, f"φ(q)·S ÷ φ(q)·z (head {h})", head=h)]]
 
 
 def _head_bands(n_heads: int, d_head: int) -> tuple[tuple[int, int, int], ...]:

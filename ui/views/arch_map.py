@@ -68,8 +68,9 @@ def _label(kind: str, node, config) -> str:
         if node.sublayer == "cross_attn":
             return "Cross-attention"
         masked = node.stack != "encoder" and config.arch != "encoder" and config.attention != "full"
-        return ("Masked self-attention" if masked else "Self-attention") + (" + RoPE" if config.positional
-                                                                             == "rope" else "")
+        what = "Linear attention" if config.attention == "linear" else (
+            "Masked self-attention" if masked else "Self-attention")
+        return what + (" + RoPE" if config.positional == "rope" else "")
     if kind == "mlp":
         return f"MLP ({config.activation.upper()})"
     if kind == "depth":

@@ -21,7 +21,11 @@ from ui.messages import plain
 CHOICES = {"arch": cfg.ARCHS, "positional": cfg.POSITIONALS, "norm": cfg.NORMS, "activation": cfg.ACTIVATIONS,
            "attention": cfg.ATTENTIONS, "residual": cfg.RESIDUALS, "tokenization": cfg.TOKENIZATIONS}
 INT_RANGES = {"n_layers": (1, 48), "n_heads": (1, 64), "d_model": (1, 4096), "d_mlp": (1, 16384),
-              "n_ctx": (1, 1024), "window": (1, 1024), "depth_blocks": (1, 96)}
+              "n_ctx": (1, 1024), "window": (1, 1024), "depth_blocks": (1, 96), "stride": (1, 1024),
+              "n_global": (0, 1024), "n_random": (0, 1024), "random_seed": (0, 2**31 - 1)}
+# which attention choices read each pattern field (the editor is greyed out for the others)
+PATTERN_FIELDS = {"window": ("window", "strided", "global", "bigbird"), "stride": ("strided",),
+                  "n_global": ("global", "bigbird"), "n_random": ("bigbird",), "random_seed": ("bigbird",)}
 HELP = {
     "vocab": "The tokens the model knows, separated by spaces (for characters, write a space as ␣)",
     "n_layers": "How many Transformer blocks are stacked",
@@ -33,8 +37,14 @@ HELP = {
     "positional": "How positions are marked: sinusoidal, learned, rotary (rope) or none",
     "norm": "LayerNorm before each sublayer (pre), after the residual add (post), or none",
     "activation": "The MLP's non-linearity",
-    "attention": "Which keys a query may see: earlier ones (causal), all (full) or a local window",
-    "window": "With window attention: how many keys each query sees",
+    "attention": "Which keys a query may see: earlier ones (causal), all (full), a local window, a window plus "
+                 "strided keys (strided), plus global tokens (global), plus random keys (bigbird); or linear "
+                 "attention (no n×n grid). A decoder uses each pattern's causal form, an encoder its symmetric form",
+    "window": "window, strided, global, bigbird: how many nearest keys each query sees",
+    "stride": "strided: a query also sees every key a multiple of stride away",
+    "n_global": "global, bigbird: the first n_global tokens see and are seen by every token",
+    "n_random": "bigbird: random keys per query",
+    "random_seed": "bigbird: the seed of the random keys (the same keys every run)",
     "residual": "How sublayer outputs are combined across depth",
     "depth_blocks": "block_attnres only: the number of blocks the sublayers are grouped into",
     "norm_eps": "Added to the variance in LayerNorm so it never divides by zero",
@@ -183,6 +193,8 @@ class SettingsDialog(QDialog):
     def validate(self, *_) -> ModelConfig | None:
         """Check the settings; show why they are invalid and disable OK, or enable it."""
         values = self.values()
+        for name, users in PATTERN_FIELDS.items():
+            self.editors[name].setEnabled(values["attention"] in users)
         try:
             for name, value in values.items():
                 if isinstance(value, str) and name not in CHOICES:
