@@ -152,12 +152,27 @@ def _dwa(g, xs, ps, a, out):
     return [alpha[j] * g for j in range(len(xs))], [np.array([(g * x).sum() for x in xs])]
 
 
+def _patchify(g, xs, ps, a, out):
+    return [None], []  # the image is data, not a weight
+
+
+def _prepend_cls(g, xs, ps, a, out):
+    return [g[1:]], [g[0]]
+
+
+def _take_cls(g, xs, ps, a, out):
+    gx = np.zeros(xs[0].shape)
+    gx[:1] = g  # only [CLS] was read; the patches' final vectors get no gradient from the head
+    return [gx], []
+
+
 BACKWARD = {
     "embed": _embed, "pos_sinusoidal": _pos_sinusoidal, "pos_learned": _pos_learned, "add": _add,
     "layernorm": _layernorm, "proj_heads": _proj_heads, "rope": _rope, "scores": _scores,
     "scale": _scale, "mask": _mask, "softmax": _softmax, "mix": _mix, "concat": _concat,
     "linear": _linear, "act": _act, "probs": _probs, "depth_logits": _depth_logits,
-    "depth_mix": _depth_mix, "dwa": _dwa,
+    "depth_mix": _depth_mix, "dwa": _dwa, "patchify": _patchify, "prepend_cls": _prepend_cls,
+    "take_cls": _take_cls,
 }
 BACKWARD.update(linear_attention.BACKWARD)
 assert BACKWARD.keys() == FORWARD.keys()
@@ -170,9 +185,8 @@ def prepare(model, tokens, targets, mask=None) -> tuple[dict, np.ndarray, np.nda
 
     Raises `TokenError`/`ValueError` with a student-readable message on bad input.
     """
-    toks = model.tokens(tokens)
-    inputs = model._inputs(toks, 1.0)
-    n = len(toks[1] if isinstance(toks, tuple) else toks)
+    toks, inputs = model.encode(tokens)
+    n = 1 if "image" in inputs else len(toks[1] if isinstance(toks, tuple) else toks)  # a vit answers at [CLS]
     tgt = model.tokenizer.tokens(targets)
     if len(tgt) != n:
         raise ValueError(f"There are {n} input tokens but {len(tgt)} targets: give one target "

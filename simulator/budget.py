@@ -78,6 +78,12 @@ def _shape(op: str, xs: list[tuple], ps: list[tuple], attrs) -> tuple[tuple, int
         return (xs[0][0], xs[0][1] * xs[0][2]), 0
     if op == "linear":
         return (*xs[0][:-1], ps[0][-1]), math.prod(xs[0]) * ps[0][-1]
+    if op == "patchify":
+        return (cfg_patches(xs[0], attrs["patch"]), attrs["patch"] ** 2), 0
+    if op == "prepend_cls":
+        return (xs[0][0] + 1, xs[0][1]), 0
+    if op == "take_cls":
+        return (1, xs[0][1]), 0
     if op == "depth_logits":
         return (len(attrs["groups"]), xs[0][0]), len(attrs["groups"]) * math.prod(xs[0])
     if op == "depth_mix":
@@ -88,13 +94,19 @@ def _shape(op: str, xs: list[tuple], ps: list[tuple], attrs) -> tuple[tuple, int
     return big, len(xs) * math.prod(big)
 
 
+def cfg_patches(image: tuple, patch: int) -> int:
+    """How many patch×patch squares an image of shape `image` is cut into."""
+    return (image[0] // patch) * (image[1] // patch)
+
+
 def estimate(cfg: ModelConfig, n_tokens: int, n_target: int | None = None) -> Estimate:
     """The cost of running `cfg` on `n_tokens` tokens (an encoder-decoder: source and target lengths)."""
     graph = build_graph(cfg)
     params = param_shapes(cfg)
     n_target = n_tokens if n_target is None else n_target
     shapes: dict[str, tuple] = {"input_ids": (n_tokens,), "encoder.input_ids": (n_tokens,),
-                                "decoder.input_ids": (n_target,), "temperature": ()}
+                                "decoder.input_ids": (n_target,), "temperature": (),
+                                "image": (cfg.image_size, cfg.image_size)}
     trace = attention = largest = work = 0
     for node in graph.nodes:
         shape, madds = _shape(node.op, [shapes[i] for i in node.inputs], [params[p] for p in node.params],

@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, fields, replace
 
-ARCHS = ("decoder", "encoder", "encoder-decoder")
+ARCHS = ("decoder", "encoder", "encoder-decoder", "vit")
 POSITIONALS = ("sinusoidal", "learned", "rope", "none")
 NORMS = ("pre", "post", "none")
 ACTIVATIONS = ("relu", "gelu")
@@ -44,11 +44,30 @@ class ModelConfig:
     norm_eps: float = 1e-5
     tokenization: str = "word"  # word (split on whitespace) | char (one token per character)
     init_scale: float = 1.0  # multiplies every random initial weight
+    image_size: int = 8  # vit only: the side of the square grey image, in pixels
+    patch: int = 2  # vit only: the side of one square patch (one token), in pixels
+    n_classes: int = 10  # vit only: how many classes the head scores (the vocabulary names them)
     allow_future: bool = False  # let a decoder use full attention: it sees the future (a demonstration)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "vocab", tuple(self.vocab))
+        if self.arch == "vit" and isinstance(self.n_classes, int) and isinstance(self.image_size, int) \
+                and isinstance(self.patch, int) and self.patch >= 1:
+            # an image model's "vocabulary" is its class names, and its length is [CLS] + the patches
+            if self.vocab == DEFAULT_VOCAB:
+                object.__setattr__(self, "vocab", tuple(str(i) for i in range(self.n_classes)))
+            object.__setattr__(self, "n_ctx", self.n_patches + 1)
         self._validate()
+
+    @property
+    def n_patches(self) -> int:
+        """vit only: how many patches (tokens besides [CLS]) one image is cut into."""
+        return (self.image_size // self.patch) ** 2
+
+    @property
+    def patch_pixels(self) -> int:
+        """vit only: the length of one flattened patch, patch × patch."""
+        return self.patch * self.patch
 
     @property
     def d_head(self) -> int:
@@ -72,7 +91,7 @@ class ModelConfig:
             if value not in choices:
                 raise ValueError(f"{name} must be one of {', '.join(choices)}; got {value!r}.")
         for name in ("n_layers", "n_heads", "d_model", "d_mlp", "n_ctx", "window", "depth_blocks", "stride",
-                     "n_global", "n_random", "random_seed"):
+                     "n_global", "n_random", "random_seed", "image_size", "patch", "n_classes"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int):
                 raise ValueError(f"{name} must be a whole number; got {value!r}.")
@@ -137,6 +156,8 @@ class ModelConfig:
             raise ValueError("The decoder of an encoder-decoder is causal: use causal attention or a pattern "
                              "(window, strided, global, bigbird, linear): the decoder takes its causal form, the "
                              "encoder its symmetric form, and causal leaves the encoder full attention.")
+        if self.arch == "vit":
+            self._validate_vit()
         if self.residual in DEPTH_MODES:
             if self.norm != "pre":
                 raise ValueError(f"The {self.residual} residual mode mixes sublayer outputs before each norm, "
@@ -152,6 +173,30 @@ class ModelConfig:
         if not (isinstance(self.init_scale, (int, float)) and 0 <= self.init_scale <= 100):
             raise ValueError(f"init_scale must be between 0 and 100; got {self.init_scale!r}.")
 
+    def _validate_vit(self) -> None:
+        """The Vision Transformer's own rules (Dosovitskiy et al., 2021)."""
+        if not 2 <= self.image_size <= 64:
+            raise ValueError(f"image_size must be between 2 and 64 pixels; got {self.image_size}.")
+        if not 1 <= self.patch <= self.image_size or self.image_size % self.patch:
+            raise ValueError(f"patch ({self.patch}) must divide image_size ({self.image_size}): the image is cut "
+                             "into equal square patches with nothing left over.")
+        if self.n_classes < 2:
+            raise ValueError(f"n_classes must be at least 2: a classifier chooses between classes; "
+                             f"got {self.n_classes}.")
+        if len(self.vocab) != self.n_classes:
+            raise ValueError(f"An image model names its {self.n_classes} classes in vocab; "
+                             f"got {len(self.vocab)} names.")
+        if self.attention not in ("full", "window"):
+            raise ValueError("A Vision Transformer sees the whole image at once: there is no 'later' patch to "
+                             "hide, so use attention='full' (or 'window').")
+        if self.positional != "learned":
+            raise ValueError("This Vision Transformer learns one position vector per patch (positional='learned'), "
+                             "as Dosovitskiy et al. (2021) do: that is how it finds the 2-D layout by itself.")
+        if self.norm != "pre":
+            raise ValueError("This Vision Transformer is pre-LN (norm='pre'): its head reads the final "
+                             "LayerNorm of [CLS].")
+        if self.residual != "standard":
+            raise ValueError("The Vision Transformer uses the standard residual stream (residual='standard').")
     @property
     def warning(self) -> str:
         """A warning to show with this model ('' if none)."""

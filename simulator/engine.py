@@ -167,6 +167,11 @@ class Session(Observable):
         return self.trace.tokens
 
     @property
+    def input(self):
+        """What the model reads: its tokens, or an image model's image [row, col]."""
+        return self.trace.input("image") if self.model.config.arch == "vit" else self.trace.tokens
+
+    @property
     def temperature(self) -> float:
         return self.trace.temperature
 
@@ -230,7 +235,7 @@ class Session(Observable):
 
     def set_model(self, model: Transformer, tokens=None) -> None:
         """Swap in another model (a new config, a loaded file); tokens default to the current ones."""
-        trace = model.run(self.tokens if tokens is None else tokens, temperature=self.temperature)
+        trace = model.run(self.input if tokens is None else tokens, temperature=self.temperature)
         self.model = model
         self._apply(trace, {})
 
@@ -275,7 +280,8 @@ class BackwardWalk(Cursor):
     @property
     def job(self):
         """(tokens, targets, mask) of the loss, or None when there is nothing to predict."""
-        return next_token_targets(self.session.tokens, self.session.model.config.arch)
+        s = self.session
+        return next_token_targets(s.input, s.model.config.arch, s.trace["probs"][-1])
 
     @property
     def message(self) -> str:

@@ -226,13 +226,34 @@ def _dwa(t: _At) -> str:
             f"{dot_terms(t.ps[0], np.array([x[p, j] for x in t.xs]))} = {t.result}")
 
 
+def _patchify(t: _At) -> str:
+    i, k = t.index
+    size = t.a["patch"]
+    row, col = divmod(i, t.xs[0].shape[1] // size)
+    y, x = row * size + k // size, col * size + k % size
+    return (f"{t.lhs} = image[{y}, {x}] ÷ {t.a['pixel_max']:g} (pixel {k} of patch ({row}, {col})) = "
+            f"{fmt(t.xs[0][y, x])} ÷ {t.a['pixel_max']:g} = {t.result}")
+
+
+def _prepend_cls(t: _At) -> str:
+    p, j = t.index
+    if p == 0:
+        return f"{t.lhs} = cls[{j}] (the learned [CLS] vector comes first) = {t.result}"
+    return f"{t.lhs} = {label(t.node.inputs[0], (p - 1, j))} (patch {p - 1}, one place later) = {t.result}"
+
+
+def _take_cls(t: _At) -> str:
+    return f"{t.lhs} = {label(t.node.inputs[0], (0, t.index[1]))} (the [CLS] row) = {t.result}"
+
+
 # op name -> how one number of its output is written out (every op of `ops.FORWARD` has one)
 EXPLAIN = {
     "embed": _embed, "pos_sinusoidal": _pos_sinusoidal, "pos_learned": _pos_learned, "add": _add,
     "layernorm": _layernorm, "proj_heads": _proj_heads, "rope": _rope, "scores": _scores,
     "scale": _scale, "mask": _mask, "softmax": _softmax, "mix": _mix, "concat": _concat,
     "linear": _linear, "act": _act, "probs": _probs, "depth_logits": _depth_logits,
-    "depth_mix": _depth_mix, "dwa": _dwa,
+    "depth_mix": _depth_mix, "dwa": _dwa, "patchify": _patchify, "prepend_cls": _prepend_cls,
+    "take_cls": _take_cls,
 }
 
 

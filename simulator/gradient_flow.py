@@ -44,6 +44,9 @@ FORMULAS = {
                     "r_i = RMSNorm(v_i);  ∂L/∂{p0} = Σ_i,pos ∂L/∂{out}_i · r_i",
     "depth_mix": "∂L/∂α_i = ∂L/∂{out} · v_i;  ∂L/∂v_i = α_i · ∂L/∂{out}",
     "dwa": "∂L/∂{p0}_j = Σ ∂L/∂{out} ⊙ X_j;  ∂L/∂X_j = {p0}_j · ∂L/∂{out}",
+    "patchify": "no parameters: the image is data, the gradient stops here",
+    "prepend_cls": "∂L/∂{p0} = ∂L/∂{out}[0];  ∂L/∂{x} = ∂L/∂{out}[1:]",
+    "take_cls": "∂L/∂{x}[0] = ∂L/∂{out};  ∂L/∂{x}[patches] = 0",
 }
 
 DESCRIPTIONS = {
@@ -72,6 +75,10 @@ DESCRIPTIONS = {
                     "earlier output it was compared with.",
     "depth_mix": "Each earlier output gets the gradient times its weight; each weight gets how well its "
                  "output lines up with the gradient.",
+    "patchify": "Cutting the image into patches has no weights, so nothing is updated here.",
+    "prepend_cls": "The [CLS] row's gradient goes to the learned [CLS] vector; the other rows go back to "
+                   "their patches.",
+    "take_cls": "Only [CLS] was read by the head, so only its row gets a gradient.",
     "dwa": "Each block's output gets the gradient times its α; each α gets how well its block's output "
            "lines up with the gradient.",
 }
@@ -149,14 +156,17 @@ def steps_from_grads(model: Transformer, grads) -> list[BackwardStep]:
             for n in reversed(model.graph.nodes)]
 
 
-def next_token_targets(tokens, arch: str = "decoder"):
+def next_token_targets(tokens, arch: str = "decoder", predicted=None):
     """(tokens, targets, mask) of the loss on an input: what each position should predict.
 
     A decoder's position p predicts the token after it (so does the decoder side of an
     encoder-decoder); the last position has no next token and counts for nothing. An
     encoder sees the whole input, so its target is the input itself. None when nothing
-    is left to predict (a single token).
+    is left to predict (a single token). An image model (`tokens` is then its image) is asked
+    for the class it reads now: `predicted` holds its class probabilities.
     """
+    if arch == "vit":  # an image (pass the session's input) whose target is the class the model reads now
+        return tokens, [str(int(np.argmax(predicted)))], [True]
     side = tokens[1] if isinstance(tokens, tuple) else tokens
     if arch == "encoder":
         return tokens, list(side), [True] * len(side)

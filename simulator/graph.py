@@ -26,6 +26,7 @@ from types import MappingProxyType
 from . import patterns
 from .config import DEPTH_MODES, ModelConfig
 from .step_text import step_text
+from .vision import PIXEL_MAX
 
 ATTENTION_CHAIN = "attention chain"  # the [head, q_pos, k_pos] grids from scores to pattern
 DEPTH_CHAIN = "depth chain"  # an attention over depth: its logits, weights and mix
@@ -94,7 +95,7 @@ class _Builder:
         self.params: dict[str, ParamSpec] = {}
         self.where: dict = {}  # layer, stack and sublayer of the nodes being added
         self.sizes = {"vocab": cfg.d_vocab, "d_model": cfg.d_model, "head": cfg.n_heads, "d_head": cfg.d_head,
-                      "d_mlp": cfg.d_mlp, "pos": cfg.n_ctx}
+                      "d_mlp": cfg.d_mlp, "pos": cfg.n_ctx, "patch": cfg.n_patches, "pixel": cfg.patch_pixels}
 
     def add(self, name, op, inputs, params=(), attrs=None, *, role, axes=TOKENS, group=None, facts=None,
             text_key=None, **kw) -> str:
@@ -293,6 +294,23 @@ def _embedding(bld: _Builder, p: str) -> str:
     return bld.add(f"{p}blocks.0.hook_resid_pre", "add", [embed, pos], role="embed_pos", major=True, layer=0)
 
 
+def _patch_embedding(bld: _Builder, p: str) -> str:
+    """A Vision Transformer's input (Dosovitskiy et al., 2021): patches → vectors, [CLS] first, positions added."""
+    cfg = bld.cfg
+    bld.at(stack="", sublayer="embed")
+    patches = bld.add("hook_patches", "patchify", ["image"], attrs={"patch": cfg.patch, "pixel_max": PIXEL_MAX},
+                      role="patches", axes=("patch", "pixel"))
+    w_p = bld.param("embed.W_patch", ("pixel", "d_model"), "fan_in", fan_in=cfg.patch_pixels)
+    b_p = bld.param("embed.b_patch", ("d_model",), "zeros")
+    embed = bld.add("hook_patch_embed", "linear", [patches], [w_p, b_p], role="patch_embed",
+                    axes=("patch", "d_model"))
+    cls = bld.param("embed.cls", ("d_model",), "normal")
+    tokens = bld.add("hook_embed", "prepend_cls", [embed], [cls], role="cls_prepend")
+    w_pos = bld.param("pos_embed.W_pos", ("pos", "d_model"), "normal")
+    pos = bld.add("hook_pos_embed", "pos_learned", [tokens], [w_pos], role="pos_learned", text_key="pos_patch")
+    return bld.add("blocks.0.hook_resid_pre", "add", [tokens, pos], role="embed_pos", major=True, layer=0)
+
+
 def _block(bld: _Builder, p: str, layer: int, x: str, kind: str, enc_out: str | None, outputs: list[str]) -> str:
     """One block as its residual stream; returns resid_post. `outputs` collects the sublayer outputs."""
     b = f"{p}blocks.{layer}."
@@ -328,10 +346,10 @@ def _depth_block(bld: _Builder, p: str, layer: int, kind: str, outputs: list[str
     outputs.append(bld.sublayer(b, "mlp", "ln2", x, lambda h: bld.mlp(b, h)))
 
 
-def _stack(bld: _Builder, p: str, kind: str, enc_out: str | None) -> str:
+def _stack(bld: _Builder, p: str, kind: str, enc_out: str | None, embedding=_embedding) -> str:
     """One stack of blocks; returns the name of its final (normalised) output."""
     cfg = bld.cfg
-    x = _embedding(bld, p)
+    x = embedding(bld, p)
     outputs = [x]  # v_0, v_1, … : the embedding and each sublayer's output
     if cfg.residual in ("attnres", "block_attnres"):
         for layer in range(cfg.n_layers):
@@ -362,14 +380,21 @@ def build_graph(cfg: ModelConfig) -> Graph:
         enc = _stack(bld, "encoder.", patterns.kind_for(cfg.attention, False), None)
         x = _stack(bld, "decoder.", patterns.kind_for(cfg.attention, True), enc)
         unembed, inputs = "decoder.unembed.", ("encoder.input_ids", "decoder.input_ids", "temperature")
+    elif cfg.arch == "vit":  # an encoder over patches whose class head reads the final LayerNorm of [CLS]
+        x = _stack(bld, "", "window-full" if cfg.attention == "window" else "full", None, _patch_embedding)
+        x = bld.add("hook_cls", "take_cls", [x], role="cls_out")
+        unembed, inputs = "unembed.", ("image", "temperature")
     else:
         x = _stack(bld, "", patterns.kind_for(cfg.attention, cfg.arch == "decoder"), None)
         unembed, inputs = "unembed.", ("input_ids", "temperature")
     bld.at(sublayer="final")
     w_u = bld.param(unembed + "W_U", ("d_model", "vocab"), "fan_in", fan_in=cfg.d_model)
     b_u = bld.param(unembed + "b_U", ("vocab",), "zeros")
-    bld.add("logits", "linear", [x], [w_u, b_u], role="logits", axes=("pos", "vocab"), major=True)
-    bld.add("probs", "probs", ["logits", "temperature"], role="probs", axes=("pos", "vocab"), major=True)
+    vit = "_cls" if cfg.arch == "vit" else ""
+    bld.add("logits", "linear", [x], [w_u, b_u], role="logits", axes=("pos", "vocab"), major=True,
+            text_key="logits" + vit)
+    bld.add("probs", "probs", ["logits", "temperature"], role="probs", axes=("pos", "vocab"), major=True,
+            text_key="probs" + vit)
     return Graph(tuple(bld.nodes), MappingProxyType(dict(bld.aliases)), inputs, config=cfg,
                  params=MappingProxyType(dict(bld.params)))
 

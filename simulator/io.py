@@ -163,6 +163,8 @@ def _mode_for(path: Path) -> int:
 
 
 def _tokens_to_json(tokens):
+    if isinstance(tokens, np.ndarray):  # an image model keeps its image
+        return {"image": tokens.tolist()}
     if isinstance(tokens, tuple):
         return {"source": list(tokens[0]), "target": list(tokens[1])}
     return list(tokens)
@@ -171,6 +173,8 @@ def _tokens_to_json(tokens):
 def _tokens_from_json(data):
     if isinstance(data, dict) and set(data) == {"source", "target"}:
         return (data["source"], data["target"])
+    if isinstance(data, dict) and set(data) == {"image"}:
+        return data["image"]
     if isinstance(data, list):
         return data
     raise ModelFileError("The saved tokens must be a list of strings (or source and target lists).")
@@ -182,7 +186,7 @@ def save(path: str | os.PathLike, model: Transformer, tokens, extra: dict | None
     The tokens are checked against the model first (TokenError, nothing written): a file that
     `load` would refuse is never made.
     """
-    tokens = model.tokens(tokens)
+    tokens = model.checked_input(tokens)
     meta = {"format": FORMAT, "version": VERSION, "config": json.loads(model.config.to_json()),
             "tokens": _tokens_to_json(tokens)}
     if extra:
@@ -336,7 +340,7 @@ def load(path: str | os.PathLike) -> tuple[Transformer, object]:
             params[pname] = arr
         try:
             model = Transformer(config, params=params)
-            tokens = model.tokens(_tokens_from_json(meta.get("tokens")))
+            tokens = model.checked_input(_tokens_from_json(meta.get("tokens")))
             model.run(tokens)  # weights that overflow on their own tokens make a file that cannot be shown
         except ModelFileError:
             raise

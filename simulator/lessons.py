@@ -35,6 +35,7 @@ from .model import Transformer, input_tokens
 from .params import check_size
 from .shipped import shipped
 from .tokenizer import Tokenizer
+from .vision import check_image, patch_labels
 
 LESSON_DIR = shipped("lessons")
 MAX_LESSON_BYTES = 1 << 20
@@ -79,7 +80,7 @@ class Lesson:
             self._models.clear()
             self._models[key] = model
         model = self._models[key]
-        return model, model.tokens(_pair_for(stop.tokens, model.config))
+        return model, model.checked_input(_pair_for(stop.tokens, model.config))
 
 
 def build_model(spec: dict) -> Transformer:
@@ -110,9 +111,16 @@ def _check_model_spec(spec, where: str) -> dict:
 def _check_tokens_field(tokens, where: str) -> None:
     def side_ok(side) -> bool:
         return isinstance(side, str) or (isinstance(side, list) and all(isinstance(t, str) for t in side))
+
+    def image_ok(rows) -> bool:  # an image model's input: rows of pixel values
+        return isinstance(rows, list) and bool(rows) and all(
+            isinstance(r, list) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in r)
+            for r in rows)
+    if image_ok(tokens):
+        return
     if not (side_ok(tokens) or (isinstance(tokens, list) and len(tokens) == 2 and all(map(side_ok, tokens)))):
-        raise LessonError(f"{where}: \"tokens\" must be a text, a list of token strings, or "
-                          "[source, target] for an encoder-decoder model.")
+        raise LessonError(f"{where}: \"tokens\" must be a text, a list of token strings, "
+                          "[source, target] for an encoder-decoder model, or rows of pixels for an image model.")
 
 
 class _Checker:
@@ -135,7 +143,11 @@ class _Checker:
 
     def check(self, stop: Stop) -> None:
         config, tokenizer, graph = self.config(stop.model)
-        toks = input_tokens(config, tokenizer, _pair_for(stop.tokens, config))
+        if config.arch == "vit":
+            check_image(stop.tokens, config)
+            toks = patch_labels(config)
+        else:
+            toks = input_tokens(config, tokenizer, _pair_for(stop.tokens, config))
         budget.check_run(config, toks)
         if stop.step not in graph.index and stop.step not in graph.aliases:
             raise LessonError(f"\"{stop.step}\" is not a step of this model.")

@@ -14,7 +14,7 @@ from .ops import FORWARD
 from .params import check_size, init_params, param_shapes
 from .tokenizer import TokenError, Tokenizer
 from .trace import Changes, Trace
-
+from .vision import check_image, patch_labels
 
 MIN_TEMPERATURE = 0.01  # below it the probabilities are one-hot to 16 digits: nothing more to see
 MAX_ABS_WEIGHT = 1e6  # larger weights overflow float64 after a few products (1e6 · 1e6 · … per layer)
@@ -156,8 +156,27 @@ class Transformer:
     # --- tokens ---
 
     def tokens(self, text) -> list[str] | tuple[list[str], list[str]]:
-        """Normalise input to token strings; encoder-decoder input is a (source, target) pair."""
+        """Normalise input to token strings; encoder-decoder input is a (source, target) pair.
+
+        An image model's tokens are [CLS] and its patches (the image itself is checked first).
+        """
+        if self.config.arch == "vit":
+            check_image(text, self.config)
+            return patch_labels(self.config)
         return input_tokens(self.config, self.tokenizer, text)
+
+    def checked_input(self, x):
+        """The input as the model keeps it: token strings, or a read-only image array for a vit."""
+        return check_image(x, self.config) if self.config.arch == "vit" else self.tokens(x)
+
+    def encode(self, x, temperature: float = 1.0) -> tuple[list[str] | tuple[list[str], list[str]], dict]:
+        """(token strings, the values fed into the graph) for an input: a text, or an image for a vit."""
+        if self.config.arch == "vit":
+            image = check_image(x, self.config)
+            toks = patch_labels(self.config)
+            return toks, {"image": image, "temperature": self._inputs([], temperature)["temperature"]}
+        toks = self.tokens(x)
+        return toks, self._inputs(toks, temperature)
 
     def _inputs(self, toks, temperature: float) -> dict[str, np.ndarray]:
         try:
@@ -191,9 +210,8 @@ class Transformer:
         (apart from the -inf of masked attention scores), and `budget.BudgetError`, before
         anything is computed, for a run too large for the memory budget.
         """
-        toks = self.tokens(tokens if target is None else (tokens, target))
+        toks, values = self.encode(tokens if target is None else (tokens, target), temperature)
         budget.check_run(self.config, toks)
-        values = self._inputs(toks, temperature)
         params = self._params
         ablate = _checked_ablation(ablate)
         overrides = self._overrides(ablate, hooks)
@@ -260,11 +278,14 @@ class Transformer:
         `ablate`, when given, replaces the trace's ablations (`{}` switches every component back on).
         Raises NumericOverflowError like `run`.
         """
-        toks = trace.tokens if tokens is None else self.tokens(tokens)
+        temp = trace.temperature if temperature is None else temperature
+        if self.config.arch == "vit":  # a new image, or the trace's own
+            toks, new_inputs = self.encode(trace.input("image") if tokens is None else tokens, temp)
+        else:
+            toks = trace.tokens if tokens is None else self.tokens(tokens)
+            new_inputs = self._inputs(toks, temp)
         if tokens is not None:
             budget.check_run(self.config, toks)
-        temp = trace.temperature if temperature is None else temperature
-        new_inputs = self._inputs(toks, temp)
         ablate = trace.ablate if ablate is None else _checked_ablation(ablate)
         if tokens is not None and not params and temp == trace.temperature and not ablate and not trace.ablate:
             appended = self._append_one(trace, toks)

@@ -14,6 +14,7 @@ import numpy as np
 
 from . import linear_attention
 from .patterns import allowed_for
+from .vision import patchify
 
 SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 GELU_C = 0.044715  # the cubic term of GELU's tanh approximation
@@ -353,11 +354,27 @@ def _dwa(xs, ps, a):
     return out
 
 
+def _patchify(xs, ps, a):
+    """patch[i] = the pixels of square i, row by row, ÷ pixel_max  # [patch, pixel]"""
+    return patchify(xs[0], a["patch"]) / a["pixel_max"]
+
+
+def _prepend_cls(xs, ps, a):
+    """tokens = [cls ; embed]: the learned [CLS] vector, then one row per patch  # [pos, d_model]"""
+    return np.concatenate([ps[0][None, :], xs[0]])
+
+
+def _take_cls(xs, ps, a):
+    """cls = x[0:1]: the [CLS] row alone  # [1, d_model]"""
+    return xs[0][:1].copy()
+
+
 FORWARD = {
     "embed": _embed, "pos_sinusoidal": _pos_sinusoidal, "pos_learned": _pos_learned, "add": _add,
     "layernorm": _layernorm, "proj_heads": _proj_heads, "rope": _rope, "scores": _scores,
     "scale": _scale, "mask": _mask, "softmax": _softmax, "mix": _mix, "concat": _concat,
     "linear": _linear, "act": _act, "probs": _probs, "depth_logits": _depth_logits,
-    "depth_mix": _depth_mix, "dwa": _dwa,
+    "depth_mix": _depth_mix, "dwa": _dwa, "patchify": _patchify, "prepend_cls": _prepend_cls,
+    "take_cls": _take_cls,
 }
 FORWARD.update(linear_attention.FORWARD)  # the recurrent and quadratic forms of linear attention

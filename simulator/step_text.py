@@ -20,6 +20,27 @@ STEP_TEXT: dict[str, tuple[str, str]] = {
                     "Attention alone ignores order, so each position adds its own learned vector."),
     "embed_pos": ("x = embed + pos",
                   "The token's vector plus its position's vector: the start of the residual stream."),
+    # --- a Vision Transformer's input (Dosovitskiy et al., 2021) ---
+    "patches": ("patch[i] = pixels of square i, row by row, ÷ 16",
+                "The image is cut into {patch}×{patch} squares, read row by row like words in a sentence; each "
+                "square's {patch_pixels} pixels are laid out in one row (brightness 0 to 1): one patch, one token."),
+    "patch_embed": ("embed[i] = patch[i]·W_patch + b_patch",
+                    "The patch embedding: one learned matrix turns every flattened patch into a vector of size "
+                    "d_model, the way W_E turns a word into one. The same matrix serves every patch."),
+    "cls_prepend": ("tokens = [CLS] , embed[0], embed[1], …",
+                    "A learned [CLS] vector is put in front of the patches. It belongs to no part of the image: "
+                    "its job is to gather, through attention, what the class head needs to decide."),
+    "pos_patch": ("pos = W_pos[position]",
+                  "Attention alone ignores where a patch sits, so each position ([CLS] and every patch) adds its "
+                  "own learned vector. Nothing tells the model the patches form a grid: it learns that."),
+    "cls_out": ("cls = LN_final(x)[0]",
+                "Only the [CLS] token's final vector is read: after every layer of attention it has gathered "
+                "from the patches what matters for the answer."),
+    "logits_cls": ("logits = cls·W_U + b_U",
+                   "The class head scores each of the {n_classes} classes from the [CLS] vector."),
+    "probs_cls": ("probs = softmax(logits / T)",
+                  "Softmax turns the class scores into probabilities that sum to 1; the temperature T flattens "
+                  "them (T > 1) or sharpens them (T < 1)."),
     # --- norm ---
     "norm": ("(x − mean) / √(var + ε) · w + b",
              "LayerNorm: each token's vector is shifted to mean 0 and scaled to spread 1, then stretched by w "
@@ -164,7 +185,8 @@ STEP_TEXT: dict[str, tuple[str, str]] = {
 def step_text(key: str, cfg: ModelConfig, **facts) -> tuple[str, str]:
     """The (formula, text) of the step `key`, with the model's sizes (and `facts`) filled in."""
     sizes = {"d_head": cfg.d_head, "d_mlp": cfg.d_mlp, "n_heads": cfg.n_heads, "window": cfg.window,
-             "d_concat": cfg.n_heads * cfg.d_head, **facts}
+             "d_concat": cfg.n_heads * cfg.d_head, "patch": cfg.patch, "patch_pixels": cfg.patch_pixels,
+             "n_classes": cfg.n_classes, **facts}
     formula, text = STEP_TEXT[key]
     return formula.format(**sizes), text.format(**sizes)
 

@@ -1,4 +1,4 @@
-"""Toy tasks to train on: copy, reverse, sort, induction (repeat a sequence), translate.
+"""Tasks to train on: copy, reverse, sort, induction (repeat a sequence), translate, and digits (images).
 
 A task owns its vocabulary and model configuration and generates examples. An example
 is the model's input, the next token at every input position (`targets`) and a `mask`
@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .config import ModelConfig
+from .digits import DIGITS_CONFIG, heldout_indices, load_digits_data, shift, train_indices
 
 DIGITS = tuple("0123456789")
 HELDOUT_SHARE = 10  # one sequence in 10 is held out
@@ -199,7 +200,41 @@ class Translate(Task):
         return str(key[0])
 
 
-TASKS: dict[str, Task] = {t.name: t for t in (Copy(), Reverse(), Sort(), Induction(), Translate())}
+class Digits(Task):
+    name = "digits"
+    title = "Handwritten digits (ViT)"
+    description = ("A Vision Transformer reads an 8×8 handwritten digit, cut into 2×2 patches, and says which "
+                   "digit it is. Held out: the images whose index is a multiple of 5.")
+    config = DIGITS_CONFIG
+    shift_share = 0.5  # the share of training images moved by one pixel (augmentation)
+
+    def _example(self, image: np.ndarray, label: int) -> Example:
+        return Example(image, [str(label)], np.ones(1, dtype=bool))
+
+    def batch(self, n: int, rng: np.random.Generator) -> list[Example]:
+        """`n` training images, about half of them shifted by one pixel in a random direction."""
+        images, labels = load_digits_data()
+        pool = train_indices(len(images))
+        out = []
+        for i in rng.choice(pool, n):
+            image = images[i]
+            if rng.random() < self.shift_share:
+                dy, dx = [(0, 1), (0, -1), (1, 0), (-1, 0), (1, 1), (1, -1), (-1, 1), (-1, -1)][rng.integers(8)]
+                image = shift(image, dy, dx)
+            out.append(self._example(image, int(labels[i])))
+        return out
+
+    def heldout(self, n: int, seed: int) -> list[Example]:
+        """Up to `n` of the held-out images (all 360 when n ≥ 360), the same ones whatever the seed."""
+        images, labels = load_digits_data()
+        return [self._example(images[i], int(labels[i])) for i in heldout_indices(len(images))[:n]]
+
+    def demo_tokens(self):
+        images, _ = load_digits_data()
+        return images[heldout_indices(len(images))[3]]
+
+
+TASKS: dict[str, Task] = {t.name: t for t in (Copy(), Reverse(), Sort(), Induction(), Translate(), Digits())}
 
 
 def get_task(name: str) -> Task:
@@ -222,7 +257,7 @@ def token_accuracy(model, examples: list[Example]) -> float:
     return right / total if total else 0.0
 
 
-__all__ = ["Example", "Task", "TASKS", "get_task", "token_accuracy", "is_heldout", "number_words"]
+__all__ = ["Example", "Task", "TASKS", "get_task", "token_accuracy", "is_heldout", "number_words", "Digits"]
 
 
 def _add_text_tasks() -> None:

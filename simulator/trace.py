@@ -132,6 +132,11 @@ class Trace(Mapping):
     def token_labels(self, name: str) -> list[str]:
         """The token strings along the position axis of `name` (decoder/target side for cross steps)."""
         node = self.graph.node(name)
+        if "image" in self._values:  # an image model: patch rows have no [CLS]; the head reads [CLS] alone
+            if node.axes[:1] == ("patch",):
+                return list(self.tokens[1:])
+            if node.axes[:1] == ("pos",):  # [CLS] alone from hook_cls on
+                return list(self.tokens[: len(self._values[node.name])])
         if isinstance(self.tokens, tuple):
             return list(self.tokens[0] if node.stack == "encoder" else self.tokens[1])
         return list(self.tokens)

@@ -72,6 +72,8 @@ def train(model: Transformer, task: Task, steps: int, batch_size: int = 32, lr_f
     the model's own seed fixed its initial weights.
     """
     check_fits(model, task)
+    if dropout and model.config.arch == "vit":
+        raise ValueError("Dropout is not available for the image model: train it without --dropout.")
     for name, value in (("steps", steps), ("batch_size", batch_size), ("warmup", warmup),
                         ("every", every), ("eval_every", eval_every), ("eval_size", eval_size)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
@@ -161,9 +163,10 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, FloatingPointError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    accuracy = token_accuracy(model, task.heldout(1000, FINAL_EVAL_SEED))
+    final = task.heldout(1000, FINAL_EVAL_SEED)
+    accuracy = token_accuracy(model, final)
     print(f"{result.steps} steps in {result.seconds:.1f} s; held-out token accuracy "
-          f"{100 * accuracy:.2f} % on 1000 fresh examples")
+          f"{100 * accuracy:.2f} % on {len(final)} fresh examples")
     if args.out:
         out = Path(args.out)
         command = "python -m simulator.train " + shlex.join(argv)

@@ -82,11 +82,16 @@ class EditController:
     def set_tokens(self, tokens) -> str | None:
         """New input tokens, or the reason they cannot be used."""
         try:
-            tokens = self.session.check_tokens(tokens)
+            checked = self.session.check_tokens(tokens)
         except ValueError as exc:
             return str(exc)
-        if tokens != self.session.tokens:
-            self.undo_stack.push(SetTokens(self.session, self.session.tokens, tokens))
+        if self.session.model.config.arch == "vit":  # an image model's input is its image, not its labels
+            image = self.session.model.checked_input(tokens)
+            if not np.array_equal(image, self.session.input):
+                self.undo_stack.push(SetTokens(self.session, self.session.input, image))
+            return None
+        if checked != self.session.tokens:
+            self.undo_stack.push(SetTokens(self.session, self.session.tokens, checked))
         return None
 
     def set_ablation(self, ablate: dict[str, str], text: str = "Switch components off") -> str | None:

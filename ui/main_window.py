@@ -35,8 +35,10 @@ from ui.views.backward_view import BackwardView
 from ui.views.compare_view import CompareView
 from ui.views.cost_view import CostView
 from ui.views.depth_map_view import DepthMapView
+from ui.views.draw_view import DrawView
 from ui.views.explain_panel import ExplainPanel
 from ui.views.gradient_view import GradientFlowView
+from ui.views.image_view import ImageView
 from ui.views.interp_tabs import InterpTabs
 from ui.views.residual_view import ResidualStreamView
 from ui.views.sampling_view import SamplingView
@@ -174,6 +176,8 @@ class MainWindow(QMainWindow):
                                                        self.explain_panel.show_calculation))
         self.add_view("Cost of attention", lambda: CostView(bridge))
         self.add_view("Tiled attention", lambda: TiledView(bridge))
+        self.add_view("Draw", lambda: DrawView(bridge, self.edits.set_tokens))
+        self.add_view("Image", lambda: ImageView(bridge))
         add_presets_menu(self)
         # --- end of extra views ---
 

@@ -36,7 +36,7 @@ def test_config_is_frozen_and_vocab_becomes_a_tuple():
     (dict(vocab=("a", "")), "non-empty string"),
     (dict(vocab=("a b", "c")), "cannot contain spaces"),
     (dict(vocab=("ab", "c"), tokenization="char"), "single characters"),
-    (dict(arch="transformer"), "arch must be one of decoder, encoder, encoder-decoder; got 'transformer'"),
+    (dict(arch="transformer"), "arch must be one of decoder, encoder, encoder-decoder, vit; got 'transformer'"),
     (dict(positional="alibi"), "positional must be one of"),
     (dict(norm="rms"), "norm must be one of"),
     (dict(activation="swish"), "activation must be one of"),

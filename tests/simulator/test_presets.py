@@ -10,7 +10,9 @@ from simulator.tasks import TASKS, get_task, token_accuracy
 from simulator.train import check_fits
 
 TEXT_TASKS = ("text-words", "text-chars")  # no right answer to reach 99 % on: see test_text_presets.py
-PRESETS = [info["name"] for info in list_presets() if info["task"] not in TEXT_TASKS and not info.get("cheats")]
+VISION = {"digits"}  # its accuracy is re-measured on the held-out images in tests/simulator/test_digits.py
+PRESETS = [info["name"] for info in list_presets()
+           if info["task"] not in TEXT_TASKS and info["task"] not in VISION and not info.get("cheats")]
 
 
 def test_one_preset_per_task_with_its_command():
@@ -21,7 +23,8 @@ def test_one_preset_per_task_with_its_command():
             continue
         assert info["command"].startswith(f"python -m simulator.train --task {info['task']} ")
         assert f"--out assets/presets/{info['name']}.npz" in info["command"]
-        assert info["look_for"] and info["description"] and info["accuracy"] >= 0.99
+        assert info["look_for"] and info["description"]
+        assert info["accuracy"] >= (0.95 if info["task"] in VISION else 0.99)
 
 
 @pytest.mark.parametrize("name", PRESETS)

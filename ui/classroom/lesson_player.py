@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (QDockWidget, QFileDialog, QHBoxLayout, QLabel, QMainWindow, QMenu,
@@ -187,7 +188,10 @@ class LessonPlayer(QWidget):
             messages.refuse(self, "This stop cannot be opened", f"Stop {i + 1}: {exc}")
             return
         session = self.bridge.session
-        if model is not session.model or tokens != session.tokens:
+        image = model.config.arch == "vit"  # an image model's input is an array: compare it as one
+        same = np.array_equal(tokens, session.input) if image and session.model.config.arch == "vit" \
+            else (not image and tokens == session.tokens)
+        if model is not session.model or not same:
             self._set_model(model, tokens, f"Lesson stop {i + 1}: {self.lesson.title}")
         bridge = self.bridge
         state = bridge.view_state()

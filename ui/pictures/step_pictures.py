@@ -174,7 +174,7 @@ def share_colour_scale(rows: list[list[Item]]) -> None:
 
 def _embedding(ctx: _Ctx, node) -> list[list[Item]]:
     steps = {n.role: n.name for n in ctx.graph.nodes if n.stack == node.stack and n.sublayer == "embed"}
-    embed_name = steps["embed"]
+    embed_name = steps.get("embed") or steps["cls_prepend"]  # an image model's tokens are [CLS] + patches
     pos_name = steps.get("pos_sinusoidal") or steps.get("pos_learned")
     if pos_name is None:  # RoPE or no positions: the lookup itself is the picture
         table = ctx.param(ctx.node(embed_name).params[0], "W_E (one row per word)")
@@ -182,7 +182,8 @@ def _embedding(ctx: _Ctx, node) -> list[list[Item]]:
         return [[table, Symbol("→", "pick each token's row"),
                  ctx.panel(embed_name, "token embedding", current=True)]]
     total = steps["embed_pos"]
-    return [[ctx.panel(embed_name, "token embedding", current=node.name == embed_name),
+    what = "[CLS] + patch embeddings" if "cls_prepend" in steps else "token embedding"
+    return [[ctx.panel(embed_name, what, current=node.name == embed_name),
              Symbol("+"),
              ctx.panel(pos_name, "position", current=node.name == pos_name),
              Symbol("="),

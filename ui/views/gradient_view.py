@@ -133,7 +133,8 @@ class GradientFlowView(QWidget):
         """Recompute the gradients of the current model on the current input."""
         self._lazy.stale = False
         arch = self.bridge.model.config.arch
-        job = next_token_targets(self.bridge.session.tokens, arch)
+        session = self.bridge.session
+        job = next_token_targets(session.input, arch, session.trace["probs"][-1])
         if job is None:
             self.flow = None
             self.summary.setText("Type at least two tokens: each token's target is the one after it.")
@@ -141,7 +142,8 @@ class GradientFlowView(QWidget):
             self.param_plot.clear()
             return
         self.flow = gradient_flow(self.bridge.model, *job)
-        task = "its own input" if arch == "encoder" else "each next token of the current input"
+        task = {"encoder": "its own input", "vit": "the class it reads now"}.get(
+            arch, "each next token of the current input")
         self.summary.setText(f"Loss of predicting {task}: "
                              f"<b>{self.flow['loss']:.3f}</b>. Larger bars: that part of the model "
                              "would change more in a training step.")

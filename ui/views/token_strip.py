@@ -15,12 +15,14 @@ from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QGridLayout, QLa
                                QWidget)
 
 from simulator import budget
+from simulator.vision import patch_images
 from ui.bridge import SessionBridge
 from ui.messages import plain
 from ui.pictures.slicing import shown  # a space token as "␣", on chips as on the pictures' axes
 
 ID_ROLE = Qt.ItemDataRole.UserRole  # the token id shown beside the token
 TOKEN_ROLE = Qt.ItemDataRole.UserRole + 1  # the token string itself (the display text may differ)
+PATCH_ROLE = Qt.ItemDataRole.UserRole + 2  # an image model's patch [row, col] of 0–16, drawn on its chip
 TOKEN_PT = 15.0
 VOCAB_PT = 13.0
 ID_PT = 11.0
@@ -66,6 +68,8 @@ class ChipDelegate(QStyledItemDelegate):
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
         text, tid = index.data(Qt.ItemDataRole.DisplayRole), str(index.data(ID_ROLE))
         width = self._fm.horizontalAdvance(text) + self._id_fm.horizontalAdvance(tid) + 26
+        if index.data(PATCH_ROLE) is not None:
+            width += self._fm.height() + 6
         return QSize(width, self._fm.height() + CHIP_PAD)
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
@@ -85,6 +89,18 @@ class ChipDelegate(QStyledItemDelegate):
         painter.setPen(QColor("#5a5a5a"))
         painter.setFont(self.id_font)
         painter.drawText(inner, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, tid)
+        patch = index.data(PATCH_ROLE)
+        if patch is not None:  # the patch itself, dark ink on white, at the chip's right end
+            side = self._fm.height()
+            cell = side / len(patch)
+            x0, y0 = inner.right() - side, inner.center().y() - side / 2
+            for r, row in enumerate(patch):
+                for c, v in enumerate(row):
+                    g = int(255 * (1 - v / 16))
+                    painter.fillRect(QRectF(x0 + c * cell, y0 + r * cell, cell, cell), QColor(g, g, g))
+            painter.setPen(QPen(QColor("#7d8aa5"), 1))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRect(QRectF(x0, y0, side, side))
         painter.restore()
 
 
@@ -135,9 +151,9 @@ class ChipList(QListWidget):
         self.clear()
         for tok in tokens:
             item = QListWidgetItem(shown(tok))
-            item.setData(ID_ROLE, ids[tok])
+            item.setData(ID_ROLE, ids.get(tok, ""))  # an image's [CLS] and patches have no id
             item.setData(TOKEN_ROLE, tok)
-            item.setToolTip(f"token {shown(tok)!r}, id {ids[tok]}")
+            item.setToolTip(f"token {shown(tok)!r}, id {ids[tok]}" if tok in ids else f"token {shown(tok)}")
             self.addItem(item)
         self.fit()
 
@@ -283,6 +299,14 @@ class TokenStrip(QWidget):
                 side.chips.set_tokens(list(toks), ids)
                 side.edit.setText(sep.join(toks))
                 side.edit.setStyleSheet("")
+        if config.arch == "vit":  # the labels stay, the patches change with the image
+            self._show_patches()
+
+    def _show_patches(self) -> None:
+        chips = self.sides[0].chips
+        patches = patch_images(self.bridge.session.input, self.bridge.model.config)
+        for i, patch in enumerate(patches, start=1):
+            chips.item(i).setData(PATCH_ROLE, patch.tolist())
 
     def _build_rows(self, n: int) -> None:
         for button in self.choice_group.buttons():

@@ -1,0 +1,95 @@
+"""The image model in the window: drawing feeds the model (one undoable edit per stroke), the class bars
+and changed cells follow, and the Image view's pictures match the trace."""
+import numpy as np
+import pytest
+from PySide6.QtCore import QPoint, Qt
+
+from simulator import Session
+from simulator.presets import load_preset
+from simulator.vision import PIXEL_MAX, attention_on_image, position_similarity, rollout_on_image
+from ui.views.draw_view import DrawView, nudged, painted
+from ui.views.image_view import ImageView
+
+
+@pytest.fixture
+def vit_window(make_window):
+    model, image, _ = load_preset("digits")
+    return make_window(Session(model, image))
+
+
+def open_tab(window, title):
+    index = next(i for i in range(window.tabs.count()) if window.tabs.tabText(i) == title)
+    window.tabs.setCurrentIndex(index)
+    return window.current_view()
+
+
+def test_painted_and_nudged_stay_within_the_pixel_range():
+    image = np.full((8, 8), 12.0)
+    assert painted(image, 2, 3, erase=False)[2, 3] == PIXEL_MAX and painted(image, 2, 3, erase=True)[2, 3] == 0
+    assert nudged(image, 2.0).max() == PIXEL_MAX and nudged(image, 0.5)[0, 0] == 6.0
+
+
+def test_a_stroke_on_the_canvas_feeds_the_model_and_can_be_undone(vit_window, qtbot):
+    view = open_tab(vit_window, "Draw")
+    assert isinstance(view, DrawView)
+    session = vit_window.session_bridge.session
+    before = session.input.copy()
+    view._send(np.zeros((8, 8)))  # Clear
+    assert not session.input.any()
+    canvas = view.canvas
+    cell = canvas.cell_center(2, 5).toPoint()
+    qtbot.mouseClick(canvas, Qt.MouseButton.LeftButton, pos=QPoint(cell))
+    assert session.input[2, 5] > 0 and session.input.sum() == session.input[2, 5]
+    # the model ran on the drawing: the bars show the trace's probabilities, the stroke's cell is lit
+    assert np.array_equal(view.bars.probs, session.trace["probs"][0])
+    assert canvas.changed[2, 5] and canvas.changed.sum() == 1
+    assert "hook_patches" in session.changes and "probs" in session.changes
+    vit_window.undo_stack.undo()
+    assert not session.input.any()
+    vit_window.undo_stack.undo()
+    assert np.array_equal(session.input, before)
+
+
+def test_a_sample_digit_is_read_correctly(vit_window):
+    view = open_tab(vit_window, "Draw")
+    image, label = view.samples[5]
+    view._pick_sample(6)
+    assert np.array_equal(vit_window.session_bridge.session.input, image)
+    assert f"reads a {label}" in view.answer.text()
+
+
+def test_the_draw_view_explains_itself_for_a_text_model(window):
+    view = open_tab(window, "Draw")
+    assert not view.canvas.isEnabled() and "image model" in view.message.text()
+
+
+def test_the_image_view_draws_the_traces_numbers(vit_window):
+    view = open_tab(vit_window, "Image")
+    assert isinstance(view, ImageView)
+    view.refresh()
+    trace, cfg = vit_window.session_bridge.trace, vit_window.session_bridge.model.config
+    assert view.patches.count() == 1 + 4 * cfg.n_patches  # the image, then label, patch, pixels, embedding
+    assert view.positions.count() == cfg.n_patches
+    att = attention_on_image(trace, cfg, 0, None, 0)
+    assert np.allclose(att.sum() + trace["blocks.0.attn.hook_pattern"][:, 0, 0].mean(), 1.0)
+    assert rollout_on_image(trace, cfg).shape == (4, 4)
+    sim = position_similarity(vit_window.session_bridge.model.params["pos_embed.W_pos"], cfg)
+    assert np.allclose([sim[r, c, r, c] for r in range(4) for c in range(4)], 1.0)
+
+
+def test_attention_on_the_image_is_the_query_row_laid_on_the_grid():
+    model, image, _ = load_preset("digits")
+    trace = model.run(image)
+    pattern = trace["blocks.1.attn.hook_pattern"]
+    grid = attention_on_image(trace, model.config, 1, 2, query=6)
+    assert grid[1, 2] == pattern[2, 6, 1 + 4 + 2]  # patch p1,2 is token 1 + 1·4 + 2
+
+
+def test_the_token_strip_shows_each_patch_on_its_chip(vit_window):
+    from ui.views.token_strip import PATCH_ROLE
+    session = vit_window.session_bridge.session
+    chips = vit_window.token_strip.sides[0].chips
+    assert chips.item(0).data(PATCH_ROLE) is None  # [CLS] is no part of the image
+    assert np.array_equal(chips.item(2).data(PATCH_ROLE), session.input[0:2, 2:4])  # p0,1
+    vit_window.edits.set_tokens(np.zeros((8, 8)))
+    assert not np.any(chips.item(2).data(PATCH_ROLE))  # the chips follow a new image
