@@ -10,5 +10,6 @@ from .model import NumericOverflowError, Transformer
 from .tokenizer import TokenError, Tokenizer
 from .trace import Step, Trace
 
-__all__ = ["ModelConfig", "Transformer", "Trace", "Step", "Tokenizer", "TokenError", "Session", "Stepper", "BackwardWalk",
+__all__ = ["ModelConfig", "Transformer", "Trace", "Step", "Tokenizer", "TokenError", "Session", "Stepper",
+           "BackwardWalk",
            "save", "load", "ModelFileError", "SaveError", "NumericOverflowError", "build_graph"]

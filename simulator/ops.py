@@ -191,7 +191,10 @@ def padded(x: np.ndarray, width: int, axis: int, fill: float = 0.0) -> np.ndarra
 
 
 def dot_scores(q: np.ndarray, k: np.ndarray, n_keys: int) -> np.ndarray:
-    """Q·Kᵀ over `n_keys` key slots, ROW_BLOCK queries at a time  # [q_pos, head, d], [k_pos, head, d] -> [head, q_pos, k_pos]"""
+    """Q·Kᵀ over `n_keys` key slots, ROW_BLOCK queries at a time
+
+    q [q_pos, head, d], k [k_pos, head, d] -> [head, q_pos, k_pos]
+    """
     nq, n_heads, d_head = q.shape
     nk = len(k)
     width = max(n_keys, nk)

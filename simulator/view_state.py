@@ -16,7 +16,7 @@ each bad field (`parse` + `problems`).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Protocol
 
 from .engine import GRANULARITIES

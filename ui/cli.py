@@ -104,8 +104,8 @@ def _main(argv: list[str] | None) -> int:
 def _run_window(args: argparse.Namespace, started: float) -> int:
     import simulator
     from ui.app import ErrorReporter, create_app, start_session
-    from ui.main_window import MainWindow
     from ui.files.recovery import install as install_recovery
+    from ui.main_window import MainWindow
 
     app = create_app()
     try:

@@ -10,8 +10,18 @@ from collections.abc import Callable
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QFontMetrics, QKeyEvent, QKeySequence, QUndoStack
-from PySide6.QtWidgets import (QApplication, QDialog, QDockWidget, QLabel, QMainWindow, QMessageBox,
-                               QScrollArea, QSplitter, QTabWidget, QWidget)
+from PySide6.QtWidgets import (
+    QApplication,
+    QDialog,
+    QDockWidget,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QScrollArea,
+    QSplitter,
+    QTabWidget,
+    QWidget,
+)
 
 from simulator import Session
 from ui.actions import key_names, make_action
@@ -31,6 +41,7 @@ from ui.preferences import Preferences
 from ui.presets_menu import add_presets_menu
 from ui.theme import ThemeController
 from ui.typography import Typography
+from ui.views.arch_map import ArchMap
 from ui.views.backward_view import BackwardView
 from ui.views.compare_view import CompareView
 from ui.views.cost_view import CostView
@@ -40,18 +51,15 @@ from ui.views.explain_panel import ExplainPanel
 from ui.views.gradient_view import GradientFlowView
 from ui.views.image_view import ImageView
 from ui.views.interp_tabs import InterpTabs
+from ui.views.param_editor import ParamEditor
 from ui.views.residual_view import ResidualStreamView
 from ui.views.sampling_view import SamplingView
 from ui.views.settings_dialog import SettingsDialog
+from ui.views.step_view import StepView
 from ui.views.tiled_view import TiledView
 from ui.views.token_strip import TokenStrip
 from ui.views.training_panel import TrainingPanel
 from ui.views.transport import Transport
-
-from ui.views.arch_map import ArchMap
-from ui.views.param_editor import ParamEditor
-from ui.views.step_view import StepView
-
 
 CALC_SHARE = 0.42  # of the picture-and-explanation height, at most, for the explanation's whole text
 
@@ -318,7 +326,8 @@ class MainWindow(QMainWindow):
                                         lambda: files.save_as()))
         file_menu.addSeparator()
         b = self.session_bridge
-        file_menu.addAction(make_action(self, "Open s&cenario…", [], "Open a model at the step and view a teacher saved",
+        file_menu.addAction(make_action(self, "Open s&cenario…", [],
+                                        "Open a model at the step and view a teacher saved",
                                         lambda: ask_open_scenario(self, b, self.set_model)))
         file_menu.addAction(make_action(self, "Save sce&nario…", [], "Save the model, the input, the step and the view",
                                         lambda: ask_save_scenario(self, b)))

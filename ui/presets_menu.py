@@ -33,7 +33,8 @@ def open_preset(window: QMainWindow, name: str) -> bool:
     window.statusBar().showMessage(f"Preset {title}: {100 * info['accuracy']:.1f} % held-out token accuracy", 20000)
     # Non-modal: the class can look at the model while the hint stays open.
     box = QMessageBox(QMessageBox.Icon.Information, f"Preset: {title}",
-                      f"<p>{html.escape(info['description'])}</p><p><b>Look for:</b> {html.escape(info['look_for'])}</p>"
+                      f"<p>{html.escape(info['description'])}</p>"
+                      f"<p><b>Look for:</b> {html.escape(info['look_for'])}</p>"
                       f"<p>Held-out token accuracy {100 * info['accuracy']:.1f} %.</p>",
                       QMessageBox.StandardButton.Close, window)
     box.setModal(False)

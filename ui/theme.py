@@ -1,4 +1,5 @@
-"""Light and dark window themes and the colour maps of the pictures, remembered in the preferences file (`ui.preferences`).
+"""Light and dark window themes and the colour maps of the pictures, remembered in the preferences
+file (`ui.preferences`).
 
 "System" follows the desktop's colour scheme (and changes with it); "Light" and "Dark"
 force one. The maps are colour-blind safe: viridis or cividis for probabilities and

@@ -3,8 +3,15 @@ import numpy as np
 import pytest
 
 from simulator import ModelConfig, Transformer
-from simulator.depth import (coefficients, depth_map, residual_mode, residual_stream, shares,
-                             sublayer_inputs, sublayer_outputs)
+from simulator.depth import (
+    coefficients,
+    depth_map,
+    residual_mode,
+    residual_stream,
+    shares,
+    sublayer_inputs,
+    sublayer_outputs,
+)
 
 TEXT = "the cat sat on the mat"
 MODES = ("standard", "none", "denseformer", "attnres", "block_attnres")

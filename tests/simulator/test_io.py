@@ -82,7 +82,8 @@ def _bad_files(tmp_path):
     (tmp_path / "corrupt.npz").write_bytes(bytes(corrupt))
     files["corrupt data"] = (tmp_path / "corrupt.npz", "embed.W_E")
     files["wrong shape"] = (_rewrite(good, tmp_path / "shape.npz", lambda n, d: _npy(np.zeros((13, 15)))
-                                     if n == "embed.W_E.npy" else d), r"embed.W_E has shape \[13, 15\], expected \[13, 16\]")
+                                     if n == "embed.W_E.npy" else d),
+                            r"embed.W_E has shape \[13, 15\], expected \[13, 16\]")
     files["pickled array"] = (_rewrite(good, tmp_path / "pickle.npz", lambda n, d: _npy(np.array([{"x": 1}] * 13))
                                        if n == "unembed.b_U.npy" else d), "unembed.b_U has type object")
     (tmp_path / "plain.pkl").write_bytes(pickle.dumps({"embed.W_E": np.zeros((13, 16))}))

@@ -55,7 +55,9 @@ def test_heldout_examples_never_reach_training(name):
     task = get_task(name)
     train = task.batch(200, np.random.default_rng(1))
     held = task.heldout(50, seed=7)
-    text = lambda ex: " ".join(ex.tokens[0] if isinstance(ex.tokens, tuple) else ex.tokens)
+    def text(ex):
+        return " ".join(ex.tokens[0] if isinstance(ex.tokens, tuple) else ex.tokens)
+
     assert not {text(e) for e in train} & {text(e) for e in held}
     assert [text(e) for e in held] == [text(e) for e in task.heldout(50, seed=7)]  # seeded
     assert [text(e) for e in held] != [text(e) for e in task.heldout(50, seed=8)]

@@ -42,7 +42,8 @@ print("UNCHANGED:", w.session_bridge.session.tokens == before and w.session_brid
 @pytest.mark.slow
 def test_a_dialog_sized_model_refuses_1024_typed_tokens(tmp_path):
     script = SCRIPT.replace("KWARGS", "")
-    env = dict(os.environ, STEPFORMER_CONFIG_DIR=str(tmp_path), QT_QPA_PLATFORM="offscreen", OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
+    env = dict(os.environ, STEPFORMER_CONFIG_DIR=str(tmp_path), QT_QPA_PLATFORM="offscreen",
+               OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1")
     result = subprocess.run([sys.executable, "-c", textwrap.dedent(script)], capture_output=True, text=True,
                             timeout=300, env=env, cwd=tmp_path)
     out = result.stdout

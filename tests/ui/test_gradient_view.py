@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from simulator.gradient_flow import compare_gradient_flow, gradient_flow
 from simulator import Session, Transformer
+from simulator.gradient_flow import compare_gradient_flow, gradient_flow
 from ui.bridge import SessionBridge
 from ui.views.gradient_view import MODES, GradientFlowView, next_token_targets, short_name
 

@@ -12,7 +12,6 @@ import subprocess
 import sys
 
 import numpy as np
-import pytest
 
 import simulator
 from simulator import ModelConfig, Transformer
@@ -93,7 +92,8 @@ def make_corpus(folder) -> list[dict]:
     items.append({"kind": "recovery-path", "path": str(rec), "expect": str(victim)})
 
     settings = {
-        "pickle-conf-is-ignored": "[General]\nrecentFiles=@Variant(\\0\\0\\0\\x7f\\0\\0\\0\\x18PySide::PyObjectWrapper)\n",
+        "pickle-conf-is-ignored": ("[General]\nrecentFiles="
+                                   "@Variant(\\0\\0\\0\\x7f\\0\\0\\0\\x18PySide::PyObjectWrapper)\n"),
         "wrong-kinds": json.dumps({"recentFiles": {"a": 1}, "theme": ["dark"], "maps/sequential": 3}),
         "nested": "[" * 100_000,
         "nan": '{"theme": NaN}',

@@ -7,8 +7,16 @@ from PySide6.QtGui import QPainter, QPixmap
 from PySide6.QtWidgets import QApplication
 
 from ui.pictures import colormaps
-from ui.pictures.plots import (LEVELS, MIN_WEIGHT, SMOOTH_LINES, AttentionLines, TopKBars, format_prob,
-                              readable_rows, toward_white)
+from ui.pictures.plots import (
+    LEVELS,
+    MIN_WEIGHT,
+    SMOOTH_LINES,
+    AttentionLines,
+    TopKBars,
+    format_prob,
+    readable_rows,
+    toward_white,
+)
 
 VOCAB = ["the", "cat", "dog", "mat", "sat", "on", ".", "a", "ran", "hat"]
 

@@ -10,7 +10,7 @@ import tempfile
 import numpy as np
 import pytest
 from PySide6.QtGui import QUndoStack
-from PySide6.QtWidgets import QMainWindow, QMessageBox
+from PySide6.QtWidgets import QMainWindow
 
 import simulator.io
 from simulator import Session, Transformer

@@ -15,9 +15,9 @@ from PySide6.QtWidgets import QFileDialog, QMainWindow, QMenu, QMessageBox
 
 import simulator
 from ui import messages
-from ui.preferences import Preferences
 from ui.app import APP_NAME, default_model
 from ui.edits import EditController
+from ui.preferences import Preferences
 
 FILTER = "Stepformer models (*.npz)"
 RECENT_KEY = "recentFiles"

@@ -18,11 +18,11 @@ from PySide6.QtWidgets import QMenu
 
 from ui.pictures import colormaps
 from ui.pictures.cell_overlay import CellOverlay
-from ui.typography import CELL_PT, TICK_PT
-from ui.typography import HEADING_PT as TITLE_PT
 
 # format_value and widest_text are also imported from here by the views and tests
 from ui.pictures.cell_text import COMPACT_BANDS, format_compact, format_value, widest_text
+from ui.typography import CELL_PT, TICK_PT
+from ui.typography import HEADING_PT as TITLE_PT
 
 MARGIN = 4  # around the title, axes and colour bar (pyqtgraph's 9 wastes room in small panels)
 SPACING = 3  # between title, cells and colour bar

@@ -12,14 +12,25 @@ import math
 import numpy as np
 from PySide6.QtCore import QEvent, QPointF, QSignalBlocker, Qt, Signal
 from PySide6.QtGui import QFont, QFontMetricsF
-from PySide6.QtWidgets import (QApplication, QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox,
-                               QSplitter, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QApplication,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QSplitter,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ui.bridge import SessionBridge
 from ui.lazy import Lazy
 from ui.messages import plain
-from ui.pictures import heatmap as heatmap_mod
 from ui.pictures import colormaps
+from ui.pictures import heatmap as heatmap_mod
 from ui.pictures.heatmap import Heatmap, format_value
 from ui.pictures.slicing import thin
 
