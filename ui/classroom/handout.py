@@ -87,7 +87,8 @@ def step_pages(session: Session, head: int = 0, granularity: str = "operation",
         view.deleteLater()
 
 
-def _font(pt: float, bold: bool = False) -> QFont:
+def page_font(pt: float, bold: bool = False) -> QFont:
+    """A printed page's font of `pt` points (handouts and slides)."""
     font = QFont()
     font.setPointSizeF(pt)
     font.setBold(bold)
@@ -99,11 +100,11 @@ def paint_page(p: QPainter, area: QRect, page: HandoutPage) -> None:
     device = p.device()
     flags = int(Qt.TextFlag.TextWordWrap)
     blocks = []  # (font, text, colour) from the top, then from the bottom
-    top = [(_font(HEADING_PT, bold=True), f"Step {page.number} of {page.count}: {page.title}", QColor(0, 0, 0)),
-           (_font(TEXT_PT), page.name, QColor(90, 90, 90))]
-    bottom = [(_font(FORMULA_PT, bold=True), page.formula, QColor(0, 0, 0)),
-              (_font(TEXT_PT), page.description, QColor(20, 20, 20)),
-              (_font(FOOTER_PT), f"{page.footer} · page {page.number} of {page.count}", QColor(110, 110, 110))]
+    top = [(page_font(HEADING_PT, bold=True), f"Step {page.number} of {page.count}: {page.title}", QColor(0, 0, 0)),
+           (page_font(TEXT_PT), page.name, QColor(90, 90, 90))]
+    bottom = [(page_font(FORMULA_PT, bold=True), page.formula, QColor(0, 0, 0)),
+              (page_font(TEXT_PT), page.description, QColor(20, 20, 20)),
+              (page_font(FOOTER_PT), f"{page.footer} · page {page.number} of {page.count}", QColor(110, 110, 110))]
     gap = round(area.height() * 0.012)
 
     def height(font: QFont, text: str) -> int:

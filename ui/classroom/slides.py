@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from PySide6.QtCore import QBuffer, QIODevice, QMarginsF, QPointF, QRect, QRectF, QSize, QSizeF, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPageLayout, QPageSize, QPainter, QPdfWriter
+from PySide6.QtGui import QColor, QFontMetrics, QImage, QPageLayout, QPageSize, QPainter, QPdfWriter
 from PySide6.QtWidgets import QApplication
 
 from simulator import Session
@@ -20,6 +20,7 @@ from simulator.io import atomic_write
 from simulator.lessons import Lesson
 from ui.bridge import SessionBridge
 from ui.classroom.export import render_image
+from ui.classroom.handout import page_font
 from ui.classroom.presentation import DOCK_SHARE, EXPLAIN_SHARE, PresentationController
 from ui.pictures.step_pictures import step_title
 from ui.views.step_view import StepView
@@ -97,13 +98,6 @@ def lesson_slides(lesson: Lesson, size: QSize = QSize(1280, 800)) -> Iterator[Sl
             view.deleteLater()
 
 
-def _font(pt: float, bold: bool = False) -> QFont:
-    font = QFont()
-    font.setPointSizeF(pt)
-    font.setBold(bold)
-    return font
-
-
 def paint_slide(p: QPainter, area: QRect, slide: Slide, number: int, count: int) -> None:
     """The picture on the left (as large as fits), the words in a column on the right."""
     column_w = round(area.width() * DOCK_SHARE)
@@ -116,7 +110,7 @@ def paint_slide(p: QPainter, area: QRect, slide: Slide, number: int, count: int)
     # the cells' numbers as text over the picture, in its scale
     fx, fy = pic.width() / slide.picture.width(), pic.height() / slide.picture.height()
     p.setPen(NUMBER)
-    small = _font(SMALL_PT)
+    small = page_font(SMALL_PT)
     p.setFont(small)
     for rect, text in slide.numbers:
         cell = QRectF(pic.left() + rect.left() * fx, pic.top() + rect.top() * fy, rect.width() * fx,
@@ -125,12 +119,12 @@ def paint_slide(p: QPainter, area: QRect, slide: Slide, number: int, count: int)
     flags = int(Qt.TextFlag.TextWordWrap)
     x, y, w = area.right() - column_w, area.top(), column_w
     device = p.device()
-    blocks = [(_font(TITLE_PT, True), slide.title, QColor(0, 0, 0)),
-              (_font(SMALL_PT), slide.where, QColor(90, 90, 90)),
-              (_font(TEXT_PT), slide.text, QColor(20, 20, 20)),
-              (_font(TEXT_PT, True), slide.question, QColor(0, 0, 0)),
-              (_font(TEXT_PT), slide.answer, QColor(16, 32, 48)),
-              (_font(SMALL_PT), f"{number} / {count}", QColor(130, 130, 130))]
+    blocks = [(page_font(TITLE_PT, True), slide.title, QColor(0, 0, 0)),
+              (page_font(SMALL_PT), slide.where, QColor(90, 90, 90)),
+              (page_font(TEXT_PT), slide.text, QColor(20, 20, 20)),
+              (page_font(TEXT_PT, True), slide.question, QColor(0, 0, 0)),
+              (page_font(TEXT_PT), slide.answer, QColor(16, 32, 48)),
+              (page_font(SMALL_PT), f"{number} / {count}", QColor(130, 130, 130))]
     for font, text, colour in blocks:
         if not text:
             continue
