@@ -85,3 +85,30 @@ def test_the_history_keeps_at_most_undo_steps_steps(make_window, monkeypatch):
         w.act_undo.trigger()
     # five undone, the first three edits stay
     assert w.session_bridge.model.params[name][0, 0] == 3.0 and w.session_bridge.model.params[name][0, 1] == 2.0
+
+
+def test_clicking_through_a_heavy_lesson_keeps_the_history_within_its_budget(make_window, monkeypatch):
+    """40 stops with 40 different models (issue 11: each 44 M weights ran the machine out of memory):
+    each stop is an undo step holding a model; the history keeps only what fits its budget."""
+    from simulator.lessons import parse_lesson
+
+    size = weight_bytes(CONFIG)
+    monkeypatch.setattr(ui.history, "HISTORY_BYTES", 4 * size)
+    w = make_window()
+    config = {k: v for k, v in vars(CONFIG).items() if k in ("d_model", "d_mlp", "n_layers")}
+    stops = [{"step": "probs", "text": f"stop {i}", "model": {"config": config, "seed": i}} for i in range(40)]
+    lesson = parse_lesson({"title": "Heavy", "tokens": "the cat", "stops": stops}, "heavy.json")
+    alive = []
+    w.lesson_player.open_lesson(lesson)
+    for i in range(40):
+        w.lesson_player.go(i)
+        alive.append(weakref.ref(w.session_bridge.model))
+        assert w.history_limit.kept_bytes() <= 4 * size
+    gc.collect()
+    assert sum(r() is not None for r in alive) <= 5 + 1  # the shown model, four in the history, the lesson's own
+    assert w.session_bridge.model.seed == 39
+    undone = 0
+    while w.undo_stack.canUndo():
+        w.act_undo.trigger()
+        undone += 1
+    assert 1 <= undone <= 4 and w.session_bridge.model.seed == 39 - undone
