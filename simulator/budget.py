@@ -174,9 +174,11 @@ def check_run(cfg: ModelConfig, tokens) -> None:
 
 # A backward pass keeps, beside the weights and the forward trace, a gradient of every step (as
 # large as the trace) and of every weight. A training run keeps TRAINING_COPIES times the weights
-# (the weights, the gradient summed over a batch, one sequence's gradient, Adam's two moments and
-# the new weights Adam returns) and one sequence's trace and its gradient at a time.
-TRAINING_COPIES = 6
+# (the trainer's six: the weights, the gradient summed over a batch, one sequence's gradient,
+# Adam's two moments and the new weights Adam returns; and the app's two: the model on screen and
+# the copy the Training tab draws the run's patterns from) and one sequence's trace and its
+# gradient at a time.
+TRAINING_COPIES = 8
 
 
 def backward_bytes(cfg: ModelConfig, n_tokens: int, n_target: int | None = None) -> int:

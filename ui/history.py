@@ -44,6 +44,9 @@ class HistoryLimit(QObject):
         stack.setUndoLimit(UNDO_STEPS)  # only possible while the stack is empty
         stack.indexChanged.connect(self._changed)
         self._trimming = False
+        # At most what the history keeps: each step's arrays added when it is pushed (shared ones
+        # twice). Counting exactly walks every step, so that is done only when this passes the budget.
+        self._upper = 0
 
     def kept_bytes(self) -> int:
         """Bytes of the distinct arrays the history keeps beyond the shown model's weights."""
@@ -63,7 +66,12 @@ class HistoryLimit(QObject):
             return
         self._trimming = True
         try:
-            self._forget_oldest()
+            if self.stack.index() == self.stack.count():  # a step was just pushed: only that adds memory
+                top = self.stack.command(self.stack.count() - 1)
+                self._upper += sum(a.nbytes for a in kept_arrays(top))
+                if self._upper > HISTORY_BYTES:
+                    self._forget_oldest()
+                    self._upper = self.kept_bytes()
             self._drop_forgotten()
         finally:
             self._trimming = False
