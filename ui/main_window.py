@@ -35,6 +35,7 @@ from ui.edits import EditController
 from ui.files.model_file import FileController
 from ui.files.scenario import ask_open_scenario, ask_save_scenario
 from ui.generation import GenerationController
+from ui.history import HistoryLimit
 from ui.messages import plain
 from ui.pictures.heatmap import Heatmap
 from ui.preferences import Preferences
@@ -83,6 +84,7 @@ class MainWindow(QMainWindow):
         self.session_bridge = bridge = SessionBridge(session or default_session(), self)
         # Not a child of the window: its clean-up on deletion must not reach half-deleted children.
         self.undo_stack = QUndoStack()
+        self.history_limit = HistoryLimit(self.undo_stack, lambda: bridge.session, self)
         self.edits = EditController(bridge, self.undo_stack)
         self.files = FileController(self, self.edits, self.undo_stack, settings)
 

@@ -12,6 +12,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QCoreApplication, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QTabWidget, QVBoxLayout, QWidget
 
+from simulator.budget import BudgetError
 from simulator.gradient_flow import compare_gradient_flow, gradient_flow, next_token_targets
 from ui.bridge import SessionBridge
 from ui.jobs import BackgroundJob
@@ -135,13 +136,18 @@ class GradientFlowView(QWidget):
         arch = self.bridge.model.config.arch
         session = self.bridge.session
         job = next_token_targets(session.input, arch, session.trace["probs"][-1])
+        message = "Type at least two tokens: each token's target is the one after it."
+        if job is not None:
+            try:
+                self.flow = gradient_flow(self.bridge.model, *job)
+            except BudgetError as exc:  # the gradients would not fit the memory budget: say so, draw nothing
+                job, message = None, str(exc)
         if job is None:
             self.flow = None
-            self.summary.setText("Type at least two tokens: each token's target is the one after it.")
+            self.summary.setText(message)
             self.layer_plot.clear()
             self.param_plot.clear()
             return
-        self.flow = gradient_flow(self.bridge.model, *job)
         task = {"encoder": "its own input", "vit": "the class it reads now"}.get(
             arch, "each next token of the current input")
         self.summary.setText(f"Loss of predicting {task}: "
