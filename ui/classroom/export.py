@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
 from simulator.io import atomic_write
 from ui import messages
 from ui.pictures.cell_overlay import no_outlines
+from ui.pictures.paper import light_paper
 
 PICTURE_FILTERS = {"PNG image (*.png)": ".png", "SVG drawing (*.svg)": ".svg"}
 ARRAY_FILTERS = {"CSV table (*.csv)": ".csv", "NumPy array (*.npy)": ".npy"}
@@ -27,9 +28,10 @@ ARRAY_FILTERS = {"CSV table (*.csv)": ".csv", "NumPy array (*.npy)": ".npy"}
 
 def paint_widget(widget: QWidget, painter: QPainter) -> None:
     """Paint the widget with its children, then end the painter. Change outlines are left out:
-    they mark the last edit on screen, and mean nothing on a slide or on paper."""
+    they mark the last edit on screen, and mean nothing on a slide or on paper; and the picture is
+    on light paper whatever the window's theme."""
     try:
-        with no_outlines():
+        with no_outlines(), light_paper(widget):
             # QWidget's own render: a QGraphicsView (every heatmap) hides it behind one that draws only its scene.
             QWidget.render(widget, painter, QPoint())
     finally:
