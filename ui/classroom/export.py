@@ -38,6 +38,21 @@ def paint_widget(widget: QWidget, painter: QPainter) -> None:
         painter.end()
 
 
+def paint_vector(widget: QWidget, painter: QPainter, target: QRect) -> None:
+    """Draw the widget into `target` of a vector device (a PDF page), scaled to fill it: lines and
+    text stay lines and text, and only each heatmap's cells are an image (one pixel a cell), so a
+    page costs tens of kilobytes where a picture of it costs hundreds. The painter stays open."""
+    painter.save()
+    try:
+        painter.translate(target.topLeft())
+        painter.scale(target.width() / max(widget.width(), 1), target.height() / max(widget.height(), 1))
+        painter.setClipRect(QRect(QPoint(), widget.size()))
+        with no_outlines(), light_paper(widget):
+            QWidget.render(widget, painter, QPoint())
+    finally:
+        painter.restore()
+
+
 def render_image(widget: QWidget) -> QImage:
     """The widget as it looks on screen, on white (not transparent: it goes on slides and paper)."""
     # At 1:1 only: the heatmaps paint their numbers in device pixels, which a scaled painter would misplace.
