@@ -177,6 +177,34 @@ def next_token_targets(tokens, arch: str = "decoder", predicted=None):
     return tokens, targets, mask
 
 
+def loss_targets(model: Transformer, tokens, predicted=None):
+    """(tokens, targets, mask) of the loss the Gradients and Backward pass views show, and a few
+    words saying which loss it is; (None, why) when there is nothing to predict.
+
+    For an input of a task the model was trained on (a preset, or a model the Training tab
+    made), the loss counts only the answer tokens, exactly as training does; otherwise every
+    next token counts (an encoder: its own input; an image model: the class it reads now).
+    """
+    arch = model.config.arch
+    job = next_token_targets(tokens, arch, predicted)
+    if job is None:
+        return None, "Type at least two tokens: each token's target is the one after it."
+    if arch == "decoder":
+        from .tasks import TASKS  # tasks import the engine's modules: import when first needed
+        from .train import check_fits
+        for task in TASKS.values():
+            try:
+                check_fits(model, task)
+            except ValueError:
+                continue
+            start = task.answer_start(list(tokens))
+            if start is not None and start < len(tokens) - 1:
+                mask = [start <= p < len(tokens) - 1 for p in range(len(tokens))]
+                return (job[0], job[1], mask), (f"the answer tokens (positions {start}–{len(tokens) - 2}), "
+                                                "as in the Training tab")
+    return job, {"encoder": "its own input", "vit": "the class it reads now"}.get(arch, "every next token of the input")
+
+
 def _resid_pre_names(model: Transformer) -> list[str]:
     stacks = ("encoder.", "decoder.") if model.config.arch == "encoder-decoder" else ("",)
     return [f"{p}blocks.{layer}.hook_resid_pre" for p in stacks for layer in range(model.config.n_layers)]
@@ -257,5 +285,5 @@ def residual_takeaway(relative: dict) -> str:
             "difference to the first layer. Try a deeper model.")
 
 
-__all__ = ["BackwardStep", "backward_steps", "steps_from_grads", "next_token_targets", "gradient_flow",
+__all__ = ["BackwardStep", "backward_steps", "steps_from_grads", "next_token_targets", "loss_targets", "gradient_flow",
            "compare_gradient_flow", "relative_to_last", "residual_takeaway", "FORMULAS", "DESCRIPTIONS"]

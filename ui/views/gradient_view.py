@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSpin
 from simulator.gradient_flow import (
     compare_gradient_flow,
     gradient_flow,
-    next_token_targets,
+    loss_targets,
     relative_to_last,
     residual_takeaway,
 )
@@ -141,19 +141,16 @@ class GradientFlowView(QWidget):
     def refresh(self) -> None:
         """Recompute the gradients of the current model on the current input."""
         self._lazy.stale = False
-        arch = self.bridge.model.config.arch
         session = self.bridge.session
-        job = next_token_targets(session.input, arch, session.trace["probs"][-1])
+        job, what = loss_targets(self.bridge.model, session.input, session.trace["probs"][-1])
         if job is None:
             self.flow = None
-            self.summary.setText("Type at least two tokens: each token's target is the one after it.")
+            self.summary.setText(what)
             self.layer_plot.clear()
             self.param_plot.clear()
             return
         self.flow = gradient_flow(self.bridge.model, *job)
-        task = {"encoder": "its own input", "vit": "the class it reads now"}.get(
-            arch, "each next token of the current input")
-        self.summary.setText(f"Loss of predicting {task}: "
+        self.summary.setText(f"Loss on {what}: "
                              f"<b>{self.flow['loss']:.3f}</b>. Larger bars: that part of the model "
                              "would change more in a training step.")
         self._draw_layers()
