@@ -61,6 +61,7 @@ from ui.views.tiled_view import TiledView
 from ui.views.token_strip import TokenStrip
 from ui.views.training_panel import TrainingPanel
 from ui.views.transport import Transport
+from ui.weights_label import WeightsLabel
 
 CALC_SHARE = 0.42  # of the picture-and-explanation height, at most, for the explanation's whole text
 
@@ -141,6 +142,8 @@ class MainWindow(QMainWindow):
         self.warning_label = plain(QLabel())  # e.g. "this decoder can see the future"
         self.warning_label.setStyleSheet("color: #b00000; font-weight: bold")
         self.statusBar().addWidget(self.warning_label, 1)
+        self.weights_label = WeightsLabel(bridge)
+        self.statusBar().addPermanentWidget(self.weights_label)
         self.statusBar().addPermanentWidget(self.step_label)
         bridge.sigStepChanged.connect(self._show_step)
         bridge.sigTraceChanged.connect(self._show_step)
