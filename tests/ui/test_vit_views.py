@@ -93,3 +93,35 @@ def test_the_token_strip_shows_each_patch_on_its_chip(vit_window):
     assert np.array_equal(chips.item(2).data(PATCH_ROLE), session.input[0:2, 2:4])  # p0,1
     vit_window.edits.set_tokens(np.zeros((8, 8)))
     assert not np.any(chips.item(2).data(PATCH_ROLE))  # the chips follow a new image
+
+
+def test_clicking_a_patch_on_the_attention_picture_makes_it_the_query(vit_window, qtbot):
+    from ui.views.image_view import PatchPicture
+    view = open_tab(vit_window, "Image")
+    view.refresh()
+    trace, cfg = vit_window.session_bridge.trace, vit_window.session_bridge.model.config
+
+    def pictures():
+        return view.findChildren(PatchPicture)  # the old ones have left the view
+
+    first, rollout = pictures()
+    assert view.query.currentText() == "[CLS]"
+    qtbot.mouseClick(first, Qt.MouseButton.LeftButton, pos=first.patch_center(7))  # token 7 is patch p1,2
+    assert view.query.currentIndex() == 7 and view.query.currentText() == "p1,2"
+    first, rollout = pictures()  # drawn again for the new query, the clicked patch outlined
+    assert first.toolTip() and len(pictures()) == 2
+    image = first.pixmap().toImage()
+    size = (first.width() - 1) / first.side
+    edge = image.pixelColor(int(2 * size + 2), int(1.5 * size))  # the left edge of patch p1,2's cell
+    assert edge.lightness() < 40, "the query patch is outlined"
+    other = image.pixelColor(int(1 * size + 2), int(1.5 * size))  # the same place in patch p1,1: no outline
+    assert other.lightness() > 40
+    # the picture is the new query's row of the pattern
+    att = attention_on_image(trace, cfg, 0, None, 7)
+    assert not np.allclose(att, attention_on_image(trace, cfg, 0, None, 0))
+    qtbot.mouseClick(rollout, Qt.MouseButton.LeftButton, pos=rollout.patch_center(16))
+    assert view.query.currentText() == "p3,3"
+    view.query.setCurrentIndex(0)  # [CLS] stays a choice: it is no patch on the image
+    view.query.activated.emit(0)
+    assert view.query.currentText() == "[CLS]" and "query [CLS]" in " ".join(
+        w.text() for w in view.findChildren(type(view.message)))
