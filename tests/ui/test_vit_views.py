@@ -125,3 +125,35 @@ def test_clicking_a_patch_on_the_attention_picture_makes_it_the_query(vit_window
     view.query.activated.emit(0)
     assert view.query.currentText() == "[CLS]" and "query [CLS]" in " ".join(
         w.text() for w in view.findChildren(type(view.message)))
+
+
+def _all_chips_shown(chips):
+    room = chips.viewport().rect()
+    return all(room.contains(chips.visualItemRect(chips.item(i))) for i in range(chips.count()))
+
+
+@pytest.mark.parametrize("size", [(1024, 768), (1280, 800), (1920, 1080)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_the_token_strip_shows_all_seventeen_tokens_as_little_images(make_window, qtbot, size):
+    model, image, _ = load_preset("digits")
+    window = make_window(Session(model, image), size=size)
+    strip = window.token_strip
+    chips = strip.sides[0].chips
+    qtbot.waitUntil(lambda: chips.viewport().width() > 100)
+    assert chips.count() == 17 and chips.rows <= chips.max_rows
+    assert _all_chips_shown(chips), "a chip is cut off or scrolled away"
+    # the text field and the class names cannot make a picture: they step aside, giving the chips room
+    assert not strip.sides[0].edit.isVisible() and not strip.vocab.isVisible()
+
+
+def test_with_4x4_patches_five_tokens_take_one_row_and_a_text_model_gets_its_vocabulary_back(make_window, qtbot):
+    from simulator import ModelConfig, Transformer
+    config = ModelConfig(arch="vit", image_size=8, patch=4, n_classes=10, d_model=16, n_heads=2, d_mlp=32,
+                         n_layers=1, attention="full", positional="learned")
+    window = make_window(Session(Transformer(config), np.zeros((8, 8))), size=(1024, 768))
+    chips = window.token_strip.sides[0].chips
+    assert chips.tokens() == ["[CLS]", "p0,0", "p0,1", "p1,0", "p1,1"] and chips.rows == 1
+    assert _all_chips_shown(chips)
+    text_model, tokens, _ = load_preset("copy")
+    window.set_model(text_model, tokens, "")
+    strip = window.token_strip
+    assert strip.sides[0].edit.isVisible() and strip.vocab.isVisible() and strip.sides[0].chips.max_rows == 2
