@@ -157,3 +157,21 @@ def test_with_4x4_patches_five_tokens_take_one_row_and_a_text_model_gets_its_voc
     window.set_model(text_model, tokens, "")
     strip = window.token_strip
     assert strip.sides[0].edit.isVisible() and strip.vocab.isVisible() and strip.sides[0].chips.max_rows == 2
+
+
+@pytest.mark.parametrize("patch", [2, 4])
+def test_the_architecture_map_and_step_titles_name_the_image_steps_in_words(patch):
+    from simulator import ModelConfig, Transformer
+    from ui.pictures.slicing import step_title
+    from ui.views.arch_map import build_boxes
+    config = ModelConfig(arch="vit", image_size=8, patch=patch, n_classes=10, d_model=16, n_heads=2, d_mlp=32,
+                         n_layers=1, attention="full", positional="learned")
+    model = Transformer(config)
+    labels = [b.label for b in build_boxes(model.graph, config)]
+    assert not [s for s in labels if s.startswith("hook_")], labels
+    assert labels[:3] == ["Cut into patches", "Patch embedding (W_patch)", "[CLS] put first"]
+    assert labels[-2:] == ["Class head → logits", "Softmax → class probabilities"]  # classes, not next words
+    trace = model.run(np.zeros((8, 8)))
+    titles = [step_title(trace, n.name) for n in model.graph.nodes]
+    assert not [t for t in titles if "hook_" in t or t.split(" · ")[-1] in ("patchify", "prepend_cls", "take_cls")]
+    assert step_title(trace, "probs") == "Softmax → class probabilities"
