@@ -3,6 +3,7 @@ and changed cells follow, and the Image view's pictures match the trace."""
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt
+from PySide6.QtWidgets import QApplication
 
 from simulator import Session
 from simulator.presets import load_preset
@@ -175,3 +176,13 @@ def test_the_architecture_map_and_step_titles_name_the_image_steps_in_words(patc
     titles = [step_title(trace, n.name) for n in model.graph.nodes]
     assert not [t for t in titles if "hook_" in t or t.split(" · ")[-1] in ("patchify", "prepend_cls", "take_cls")]
     assert step_title(trace, "probs") == "Softmax → class probabilities"
+
+
+def test_the_first_image_shown_lights_no_cells_and_presenting_scales_the_bars_once(vit_window, qtbot):
+    from ui.pictures.caption import LABEL_PT
+    view = open_tab(vit_window, "Draw")
+    assert vit_window.session_bridge.session.input.any() and not view.canvas.changed.any()
+    vit_window.presentation.enter()
+    QApplication.processEvents()
+    scale = vit_window.typography.scale
+    assert scale > 1 and view.bars.label_font().pointSizeF() == pytest.approx(LABEL_PT * scale)
