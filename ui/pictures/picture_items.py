@@ -28,6 +28,7 @@ class Panel:
     weight: float = 1.0  # cell size relative to the other heatmaps of its line
     thumb: bool = False  # a thumbnail: title and colours only, no axes or colour bar
     levels: tuple[float, float] | None = None  # a colour range shared with the picture's other panels
+    window: tuple[str, ...] = ()  # what part of a long axis is drawn: "0–63 of 768 (d_model)", "top 20 of …"
 
 
 @dataclass
@@ -57,6 +58,7 @@ class Bars:
     positions: list[str]
     position: int
     temperature: float
+    logits: np.ndarray | None = None  # [pos, vocab], for the token search of a long vocabulary
 
 
 Item = Panel | Symbol | Lines | Bars

@@ -279,7 +279,8 @@ class StepView(QWidget):
                 w.set_data(it.pattern, it.q_labels, it.k_labels, focus_query=it.focus)
             elif isinstance(it, Bars):
                 self._position = it.position
-                w.set_data(it.probs, it.vocab, it.positions, it.position, it.temperature, self._switched_on_probs())
+                w.set_data(it.probs, it.vocab, it.positions, it.position, it.temperature, self._switched_on_probs(),
+                           it.logits)
 
     def _place(self) -> None:
         """Give every widget of the picture its rectangle in the canvas."""
@@ -427,9 +428,12 @@ class StepView(QWidget):
                 it.focus = focus
                 self._lines.set_data(it.pattern, it.q_labels, it.k_labels, focus_query=focus)
             elif isinstance(it, Bars) and self._position is not None and it.position != self._position:
+                if any("tokens" in note for p in self._picture.panels() for note in p.window):
+                    self.refresh()  # the heatmaps show the top tokens of the chosen position
+                    return
                 it.position = min(self._position, len(it.positions) - 1)
                 self._next.set_data(it.probs, it.vocab, it.positions, it.position, it.temperature,
-                                    self._switched_on_probs())
+                                    self._switched_on_probs(), it.logits)
 
     def _choose_position(self, pos: int) -> None:
         self._position = pos
