@@ -84,11 +84,11 @@ def test_the_unembedding_shows_a_window_of_d_model_and_the_top_tokens(wide_model
     pic = build_picture(trace, wide_model, {}, "logits", start=100)
     x, w_u, logits = pic.panels()
     assert x.values.shape == (len(TOKENS), WINDOW) and x.cols[0] == "100" and x.cols[-1] == "163"
-    assert x.window == ("100–163 of 384 (d_model)",)
+    assert x.window == ("columns 100–163 of 384 (d_model)",)
     np.testing.assert_array_equal(x.values, trace[x.step][:, 100:164])
     top = list(np.argsort(-trace["probs"][-1], kind="stable")[:TOP_TOKENS])
     np.testing.assert_array_equal(w_u.values, wide_model.params["unembed.W_U"][100:164][:, top])
-    assert w_u.window == ("100–163 of 384 (d_model)", "top 20 of 2,000 tokens")
+    assert w_u.window == ("columns 100–163 of 384 (d_model)", "top 20 of 2,000 tokens")
     assert logits.cols == w_u.cols == [shown(wide_model.config.vocab[i]) for i in top]
 
 
@@ -151,3 +151,84 @@ def test_find_token_prefers_an_exact_match_and_refuses_an_ambiguous_one():
     assert find_token("", vocab) is None
     probs = np.array([0.1, 0.4, 0.2, 0.2, 0.1])
     assert describe_token(2, vocab, None, probs) == "“cat”: probability 0.2, rank 2 of 5"
+
+
+@pytest.fixture(scope="module")
+def d768():
+    cfg = ModelConfig(vocab=subword_vocab(300), d_model=768, n_heads=12, d_mlp=3072, n_layers=1, n_ctx=12)
+    return Transformer(cfg, seed=2)
+
+
+STEPS_768 = ["blocks.0.hook_resid_pre", "blocks.0.ln1.hook_normalized", "blocks.0.attn.hook_q",
+             "blocks.0.attn.hook_pattern", "blocks.0.attn.hook_concat", "blocks.0.hook_attn_out",
+             "blocks.0.hook_resid_mid", "blocks.0.mlp.hook_pre", "blocks.0.mlp.hook_post", "logits", "probs"]
+
+
+@pytest.mark.parametrize("size", [(1280, 760), (1024, 640)])
+def test_d_model_768_pictures_fit_their_view_and_say_which_columns_they_show(d768, qtbot, size):
+    session, bridge, view = make_view(qtbot, d768, size)
+    for name in STEPS_768:
+        session.stepper.jump(name)
+        QApplication.processEvents()
+        pic = view.picture
+        assert view.layout_fits(), name
+        for panel in pic.panels():
+            assert panel.values.shape[1] <= max(WINDOW, TOP_TOKENS, len(TOKENS)), (name, panel.title)
+            assert panel.values.shape[0] <= max(WINDOW, len(TOKENS)), (name, panel.title)
+        bar = view.slice_bar()
+        if name == "blocks.0.attn.hook_pattern":  # [query, key] of one head: nothing is cut
+            assert not bar.isVisible()
+            continue
+        assert bar.isVisible(), name
+        if name == "probs":  # only the vocabulary is cut: there is no window to move
+            assert bar.text.text() == "Showing top 20 of 300 tokens" and not bar.forward.isVisible()
+            continue
+        assert any(note.startswith("columns 0–63 of") for note in pic.window), name
+        assert bar.text.text().startswith("Showing columns 0–63 of") and bar.forward.isVisible(), name
+
+
+def test_moving_the_window_shows_later_columns_and_a_click_explains_the_true_cell(d768, qtbot):
+    session, bridge, view = make_view(qtbot, d768)
+    session.stepper.jump("blocks.0.hook_resid_mid")
+    QApplication.processEvents()
+    bar = view.slice_bar()
+    assert not bar.back.isEnabled()
+    bar.forward.click()
+    bar.forward.click()
+    assert bar.text.text() == "Showing columns 128–191 of 768 (d_model)"
+    heatmap = view.current_heatmap()
+    assert heatmap.labels()[1][0] == "128"  # the axis counts the true columns (every k-th printed)
+    assert view.picture.panels()[-1].cols == [str(j) for j in range(128, 192)]
+    np.testing.assert_array_equal(heatmap.values(), bridge.trace["blocks.0.hook_resid_mid"][:, 128:192])
+    click_cell(heatmap, qtbot, 2, 5)
+    assert bridge.cell == ("blocks.0.hook_resid_mid", (2, 133))
+    explained = bridge.trace.explain("blocks.0.hook_resid_mid", (2, 133))
+    assert f"{bridge.trace['blocks.0.hook_resid_mid'][2, 133]:.3f}"[:5] in explained
+    bar.start.setValue(10_000)  # past the end: the window stops at the last 64 columns
+    assert view.picture.panels()[-1].cols[-1] == "767"
+    session.stepper.jump("blocks.0.mlp.hook_post")  # a longer axis (d_mlp 3,072) keeps the same start
+    QApplication.processEvents()
+    assert "columns 704–767 of 3,072 (d_mlp)" in view.picture.window
+
+
+def test_the_heads_bands_of_concat_follow_the_window(d768):
+    trace = d768.run(TOKENS)
+    pic = build_picture(trace, d768, {}, "blocks.0.attn.hook_concat", start=32)
+    concat = pic.panels()[-1]
+    assert concat.cols[0] == "32"
+    assert concat.col_bands == ((0, 32, 0), (32, 64, 1))  # head 0 ends at column 64, head 1 starts there
+
+
+def test_a_long_vocabulary_is_found_by_typing_not_drawn_as_chips(wide_model, qtbot):
+    from ui.views.token_strip import TokenStrip
+
+    session = Session(wide_model, TOKENS)
+    strip = TokenStrip(SessionBridge(session))
+    qtbot.addWidget(strip)
+    strip.show()
+    assert strip.vocab.count() == 0 and not strip.vocab.isVisible() and strip.find.isVisible()
+    with qtbot.waitSignal(strip.sigTokensRequested) as sent:
+        assert strip.add_found("␣sat")
+    assert sent.args[0] == TOKENS + ["Ġsat"]
+    assert not strip.add_found("zzzz-none")
+    assert strip.error_text() == "No token “zzzz-none” in the vocabulary, so nothing changed."

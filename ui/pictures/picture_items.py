@@ -71,6 +71,8 @@ class Picture:
     formula: str
     rows: list[list[Item]] = field(default_factory=list)
     small: tuple[int, ...] = ()  # rows drawn as a low strip of thumbnails (context, not detail)
+    window: tuple[str, ...] = ()  # what the panels show of long axes ("columns 0–63 of 768 (d_model)", …)
+    longest: int = 0  # the longest feature axis drawn as a window of columns (0: none)
 
     def panels(self) -> list[Panel]:
         return [it for row in self.rows for it in row if isinstance(it, Panel)]

@@ -124,7 +124,7 @@ def window_text(axis: str, size: int, shown: tuple[int, ...]) -> str:
     """What a window shows, in words: "columns 64–127 of 768 (d_model)", "top 20 of 30,000 tokens"."""
     if axis == "vocab":
         return f"top {len(shown)} of {size:,} tokens"
-    return f"{shown[0]}–{shown[-1]} of {size:,} ({'d_model' if axis == 'head·d_head' else axis})"
+    return f"columns {shown[0]}–{shown[-1]} of {size:,} ({'d_model' if axis == 'head·d_head' else axis})"
 
 
 def head_slicer(trace: Trace, name: str, head: int) -> Slicer:

@@ -71,6 +71,8 @@ class _Ctx:
         self.changes = changes if highlight else {}
         self.graph = trace.graph
         self.start, self.top = start, top
+        self.notes: dict[str, None] = {}  # what the panels' windows show, in order, once each
+        self.longest = 0  # the longest feature axis drawn as a window (0: none)
 
     def node(self, name: str):
         return self.graph.node(name)
@@ -81,6 +83,9 @@ class _Ctx:
         top = self.top if top is None else top
         r_idx, c_idx = (window(a, n, self.start, top) for a, n in zip(axes, shape))
         notes = tuple(window_text(a, n, idx) for a, n, idx in zip(axes, shape, (r_idx, c_idx)) if idx)
+        self.notes.update(dict.fromkeys(notes))
+        self.longest = max([self.longest] + [n for a, n, idx in zip(axes, shape, (r_idx, c_idx))
+                                             if idx and a != "vocab"])
         rows = rows if r_idx is None else [rows[i] for i in r_idx]
         cols = cols if c_idx is None else [cols[i] for i in c_idx]
         return r_idx, c_idx, rows, cols, notes
@@ -184,7 +189,8 @@ def build_picture(trace: Trace, model: Transformer, changes: Mapping[str, np.nda
         kind, rows = "rope", _rope(ctx, node)
     elif node.group == ATTENTION_CHAIN:
         kind, rows = "attention", _attention(ctx, node, focus)
-        return Picture(kind, step_title(trace, name), node.formula, rows, small=(0,))
+        return Picture(kind, step_title(trace, name), node.formula, rows, small=(0,), window=tuple(ctx.notes),
+                       longest=ctx.longest)
     elif node.role in LINEAR_ROLES:
         kind, rows = "linear_attention", _linear_attention(ctx, node, focus)
     elif op == "mix":
@@ -211,7 +217,7 @@ def build_picture(trace: Trace, model: Transformer, changes: Mapping[str, np.nda
         kind, rows = "generic", _generic(ctx, node)
     if kind in EQUATIONS:
         share_colour_scale(rows)
-    return Picture(kind, step_title(trace, name), node.formula, rows)
+    return Picture(kind, step_title(trace, name), node.formula, rows, window=tuple(ctx.notes), longest=ctx.longest)
 
 
 # pictures that are one equation of like quantities (a + b = c, heads side by side = concat):
