@@ -232,3 +232,27 @@ def test_a_long_vocabulary_is_found_by_typing_not_drawn_as_chips(wide_model, qtb
     assert sent.args[0] == TOKENS + ["Ġsat"]
     assert not strip.add_found("zzzz-none")
     assert strip.error_text() == "No token “zzzz-none” in the vocabulary, so nothing changed."
+
+
+def test_the_parameter_editor_draws_a_window_of_a_long_matrix_and_edits_the_true_cell(wide_model, qtbot):
+    from ui.views.param_editor import ParamEditor
+
+    session = Session(wide_model, TOKENS)
+    editor = ParamEditor(SessionBridge(session))
+    qtbot.addWidget(editor)
+    editor.resize(1100, 700)
+    editor.show()
+    qtbot.waitExposed(editor)
+    editor.select_param("embed.W_E")  # [2,000 tokens, 384]: the input's tokens, 64 columns at a time
+    vocab = wide_model.config.vocab
+    ids = [vocab.index(t) for t in dict.fromkeys(TOKENS)]
+    w_e = wide_model.params["embed.W_E"]
+    np.testing.assert_array_equal(editor.heatmap.values(), w_e[ids][:, :WINDOW])
+    assert editor.slice.text.text() == "Showing the input's 7 of 2,000 tokens · columns 0–63 of 384 (d_model)"
+    editor.slice.forward.click()
+    np.testing.assert_array_equal(editor.heatmap.values(), w_e[ids][:, WINDOW:2 * WINDOW])
+    editor.start_edit((1, 2))
+    editor.edit_line().setText("0.5")
+    with qtbot.waitSignal(editor.sigEditRequested) as sig:
+        editor.edit_line().returnPressed.emit()
+    assert sig.args == ["embed.W_E", 0.5, (ids[1], WINDOW + 2)]

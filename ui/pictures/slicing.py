@@ -120,10 +120,11 @@ def window(axis: str, size: int, start: int = 0, top: tuple[int, ...] = ()) -> t
     return tuple(range(s, s + WINDOW))
 
 
-def window_text(axis: str, size: int, shown: tuple[int, ...]) -> str:
-    """What a window shows, in words: "columns 64–127 of 768 (d_model)", "top 20 of 30,000 tokens"."""
+def window_text(axis: str, size: int, shown: tuple[int, ...], which: str = "top") -> str:
+    """What a window shows, in words: "columns 64–127 of 768 (d_model)", "top 20 of 30,000 tokens"
+    (`which` names the tokens chosen: "top", or "the input's")."""
     if axis == "vocab":
-        return f"top {len(shown)} of {size:,} tokens"
+        return f"{which} {len(shown)} of {size:,} tokens"
     return f"columns {shown[0]}–{shown[-1]} of {size:,} ({'d_model' if axis == 'head·d_head' else axis})"
 
 

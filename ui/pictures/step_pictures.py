@@ -80,9 +80,10 @@ class _Ctx:
     def _window(self, axes: tuple[str, str], shape: tuple[int, int], rows: list[str], cols: list[str],
                 top: tuple[int, ...] | None = None):
         """The rows and columns of a 2-D cut that are drawn (None: all), their labels, and what was cut."""
+        which = "top" if top is None else "the input's"
         top = self.top if top is None else top
         r_idx, c_idx = (window(a, n, self.start, top) for a, n in zip(axes, shape))
-        notes = tuple(window_text(a, n, idx) for a, n, idx in zip(axes, shape, (r_idx, c_idx)) if idx)
+        notes = tuple(window_text(a, n, idx, which) for a, n, idx in zip(axes, shape, (r_idx, c_idx)) if idx)
         self.notes.update(dict.fromkeys(notes))
         self.longest = max([self.longest] + [n for a, n, idx in zip(axes, shape, (r_idx, c_idx))
                                              if idx and a != "vocab"])
@@ -122,7 +123,8 @@ class _Ctx:
     def param(self, name: str, title: str, per_head: bool = False, top: tuple[int, ...] | None = None,
               **kw) -> Panel:
         """A panel showing a parameter: per-head ones [head, a, b] as the selected head's slice.
-        A vocabulary axis is labelled with the tokens; a long one shows `top` (default: the top tokens)."""
+        A vocabulary axis is labelled with the tokens; a long one shows the top tokens, or the
+        input's tokens `top` when given."""
         w = self.params[name]
         spec = self.graph.params.get(name)
         axes = tuple(spec.axes) if spec is not None and len(spec.axes) == w.ndim else ("",) * w.ndim
