@@ -165,7 +165,9 @@ class _Builder:
         if kind.startswith("linear"):
             return self.heads_out(b, self.linear(a, q, k, v, causal=kind == "linear"), cross)
         chain = {"axes": GRID, "group": ATTENTION_CHAIN}
-        n_keys = {"n_keys": cfg.n_ctx}  # key slots every row is computed over (see ops.ROW_BLOCK)
+        # key slots every row is computed over (see ops.ROW_BLOCK), so that a KV cache matches a rerun bit for
+        # bit; an encoder has no cache, and padding BERT's 32 keys to its 512 slots would cost 16 times the work
+        n_keys = {"n_keys": 0 if cfg.arch == "encoder" else cfg.n_ctx}
         s = self.add(a + "hook_scores_raw", "scores", [q, k], attrs=n_keys, role="scores", **chain)
         s = self.add(a + "hook_scores_scaled", "scale", [s], attrs={"sqrt_d": math.sqrt(cfg.d_head)}, role="scaled",
                      **chain)
