@@ -28,6 +28,7 @@ from simulator.generate import decoded_side
 from simulator.sampling import Sampling, describe
 from ui.bridge import SessionBridge
 from ui.pictures.paper import paper_of
+from ui.pictures.slicing import shown
 
 STAGES = ("softmax(z / T)", "after top-k", "after top-p = final")
 KEPT, CUT, DRAWN = QColor(70, 120, 200), QColor(205, 205, 205), QColor(255, 236, 150)
@@ -51,7 +52,7 @@ def bar_rows(s: Sampling, vocab, n: int = MAX_ROWS) -> list[BarRow]:
     for i in ids:
         tok = vocab[i]
         values = (float(s.probs[i]), float(s.after_k[i]), float(s.after_p[i]))
-        rows.append(BarRow("␣" if tok == " " else tok, values,
+        rows.append(BarRow(shown(tok), values,
                            (False, bool(s.after_k[i] == 0), bool(s.after_p[i] == 0)), i == s.token))
     return rows
 
@@ -226,7 +227,7 @@ class SamplingView(QWidget):
         vocab = self.bridge.model.config.vocab
         self.bars.set_rows(bar_rows(s, vocab), s.draw)
         token = vocab[s.token]
-        self.drawn.setText(f"u = {s.draw:.3f} falls on ‘{'␣' if token == ' ' else token}’ (highlighted): "
+        self.drawn.setText(f"u = {s.draw:.3f} falls on ‘{shown(token)}’ (highlighted): "
                            + ("appended." if done else "the next Append takes it."))
         for w, value in ((self.temperature, self.controller.temperature), (self.top_k, self.controller.top_k or 0),
                          (self.top_p, self.controller.top_p or 0.0), (self.seed, self.controller.seed)):
