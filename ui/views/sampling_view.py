@@ -113,7 +113,7 @@ class SamplingBars(QWidget):
 
 
 class SamplingView(QWidget):
-    def __init__(self, bridge: SessionBridge, controller, explain=None,
+    def __init__(self, bridge: SessionBridge, controller, explain=None, show_cache=None,
                  parent: QWidget | None = None):
         super().__init__(parent)
         # controller: the window's ui.generation.GenerationController (settings, preview, append)
@@ -139,6 +139,8 @@ class SamplingView(QWidget):
         self.n_tokens.setRange(1, 500)
         self.n_tokens.setValue(10)
         self.generate_button = QPushButton("Generate")
+        self.cache_button = QPushButton("See the KV cache")  # opens the KV cache view (show_cache)
+        self.cache_button.setVisible(show_cache is not None)
         self.drawn = QLabel()
         self.drawn.setTextFormat(Qt.TextFormat.PlainText)
         self.message = QLabel()
@@ -158,6 +160,7 @@ class SamplingView(QWidget):
         for w in (self.greedy_button, self.sample_button, self.generate_button, self.n_tokens, QLabel("tokens")):
             buttons.addWidget(w)
         buttons.addStretch(1)
+        buttons.addWidget(self.cache_button)
         lower = QHBoxLayout()
         lower.addWidget(self.calculation, 3)
         side = QVBoxLayout()
@@ -180,6 +183,8 @@ class SamplingView(QWidget):
         self.greedy_button.clicked.connect(lambda: self._show_error(controller.append(greedy=True)))
         self.sample_button.clicked.connect(lambda: self._show_error(controller.append()))
         self.generate_button.clicked.connect(lambda: self._show_error(controller.generate(self.n_tokens.value())))
+        if show_cache is not None:
+            self.cache_button.clicked.connect(show_cache)
         bridge.sigTraceChanged.connect(self.refresh)
         controller.sigSettingsChanged.connect(self.refresh)
         controller.sigSampled.connect(lambda _s: self.refresh())
