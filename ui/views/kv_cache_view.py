@@ -114,7 +114,7 @@ class KVTables(QWidget):
         self.appended = False
         self._font = QFont()
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.setMinimumHeight(220)
+        self.setMinimumHeight(150)
 
     def set_tables(self, k: np.ndarray, v: np.ndarray, tokens, reused, appended: bool) -> None:
         """`k`, `v`: [pos, d_head] of one head."""
@@ -146,7 +146,7 @@ class KVTables(QWidget):
         top = line + 6
         row_h = max(min(line + 2.0, (self.height() - top - 4) / n), 1.0)
         label_w = max(fm.horizontalAdvance(t) for t in self.tokens + ("token",)) + 12
-        tag_w = fm.horizontalAdvance(REUSED) + 16
+        tag_w = fm.horizontalAdvance(f"↑ {REUSED}") + 16
         room = self.width() - label_w - tag_w - 24
         cell = max(min(room / (2 * self.k.shape[1]), 3 * line), 2.0)
         table_w = cell * self.k.shape[1]
@@ -203,9 +203,9 @@ class KVCacheView(QWidget):
         row.addStretch(1)
         lay = QVBoxLayout(self)
         lay.addLayout(row)
+        lay.addWidget(self.savings)  # first: on a small screen the tables shrink, the counts stay whole
         lay.addWidget(self.title)
         lay.addWidget(self.tables, 1)
-        lay.addWidget(self.savings)
         self.layer.currentIndexChanged.connect(self._draw)
         self.head.valueChanged.connect(self._draw)
         bridge.sigTraceChanged.connect(self.refresh)

@@ -2,7 +2,8 @@
 
 Three bars per token — the softmax at temperature T, what top-k keeps, what top-p keeps —
 so a class sees which tokens each control cuts (grey) and how the rest are renormalised; the
-token drawn is marked with the draw u. Below: the calculation written out, the text so far and
+token drawn is marked with the draw u. Below: the calculation written out (in the explanation
+panel, when the window gives the view one), the text so far and
 what the KV cache keeps. Buttons append the most likely token, a sampled one, or n sampled ones
 (each its own undo step); the view previews the very draw the next Append will make.
 """
@@ -148,6 +149,9 @@ class SamplingView(QWidget):
         self.message.setTextFormat(Qt.TextFormat.PlainText)
         self.bars = SamplingBars()
         self.calculation = self._text_label(mono=True)
+        # with an explanation panel the calculation is written there (the same text): not twice on screen,
+        # which leaves the bars room on a 1024 × 768 screen
+        self.calculation.setVisible(explain is None)
         self.text = self._text_label()
         self.cache = self._text_label()
 
@@ -201,6 +205,10 @@ class SamplingView(QWidget):
         if mono:
             label.setStyleSheet("background: #fff8e1; border: 1px solid #e0c36a; padding: 4px;")
         return label
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        super().showEvent(event)
+        self.refresh()  # the explanation panel shows this view's calculation, not the last view's
 
     def _settings_edited(self) -> None:
         k = self.top_k.value() or None
