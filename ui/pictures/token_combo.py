@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QSignalBlocker
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel
+from PySide6.QtWidgets import QComboBox, QHBoxLayout
+
+from ui.pictures.frame import control_row
 
 
 class TokenCombo(QComboBox):
@@ -20,8 +22,4 @@ class TokenCombo(QComboBox):
 
 
 def token_row(combo: TokenCombo, text: str = "Token") -> QHBoxLayout:
-    row = QHBoxLayout()
-    row.addWidget(QLabel(text))
-    row.addWidget(combo)
-    row.addStretch(1)
-    return row
+    return control_row((text, combo))
