@@ -16,12 +16,13 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, QSignalBlocker, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPen
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QLabel, QSizePolicy, QSpinBox, QVBoxLayout, QWidget
 
 from simulator.generate import decoded_side
 from simulator.kv_cache import cacheable
 from ui.bridge import SessionBridge
 from ui.pictures.colormaps import DIVERGING
+from ui.pictures.frame import control_row
 
 NEW_ROW = QColor(230, 120, 0)
 REUSED, COMPUTED = "reused from cache", "computed now"
@@ -197,12 +198,8 @@ class KVCacheView(QWidget):
         self.tables = KVTables()
         self.savings = self._label()
         self.savings.setStyleSheet("background: #fff8e1; border: 1px solid #e0c36a; padding: 4px;")
-        row = QHBoxLayout()
-        for w in (QLabel("layer"), self.layer, QLabel("head"), self.head):
-            row.addWidget(w)
-        row.addStretch(1)
         lay = QVBoxLayout(self)
-        lay.addLayout(row)
+        lay.addLayout(control_row(("layer", self.layer), ("head", self.head)))
         lay.addWidget(self.savings)  # first: on a small screen the tables shrink, the counts stay whole
         lay.addWidget(self.title)
         lay.addWidget(self.tables, 1)
