@@ -23,7 +23,7 @@ from .params import param_shapes
 
 MEMORY_BYTES = 1 << 30  # weights + the kept trace + working space of one run: 1 GiB by default
 WORK_MADDS = 2 * 10 ** 10  # multiply-adds of one forward pass (a few seconds of numpy here)
-BYTES = 8  # float64
+BYTES = 8  # float64; a float32 model's numbers take 4 (see `bytes_per`)
 
 
 class BudgetError(ValueError):
@@ -53,8 +53,13 @@ def size_text(n: float) -> str:
     return f"{int(n)} bytes"
 
 
+def bytes_per(cfg: ModelConfig) -> int:
+    """Bytes of one number of this model: 8 in float64, 4 in float32."""
+    return 4 if cfg.dtype == "float32" else BYTES
+
+
 def weight_bytes(cfg: ModelConfig) -> int:
-    return BYTES * sum(math.prod(s) for s in param_shapes(cfg).values())
+    return bytes_per(cfg) * sum(math.prod(s) for s in param_shapes(cfg).values())
 
 
 def _shape(op: str, xs: list[tuple], ps: list[tuple], attrs) -> tuple[tuple, int]:
@@ -77,7 +82,8 @@ def _shape(op: str, xs: list[tuple], ps: list[tuple], attrs) -> tuple[tuple, int
     if op == "concat":
         return (xs[0][0], xs[0][1] * xs[0][2]), 0
     if op == "linear":
-        return (*xs[0][:-1], ps[0][-1]), math.prod(xs[0]) * ps[0][-1]
+        d_out = ps[0][0] if attrs.get("transposed") else ps[0][-1]
+        return (*xs[0][:-1], d_out), math.prod(xs[0]) * d_out
     if op == "patchify":
         return (cfg_patches(xs[0], attrs["patch"]), attrs["patch"] ** 2), 0
     if op == "prepend_cls":
@@ -105,14 +111,14 @@ def estimate(cfg: ModelConfig, n_tokens: int, n_target: int | None = None) -> Es
     params = param_shapes(cfg)
     n_target = n_tokens if n_target is None else n_target
     shapes: dict[str, tuple] = {"input_ids": (n_tokens,), "encoder.input_ids": (n_tokens,),
-                                "decoder.input_ids": (n_target,), "temperature": (),
+                                "decoder.input_ids": (n_target,), "temperature": (), "token_type_ids": (n_tokens,),
                                 "image": (cfg.image_size, cfg.image_size)}
     trace = attention = largest = work = 0
     for node in graph.nodes:
         shape, madds = _shape(node.op, [shapes[i] for i in node.inputs], [params[p] for p in node.params],
                               node.attrs)
         shapes[node.name] = shape
-        size = BYTES * math.prod(shape)
+        size = bytes_per(cfg) * math.prod(shape)
         trace += size
         if len(shape) == 3 and node.op in ("scores", "scale", "mask", "softmax"):
             attention += size
@@ -161,7 +167,7 @@ def check_run(cfg: ModelConfig, tokens) -> None:
         cost = f"would keep {size_text(e.total)} of steps and weights"
         if e.attention > e.total / 2:
             cost += (f" ({size_text(e.attention)} of it in attention grids: {cfg.n_layers} layers × "
-                     f"{cfg.n_heads} heads × {max(n, n_target or 0):,}² scores × 4 steps × 8 bytes)")
+                     f"{cfg.n_heads} heads × {max(n, n_target or 0):,}² scores × 4 steps × {bytes_per(cfg)} bytes)")
         limit = f"the limit is {size_text(MEMORY_BYTES)}"
     else:
         cost = f"would take {e.work:.2g} multiply-adds"
@@ -218,6 +224,7 @@ def check_training(cfg: ModelConfig, n_tokens: int, n_target: int | None = None)
                       "Adam's moments,", training_bytes(cfg, n_tokens, n_target), "")
 
 
-__all__ = ["BudgetError", "Estimate", "estimate", "weight_bytes", "check_model", "check_run", "max_tokens", "size_text",
+__all__ = ["BudgetError", "Estimate", "estimate", "bytes_per", "weight_bytes", "check_model", "check_run", "max_tokens",
+           "size_text",
            "backward_bytes", "training_bytes", "check_backward", "check_training", "MEMORY_BYTES", "WORK_MADDS",
            "TRAINING_COPIES"]

@@ -11,7 +11,7 @@ import numpy as np
 
 from . import budget
 from .backward import loss_and_grads
-from .gradient_flow import BackwardStep, next_token_targets, steps_from_grads
+from .gradient_flow import BackwardStep, loss_targets, steps_from_grads
 from .model import Transformer
 from .trace import Trace
 
@@ -244,8 +244,9 @@ class Session(Observable):
 class BackwardWalk(Cursor):
     """A cursor over the backward pass of a session's model on its input, last forward step first.
 
-    The loss is that of `next_token_targets` on the session's tokens (a decoder predicts each
-    next token, an encoder its input). After each edit the step names are renewed at once (the
+    The loss is that of `loss_targets` on the session's tokens: the answer tokens of a task the
+    model was trained on, as training counts them; otherwise a decoder predicts each next
+    token, an encoder its input. After each edit the step names are renewed at once (the
     cursor stays on the same name) but the gradients only when next read, so a walk nobody
     looks at costs nothing. A single decoder token leaves nothing to predict: the walk is empty
     and `message` says why.
@@ -283,7 +284,13 @@ class BackwardWalk(Cursor):
     def job(self):
         """(tokens, targets, mask) of the loss, or None when there is nothing to predict."""
         s = self.session
-        return next_token_targets(s.input, s.model.config.arch, s.trace["probs"][-1])
+        return loss_targets(s.model, s.input, s.trace["probs"][-1])[0]
+
+    @property
+    def loss_what(self) -> str:
+        """Which loss is walked, in a few words (the answer tokens of a trained task, or every next token)."""
+        s = self.session
+        return loss_targets(s.model, s.input, s.trace["probs"][-1])[1]
 
     @property
     def message(self) -> str:

@@ -20,6 +20,7 @@ import numpy as np
 
 from . import budget
 from .backward import batch_loss_and_grads
+from .config import RESIDUALS
 from .io import atomic_write, save
 from .model import Transformer
 from .optim import Adam, noam_lr
@@ -27,6 +28,8 @@ from .tasks import TASKS, Task, get_task, token_accuracy
 
 EVAL_SEED = 1_000_003  # held-out examples watched during training (tests draw others)
 FINAL_EVAL_SEED = 2_000_003
+RESIDUAL_TITLES = {"none": "no residual", "denseformer": "DenseFormer", "attnres": "attention over depth",
+                   "block_attnres": "block attention over depth"}  # a preset's title says how it was wired
 Callback = Callable[[int, float, "float | None", Mapping[str, np.ndarray]], None]
 
 
@@ -159,9 +162,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dropout", type=float, default=0.0)
     ap.add_argument("--until", type=float, default=None, metavar="ACC",
                     help="stop once the held-out token accuracy reaches ACC (e.g. 0.99)")
+    ap.add_argument("--residual", choices=RESIDUALS, default=None,
+                    help="train the task's model with this residual stream instead of the standard one "
+                         "(the depth modes: DenseFormer, Attention Residuals)")
     args = ap.parse_args(argv)
     task = get_task(args.task)
-    model = Transformer(task.config, seed=args.seed)
+    config = task.config if args.residual is None else task.config.replace(residual=args.residual)
+    try:
+        model = Transformer(config, seed=args.seed)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
     def report(step, loss, accuracy, params):
         if accuracy is not None:
@@ -183,6 +194,8 @@ def main(argv: list[str] | None = None) -> int:
         info = {"name": out.stem, "task": task.name, "title": task.title, "command": command,
                 "accuracy": round(accuracy, 4), "steps": result.steps, "seed": args.seed,
                 "description": task.description, "look_for": ""}
+        if args.residual not in (None, "standard"):  # an extra preset of the task, wired another way
+            info.update(title=f"{task.title} ({RESIDUAL_TITLES[args.residual]})", residual=args.residual)
         try:
             save(out, model, task.demo_tokens(), extra={k: info[k] for k in ("task", "command", "accuracy")})
             write_sidecar(out.with_suffix(".json"), info)

@@ -125,7 +125,7 @@ class SetModel(QUndoCommand):
                  on_change: Callable[[str | None], None] | None = None):
         super().__init__(text)
         self.session = session
-        self.old_model, self.old_tokens = session.model, session.tokens
+        self.old_model, self.old_tokens = session.model, session.input  # an image model: its image
         self.old_ablate = dict(session.ablate)  # a new model starts with every component on
         self.new_model, self.new_tokens = new_model, new_tokens
         self.old_path, self.new_path = old_path, new_path
