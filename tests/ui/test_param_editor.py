@@ -132,3 +132,21 @@ def test_narrow_panel_puts_the_tree_above(setup, qtbot):
     editor.resize(1300, 700)
     QApplication.processEvents()
     assert editor._split.orientation() == Qt.Orientation.Horizontal
+
+
+def test_a_resize_before_the_editor_hears_of_a_new_model_is_harmless(window):
+    """Found by the random session: a settings change to no norms resized the editor (another view
+    moved) before it was told of the new model, and it tried to draw blocks.0.ln1.b of the old one."""
+    from PySide6.QtCore import QSignalBlocker, QSize
+    from PySide6.QtGui import QResizeEvent
+
+    editor = window.param_editor
+    editor.select_param("blocks.0.ln1.b")
+    bridge = window.session_bridge
+    bare = Transformer(ModelConfig(norm="none"), seed=0)
+    with QSignalBlocker(bridge):  # the views are not told yet
+        bridge.session.set_model(bare, bridge.session.tokens)
+    size = editor.heatmap.size()
+    QApplication.sendEvent(editor.heatmap, QResizeEvent(size + QSize(5, 0), size))
+    bridge.sigTraceChanged.emit()  # now they are: the editor shows a parameter the new model has
+    assert editor.heatmap.values().size and "blocks.0.ln1.b" not in bare.params

@@ -36,7 +36,7 @@ import ui.main_window
 import ui.views.token_strip
 from simulator import depth
 from simulator.backward import loss_and_grads
-from simulator.gradient_flow import gradient_flow, next_token_targets
+from simulator.gradient_flow import gradient_flow, loss_targets
 from simulator.lessons import list_lessons, load_lesson
 from simulator.params import init_params
 from simulator.presets import list_presets, load_preset
@@ -687,10 +687,10 @@ def check_tab(window, fresh) -> None:
                 shown = view.heatmaps[layer][head].values()
                 assert np.array_equal(shown, fresh[site.format(l=layer)][head]), f"layer {layer} head {head}"
     elif name in ("Gradients", "Backward pass"):
-        job = next_token_targets(s.input, model.config.arch, fresh["probs"][-1])
+        job, what = loss_targets(model, s.input, fresh["probs"][-1])
         if name == "Gradients" and view.pages.currentIndex() == 0:
             if job is None:
-                assert view.flow is None and "two tokens" in view.summary.text()
+                assert view.flow is None and what in view.summary.text()
                 return
             flow = gradient_flow(model, *job)
             assert f"{flow['loss']:.3f}" in view.summary.text()

@@ -411,7 +411,8 @@ class ParamEditor(QWidget):
         self.heatmap.set_selected(None)
 
     def eventFilter(self, obj, ev) -> bool:
-        if obj is self.heatmap and ev.type() == QEvent.Type.Resize and self._name is not None and not self._lazy.stale:
+        if obj is self.heatmap and ev.type() == QEvent.Type.Resize and self._name is not None and not self._lazy.stale \
+                and self._name in self.bridge.model.params:  # a new model not yet shown: its own refresh comes
             self._show(self._name)  # the labels the cells have room for depend on the size
         return False
 
