@@ -14,6 +14,7 @@ The limits are module attributes so that a script can change them::
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -105,6 +106,7 @@ def cfg_patches(image: tuple, patch: int) -> int:
     return (image[0] // patch) * (image[1] // patch)
 
 
+@functools.lru_cache(maxsize=256)  # every run is checked: an edit re-asks about the same config and length
 def estimate(cfg: ModelConfig, n_tokens: int, n_target: int | None = None) -> Estimate:
     """The cost of running `cfg` on `n_tokens` tokens (an encoder-decoder: source and target lengths)."""
     graph = build_graph(cfg)

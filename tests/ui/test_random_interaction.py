@@ -1,15 +1,18 @@
 """A long, seeded, random session with the real main window, checked against a shadow.
 
 Each action is something a student does (step, back, jump, edit a weight cell, nudge one with
-the wheel, type tokens, undo, redo, pick a head or a layer, change a setting, save and reopen,
-File ▸ New, a preset, a lesson, a scenario, a bad file, randomise, reset, presentation mode,
-the theme, an export, a window resize, another tab, …), including bad input. The test keeps a
-`Shadow`: its own copy of the parameters, tokens and temperature the model should have, updated
-from each action's own intent (the cell and the number typed, the config and seed chosen, the
-preset's file) and moved through its own history on undo and redo. After every action: no
-exception escaped, the model's parameters, tokens and temperature equal the shadow's to the bit,
-the trace the window shows equals a fresh `model.run` of them bit for bit, the step view's
-heatmaps show exactly that trace's numbers, and no NaN is on screen. A refused action changes nothing.
+the wheel, type tokens, a token chip's menu, undo, redo, pick a head or a layer, change a setting,
+save and reopen, File ▸ New, a preset, a lesson, a scenario, a bad file, randomise, reset, a few
+training steps, presentation mode, the theme, an export, a window resize, another tab, …),
+including bad input. The test keeps a `Shadow`: its own copy of the parameters, tokens and
+temperature the model should have, updated from each action's own intent (the cell and the number
+typed, the menu item picked, the config and seed chosen, the preset's file, an independent run of
+the trainer) and moved through its own history on undo and redo. After every action: no exception
+escaped, the model's parameters, tokens and temperature equal the shadow's to the bit, the trace
+the window shows equals a fresh `model.run` of them bit for bit, the step view's heatmaps show
+exactly that trace's numbers, the tab on screen (Residual stream, Depth attention, Compare
+residuals, Training, Gradients, Backward pass) draws the engine's numbers for it (`check_tab`),
+and no NaN is on screen. A refused action changes nothing.
 
     STEPFORMER_ACTIONS=20000 STEPFORMER_SEED=1 python -m pytest tests/ui/test_random_interaction.py
 

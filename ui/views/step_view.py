@@ -304,6 +304,8 @@ class StepView(QWidget):
             pieces, rects = self._layout(pic, width, height, scales)
             if fits(pieces, rects, width, height):
                 candidates.append((_smallest_cell(pic, pieces, rects), scales, pieces, rects))
+                if 0.9 * max(c[0] for c in candidates) >= GOOD_CELL * self._scale:
+                    break  # `enough` below is then GOOD_CELL whatever follows, and its first holder was seen
         if candidates:
             # smaller type only for clearly larger cells: legible numbers need both
             enough = min(GOOD_CELL * self._scale, 0.9 * max(c[0] for c in candidates))
