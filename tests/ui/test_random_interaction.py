@@ -331,8 +331,10 @@ class Student:
         self.log.append(f"type tokens on side {side}: {text!r}")
         before = snapshot(self.w)
         index_before = self.w.undo_stack.index()
-        words = text.split()
         vocab, n_ctx = self.shadow.config.vocab, self.shadow.config.n_ctx
+        # a character model reads every character (spaces too), the others words between spaces;
+        # anything outside the vocabulary is refused, even where it has <unk> (the student should see it)
+        words = list(text) if self.shadow.config.tokenization == "char" else text.split()
         fits = 0 < len(words) <= n_ctx and all(w in vocab for w in words)
         accepted = strip.type_text(side, text)
         assert accepted == fits, f"{text!r}: accepted {accepted}, a student expects {fits}"
