@@ -235,11 +235,20 @@ class Student:
             action = self.rng.choices(self.actions, self.weights)[0][1]
         action()
 
-    def _moved(self, before: int) -> bool:
-        """Whether the last action added an undo step (else it merged with the top one or did nothing)."""
-        index = self.w.undo_stack.index()
-        assert index in (before, before + 1), f"undo index went from {before} to {index}"
-        return index == before + 1
+    def _mark(self) -> tuple:
+        """The undo stack's index and its top step now, to tell afterwards whether a step was added."""
+        stack = self.w.undo_stack
+        return stack.index(), stack.command(stack.index() - 1) if stack.index() else None
+
+    def _moved(self, before: tuple) -> bool:
+        """Whether the last action added an undo step (else it merged with the top one or did nothing).
+
+        At the history's step limit a new step drops the oldest one and the index stays: the top
+        step is then another one."""
+        index_before, top_before = before
+        index, top = self._mark()
+        assert index in (index_before, index_before + 1), f"undo index went from {index_before} to {index}"
+        return index == index_before + 1 or top is not top_before
 
     # --- the actions ---
 
@@ -279,7 +288,7 @@ class Student:
         text, refused = self.rng.choice(TYPED)
         self.log.append(f"edit {name} cell {cell} = {text!r}")
         before = snapshot(self.w)
-        index_before = self.w.undo_stack.index()
+        index_before = self._mark()
         editor.start_edit(cell)
         editor.edit_line().setText(text)
         editor.edit_line().returnPressed.emit()
@@ -310,7 +319,7 @@ class Student:
         steps = float(self.rng.choice([-2, -1, 1, 1, 3]))
         self.log.append(f"nudge {name} cell {cell} by {steps:+g}")
         index = self.cell_index(name, cell)
-        before = self.w.undo_stack.index()
+        before = self._mark()
         point = cell_point(editor.heatmap, cell)
         if point is not None:  # the wheel turned over the cell on screen
             ev = QWheelEvent(QPointF(point), QPointF(editor.heatmap.viewport().mapToGlobal(point)), QPoint(),
@@ -330,7 +339,7 @@ class Student:
         text = " ".join(self.rng.choice(WORDS) for _ in range(n))
         self.log.append(f"type tokens on side {side}: {text!r}")
         before = snapshot(self.w)
-        index_before = self.w.undo_stack.index()
+        index_before = self._mark()
         vocab, n_ctx = self.shadow.config.vocab, self.shadow.config.n_ctx
         # a character model reads every character (spaces too), the others words between spaces;
         # anything outside the vocabulary is refused, even where it has <unk> (the student should see it)
@@ -363,7 +372,7 @@ class Student:
             return
         i = self.rng.randrange(len(side_tokens))
         before = snapshot(self.w)
-        index_before = self.w.undo_stack.index()
+        index_before = self._mark()
         RandomMenu.chosen = None
         chips.customContextMenuRequested.emit(chips.visualItemRect(chips.item(i)).center())
         text, k = RandomMenu.chosen
@@ -406,13 +415,14 @@ class Student:
         except ValueError:
             start, own = simulator.Transformer(task.config, seed=seed), True
         self.log.append(f"train {name} 10 steps, batch {batch}, seed {seed}" + (" (its own model)" if own else ""))
-        before = self.w.undo_stack.index()
+        before = self._mark()
         with self.qtbot.waitSignal(panel.sigTrainingFinished, timeout=120_000):
             panel.start_button.click()
+        stack = self.w.undo_stack
         if own:  # two steps: the task's model, then its training
-            assert self.w.undo_stack.index() == before + 2, "the task's model and its training: two undo steps"
+            assert stack.command(stack.index() - 2).text() == "New model for training", "the task's model: a step"
             self.shadow.new_model(True, start.config, start.params, task.demo_tokens())
-            before += 1
+            before = (stack.index() - 1, stack.command(stack.index() - 2))
         reported = []
         train(start, task, 10, batch, 1.0, seed=seed, every=training_panel.EVERY,
               eval_every=training_panel.EVERY * 5, eval_size=training_panel.EVAL_SIZE,
@@ -474,7 +484,7 @@ class Student:
 
     def settings(self):
         self.log.append("model settings")
-        before = self.w.undo_stack.index()
+        before = self._mark()
         RandomSettings.chosen = None
         self.w.open_settings()
         if RandomSettings.chosen is not None:
@@ -491,7 +501,7 @@ class Student:
         model, tokens = self.bridge.model, self.bridge.session.tokens
         params = {n: np.array(v) for n, v in model.params.items()}
         assert self.w.files.save_as(str(path))
-        before = self.w.undo_stack.index()
+        before = self._mark()
         assert self.w.files.open(str(path))
         self.shadow.new_model(self._moved(before), self.shadow.config, self.shadow.params, self.shadow.tokens)
         reopened = self.bridge.model
@@ -500,7 +510,7 @@ class Student:
         assert self.bridge.session.tokens == tokens
 
     def randomize_or_reset(self):
-        before = self.w.undo_stack.index()
+        before = self._mark()
         if self.rng.random() < 0.5:
             seed = self.rng.randrange(100)
             self.log.append(f"randomise (seed {seed})")
@@ -519,7 +529,7 @@ class Student:
 
     def file_new(self):
         self.log.append("File ▸ New")
-        before = self.w.undo_stack.index()
+        before = self._mark()
         self.w.files.new()
         config = simulator.ModelConfig()  # the classroom model, seed 0, on "the cat sat on the mat"
         self.shadow.new_model(self._moved(before), config, init_params(config, 0),
@@ -529,7 +539,7 @@ class Student:
         # the random actions type tokens: the image model (digits) has its own tests in test_vit_views.py
         info = self.rng.choice([i for i in list_presets() if i["task"] not in IMAGE_TASKS])
         self.log.append(f"preset {info['name']}")
-        before = self.w.undo_stack.index()
+        before = self._mark()
         assert open_preset(self.w, info["name"])
         self.w.preset_hint.close()
         model, tokens, _info = load_preset(info["name"])  # the shipped file, read on its own
@@ -542,10 +552,10 @@ class Student:
         stop = self.rng.randrange(len(lesson.stops))
         self.log.append(f"lesson {path.stem} stop {stop + 1}")
         player = self.w.lesson_player
-        before = self.w.undo_stack.index()
+        before = self._mark()
         player.open_lesson(lesson)  # the first stop
         self.lesson_stop(lesson, 0, before)
-        before = self.w.undo_stack.index()
+        before = self._mark()
         player.go(stop)
         self.lesson_stop(lesson, stop, before)
         player.close_lesson()
@@ -568,7 +578,7 @@ class Student:
         path = self.folder / "class.stepformer.npz"
         self.log.append("save and open a scenario")
         save_scenario(path, self.bridge)
-        before = self.w.undo_stack.index()
+        before = self._mark()
         open_scenario(path, self.bridge, self.w.set_model)
         self.shadow.new_model(self._moved(before), self.shadow.config, self.shadow.params, self.shadow.tokens)
 
