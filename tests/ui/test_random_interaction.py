@@ -41,6 +41,7 @@ from simulator import depth
 from simulator.backward import loss_and_grads
 from simulator.gradient_flow import gradient_flow, loss_targets
 from simulator.lessons import list_lessons, load_lesson
+from simulator.model import MAX_ABS_WEIGHT
 from simulator.params import init_params
 from simulator.presets import list_presets, load_preset
 from simulator.tasks import TASKS
@@ -319,7 +320,7 @@ class Student:
         steps = float(self.rng.choice([-2, -1, 1, 1, 3]))
         self.log.append(f"nudge {name} cell {cell} by {steps:+g}")
         index = self.cell_index(name, cell)
-        before = self._mark()
+        before, shown_before = self._mark(), snapshot(self.w)
         point = cell_point(editor.heatmap, cell)
         if point is not None:  # the wheel turned over the cell on screen
             ev = QWheelEvent(QPointF(point), QPointF(editor.heatmap.viewport().mapToGlobal(point)), QPoint(),
@@ -330,6 +331,10 @@ class Student:
             self.log[-1] += " (signal)"
             editor.heatmap.sigCellNudged.emit(cell, steps)
         value = self.shadow.params[name][index] + steps * NUDGE
+        if abs(value) > MAX_ABS_WEIGHT:  # beyond ±10⁶: refused where the wheel turned, nothing changes
+            assert "refused" in editor.message.text(), f"a nudge to {value} was not refused"
+            assert snapshot(self.w) == shown_before
+            return
         self.shadow.record(self._moved(before), params=self.shadow.with_cell(name, index, value))
 
     def edit_tokens(self):
