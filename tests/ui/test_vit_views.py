@@ -186,3 +186,17 @@ def test_the_first_image_shown_lights_no_cells_and_presenting_scales_the_bars_on
     QApplication.processEvents()
     scale = vit_window.typography.scale
     assert scale > 1 and view.bars.label_font().pointSizeF() == pytest.approx(LABEL_PT * scale)
+
+
+def test_the_probabilities_step_of_an_image_model_offers_no_next_token(vit_window, make_window):
+    vit_window.session_bridge.stepper.jump("probs")
+    QApplication.processEvents()
+    panel = vit_window.step_view.next_token()
+    assert panel.isVisible() and "class" in panel.title.text() and "Next token" not in panel.title.text()
+    assert not panel.generate_button.isVisible() and not panel.greedy_button.isVisible()
+    assert panel.slider.isVisible()  # the temperature still reshapes the class probabilities
+    model, tokens, _ = load_preset("copy")  # a text model: its next token and the buttons are back
+    vit_window.set_model(model, tokens, "Open a text model")
+    vit_window.session_bridge.stepper.jump("probs")
+    QApplication.processEvents()
+    assert "Next token" in panel.title.text() and panel.generate_button.isVisible()

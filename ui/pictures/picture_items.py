@@ -59,6 +59,7 @@ class Bars:
     position: int
     temperature: float
     logits: np.ndarray | None = None  # [pos, vocab], for the token search of a long vocabulary
+    classes: bool = False  # an image model's class scores: no next token, nothing to append
 
 
 Item = Panel | Symbol | Lines | Bars

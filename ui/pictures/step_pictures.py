@@ -479,7 +479,8 @@ def _probs(ctx: _Ctx, node, position: int | None) -> list[list[Item]]:
     t = ctx.trace.temperature
     return [[ctx.panel(logits, "logits"), Symbol("→", f"÷ T = {t:.2f}\nsoftmax"),
              ctx.panel(node.name, "probabilities", current=True),
-             Bars(probs, list(ctx.vocab), token_labels(ctx.trace, node.name), pos, t, ctx.trace[logits])]]
+             Bars(probs, list(ctx.vocab), token_labels(ctx.trace, node.name), pos, t, ctx.trace[logits],
+                  classes=ctx.trace.graph.config.arch == "vit")]]
 
 
 def _depth(ctx: _Ctx, node) -> list[list[Item]]:
