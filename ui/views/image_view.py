@@ -214,8 +214,8 @@ class ImageView(LazyView):
 
     def _layout_for(self, cfg) -> tuple[int, bool]:
         """(cell size, side by side) for the room: side by side (the attention in sight without
-        scrolling) if the pictures need shrink no further than SHRINK_WIDE of the type's size for it,
-        else one column under the other, each made smaller until it fits."""
+        scrolling) if the pictures need not shrink below SHRINK_WIDE of the type's size for that,
+        else one column under the other, the pictures made smaller until each column fits."""
         natural = int(round(CELL * self._scale))
         room = self._inner_room()
         for cell in range(natural, max(MIN_CELL, int(natural * SHRINK_WIDE)) - 1, -1):
