@@ -325,13 +325,14 @@ class TokenStrip(QWidget):
         if config != self._config:
             self._config = config
             self._build_rows(2 if config.arch == "encoder-decoder" else 1)
+            image = config.arch == "vit"
+            self._image_rows(image)
             ids = self.bridge.model.tokenizer.ids
             long = len(config.vocab) > MAX_VOCAB
             self.vocab.set_tokens([] if long else list(config.vocab), ids)
             self._find_list.setStringList([shown(t) for t in config.vocab] if long else [])
-            self.vocab.setVisible(not long)
-            self.find.setVisible(long)
-            self._image_rows(config.arch == "vit")
+            self.vocab.setVisible(not long and not image)
+            self.find.setVisible(long and not image)
             self._shown_tokens = None
         tokens = self.bridge.session.tokens
         if tokens != self._shown_tokens:
@@ -383,9 +384,7 @@ class TokenStrip(QWidget):
         side.chips.max_rows = CHIP_ROWS if image else 2
         side.edit.setVisible(not image)
         self.grid.itemAtPosition(len(self.sides), 0).widget().setVisible(not image)  # "Vocabulary"
-        if image:  # (a text model's vocabulary row, chips or find box, is shown by _on_trace)
-            self.vocab.hide()
-            self.find.hide()
+        if image:
             side.chips.setDragDropMode(QAbstractItemView.DragDropMode.NoDragDrop)
             side.chips.setContextMenuPolicy(Qt.ContextMenuPolicy.NoContextMenu)
             side.chips.setToolTip("The image's tokens: [CLS], then the patches row by row. Draw changes the image.")
