@@ -35,6 +35,7 @@ from ui.edits import EditController
 from ui.files.model_file import FileController
 from ui.files.scenario import ask_open_scenario, ask_save_scenario
 from ui.generation import GenerationController
+from ui.history import HistoryLimit
 from ui.messages import plain
 from ui.pictures.heatmap import Heatmap
 from ui.preferences import Preferences
@@ -61,6 +62,7 @@ from ui.views.tiled_view import TiledView
 from ui.views.token_strip import TokenStrip
 from ui.views.training_panel import TrainingPanel
 from ui.views.transport import Transport
+from ui.weights_label import WeightsLabel
 
 CALC_SHARE = 0.42  # of the picture-and-explanation height, at most, for the explanation's whole text
 
@@ -84,6 +86,7 @@ class MainWindow(QMainWindow):
         self.session_bridge = bridge = SessionBridge(session or default_session(), self)
         # Not a child of the window: its clean-up on deletion must not reach half-deleted children.
         self.undo_stack = QUndoStack()
+        self.history_limit = HistoryLimit(self.undo_stack, lambda: bridge.session, self)
         self.edits = EditController(bridge, self.undo_stack)
         self.files = FileController(self, self.edits, self.undo_stack, settings)
 
@@ -140,6 +143,8 @@ class MainWindow(QMainWindow):
         self.warning_label = plain(QLabel())  # e.g. "this decoder can see the future"
         self.warning_label.setStyleSheet("color: #b00000; font-weight: bold")
         self.statusBar().addWidget(self.warning_label, 1)
+        self.weights_label = WeightsLabel(bridge)
+        self.statusBar().addPermanentWidget(self.weights_label)
         self.statusBar().addPermanentWidget(self.step_label)
         bridge.sigStepChanged.connect(self._show_step)
         bridge.sigTraceChanged.connect(self._show_step)

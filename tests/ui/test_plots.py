@@ -13,8 +13,8 @@ from ui.pictures.plots import (
     AttentionLines,
     TopKBars,
     format_prob,
+    over_ground,
     readable_rows,
-    toward_white,
 )
 
 VOCAB = ["the", "cat", "dog", "mat", "sat", "on", ".", "a", "ran", "hat"]
@@ -136,7 +136,7 @@ def test_many_lines_are_all_counted_and_every_head_is_drawn(lines):
     img = lines.grab().toImage()
     middle = {img.pixelColor(lines.width() // 2, y).name() for y in range(lines.height())}
     for head in colormaps.HEAD_COLORS[:4]:
-        shades = {toward_white(head, 0.15 + 0.85 * level / LEVELS).name() for level in range(LEVELS + 1)}
+        shades = {over_ground(head, 0.15 + 0.85 * level / LEVELS).name() for level in range(LEVELS + 1)}
         assert shades & middle, head.name()
 
 

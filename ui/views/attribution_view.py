@@ -18,7 +18,7 @@ from ui.bridge import SessionBridge
 from ui.lazy import LazyView
 from ui.pictures.caption import Caption
 from ui.pictures.frame import control_row, framed, label_font
-from ui.pictures.plot_style import fixed_plot, scale_plot, set_category_ticks, set_plot_title
+from ui.pictures.plot_style import fixed_plot, ink, scale_plot, set_category_ticks, set_plot_title
 from ui.pictures.token_combo import TokenCombo
 
 POSITIVE, NEGATIVE = (50, 110, 190), (200, 70, 50)
@@ -59,7 +59,7 @@ class AttributionView(LazyView):
         self.plot = fixed_plot("", "share of the logit", min_size=None, x_grid=False)
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.7)
         self.plot.addItem(self.bars)
-        self.plot.getPlotItem().addLine(y=0, pen=pg.mkPen("k"))
+        self.plot.getPlotItem().addLine(y=0, pen=pg.mkPen(ink(self.plot)))
         self.caption = Caption()
         framed(self, control_row(("Position", self.position), ("token", self.token), ("minus", self.other)),
                self.plot, self.caption)

@@ -35,7 +35,7 @@ from simulator.patterns import kind_for
 from ui.bridge import SessionBridge
 from ui.lazy import Lazy
 from ui.pictures import colormaps
-from ui.pictures.plot_style import TITLE_PT, fixed_plot
+from ui.pictures.plot_style import TITLE_PT, fixed_plot, ink
 from ui.pictures.wrap_label import WrapLabel
 
 LENGTHS = np.unique(np.round(np.geomspace(16, 4096, 33)).astype(int))  # n for the closed forms
@@ -225,7 +225,7 @@ class CostView(QWidget):
         key = self.quantity.currentData()
         plot = self.cost_plot.getPlotItem()
         plot.clear()
-        plot.setLabel("left", QUANTITIES[key], color="k")
+        plot.setLabel("left", QUANTITIES[key], color=ink(self.cost_plot))
         n = LENGTHS.astype(float)
         for name, costs in self.curves.items():
             plot.plot(n, costs[key], pen=pg.mkPen(COLORS[name], width=3), name=name)
@@ -303,7 +303,7 @@ class CostView(QWidget):
     def set_font_scale(self, f: float) -> None:
         """Larger plot titles in presentation mode (the rest follows the application's font)."""
         for plot, title in ((self.cost_plot, COST_TITLE), (self.time_plot, TIME_TITLE)):
-            plot.getPlotItem().setTitle(title, color="k", size=f"{TITLE_PT * f:.0f}pt")
+            plot.getPlotItem().setTitle(title, color=ink(plot), size=f"{TITLE_PT * f:.0f}pt")
 
 
 __all__ = ["CostView", "derivation", "model_cells", "timed_kinds"]

@@ -18,7 +18,7 @@ from ui.lazy import LazyView
 from ui.pictures import colormaps
 from ui.pictures.caption import Caption
 from ui.pictures.frame import control_row, framed, label_font
-from ui.pictures.plot_style import LINE_COLOR, fixed_plot, scale_plot, set_plot_title
+from ui.pictures.plot_style import LINE_COLOR, fixed_plot, ink, scale_plot, set_plot_title
 
 EMBEDDINGS = "Token embeddings (W_E)"
 MAX_LABELS = 40  # more labels than this overlap into a smudge
@@ -39,7 +39,8 @@ class EmbeddingView(LazyView):
     def build(self) -> None:
         self.source = QComboBox()
         self.plot = fixed_plot("", "PC 2", min_size=None, x_grid=False)
-        self.plot.getPlotItem().setLabel("bottom", "PC 1", color="k", size=f"{round(13 * self._scale)}pt", bold=True)
+        self.plot.getPlotItem().setLabel("bottom", "PC 1", color=ink(self.plot), size=f"{round(13 * self._scale)}pt",
+                                         bold=True)
         self.scatter = pg.ScatterPlotItem(size=11, brush=pg.mkBrush(LINE_COLOR), pen=pg.mkPen("k"))
         self.plot.addItem(self.scatter)
         self.caption = Caption()
@@ -92,7 +93,7 @@ class EmbeddingView(LazyView):
         self.scatter.setData(self.coords[:, 0], self.coords[:, 1], brush=brushes)
         shown = self.labelled(self.labels, words)
         while len(self._texts) < len(self.labels):
-            t = pg.TextItem(color="k", anchor=(0, 1))
+            t = pg.TextItem(color=ink(self.plot), anchor=(0, 1))
             t.setFont(getattr(self, "_font", QFont()))
             self.plot.addItem(t)
             self._texts.append(t)

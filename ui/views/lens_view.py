@@ -7,6 +7,7 @@ so a class watches the answer form as the stream rises (nostalgebraist, 2020).
 """
 from __future__ import annotations
 
+import html
 import math
 
 import numpy as np
@@ -22,7 +23,8 @@ from ui.pictures.caption import Caption
 from ui.pictures.frame import control_row, framed, label_font, side_by_side
 from ui.pictures.heatmap import Heatmap
 from ui.pictures.plot_style import LINE_COLOR, fixed_plot, scale_plot, set_category_ticks, set_plot_title
-from ui.pictures.token_combo import TokenCombo
+from ui.pictures.slicing import shown
+from ui.pictures.token_combo import TokenCombo, set_vocabulary
 
 
 class LabelledHeatmap(Heatmap):
@@ -109,9 +111,9 @@ class LensView(LazyView):
 
     def paint(self) -> None:
         trace, model = self.bridge.trace, self.bridge.model
-        vocab = list(model.config.vocab)
+        vocab = [shown(t) for t in model.config.vocab]
         self.points, self.probs = interp.lens_probs(model, trace)
-        tokens = trace.token_labels("logits")
+        tokens = [shown(t) for t in trace.token_labels("logits")]
         self.position.set_tokens(tokens)
         if not getattr(self, "_placed", False):  # start at the last token: its answer is the one asked about
             self._placed = True
@@ -119,9 +121,7 @@ class LensView(LazyView):
                 self.position.setCurrentIndex(len(tokens) - 1)
         pos = min(max(self.position.currentIndex(), 0), len(tokens) - 1)
         with QSignalBlocker(self.follow):
-            if [self.follow.itemText(i) for i in range(self.follow.count())] != vocab:
-                self.follow.clear()
-                self.follow.addItems(vocab)
+            set_vocabulary(self.follow, vocab)
             if self._followed_auto or self.follow.currentIndex() < 0:
                 self.follow.setCurrentIndex(int(self.probs[-1, pos].argmax()))
         tok = self.followed()
@@ -139,5 +139,6 @@ class LensView(LazyView):
         self.curve.setData(np.arange(len(curve)), curve)
         set_category_ticks(self.plot, labels)
         self.plot.getPlotItem().setYRange(0, 1.05, padding=0)
-        set_plot_title(self.plot, f"p(“{vocab[tok]}”) after “{tokens[pos]}”", self._scale)
+        # a title is rich text, and a token may look like markup (<img>)
+        set_plot_title(self.plot, html.escape(f"p(“{vocab[tok]}”) after “{tokens[pos]}”"), self._scale)
         self.caption.setText(f"{lens_note(model.config.norm)} Click a row to follow that position.")

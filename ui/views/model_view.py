@@ -21,6 +21,7 @@ from ui.lazy import LazyView
 from ui.pictures import colormaps
 from ui.pictures.caption import Caption
 from ui.pictures.frame import framed, label_font
+from ui.pictures.paper import paper_of
 
 CHANGED = QColor(255, 140, 0)
 SELECTED = QColor(20, 20, 20)
@@ -110,7 +111,8 @@ class HeadGrid(QWidget):
 
     def paintEvent(self, ev) -> None:
         p = QPainter(self)
-        p.fillRect(self.rect(), Qt.GlobalColor.white)
+        paper = paper_of(self)
+        p.fillRect(self.rect(), paper.ground)
         if not self.rows:
             return
         font = self._font()
@@ -118,13 +120,13 @@ class HeadGrid(QWidget):
         left, top, cell = self._layout()
         pad = max(3.0, cell * 0.06)
         n_heads = max(sum(1 for t in r if t.head is not None) for _, r in self.rows)
-        p.setPen(Qt.GlobalColor.black)
+        p.setPen(paper.ink)
         for h in range(n_heads):
             p.drawText(QRectF(left + h * cell, 0, cell, top), Qt.AlignmentFlag.AlignCenter, f"head {h}")
         p.drawText(QRectF(left + n_heads * cell, 0, cell, top), Qt.AlignmentFlag.AlignCenter, "MLP")
         for r, (label, row) in enumerate(self.rows):
             y = top + r * cell
-            p.setPen(Qt.GlobalColor.black)
+            p.setPen(paper.ink)
             p.drawText(QRectF(0, y, left - 8, cell), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
                        label)
             for t in row:

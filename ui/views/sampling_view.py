@@ -28,6 +28,8 @@ from PySide6.QtWidgets import (
 from simulator.generate import decoded_side
 from simulator.sampling import Sampling, describe
 from ui.bridge import SessionBridge
+from ui.pictures.paper import paper_of
+from ui.pictures.slicing import shown
 
 STAGES = ("softmax(z / T)", "after top-k", "after top-p = final")
 KEPT, CUT, DRAWN = QColor(70, 120, 200), QColor(205, 205, 205), QColor(255, 236, 150)
@@ -51,7 +53,7 @@ def bar_rows(s: Sampling, vocab, n: int = MAX_ROWS) -> list[BarRow]:
     for i in ids:
         tok = vocab[i]
         values = (float(s.probs[i]), float(s.after_k[i]), float(s.after_p[i]))
-        rows.append(BarRow("␣" if tok == " " else tok, values,
+        rows.append(BarRow(shown(tok), values,
                            (False, bool(s.after_k[i] == 0), bool(s.after_p[i] == 0)), i == s.token))
     return rows
 
@@ -78,7 +80,8 @@ class SamplingBars(QWidget):
 
     def paintEvent(self, event) -> None:  # noqa: N802 (Qt's name)
         p = QPainter(self)
-        p.fillRect(self.rect(), Qt.GlobalColor.white)
+        paper = paper_of(self)
+        p.fillRect(self.rect(), paper.ground)
         p.setFont(self._font)
         fm = QFontMetrics(self._font)
         line = fm.height()
@@ -86,7 +89,7 @@ class SamplingBars(QWidget):
         top = line + 6
         rows = self.rows[: max(0, (self.height() - top) // max(line + 4, 1))]
         col_w = (self.width() - label_w - 8) / len(STAGES)
-        p.setPen(QColor(40, 40, 40))
+        p.setPen(paper.ink)
         p.drawText(QRectF(4, 0, label_w, line), Qt.AlignmentFlag.AlignLeft, "token")
         for c, title in enumerate(STAGES):
             p.drawText(QRectF(label_w + c * col_w, 0, col_w - 6, line), Qt.AlignmentFlag.AlignLeft, title)
@@ -95,7 +98,8 @@ class SamplingBars(QWidget):
             y = top + r * h
             if row.drawn:
                 p.fillRect(QRectF(0, y - 1, self.width(), h), DRAWN)
-            p.setPen(QColor(20, 20, 20))
+            ink = QColor(20, 20, 20) if row.drawn else paper.ink  # the drawn row is on a light yellow band
+            p.setPen(ink)
             p.drawText(QRectF(4, y, label_w - 8, line), Qt.AlignmentFlag.AlignRight, row.token)
             for c, (v, cut) in enumerate(zip(row.values, row.cut)):
                 x0 = label_w + c * col_w
@@ -104,7 +108,7 @@ class SamplingBars(QWidget):
                 room = max(col_w - tw - 10, 4)
                 width = room * (row.values[0] if cut else v)
                 p.fillRect(QRectF(x0, y + 2, max(width, 1), line - 4), CUT if cut else KEPT)
-                p.setPen(QColor(140, 140, 140) if cut else QColor(20, 20, 20))
+                p.setPen(QColor(140, 140, 140) if cut else ink)
                 p.drawText(QRectF(x0 + width + 4, y, tw, line), Qt.AlignmentFlag.AlignLeft, text)
         if self.draw_u is not None and any(r.drawn for r in rows):
             p.setPen(QPen(QColor(160, 90, 0)))
@@ -238,7 +242,7 @@ class SamplingView(QWidget):
         vocab = self.bridge.model.config.vocab
         self.bars.set_rows(bar_rows(s, vocab), s.draw)
         token = vocab[s.token]
-        self.drawn.setText(f"u = {s.draw:.3f} falls on ‘{'␣' if token == ' ' else token}’ (highlighted): "
+        self.drawn.setText(f"u = {s.draw:.3f} falls on ‘{shown(token)}’ (highlighted): "
                            + ("appended." if done else "the next Append takes it."))
         for w, value in ((self.temperature, self.controller.temperature), (self.top_k, self.controller.top_k or 0),
                          (self.top_p, self.controller.top_p or 0.0), (self.seed, self.controller.seed)):
