@@ -21,6 +21,7 @@ from PySide6.QtWidgets import QComboBox, QLabel, QSizePolicy, QSpinBox, QVBoxLay
 from simulator.generate import decoded_side
 from simulator.kv_cache import cacheable
 from ui.bridge import SessionBridge
+from ui.lazy import Lazy
 from ui.pictures.colormaps import DIVERGING
 from ui.pictures.frame import control_row
 
@@ -190,8 +191,7 @@ class KVCacheView(QWidget):
     def __init__(self, bridge: SessionBridge, parent: QWidget | None = None):
         super().__init__(parent)
         self.bridge = bridge
-        self._before = None  # the trace shown before the current one
-        self._trace = None
+        self._before = None  # the trace before the current one
         self.layer = QComboBox()
         self.head = QSpinBox()
         self.title = self._label()
@@ -205,10 +205,12 @@ class KVCacheView(QWidget):
         lay.addWidget(self.tables, 1)
         self.layer.currentIndexChanged.connect(self._draw)
         self.head.valueChanged.connect(self._draw)
-        bridge.sigTraceChanged.connect(self.refresh)
+        self._trace = bridge.trace
+        self._lazy = Lazy(self, self.refresh)  # a tab in the back only keeps track of the traces
+        bridge.sigTraceChanged.connect(self._follow)
         self.state: CacheState | None = None
         self.set_font_scale(1.0)
-        self.refresh()
+        self._lazy.run()
 
     @staticmethod
     def _label() -> QLabel:
@@ -217,10 +219,15 @@ class KVCacheView(QWidget):
         label.setTextFormat(Qt.TextFormat.PlainText)  # token names such as <bos> are not markup
         return label
 
-    def refresh(self, *_args) -> None:
+    def _follow(self, *_args) -> None:
+        """A new trace: remember the one before it (cheap, always), draw when seen."""
         trace = self.bridge.trace
         if trace is not self._trace:
             self._before, self._trace = self._trace, trace
+        self._lazy.request()
+
+    def refresh(self) -> None:
+        trace = self._trace
         model = self.bridge.model
         layers = kv_layers(model.graph)
         with QSignalBlocker(self.layer):
