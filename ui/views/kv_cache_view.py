@@ -120,8 +120,13 @@ class KVTables(QWidget):
 
     def set_tables(self, k: np.ndarray, v: np.ndarray, tokens, reused, appended: bool) -> None:
         """`k`, `v`: [pos, d_head] of one head."""
-        self.k, self.v, self.tokens, self.reused, self.appended = k, v, tuple(tokens), tuple(reused), appended
+        tokens = tuple("␣" if t == " " else t for t in tokens)  # a space is drawn, as in the token strip
+        self.k, self.v, self.tokens, self.reused, self.appended = k, v, tokens, tuple(reused), appended
         self.update()
+
+    def _text_y(self, y: float, row_h: float, line: float) -> float:
+        """Top of a label centred on a row, kept inside the widget."""
+        return min(y + row_h / 2 - line / 2, self.height() - line)
 
     def set_font_scale(self, f: float) -> None:
         self._font = QFont()
@@ -164,9 +169,9 @@ class KVTables(QWidget):
         for i in range(n):
             y = top + i * row_h
             new = self.appended and i == n - 1
-            if i % every == 0 or i == n - 1:
+            if (i % every == 0 and i <= n - 1 - every) or i == n - 1:  # the last row always, no overlap
                 p.setPen(NEW_ROW if new else QColor(30, 30, 30))
-                p.drawText(QRectF(4, y + row_h / 2 - line / 2, label_w - 10, line), Qt.AlignmentFlag.AlignRight,
+                p.drawText(QRectF(4, self._text_y(y, row_h, line), label_w - 10, line), Qt.AlignmentFlag.AlignRight,
                            self.tokens[i] if i < len(self.tokens) else "")
             if self.reused[i]:
                 p.fillRect(QRectF(x_tag - 6, y, 4, row_h), QColor(150, 150, 150))
@@ -180,7 +185,7 @@ class KVTables(QWidget):
         if self.appended:
             for x in (x_k, x_v):
                 p.drawRect(QRectF(x - 1, y_new - 1, table_w + 2, row_h + 2))
-            p.drawText(QRectF(x_tag, y_new + row_h / 2 - line / 2, tag_w, line), Qt.AlignmentFlag.AlignLeft,
+            p.drawText(QRectF(x_tag, self._text_y(y_new, row_h, line), tag_w, line), Qt.AlignmentFlag.AlignLeft,
                        f"← {COMPUTED}")
         p.end()
 
