@@ -381,7 +381,7 @@ class MainWindow(QMainWindow):
     def _show_step(self) -> None:
         self.warning_label.setText(self.session_bridge.model.config.warning)
         dtype = self.session_bridge.model.config.dtype
-        self.precision_label.setText(dtype)
+        self.precision_label.setText(f" ·  computed in {dtype}")
         self.precision_label.setToolTip(f"Every number is computed in {dtype} (Edit ▸ Compute in float64)")
         with QSignalBlocker(self.act_float64):
             self.act_float64.setChecked(dtype == "float64")

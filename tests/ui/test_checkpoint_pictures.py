@@ -256,3 +256,20 @@ def test_the_parameter_editor_draws_a_window_of_a_long_matrix_and_edits_the_true
     with qtbot.waitSignal(editor.sigEditRequested) as sig:
         editor.edit_line().returnPressed.emit()
     assert sig.args == ["embed.W_E", 0.5, (ids[1], WINDOW + 2)]
+
+
+def test_the_residual_stream_of_d_model_768_is_drawn_a_window_of_rows_at_a_time(d768, qtbot):
+    from ui.views.residual_view import ResidualStreamView
+
+    view = ResidualStreamView(SessionBridge(Session(d768, TOKENS)))
+    qtbot.addWidget(view)
+    view.resize(1280, 700)
+    view.show()
+    qtbot.waitExposed(view)
+    whole = np.stack([v for _, _, v in view.points()], axis=1)  # [d_model, point]
+    np.testing.assert_array_equal(view.heatmap.values(), whole[:WINDOW])
+    assert view.slice.text.text() == "Showing rows 0–63 of 768 (d_model)"
+    view.slice.forward.click()
+    np.testing.assert_array_equal(view.heatmap.values(), whole[WINDOW:2 * WINDOW])
+    rows = [r for r in view.heatmap.labels()[0] if r]
+    assert rows[0] == "64" and len(rows) < WINDOW  # the true row numbers, every k-th printed

@@ -46,13 +46,13 @@ def test_the_file_menu_opens_a_checkpoint_folder_as_one_undoable_step(window, gp
     open_folder.trigger()
     model = window.session_bridge.model
     assert model is not before and model.config.tokenization == "subword"
-    assert window.precision_label.text() == "float32" and not window.act_float64.isChecked()
+    assert window.precision_label.text().endswith("computed in float32") and not window.act_float64.isChecked()
     assert window.files.recent_files()[0] == str(gpt2.resolve())
     window.files._fill_recent_menu()
     entry = window.files.recent_menu.actions()[0]
     assert entry.text() == "&1 tiny-gpt2/"
     window.undo_stack.undo()
-    assert window.session_bridge.model is before and window.precision_label.text() == "float64"
+    assert window.session_bridge.model is before and window.precision_label.text().endswith("computed in float64")
     entry.trigger()  # the recent entry opens the folder again
     assert window.session_bridge.model.config.tokenization == "subword"
 
@@ -88,7 +88,7 @@ def test_the_precision_is_shown_and_switched_to_float64_as_one_undoable_step(win
     model32 = window.session_bridge.model
     window.act_float64.trigger()
     model64 = window.session_bridge.model
-    assert model64.config.dtype == "float64" and window.precision_label.text() == "float64"
+    assert model64.config.dtype == "float64" and window.precision_label.text().endswith("computed in float64")
     assert window.act_float64.isChecked()
     assert all(v.dtype == np.float64 for v in model64.params.values())
     assert window.session_bridge.trace["logits"].dtype == np.float64
@@ -97,7 +97,7 @@ def test_the_precision_is_shown_and_switched_to_float64_as_one_undoable_step(win
     np.testing.assert_allclose(window.session_bridge.trace["logits"], model32.run(model32.tokens(
         window.session_bridge.session.tokens))["logits"], rtol=1e-4, atol=1e-5)
     window.undo_stack.undo()
-    assert window.session_bridge.model is model32 and window.precision_label.text() == "float32"
+    assert window.session_bridge.model is model32 and window.precision_label.text().endswith("computed in float32")
     assert not window.act_float64.isChecked()
     monkeypatch.setattr(simulator.budget, "MEMORY_BYTES", 1)  # no room for anything
     window.act_float64.trigger()

@@ -433,7 +433,7 @@ def _linear(ctx: _Ctx, node) -> list[list[Item]]:
 
 def _activation(ctx: _Ctx, node) -> list[list[Item]]:
     fn = node.attrs.get("fn", "relu")
-    note = "max(x, 0)" if fn == "relu" else "≈ x·Φ(x)"
+    note = {"relu": "max(x, 0)", "gelu_exact": "= x·Φ(x)\n(with erf)"}.get(fn, "≈ x·Φ(x)")  # gelu: tanh form
     return [[ctx.panel(node.inputs[0], "before (pre)"), Symbol(fn.upper() if fn == "relu" else "GELU", note),
              ctx.panel(node.name, "after (post)", current=True)]]
 
