@@ -273,3 +273,14 @@ def test_the_residual_stream_of_d_model_768_is_drawn_a_window_of_rows_at_a_time(
     np.testing.assert_array_equal(view.heatmap.values(), whole[WINDOW:2 * WINDOW])
     rows = [r for r in view.heatmap.labels()[0] if r]
     assert rows[0] == "64" and len(rows) < WINDOW  # the true row numbers, every k-th printed
+
+
+def test_twelve_heads_draw_the_selected_heads_attention_lines(d768):
+    trace = d768.run(TOKENS)
+    lines = [it for row in build_picture(trace, d768, {}, "blocks.0.attn.hook_pattern", head=5).rows
+             for it in row if type(it).__name__ == "Lines"]
+    assert lines[0].heads == [5]
+    small = Transformer(ModelConfig(), seed=0)
+    lines = [it for row in build_picture(small.run("the cat"), small, {}, "blocks.0.attn.hook_pattern").rows
+             for it in row if type(it).__name__ == "Lines"]
+    assert lines[0].heads is None  # a classroom model's two heads: both, each in its colour

@@ -47,6 +47,7 @@ class Lines:
     q_labels: list[str]
     k_labels: list[str]
     focus: int | None = None
+    heads: list[int] | None = None  # the heads whose lines are drawn (None: every head)
 
 
 @dataclass

@@ -22,6 +22,8 @@ class SliceBar(QWidget):
         super().__init__(parent)
         self.text = QLabel()
         self.text.setTextFormat(Qt.TextFormat.PlainText)
+        self.text.setWordWrap(True)  # in a narrow view it wraps rather than squeezing its neighbours
+        self.text.setMinimumWidth(120)
         self.back = QPushButton(f"◀ {WINDOW}")
         self.back.setToolTip(f"Show the {WINDOW} columns before these")
         self.start = QSpinBox()

@@ -38,6 +38,7 @@ DEPTH_ROLES = ("depth_logits", "depth_weights", "depth_mixed")  # an attention o
 LINEAR_ROLES = ("phi_q", "phi_k", "kv_state", "k_sum", "linear_z", "linear_weights", "z_quadratic")
 MAX_OUTLINED = 1024  # more changed cells than this are flagged in the title instead of outlined
 MAX_ALL_LINES = 24  # longer inputs draw one query's attention lines (the last, or the clicked one)
+MAX_LINE_HEADS = 4  # with more heads (a checkpoint's 12) the lines are the selected head's: all are a tangle
 # A weight matrix beside the activations it multiplies is drawn with smaller cells, and no
 # taller than the current step: its d_model (or d_mlp) rows would otherwise leave the token
 # rows too little height for their labels.
@@ -324,7 +325,9 @@ def _attention(ctx: _Ctx, node, focus: int | None) -> list[list[Item]]:
     big.append(ctx.panel(node.name, f"{titles[here] if here else 'scores'} (head {h})", current=True, head=h))
     if here == 3:
         q_labels, k_labels = query_key_labels(ctx.trace, pattern)
-        big.append(Lines(ctx.trace[pattern], q_labels, k_labels, lines_focus(focus, len(q_labels))))
+        n_heads = ctx.trace[pattern].shape[0]
+        big.append(Lines(ctx.trace[pattern], q_labels, k_labels, lines_focus(focus, len(q_labels)),
+                         [h] if n_heads > MAX_LINE_HEADS else None))
     return [strip, big]
 
 

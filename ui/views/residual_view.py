@@ -156,7 +156,7 @@ class ResidualStreamView(LazyView):
         fm = QFontMetricsF(font)
         height = max(1.0, self.heatmap.height() - 4 * fm.height())
         width = max(1.0, self.heatmap.width() - 90 - fm.horizontalAdvance("0000"))
-        self._rows_every = max(1, math.ceil(len(rows) * fm.height() / height))
+        self._rows_every = max(1, math.ceil(len(rows) * 1.3 * fm.height() / height))
         need = len(cols) * (max((fm.horizontalAdvance(c) for c in cols), default=0.0) + 6)
         stagger = need > width
         self._cols_every = max(1, math.ceil(need / (2 * width))) if stagger else 1
