@@ -289,3 +289,21 @@ def test_twelve_heads_draw_the_selected_heads_attention_lines(d768):
     lines = [it for row in build_picture(small.run("the cat"), small, {}, "blocks.0.attn.hook_pattern").rows
              for it in row if type(it).__name__ == "Lines"]
     assert lines[0].heads is None  # a classroom model's two heads: both, each in its colour
+
+
+def test_comparing_residual_modes_names_the_top_tokens_of_a_long_vocabulary(wide_model, qtbot):
+    from ui.views.compare_view import CompareView
+
+    view = CompareView(SessionBridge(Session(wide_model, TOKENS)))
+    qtbot.addWidget(view)
+    view.resize(1280, 700)
+    view.show()
+    qtbot.waitExposed(view)
+    shown_a = view.probs_a.values()  # [token, pos]
+    assert shown_a.shape == (TOP_TOKENS, len(TOKENS))
+    assert "top 20 of 2,000 tokens" in view.probs_a.title()
+    labels = view.probs_a.labels()[0]
+    vocab = [shown(t) for t in wide_model.config.vocab]
+    probs = view.bridge.trace["probs"]
+    for row, label in zip(shown_a, labels):
+        np.testing.assert_array_equal(row, probs[:, vocab.index(label)])
