@@ -115,3 +115,12 @@ def test_typed_text_is_cut_by_the_checkpoints_tokenizer(window, gpt2):
     assert strip.type_text(0, text)
     assert list(window.session_bridge.session.tokens) == expected
     assert strip.sides[0].edit.text() == text  # the line reads as typed, Ġ and all decoded
+
+
+def test_a_masked_lm_names_the_token_predicted_at_a_position(window, tmp_path):
+    folder = tmp_path / "bert"
+    ck.write_bert(folder)
+    assert window.files.open_folder(str(folder))
+    window.session_bridge.stepper.jump("probs")
+    title = window.step_view.next_token().title.text()
+    assert title == "Token predicted at “[SEP]”"

@@ -152,12 +152,13 @@ class NextTokenPanel(QWidget):
             w.setVisible(on)
 
     def set_data(self, probs: np.ndarray, vocab: list[str], positions: list[str], position: int,
-                 temperature: float, before: np.ndarray | None = None, logits: np.ndarray | None = None) -> None:
+                 temperature: float, before: np.ndarray | None = None, logits: np.ndarray | None = None,
+                 what: str = "Next token after") -> None:
         """`probs` [pos, vocab]: show the top bars of row `position`.
 
         `before` [pos, vocab]: the probabilities with every component switched on, when some are off;
         the title then compares the two for the token that was most likely before. `logits`
-        [pos, vocab]: what the token search reports besides the probability.
+        [pos, vocab]: what the token search reports besides the probability. `what` begins the title.
         """
         labels = [f"{i}: {t}" for i, t in enumerate(positions)]
         with QSignalBlocker(self.position), QSignalBlocker(self.slider):
@@ -167,7 +168,7 @@ class NextTokenPanel(QWidget):
             self.position.setCurrentIndex(position)
             self.slider.setValue(round(temperature / T_STEP))
         self.t_label.setText(f"T = {temperature:.2f}")
-        title = f"Next token after “{positions[position]}”"
+        title = f"{what} “{positions[position]}”"
         if before is not None:
             top = int(np.argmax(before[position]))
             title += (f"\n“{vocab[top]}”: {format_prob(before[position, top])} → "

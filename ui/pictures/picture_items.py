@@ -60,6 +60,7 @@ class Bars:
     position: int
     temperature: float
     logits: np.ndarray | None = None  # [pos, vocab], for the token search of a long vocabulary
+    what: str = "Next token after"  # the title's words before the token ("Token predicted at": BERT's MLM)
 
 
 Item = Panel | Symbol | Lines | Bars

@@ -68,6 +68,7 @@ class _Ctx:
     def __init__(self, trace: Trace, model: Transformer, changes: Mapping[str, np.ndarray],
                  head: int, highlight: bool, start: int = 0, top: tuple[int, ...] = ()):
         self.trace, self.params, self.head = trace, model.params, head
+        self.masked_lm = getattr(model.config, "head", "unembed") == "mlm"  # BERT: a token at each position
         self.vocab = [shown(str(t)) for t in model.config.vocab]
         self.changes = changes if highlight else {}
         self.graph = trace.graph
@@ -482,7 +483,8 @@ def _probs(ctx: _Ctx, node, position: int | None) -> list[list[Item]]:
     t = ctx.trace.temperature
     return [[ctx.panel(logits, "logits"), Symbol("→", f"÷ T = {t:.2f}\nsoftmax"),
              ctx.panel(node.name, "probabilities", current=True),
-             Bars(probs, list(ctx.vocab), token_labels(ctx.trace, node.name), pos, t, ctx.trace[logits])]]
+             Bars(probs, list(ctx.vocab), token_labels(ctx.trace, node.name), pos, t, ctx.trace[logits],
+                  "Token predicted at" if ctx.masked_lm else "Next token after")]]
 
 
 def _depth(ctx: _Ctx, node) -> list[list[Item]]:

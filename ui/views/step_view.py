@@ -287,7 +287,7 @@ class StepView(QWidget):
             elif isinstance(it, Bars):
                 self._position = it.position
                 w.set_data(it.probs, it.vocab, it.positions, it.position, it.temperature, self._switched_on_probs(),
-                           it.logits)
+                           it.logits, it.what)
 
     def _place(self) -> None:
         """Give every widget of the picture its rectangle in the canvas."""
@@ -440,7 +440,7 @@ class StepView(QWidget):
                     return
                 it.position = min(self._position, len(it.positions) - 1)
                 self._next.set_data(it.probs, it.vocab, it.positions, it.position, it.temperature,
-                                    self._switched_on_probs(), it.logits)
+                                    self._switched_on_probs(), it.logits, it.what)
 
     def slice_bar(self) -> SliceBar:
         return self._slice
