@@ -307,3 +307,28 @@ def test_comparing_residual_modes_names_the_top_tokens_of_a_long_vocabulary(wide
     probs = view.bridge.trace["probs"]
     for row, label in zip(shown_a, labels):
         np.testing.assert_array_equal(row, probs[:, vocab.index(label)])
+
+
+def test_the_look_inside_views_take_a_typed_token_and_label_a_few_of_2000_dots(wide_model, qtbot):
+    from ui.views.embedding_view import MAX_LABELS
+    from ui.views.interp_tabs import InterpTabs
+
+    bridge = SessionBridge(Session(wide_model, TOKENS))
+    tabs = InterpTabs(bridge)
+    qtbot.addWidget(tabs)
+    tabs.resize(1280, 700)
+    tabs.show()
+    qtbot.waitExposed(tabs)
+    vocab = [shown(t) for t in wide_model.config.vocab]
+    lens = tabs.show_view("Logit lens")
+    assert lens.follow.isEditable() and lens.follow.count() == 2000
+    assert lens.follow.currentText() == vocab[int(bridge.trace["probs"][-1].argmax())]
+    lens.follow.setCurrentIndex(vocab.index("<img>"))
+    title = lens.plot.getPlotItem().titleLabel.text
+    assert "&lt;img&gt;" in title and "<img>" not in title  # the token as text, not markup
+    attribution = tabs.show_view("Attribution")
+    assert attribution.token.isEditable() and attribution.other.count() == 2001
+    emb = tabs.show_view("Embeddings")
+    assert len(emb.coords) == 2000
+    drawn = [t.textItem.toPlainText() for t in emb._texts if t.isVisible()]
+    assert len(drawn) == MAX_LABELS and "␣cat" in drawn  # the input's tokens first, as they print
