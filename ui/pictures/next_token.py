@@ -120,7 +120,8 @@ class NextTokenPanel(QWidget):
         generate_row = QHBoxLayout()
         for w in (self.generate_button, self.n_tokens):
             generate_row.addWidget(w)
-        generate_row.addWidget(QLabel("tokens"), 1)
+        self._tokens_label = QLabel("tokens")
+        generate_row.addWidget(self._tokens_label, 1)
 
         self._after = QLabel("after position")
         pos_row = QHBoxLayout()
@@ -146,9 +147,11 @@ class NextTokenPanel(QWidget):
         self.set_font_scale(1.0)
 
     def set_controls_visible(self, on: bool) -> None:
-        """Hide the position chooser and the slider, e.g. on a printed page (the title says
-        the position and the temperature)."""
-        for w in (self._after, self.position, self.slider):
+        """Hide every control (the position chooser, the temperature slider, the append and
+        generate buttons), e.g. on a printed page or a slide: the title says the position and
+        the temperature."""
+        for w in (self._after, self.position, self.slider, self.t_label, self.append_label, self.greedy_button,
+                  self.sample_button, self.generate_button, self.n_tokens, self._tokens_label):
             w.setVisible(on)
 
     def set_data(self, probs: np.ndarray, vocab: list[str], positions: list[str], position: int,

@@ -234,7 +234,11 @@ ROLE_NAMES = {"attn_out": "Output projection W_O", "mlp_pre": "MLP: expand (W_in
               "kv_state": "Linear attention: running state S", "k_sum": "Linear attention: running sum z",
               "linear_z": "Linear attention: output φ(q)·S ÷ φ(q)·z",
               "linear_weights": "Linear attention, the quadratic way: weights",
-              "z_quadratic": "Linear attention, the quadratic way: weights · V"}
+              "z_quadratic": "Linear attention, the quadratic way: weights · V",
+              "patches": "Cut into patches", "patch_embed": "Patch embedding (W_patch)",
+              "cls_prepend": "[CLS] put first", "cls_out": "Read [CLS]"}
+# an image model's head scores classes, not next tokens
+VIT_ROLE_NAMES = {"logits": "Class head → logits", "probs": "Softmax → class probabilities"}
 OP_NAMES = {
     "embed": "Token embedding", "pos_sinusoidal": "Positional encoding (sinusoidal)",
     "pos_learned": "Positional encoding (learned)", "layernorm": "LayerNorm",
@@ -244,6 +248,13 @@ OP_NAMES = {
     "probs": "Next-token probabilities", "depth_logits": "Depth attention: scores",
     "depth_mix": "Depth attention: mix", "dwa": "Depth-weighted average (DenseFormer)",
 }
+
+
+def role_name(node, config) -> str | None:
+    """The human name of a step's role ("Patch embedding (W_patch)"), or None: name it by its operation."""
+    if config is not None and config.arch == "vit" and node.role in VIT_ROLE_NAMES:
+        return VIT_ROLE_NAMES[node.role]
+    return ROLE_NAMES.get(node.role)
 
 
 def step_title(trace: Trace, name: str) -> str:
@@ -256,5 +267,6 @@ def step_title(trace: Trace, name: str) -> str:
         where.append(f"Layer {node.layer}")
     if node.sublayer == "cross_attn":
         where.append("Cross-attention")
-    what = ROLE_NAMES.get(node.role) or ("Linear map" if node.op == "linear" else OP_NAMES.get(node.op, node.op))
+    what = role_name(node, trace.graph.config) or (
+        "Linear map" if node.op == "linear" else OP_NAMES.get(node.op, node.op))
     return " · ".join(where + [what])

@@ -3,8 +3,9 @@ and one vocabulary token (`set_vocabulary`), typed with completion when the voca
 from __future__ import annotations
 
 from PySide6.QtCore import QSignalBlocker, Qt
-from PySide6.QtWidgets import QComboBox, QCompleter, QHBoxLayout, QLabel
+from PySide6.QtWidgets import QComboBox, QCompleter, QHBoxLayout
 
+from ui.pictures.frame import control_row
 from ui.pictures.slicing import MAX_VOCAB
 
 
@@ -43,8 +44,4 @@ class TokenCombo(QComboBox):
 
 
 def token_row(combo: TokenCombo, text: str = "Token") -> QHBoxLayout:
-    row = QHBoxLayout()
-    row.addWidget(QLabel(text))
-    row.addWidget(combo)
-    row.addStretch(1)
-    return row
+    return control_row((text, combo))

@@ -22,7 +22,8 @@ from ui.bridge import SessionBridge
 from ui.lazy import LazyView
 from ui.pictures import colormaps
 from ui.pictures import heatmap as heatmap_mod
-from ui.pictures.caption import LABEL_PT, Caption, fit_caption
+from ui.pictures.caption import Caption
+from ui.pictures.frame import framed, label_font
 from ui.pictures.heatmap import Heatmap
 from ui.pictures.plot_style import LINE_COLOR, fixed_plot, scale_plot, set_category_ticks
 from ui.pictures.slice_bar import SliceBar
@@ -68,11 +69,7 @@ class ResidualStreamView(LazyView):
         body = QHBoxLayout()
         body.addLayout(left, 3)
         body.addLayout(plots, 2)
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(4, 4, 4, 4)
-        lay.addLayout(token_row(self.token))
-        lay.addLayout(body, 1)
-        lay.addWidget(self.caption)
+        framed(self, token_row(self.token), body, self.caption)
         self.token.currentIndexChanged.connect(self.refresh)
 
     def _choose_start(self, start: int) -> None:
@@ -96,11 +93,7 @@ class ResidualStreamView(LazyView):
         return list(self._shares)
 
     def apply_font_scale(self, f: float) -> None:
-        font = QFont()
-        font.setPointSizeF(LABEL_PT * f)
-        for w in (self, self.token):
-            w.setFont(font)
-        fit_caption(self.caption, font)
+        label_font(f, (self, self.token), self.caption)
         self._scale = f
         self.heatmap.set_font_scale(f)
         self.slice.set_font_scale(f)

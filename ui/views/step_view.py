@@ -10,7 +10,7 @@ import html
 
 import pyqtgraph as pg
 from PySide6.QtCore import QCoreApplication, QEvent, Qt
-from PySide6.QtGui import QFont, QFontMetricsF
+from PySide6.QtGui import QFont, QFontMetricsF, QPalette
 from PySide6.QtWidgets import QGraphicsWidget, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from ui.bridge import SessionBridge
@@ -19,6 +19,7 @@ from ui.pictures import colormaps
 from ui.pictures import heatmap as heatmap_mod
 from ui.pictures.heatmap import Heatmap, format_value
 from ui.pictures.next_token import NextTokenPanel
+from ui.pictures.paper import follow_paper
 from ui.pictures.picture_items import Bars, Lines, Panel, Picture, Symbol
 from ui.pictures.picture_layout import Piece, fit_labels, fits, place
 from ui.pictures.picture_parts import NOTE_PT, PanelBox, SymbolLabel
@@ -76,7 +77,6 @@ class StepView(QWidget):
         self._title.setWordWrap(True)
         self._title.setTextFormat(Qt.TextFormat.RichText)
         self._name = plain(QLabel())
-        self._name.setStyleSheet("color: #606060")
         self._name.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self._hover = plain(QLabel(" "))  # token names on the axes
         self._canvas = _Canvas(self)
@@ -100,10 +100,10 @@ class StepView(QWidget):
         lay.addWidget(self._canvas, 1)
         lay.addWidget(self._slice)
         lay.addLayout(foot)
+        # the picture's paper: white in the light theme, dark in the dark one (ui.pictures.paper)
+        self.setBackgroundRole(QPalette.ColorRole.Base)
         self.setAutoFillBackground(True)
-        pal = self.style().standardPalette()  # white paper with dark text, in a dark theme too
-        pal.setColor(self.backgroundRole(), Qt.GlobalColor.white)
-        self.setPalette(pal)
+        follow_paper(self, lambda paper: self._name.setStyleSheet(f"color: {paper.muted.name()}"))
 
         self._slice.sigStartChosen.connect(self._choose_start)
         self._next.sigPositionChosen.connect(self._choose_position)

@@ -342,6 +342,7 @@ class TokenStrip(QWidget):
         if config != self._config:
             self._config = config
             self._build_rows(2 if config.arch == "encoder-decoder" else 1)
+            self._image_rows(config.arch == "vit")
             ids = self.bridge.model.tokenizer.ids
             long = len(config.vocab) > MAX_VOCAB
             self.vocab.set_tokens([] if long else list(config.vocab), ids)
@@ -391,6 +392,21 @@ class TokenStrip(QWidget):
         self.grid.addWidget(self.vocab, n, 1, 1, 2)
         self.grid.addWidget(self.find, n, 1, 1, 2)
         self.grid.setColumnStretch(1, 1)
+
+    def _image_rows(self, image: bool) -> None:
+        """An image model's input is a picture, not words: its [CLS] and patch chips get all
+        CHIP_ROWS rows, and what cannot make a picture (the text field, the class names offered
+        as vocabulary, moving or replacing a chip) steps aside. Draw changes the image."""
+        side = self.sides[0]
+        side.chips.max_rows = CHIP_ROWS if image else 2
+        side.edit.setVisible(not image)
+        self.vocab.setVisible(not image)
+        self.grid.itemAtPosition(len(self.sides), 0).widget().setVisible(not image)  # "Vocabulary"
+        if image:
+            side.chips.setDragDropMode(QAbstractItemView.DragDropMode.NoDragDrop)
+            side.chips.setContextMenuPolicy(Qt.ContextMenuPolicy.NoContextMenu)
+            side.chips.setToolTip("The image's tokens: [CLS], then the patches row by row. Draw changes the image.")
+        side.chips.fit()
 
     def _share_rows(self) -> None:
         """A long input wraps onto two rows; the vocabulary then gets fewer (and scrolls), so
