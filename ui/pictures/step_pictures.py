@@ -68,7 +68,7 @@ class _Ctx:
     def __init__(self, trace: Trace, model: Transformer, changes: Mapping[str, np.ndarray],
                  head: int, highlight: bool, start: int = 0, top: tuple[int, ...] = ()):
         self.trace, self.params, self.head = trace, model.params, head
-        self.masked_lm = getattr(model.config, "head", "unembed") == "mlm"  # BERT: a token at each position
+        self.masked_lm = model.config.head == "mlm"  # BERT: a token predicted at each position
         self.vocab = [shown(str(t)) for t in model.config.vocab]
         self.changes = changes if highlight else {}
         self.graph = trace.graph
