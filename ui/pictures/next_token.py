@@ -166,13 +166,14 @@ class NextTokenPanel(QWidget):
 
     def set_data(self, probs: np.ndarray, vocab: list[str], positions: list[str], position: int,
                  temperature: float, before: np.ndarray | None = None, logits: np.ndarray | None = None,
-                 classes: bool = False) -> None:
+                 classes: bool = False, what: str = "Next token after") -> None:
         """`probs` [pos, vocab]: show the top bars of row `position`.
 
         `before` [pos, vocab]: the probabilities with every component switched on, when some are off;
         the title then compares the two for the token that was most likely before. `logits`
         [pos, vocab]: what the token search reports besides the probability. `classes`: an image
         model's class scores, read from [CLS]: no next token, so nothing to append or generate.
+        `what` begins the title of a text model's bars.
         """
         labels = [f"{i}: {t}" for i, t in enumerate(positions)]
         with QSignalBlocker(self.position), QSignalBlocker(self.slider):
@@ -182,7 +183,7 @@ class NextTokenPanel(QWidget):
             self.position.setCurrentIndex(position)
             self.slider.setValue(round(temperature / T_STEP))
         self.t_label.setText(f"T = {temperature:.2f}")
-        title = "Which class, read from [CLS]" if classes else f"Next token after “{positions[position]}”"
+        title = "Which class, read from [CLS]" if classes else f"{what} “{positions[position]}”"
         self._show_text_controls(not classes)
         if before is not None:
             top = int(np.argmax(before[position]))
