@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QApplication
 
 from simulator.lessons import LESSON_DIR, list_lessons, load_lesson
 from ui import messages
-from ui.classroom.lesson_player import VIEW_TABS
+from ui.classroom.lesson_player import LOOK_INSIDE, VIEW_TABS
 
 
 @pytest.fixture
@@ -34,6 +34,9 @@ def test_every_shipped_lesson_opens_each_stop_on_its_step_and_head(window, path)
         assert bridge.stepper.name == bridge.trace.graph.node(stop.step).name
         assert bridge.head == stop.head
         assert window.tabs.tabText(window.tabs.currentIndex()) == VIEW_TABS[stop.view]  # the stop's view
+        if stop.view in LOOK_INSIDE:  # and inside Look inside, the view the stop names
+            inside = window.current_view()
+            assert inside.tabText(inside.currentIndex()) == LOOK_INSIDE[stop.view]
         want = player.lesson.open_stop(i)[1]
         if isinstance(want, np.ndarray):  # an image model's input
             assert np.array_equal(bridge.session.input, want)

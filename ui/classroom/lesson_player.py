@@ -51,7 +51,12 @@ TRY_NEXT = ("change a token in the strip above and step through again, or open t
 # a stop's "view" (simulator.lessons.VIEWS) → the title of the tab showing it (the view state's "tab")
 VIEW_TABS = {"step": "Step", "residual": "Residual stream", "depth": "Depth attention",
              "compare": "Compare residuals", "training": "Training", "gradients": "Gradients",
-             "backward": "Backward pass", "cost": "Cost of attention", "tiled": "Tiled attention"}
+             "backward": "Backward pass", "cost": "Cost of attention", "tiled": "Tiled attention",
+             "sampling": "Sampling", "image": "Image", "draw": "Draw", "model-view": "Look inside",
+             "logit-lens": "Look inside", "attribution": "Look inside", "patching": "Look inside"}
+# the views inside the Look inside tab → their own tab titles (ui.views.interp_tabs.TITLES)
+LOOK_INSIDE = {"model-view": "Model view", "logit-lens": "Logit lens", "attribution": "Attribution",
+               "patching": "Patching"}
 
 
 def lesson_ref(path: str) -> str:
@@ -210,6 +215,10 @@ class LessonPlayer(QWidget):
         bridge.apply_view_state(replace(state, step=stop.step, head=stop.head, lesson=None,
                                         tab=VIEW_TABS[stop.view],
                                         granularity=state.granularity if visible else "operation"))
+        if stop.view in LOOK_INSIDE:  # a view inside the Look inside tab: bring it to the front there
+            view = getattr(self.window(), "current_view", lambda: None)()
+            if callable(getattr(view, "show_view", None)):
+                view.show_view(LOOK_INSIDE[stop.view])
         self._show_stop(i)
 
     def _show_stop(self, i: int) -> None:
