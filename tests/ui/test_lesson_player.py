@@ -155,3 +155,25 @@ def test_a_stop_chooses_the_tab_it_shows(window, tmp_path, warnings):
     path.write_text(json.dumps(data))
     assert not player.open_file(path)
     assert "\"view\" must be one of" in warnings[-1][1]
+
+
+def test_a_revealed_answer_is_scrolled_into_view_at_projector_type(window, qtbot):
+    player = window.lesson_player
+    assert player.open_file(LESSON_DIR / "02_multi_head_attention.json")
+    player.set_font_scale(2.5)  # projector type: the question and its answer overflow the panel
+    player.go(1)  # a question with a long answer
+    assert player.scroll.verticalScrollBar().value() == 0
+    player.forward()  # reveal
+    view = player.scroll.viewport()
+
+    def answer_in_view():
+        top = player.answer.mapTo(view, player.answer.rect().topLeft()).y()
+        bottom = top + player.answer.height()
+        return 0 <= top and (bottom <= view.height() or top <= 12)  # all of it, or its start if taller
+
+    qtbot.waitUntil(lambda: player.scroll.verticalScrollBar().maximum() > 0, timeout=3000)  # it overflows
+    qtbot.waitUntil(answer_in_view, timeout=3000)
+    assert player.scroll.verticalScrollBar().value() > 0  # scrolled down to the answer
+    player.forward()
+    assert player.scroll.verticalScrollBar().value() == 0  # the next stop starts at its top
+    player.set_font_scale(1.0)

@@ -16,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -122,11 +122,13 @@ class LessonPlayer(QWidget):
             lay.addWidget(w)
         lay.addWidget(self.reveal_button, 0, Qt.AlignmentFlag.AlignLeft)
         lay.addStretch(1)
-        scroll = QScrollArea()
+        self.scroll = scroll = QScrollArea()
         scroll.setWidget(body)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # text wraps instead
+        self._follow_answer = False  # keep a revealed answer in view while its text is laid out
+        scroll.verticalScrollBar().rangeChanged.connect(lambda *_: self._scroll_to_answer())
         buttons = QHBoxLayout()
         buttons.addWidget(self.prev_button)
         buttons.addStretch(1)
@@ -259,6 +261,19 @@ class LessonPlayer(QWidget):
     def reveal(self) -> None:
         self.revealed = True
         self._show()
+        # at projector type a long answer runs past the panel: bring it into view, now and as the
+        # wrapped text is laid out (which grows the scroll range a moment later)
+        self._follow_answer = True
+        QTimer.singleShot(0, self, self._scroll_to_answer)
+
+    def _scroll_to_answer(self) -> None:
+        if not (self._follow_answer and self.answer.isVisible()):
+            return
+        top, height = self.answer.y(), self.answer.height()  # in the scrolled body
+        room = self.scroll.viewport().height()
+        # all of the answer with as much of the question above it as fits; a taller answer from its start
+        bar = self.scroll.verticalScrollBar()
+        bar.setValue(top if height >= room else max(0, top + height - room))
 
     def _answer_hidden(self) -> bool:
         if self.at_end:
@@ -305,6 +320,9 @@ class LessonPlayer(QWidget):
             self.next_button.setText("End")
             return
         stop = lesson.stops[self.index]
+        if not self.revealed:  # a new stop starts at its top
+            self._follow_answer = False
+            self.scroll.verticalScrollBar().setValue(0)
         # the step's title, not its dotted name: it wraps in a narrow dock and reads as words
         self.where.setText(f"Stop {self.index + 1} of {n} · {step_title(self.bridge.trace, stop.step)}")
         self.text.setText(stop.text)
