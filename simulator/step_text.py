@@ -109,6 +109,9 @@ STEP_TEXT: dict[str, tuple[str, str]] = {
     "pattern": ("pattern = softmax(masked) along each row",
                 "Softmax turns each query's row of scores into weights that are positive and sum to 1: how much "
                 "each query token attends to each key."),
+    "pattern_full": ("pattern = softmax(scaled) along each row (nothing is masked)",
+                     "Softmax turns each query's row of scores into weights that are positive and sum to 1: how "
+                     "much each query token attends to each key. Every key is allowed."),
     "z": ("z = pattern·V",
           "Each head's output: a weighted average of the value vectors, using the attention weights of that "
           "query's row."),

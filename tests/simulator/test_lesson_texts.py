@@ -42,6 +42,16 @@ def test_no_known_mistake_in_a_lesson_or_the_explanations_it_shows(path):
             assert not found, f"{path.name}: {why}: …{text[max(0, found.start() - 30):found.end() + 30]}…"
 
 
+@pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
+def test_nothing_is_called_masked_where_nothing_is_masked(path):
+    lesson = load_lesson(path)
+    for i, _stop in enumerate(lesson.stops):
+        model, _ = lesson.open_stop(i)
+        for node in model.graph.nodes:
+            if node.role == "pattern" and model.graph.node(node.inputs[0]).attrs.get("kind") == "full":
+                assert "softmax(masked)" not in node.formula and "nothing is masked" in node.formula, node.name
+
+
 def _named_heads(text: str) -> list[tuple[int | None, int]]:
     """(layer or None, head) of every head a text names: "layer 1, head 0", "L1 H1", "head 2", "heads 0 and 1"."""
     out = [(int(layer), int(head)) for layer, head in re.findall(r"\bL(\d+) H(\d+)\b", text)]
