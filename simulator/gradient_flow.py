@@ -38,7 +38,8 @@ FORMULAS = {
     "concat": "∂L/∂{x}[head] = that head's slice of ∂L/∂{out}",
     "linear": "∂L/∂{x} = ∂L/∂{out} · {p0}ᵀ;  ∂L/∂{p0} = {x}ᵀ · ∂L/∂{out};  ∂L/∂{p1} = Σ_pos ∂L/∂{out}",
     "act": {"relu": "∂L/∂{x} = ∂L/∂{out} ⊙ [{x} > 0]",  # by its function
-            "gelu": "∂L/∂{x} = ∂L/∂{out} ⊙ GELU′({x})"},
+            "gelu": "∂L/∂{x} = ∂L/∂{out} ⊙ GELU′({x})",
+            "gelu_exact": "∂L/∂{x} = ∂L/∂{out} ⊙ (Φ({x}) + {x}·φ({x}))"},
     "probs": "∂L/∂{out} = 0: the loss is computed from the logits, so no gradient passes here",
     "depth_logits": "g_i = ∂L/∂{out}_i · {p0};  ∂L/∂v_i = (g_i − r_i ⊙ mean(g_i ⊙ r_i)) ÷ rms(v_i), "
                     "r_i = RMSNorm(v_i);  ∂L/∂{p0} = Σ_i,pos ∂L/∂{out}_i · r_i",

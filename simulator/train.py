@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import budget
 from .backward import batch_loss_and_grads
 from .config import RESIDUALS
 from .io import atomic_write, save
@@ -59,6 +60,13 @@ def check_fits(model: Transformer, task: Task) -> None:
         raise ValueError(f"The {task.title} task needs n_ctx ≥ {want.n_ctx}; this model has {have.n_ctx}.")
 
 
+def check_budget(model: Transformer, task: Task) -> None:
+    """Raise `budget.BudgetError` if training `model` on `task` would not fit the memory budget
+    (weights, gradients, Adam's moments and a sequence's trace with its gradient)."""
+    n_ctx = task.config.n_ctx  # the longest sequence of the task (each side of an encoder-decoder)
+    budget.check_training(model.config, n_ctx, n_ctx if model.config.arch == "encoder-decoder" else None)
+
+
 def train(model: Transformer, task: Task, steps: int, batch_size: int = 32, lr_factor: float = 1.0,
           warmup: int = 100, seed: int = 0, label_smoothing: float = 0.0, dropout: float = 0.0,
           callback: Callback | None = None, should_stop: Callable[[], bool] | None = None,
@@ -72,9 +80,11 @@ def train(model: Transformer, task: Task, steps: int, batch_size: int = 32, lr_f
     are never changed later). `should_stop()` is asked before each step; returning True
     ends training, keeping the weights reached. With `target_accuracy`, training also ends
     once the held-out accuracy reaches it. The batches and dropout masks come from `seed`;
-    the model's own seed fixed its initial weights.
+    the model's own seed fixed its initial weights. A run too large for the memory budget is
+    refused (`check_budget`) before anything is allocated.
     """
     check_fits(model, task)
+    check_budget(model, task)
     if dropout and model.config.arch == "vit":
         raise ValueError("Dropout is not available for the image model: train it without --dropout.")
     for name, value in (("steps", steps), ("batch_size", batch_size), ("warmup", warmup),

@@ -12,6 +12,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import QCoreApplication, Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QTabWidget, QVBoxLayout, QWidget
 
+from simulator.budget import BudgetError
 from simulator.gradient_flow import (
     compare_gradient_flow,
     gradient_flow,
@@ -143,13 +144,17 @@ class GradientFlowView(QWidget):
         self._lazy.stale = False
         session = self.bridge.session
         job, what = loss_targets(self.bridge.model, session.input, session.trace["probs"][-1])
+        if job is not None:
+            try:
+                self.flow = gradient_flow(self.bridge.model, *job)
+            except BudgetError as exc:  # the gradients would not fit the memory budget: say so, draw nothing
+                job, what = None, str(exc)
         if job is None:
             self.flow = None
             self.summary.setText(what)
             self.layer_plot.clear()
             self.param_plot.clear()
             return
-        self.flow = gradient_flow(self.bridge.model, *job)
         self.summary.setText(f"Loss on {what}: "
                              f"<b>{self.flow['loss']:.3f}</b>. Larger bars: that part of the model "
                              "would change more in a training step.")
