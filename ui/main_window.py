@@ -52,9 +52,9 @@ from ui.views.explain_panel import ExplainPanel
 from ui.views.gradient_view import GradientFlowView
 from ui.views.image_view import ImageView
 from ui.views.interp_tabs import InterpTabs
+from ui.views.kv_cache_view import KVCacheView
 from ui.views.param_editor import ParamEditor
 from ui.views.residual_view import ResidualStreamView
-from ui.views.kv_cache_view import KVCacheView
 from ui.views.sampling_view import SamplingView
 from ui.views.settings_dialog import SettingsDialog
 from ui.views.step_view import StepView
