@@ -43,13 +43,15 @@ def test_no_known_mistake_in_a_lesson_or_the_explanations_it_shows(path):
 
 
 @pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
-def test_nothing_is_called_masked_where_nothing_is_masked(path):
+def test_nothing_is_called_masked_where_nothing_is_masked_nor_input_x_what_the_encoder_gave(path):
     lesson = load_lesson(path)
     for i, _stop in enumerate(lesson.stops):
         model, _ = lesson.open_stop(i)
         for node in model.graph.nodes:
             if node.role == "pattern" and model.graph.node(node.inputs[0]).attrs.get("kind") == "full":
                 assert "softmax(masked)" not in node.formula and "nothing is masked" in node.formula, node.name
+            if node.sublayer == "cross_attn" and node.role in ("k", "v"):  # made from the encoder output
+                assert "x·W" not in node.formula and "encoder output" in node.formula, node.name
 
 
 def _named_heads(text: str) -> list[tuple[int | None, int]]:
