@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 
 from simulator import Transformer
 from simulator.lessons import LESSON_DIR, Lesson, LessonError, list_lessons, load_lesson
+from simulator.params import has_initial_weights
 from simulator.view_state import ViewState
 from ui import messages
 from ui.actions import make_action
@@ -324,7 +325,10 @@ class LessonPlayer(QWidget):
             self._follow_answer = False
             self.scroll.verticalScrollBar().setValue(0)
         # the step's title, not its dotted name: it wraps in a narrow dock and reads as words
-        self.where.setText(f"Stop {self.index + 1} of {n} · {step_title(self.bridge.trace, stop.step)}")
+        model = self.bridge.model
+        untrained = " · random weights" if has_initial_weights(model.config, model.params) else ""  # the status
+        # bar says so too, but presentation mode hides it
+        self.where.setText(f"Stop {self.index + 1} of {n} · {step_title(self.bridge.trace, stop.step)}{untrained}")
         self.text.setText(stop.text)
         self.text.setVisible(bool(stop.text))
         self.question.setText(f"Question: {stop.question}")
