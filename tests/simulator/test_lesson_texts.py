@@ -101,3 +101,18 @@ def test_a_stop_that_says_open_a_tab_opens_it(path):
                                    text, flags=re.IGNORECASE):
                 assert LOOK_INSIDE[name.lower()] == stop.view, f"{path.name} stop {i + 1}: {name}"
 
+
+
+def test_every_preset_a_lesson_sends_the_class_to_is_in_the_presets_menu():
+    from simulator.presets import list_presets
+
+    titles = [info.get("title", info["name"]) for info in list_presets()]
+    named = 0
+    for path in LESSONS:
+        lesson = load_lesson(path)
+        for text in [lesson.next, *(t for stop in lesson.stops for t in _texts(stop))]:
+            for at in re.finditer("Presets ▸ ", text):
+                rest = text[at.end():]
+                assert any(rest.startswith(t) for t in titles), f"{path.name}: no preset titled '{rest[:30]}…'"
+                named += 1
+    assert named >= 3  # lessons 2, 5 and 6 send the class to their presets
