@@ -79,3 +79,13 @@ def scale_plot(plot: pg.PlotWidget, f: float) -> None:
 def set_plot_title(plot: pg.PlotWidget, text: str, f: float) -> None:
     """A new title at the size `scale_plot` gives (setTitle alone falls back to the default size)."""
     plot.getPlotItem().setTitle(text, color=ink(plot), size=f"{round(TITLE_PT * f)}pt", bold=True)
+
+
+def on_click(plot: pg.PlotWidget, clicked) -> None:
+    """Call `clicked(x, y)`, in the plot's data coordinates, when the plot area is clicked."""
+    def event(ev) -> None:
+        vb = plot.getPlotItem().getViewBox()
+        if vb.sceneBoundingRect().contains(ev.scenePos()):
+            point = vb.mapSceneToView(ev.scenePos())
+            clicked(point.x(), point.y())
+    plot.scene().sigMouseClicked.connect(event)
