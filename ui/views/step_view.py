@@ -214,11 +214,13 @@ class StepView(QWidget):
             width = (QFontMetricsF(title).horizontalAdvance(pic.title)
                      + QFontMetricsF(formula).horizontalAdvance("\u00a0" * 4 + pic.formula))
             if width <= room:
+                gap = "&nbsp;&nbsp;&nbsp; "
                 break
         else:
-            title_pt, formula_pt = sizes[0]
+            # the formula on a line of its own rather than broken after "pattern ="
+            (title_pt, formula_pt), gap = sizes[0], "<br>"
         self._title.setText(f"<span style='font-size:{title_pt * self._scale:g}pt; font-weight:bold'>"
-                            f"{html.escape(pic.title)}</span>&nbsp;&nbsp;&nbsp; "
+                            f"{html.escape(pic.title)}</span>{gap}"
                             f"<span style='font-size:{formula_pt * self._scale:g}pt'>{html.escape(pic.formula)}</span>")
 
     def resizeEvent(self, ev) -> None:
