@@ -13,8 +13,8 @@ from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 
-from . import linear_attention
-from .ops import FORWARD, allowed_for, gelu_slope, groups_sum, layernorm_stats, rms, rope
+from . import budget, linear_attention
+from .ops import FORWARD, allowed_for, gelu_exact_slope, gelu_slope, groups_sum, layernorm_stats, rms, rope
 
 DROPOUT_SITES = ("attn_out", "mlp_out")  # the roles of the sublayer outputs (cross-attention's too)
 
@@ -97,6 +97,9 @@ def _concat(g, xs, ps, a, out):
 
 def _linear(g, xs, ps, a, out):
     x, w = xs[0], ps[0]
+    if a.get("transposed"):  # out = x·Wᵀ + b, W [vocab, d_model] the tied embedding
+        g2 = g.reshape(-1, g.shape[-1])
+        return [(g2 @ w).reshape(x.shape)], [g2.T @ x.reshape(-1, w.shape[1]), g2.sum(0)]
     w2 = w.reshape(-1, w.shape[-1])  # W_O [head, d_head, d_model] acts as [head·d_head, d_model]
     g2 = g.reshape(-1, g.shape[-1])
     gx = (g2 @ w2.T).reshape(x.shape)
@@ -108,6 +111,8 @@ def _act(g, xs, ps, a, out):
     x = xs[0]
     if a["fn"] == "relu":
         return [g * (x > 0)], []
+    if a["fn"] == "gelu_exact":
+        return [g * gelu_exact_slope(x)], []
     return [g * gelu_slope(x)], []
 
 
@@ -185,6 +190,9 @@ def prepare(model, tokens, targets, mask=None) -> tuple[dict, np.ndarray, np.nda
 
     Raises `TokenError`/`ValueError` with a student-readable message on bad input.
     """
+    if "logits" not in model.graph.index:
+        raise ValueError("This model ends at its final hidden states (head='none'): with no read-out there are "
+                         "no predictions, so no loss and no gradients.")
     toks, inputs = model.encode(tokens)
     n = 1 if "image" in inputs else len(toks[1] if isinstance(toks, tuple) else toks)  # a vit answers at [CLS]
     tgt = model.tokenizer.tokens(targets)
@@ -338,7 +346,9 @@ def loss_and_grads(model, tokens, targets, mask: Sequence[bool] | None = None, l
     input; for encoder-decoder, `tokens` is (source, target_in) and `targets` is target_out).
     `mask` marks which positions count (default: all); the loss is their mean.
     `dropout_masks` (from `make_dropout_masks`) multiplies the same masks into forward and backward.
+    Raises `budget.BudgetError` before anything is computed when the gradients would not fit the budget.
     """
+    budget.check_backward(model.config, model.encode(tokens)[0])
     inputs, target_ids, counted = prepare(model, tokens, targets, mask)
     values = forward_values(model, inputs, dropout_masks)
     loss, g_logits = cross_entropy(values["logits"], target_ids, counted, label_smoothing)

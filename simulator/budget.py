@@ -23,7 +23,7 @@ from .params import param_shapes
 
 MEMORY_BYTES = 1 << 30  # weights + the kept trace + working space of one run: 1 GiB by default
 WORK_MADDS = 2 * 10 ** 10  # multiply-adds of one forward pass (a few seconds of numpy here)
-BYTES = 8  # float64
+BYTES = 8  # float64; a float32 model's numbers take 4 (see `bytes_per`)
 
 
 class BudgetError(ValueError):
@@ -53,8 +53,13 @@ def size_text(n: float) -> str:
     return f"{int(n)} bytes"
 
 
+def bytes_per(cfg: ModelConfig) -> int:
+    """Bytes of one number of this model: 8 in float64, 4 in float32."""
+    return 4 if cfg.dtype == "float32" else BYTES
+
+
 def weight_bytes(cfg: ModelConfig) -> int:
-    return BYTES * sum(math.prod(s) for s in param_shapes(cfg).values())
+    return bytes_per(cfg) * sum(math.prod(s) for s in param_shapes(cfg).values())
 
 
 def _shape(op: str, xs: list[tuple], ps: list[tuple], attrs) -> tuple[tuple, int]:
@@ -77,7 +82,8 @@ def _shape(op: str, xs: list[tuple], ps: list[tuple], attrs) -> tuple[tuple, int
     if op == "concat":
         return (xs[0][0], xs[0][1] * xs[0][2]), 0
     if op == "linear":
-        return (*xs[0][:-1], ps[0][-1]), math.prod(xs[0]) * ps[0][-1]
+        d_out = ps[0][0] if attrs.get("transposed") else ps[0][-1]
+        return (*xs[0][:-1], d_out), math.prod(xs[0]) * d_out
     if op == "patchify":
         return (cfg_patches(xs[0], attrs["patch"]), attrs["patch"] ** 2), 0
     if op == "prepend_cls":
@@ -105,14 +111,14 @@ def estimate(cfg: ModelConfig, n_tokens: int, n_target: int | None = None) -> Es
     params = param_shapes(cfg)
     n_target = n_tokens if n_target is None else n_target
     shapes: dict[str, tuple] = {"input_ids": (n_tokens,), "encoder.input_ids": (n_tokens,),
-                                "decoder.input_ids": (n_target,), "temperature": (),
+                                "decoder.input_ids": (n_target,), "temperature": (), "token_type_ids": (n_tokens,),
                                 "image": (cfg.image_size, cfg.image_size)}
     trace = attention = largest = work = 0
     for node in graph.nodes:
         shape, madds = _shape(node.op, [shapes[i] for i in node.inputs], [params[p] for p in node.params],
                               node.attrs)
         shapes[node.name] = shape
-        size = BYTES * math.prod(shape)
+        size = bytes_per(cfg) * math.prod(shape)
         trace += size
         if len(shape) == 3 and node.op in ("scores", "scale", "mask", "softmax"):
             attention += size
@@ -161,7 +167,7 @@ def check_run(cfg: ModelConfig, tokens) -> None:
         cost = f"would keep {size_text(e.total)} of steps and weights"
         if e.attention > e.total / 2:
             cost += (f" ({size_text(e.attention)} of it in attention grids: {cfg.n_layers} layers × "
-                     f"{cfg.n_heads} heads × {max(n, n_target or 0):,}² scores × 4 steps × 8 bytes)")
+                     f"{cfg.n_heads} heads × {max(n, n_target or 0):,}² scores × 4 steps × {bytes_per(cfg)} bytes)")
         limit = f"the limit is {size_text(MEMORY_BYTES)}"
     else:
         cost = f"would take {e.work:.2g} multiply-adds"
@@ -172,5 +178,51 @@ def check_run(cfg: ModelConfig, tokens) -> None:
                       "smaller (fewer layers or heads, a smaller d_model or d_mlp).")
 
 
-__all__ = ["BudgetError", "Estimate", "estimate", "weight_bytes", "check_model", "check_run", "max_tokens", "size_text",
-           "MEMORY_BYTES", "WORK_MADDS"]
+# A backward pass keeps, beside the weights and the forward trace, a gradient of every step (as
+# large as the trace) and of every weight. A training run keeps TRAINING_COPIES times the weights
+# (the weights, the gradient summed over a batch, one sequence's gradient, Adam's two moments and
+# the new weights Adam returns) and one sequence's trace and its gradient at a time.
+TRAINING_COPIES = 6
+
+
+def backward_bytes(cfg: ModelConfig, n_tokens: int, n_target: int | None = None) -> int:
+    """Bytes one backward pass of `cfg` on `n_tokens` tokens keeps (see the note above TRAINING_COPIES)."""
+    e = estimate(cfg, n_tokens, n_target)
+    return 2 * e.weights + 2 * e.trace + 2 * e.largest
+
+
+def training_bytes(cfg: ModelConfig, n_tokens: int, n_target: int | None = None) -> int:
+    """Bytes a training run of `cfg` on sequences of up to `n_tokens` tokens keeps at once."""
+    e = estimate(cfg, n_tokens, n_target)
+    return TRAINING_COPIES * e.weights + 2 * e.trace + 2 * e.largest
+
+
+def _refuse_gradients(what: str, need: int, shrink: str) -> None:
+    if need > MEMORY_BYTES:
+        raise BudgetError(f"{what} would keep {size_text(need)}; the limit is {size_text(MEMORY_BYTES)}. "
+                          f"To fit, {shrink}make the model smaller (fewer layers or heads, a smaller d_model or "
+                          "d_mlp).")
+
+
+def check_backward(cfg: ModelConfig, tokens) -> None:
+    """Refuse, before anything is allocated, a backward pass (gradients of every step and weight)
+    of `cfg` on `tokens` (token strings, or a (source, target) pair) that would not fit the budget."""
+    check_run(cfg, tokens)
+    n, n_target = _lengths(tokens)
+    count = f"{n:,} tokens" if n_target is None else f"{n:,} source and {n_target:,} target tokens"
+    _refuse_gradients(f"The backward pass of this model on {count}, with the gradient of every step and weight,",
+                      backward_bytes(cfg, n, n_target), "use fewer tokens or ")
+
+
+def check_training(cfg: ModelConfig, n_tokens: int, n_target: int | None = None) -> None:
+    """Refuse a training run of `cfg` on sequences of up to `n_tokens` tokens that would not fit
+    the budget: the weights, their gradients and Adam's moments (TRAINING_COPIES) and one
+    sequence's trace with its gradient."""
+    _refuse_gradients(f"Training this model on sequences of {n_tokens:,} tokens, with its gradients and "
+                      "Adam's moments,", training_bytes(cfg, n_tokens, n_target), "")
+
+
+__all__ = ["BudgetError", "Estimate", "estimate", "bytes_per", "weight_bytes", "check_model", "check_run", "max_tokens",
+           "size_text",
+           "backward_bytes", "training_bytes", "check_backward", "check_training", "MEMORY_BYTES", "WORK_MADDS",
+           "TRAINING_COPIES"]

@@ -5,6 +5,7 @@ import argparse
 import json
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 
@@ -35,6 +36,14 @@ def steps_from_json(data: dict) -> dict[str, np.ndarray]:
     return out
 
 
+CHECKPOINT_EXAMPLE = "The cat sat on the mat."  # what a checkpoint first shows
+
+
+def is_checkpoint(path: str) -> bool:
+    """Whether --model names a checkpoint folder (or "minilm", the demonstration model) rather than a file."""
+    return str(path).lower() in ("minilm", "all-minilm-l6-v2") or Path(path).is_dir()
+
+
 def open_model(preset: str | None, model_file: str | None) -> tuple[Transformer, object]:
     """The model named on the command line: a preset, a model file, or the default classroom model."""
     if preset and model_file:
@@ -44,6 +53,11 @@ def open_model(preset: str | None, model_file: str | None) -> tuple[Transformer,
 
         model, tokens, _info = load_preset(preset)
         return model, tokens
+    if model_file and is_checkpoint(model_file):
+        from .pretrained import load_pretrained
+
+        model = load_pretrained(model_file)
+        return model, model.tokens(CHECKPOINT_EXAMPLE)
     if model_file:
         return load(model_file)
     model = Transformer()
@@ -65,7 +79,8 @@ def trace_main(argv: list[str]) -> int:
                                      description="Run the model on TEXT and print every step of the forward pass.")
     parser.add_argument("text", help="the input (encoder-decoder: 'SOURCE => TARGET')")
     parser.add_argument("--preset", help="a shipped trained model (see `stepformer presets`)")
-    parser.add_argument("--model", help="a model file saved by Stepformer (.npz)")
+    parser.add_argument("--model", help="a model file saved by Stepformer (.npz), or a checkpoint folder "
+                        "(GPT-2, BERT; \"minilm\": the demonstration model)")
     parser.add_argument("--json", metavar="FILE", help="write every step with its values as JSON to FILE")
     parser.add_argument("--temperature", type=float, default=1.0)
     args = parser.parse_args(argv)

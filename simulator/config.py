@@ -7,11 +7,14 @@ from dataclasses import asdict, dataclass, fields, replace
 ARCHS = ("decoder", "encoder", "encoder-decoder", "vit")
 POSITIONALS = ("sinusoidal", "learned", "rope", "none")
 NORMS = ("pre", "post", "none")
-ACTIVATIONS = ("relu", "gelu")
+ACTIVATIONS = ("relu", "gelu", "gelu_exact")
 ATTENTIONS = ("causal", "full", "window", "strided", "global", "bigbird", "linear")
 RESIDUALS = ("standard", "none", "denseformer", "attnres", "block_attnres")
 DEPTH_MODES = ("denseformer", "attnres", "block_attnres")  # the ones that mix across depth
-TOKENIZATIONS = ("word", "char")
+TOKENIZATIONS = ("word", "char", "subword")
+HEADS = ("unembed", "mlm", "none")
+DTYPES = ("float64", "float32")
+MAX_TOKEN_TYPES = 16
 
 DEFAULT_VOCAB = ("<unk>", "the", "a", "cat", "dog", "sat", "ran", "on", "mat", "big", "small", "and", ".")
 
@@ -32,7 +35,7 @@ class ModelConfig:
     arch: str = "decoder"  # decoder | encoder | encoder-decoder
     positional: str = "sinusoidal"  # sinusoidal | learned | rope | none
     norm: str = "pre"  # pre | post | none
-    activation: str = "gelu"  # relu | gelu (tanh approximation)
+    activation: str = "gelu"  # relu | gelu (tanh approximation) | gelu_exact (with erf, as BERT)
     attention: str = "causal"  # causal | full | window | strided | global | bigbird | linear (see patterns.py)
     window: int = 3  # window, strided, global, bigbird: the band of nearest keys each query sees
     stride: int = 2  # strided: a query also sees the keys a multiple of `stride` away
@@ -42,12 +45,18 @@ class ModelConfig:
     residual: str = "standard"  # standard | none | denseformer | attnres | block_attnres
     depth_blocks: int = 2  # block_attnres only: how many blocks the sublayers are grouped into
     norm_eps: float = 1e-5
-    tokenization: str = "word"  # word (split on whitespace) | char (one token per character)
+    tokenization: str = "word"  # word (split on whitespace) | char (one per character) | subword (a checkpoint's)
     init_scale: float = 1.0  # multiplies every random initial weight
     image_size: int = 8  # vit only: the side of the square grey image, in pixels
     patch: int = 2  # vit only: the side of one square patch (one token), in pixels
     n_classes: int = 10  # vit only: how many classes the head scores (the vocabulary names them)
     allow_future: bool = False  # let a decoder use full attention: it sees the future (a demonstration)
+    # what real checkpoints need (simulator.pretrained): GPT-2 and BERT
+    embed_norm: bool = False  # a LayerNorm on the embedding sum before block 0 (BERT)
+    n_token_types: int = 0  # token-type (segment) embeddings added to the input (BERT: 2); 0 = none
+    tied_unembed: bool = False  # the read-out is W_Eᵀ, the token embedding itself (GPT-2, BERT's MLM head)
+    head: str = "unembed"  # unembed | mlm (BERT's dense + GELU + LayerNorm, then the read-out) | none
+    dtype: str = "float64"  # float64 | float32: the precision weights and steps are computed in
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "vocab", tuple(self.vocab))
@@ -86,12 +95,13 @@ class ModelConfig:
         for name, choices in (
             ("arch", ARCHS), ("positional", POSITIONALS), ("norm", NORMS), ("activation", ACTIVATIONS),
             ("attention", ATTENTIONS), ("residual", RESIDUALS), ("tokenization", TOKENIZATIONS),
+            ("head", HEADS), ("dtype", DTYPES),
         ):
             value = getattr(self, name)
             if value not in choices:
                 raise ValueError(f"{name} must be one of {', '.join(choices)}; got {value!r}.")
         for name in ("n_layers", "n_heads", "d_model", "d_mlp", "n_ctx", "window", "depth_blocks", "stride",
-                     "n_global", "n_random", "random_seed", "image_size", "patch", "n_classes"):
+                     "n_global", "n_random", "random_seed", "image_size", "patch", "n_classes", "n_token_types"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int):
                 raise ValueError(f"{name} must be a whole number; got {value!r}.")
@@ -158,6 +168,7 @@ class ModelConfig:
                              "encoder its symmetric form, and causal leaves the encoder full attention.")
         if self.arch == "vit":
             self._validate_vit()
+        self._validate_checkpoint_fields()
         if self.residual in DEPTH_MODES:
             if self.norm != "pre":
                 raise ValueError(f"The {self.residual} residual mode mixes sublayer outputs before each norm, "
@@ -172,6 +183,34 @@ class ModelConfig:
             raise ValueError(f"norm_eps must be a small number ≥ 0; got {self.norm_eps!r}.")
         if not (isinstance(self.init_scale, (int, float)) and 0 <= self.init_scale <= 100):
             raise ValueError(f"init_scale must be between 0 and 100; got {self.init_scale!r}.")
+
+    def _validate_checkpoint_fields(self) -> None:
+        """The fields real checkpoints need (GPT-2, BERT): where each one makes sense."""
+        for name in ("embed_norm", "tied_unembed"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be true or false; got {getattr(self, name)!r}.")
+        single = self.arch in ("decoder", "encoder")
+        if not 0 <= self.n_token_types <= MAX_TOKEN_TYPES:
+            raise ValueError(f"n_token_types must be between 0 and {MAX_TOKEN_TYPES}: BERT uses 2 (sentence A and "
+                             f"sentence B); got {self.n_token_types}.")
+        if self.n_token_types and not single:
+            raise ValueError("Token types (segments A and B) are added to a text model's embedding: they need the "
+                             "decoder or encoder architecture.")
+        if self.embed_norm and not single:
+            raise ValueError("embed_norm (a LayerNorm on the embedding, as BERT has) is for the decoder or encoder "
+                             "architecture.")
+        if self.tied_unembed and not single:
+            raise ValueError("tied_unembed reads the output through W_Eᵀ, the token embedding: it needs one "
+                             "vocabulary for input and output (the decoder or encoder architecture).")
+        if self.head != "unembed" and self.arch != "encoder":
+            raise ValueError(f"head={self.head!r} is for an encoder (BERT): a {self.arch} ends with the "
+                             "unembedding that scores the next token (head='unembed').")
+        if self.head == "none" and self.tied_unembed:
+            raise ValueError("With head='none' the model ends at its final hidden states: there is no read-out "
+                             "to tie to W_E (tied_unembed must be false).")
+        if self.tokenization == "subword" and self.arch not in ("decoder", "encoder"):
+            raise ValueError("Subword tokens come from a checkpoint's own tokenizer (GPT-2, BERT): the decoder or "
+                             "encoder architecture.")
 
     def _validate_vit(self) -> None:
         """The Vision Transformer's own rules (Dosovitskiy et al., 2021)."""

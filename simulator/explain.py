@@ -12,7 +12,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import patterns
-from .ops import GELU_C, POSITION_BASE, SQRT_2_OVER_PI, frequencies, gelu, groups_sum, rmsnorm
+from .ops import (
+    GELU_C,
+    INV_SQRT_2,
+    POSITION_BASE,
+    SQRT_2_OVER_PI,
+    erf,
+    frequencies,
+    gelu,
+    groups_sum,
+    rmsnorm,
+)
 
 MAX_TERMS = 8  # a sum this long is written out in full; a longer one shows its first terms
 
@@ -182,8 +192,8 @@ def _concat(t: _At) -> str:
 
 def _linear(t: _At) -> str:
     p, j = t.index
-    w = t.ps[0].reshape(-1, t.ps[0].shape[-1])
-    wname = t.node.params[0].rsplit(".", 1)[-1]
+    w = t.ps[0].T if t.a.get("transposed") else t.ps[0].reshape(-1, t.ps[0].shape[-1])
+    wname = t.node.params[0].rsplit(".", 1)[-1] + ("ᵀ" if t.a.get("transposed") else "")
     return (f"{t.lhs} = Σᵢ {short(t.node.inputs[0])}[{p}, i]·{wname}[i, {j}] + b[{j}] = "
             f"{dot_terms(t.xs[0][p], w[:, j])} + {_paren(t.ps[1][j])} = {t.result}")
 
@@ -192,6 +202,10 @@ def _act(t: _At) -> str:
     x = t.xs[0][t.index]
     if t.a["fn"] == "relu":
         return f"{t.lhs} = max({fmt(x)}, 0) = {t.result}"
+    if t.a["fn"] == "gelu_exact":
+        e = float(erf(np.float64(x) * INV_SQRT_2))
+        return (f"{t.lhs} = GELU({fmt(x)}) = ½·x·(1 + erf(x/√2)) = ½·{_paren(x)}·(1 + erf({fmt(x * INV_SQRT_2)})) "
+                f"= ½·{_paren(x)}·(1 + {_paren(e)}) = {fmt(0.5 * x * (1.0 + e))}")
     inner = SQRT_2_OVER_PI * (x + GELU_C * x ** 3)  # the forward's own constants
     return (f"{t.lhs} = GELU({fmt(x)}) = ½·x·(1 + tanh(√(2/π)·(x + {GELU_C}·x³))) = "
             f"½·{_paren(x)}·(1 + tanh({fmt(SQRT_2_OVER_PI)}×({fmt(x)} + {GELU_C}×{_paren(x)}³))) = "

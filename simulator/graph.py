@@ -95,7 +95,8 @@ class _Builder:
         self.params: dict[str, ParamSpec] = {}
         self.where: dict = {}  # layer, stack and sublayer of the nodes being added
         self.sizes = {"vocab": cfg.d_vocab, "d_model": cfg.d_model, "head": cfg.n_heads, "d_head": cfg.d_head,
-                      "d_mlp": cfg.d_mlp, "pos": cfg.n_ctx, "patch": cfg.n_patches, "pixel": cfg.patch_pixels}
+                      "d_mlp": cfg.d_mlp, "pos": cfg.n_ctx, "patch": cfg.n_patches, "pixel": cfg.patch_pixels,
+                      "token_type": cfg.n_token_types}
 
     def add(self, name, op, inputs, params=(), attrs=None, *, role, axes=TOKENS, group=None, facts=None,
             text_key=None, **kw) -> str:
@@ -164,7 +165,9 @@ class _Builder:
         if kind.startswith("linear"):
             return self.heads_out(b, self.linear(a, q, k, v, causal=kind == "linear"), cross)
         chain = {"axes": GRID, "group": ATTENTION_CHAIN}
-        n_keys = {"n_keys": cfg.n_ctx}  # key slots every row is computed over (see ops.ROW_BLOCK)
+        # key slots every row is computed over (see ops.ROW_BLOCK), so that a KV cache matches a rerun bit for
+        # bit; an encoder has no cache, and padding BERT's 32 keys to its 512 slots would cost 16 times the work
+        n_keys = {"n_keys": 0 if cfg.arch == "encoder" else cfg.n_ctx}
         s = self.add(a + "hook_scores_raw", "scores", [q, k], attrs=n_keys, role="scores", **chain)
         s = self.add(a + "hook_scores_scaled", "scale", [s], attrs={"sqrt_d": math.sqrt(cfg.d_head)}, role="scaled",
                      **chain)
@@ -277,21 +280,37 @@ def _depth_groups(cfg: ModelConfig, sublayer: int) -> tuple[tuple[int, ...], ...
 
 
 def _embedding(bld: _Builder, p: str) -> str:
-    """Token embedding (plus position): the start of the residual stream, v_0."""
+    """Token embedding (plus position, plus token type; then LayerNorm with embed_norm): the start of the
+    residual stream, v_0."""
     cfg = bld.cfg
     ids = f"{p}input_ids"
     bld.at(stack=p.rstrip("."), sublayer="embed")
     w_e = bld.param(f"{p}embed.W_E", ("vocab", "d_model"), "normal")
-    embed = bld.add(f"{p}hook_embed", "embed", [ids], [w_e], role="embed")
+    terms = [bld.add(f"{p}hook_embed", "embed", [ids], [w_e], role="embed")]
     if cfg.positional == "sinusoidal":
-        pos = bld.add(f"{p}hook_pos_embed", "pos_sinusoidal", [ids], attrs={"d_model": cfg.d_model},
-                      role="pos_sinusoidal")
+        terms.append(bld.add(f"{p}hook_pos_embed", "pos_sinusoidal", [ids],
+                             attrs={"d_model": cfg.d_model, "dtype": cfg.dtype}, role="pos_sinusoidal"))
     elif cfg.positional == "learned":
         w_pos = bld.param(f"{p}pos_embed.W_pos", ("pos", "d_model"), "normal")
-        pos = bld.add(f"{p}hook_pos_embed", "pos_learned", [ids], [w_pos], role="pos_learned")
-    else:  # RoPE rotates queries and keys instead; "none" has no positions at all
-        return bld.alias(f"{p}blocks.0.hook_resid_pre", embed)
-    return bld.add(f"{p}blocks.0.hook_resid_pre", "add", [embed, pos], role="embed_pos", major=True, layer=0)
+        terms.append(bld.add(f"{p}hook_pos_embed", "pos_learned", [ids], [w_pos], role="pos_learned"))
+    # RoPE rotates queries and keys instead; "none" has no positions at all
+    if cfg.n_token_types:  # BERT's segments: sentence A (type 0) and sentence B (type 1)
+        w_type = bld.param(f"{p}token_type_embed.W_type", ("token_type", "d_model"), "normal")
+        terms.append(bld.add(f"{p}hook_token_type_embed", "embed", [f"{p}token_type_ids"], [w_type],
+                             role="token_type"))
+    resid_pre = f"{p}blocks.0.hook_resid_pre"
+    if not cfg.embed_norm:
+        if len(terms) == 1:
+            return bld.alias(resid_pre, terms[0])
+        return bld.add(resid_pre, "add", terms, role="embed_pos", major=True, layer=0,
+                       text_key="embed_pos_type" if cfg.n_token_types else None)
+    x = terms[0] if len(terms) == 1 else bld.add(
+        f"{p}hook_embed_sum", "add", terms, role="embed_pos", text_key="embed_pos_type" if cfg.n_token_types
+        else None)
+    bld.param(f"{p}ln_embed.w", ("d_model",), "ones")
+    bld.param(f"{p}ln_embed.b", ("d_model",), "zeros")
+    normed = bld.norm(f"{p}ln_embed", x, major=True, layer=0, text_key="embed_norm")
+    return bld.alias(resid_pre, normed)
 
 
 def _patch_embedding(bld: _Builder, p: str) -> str:
@@ -372,6 +391,19 @@ def _stack(bld: _Builder, p: str, kind: str, enc_out: str | None, embedding=_emb
     return x
 
 
+def _mlm_transform(bld: _Builder, x: str) -> str:
+    """BERT's masked-LM head before its read-out: a dense layer, the activation, a LayerNorm."""
+    cfg = bld.cfg
+    w = bld.param("mlm.W_dense", ("d_model", "d_model"), "fan_in", fan_in=cfg.d_model)
+    b = bld.param("mlm.b_dense", ("d_model",), "zeros")
+    x = bld.add("mlm.hook_dense", "linear", [x], [w, b], role="mlm_dense")
+    x = bld.add("mlm.hook_act", "act", [x], attrs={"fn": cfg.activation}, role="mlm_act",
+                text_key=f"mlp_post_{cfg.activation}")
+    bld.param("mlm.ln.w", ("d_model",), "ones")
+    bld.param("mlm.ln.b", ("d_model",), "zeros")
+    return bld.norm("mlm.ln", x, major=True, text_key="mlm_norm")
+
+
 @lru_cache(maxsize=64)
 def build_graph(cfg: ModelConfig) -> Graph:
     """The nodes of a forward pass for this config, in the order they are computed."""
@@ -387,12 +419,23 @@ def build_graph(cfg: ModelConfig) -> Graph:
     else:
         x = _stack(bld, "", patterns.kind_for(cfg.attention, cfg.arch == "decoder"), None)
         unembed, inputs = "unembed.", ("input_ids", "temperature")
+        if cfg.n_token_types:
+            inputs += ("token_type_ids",)
     bld.at(sublayer="final")
-    w_u = bld.param(unembed + "W_U", ("d_model", "vocab"), "fan_in", fan_in=cfg.d_model)
+    if cfg.head == "none":  # a checkpoint without a read-out: the trace ends at the final hidden states
+        return Graph(tuple(bld.nodes), MappingProxyType(dict(bld.aliases)), inputs, output=bld.aliases.get(x, x),
+                     config=cfg, params=MappingProxyType(dict(bld.params)))
+    if cfg.head == "mlm":
+        x = _mlm_transform(bld, x)
+    if cfg.tied_unembed:  # the read-out is the token embedding itself, transposed
+        w_u, attrs, key = "embed.W_E", {"transposed": True}, "logits_tied"
+    else:
+        w_u, attrs, key = bld.param(unembed + "W_U", ("d_model", "vocab"), "fan_in", fan_in=cfg.d_model), {}, \
+            "logits"
     b_u = bld.param(unembed + "b_U", ("vocab",), "zeros")
     vit = "_cls" if cfg.arch == "vit" else ""
-    bld.add("logits", "linear", [x], [w_u, b_u], role="logits", axes=("pos", "vocab"), major=True,
-            text_key="logits" + vit)
+    bld.add("logits", "linear", [x], [w_u, b_u], attrs, role="logits", axes=("pos", "vocab"), major=True,
+            text_key=key + vit)
     bld.add("probs", "probs", ["logits", "temperature"], role="probs", axes=("pos", "vocab"), major=True,
             text_key="probs" + vit)
     return Graph(tuple(bld.nodes), MappingProxyType(dict(bld.aliases)), inputs, config=cfg,

@@ -132,6 +132,12 @@ def point_label(name: str) -> str:
             "depth_attn.hook_mixed": f"mlp {int(layer) - 1}"}.get(what, name)
 
 
+def unembedding(model, prm) -> np.ndarray:
+    """The read-out matrix W_U [d_model, vocab]: W_Eᵀ when the model ties it to its embedding."""
+    p = _prefix(model)
+    return prm[p + "embed.W_E"].T if model.config.tied_unembed else prm[p + "unembed.W_U"]
+
+
 def logit_lens(model, trace: Trace) -> tuple[list[str], np.ndarray]:
     """(point names, logits[point, pos, vocab]): each residual point read out as if it were the last.
 
@@ -142,7 +148,7 @@ def logit_lens(model, trace: Trace) -> tuple[list[str], np.ndarray]:
     """
     points = lens_points(model)
     prm, p = trace.params, _prefix(model)
-    w_u, b_u = prm[p + "unembed.W_U"], prm[p + "unembed.b_U"]
+    w_u, b_u = unembedding(model, prm), prm[p + "unembed.b_U"]
     out = []
     for name in points:
         x = trace[name]
@@ -240,7 +246,7 @@ def direct_logit_attribution(model, trace: Trace, pos: int, token: int,
         if not isinstance(v, (int, np.integer)) or not 0 <= v < n:
             raise ValueError(f"The {what} must be a whole number from 0 to {n - 1}; got {v!r}.")
     parts = stream_parts(model, trace)
-    w_u, b_u = prm[p + "unembed.W_U"], prm[p + "unembed.b_U"]
+    w_u, b_u = unembedding(model, prm), prm[p + "unembed.b_U"]
     direction = w_u[:, token] - (w_u[:, other] if other is not None else 0.0)  # [d_model]
     bias = b_u[token] - (b_u[other] if other is not None else 0.0)
     if cfg.norm == "pre":
@@ -269,7 +275,7 @@ def attribution_calculation(model, trace: Trace, pos: int, token: int, component
         return (f"{component}: every bias's share of {target} at position {pos}: the b_O and b_out of each "
                 f"layer read through the final norm, plus the norm's b and b_U.\n= {share:.4f}")
     v = stream_parts(model, trace)[component][pos]  # [d_model]
-    w_u = trace.params[p + "unembed.W_U"]
+    w_u = unembedding(model, trace.params)
     direction = w_u[:, token] - (w_u[:, other] if other is not None else 0.0)
     lines = [f"{component}'s share of {target} at position {pos}:"]
     if cfg.norm == "pre":

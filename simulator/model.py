@@ -37,8 +37,8 @@ def _overflowed(op: str, v: np.ndarray) -> bool:
     return not math.isfinite(np.add.reduce(v, axis=None)) and not np.isfinite(v).all()
 
 
-def _frozen(a: np.ndarray) -> np.ndarray:
-    a = np.array(a, dtype=np.float64)
+def _frozen(a: np.ndarray, dtype: str = "float64") -> np.ndarray:
+    a = np.asarray(a, dtype=dtype)  # callers hand over fresh arrays (check_param copies): no second copy
     a.flags.writeable = False
     return a
 
@@ -62,8 +62,16 @@ def input_tokens(config: ModelConfig, tokenizer: Tokenizer, text) -> list[str] |
     return one_side(text, "input")
 
 
+def token_types(toks: Sequence[str], n_types: int) -> np.ndarray:
+    """BERT's segment of each token: 0 up to and including the first [SEP], then 1 (capped at n_types − 1)."""
+    types = np.zeros(len(toks), dtype=np.int64)
+    if "[SEP]" in toks:
+        types[list(toks).index("[SEP]") + 1:] = min(1, n_types - 1)
+    return types
+
+
 class Transformer:
-    """A tiny Transformer in float64 numpy.
+    """A tiny Transformer in numpy: float64, or float32 when `config.dtype` says so (checkpoints).
 
     >>> model = Transformer(ModelConfig(), seed=0)
     >>> trace = model.run("the cat sat on the mat")
@@ -72,12 +80,17 @@ class Transformer:
     """
 
     def __init__(self, config: ModelConfig | None = None, seed: int = 0,
-                 params: Mapping[str, np.ndarray] | None = None):
+                 params: Mapping[str, np.ndarray] | None = None, tokenizer: Tokenizer | None = None):
+        """`tokenizer` replaces the one the config describes (a checkpoint brings its own, see
+        `simulator.pretrained`); it must know exactly the config's vocabulary."""
         self.config = config or ModelConfig()
         check_size(self.config)
         budget.check_model(self.config)
         self.graph: Graph = build_graph(self.config)
-        self.tokenizer = Tokenizer(self.config.vocab, self.config.tokenization)
+        if tokenizer is not None and tuple(tokenizer.vocab) != self.config.vocab:
+            raise ValueError("The tokenizer's vocabulary is not the model's: each token id must name the same "
+                             "token in both.")
+        self.tokenizer = tokenizer or Tokenizer(self.config.vocab, self.config.tokenization)
         self.shapes = param_shapes(self.config)
         self.seed = seed
         if params is None:
@@ -99,7 +112,7 @@ class Transformer:
         shape = self.shapes[name]
         if index is None:
             try:
-                new = np.array(value, dtype=np.float64)
+                new = np.array(value, dtype=self.config.dtype)
             except (TypeError, ValueError):
                 raise ValueError(f"{name} needs numbers; got {value!r}.") from None
             if new.shape != shape:
@@ -130,7 +143,7 @@ class Transformer:
         """
         new = self.check_param(name, value, index)
         old = self._params[name]
-        self._params[name] = _frozen(new)
+        self._params[name] = _frozen(new, self.config.dtype)
         return old
 
     def replace_params(self, params: Mapping[str, np.ndarray]) -> None:
@@ -143,7 +156,7 @@ class Transformer:
                              + ("; " if missing and extra else "")
                              + (f"unexpected {', '.join(extra[:5])}" if extra else "") + ".")
         checked = {name: self.check_param(name, params[name]) for name in self.shapes}
-        self._params = {name: _frozen(v) for name, v in checked.items()}
+        self._params = {name: _frozen(v, self.config.dtype) for name, v in checked.items()}
 
     def randomize(self, seed: int) -> None:
         """Fresh random weights from `seed` (same scale as a new model)."""
@@ -151,7 +164,7 @@ class Transformer:
         self.seed = seed
 
     def copy(self) -> "Transformer":
-        return Transformer(self.config, self.seed, self._params)
+        return Transformer(self.config, self.seed, self._params, self.tokenizer)
 
     # --- tokens ---
 
@@ -164,6 +177,11 @@ class Transformer:
             check_image(text, self.config)
             return patch_labels(self.config)
         return input_tokens(self.config, self.tokenizer, text)
+
+    def tokenize(self, text) -> list[str] | tuple[list[str], list[str]]:
+        """The model's own tokens for `text`: a checkpoint's subword strings (e.g. GPT-2's "Ġcat"), or the
+        words or characters of a tiny model."""
+        return self.tokens(text)
 
     def checked_input(self, x):
         """The input as the model keeps it: token strings, or a read-only image array for a vit."""
@@ -192,6 +210,8 @@ class Transformer:
                       "decoder.input_ids": np.array([ids[x] for x in toks[1]])}
         else:
             values = {"input_ids": np.array([ids[x] for x in toks])}
+            if self.config.n_token_types:
+                values["token_type_ids"] = token_types(toks, self.config.n_token_types)
         values["temperature"] = np.float64(t)
         return values
 

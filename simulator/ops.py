@@ -18,6 +18,8 @@ from .vision import patchify
 
 SQRT_2_OVER_PI = math.sqrt(2.0 / math.pi)
 GELU_C = 0.044715  # the cubic term of GELU's tanh approximation
+INV_SQRT_2 = 1.0 / math.sqrt(2.0)
+INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 POSITION_BASE = 10000.0  # the longest wavelength of sinusoidal and rotary positions, in tokens / 2π
 
 
@@ -86,11 +88,17 @@ def rmsnorm(x: np.ndarray, eps: float) -> np.ndarray:
     return x / rms(x, eps)
 
 
+def _floating(x) -> np.ndarray:
+    """`x` as a float32 or float64 array (a float32 model computes in float32; anything else in float64)."""
+    x = np.asarray(x)
+    return x if x.dtype in (np.float32, np.float64) else x.astype(np.float64)
+
+
 def gelu(x: np.ndarray) -> np.ndarray:
     """GELU(x) ≈ ½·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))), the approximation of Hendrycks & Gimpel (2016)."""
     # in place, in the same order as 0.5·x·(1 + tanh(c·(x + GELU_C·x³))): same bits, fewer temporaries
-    x = np.asarray(x, dtype=np.float64)
-    y = np.multiply(x, x, out=np.empty(x.shape))  # an array even for a single number, so `out=` works
+    x = _floating(x)
+    y = np.multiply(x, x, out=np.empty(x.shape, x.dtype))  # an array even for a single number, so `out=` works
     y *= x
     y *= GELU_C
     y += x
@@ -100,6 +108,35 @@ def gelu(x: np.ndarray) -> np.ndarray:
     y *= x
     y *= 0.5
     return y
+
+
+def erf(x: np.ndarray) -> np.ndarray:
+    """The error function erf(x) = 2/√π ∫₀ˣ e^(−t²) dt, element by element (same dtype as x).
+
+    SciPy's vectorised erf when SciPy is installed (the checkpoints extra brings it); otherwise
+    Python's `math.erf` one number at a time: exact to the last bit as well, only slower.
+    """
+    x = _floating(x)
+    try:
+        from scipy.special import erf as vectorised
+    except ImportError:
+        return np.frompyfunc(math.erf, 1, 1)(x).astype(x.dtype)
+    return vectorised(x)
+
+
+def gelu_exact(x: np.ndarray) -> np.ndarray:
+    """GELU(x) = x·Φ(x) = ½·x·(1 + erf(x/√2)), the exact form BERT uses (Hendrycks & Gimpel, 2016)."""
+    x = _floating(x)
+    y = erf(x * INV_SQRT_2)
+    y += 1.0
+    y *= x
+    y *= 0.5
+    return y
+
+
+def gelu_exact_slope(x: np.ndarray) -> np.ndarray:
+    """d/dx of x·Φ(x): Φ(x) + x·φ(x), φ(x) = e^(−x²/2)/√(2π) the normal density."""
+    return 0.5 * (1.0 + erf(x * INV_SQRT_2)) + x * np.exp(-0.5 * x * x) * INV_SQRT_2PI
 
 
 def gelu_slope(x: np.ndarray) -> np.ndarray:
@@ -114,7 +151,7 @@ def relu(x: np.ndarray) -> np.ndarray:
     return np.maximum(x, 0.0)
 
 
-ACTIVATIONS = {"gelu": gelu, "relu": relu}
+ACTIVATIONS = {"gelu": gelu, "relu": relu, "gelu_exact": gelu_exact}
 
 
 def frequencies(d: int) -> np.ndarray:
@@ -176,7 +213,7 @@ def rows_matmul(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     n, block = len(x), row_block(w.size)
     m = -(-n // block) * block
     if m != n:
-        x = np.concatenate([x, np.zeros((m - n, x.shape[1]))])
+        x = np.concatenate([x, np.zeros((m - n, x.shape[1]), x.dtype)])
     return (x.reshape(m // block, block, -1) @ w).reshape(m, -1)[:n]
 
 
@@ -187,11 +224,11 @@ def padded(x: np.ndarray, width: int, axis: int, fill: float = 0.0) -> np.ndarra
         return x
     shape = list(x.shape)
     shape[axis] = extra
-    return np.concatenate([x, np.full(shape, fill)], axis=axis)
+    return np.concatenate([x, np.full(shape, fill, x.dtype)], axis=axis)
 
 
-def dot_scores(q: np.ndarray, k: np.ndarray, n_keys: int) -> np.ndarray:
-    """Q·Kᵀ over `n_keys` key slots, ROW_BLOCK queries at a time
+def dot_scores(q: np.ndarray, k: np.ndarray, n_keys: int, keys: slice = slice(None)) -> np.ndarray:
+    """Q·Kᵀ over `n_keys` key slots, ROW_BLOCK queries at a time (the columns `keys` of it)
 
     q [q_pos, head, d], k [k_pos, head, d] -> [head, q_pos, k_pos]
     """
@@ -202,7 +239,7 @@ def dot_scores(q: np.ndarray, k: np.ndarray, n_keys: int) -> np.ndarray:
     qt = padded(q, m, 0).transpose(1, 0, 2).reshape(n_heads, m // ROW_BLOCK, ROW_BLOCK, d_head)
     kt = padded(k, width, 0).transpose(1, 2, 0)[:, None]  # [head, 1, d_head, k_slots]
     # a contiguous copy: the pictures hand arrays to Qt, which wants them contiguous
-    return np.ascontiguousarray((qt @ kt).reshape(n_heads, m, width)[:, :nq, :nk])
+    return np.ascontiguousarray((qt @ kt).reshape(n_heads, m, width)[:, :nq, :nk][:, :, keys])
 
 
 def pattern_rows(s: np.ndarray, n_keys: int) -> np.ndarray:
@@ -241,7 +278,8 @@ def _embed(xs, ps, a):
 
 def _pos_sinusoidal(xs, ps, a):
     """pos[p] = PE[p], the fixed sine/cosine table  # [pos, d_model]"""
-    return sinusoidal_table(len(xs[0]), a["d_model"])
+    table = sinusoidal_table(len(xs[0]), a["d_model"])
+    return table if a.get("dtype", "float64") == "float64" else table.astype(a["dtype"])
 
 
 def _pos_learned(xs, ps, a):
@@ -313,9 +351,10 @@ def _concat(xs, ps, a):
 
 
 def _linear(xs, ps, a):
-    """out = x·W + b (a per-head W [head, d_head, d_model] acts as [head·d_head, d_model])"""
+    """out = x·W + b (a per-head W [head, d_head, d_model] acts as [head·d_head, d_model]);
+    with `transposed`, out = x·Wᵀ + b: a tied read-out through the embedding W_E [vocab, d_model]"""
     w = ps[0]
-    out = rows_matmul(xs[0], w.reshape(-1, w.shape[-1]))
+    out = rows_matmul(xs[0], w.T if a.get("transposed") else w.reshape(-1, w.shape[-1]))
     out += ps[1]
     return out
 

@@ -20,6 +20,14 @@ STEP_TEXT: dict[str, tuple[str, str]] = {
                     "Attention alone ignores order, so each position adds its own learned vector."),
     "embed_pos": ("x = embed + pos",
                   "The token's vector plus its position's vector: the start of the residual stream."),
+    "token_type": ("type = W_type[token type]",
+                   "Each token also adds the vector of its segment: type 0 for the first sentence, up to and "
+                   "including the first [SEP], type 1 after it (BERT, Devlin et al., 2019)."),
+    "embed_pos_type": ("x = embed + pos + type",
+                       "The token's vector plus its position's vector plus its segment's vector."),
+    "embed_norm": ("x = LN(embed + pos + type) = (x − mean) / √(var + ε) · w + b",
+                   "BERT normalises the embedding sum before the first block, so every layer starts from "
+                   "numbers of mean 0 and spread 1 (ε = {norm_eps})."),
     # --- a Vision Transformer's input (Dosovitskiy et al., 2021) ---
     "patches": ("patch[i] = pixels of square i, row by row, ÷ 16",
                 "The image is cut into {patch}×{patch} squares, read row by row like words in a sentence; each "
@@ -155,6 +163,10 @@ STEP_TEXT: dict[str, tuple[str, str]] = {
     "mlp_post_gelu": ("post = GELU(pre) ≈ ½·pre·(1 + tanh(√(2/π)(pre + 0.044715·pre³)))",
                       "The non-linearity: without it the whole network would collapse into a single matrix "
                       "product."),
+    "mlp_post_gelu_exact": ("post = GELU(pre) = ½·pre·(1 + erf(pre / √2))",
+                            "The non-linearity, in its exact form: each feature is multiplied by the chance that "
+                            "a standard normal number is below it, Φ(pre). Without it the whole network would "
+                            "collapse into a single matrix product."),
     "mlp_out": ("mlp_out = post·W_out + b_out", "The MLP projects its features back to d_model."),
     # --- the residual stream ---
     "resid": ("resid = stream + sublayer output",
@@ -176,6 +188,14 @@ STEP_TEXT: dict[str, tuple[str, str]] = {
             "embedding and every earlier block's output, not just the last one (Pagliardini et al., 2024)."),
     # --- read-out ---
     "logits": ("logits = x·W_U + b_U", "The unembedding scores every token of the vocabulary as the next token."),
+    "logits_tied": ("logits = x·W_Eᵀ + b_U",
+                    "The read-out is tied to the embedding: each token's score is the dot product of the final "
+                    "vector with that token's own embedding row, so no separate W_U is stored."),
+    "mlm_dense": ("h = x·W_dense + b_dense",
+                  "The masked-LM head first mixes the final vector once more with a square dense layer."),
+    "mlm_act": ("h = GELU(h)", "The activation of the masked-LM head, as in the MLP."),
+    "mlm_norm": ("h = LN(GELU(h))",
+                 "Then the activation and a LayerNorm, before every vocabulary token is scored against h."),
     "probs": ("probs = softmax(logits / T)",
               "Softmax turns the scores into next-token probabilities; the temperature T flattens them (T > 1) "
               "or sharpens them (T < 1)."),
@@ -186,7 +206,7 @@ def step_text(key: str, cfg: ModelConfig, **facts) -> tuple[str, str]:
     """The (formula, text) of the step `key`, with the model's sizes (and `facts`) filled in."""
     sizes = {"d_head": cfg.d_head, "d_mlp": cfg.d_mlp, "n_heads": cfg.n_heads, "window": cfg.window,
              "d_concat": cfg.n_heads * cfg.d_head, "patch": cfg.patch, "patch_pixels": cfg.patch_pixels,
-             "n_classes": cfg.n_classes, **facts}
+             "n_classes": cfg.n_classes, "norm_eps": cfg.norm_eps, **facts}
     formula, text = STEP_TEXT[key]
     return formula.format(**sizes), text.format(**sizes)
 

@@ -18,19 +18,21 @@ class Tokenizer:
     """Splits text into tokens of a fixed vocabulary.
 
     `level="word"` splits on whitespace; `level="char"` makes one token per character
-    (spaces included, if the vocabulary has " "). Pieces missing from the vocabulary map to
+    (spaces included, if the vocabulary has " "). `level="subword"` is a checkpoint's vocabulary
+    (`simulator.pretrained` brings the checkpoint's own tokenizer); on its own it reads a text as
+    its subword tokens separated by spaces. Pieces missing from the vocabulary map to
     `<unk>` when the vocabulary has it, and raise `TokenError` naming them otherwise.
     """
 
     def __init__(self, vocab: Sequence[str], level: str = "word"):
-        if level not in ("word", "char"):
-            raise ValueError(f"level must be 'word' or 'char'; got {level!r}.")
+        if level not in ("word", "char", "subword"):
+            raise ValueError(f"level must be 'word', 'char' or 'subword'; got {level!r}.")
         self.vocab = tuple(vocab)
         self.level = level
         self.ids = {tok: i for i, tok in enumerate(self.vocab)}
 
     def split(self, text: str) -> list[str]:
-        return text.split() if self.level == "word" else list(text)
+        return list(text) if self.level == "char" else text.split()
 
     def tokens(self, text_or_tokens: str | Sequence[str]) -> list[str]:
         """The vocabulary tokens for a text or a list of token strings (unknowns mapped or refused)."""
@@ -53,7 +55,7 @@ class Tokenizer:
         for i in ids:
             if not 0 <= int(i) < len(self.vocab):
                 raise TokenError(f"Token id {i} is outside the vocabulary (0..{len(self.vocab) - 1}).")
-        sep = " " if self.level == "word" else ""
+        sep = "" if self.level == "char" else " "
         return sep.join(self.vocab[int(i)] for i in ids)
 
     @classmethod

@@ -2,6 +2,7 @@
 
     stepformer                                  the window with the classroom model
     stepformer --model lesson.npz               the window with a saved model
+    stepformer --model ~/models/gpt2            the window with a checkpoint folder (GPT-2, BERT)
     stepformer --screenshot out.png --step blocks.0.attn.hook_pattern --size 1280x800
     stepformer trace "the cat sat"              a subcommand (see below)
 
@@ -103,13 +104,19 @@ def _main(argv: list[str] | None) -> int:
 
 def _run_window(args: argparse.Namespace, started: float) -> int:
     import simulator
+    from simulator.cli import is_checkpoint
     from ui.app import ErrorReporter, create_app, start_session
+    from ui.files.model_file import open_model_folder
     from ui.files.recovery import install as install_recovery
     from ui.main_window import MainWindow
 
     app = create_app()
+    folder = bool(args.model) and is_checkpoint(args.model)
     try:
-        session = simulator.Session(*simulator.load(args.model)) if args.model else start_session()
+        if folder:
+            session = simulator.Session(*open_model_folder(args.model))
+        else:
+            session = simulator.Session(*simulator.load(args.model)) if args.model else start_session()
     except (ValueError, OSError) as exc:
         print(f"stepformer: {exc}", file=sys.stderr)
         return 2
@@ -120,7 +127,7 @@ def _run_window(args: argparse.Namespace, started: float) -> int:
             print(f"stepformer: this model has no step called {args.step!r}.", file=sys.stderr)
             return 2
     window = MainWindow(session)
-    if args.model:
+    if args.model and not folder:  # a checkpoint folder is not a file to save back to
         path = os.path.abspath(args.model)
         window.files.set_path(path)
         window.files.add_recent(path)

@@ -18,7 +18,8 @@ def generate_parser():
                "          stepformer generate --preset translate --prompt \"7 1 3 =>\" --top-k 1")
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--preset", metavar="NAME", help="a shipped trained model (see `stepformer presets`)")
-    source.add_argument("--model", metavar="FILE", help="a model file saved by Stepformer (.npz)")
+    source.add_argument("--model", metavar="FILE", help="a model file saved by Stepformer (.npz), or a GPT-2 "
+                        "checkpoint folder")
     parser.add_argument("--prompt", required=True,
                         help="the text to continue (encoder-decoder: 'SOURCE =>', optionally followed by "
                              "the start of the target)")

@@ -123,6 +123,10 @@ CONFIGS = [
     ({"norm_eps": 0.0}, (0,)),  # ε = 0: the spread alone divides
     ({"norm_eps": 0.0, "norm": "post", "positional": "rope", "n_layers": 1}, (1,)),
     ({"norm_eps": 0.0, "residual": "attnres", "n_layers": 1}, (2,)),
+    # GPT-2's wiring, and BERT's (token types, embedding norm, post-LN, exact GELU, MLM head, tied read-out)
+    ({"positional": "learned", "tied_unembed": True}, (0,)),
+    ({"arch": "encoder", "attention": "full", "positional": "learned", "norm": "post", "embed_norm": True,
+      "n_token_types": 2, "activation": "gelu_exact", "tied_unembed": True, "head": "mlm", "n_layers": 1}, (0, 1)),
 ]
 
 

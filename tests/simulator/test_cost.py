@@ -79,6 +79,7 @@ def test_the_timed_attention_is_the_engines_attention(kind):
     a = "blocks.0.attn."
     q, k = (trace[a + ("hook_rot_" if cfg.positional == "rope" else "hook_") + x] for x in "qk")
     got = run_attention(kind, q, k, trace[a + "hook_v"],
-                        {"window": 2, "stride": 2, "n_global": 1, "n_random": 1, "random_seed": 0}, n_keys=cfg.n_ctx)
+                        {"window": 2, "stride": 2, "n_global": 1, "n_random": 1, "random_seed": 0},
+                        n_keys=model.graph.node(a + "hook_z").attrs.get("n_keys", cfg.n_ctx))  # the graph's key slots
     np.testing.assert_array_equal(got["z"], trace[a + "hook_z"])
     assert time_attention(kind, 64, 2, 8, {"window": 2}, repeats=3) > 0

@@ -24,6 +24,18 @@ RECENT_KEY = "recentFiles"
 MAX_RECENT = 8
 
 
+def open_model_folder(folder: str | Path) -> tuple[simulator.Transformer, list[str]]:
+    """A checkpoint folder (GPT-2, BERT; "minilm" for the demonstration model) as (model, first tokens).
+
+    Raises ValueError (`simulator.CheckpointError`, `budget.BudgetError`) or OSError with a plain
+    message; nothing is changed until the caller swaps the model in.
+    """
+    from simulator.cli import CHECKPOINT_EXAMPLE
+
+    model = simulator.load_pretrained(folder)
+    return model, model.tokens(CHECKPOINT_EXAMPLE)
+
+
 class FileController(QObject):
     sigPathChanged = Signal(object)  # str path of the shown model's file, or None if never saved
 
@@ -71,6 +83,16 @@ class FileController(QObject):
         self.add_recent(path)
         return True
 
+    def open_folder(self, folder: str) -> bool:
+        """Open a checkpoint folder as one undoable step; a folder that cannot be used leaves the model as it was."""
+        try:
+            model, tokens = open_model_folder(folder)
+        except (ValueError, OSError) as exc:  # CheckpointError and BudgetError are ValueErrors
+            self._error("Could not open the model folder", str(exc))
+            return False
+        self.edits.set_model(model, tokens, f"Open {Path(folder).name}", self.path, None, self.set_path)
+        return True
+
     def save(self) -> bool:
         return self.save_as(self.path) if self.path else self.save_as()
 
@@ -83,7 +105,7 @@ class FileController(QObject):
             if not path.lower().endswith(".npz"):
                 path += ".npz"
         try:
-            simulator.save(path, self.session.model, self.session.tokens)
+            simulator.save(path, self.session.model, self.session.input)  # an image model: its image
         except (ValueError, OSError) as exc:
             self._error("Could not save the model", str(exc))
             return False

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 from ui.bridge import SessionBridge
 from ui.pictures.colormaps import HEAD_COLORS
 from ui.pictures.paper import Paper, mix, paper_of
+from ui.pictures.slicing import role_name
 from ui.views.model_view import switch_menu
 
 COL_W, GAP, PAD, COL_GAP = 230.0, 16.0, 30.0, 80.0
@@ -85,6 +86,9 @@ def _box_key(node) -> tuple[str, str]:
     return node.name, "final"
 
 
+HEAD_LABELS = {"logits": "Unembed → logits", "probs": "Softmax → probabilities"}
+
+
 def _label(kind: str, node, config) -> str:
     if kind == "embed":
         return "Token embedding"
@@ -105,7 +109,9 @@ def _label(kind: str, node, config) -> str:
         if node.op == "dwa":
             return "Depth-weighted average"
         return "Depth attention (read-out)" if node.layer is None else "Depth attention"
-    return {"logits": "Unembed → logits", "probs": "Softmax → probabilities"}.get(node.name, node.name)
+    if config.arch != "vit" and node.name in HEAD_LABELS:
+        return HEAD_LABELS[node.name]
+    return role_name(node, config) or node.name
 
 
 def build_boxes(graph, config) -> list[Box]:

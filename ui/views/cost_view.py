@@ -33,6 +33,7 @@ from simulator.cost import (
 )
 from simulator.patterns import kind_for
 from ui.bridge import SessionBridge
+from ui.lazy import Lazy
 from ui.pictures import colormaps
 from ui.pictures.plot_style import TITLE_PT, fixed_plot, ink
 from ui.pictures.wrap_label import WrapLabel
@@ -135,7 +136,7 @@ class CostView(QWidget):
         self._timed_for: tuple | None = None  # (causal, heads, d_head, pattern) the timings are of
         self._thread: threading.Thread | None = None
         self._worker: _TimingWorker | None = None
-        self._dirty = True
+        self._lazy = Lazy(self, self.refresh)  # the curves follow the model only while the tab is seen
 
         self.quantity = QComboBox()
         for key, text in QUANTITIES.items():
@@ -195,7 +196,7 @@ class CostView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.pages)
 
-        bridge.sigTraceChanged.connect(self._on_trace_changed)
+        bridge.sigTraceChanged.connect(self._lazy.request)
         self.refresh()
         QCoreApplication.instance().aboutToQuit.connect(self.shutdown)  # never quit with a thread running
 
@@ -205,18 +206,8 @@ class CostView(QWidget):
     def causal(self) -> bool:
         return self.bridge.model.config.arch != "encoder"
 
-    def _on_trace_changed(self) -> None:
-        self._dirty = True
-        if self.isVisible():
-            self.refresh()
-
-    def showEvent(self, event) -> None:
-        super().showEvent(event)
-        if self._dirty:
-            self.refresh()
-
     def refresh(self) -> None:
-        self._dirty = False
+        self._lazy.stale = False
         cfg = self.bridge.model.config
         self.curves = curves(cfg, LENGTHS, self.causal)
         self.legend.setText("&nbsp;&nbsp;".join(

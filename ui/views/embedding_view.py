@@ -10,13 +10,14 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QSignalBlocker
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QWidget
 
 from simulator import interp
 from ui.bridge import SessionBridge
 from ui.lazy import LazyView
 from ui.pictures import colormaps
-from ui.pictures.caption import LABEL_PT, Caption, fit_caption
+from ui.pictures.caption import Caption
+from ui.pictures.frame import control_row, framed, label_font
 from ui.pictures.plot_style import LINE_COLOR, fixed_plot, ink, scale_plot, set_plot_title
 
 EMBEDDINGS = "Token embeddings (W_E)"
@@ -43,23 +44,11 @@ class EmbeddingView(LazyView):
         self.scatter = pg.ScatterPlotItem(size=11, brush=pg.mkBrush(LINE_COLOR), pen=pg.mkPen("k"))
         self.plot.addItem(self.scatter)
         self.caption = Caption()
-        top = QHBoxLayout()
-        top.addWidget(QLabel("Show"))
-        top.addWidget(self.source)
-        top.addStretch(1)
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(4, 4, 4, 4)
-        lay.addLayout(top)
-        lay.addWidget(self.plot, 1)
-        lay.addWidget(self.caption)
+        framed(self, control_row(("Show", self.source)), self.plot, self.caption)
         self.source.currentIndexChanged.connect(self.refresh)
 
     def apply_font_scale(self, f: float) -> None:
-        font = QFont()
-        font.setPointSizeF(LABEL_PT * f)
-        for w in (self, self.source):
-            w.setFont(font)
-        fit_caption(self.caption, font, 2)
+        font = label_font(f, (self, self.source), self.caption, 2)
         scale_plot(self.plot, f)
         set_plot_title(self.plot, self.plot.getPlotItem().titleLabel.text, f)
         self._font = QFont(font)

@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPen
-from PySide6.QtWidgets import QMenu, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QMenu, QSizePolicy, QWidget
 
 from ui.bridge import SessionBridge
 from ui.lazy import LazyView
 from ui.pictures import colormaps
-from ui.pictures.caption import LABEL_PT, Caption, fit_caption
+from ui.pictures.caption import Caption
+from ui.pictures.frame import framed, label_font
 from ui.pictures.paper import paper_of
 
 CHANGED = QColor(255, 140, 0)
@@ -201,18 +202,12 @@ class ModelView(LazyView):
     def build(self) -> None:
         self.grid = HeadGrid()
         self.caption = Caption()
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(4, 4, 4, 4)
-        lay.addWidget(self.grid, 1)
-        lay.addWidget(self.caption)
+        framed(self, None, self.grid, self.caption)
         self.grid.sigThumbClicked.connect(self.go_to)
         self.grid.sigToggleRequested.connect(self.toggle)
 
     def apply_font_scale(self, f: float) -> None:
-        font = QFont()
-        font.setPointSizeF(LABEL_PT * f)
-        self.setFont(font)
-        fit_caption(self.caption, font, 2)
+        label_font(f, (self,), self.caption, 2)
         self.grid.set_font_scale(f)
 
     def go_to(self, t: Thumb) -> None:

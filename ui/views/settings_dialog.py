@@ -30,7 +30,8 @@ from simulator.params import check_size, param_shapes
 from ui.messages import plain
 
 CHOICES = {"arch": cfg.ARCHS, "positional": cfg.POSITIONALS, "norm": cfg.NORMS, "activation": cfg.ACTIVATIONS,
-           "attention": cfg.ATTENTIONS, "residual": cfg.RESIDUALS, "tokenization": cfg.TOKENIZATIONS}
+           "attention": cfg.ATTENTIONS, "residual": cfg.RESIDUALS, "tokenization": cfg.TOKENIZATIONS,
+           "head": cfg.HEADS, "dtype": cfg.DTYPES}
 INT_RANGES = {"n_layers": (1, 48), "n_heads": (1, 64), "d_model": (1, 4096), "d_mlp": (1, 16384),
               "n_ctx": (1, 1024), "window": (1, 1024), "depth_blocks": (1, 96), "stride": (1, 1024),
               "n_global": (0, 1024), "n_random": (0, 1024), "random_seed": (0, 2**31 - 1)}
@@ -62,6 +63,11 @@ HELP = {
     "tokenization": "Split the text into words or into single characters",
     "init_scale": "Multiplies every random initial weight",
     "allow_future": "Let a decoder use full attention: it sees the future (to show why the mask matters)",
+    "embed_norm": "A LayerNorm on the embedding before the first block (as BERT has)",
+    "n_token_types": "Segment embeddings added to the input (BERT: 2, sentence A and B); 0 for none",
+    "tied_unembed": "Read the output through W_E transposed: the token embedding also scores the next token",
+    "head": "What ends an encoder: the unembedding, BERT's masked-LM head (mlm), or nothing (the hidden states)",
+    "dtype": "The precision of weights and steps: float64 (tiny models), float32 (half the memory)",
 }
 SPIN_MAX = 2**31 - 1  # the largest number a QSpinBox holds
 LEFT = ("arch", "tokenization", "n_layers", "n_heads", "d_model", "d_mlp", "n_ctx", "init_scale")
