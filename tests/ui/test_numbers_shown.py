@@ -98,3 +98,21 @@ def test_a_smaller_font_is_used_before_numbers_are_dropped(qtbot, shown):
     first_none = levels.index(None)
     assert all(level is None for level in levels[first_none:])
     assert levels[first_none - 1] == smallest
+
+
+def test_where_no_numbers_fit_the_labels_keep_their_type(window, qtbot):
+    """64 columns leave no room for numbers at 1280x800: smaller type would buy slightly larger
+    coloured cells and unreadable token labels, so the picture keeps its type."""
+    from simulator import ModelConfig, Transformer
+    from ui.app import create_app
+    create_app()
+    model = Transformer(ModelConfig(d_model=64, n_heads=4, d_mlp=128), seed=0)
+    window.set_model(model, model.tokens("the cat sat on the mat"), "wide")
+    window.resize(1280, 800)
+    qtbot.waitUntil(lambda: window.width() == 1280)
+    window.session_bridge.stepper.jump("blocks.0.hook_resid_mid")
+    _settle(window, qtbot)
+    shown = window.step_view.heatmaps()
+    assert not any(_all_numbers(h) for h in shown.values())
+    assert all(h._scale == pytest.approx(window.step_view._scale) for h in shown.values()), \
+        {t: h._scale for t, h in shown.items()}

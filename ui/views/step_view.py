@@ -313,7 +313,8 @@ class StepView(QWidget):
             # heatmaps' numbers, then smaller type only for clearly larger cells
             most = max(c[4] for c in candidates)
             candidates = [c for c in candidates if c[4] == most]
-            enough = min(GOOD_CELL * self._scale, 0.9 * max(c[0] for c in candidates))
+            # no numbers anywhere (64 columns, say): colours need no larger cells, labels need their type
+            enough = min(GOOD_CELL * self._scale, 0.9 * max(c[0] for c in candidates)) if most else 0.0
             _, scales, pieces, rects, _ = next(c for c in candidates if c[0] >= enough)
         self._apply_scales(pic, scales)
         canvas = self._canvas.rect()
