@@ -21,7 +21,7 @@ from ui.pictures.heatmap import Heatmap, format_value
 from ui.pictures.next_token import NextTokenPanel
 from ui.pictures.paper import follow_paper
 from ui.pictures.picture_items import Bars, Lines, Panel, Picture, Symbol, one_bar_per_scale
-from ui.pictures.picture_layout import Piece, fit_labels, fits, place
+from ui.pictures.picture_layout import MIN_LABEL_SCALE, ROW_LABEL_SHARE, Piece, fit_labels, fits, place
 from ui.pictures.picture_parts import NOTE_PT, PAD, PanelBox, SymbolLabel, border_width
 from ui.pictures.plots import AttentionLines
 from ui.pictures.slice_bar import SliceBar
@@ -313,15 +313,32 @@ class StepView(QWidget):
             # heatmaps' numbers, then smaller type only for clearly larger cells
             most = max(c[4] for c in candidates)
             candidates = [c for c in candidates if c[4] == most]
-            # no numbers anywhere (64 columns, say): colours need no larger cells, labels need their type
-            enough = min(GOOD_CELL * self._scale, 0.9 * max(c[0] for c in candidates)) if most else 0.0
-            _, scales, pieces, rects, _ = next(c for c in candidates if c[0] >= enough)
+            enough = min(GOOD_CELL * self._scale, 0.9 * max(c[0] for c in candidates))
+            chosen = next(c for c in candidates if c[0] >= enough)
+            if not most:
+                # no numbers anywhere (64 columns, say): colours need no larger cells, so the largest
+                # type whose rows still hold every token label
+                chosen = next((c for c in candidates if self._rows_labelled(pic, *c[1:4])), chosen)
+            _, scales, pieces, rects, _ = chosen
         self._apply_scales(pic, scales)
         canvas = self._canvas.rect()
         for w, piece, rect in zip(self._shown, pieces, rects):
             w.setGeometry(rect.toAlignedRect().intersected(canvas))  # rounding never adds a pixel outside
             if isinstance(w, PanelBox) and w.panel is not None and not w.panel.thumb:
                 self._fit_labels(w, piece, rect)
+
+    def _rows_labelled(self, pic: Picture, scales: list[float], pieces: list[Piece], rects: list) -> bool:
+        """Whether every big heatmap's rows are tall enough for all its token labels (see fit_labels)."""
+        thumbs = {id(it) for i in pic.small for it in pic.rows[i]}
+        items = iter(zip(pieces, rects))
+        for row, scale in zip(pic.rows, scales):
+            need = ROW_LABEL_SHARE * MIN_LABEL_SCALE * QFontMetricsF(self._tick_font(scale)).height()
+            for it in row:
+                p, r = next(items)
+                if (isinstance(it, Panel) and p.grid and id(it) not in thumbs and not _indices(it.rows)
+                        and (r.height() - p.height) / (p.rows * p.weight) < need):
+                    return False
+        return True
 
     def _row_scales(self, pic: Picture, f: float, g: float) -> list[float]:
         """The type scale of each row: `f` × the view's scale, `g` × for the thumbnail strip."""
