@@ -132,6 +132,11 @@ def point_label(name: str) -> str:
             "depth_attn.hook_mixed": f"mlp {int(layer) - 1}"}.get(what, name)
 
 
+def _bias(prm, name: str, size: int) -> np.ndarray:
+    """A linear layer's bias; zeros for a model without biases (config.bias false)."""
+    return prm[name] if name in prm else np.zeros(size)
+
+
 def unembedding(model, prm) -> np.ndarray:
     """The read-out matrix W_U [d_model, vocab]: W_Eᵀ when the model ties it to its embedding."""
     p = _prefix(model)
@@ -148,7 +153,7 @@ def logit_lens(model, trace: Trace) -> tuple[list[str], np.ndarray]:
     """
     points = lens_points(model)
     prm, p = trace.params, _prefix(model)
-    w_u, b_u = unembedding(model, prm), prm[p + "unembed.b_U"]
+    w_u, b_u = unembedding(model, prm), _bias(prm, p + "unembed.b_U", model.config.d_vocab)
     out = []
     for name in points:
         x = trace[name]
@@ -201,12 +206,12 @@ def stream_parts(model, trace: Trace) -> dict[str, np.ndarray]:
             b = n.rsplit(".", 1)[0] + "."
             z, w_o = trace[f"{b}{kind}.hook_z"], prm[f"{b}{kind}.W_O"]  # [pos, head, d_head], [head, d_head, d]
             d = {f"{b}{kind}.head{h}": z[:, h] @ w_o[h] for h in range(w_o.shape[0])}
-            d["biases"] = np.broadcast_to(prm[f"{b}{kind}.b_O"], (len(z), w_o.shape[-1]))
+            d["biases"] = np.broadcast_to(_bias(prm, f"{b}{kind}.b_O", w_o.shape[-1]), (len(z), w_o.shape[-1]))
             parts[n] = d
         elif n.endswith("hook_mlp_out"):
             b = n.rsplit(".", 1)[0] + "."
             parts[n] = {b + "mlp": trace[b + "mlp.hook_post"] @ prm[b + "mlp.W_out"],
-                        "biases": np.broadcast_to(prm[b + "mlp.b_out"], trace[n].shape)}
+                        "biases": np.broadcast_to(_bias(prm, b + "mlp.b_out", trace[n].shape[-1]), trace[n].shape)}
         elif node.op == "add" and all(i in parts for i in node.inputs):
             parts[n] = _combine([(1.0, parts[i]) for i in node.inputs])
         elif node.op == "dwa":
@@ -246,7 +251,7 @@ def direct_logit_attribution(model, trace: Trace, pos: int, token: int,
         if not isinstance(v, (int, np.integer)) or not 0 <= v < n:
             raise ValueError(f"The {what} must be a whole number from 0 to {n - 1}; got {v!r}.")
     parts = stream_parts(model, trace)
-    w_u, b_u = unembedding(model, prm), prm[p + "unembed.b_U"]
+    w_u, b_u = unembedding(model, prm), _bias(prm, p + "unembed.b_U", cfg.d_vocab)
     direction = w_u[:, token] - (w_u[:, other] if other is not None else 0.0)  # [d_model]
     bias = b_u[token] - (b_u[other] if other is not None else 0.0)
     if cfg.norm == "pre":
