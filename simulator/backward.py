@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 
 import numpy as np
 
-from . import linear_attention
+from . import budget, linear_attention
 from .ops import FORWARD, allowed_for, gelu_exact_slope, gelu_slope, groups_sum, layernorm_stats, rms, rope
 
 DROPOUT_SITES = ("attn_out", "mlp_out")  # the roles of the sublayer outputs (cross-attention's too)
@@ -346,7 +346,9 @@ def loss_and_grads(model, tokens, targets, mask: Sequence[bool] | None = None, l
     input; for encoder-decoder, `tokens` is (source, target_in) and `targets` is target_out).
     `mask` marks which positions count (default: all); the loss is their mean.
     `dropout_masks` (from `make_dropout_masks`) multiplies the same masks into forward and backward.
+    Raises `budget.BudgetError` before anything is computed when the gradients would not fit the budget.
     """
+    budget.check_backward(model.config, model.encode(tokens)[0])
     inputs, target_ids, counted = prepare(model, tokens, targets, mask)
     values = forward_values(model, inputs, dropout_masks)
     loss, g_logits = cross_entropy(values["logits"], target_ids, counted, label_smoothing)

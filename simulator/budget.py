@@ -178,6 +178,51 @@ def check_run(cfg: ModelConfig, tokens) -> None:
                       "smaller (fewer layers or heads, a smaller d_model or d_mlp).")
 
 
-__all__ = ["BudgetError", "Estimate", "estimate", "bytes_per", "weight_bytes",
-           "check_model", "check_run", "max_tokens", "size_text",
-           "MEMORY_BYTES", "WORK_MADDS"]
+# A backward pass keeps, beside the weights and the forward trace, a gradient of every step (as
+# large as the trace) and of every weight. A training run keeps TRAINING_COPIES times the weights
+# (the weights, the gradient summed over a batch, one sequence's gradient, Adam's two moments and
+# the new weights Adam returns) and one sequence's trace and its gradient at a time.
+TRAINING_COPIES = 6
+
+
+def backward_bytes(cfg: ModelConfig, n_tokens: int, n_target: int | None = None) -> int:
+    """Bytes one backward pass of `cfg` on `n_tokens` tokens keeps (see the note above TRAINING_COPIES)."""
+    e = estimate(cfg, n_tokens, n_target)
+    return 2 * e.weights + 2 * e.trace + 2 * e.largest
+
+
+def training_bytes(cfg: ModelConfig, n_tokens: int, n_target: int | None = None) -> int:
+    """Bytes a training run of `cfg` on sequences of up to `n_tokens` tokens keeps at once."""
+    e = estimate(cfg, n_tokens, n_target)
+    return TRAINING_COPIES * e.weights + 2 * e.trace + 2 * e.largest
+
+
+def _refuse_gradients(what: str, need: int, shrink: str) -> None:
+    if need > MEMORY_BYTES:
+        raise BudgetError(f"{what} would keep {size_text(need)}; the limit is {size_text(MEMORY_BYTES)}. "
+                          f"To fit, {shrink}make the model smaller (fewer layers or heads, a smaller d_model or "
+                          "d_mlp).")
+
+
+def check_backward(cfg: ModelConfig, tokens) -> None:
+    """Refuse, before anything is allocated, a backward pass (gradients of every step and weight)
+    of `cfg` on `tokens` (token strings, or a (source, target) pair) that would not fit the budget."""
+    check_run(cfg, tokens)
+    n, n_target = _lengths(tokens)
+    count = f"{n:,} tokens" if n_target is None else f"{n:,} source and {n_target:,} target tokens"
+    _refuse_gradients(f"The backward pass of this model on {count}, with the gradient of every step and weight,",
+                      backward_bytes(cfg, n, n_target), "use fewer tokens or ")
+
+
+def check_training(cfg: ModelConfig, n_tokens: int, n_target: int | None = None) -> None:
+    """Refuse a training run of `cfg` on sequences of up to `n_tokens` tokens that would not fit
+    the budget: the weights, their gradients and Adam's moments (TRAINING_COPIES) and one
+    sequence's trace with its gradient."""
+    _refuse_gradients(f"Training this model on sequences of {n_tokens:,} tokens, with its gradients and "
+                      "Adam's moments,", training_bytes(cfg, n_tokens, n_target), "")
+
+
+__all__ = ["BudgetError", "Estimate", "estimate", "bytes_per", "weight_bytes", "check_model", "check_run", "max_tokens",
+           "size_text",
+           "backward_bytes", "training_bytes", "check_backward", "check_training", "MEMORY_BYTES", "WORK_MADDS",
+           "TRAINING_COPIES"]

@@ -9,8 +9,9 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
+from . import budget
 from .backward import loss_and_grads
-from .gradient_flow import BackwardStep, next_token_targets, steps_from_grads
+from .gradient_flow import BackwardStep, loss_targets, steps_from_grads
 from .model import Transformer
 from .trace import Trace
 
@@ -243,8 +244,9 @@ class Session(Observable):
 class BackwardWalk(Cursor):
     """A cursor over the backward pass of a session's model on its input, last forward step first.
 
-    The loss is that of `next_token_targets` on the session's tokens (a decoder predicts each
-    next token, an encoder its input). After each edit the step names are renewed at once (the
+    The loss is that of `loss_targets` on the session's tokens: the answer tokens of a task the
+    model was trained on, as training counts them; otherwise a decoder predicts each next
+    token, an encoder its input. After each edit the step names are renewed at once (the
     cursor stays on the same name) but the gradients only when next read, so a walk nobody
     looks at costs nothing. A single decoder token leaves nothing to predict: the walk is empty
     and `message` says why.
@@ -260,6 +262,7 @@ class BackwardWalk(Cursor):
         self._followed: Session | None = None
         self._steps: list[BackwardStep] | None = None  # None: to compute when next read
         self._loss: float | None = None
+        self._refusal = ""  # why the gradients are not computed (too large for the budget)
         self.set_session(session)
 
     def set_session(self, session: Session) -> None:
@@ -281,16 +284,33 @@ class BackwardWalk(Cursor):
     def job(self):
         """(tokens, targets, mask) of the loss, or None when there is nothing to predict."""
         s = self.session
-        return next_token_targets(s.input, s.model.config.arch, s.trace["probs"][-1])
+        return loss_targets(s.model, s.input, s.trace["probs"][-1])[0]
+
+    @property
+    def loss_what(self) -> str:
+        """Which loss is walked, in a few words (the answer tokens of a trained task, or every next token)."""
+        s = self.session
+        return loss_targets(s.model, s.input, s.trace["probs"][-1])[1]
 
     @property
     def message(self) -> str:
         """Why the walk is empty ("" when it is not)."""
-        return "" if self._names else "Type at least two tokens: each token's target is the one after it."
+        if self._names:
+            return ""
+        return self._refusal or "Type at least two tokens: each token's target is the one after it."
 
     def session_changed(self) -> None:
-        """The session was edited: renew the step names now and the gradients when next read."""
-        names = [n.name for n in reversed(self.session.model.graph.nodes)] if self.job else []
+        """The session was edited: renew the step names now and the gradients when next read.
+
+        Gradients too large for the memory budget leave the walk empty, `message` saying why."""
+        job = self.job
+        self._refusal = ""
+        if job:
+            try:
+                budget.check_backward(self.session.model.config, self.session.model.encode(job[0])[0])
+            except budget.BudgetError as exc:
+                self._refusal, job = str(exc), None
+        names = [n.name for n in reversed(self.session.model.graph.nodes)] if job else []
         self._follow(names)
         self._steps = self._loss = None
         self._notify()
@@ -299,7 +319,7 @@ class BackwardWalk(Cursor):
         if self._steps is not None:
             return
         job = self.job
-        if job is None:
+        if job is None or self._refusal:
             self._steps, self._loss = [], None
             return
         self._loss, grads = loss_and_grads(self.session.model, *job)

@@ -178,6 +178,34 @@ def next_token_targets(tokens, arch: str = "decoder", predicted=None):
     return tokens, targets, mask
 
 
+def loss_targets(model: Transformer, tokens, predicted=None):
+    """(tokens, targets, mask) of the loss the Gradients and Backward pass views show, and a few
+    words saying which loss it is; (None, why) when there is nothing to predict.
+
+    For an input of a task the model was trained on (a preset, or a model the Training tab
+    made), the loss counts only the answer tokens, exactly as training does; otherwise every
+    next token counts (an encoder: its own input; an image model: the class it reads now).
+    """
+    arch = model.config.arch
+    job = next_token_targets(tokens, arch, predicted)
+    if job is None:
+        return None, "Type at least two tokens: each token's target is the one after it."
+    if arch == "decoder":
+        from .tasks import TASKS  # tasks import the engine's modules: import when first needed
+        from .train import check_fits
+        for task in TASKS.values():
+            try:
+                check_fits(model, task)
+            except ValueError:
+                continue
+            start = task.answer_start(list(tokens))
+            if start is not None and start < len(tokens) - 1:
+                mask = [start <= p < len(tokens) - 1 for p in range(len(tokens))]
+                return (job[0], job[1], mask), (f"the answer tokens (positions {start}–{len(tokens) - 2}), "
+                                                "as in the Training tab")
+    return job, {"encoder": "its own input", "vit": "the class it reads now"}.get(arch, "every next token of the input")
+
+
 def _resid_pre_names(model: Transformer) -> list[str]:
     stacks = ("encoder.", "decoder.") if model.config.arch == "encoder-decoder" else ("",)
     return [f"{p}blocks.{layer}.hook_resid_pre" for p in stacks for layer in range(model.config.n_layers)]
@@ -228,5 +256,35 @@ def compare_gradient_flow(depth: int = 12, modes: Sequence[tuple[str, str]] = (
     return result
 
 
-__all__ = ["BackwardStep", "backward_steps", "steps_from_grads", "next_token_targets", "gradient_flow",
-           "compare_gradient_flow", "FORMULAS", "DESCRIPTIONS"]
+def relative_to_last(curves: dict) -> dict:
+    """Each curve divided by its value at the last layer: how much of the last layer's gradient
+    reaches each earlier layer (1 at the last layer by construction).  # {mode: [depth]}
+
+    Absolute sizes differ between wirings for reasons unrelated to depth (a post-LN or
+    residual-free stream has another scale), so the honest comparison is within each curve.
+    """
+    return {mode: norms / norms[-1] for mode, norms in curves.items()}
+
+
+def residual_takeaway(relative: dict) -> str:
+    """What to conclude from `relative_to_last` curves, read off the curves themselves.
+
+    Compares the standard pre-LN stream with the same model without residual connections
+    at the first layer, the one a gradient must travel furthest to reach.
+    """
+    standard, none = relative[("standard", "pre")], relative[("none", "pre")]
+    first_std, first_none = float(standard[0]), float(none[0])
+    depth = len(standard)
+    if first_none < first_std:
+        return (f"Takeaway: with residual connections the first layer gets {first_std:.2g}× the gradient of "
+                f"the last; without them only {first_none:.2g}×, {first_std / first_none:.2g} times less. The "
+                f"skip path (∂L/∂x passes through each add unchanged) carries the gradient down all {depth} "
+                "layers; without it the gradient must pass through every sublayer above and fades, so the "
+                "early layers learn slowest. The deeper the model, the larger the gap (try Depth 24).")
+    return (f"Here the first layer gets {first_none:.2g}× the last layer's gradient without residual connections "
+            f"and {first_std:.2g}× with them: at this depth and seed the residual connections make no "
+            "difference to the first layer. Try a deeper model.")
+
+
+__all__ = ["BackwardStep", "backward_steps", "steps_from_grads", "next_token_targets", "loss_targets", "gradient_flow",
+           "compare_gradient_flow", "relative_to_last", "residual_takeaway", "FORMULAS", "DESCRIPTIONS"]

@@ -14,6 +14,7 @@ are not cached (`CacheMiss`); callers then run the model again in full.
 """
 from __future__ import annotations
 
+import math
 import weakref
 from types import MappingProxyType
 
@@ -49,25 +50,30 @@ def _block_start(n: int) -> int:
     return n - n % ROW_BLOCK
 
 
-# Growing rows live in buffers with room for n_ctx positions; a trace holds read-only views of
-# their first rows (contiguous, as the pictures need). Appending writes only the new row into the
-# buffer, so the earlier rows are never copied. A buffer remembers how many rows its newest view covers: a second append
-# to an older trace (after an undo, say) would overwrite rows another trace shows, so it copies
-# into a fresh buffer instead.
+# Growing steps live in buffers with room to grow; a trace holds read-only views of their leading
+# part. Appending writes only the new cells into the buffer, so the earlier ones are never copied.
+# A buffer remembers how many rows its newest view covers: a second append to an older trace (after
+# an undo, say) would overwrite cells another trace shows, so it copies into a fresh buffer instead.
+# Rows [pos, ...] get room for n_ctx positions at once. Attention grids [head, q, k] grow along two
+# axes, so they get a quarter more room each time they fill (a full n_ctx × n_ctx grid per head
+# would be gigabytes for a large model); their views are not contiguous, and every picture copies
+# what it draws anyway.
 _claimed: dict[int, int] = {}  # id(buffer) -> rows in use
 
 
-def _buffer_for(old: np.ndarray, axes: tuple[int, ...], grow: tuple[int, ...], capacity: int) -> np.ndarray:
+def _buffer_for(old: np.ndarray, axes: tuple[int, ...], grow: tuple[int, ...], capacity: int,
+                grid: bool = False) -> np.ndarray:
     """A writable buffer whose leading part is `old`, with room for `grow` more along `axes`."""
     buf = old.base
     n = old.shape[axes[0]]
-    if (isinstance(buf, np.ndarray) and _claimed.get(id(buf)) == n and buf.ndim == old.ndim
-            and old.__array_interface__["data"][0] == buf.__array_interface__["data"][0]
-            and all(buf.shape[a] >= old.shape[a] + g for a, g in zip(axes, grow))):
-        return buf
+    # only our own buffers are in _claimed, and their views all start at the buffer's first cell
+    if buf is not None and _claimed.get(id(buf)) == n:
+        if all(buf.shape[a] >= old.shape[a] + g for a, g in zip(axes, grow)):
+            return buf
     shape = list(old.shape)
     for a, g in zip(axes, grow):
-        shape[a] = max(capacity, old.shape[a] + g)
+        room = old.shape[a] + max(g, old.shape[a] // 4) if grid else capacity
+        shape[a] = max(min(room, capacity), old.shape[a] + g)
     buf = np.empty(shape)
     buf[tuple(slice(0, m) for m in old.shape)] = old
     key = id(buf)
@@ -75,48 +81,47 @@ def _buffer_for(old: np.ndarray, axes: tuple[int, ...], grow: tuple[int, ...], c
     return buf
 
 
-def _view(buf: np.ndarray, shape: tuple[int, ...], rows: int) -> np.ndarray:
+def _claim(buf: np.ndarray, view: np.ndarray, rows: int) -> np.ndarray:
     _claimed[id(buf)] = rows
-    out = buf[tuple(slice(0, m) for m in shape)]
-    out.flags.writeable = False
-    return out
+    view.flags.writeable = False
+    return view
 
 
 def _grow_rows(old: np.ndarray, new_rows: np.ndarray, capacity: int) -> np.ndarray:
     n, k = len(old), len(new_rows)
     buf = _buffer_for(old, (0,), (k,), capacity)
     buf[n:n + k] = new_rows
-    return _view(buf, (n + k, *old.shape[1:]), n + k)
+    return _claim(buf, buf[:n + k], n + k)
 
 
-def _grow_grid(old: np.ndarray, row: np.ndarray, col: np.ndarray | None) -> np.ndarray:
-    """[head, q, k] grid `old` with new query rows `row` [head, dq, k'] and new key columns `col` [head, q, dk].
-
-    A new array: a grid grows along two axes, so a prefix of a bigger buffer would not be contiguous,
-    and the pictures hand arrays to Qt, which wants them contiguous.
-    """
+def _grow_grid(old: np.ndarray, row: np.ndarray, col: np.ndarray | None, capacity: int) -> np.ndarray:
+    """[head, q, k] grid `old` with new query rows `row` [head, dq, k'] and new key columns `col` [head, q, dk]."""
     h, nq, nk = old.shape
-    dk = 0 if col is None else col.shape[2]
-    out = np.empty((h, nq + row.shape[1], nk + dk))
-    out[:, :nq, :nk] = old
-    out[:, nq:, :] = row
+    dq, dk = row.shape[1], 0 if col is None else col.shape[2]
+    axes, grow = ((1, 2), (dq, dk)) if dk else ((1,), (dq,))
+    buf = _buffer_for(old, axes, grow, max(capacity, nk + dk), grid=True)
+    buf[:, nq:nq + dq, :nk + dk] = row
     if col is not None:
-        out[:, :nq, nk:] = col
-    return out
+        buf[:, :nq, nk:nk + dk] = col
+    return _claim(buf, buf[:, :nq + dq, :nk + dk], nq + dq)
 
 
-def _append_node(node, xs, ps, old, grew: list[tuple[int, ...]], cap: int) -> tuple[np.ndarray, tuple[int, ...]]:
-    """The node's new value from its old one and its (partly grown) inputs, and which axes grew."""
+def _append_node(node, xs, ps, old, grew: list[tuple[int, ...]], cap: int
+                 ) -> tuple[np.ndarray, tuple[int, ...], tuple[np.ndarray, ...]]:
+    """The node's new value from its old one and its (partly grown) inputs, which axes grew, and the
+    cells just computed (for the overflow check)."""
     op, a = node.op, node.attrs
     if op in LOOKUP_OPS:
-        return FORWARD[op](xs, ps, a), (0,)
+        v = FORWARD[op](xs, ps, a)
+        v.flags.writeable = False
+        return v, (0,), (v[len(old):],)
     if op in ROW_OPS or op == "rope":
         n = len(old)
         # a matrix product recomputes the block of rows its full run computed the new row in
         b0 = n - n % row_block(ps[0].size) if op in ("linear", "proj_heads") else n
         part = [x[b0:] if g else x for x, g in zip(xs, grew)]
-        new = rope(part[0], start=b0) if op == "rope" else FORWARD[op](part, ps, a)
-        return _grow_rows(old, new[n - b0:], cap), (0,)
+        new = (rope(part[0], start=b0) if op == "rope" else FORWARD[op](part, ps, a))[n - b0:]
+        return _grow_rows(old, new, cap), (0,), (new,)
     if op == "scores":
         q, k = xs
         q_grew, k_grew = bool(grew[0]), bool(grew[1])
@@ -126,8 +131,10 @@ def _append_node(node, xs, ps, old, grew: list[tuple[int, ...]], cap: int) -> tu
         b0 = _block_start(nq)
         row = dot_scores(q[b0:], k, a.get("n_keys", 0))[:, nq - b0:]
         # The earlier queries against the new key: masked later, but part of the picture of Q·Kᵀ.
-        col = dot_scores(q[:nq], k, a.get("n_keys", 0))[:, :, nk:] if k_grew else None
-        return _grow_grid(old, row, col), ((1, 2) if k_grew else (1,))
+        # Each is a dot product a full run computes in a block of ROW_BLOCK queries against every
+        # key slot; computed the same way, or its last bits could differ.
+        col = dot_scores(q[:nq], k, a.get("n_keys", 0), keys=slice(nk, None)) if k_grew else None
+        return _grow_grid(old, row, col, cap), ((1, 2) if k_grew else (1,)), _pieces(row, col)
     if op in ("scale", "mask"):
         s = xs[0]
         nq, nk = old.shape[1], old.shape[2]
@@ -139,7 +146,7 @@ def _append_node(node, xs, ps, old, grew: list[tuple[int, ...]], cap: int) -> tu
             ok = allowed_for(a, s.shape[1], s.shape[2])
             row = np.where(ok[nq:], s[:, nq:], -np.inf)
             col = np.where(ok[:nq, nk:], s[:, :nq, nk:], -np.inf) if k_grew else None
-        return _grow_grid(old, row, col), grew[0]
+        return _grow_grid(old, row, col, cap), grew[0], _pieces(row, col)
     if op == "softmax" and "n_keys" in a:
         s = xs[0]
         nq, nk = old.shape[1], old.shape[2]
@@ -148,21 +155,18 @@ def _append_node(node, xs, ps, old, grew: list[tuple[int, ...]], cap: int) -> tu
             raise CacheMiss("an earlier token can see the new one")
         row = pattern_rows(s[:, nq:], a["n_keys"])
         col = np.zeros((old.shape[0], nq, s.shape[2] - nk)) if k_grew else None
-        return _grow_grid(old, row, col), grew[0]
+        return _grow_grid(old, row, col, cap), grew[0], _pieces(row, col)
     if op == "mix":
         pattern, v = xs
         n = len(old)
         b0 = _block_start(n)
-        return _grow_rows(old, mix_rows(pattern[:, b0:], v, a.get("n_keys", 0))[n - b0:], cap), (0,)
+        new = mix_rows(pattern[:, b0:], v, a.get("n_keys", 0))[n - b0:]
+        return _grow_rows(old, new, cap), (0,), (new,)
     raise CacheMiss(f"the {op} step is not cached")
 
 
-def _new_part(v: np.ndarray, old: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
-    """The cells of `v` that `old` did not have: new rows, and a grid's new row and column."""
-    if axes == (0,):
-        return v[len(old):]
-    nq, nk = old.shape[1], old.shape[2]
-    return np.concatenate([v[:, nq:, :].ravel(), v[:, :nq, nk:].ravel()])
+def _pieces(row: np.ndarray, col: np.ndarray | None) -> tuple[np.ndarray, ...]:
+    return (row,) if col is None else (row, col)
 
 
 def append(model, trace: Trace, tokens) -> Trace:
@@ -198,20 +202,19 @@ def append(model, trace: Trace, tokens) -> Trace:
     values[side] = model._inputs(toks, trace.temperature)[side]
     grew: dict[str, tuple[int, ...]] = {side: (0,)}
     params = model.params
-    for node in model.graph.nodes:
-        kinds = [grew.get(i, ()) for i in node.inputs]
-        if not any(kinds):
-            continue  # keeps its very array: nothing it reads has a new row
-        old = values[node.name]
-        with np.errstate(over="ignore", invalid="ignore"):
-            v, axes = _append_node(node, [values[i] for i in node.inputs], [params[p] for p in node.params],
-                                   old, kinds, model.config.n_ctx)
-            overflowed = _overflowed(node.op, _new_part(v, old, axes))
-        if overflowed:
-            raise NumericOverflowError(node.name)
-        v.flags.writeable = False
-        values[node.name] = v
-        grew[node.name] = axes
+    cap = model.config.n_ctx
+    with np.errstate(over="ignore", invalid="ignore"):
+        for node in model.graph.nodes:
+            kinds = [grew.get(i, ()) for i in node.inputs]
+            if not any(kinds):
+                continue  # keeps its very array: nothing it reads has a new row
+            v, axes, new = _append_node(node, [values[i] for i in node.inputs], [params[p] for p in node.params],
+                                        values[node.name], kinds, cap)
+            for part in new:  # one sum is finite in the usual case; else the full check
+                if not math.isfinite(np.add.reduce(part, axis=None)) and _overflowed(node.op, part):
+                    raise NumericOverflowError(node.name)
+            values[node.name] = v
+            grew[node.name] = axes
     return Trace(model.graph, values, MappingProxyType(dict(params)), toks)
 
 

@@ -227,8 +227,8 @@ def padded(x: np.ndarray, width: int, axis: int, fill: float = 0.0) -> np.ndarra
     return np.concatenate([x, np.full(shape, fill, x.dtype)], axis=axis)
 
 
-def dot_scores(q: np.ndarray, k: np.ndarray, n_keys: int) -> np.ndarray:
-    """Q·Kᵀ over `n_keys` key slots, ROW_BLOCK queries at a time
+def dot_scores(q: np.ndarray, k: np.ndarray, n_keys: int, keys: slice = slice(None)) -> np.ndarray:
+    """Q·Kᵀ over `n_keys` key slots, ROW_BLOCK queries at a time (the columns `keys` of it)
 
     q [q_pos, head, d], k [k_pos, head, d] -> [head, q_pos, k_pos]
     """
@@ -239,7 +239,7 @@ def dot_scores(q: np.ndarray, k: np.ndarray, n_keys: int) -> np.ndarray:
     qt = padded(q, m, 0).transpose(1, 0, 2).reshape(n_heads, m // ROW_BLOCK, ROW_BLOCK, d_head)
     kt = padded(k, width, 0).transpose(1, 2, 0)[:, None]  # [head, 1, d_head, k_slots]
     # a contiguous copy: the pictures hand arrays to Qt, which wants them contiguous
-    return np.ascontiguousarray((qt @ kt).reshape(n_heads, m, width)[:, :nq, :nk])
+    return np.ascontiguousarray((qt @ kt).reshape(n_heads, m, width)[:, :nq, :nk][:, :, keys])
 
 
 def pattern_rows(s: np.ndarray, n_keys: int) -> np.ndarray:

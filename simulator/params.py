@@ -59,4 +59,27 @@ def init_params(cfg: ModelConfig, seed: int = 0) -> dict[str, np.ndarray]:
     return params
 
 
-__all__ = ["param_shapes", "init_params", "check_size", "MAX_LAYERS", "MAX_PARAM_ELEMENTS"]
+def has_initial_weights(cfg: ModelConfig, params) -> bool:
+    """Whether `params` are still untrained initial weights (of any seed).
+
+    Every initialisation sets the biases, the norms' w and b, DenseFormer's α and the depth
+    pseudo-queries to fixed values (0, 1, the identity); a single training step moves them
+    all. So the weights are untrained exactly when all of those still hold their start values.
+    A model with none of them (no norm, no biases) is compared with its seed's initial weights
+    by the caller if it needs to know; here it counts as trained.
+    """
+    fixed = [(name, spec) for name, spec in build_graph(cfg).params.items()
+             if spec.init in ("zeros", "ones", "identity_last")]
+    if not fixed:
+        return False
+    for name, spec in fixed:
+        start = {"zeros": np.zeros(spec.shape), "ones": np.ones(spec.shape)}.get(spec.init)
+        if start is None:
+            start = np.zeros(spec.shape)
+            start[-1] = 1.0
+        if not np.array_equal(params[name], start):
+            return False
+    return True
+
+
+__all__ = ["param_shapes", "init_params", "has_initial_weights", "check_size", "MAX_LAYERS", "MAX_PARAM_ELEMENTS"]

@@ -83,6 +83,12 @@ class Task:
     def demo_tokens(self):
         return self.example(self.demo).tokens
 
+    def answer_start(self, tokens: list[str]) -> int | None:
+        """The first input position whose next token is part of the answer, when `tokens` is (the
+        start of) one of this task's sequences; None when the answer cannot be told apart (then
+        every next token counts)."""
+        return None
+
 
 def _digits_config(n_ctx: int, **kw) -> ModelConfig:
     return ModelConfig(vocab=DIGITS + ("|",), n_ctx=n_ctx, **kw)
@@ -101,6 +107,12 @@ class Copy(Task):
 
     def answer(self, key: tuple) -> list[int]:
         return list(key)
+
+    def answer_start(self, tokens):
+        # the bar predicts the first answer digit, as in `example`
+        if tokens.count("|") == 1 and tokens.index("|") == self.length:
+            return self.length
+        return None
 
     def sequence(self, key):
         seq = [str(d) for d in key] + ["|"] + [str(d) for d in self.answer(key)]
@@ -147,6 +159,17 @@ class Induction(Task):
         # The first repeated letter cannot be predicted (it could be a new letter): the answer
         # starts with the second one.
         return part + part, len(part) + 1
+
+    def answer_start(self, tokens):
+        # the first copy is the letters before the first one that repeats; the repeated first
+        # letter (position k) predicts the second, the first answer token (as in `sequence`)
+        for k in range(3, min(len(tokens), 8)):
+            if tokens[k] in tokens[:k]:
+                first = tokens[:k]
+                if tokens[k] == tokens[0] and tokens[k:] == first[:len(tokens) - k]:
+                    return k
+                return None
+        return None
 
 
 ONES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")

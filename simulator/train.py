@@ -18,7 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
+from . import budget
 from .backward import batch_loss_and_grads
+from .config import RESIDUALS
 from .io import atomic_write, save
 from .model import Transformer
 from .optim import Adam, noam_lr
@@ -26,6 +28,8 @@ from .tasks import TASKS, Task, get_task, token_accuracy
 
 EVAL_SEED = 1_000_003  # held-out examples watched during training (tests draw others)
 FINAL_EVAL_SEED = 2_000_003
+RESIDUAL_TITLES = {"none": "no residual", "denseformer": "DenseFormer", "attnres": "attention over depth",
+                   "block_attnres": "block attention over depth"}  # a preset's title says how it was wired
 Callback = Callable[[int, float, "float | None", Mapping[str, np.ndarray]], None]
 
 
@@ -56,6 +60,13 @@ def check_fits(model: Transformer, task: Task) -> None:
         raise ValueError(f"The {task.title} task needs n_ctx ≥ {want.n_ctx}; this model has {have.n_ctx}.")
 
 
+def check_budget(model: Transformer, task: Task) -> None:
+    """Raise `budget.BudgetError` if training `model` on `task` would not fit the memory budget
+    (weights, gradients, Adam's moments and a sequence's trace with its gradient)."""
+    n_ctx = task.config.n_ctx  # the longest sequence of the task (each side of an encoder-decoder)
+    budget.check_training(model.config, n_ctx, n_ctx if model.config.arch == "encoder-decoder" else None)
+
+
 def train(model: Transformer, task: Task, steps: int, batch_size: int = 32, lr_factor: float = 1.0,
           warmup: int = 100, seed: int = 0, label_smoothing: float = 0.0, dropout: float = 0.0,
           callback: Callback | None = None, should_stop: Callable[[], bool] | None = None,
@@ -69,9 +80,11 @@ def train(model: Transformer, task: Task, steps: int, batch_size: int = 32, lr_f
     are never changed later). `should_stop()` is asked before each step; returning True
     ends training, keeping the weights reached. With `target_accuracy`, training also ends
     once the held-out accuracy reaches it. The batches and dropout masks come from `seed`;
-    the model's own seed fixed its initial weights.
+    the model's own seed fixed its initial weights. A run too large for the memory budget is
+    refused (`check_budget`) before anything is allocated.
     """
     check_fits(model, task)
+    check_budget(model, task)
     if dropout and model.config.arch == "vit":
         raise ValueError("Dropout is not available for the image model: train it without --dropout.")
     for name, value in (("steps", steps), ("batch_size", batch_size), ("warmup", warmup),
@@ -149,9 +162,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dropout", type=float, default=0.0)
     ap.add_argument("--until", type=float, default=None, metavar="ACC",
                     help="stop once the held-out token accuracy reaches ACC (e.g. 0.99)")
+    ap.add_argument("--residual", choices=RESIDUALS, default=None,
+                    help="train the task's model with this residual stream instead of the standard one "
+                         "(the depth modes: DenseFormer, Attention Residuals)")
     args = ap.parse_args(argv)
     task = get_task(args.task)
-    model = Transformer(task.config, seed=args.seed)
+    config = task.config if args.residual is None else task.config.replace(residual=args.residual)
+    try:
+        model = Transformer(config, seed=args.seed)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
     def report(step, loss, accuracy, params):
         if accuracy is not None:
@@ -173,6 +194,8 @@ def main(argv: list[str] | None = None) -> int:
         info = {"name": out.stem, "task": task.name, "title": task.title, "command": command,
                 "accuracy": round(accuracy, 4), "steps": result.steps, "seed": args.seed,
                 "description": task.description, "look_for": ""}
+        if args.residual not in (None, "standard"):  # an extra preset of the task, wired another way
+            info.update(title=f"{task.title} ({RESIDUAL_TITLES[args.residual]})", residual=args.residual)
         try:
             save(out, model, task.demo_tokens(), extra={k: info[k] for k in ("task", "command", "accuracy")})
             write_sidecar(out.with_suffix(".json"), info)

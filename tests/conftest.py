@@ -87,6 +87,35 @@ def shown(qtbot):
 
 
 @pytest.fixture
+def session_view(shown):
+    """One view on its own session, shown: `session, bridge, view = session_view(StepView, config, text, (w, h))`."""
+    from simulator import ModelConfig, Session, Transformer
+    from ui.bridge import SessionBridge
+
+    def make(view_class, config=None, tokens: str = "the cat sat on the mat", size=(1280, 760)):
+        session = Session(Transformer(config or ModelConfig()), tokens)
+        bridge = SessionBridge(session)
+        return session, bridge, shown(view_class(bridge), *size)
+    return make
+
+
+@pytest.fixture
+def drawn_ticks():
+    """The tick labels a pyqtgraph axis would draw now, as (rect in the axis, text) pairs."""
+    from PySide6.QtGui import QPainter, QPixmap
+
+    def specs(axis) -> list[tuple]:
+        pix = QPixmap(10, 10)
+        painter = QPainter(pix)
+        try:
+            _, _, texts = axis.generateDrawSpecs(painter)
+        finally:
+            painter.end()
+        return [(t[0], t[2]) for t in texts]
+    return specs
+
+
+@pytest.fixture
 def make_window(qtbot, tmp_path, monkeypatch):
     """Main windows for a test: `make_window(session=None, size=(1280, 800), show=True, active=False)`.
 

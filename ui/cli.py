@@ -151,7 +151,9 @@ def _run_window(args: argparse.Namespace, started: float) -> int:
     if args.size:
         window.show()
     else:
-        window.showMaximized()
+        from ui.window_size import show_fitting
+
+        show_fitting(window)
     if args.present:
         window.presentation.enter()
     elif not args.quit_after_paint:

@@ -6,7 +6,7 @@ an error), so `redo` and `undo` only ever replay values known to be good.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 import numpy as np
 from PySide6.QtGui import QUndoCommand
@@ -45,6 +45,14 @@ class SetParam(QUndoCommand):
         self.new = other.new
         return True
 
+    def kept(self) -> Iterable[np.ndarray]:
+        """The arrays this step keeps (for the history's memory limit, ui/history.py)."""
+        return (self.old, self.new)
+
+    def forget(self) -> None:
+        """Let go of what this step keeps; it is never run again (see ui/history.py)."""
+        self.old = self.new = None
+
     def redo(self) -> None:
         self.session.set_param(self.name, self.new, self.index)
 
@@ -61,6 +69,12 @@ class SetParams(QUndoCommand):
         self.session = session
         self.old = {k: np.array(v, dtype=np.float64) for k, v in old.items()}
         self.new = {k: np.array(v, dtype=np.float64) for k, v in new.items()}
+
+    def kept(self) -> Iterable[np.ndarray]:
+        return (*self.old.values(), *self.new.values())
+
+    def forget(self) -> None:
+        self.old, self.new = {}, {}
 
     def redo(self) -> None:
         self.session.set_params(self.new)
@@ -111,11 +125,17 @@ class SetModel(QUndoCommand):
                  on_change: Callable[[str | None], None] | None = None):
         super().__init__(text)
         self.session = session
-        self.old_model, self.old_tokens = session.model, session.tokens
+        self.old_model, self.old_tokens = session.model, session.input  # an image model: its image
         self.old_ablate = dict(session.ablate)  # a new model starts with every component on
         self.new_model, self.new_tokens = new_model, new_tokens
         self.old_path, self.new_path = old_path, new_path
         self.on_change = on_change
+
+    def kept(self) -> Iterable[np.ndarray]:
+        return (*self.old_model.params.values(), *self.new_model.params.values())
+
+    def forget(self) -> None:
+        self.old_model = self.new_model = None
 
     def redo(self) -> None:
         self.session.set_model(self.new_model, self.new_tokens)

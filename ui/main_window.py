@@ -35,6 +35,7 @@ from ui.edits import EditController
 from ui.files.model_file import FileController
 from ui.files.scenario import ask_open_scenario, ask_save_scenario
 from ui.generation import GenerationController
+from ui.history import HistoryLimit
 from ui.messages import plain
 from ui.pictures.heatmap import Heatmap
 from ui.preferences import Preferences
@@ -53,6 +54,7 @@ from ui.views.image_view import ImageView
 from ui.views.interp_tabs import InterpTabs
 from ui.views.param_editor import ParamEditor
 from ui.views.residual_view import ResidualStreamView
+from ui.views.kv_cache_view import KVCacheView
 from ui.views.sampling_view import SamplingView
 from ui.views.settings_dialog import SettingsDialog
 from ui.views.step_view import StepView
@@ -60,6 +62,7 @@ from ui.views.tiled_view import TiledView
 from ui.views.token_strip import TokenStrip
 from ui.views.training_panel import TrainingPanel
 from ui.views.transport import Transport
+from ui.weights_label import WeightsLabel
 
 CALC_SHARE = 0.42  # of the picture-and-explanation height, at most, for the explanation's whole text
 
@@ -83,6 +86,7 @@ class MainWindow(QMainWindow):
         self.session_bridge = bridge = SessionBridge(session or default_session(), self)
         # Not a child of the window: its clean-up on deletion must not reach half-deleted children.
         self.undo_stack = QUndoStack()
+        self.history_limit = HistoryLimit(self.undo_stack, lambda: bridge.session, self)
         self.edits = EditController(bridge, self.undo_stack)
         self.files = FileController(self, self.edits, self.undo_stack, settings)
 
@@ -139,6 +143,8 @@ class MainWindow(QMainWindow):
         self.warning_label = plain(QLabel())  # e.g. "this decoder can see the future"
         self.warning_label.setStyleSheet("color: #b00000; font-weight: bold")
         self.statusBar().addWidget(self.warning_label, 1)
+        self.weights_label = WeightsLabel(bridge)
+        self.statusBar().addPermanentWidget(self.weights_label)
         self.statusBar().addPermanentWidget(self.step_label)
         bridge.sigStepChanged.connect(self._show_step)
         bridge.sigTraceChanged.connect(self._show_step)
@@ -181,7 +187,10 @@ class MainWindow(QMainWindow):
         self.step_view.next_token().sigAppendRequested.connect(self._append_token)
         self.step_view.next_token().sigGenerateRequested.connect(self._generate_tokens)
         self.add_view("Sampling", lambda: SamplingView(bridge, self.generation,
-                                                       self.explain_panel.show_calculation))
+                                                       self.explain_panel.show_calculation,
+                                                       show_cache=self._show_kv_cache))
+        # made now, not when first shown: it compares each trace with the one before to find the new row
+        self.add_view("KV cache", KVCacheView(bridge))
         self.add_view("Cost of attention", lambda: CostView(bridge))
         self.add_view("Tiled attention", lambda: TiledView(bridge))
         self.add_view("Draw", lambda: DrawView(bridge, self.edits.set_tokens))
@@ -380,6 +389,9 @@ class MainWindow(QMainWindow):
 
     def _generate_tokens(self, n: int) -> None:
         self.step_view.next_token().show_message(self.generation.generate(n))
+
+    def _show_kv_cache(self) -> None:
+        self.tabs.setCurrentIndex(self.tab_titles().index("KV cache"))
 
     def _room_for_explanation(self) -> None:
         """The step's description and a chosen cell's calculation are shown whole: the explanation

@@ -15,6 +15,23 @@ from simulator.presets import list_presets, load_preset
 from ui import messages
 
 
+def quality_text(info: dict, vocab_size: int | None = None, unit: str = "token") -> str:
+    """How good the preset is, in words a class can read (plain text).
+
+    A task with right answers gives its held-out token accuracy. A language model has no single right
+    next word, so its accuracy says little: it gives its held-out loss in bits per `unit` and what that
+    means, 2^bits as the number of equally likely choices it is left with, against the whole vocabulary.
+    """
+    bits = info.get("heldout_bits_per_token")
+    if bits is None:
+        return f"Held-out token accuracy {100 * info['accuracy']:.1f} %."
+    choices = 2 ** bits
+    than = f" out of the {vocab_size} in its vocabulary" if vocab_size else ""
+    return (f"Held-out loss {bits:.2f} bits per {unit}: on text it never saw, the model is as unsure of the next "
+            f"{unit} as if it were choosing between about {choices:.1f} equally likely {unit}s{than} "
+            f"(lower is better; 0 bits would be always certain and right).")
+
+
 def open_preset(window: QMainWindow, name: str) -> bool:
     """Show the preset `name` in the main window (undoable); False if it cannot be read."""
     try:
@@ -30,12 +47,14 @@ def open_preset(window: QMainWindow, name: str) -> bool:
     panel = getattr(window, "training_panel", None)
     if panel is not None:  # train further on the same task with one click
         panel.task_combo.setCurrentIndex(max(0, panel.task_combo.findData(info["task"])))
-    window.statusBar().showMessage(f"Preset {title}: {100 * info['accuracy']:.1f} % held-out token accuracy", 20000)
+    unit = "character" if model.config.tokenization == "char" else "word"
+    quality = quality_text(info, len(model.config.vocab), unit)
+    window.statusBar().showMessage(f"Preset {title}: {quality}", 20000)
     # Non-modal: the class can look at the model while the hint stays open.
     box = QMessageBox(QMessageBox.Icon.Information, f"Preset: {title}",
                       f"<p>{html.escape(info['description'])}</p>"
                       f"<p><b>Look for:</b> {html.escape(info['look_for'])}</p>"
-                      f"<p>Held-out token accuracy {100 * info['accuracy']:.1f} %.</p>",
+                      f"<p>{html.escape(quality)}</p>",
                       QMessageBox.StandardButton.Close, window)
     box.setModal(False)
     box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)

@@ -138,3 +138,56 @@ def test_the_cap_would_catch_an_unchecked_run(monkeypatch):
     """)
     assert "REFUSED" not in result.stdout
     assert "MemoryError" in result.stderr
+
+
+def _arrays_bytes(*mappings) -> int:
+    return sum(a.nbytes for m in mappings for a in m.values())
+
+
+@pytest.mark.parametrize("kw", [{}, {"arch": "encoder-decoder"}, {"residual": "attnres"}],
+                         ids=["default", "encoder-decoder", "attnres"])
+def test_the_backward_estimate_covers_what_a_backward_pass_keeps(kw):
+    cfg = ModelConfig(**kw)
+    model = Transformer(cfg)
+    if cfg.arch == "encoder-decoder":
+        toks, targets, sizes = (["the", "cat", "sat"], ["a", "dog", "ran"]), ["dog", "ran", "on"], (3, 3)
+    else:
+        toks, targets, sizes = ["the", "cat", "sat", "on"], ["cat", "sat", "on", "mat"], (4,)
+    trace = model.run(toks)
+    _, grads = model.loss_and_grads(toks, targets)
+    kept = _arrays_bytes(model.params, grads.params, grads.activations) + sum(
+        trace[n.name].nbytes for n in trace.graph.nodes)
+    assert kept <= budget.backward_bytes(cfg, *sizes) <= 1.5 * kept
+
+
+def test_gradients_too_large_for_the_budget_are_refused_before_they_are_computed(monkeypatch):
+    model = Transformer(ModelConfig())
+    toks = ["the", "cat", "sat", "on", "mat"]
+    # the forward pass fits, its gradients do not
+    monkeypatch.setattr(budget, "MEMORY_BYTES", estimate(model.config, 5).total)
+    model.run(toks)
+    import simulator.backward
+    monkeypatch.setattr(simulator.backward, "forward_values", lambda *a, **k: pytest.fail("computed anyway"))
+    with pytest.raises(BudgetError, match="The backward pass of this model on 5 tokens, .* gradient .* "
+                                          "would keep .*use fewer tokens"):
+        model.loss_and_grads(toks, toks[1:] + ["mat"])
+
+
+def test_a_training_run_too_large_for_the_budget_is_refused_and_changes_nothing(monkeypatch):
+    from simulator.tasks import get_task
+    from simulator.train import train
+
+    task = get_task("reverse")
+    model = Transformer(task.config, seed=0)
+    before = {n: v.copy() for n, v in model.params.items()}
+    n = task.config.n_ctx
+    # a backward pass fits, but not the weights' gradients and Adam's moments as well
+    monkeypatch.setattr(budget, "MEMORY_BYTES", budget.backward_bytes(model.config, n))
+    assert budget.training_bytes(model.config, n) > budget.MEMORY_BYTES
+    need = budget.size_text(budget.training_bytes(model.config, n))
+    with pytest.raises(BudgetError, match=f"Training this model on sequences of {n} tokens, .*Adam's moments, "
+                                          f"would keep {need}"):
+        train(model, task, steps=1, batch_size=1)
+    assert all(np.array_equal(model.params[k], v) for k, v in before.items())
+    monkeypatch.setattr(budget, "MEMORY_BYTES", budget.training_bytes(model.config, n))
+    budget.check_training(model.config, n)  # the figure itself fits: the limit is inclusive

@@ -109,3 +109,25 @@ def test_linear_attention_says_it_has_no_cache_and_an_append_still_equals_a_full
     grown, _ = model.rerun(trace, tokens=TEXT[:6])
     full = model.run(TEXT[:6])
     assert all(np.array_equal(full[name], grown[name]) for name in full)
+
+
+def test_attention_grids_grow_in_place_and_a_branch_leaves_the_other_trace_alone():
+    model = Transformer(ModelConfig(vocab=tuple("abcdefghij"), tokenization="char", n_ctx=40), seed=0)
+    a = append(model, model.run(TEXT[:10]), TEXT[:11])  # the first append moves the rows into buffers
+    b = append(model, a, TEXT[:12])
+    for name in ("blocks.0.attn.hook_scores_raw", "blocks.0.attn.hook_pattern", "blocks.1.attn.hook_k"):
+        assert np.shares_memory(a[name], b[name]), name  # the earlier cells are not copied
+    c = append(model, a, TEXT[:11] + "j")  # after an undo: another token in place of b's
+    for trace, text in ((a, TEXT[:11]), (b, TEXT[:12]), (c, TEXT[:11] + "j")):
+        full = model.run(text)
+        for name in full:
+            assert np.array_equal(full[name], trace[name]), (text, name)
+    assert not np.shares_memory(b["blocks.0.attn.hook_pattern"], c["blocks.0.attn.hook_pattern"])
+
+
+def test_grids_grow_by_a_quarter_not_to_n_ctx_at_once():
+    model = Transformer(ModelConfig(vocab=tuple("abcdefghij"), tokenization="char", n_ctx=400), seed=0)
+    trace = append(model, model.run(TEXT[:40]), TEXT[:41])
+    buf = trace["blocks.0.attn.hook_scores_raw"].base
+    assert buf.shape[1:] == (50, 50)  # the 40 it held and a quarter more, not room for 400
+    assert trace["blocks.0.attn.hook_k"].base.shape[0] == 400  # rows are small: room for n_ctx at once

@@ -17,7 +17,8 @@ PRESETS = [info["name"] for info in list_presets()
 
 def test_one_preset_per_task_with_its_command():
     infos = [i for i in list_presets() if not i.get("cheats")]  # the decoder that sees the future is extra
-    assert [i["task"] for i in infos] == list(TASKS)
+    # so are the models wired another way (lesson 6's attention over depth)
+    assert [i["task"] for i in infos if "residual" not in i] == list(TASKS)
     for info in infos:
         if info["task"] in TEXT_TASKS:
             continue

@@ -94,3 +94,16 @@ def test_accuracy_counts_only_answer_tokens():
     examples = [task.example((1, 2, 3, 4)), task.example((5, 6, 7, 8))]
     # 8 answer tokens, one of them a "1"; the "1" in the question is not counted
     assert token_accuracy(_Oracle(task, examples), examples) == pytest.approx(7 / 8)
+
+
+def test_answer_start_matches_the_training_mask_and_refuses_other_inputs():
+    from simulator.tasks import get_task
+    for name, key in (("reverse", (3, 1, 4, 2)), ("copy", (5, 5, 0, 9)), ("induction", (2, 7, 0, 5, 9, 3))):
+        task = get_task(name)
+        ex = task.example(key)
+        start = task.answer_start(list(ex.tokens))
+        assert start == int(np.argmax(ex.mask))  # the first counted position of training
+        assert task.answer_start(list(ex.tokens)[:start + 2]) == start  # a half-written answer too
+    assert get_task("reverse").answer_start(list("31|42")) is None
+    assert get_task("induction").answer_start(list("chafjdx")) is None  # no repeat yet
+    assert get_task("induction").answer_start(list("chafah")) is None  # repeats, but not from the start

@@ -3,24 +3,17 @@ highlighted box follows stepping, head chips select heads, encoder-decoder colum
 import pytest
 from PySide6.QtCore import Qt
 
-from simulator import ModelConfig, Session, Transformer
-from ui.bridge import SessionBridge
+from simulator import ModelConfig, Transformer
 from ui.views.arch_map import ArchMap, build_boxes
 
 
-def make_map(qtbot, config=None, tokens="the cat sat on the mat"):
-    session = Session(Transformer(config or ModelConfig()), tokens)
-    bridge = SessionBridge(session)
-    arch = ArchMap(bridge)
-    qtbot.addWidget(arch)
-    arch.resize(420, 900)
-    arch.show()
-    qtbot.waitExposed(arch)
-    return session, bridge, arch
+@pytest.fixture
+def make_map(session_view):
+    return lambda config=None, tokens="the cat sat on the mat": session_view(ArchMap, config, tokens, (420, 900))
 
 
-def test_every_step_has_a_box_inside_the_widget(qtbot):
-    session, bridge, arch = make_map(qtbot)
+def test_every_step_has_a_box_inside_the_widget(make_map, qtbot):
+    session, bridge, arch = make_map()
     boxes = arch.boxes()
     assert set(session.trace.names) <= set(boxes)
     for name in session.trace.names:
@@ -32,8 +25,8 @@ def test_every_step_has_a_box_inside_the_widget(qtbot):
     assert boxes["hook_embed"].top() < boxes["blocks.0.attn.hook_q"].top() < boxes["probs"].top()
 
 
-def test_clicking_a_box_jumps_the_stepper_to_its_first_step(qtbot):
-    session, bridge, arch = make_map(qtbot)
+def test_clicking_a_box_jumps_the_stepper_to_its_first_step(make_map, qtbot):
+    session, bridge, arch = make_map()
     target = arch.boxes()["blocks.1.hook_mlp_out"]
     with qtbot.waitSignal(bridge.sigStepChanged):
         qtbot.mouseClick(arch, Qt.MouseButton.LeftButton, pos=target.center().toPoint())
@@ -46,8 +39,8 @@ def test_clicking_a_box_jumps_the_stepper_to_its_first_step(qtbot):
     assert session.stepper.name == "blocks.0.hook_attn_out"
 
 
-def test_the_current_box_follows_stepping(qtbot):
-    session, bridge, arch = make_map(qtbot)
+def test_the_current_box_follows_stepping(make_map, qtbot):
+    session, bridge, arch = make_map()
     session.stepper.jump("blocks.0.attn.hook_pattern")
     assert arch.current() == "blocks.0.attn.hook_pattern"
     attn_box = arch.boxes()[arch.current()]
@@ -61,8 +54,8 @@ def test_the_current_box_follows_stepping(qtbot):
     assert image.pixelColor(centre) != after.pixelColor(centre)
 
 
-def test_head_chips_select_the_head(qtbot):
-    session, bridge, arch = make_map(qtbot)
+def test_head_chips_select_the_head(make_map, qtbot):
+    session, bridge, arch = make_map()
     chips = arch.head_chips("blocks.0.attn.hook_q")
     assert len(chips) == 2
     with qtbot.waitSignal(bridge.sigHeadChanged):
@@ -70,8 +63,8 @@ def test_head_chips_select_the_head(qtbot):
     assert bridge.head == 1
 
 
-def test_encoder_decoder_stacks_side_by_side(qtbot):
-    session, bridge, arch = make_map(qtbot, ModelConfig(arch="encoder-decoder"), ("the cat", "a dog"))
+def test_encoder_decoder_stacks_side_by_side(make_map, qtbot):
+    session, bridge, arch = make_map(ModelConfig(arch="encoder-decoder"), ("the cat", "a dog"))
     arch.resize(800, 1000)
     boxes = arch.boxes()
     enc, dec = boxes["encoder.blocks.0.attn.hook_q"], boxes["decoder.blocks.0.attn.hook_q"]

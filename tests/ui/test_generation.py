@@ -126,3 +126,16 @@ def test_a_decoder_that_sees_the_future_is_flagged_in_the_window(make_window):
     assert "can see the future" in w.warning_label.text()
     w.set_model(*load_preset("text-words")[:2], "Honest model")
     assert w.warning_label.text() == ""
+
+
+def test_in_the_window_the_sampling_calculation_is_written_once_in_the_explanation_panel(make_window):
+    w = make_window(_words_session("the cat sat on the"))
+    w.show()
+    w.tabs.setCurrentIndex(w.tab_titles().index("Sampling"))
+    view = w.current_view()
+    assert not view.calculation.isVisible()  # not twice on screen
+    assert w.explain_panel.cell.text().startswith("How the next Append would pick")
+    w.tabs.setCurrentIndex(w.tab_titles().index("Step"))
+    w.generation.append(greedy=True)
+    w.tabs.setCurrentIndex(w.tab_titles().index("Sampling"))  # shown again: the panel has this view's text
+    assert w.explain_panel.cell.text().startswith("How the last token was picked")

@@ -3,9 +3,15 @@ import numpy as np
 import pytest
 
 from simulator import Session, Transformer
-from simulator.gradient_flow import compare_gradient_flow, gradient_flow
+from simulator.gradient_flow import (
+    compare_gradient_flow,
+    gradient_flow,
+    next_token_targets,
+    relative_to_last,
+    residual_takeaway,
+)
 from ui.bridge import SessionBridge
-from ui.views.gradient_view import MODES, GradientFlowView, next_token_targets, short_name
+from ui.views.gradient_view import MODES, GradientFlowView, short_name
 
 
 @pytest.fixture
@@ -98,3 +104,58 @@ def test_an_encoder_is_scored_on_its_own_input(qtbot):
     assert v.flow["loss"] == pytest.approx(want["loss"])
     assert "its own input" in v.summary.text()
     v.shutdown()
+
+
+def test_the_takeaway_under_the_wirings_is_what_the_drawn_curves_show(qtbot, view):
+    view.depth.setValue(12)
+    with qtbot.waitSignal(view.sigComparisonReady, timeout=60000):
+        view.compare()
+    drawn = {}
+    for item, mode in zip(view.compare_plot.getPlotItem().listDataItems(), MODES):
+        drawn[mode] = item.yData  # the data as given (getData returns it on the log axis)
+    for mode, share in drawn.items():  # each curve is the measured one divided by its last layer
+        np.testing.assert_allclose(share, view.comparison[mode] / view.comparison[mode][-1])
+    standard, none = drawn[("standard", "pre")], drawn[("none", "pre")]
+    assert none[0] < standard[0] / 4  # without residuals the first layer gets far less of the gradient
+    assert np.mean(none[:4]) < np.mean(standard[:4])  # and so do the early layers as a whole
+    text = view.takeaway.text()
+    assert "with residual connections" in text and "times less" in text
+    assert f"{standard[0]:.2g}×" in text and f"only {none[0]:.2g}×" in text
+
+
+def test_the_takeaway_is_read_off_the_curves_not_written_in_advance():
+    flat = {("standard", "pre"): np.array([0.5, 1.0]), ("none", "pre"): np.array([0.9, 1.0])}
+    assert "no difference" in residual_takeaway(flat)
+    shallow, deep = (relative_to_last(compare_gradient_flow(d, (("standard", "pre"), ("none", "pre")), n_samples=4))
+                     for d in (3, 12))
+    gap = [r[("standard", "pre")][0] / r[("none", "pre")][0] for r in (shallow, deep)]
+    assert gap[1] > gap[0] > 1  # "the deeper the model, the larger the gap"
+
+
+def test_gradients_and_backward_pass_use_the_training_loss_of_a_trained_task(qtbot):
+    from simulator.backward import batch_loss_and_grads
+    from simulator.engine import BackwardWalk
+    from simulator.presets import load_preset
+    from simulator.tasks import get_task
+
+    for preset, key in (("reverse", (3, 1, 4, 2)), ("induction", (2, 7, 0, 5, 9, 3))):
+        model, _, info = load_preset(preset)
+        example = get_task(info["task"]).example(key)
+        session = Session(model, example.tokens)
+        # the Training tab's loss, answer tokens only, over the answers the input holds: the last
+        # position's target is the token after the input, which the input does not show
+        counted = example.mask.copy()
+        counted[-1] = False
+        want, _ = batch_loss_and_grads(model, [example.tokens], [example.targets], [counted])
+        everything = gradient_flow(model, *next_token_targets(example.tokens))["loss"]
+        assert abs(everything - want) > 1e-3  # the two losses differ, so the test can tell them apart
+        v = GradientFlowView(SessionBridge(session))
+        qtbot.addWidget(v)
+        v.show()
+        assert v.flow["loss"] == pytest.approx(want)
+        assert "answer tokens" in v.summary.text() and "Training tab" in v.summary.text()
+        walk = BackwardWalk(session)
+        assert walk.loss == pytest.approx(want) and "answer tokens" in walk.loss_what
+        v.shutdown()
+    session = Session(Transformer(seed=0), "the cat sat on the mat")  # no task: every next token counts
+    assert BackwardWalk(session).loss_what == "every next token of the input"

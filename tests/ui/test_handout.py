@@ -7,6 +7,14 @@ import subprocess
 import numpy as np
 import pytest
 from PySide6.QtGui import QImage
+from PySide6.QtWidgets import (
+    QAbstractButton,
+    QAbstractSlider,
+    QAbstractSpinBox,
+    QComboBox,
+    QLineEdit,
+    QWidget,
+)
 
 from simulator import ModelConfig, Session, Transformer
 from ui.classroom import handout
@@ -88,3 +96,43 @@ def test_file_export_handout_writes_the_windows_model(make_window, qtbot, tmp_pa
     assert handout.ask_export_handout(w, w.session_bridge.session, granularity="sublayer") == str(tmp_path / "h.pdf")
     assert pdf_page_count(tmp_path / "h.pdf") == len(w.session_bridge.stepper)
     assert w.session_bridge.stepper.index == 2
+
+
+INPUT_WIDGETS = (QAbstractButton, QAbstractSlider, QAbstractSpinBox, QComboBox, QLineEdit)
+
+
+def visible_inputs(view) -> list:
+    """Input widgets a render of `view` would paint (QWidget.render paints only visible children)."""
+    return [w for w in view.findChildren(QWidget) if isinstance(w, INPUT_WIDGETS) and w.isVisibleTo(view)]
+
+
+def test_no_page_shows_a_widget(session):
+    seen_bars = False
+    for page in handout.step_pages(session):
+        assert page.view is not None
+        assert not visible_inputs(page.view), f"page {page.number} ({page.name}) paints a widget"
+        seen_bars |= page.view.next_token().isVisible()
+    assert seen_bars  # the next-token page, with its combo box, slider and buttons, was among them
+
+
+def test_the_control_check_can_fail(session):
+    page = next(handout.step_pages(session))
+    page.view.next_token().set_controls_visible(True)
+    page.view.next_token().show()
+    assert visible_inputs(page.view)
+
+
+@pytest.mark.slow
+def test_the_pdf_is_drawn_as_vectors_and_stays_small(tmp_path):
+    model = Transformer(ModelConfig(), seed=0)  # the full default size: 2 layers, a page a step
+    session = Session(model, model.tokens("the cat sat on the mat"))
+    out = tmp_path / "handout.pdf"
+    n = handout.render_handout(session, out)
+    size = out.stat().st_size
+    # 14.6 MB for 40 pages when every picture was a JPEG; now text and lines, the cells tiny images
+    assert size <= 3_000_000 * n / 40, f"{size / 1e6:.1f} MB for {n} pages"
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext is not installed: the PDF's text was not checked")
+    text = subprocess.run(["pdftotext", "-f", "12", "-l", "12", str(out), "-"], capture_output=True, text=True,
+                          check=True, timeout=60).stdout
+    assert "pattern" in text and "the" in text.split()  # the picture's titles and token labels are text

@@ -3,7 +3,7 @@ outlines and when the numbers are printed."""
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
-from PySide6.QtGui import QColor, QPainter, QPixmap, QWheelEvent
+from PySide6.QtGui import QColor, QWheelEvent
 from PySide6.QtWidgets import QApplication, QScrollArea
 
 from ui.pictures import colormaps
@@ -34,16 +34,6 @@ def pixel(w, pt: QPoint) -> QColor:
     return w.viewport().grab().toImage().pixelColor(pt)
 
 
-def drawn_tick_texts(axis) -> list[str]:
-    pix = QPixmap(10, 10)
-    painter = QPainter(pix)
-    try:
-        _, _, texts = axis.generateDrawSpecs(painter)
-    finally:
-        painter.end()
-    return [t[2] for t in texts]
-
-
 def test_values_round_trip_and_in_place_update(hm):
     a = np.arange(16, dtype=float).reshape(4, 4)
     hm.set_data(a, TOKENS, TOKENS)
@@ -68,12 +58,12 @@ def test_one_d_is_one_row(hm):
     assert hm.values().shape == (1, 3)
 
 
-def test_tick_labels_are_the_tokens(hm):
+def test_tick_labels_are_the_tokens(hm, drawn_ticks):
     hm.set_data(np.zeros((4, 3)), TOKENS, ["a", "b", "c"])
     settle(hm)
     plot = hm.getItem(1, 0)
-    assert drawn_tick_texts(plot.getAxis("left")) == TOKENS
-    assert drawn_tick_texts(plot.getAxis("top")) == ["a", "b", "c"]
+    assert [text for _, text in drawn_ticks(plot.getAxis("left"))] == TOKENS
+    assert [text for _, text in drawn_ticks(plot.getAxis("top"))] == ["a", "b", "c"]
 
 
 def test_label_count_mismatch_raises(hm):
@@ -329,7 +319,7 @@ def test_the_colour_bar_and_axes_can_be_hidden_for_a_thumbnail(hm):
     assert hm._bar.scene() is hm.scene() and hm.colorbar_visible()
 
 
-def test_staggered_labels_lift_every_other_column_label_and_keep_all(hm):
+def test_staggered_labels_lift_every_other_column_label_and_keep_all(hm, drawn_ticks):
     cols = ["<unk>", "small", "cat", "big", "the", "mat"]
     hm.set_data(np.zeros((2, 6)), ["a", "b"], cols)
     hm.set_label_style(0.8, stagger=True)
@@ -337,13 +327,7 @@ def test_staggered_labels_lift_every_other_column_label_and_keep_all(hm):
     assert hm.labels() == (["a", "b"], cols)  # the lifting is drawing only
     axis = hm.getItem(1, 0).getAxis("top")
     assert axis.style["tickFont"].pointSizeF() == pytest.approx(heatmap_mod.TICK_PT * 0.8)
-    pix = QPixmap(10, 10)
-    painter = QPainter(pix)
-    try:
-        _, _, texts = axis.generateDrawSpecs(painter)
-    finally:
-        painter.end()
-    drawn = {t[2].strip(): t[0] for t in texts}
+    drawn = {text.strip(): rect for rect, text in drawn_ticks(axis)}
     assert set(drawn) == set(cols)  # the wide first label is drawn, not dropped at the edge
     lower, upper = [drawn[c] for c in cols[0::2]], [drawn[c] for c in cols[1::2]]
     assert all(r.height() > 1.5 * lower[0].height() for r in upper)  # a line break lifts them

@@ -7,19 +7,12 @@ from PySide6.QtGui import QWheelEvent
 from PySide6.QtWidgets import QApplication
 
 from simulator import ModelConfig, Session, Transformer
-from ui.bridge import SessionBridge
 from ui.views.param_editor import ParamEditor, parse_value, tree_path
 
 
 @pytest.fixture
-def setup(qtbot):
-    session = Session(Transformer(), "the cat sat on the mat")
-    bridge = SessionBridge(session)
-    editor = ParamEditor(bridge)
-    qtbot.addWidget(editor)
-    editor.resize(1100, 700)
-    editor.show()
-    qtbot.waitExposed(editor)
+def setup(session_view):
+    session, bridge, editor = session_view(ParamEditor, size=(1100, 700))
     editor.select_param("blocks.0.attn.W_Q")
     QApplication.processEvents()
     return session, bridge, editor

@@ -3,7 +3,6 @@ and colours."""
 import numpy as np
 import pytest
 from PySide6.QtCore import QRectF
-from PySide6.QtGui import QPainter, QPixmap
 from PySide6.QtWidgets import QApplication
 
 from ui.pictures import colormaps
@@ -14,8 +13,8 @@ from ui.pictures.plots import (
     AttentionLines,
     TopKBars,
     format_prob,
+    over_ground,
     readable_rows,
-    toward_white,
 )
 
 VOCAB = ["the", "cat", "dog", "mat", "sat", "on", ".", "a", "ran", "hat"]
@@ -31,16 +30,6 @@ def lines(shown):
     return shown(AttentionLines(), 500, 400)
 
 
-def drawn_tick_texts(axis) -> list[str]:
-    pix = QPixmap(10, 10)
-    painter = QPainter(pix)
-    try:
-        _, _, texts = axis.generateDrawSpecs(painter)
-    finally:
-        painter.end()
-    return [t[2] for t in sorted(texts, key=lambda t: t[0].center().y())]
-
-
 def test_topk_sorted_descending_and_correct(bars):
     rng = np.random.default_rng(0)
     p = rng.dirichlet(np.ones(len(VOCAB)))
@@ -50,11 +39,12 @@ def test_topk_sorted_descending_and_correct(bars):
     assert np.allclose(bars._bars.opts["width"], p[order])
 
 
-def test_topk_axis_shows_token_labels_top_down(bars):
+def test_topk_axis_shows_token_labels_top_down(bars, drawn_ticks):
     p = np.array([0.1, 0.6, 0.3])
     bars.set_data(p, ["x", "y", "z"], k=3)
     QApplication.processEvents()
-    assert drawn_tick_texts(bars.getPlotItem().getAxis("left")) == ["y", "z", "x"]
+    ticks = sorted(drawn_ticks(bars.getPlotItem().getAxis("left")), key=lambda t: t[0].center().y())
+    assert [text for _, text in ticks] == ["y", "z", "x"]
 
 
 def test_topk_k_larger_than_vocab_and_ties_are_stable(bars):
@@ -146,7 +136,7 @@ def test_many_lines_are_all_counted_and_every_head_is_drawn(lines):
     img = lines.grab().toImage()
     middle = {img.pixelColor(lines.width() // 2, y).name() for y in range(lines.height())}
     for head in colormaps.HEAD_COLORS[:4]:
-        shades = {toward_white(head, 0.15 + 0.85 * level / LEVELS).name() for level in range(LEVELS + 1)}
+        shades = {over_ground(head, 0.15 + 0.85 * level / LEVELS).name() for level in range(LEVELS + 1)}
         assert shades & middle, head.name()
 
 
@@ -165,23 +155,13 @@ def test_lines_bad_input_raises(lines):
         lines.set_data(np.zeros((1, 2, 2)), ["a", "b"], ["c", "d"], focus_query=2)
 
 
-def drawn_tick_rects(axis) -> list:
-    pix = QPixmap(10, 10)
-    painter = QPainter(pix)
-    try:
-        _, _, texts = axis.generateDrawSpecs(painter)
-    finally:
-        painter.end()
-    return [axis.mapRectToScene(t[0]) for t in texts]
-
-
 def overlapping(rects) -> bool:
     rects = sorted(rects, key=lambda r: r.top())
     return any(a.bottom() > b.top() + 0.5 for a, b in zip(rects, rects[1:]))
 
 
 @pytest.mark.parametrize("size", [(300, 400), (260, 110), (260, 60)])
-def test_topk_labels_and_values_never_overlap(bars, size):
+def test_topk_labels_and_values_never_overlap(bars, size, drawn_ticks):
     rng = np.random.default_rng(1)
     bars.resize(*size)
     bars.set_data(rng.dirichlet(np.ones(len(VOCAB))), VOCAB, k=8)
@@ -190,7 +170,8 @@ def test_topk_labels_and_values_never_overlap(bars, size):
     n = len(bars.shown())
     assert 1 <= n <= 8 and (n == 8) == (size[1] >= 300)  # a short panel shows the likeliest few
     assert [s for s, _ in bars.shown()] == [VOCAB[i] for i in np.argsort(-bars._data[0], kind="stable")[:n]]
-    labels = drawn_tick_rects(bars.getPlotItem().getAxis("left"))
+    axis = bars.getPlotItem().getAxis("left")
+    labels = [axis.mapRectToScene(rect) for rect, _ in drawn_ticks(axis)]
     values = [t.sceneBoundingRect() for t in bars._texts if t.isVisible()]
     assert len(labels) == len(values) == n
     assert not overlapping(labels) and not overlapping(values)

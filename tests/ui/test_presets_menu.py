@@ -45,3 +45,22 @@ def test_opening_a_preset_resets_the_temperature_to_1(window):
     assert open_preset(window, "reverse")
     assert window.session_bridge.session.temperature == 1.0
     assert window.session_bridge.trace.temperature == 1.0
+
+
+def test_a_language_model_shows_its_held_out_loss_not_an_accuracy(window):
+    assert open_preset(window, "text-chars")
+    text = window.preset_hint.text()
+    info = next(i for i in list_presets() if i["name"] == "text-chars")
+    bits = info["heldout_bits_per_token"]
+    assert f"{bits:.2f} bits per character" in text and "accuracy" not in text
+    assert f"about {2 ** bits:.1f} equally likely characters" in text
+    assert "bits per character" in window.statusBar().currentMessage()
+    assert open_preset(window, "text-words")
+    assert "bits per word" in window.preset_hint.text()
+
+
+def test_a_task_with_right_answers_still_shows_its_accuracy(window):
+    assert open_preset(window, "reverse")
+    info = next(i for i in list_presets() if i["name"] == "reverse")
+    assert f"Held-out token accuracy {100 * info['accuracy']:.1f} %" in window.preset_hint.text()
+    assert "bits" not in window.preset_hint.text()

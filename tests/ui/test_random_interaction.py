@@ -24,21 +24,31 @@ import sys
 import traceback
 
 import numpy as np
+import pyqtgraph as pg
 import pytest
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtGui import QWheelEvent
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QComboBox, QDialog, QDoubleSpinBox, QSpinBox
+from PySide6.QtWidgets import QApplication, QComboBox, QDialog, QDoubleSpinBox, QMenu, QSpinBox
 
 import simulator
 import ui.main_window
+import ui.views.token_strip
+from simulator import depth
+from simulator.backward import loss_and_grads
+from simulator.gradient_flow import gradient_flow, next_token_targets
 from simulator.lessons import list_lessons, load_lesson
 from simulator.params import init_params
 from simulator.presets import list_presets, load_preset
+from simulator.tasks import TASKS
+from simulator.train import check_fits, train
 from ui import messages
 from ui.classroom.export import save_picture
 from ui.files.scenario import open_scenario, save_scenario
 from ui.main_window import MainWindow
+from ui.pictures.slicing import head_slicer
 from ui.presets_menu import open_preset
+from ui.views import training_panel
 from ui.views.param_editor import NUDGE
 from ui.views.settings_dialog import SettingsDialog, tokens_for
 
@@ -77,6 +87,27 @@ class RandomSettings(SettingsDialog):
         ok = self.config() is not None and self.rng.random() < 0.9
         RandomSettings.chosen = (self.config(), self.seed()) if ok else None
         return QDialog.DialogCode.Accepted if ok else QDialog.DialogCode.Rejected
+
+
+class RandomMenu(QMenu):
+    """A token chip's context menu as a student uses it: one enabled item, picked at random.
+
+    `chosen` says which: (the item's text, its place in its submenu or None)."""
+
+    rng: random.Random
+    chosen: tuple[str, int | None] | None = None
+
+    def exec(self, *_args):
+        items = []
+        for action in self.actions():
+            if action.menu() is not None:
+                items += [(action.text(), i, a) for i, a in enumerate(action.menu().actions())]
+            elif action.isEnabled() and not action.isSeparator():
+                items.append((action.text(), None, action))
+        text, index, action = self.rng.choice(items)
+        RandomMenu.chosen = (text, index)
+        action.trigger()
+        return action
 
 
 class Shadow:
@@ -131,6 +162,14 @@ class Shadow:
         params[name][index] = value
         return params
 
+    def follow_limit(self, stack) -> None:
+        """The window's history drops its oldest steps past its undo limit (ui/history.py): so does
+        the shadow's, and then both stand at the same step."""
+        while len(self.history) - 1 > stack.count() and self.index > stack.index():
+            del self.history[0]
+            self.index -= 1
+        assert self.index == stack.index(), f"undo index {stack.index()} ≠ the shadow's {self.index}"
+
     def new_model(self, stack_moved: bool, config, params, tokens) -> None:
         self.record(stack_moved, config, {n: np.array(v) for n, v in params.items()}, list_or_pair(tokens),
                     baseline={n: np.array(v) for n, v in params.items()})
@@ -152,6 +191,7 @@ def compare_with_shadow(window, shadow: Shadow) -> None:
         assert np.array_equal(s.model.params[name], value), f"{name} is not what the actions made it"
     assert list_or_pair(s.tokens) == shadow.tokens, f"tokens {s.tokens} ≠ intended {shadow.tokens}"
     assert s.temperature == shadow.temperature
+    shadow.follow_limit(window.undo_stack)
 
 
 class Student:
@@ -160,7 +200,10 @@ class Student:
     def __init__(self, window: MainWindow, seed: int, folder):
         self.w = window
         self.rng = random.Random(seed)
-        RandomSettings.rng = self.rng
+        RandomSettings.rng = RandomMenu.rng = self.rng
+        self.qtbot = None  # set by the test: waits for a training run
+        self.tab_order = ["Residual stream", "Depth attention", "Compare residuals", "Training", "Gradients",
+                          "Backward pass"]
         self.folder = folder
         self.log: list[str] = []
         self.shadow = Shadow(window)
@@ -170,12 +213,12 @@ class Student:
             (4, self.nudge), (7, self.edit_tokens), (8, self.undo), (5, self.redo), (4, self.head),
             (3, self.layer), (3, self.granularity), (2, self.highlight), (3, self.temperature),
             (4, self.select_cell), (3, self.settings), (2, self.save_and_reopen), (1, self.randomize_or_reset),
-            (1, self.play), (0.5, self.file_new), (0.5, self.bad_file),
+            (1, self.play), (0.5, self.file_new), (0.5, self.bad_file), (4, self.chip_menu),
         ]
         # slow ones (a preset, a lesson, presentation mode, …) come in turn, one every RARE_EVERY
         # actions, so that every session of 2,000 does each of them and a long one stays quick
         self.rare = [self.preset, self.lesson, self.tab, self.scenario, self.presentation, self.theme,
-                     self.resize, self.export, self.tab, self.file_new]
+                     self.resize, self.export, self.tab, self.file_new, self.training, self.tab]
         self.weights = [a[0] for a in self.actions]
 
     @property
@@ -265,7 +308,15 @@ class Student:
         self.log.append(f"nudge {name} cell {cell} by {steps:+g}")
         index = self.cell_index(name, cell)
         before = self.w.undo_stack.index()
-        editor.heatmap.sigCellNudged.emit(cell, steps)
+        point = cell_point(editor.heatmap, cell)
+        if point is not None:  # the wheel turned over the cell on screen
+            ev = QWheelEvent(QPointF(point), QPointF(editor.heatmap.viewport().mapToGlobal(point)), QPoint(),
+                             QPoint(0, int(120 * steps)), Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier,
+                             Qt.ScrollPhase.NoScrollPhase, False)
+            QApplication.sendEvent(editor.heatmap.viewport(), ev)
+        else:  # hidden (presentation mode) or cells too small to aim at: the editor's own signal
+            self.log[-1] += " (signal)"
+            editor.heatmap.sigCellNudged.emit(cell, steps)
         value = self.shadow.params[name][index] + steps * NUDGE
         self.shadow.record(self._moved(before), params=self.shadow.with_cell(name, index, value))
 
@@ -292,6 +343,78 @@ class Student:
         else:
             tokens = words
         self.shadow.record(self._moved(index_before), tokens=tokens)
+
+    def chip_menu(self):
+        """Right-click a token chip and pick an item of its menu: delete, insert or replace with a
+        vocabulary token, move left or right."""
+        strip = self.w.token_strip
+        side = self.rng.randrange(len(strip.sides))
+        chips = strip.sides[side].chips
+        tokens = self.shadow.tokens
+        side_tokens = list(tokens[side] if isinstance(tokens, tuple) else tokens)
+        assert chips.tokens() == side_tokens, f"chips {chips.tokens()} ≠ tokens {side_tokens}"
+        if not side_tokens:
+            self.log.append(f"chip menu on side {side} (no chips)")
+            return
+        i = self.rng.randrange(len(side_tokens))
+        before = snapshot(self.w)
+        index_before = self.w.undo_stack.index()
+        RandomMenu.chosen = None
+        chips.customContextMenuRequested.emit(chips.visualItemRect(chips.item(i)).center())
+        text, k = RandomMenu.chosen
+        vocab = list(self.shadow.config.vocab)
+        self.log.append(f"chip {i} on side {side}: {text}" + (f" {vocab[k]!r}" if k is not None else ""))
+        new = list(side_tokens)
+        if text == "Delete":
+            del new[i]
+        elif text == "Insert before":
+            new.insert(i, vocab[k])
+        elif text == "Replace with":
+            new[i] = vocab[k]
+        else:
+            j = i - 1 if text == "Move left" else i + 1
+            new[i], new[j] = new[j], new[i]
+        if not 0 < len(new) <= self.shadow.config.n_ctx:
+            assert strip.error_text(), "refused tokens without a message"
+            assert snapshot(self.w) == before
+            return
+        tokens = tuple(new if s == side else list(t) for s, t in enumerate(tokens)) \
+            if isinstance(tokens, tuple) else new
+        self.shadow.record(self._moved(index_before), tokens=tokens)
+
+    def training(self):
+        """The Training tab: a few steps of a task. The shadow takes the weights of an independent
+        run of the same trainer (same start, task, batch, seed) and the plot must show its losses."""
+        panel = self.w.training_panel
+        self.w.tabs.setCurrentIndex([self.w.tabs.tabText(i) for i in range(self.w.tabs.count())].index("Training"))
+        name = self.rng.choice([n for n in TASKS if n not in IMAGE_TASKS])
+        task, batch, seed = TASKS[name], self.rng.choice([2, 4]), self.rng.randrange(5)
+        panel.task_combo.setCurrentIndex(panel.task_combo.findData(name))
+        panel.steps.setValue(10)
+        panel.batch.setValue(batch)
+        panel.lr.setValue(1.0)
+        panel.seed.setValue(seed)
+        model = self.bridge.model
+        try:
+            check_fits(model, task)
+            start, own = simulator.Transformer(model.config, model.seed, model.params), False
+        except ValueError:
+            start, own = simulator.Transformer(task.config, seed=seed), True
+        self.log.append(f"train {name} 10 steps, batch {batch}, seed {seed}" + (" (its own model)" if own else ""))
+        before = self.w.undo_stack.index()
+        with self.qtbot.waitSignal(panel.sigTrainingFinished, timeout=120_000):
+            panel.start_button.click()
+        if own:  # two steps: the task's model, then its training
+            assert self.w.undo_stack.index() == before + 2, "the task's model and its training: two undo steps"
+            self.shadow.new_model(True, start.config, start.params, task.demo_tokens())
+            before += 1
+        reported = []
+        train(start, task, 10, batch, 1.0, seed=seed, every=training_panel.EVERY,
+              eval_every=training_panel.EVERY * 5, eval_size=training_panel.EVAL_SIZE,
+              callback=lambda step, loss, _acc, _params: reported.append((step, loss)))
+        self.shadow.record(self._moved(before), params={n: np.array(v) for n, v in start.params.items()})
+        assert panel.loss_points() == reported
+        assert np.array_equal(np.column_stack(panel.loss_curve.getData()), np.array(reported))
 
     def undo(self):
         self.log.append(f"undo {self.w.undo_stack.undoText()!r}")
@@ -491,9 +614,98 @@ class Student:
         self.w.resize(*size)
 
     def tab(self):
-        i = self.rng.randrange(self.w.tabs.count())
-        self.log.append(f"tab {self.w.tabs.tabText(i)}")
+        """Another tab: the ones whose numbers `check_tab` reads come first, then any at random."""
+        titles = [self.w.tabs.tabText(i) for i in range(self.w.tabs.count())]
+        if self.tab_order:
+            i = titles.index(self.tab_order.pop(0))
+        else:
+            i = self.rng.randrange(len(titles))
+        self.log.append(f"tab {titles[i]}")
         self.w.tabs.setCurrentIndex(i)
+
+
+def cell_point(heatmap, cell: tuple[int, int]) -> QPoint | None:
+    """Where on screen the centre of `cell` is, or None when it is hidden or too small to aim at."""
+    if not heatmap.isVisible():
+        return None
+    r, c = cell
+    a, b = (heatmap.mapFromScene(heatmap.image_item.mapToScene(QPointF(c + d, r + d))) for d in (0.5, 1.5))
+    if min(abs(b.x() - a.x()), abs(b.y() - a.y())) < 4 or not heatmap.viewport().rect().contains(a):
+        return None
+    return a
+
+
+def bar_heights(plot) -> np.ndarray:
+    """The heights of the bars a plot draws."""
+    bars = [item for item in plot.getPlotItem().items if isinstance(item, pg.BarGraphItem)]
+    return np.asarray(bars[0].opts["height"], dtype=float)
+
+
+def check_tab(window, fresh) -> None:
+    """The tab on screen draws the engine's numbers: those of a fresh run, through the engine's
+    own functions (depth, gradient_flow, loss_and_grads), not the view's copies."""
+    tabs = window.tabs
+    if not tabs.isVisible() or tabs.currentIndex() == 0:
+        return
+    name = tabs.tabText(tabs.currentIndex())
+    view = tabs.currentWidget().widget()
+    b = window.session_bridge
+    s, model = b.session, b.model
+    prefix = depth.stack_prefix(fresh) if name in ("Residual stream", "Depth attention") else ""
+    if name in ("Residual stream", "Depth attention"):
+        pos = min(view.position, len(fresh.token_labels(f"{prefix}blocks.0.hook_resid_pre")) - 1)
+    if name == "Residual stream":
+        points = depth.residual_stream(fresh, pos, prefix)
+        assert np.array_equal(view.heatmap.values(), np.stack([v for _, _, v in points], axis=1))
+        norms = view.norm_plot.getPlotItem().listDataItems()[0].getData()[1]
+        assert np.array_equal(norms, [np.linalg.norm(v) for _, _, v in points]), "stream lengths"
+        assert np.array_equal(bar_heights(view.share_plot), [x for _, x in depth.shares(model, fresh, pos, prefix)])
+    elif name == "Depth attention":
+        assert np.array_equal(view.depth_heatmap.values(), depth.depth_map(model, fresh, pos, prefix).values)
+        step = b.stepper.step
+        layer = step.layer if step.layer is not None else (model.config.n_layers - 1 if step.sublayer == "final"
+                                                            else 0)
+        pattern = fresh[f"{prefix}blocks.{layer}.attn.hook_pattern"][b.head]
+        assert np.array_equal(view.pattern_heatmap.values(), pattern), "the pattern beside the depth map"
+    elif name == "Compare residuals":
+        try:
+            models = [depth.with_residual(model, view.mode_a.currentText()),
+                      depth.with_residual(model, view.mode_b.currentText())]
+        except ValueError:
+            assert "Cannot compare" in view.summary.text()
+            return
+        a, c = (m.run(s.tokens, temperature=s.temperature) for m in models)
+        assert np.array_equal(view.probs_a.values(), a["probs"].T) and np.array_equal(view.probs_b.values(),
+                                                                                     c["probs"].T)
+        delta = c["logits"] - a["logits"]
+        assert np.array_equal(view.diff.values(), delta.T)
+        assert f"Largest logit difference: {float(np.abs(delta).max()):.3g}" in view.summary.text()
+    elif name == "Training" and not view.running:
+        site = training_panel.attention_sites(model)[max(0, view.site_combo.currentIndex())][1]
+        for layer in range(model.config.n_layers):
+            for head in range(model.config.n_heads):
+                shown = view.heatmaps[layer][head].values()
+                assert np.array_equal(shown, fresh[site.format(l=layer)][head]), f"layer {layer} head {head}"
+    elif name in ("Gradients", "Backward pass"):
+        job = next_token_targets(s.input, model.config.arch, fresh["probs"][-1])
+        if name == "Gradients" and view.pages.currentIndex() == 0:
+            if job is None:
+                assert view.flow is None and "two tokens" in view.summary.text()
+                return
+            flow = gradient_flow(model, *job)
+            assert f"{flow['loss']:.3f}" in view.summary.text()
+            assert np.array_equal(bar_heights(view.layer_plot), flow["layer_norms"]), "layer bars"
+            assert all(v == flow["param_norms"][n] for n, v in view.param_rows())
+        elif name == "Backward pass":
+            step = view.walk.step
+            if job is None:
+                assert step is None and not view.grad_map.isVisible()
+                return
+            loss, grads = loss_and_grads(model, *job)
+            assert f"{loss:.4f}" in view.loss_label.text()
+            sl = head_slicer(fresh, step.name, b.head)
+            assert np.array_equal(view.grad_map.values(), sl.take(grads[step.name])), f"∂L/∂{step.name}"
+            assert np.array_equal(view.value_map.values(), sl.take(np.asarray(fresh[step.name])))
 
 
 def describe(config) -> str:
@@ -531,6 +743,7 @@ def check(window) -> None:
         if panel.title in shown and sum(p.title == panel.title for p in picture.panels()) == 1:
             assert np.array_equal(shown[panel.title].values(), panel.values), f"heatmap {panel.title} ≠ panel"
     assert b.head < s.model.config.n_heads
+    check_tab(window, fresh)
 
 
 @pytest.fixture
@@ -538,6 +751,7 @@ def window(make_window, monkeypatch):
     refusals = []
     monkeypatch.setattr(messages, "refuse", lambda parent, title, text: refusals.append(text))
     monkeypatch.setattr(ui.main_window, "SettingsDialog", RandomSettings)
+    monkeypatch.setattr(ui.views.token_strip, "QMenu", RandomMenu)
     w = make_window()
     w.refusals = refusals
     return w
@@ -549,6 +763,7 @@ def test_a_long_random_session_always_shows_the_true_trace(window, qtbot, tmp_pa
     monkeypatch.setattr(sys, "excepthook", lambda kind, exc, tb: errors.append((kind, exc, tb)))
     student = Student(window, SEED, tmp_path)
     student.refusals = window.refusals
+    student.qtbot = qtbot
     check(window)
     for i in range(ACTIONS):
         try:
@@ -565,10 +780,13 @@ def test_a_long_random_session_always_shows_the_true_trace(window, qtbot, tmp_pa
             recent = "\n".join(f"  {n}: {a}" for n, a in enumerate(student.log[-12:], len(student.log) - 12))
             raise AssertionError(f"seed {SEED}, action {i}: {exc}\nlast actions:\n{recent}") from exc
     kinds = {entry.split()[0] for entry in student.log}
-    assert {"step", "edit", "nudge", "undo", "redo", "save", "model", "type", "head"} <= kinds
+    assert {"step", "edit", "nudge", "undo", "redo", "save", "model", "type", "head", "chip"} <= kinds
     if ACTIONS >= 2000:
         assert {"preset", "lesson", "File", "open", "theme", "tab", "resize", "presentation", "export",
-                "save"} <= kinds
+                "save", "train"} <= kinds
+        tabs = {entry.split(maxsplit=1)[1] for entry in student.log if entry.startswith("tab ")}
+        assert {"Residual stream", "Depth attention", "Compare residuals", "Training", "Gradients",
+                "Backward pass"} <= tabs, f"tabs visited: {tabs}"
 
 
 def test_a_view_never_sees_a_head_or_cell_the_new_model_lacks(qtbot):

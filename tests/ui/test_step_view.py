@@ -7,7 +7,6 @@ from PySide6.QtGui import QFont, QFontMetricsF
 from PySide6.QtWidgets import QApplication
 
 from simulator import ModelConfig, Session, Transformer
-from ui.bridge import SessionBridge
 from ui.pictures import colormaps
 from ui.pictures.cell_text import format_compact, format_value
 from ui.pictures.heatmap import TITLE_PT
@@ -17,20 +16,14 @@ from ui.views.step_view import StepView
 TEXT = "the cat sat on the mat"
 
 
-def make_view(qtbot, config=None, tokens=TEXT):
-    session = Session(Transformer(config or ModelConfig()), tokens)
-    bridge = SessionBridge(session)
-    view = StepView(bridge)
-    qtbot.addWidget(view)
-    view.resize(1280, 760)
-    view.show()
-    qtbot.waitExposed(view)
-    return session, bridge, view
+@pytest.fixture
+def make_view(session_view):
+    return lambda config=None, tokens=TEXT: session_view(StepView, config, tokens, (1280, 760))
 
 
 @pytest.fixture
-def setup(qtbot):
-    return make_view(qtbot)
+def setup(make_view):
+    return make_view()
 
 
 def click_cell(heatmap, qtbot, row, col):
@@ -207,10 +200,10 @@ CONFIGS = {
 
 
 @pytest.mark.parametrize("key", list(CONFIGS))
-def test_every_step_is_drawn(qtbot, key):
+def test_every_step_is_drawn(make_view, qtbot, key):
     config = CONFIGS[key]
     tokens = ("the cat sat", "a dog ran") if config.arch == "encoder-decoder" else TEXT
-    session, bridge, view = make_view(qtbot, config, tokens)
+    session, bridge, view = make_view(config, tokens)
     bridge.set_head(1)
     stepper = session.stepper
     for i in range(len(stepper)):
@@ -221,14 +214,14 @@ def test_every_step_is_drawn(qtbot, key):
         np.testing.assert_array_equal(view.current_heatmap().values(), current.slicer.take(value))
 
 
-def test_depth_and_cross_attention_axes_are_labelled(qtbot):
-    session, bridge, view = make_view(qtbot, ModelConfig(residual="attnres"))
+def test_depth_and_cross_attention_axes_are_labelled(make_view, qtbot):
+    session, bridge, view = make_view(ModelConfig(residual="attnres"))
     session.stepper.jump("blocks.1.depth_attn.hook_weights")
     assert view.picture_kind == "depth"
     weights = next(p for p in view.picture.panels() if p.current)
     assert weights.rows == ["embed", "attn 0", "mlp 0"]
     assert weights.kind == "prob"
-    session, bridge, view = make_view(qtbot, ModelConfig(arch="encoder-decoder"), ("the cat sat", "a dog"))
+    session, bridge, view = make_view(ModelConfig(arch="encoder-decoder"), ("the cat sat", "a dog"))
     session.stepper.jump("decoder.blocks.0.cross_attn.hook_pattern")
     pattern = view.picture.rows[1][-2]  # the large pattern, before the lines
     assert (pattern.rows, pattern.cols) == (["a", "dog"], ["the", "cat", "sat"])
@@ -249,10 +242,10 @@ def test_a_new_session_redraws_from_the_new_model(setup):
     assert view.picture.panels()[-1].rows == ["the", "cat"]
 
 
-def test_long_inputs_stay_legible(qtbot):
+def test_long_inputs_stay_legible(make_view, qtbot):
     config = ModelConfig(d_model=64, n_ctx=64, d_mlp=64)
     words = ("the cat sat on the mat and the dog ran . " * 6).split()[:64]
-    session, bridge, view = make_view(qtbot, config, words)
+    session, bridge, view = make_view(config, words)
     session.stepper.jump("blocks.1.hook_resid_mid")
     session.set_param("blocks.0.attn.W_Q", 2.0, (0, 0, 0))
     # 64 x 64 changed cells: flagged in the title instead of thousands of outlines
@@ -263,10 +256,10 @@ def test_long_inputs_stay_legible(qtbot):
     assert 0 < lines.line_count() <= config.n_heads * 64  # one query's lines, not 64 x 64 per head
 
 
-def test_the_attention_strip_stays_one_row_above_the_large_picture(qtbot):
+def test_the_attention_strip_stays_one_row_above_the_large_picture(make_view, qtbot):
     config = ModelConfig(d_model=64, n_ctx=128, d_mlp=64, n_heads=4)
     words = ("the cat sat on the mat and the dog ran . " * 12).split()[:128]
-    session, bridge, view = make_view(qtbot, config, words)
+    session, bridge, view = make_view(config, words)
     view.resize(1600, 900)
     session.stepper.jump("blocks.0.attn.hook_pattern")
     QApplication.processEvents()
@@ -300,8 +293,8 @@ def token_axes(panel) -> list[list[str]]:
     return [axis for axis in (panel.rows, panel.cols) if not all(s.isdigit() for s in axis)]
 
 
-def test_on_a_1280x800_projector_every_token_label_of_every_step_is_shown(qtbot):
-    session, bridge, view = make_view(qtbot)
+def test_on_a_1280x800_projector_every_token_label_of_every_step_is_shown(make_view, qtbot):
+    session, bridge, view = make_view()
     view.resize(990, 470)  # the step view's share of a 1280x800 window
     stepper = session.stepper
     for i in range(len(stepper)):
@@ -313,8 +306,8 @@ def test_on_a_1280x800_projector_every_token_label_of_every_step_is_shown(qtbot)
                     assert shown == axis, (stepper.name, box.panel.title)
 
 
-def test_on_a_1280x800_projector_the_attention_pattern_prints_its_numbers(qtbot):
-    session, bridge, view = make_view(qtbot, tokens="the cat sat on the big mat")
+def test_on_a_1280x800_projector_the_attention_pattern_prints_its_numbers(make_view, qtbot):
+    session, bridge, view = make_view(tokens="the cat sat on the big mat")
     view.resize(990, 470)
     session.stepper.jump("blocks.0.attn.hook_pattern")
     settle_layout()
@@ -355,9 +348,9 @@ def test_the_title_and_formula_stay_on_one_line_at_1280x800(setup):
     assert "pattern = softmax(masked) along each row" in title.text()
 
 
-def test_a_space_token_is_labelled_visibly(qtbot):
+def test_a_space_token_is_labelled_visibly(make_view, qtbot):
     config = ModelConfig(vocab=("<unk>", " ", "a", "b", "c"), tokenization="char")
-    session, bridge, view = make_view(qtbot, config, "ab c")
+    session, bridge, view = make_view(config, "ab c")
     session.stepper.jump("blocks.0.attn.hook_pattern")
     pattern = view.picture.rows[1][-2]
     assert pattern.rows == ["a", "b", "␣", "c"] == view.attention_lines()._q_labels

@@ -3,6 +3,7 @@ and changed cells follow, and the Image view's pictures match the trace."""
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, Qt
+from PySide6.QtWidgets import QApplication
 
 from simulator import Session
 from simulator.presets import load_preset
@@ -93,3 +94,95 @@ def test_the_token_strip_shows_each_patch_on_its_chip(vit_window):
     assert np.array_equal(chips.item(2).data(PATCH_ROLE), session.input[0:2, 2:4])  # p0,1
     vit_window.edits.set_tokens(np.zeros((8, 8)))
     assert not np.any(chips.item(2).data(PATCH_ROLE))  # the chips follow a new image
+
+
+def test_clicking_a_patch_on_the_attention_picture_makes_it_the_query(vit_window, qtbot):
+    from ui.views.image_view import PatchPicture
+    view = open_tab(vit_window, "Image")
+    view.refresh()
+    trace, cfg = vit_window.session_bridge.trace, vit_window.session_bridge.model.config
+
+    def pictures():
+        return view.findChildren(PatchPicture)  # the old ones have left the view
+
+    first, rollout = pictures()
+    assert view.query.currentText() == "[CLS]"
+    qtbot.mouseClick(first, Qt.MouseButton.LeftButton, pos=first.patch_center(7))  # token 7 is patch p1,2
+    assert view.query.currentIndex() == 7 and view.query.currentText() == "p1,2"
+    first, rollout = pictures()  # drawn again for the new query, the clicked patch outlined
+    assert first.toolTip() and len(pictures()) == 2
+    image = first.pixmap().toImage()
+    size = (first.width() - 1) / first.side
+    edge = image.pixelColor(int(2 * size + 2), int(1.5 * size))  # the left edge of patch p1,2's cell
+    assert edge.lightness() < 40, "the query patch is outlined"
+    other = image.pixelColor(int(1 * size + 2), int(1.5 * size))  # the same place in patch p1,1: no outline
+    assert other.lightness() > 40
+    # the picture is the new query's row of the pattern
+    att = attention_on_image(trace, cfg, 0, None, 7)
+    assert not np.allclose(att, attention_on_image(trace, cfg, 0, None, 0))
+    qtbot.mouseClick(rollout, Qt.MouseButton.LeftButton, pos=rollout.patch_center(16))
+    assert view.query.currentText() == "p3,3"
+    view.query.setCurrentIndex(0)  # [CLS] stays a choice: it is no patch on the image
+    view.query.activated.emit(0)
+    assert view.query.currentText() == "[CLS]" and "query [CLS]" in " ".join(
+        w.text() for w in view.findChildren(type(view.message)))
+
+
+def _all_chips_shown(chips):
+    room = chips.viewport().rect()
+    return all(room.contains(chips.visualItemRect(chips.item(i))) for i in range(chips.count()))
+
+
+@pytest.mark.parametrize("size", [(1024, 768), (1280, 800), (1920, 1080)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_the_token_strip_shows_all_seventeen_tokens_as_little_images(make_window, qtbot, size):
+    model, image, _ = load_preset("digits")
+    window = make_window(Session(model, image), size=size)
+    strip = window.token_strip
+    chips = strip.sides[0].chips
+    qtbot.waitUntil(lambda: chips.viewport().width() > 100)
+    assert chips.count() == 17 and chips.rows <= chips.max_rows
+    assert _all_chips_shown(chips), "a chip is cut off or scrolled away"
+    # the text field and the class names cannot make a picture: they step aside, giving the chips room
+    assert not strip.sides[0].edit.isVisible() and not strip.vocab.isVisible()
+
+
+def test_with_4x4_patches_five_tokens_take_one_row_and_a_text_model_gets_its_vocabulary_back(make_window, qtbot):
+    from simulator import ModelConfig, Transformer
+    config = ModelConfig(arch="vit", image_size=8, patch=4, n_classes=10, d_model=16, n_heads=2, d_mlp=32,
+                         n_layers=1, attention="full", positional="learned")
+    window = make_window(Session(Transformer(config), np.zeros((8, 8))), size=(1024, 768))
+    chips = window.token_strip.sides[0].chips
+    assert chips.tokens() == ["[CLS]", "p0,0", "p0,1", "p1,0", "p1,1"] and chips.rows == 1
+    assert _all_chips_shown(chips)
+    text_model, tokens, _ = load_preset("copy")
+    window.set_model(text_model, tokens, "")
+    strip = window.token_strip
+    assert strip.sides[0].edit.isVisible() and strip.vocab.isVisible() and strip.sides[0].chips.max_rows == 2
+
+
+@pytest.mark.parametrize("patch", [2, 4])
+def test_the_architecture_map_and_step_titles_name_the_image_steps_in_words(patch):
+    from simulator import ModelConfig, Transformer
+    from ui.pictures.slicing import step_title
+    from ui.views.arch_map import build_boxes
+    config = ModelConfig(arch="vit", image_size=8, patch=patch, n_classes=10, d_model=16, n_heads=2, d_mlp=32,
+                         n_layers=1, attention="full", positional="learned")
+    model = Transformer(config)
+    labels = [b.label for b in build_boxes(model.graph, config)]
+    assert not [s for s in labels if s.startswith("hook_")], labels
+    assert labels[:3] == ["Cut into patches", "Patch embedding (W_patch)", "[CLS] put first"]
+    assert labels[-2:] == ["Class head → logits", "Softmax → class probabilities"]  # classes, not next words
+    trace = model.run(np.zeros((8, 8)))
+    titles = [step_title(trace, n.name) for n in model.graph.nodes]
+    assert not [t for t in titles if "hook_" in t or t.split(" · ")[-1] in ("patchify", "prepend_cls", "take_cls")]
+    assert step_title(trace, "probs") == "Softmax → class probabilities"
+
+
+def test_the_first_image_shown_lights_no_cells_and_presenting_scales_the_bars_once(vit_window, qtbot):
+    from ui.pictures.caption import LABEL_PT
+    view = open_tab(vit_window, "Draw")
+    assert vit_window.session_bridge.session.input.any() and not view.canvas.changed.any()
+    vit_window.presentation.enter()
+    QApplication.processEvents()
+    scale = vit_window.typography.scale
+    assert scale > 1 and view.bars.label_font().pointSizeF() == pytest.approx(LABEL_PT * scale)

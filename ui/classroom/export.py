@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
 from simulator.io import atomic_write
 from ui import messages
 from ui.pictures.cell_overlay import no_outlines
+from ui.pictures.paper import light_paper
 
 PICTURE_FILTERS = {"PNG image (*.png)": ".png", "SVG drawing (*.svg)": ".svg"}
 ARRAY_FILTERS = {"CSV table (*.csv)": ".csv", "NumPy array (*.npy)": ".npy"}
@@ -27,13 +28,29 @@ ARRAY_FILTERS = {"CSV table (*.csv)": ".csv", "NumPy array (*.npy)": ".npy"}
 
 def paint_widget(widget: QWidget, painter: QPainter) -> None:
     """Paint the widget with its children, then end the painter. Change outlines are left out:
-    they mark the last edit on screen, and mean nothing on a slide or on paper."""
+    they mark the last edit on screen, and mean nothing on a slide or on paper; and the picture is
+    on light paper whatever the window's theme."""
     try:
-        with no_outlines():
+        with no_outlines(), light_paper(widget):
             # QWidget's own render: a QGraphicsView (every heatmap) hides it behind one that draws only its scene.
             QWidget.render(widget, painter, QPoint())
     finally:
         painter.end()
+
+
+def paint_vector(widget: QWidget, painter: QPainter, target: QRect) -> None:
+    """Draw the widget into `target` of a vector device (a PDF page), scaled to fill it: lines and
+    text stay lines and text, and only each heatmap's cells are an image (one pixel a cell), so a
+    page costs tens of kilobytes where a picture of it costs hundreds. The painter stays open."""
+    painter.save()
+    try:
+        painter.translate(target.topLeft())
+        painter.scale(target.width() / max(widget.width(), 1), target.height() / max(widget.height(), 1))
+        painter.setClipRect(QRect(QPoint(), widget.size()))
+        with no_outlines(), light_paper(widget):
+            QWidget.render(widget, painter, QPoint())
+    finally:
+        painter.restore()
 
 
 def render_image(widget: QWidget) -> QImage:

@@ -18,13 +18,16 @@ from simulator import Session
 from simulator.io import atomic_write
 from ui import messages
 from ui.bridge import SessionBridge
-from ui.classroom.export import render_image
+from ui.classroom.export import paint_vector, render_image
 from ui.pictures.step_pictures import step_title
 from ui.views.step_view import StepView
 
 PICTURE_SIZE = QSize(1440, 900)  # the step view's size when drawing a page's picture
 PICTURE_FONT_SCALE = 1.3  # cell numbers come out near 9 pt on paper
 DPI = 150  # page resolution: sharp enough for print, small enough for a quick PNG folder
+# A PDF page's units: the picture's widgets are drawn into it as vectors, and their point-sized
+# fonts only keep their size relative to the cells at the screen's 96 pixels an inch.
+PDF_DPI = 96
 HEADING_PT, FORMULA_PT, TEXT_PT, FOOTER_PT = 22.0, 17.0, 14.0, 10.0
 MARGIN_MM = 10.0
 
@@ -45,6 +48,8 @@ class HandoutPage:
     description: str
     picture: QImage  # the step view at PICTURE_SIZE
     footer: str
+    view: QWidget | None = None  # the step view showing this page, drawn as vectors into a PDF (valid until
+    # the next page is made; None: the picture is drawn)
 
 
 def describe_input(session: Session) -> str:
@@ -81,7 +86,7 @@ def step_pages(session: Session, head: int = 0, granularity: str = "operation",
             QApplication.processEvents()  # let the pictures lay out at their final size
             step = stepper.step
             yield HandoutPage(i + 1, len(stepper), step.name, step_title(own.trace, step.name),
-                              step.formula or step.op, step.description, render_image(view), footer)
+                              step.formula or step.op, step.description, render_image(view), footer, view)
     finally:
         view.close()
         view.deleteLater()
@@ -95,8 +100,9 @@ def page_font(pt: float, bold: bool = False) -> QFont:
     return font
 
 
-def paint_page(p: QPainter, area: QRect, page: HandoutPage) -> None:
-    """Lay out one page inside `area` (device pixels of the painter's device)."""
+def paint_page(p: QPainter, area: QRect, page: HandoutPage, vector: bool = False) -> None:
+    """Lay out one page inside `area` (device pixels of the painter's device); `vector` draws the
+    picture from the page's live view as lines and text (a PDF) rather than as its image."""
     device = p.device()
     flags = int(Qt.TextFlag.TextWordWrap)
     blocks = []  # (font, text, colour) from the top, then from the bottom
@@ -126,8 +132,12 @@ def paint_page(p: QPainter, area: QRect, page: HandoutPage) -> None:
 
     target = page.picture.size().scaled(picture_box.size(), Qt.AspectRatioMode.KeepAspectRatio)
     x = picture_box.left() + (picture_box.width() - target.width()) // 2
-    p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-    p.drawImage(QRect(x, picture_box.top(), target.width(), target.height()), page.picture)
+    box = QRect(x, picture_box.top(), target.width(), target.height())
+    if vector and page.view is not None:
+        paint_vector(page.view, p, box)
+    else:
+        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        p.drawImage(box, page.picture)
     p.setPen(QColor(200, 200, 200))
     p.drawRect(QRect(x, picture_box.top(), target.width(), target.height()))
     for rect, font, text, colour in blocks:
@@ -154,7 +164,7 @@ def write_pdf(pages: Iterator[HandoutPage], path: str | Path, progress: Progress
     buffer = QBuffer()
     buffer.open(QIODevice.OpenModeFlag.WriteOnly)
     writer = QPdfWriter(buffer)
-    writer.setResolution(DPI)
+    writer.setResolution(PDF_DPI)
     writer.setPageLayout(_page_layout())
     writer.setTitle("Stepformer handout")
     writer.setCreator("Stepformer")
@@ -166,7 +176,7 @@ def write_pdf(pages: Iterator[HandoutPage], path: str | Path, progress: Progress
                 painter.begin(writer)
             elif not writer.newPage():
                 raise OSError("The PDF writer could not start a new page.")
-            paint_page(painter, writer.pageLayout().paintRectPixels(DPI), page)
+            paint_page(painter, writer.pageLayout().paintRectPixels(PDF_DPI), page, vector=True)
             n += 1
             _check(progress, n, page.count)
     finally:

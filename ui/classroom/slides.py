@@ -2,24 +2,24 @@
 mode, the stop's words beside it; a question on one page and its answer on the next.
 
 The picture comes from a private step view at presentation type (like the handout's, it
-never touches the window). The numbers printed in its cells are also written as invisible
-PDF text over their cells, so a slide's numbers can be searched, copied and checked.
+never touches the window), drawn into the PDF as lines and text: a slide's numbers can be
+searched, copied and checked, and a page costs tens of kilobytes.
 """
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QBuffer, QIODevice, QMarginsF, QPointF, QRect, QRectF, QSize, QSizeF, Qt
-from PySide6.QtGui import QColor, QFontMetrics, QImage, QPageLayout, QPageSize, QPainter, QPdfWriter
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import QBuffer, QIODevice, QMarginsF, QRect, QSize, QSizeF, Qt
+from PySide6.QtGui import QColor, QFontMetrics, QPageLayout, QPageSize, QPainter, QPdfWriter
+from PySide6.QtWidgets import QApplication, QWidget
 
 from simulator import Session
 from simulator.io import atomic_write
 from simulator.lessons import Lesson
 from ui.bridge import SessionBridge
-from ui.classroom.export import render_image
+from ui.classroom.export import paint_vector
 from ui.classroom.handout import page_font
 from ui.classroom.presentation import DOCK_SHARE, EXPLAIN_SHARE, PresentationController
 from ui.pictures.step_pictures import step_title
@@ -27,7 +27,6 @@ from ui.views.step_view import StepView
 
 DPI = 96  # one slide pixel per screen pixel at the presentation size
 TITLE_PT, TEXT_PT, SMALL_PT = 20.0, 15.0, 10.0
-NUMBER = QColor(0, 0, 0, 1)  # the text layer over the picture: in the file, not to the eye
 
 
 @dataclass
@@ -37,30 +36,17 @@ class Slide:
     text: str
     question: str
     answer: str  # shown ("" on the question's own page)
-    picture: QImage
-    numbers: list[tuple[QRectF, str]] = field(default_factory=list)  # cell rectangles in picture pixels
+    picture: QWidget  # the stop's step view: valid until the next stop's slides are made
 
 
-def _cell_numbers(view: StepView) -> list[tuple[QRectF, str]]:
-    """Every number printed in the view's heatmaps, with its cell's rectangle in view pixels."""
-    out = []
-    for heatmap in view.heatmaps().values():
-        rows, cols = heatmap.values().shape
-        port = heatmap.viewport()
-        for r in range(rows):
-            for c in range(cols):
-                text = heatmap.cell_text(r, c)
-                if not text:
-                    continue
-                a = heatmap.mapFromScene(heatmap.image_item.mapToScene(QPointF(c, r)))
-                b = heatmap.mapFromScene(heatmap.image_item.mapToScene(QPointF(c + 1, r + 1)))
-                a, b = port.mapTo(view, a), port.mapTo(view, b)
-                out.append((QRectF(QPointF(a), QPointF(b)).normalized(), text))
-    return out
+def slide_count(lesson: Lesson) -> int:
+    """One slide a stop, two for a stop with a question and its answer."""
+    return sum(1 + bool(stop.question and stop.answer) for stop in lesson.stops)
 
 
 def lesson_slides(lesson: Lesson, size: QSize = QSize(1280, 800)) -> Iterator[Slide]:
-    """The slides of `lesson` for a projector of `size` (a question stop gives two)."""
+    """The slides of `lesson` for a projector of `size` (a question stop gives two), made one
+    stop at a time: draw each before asking for the next."""
     scale = PresentationController.scale_for(size.height())
     picture = QSize(round(size.width() * (1 - DOCK_SHARE)), round(size.height() * (1 - EXPLAIN_SHARE)))
     view = None
@@ -86,12 +72,11 @@ def lesson_slides(lesson: Lesson, size: QSize = QSize(1280, 800)) -> Iterator[Sl
             bridge.set_head(stop.head)
             for _ in range(3):
                 QApplication.processEvents()  # let the pictures lay out at their final size
-            image, numbers = render_image(view), _cell_numbers(view)
             where = f"Stop {i + 1} of {n} · {step_title(session.trace, stop.step)}"
             question = f"Question: {stop.question}" if stop.question else ""
-            yield Slide(lesson.title, where, stop.text, question, "", image, numbers)
+            yield Slide(lesson.title, where, stop.text, question, "", view)
             if stop.question and stop.answer:
-                yield Slide(lesson.title, where, stop.text, question, stop.answer, image, numbers)
+                yield Slide(lesson.title, where, stop.text, question, stop.answer, view)
     finally:
         if view is not None:
             view.close()
@@ -105,17 +90,7 @@ def paint_slide(p: QPainter, area: QRect, slide: Slide, number: int, count: int)
     target = slide.picture.size().scaled(pic_box.size(), Qt.AspectRatioMode.KeepAspectRatio)
     pic = QRect(pic_box.left(), pic_box.top() + (pic_box.height() - target.height()) // 2,
                 target.width(), target.height())
-    p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
-    p.drawImage(pic, slide.picture)
-    # the cells' numbers as text over the picture, in its scale
-    fx, fy = pic.width() / slide.picture.width(), pic.height() / slide.picture.height()
-    p.setPen(NUMBER)
-    small = page_font(SMALL_PT)
-    p.setFont(small)
-    for rect, text in slide.numbers:
-        cell = QRectF(pic.left() + rect.left() * fx, pic.top() + rect.top() * fy, rect.width() * fx,
-                      rect.height() * fy)
-        p.drawText(cell, int(Qt.AlignmentFlag.AlignCenter), text)
+    paint_vector(slide.picture, p, pic)
     flags = int(Qt.TextFlag.TextWordWrap)
     x, y, w = area.right() - column_w, area.top(), column_w
     device = p.device()
@@ -143,7 +118,7 @@ def write_slides(lesson: Lesson, path: str | Path, size: QSize = QSize(1280, 800
     folder = Path(path).parent
     if not folder.is_dir():
         raise OSError(f"The folder {folder} does not exist.")
-    slides = list(lesson_slides(lesson, size))
+    count = slide_count(lesson)
     buffer = QBuffer()
     buffer.open(QIODevice.OpenModeFlag.WriteOnly)
     writer = QPdfWriter(buffer)
@@ -156,7 +131,7 @@ def write_slides(lesson: Lesson, path: str | Path, size: QSize = QSize(1280, 800
     writer.setCreator("Stepformer")
     painter = QPainter()
     try:
-        for n, slide in enumerate(slides, 1):
+        for n, slide in enumerate(lesson_slides(lesson, size), 1):
             if n == 1:
                 painter.begin(writer)
             elif not writer.newPage():
@@ -164,11 +139,11 @@ def write_slides(lesson: Lesson, path: str | Path, size: QSize = QSize(1280, 800
             page = writer.pageLayout().paintRectPixels(DPI)
             margin = round(0.03 * page.height())
             painter.fillRect(page, QColor("white"))
-            paint_slide(painter, page.adjusted(margin, margin, -margin, -margin), slide, n, len(slides))
+            paint_slide(painter, page.adjusted(margin, margin, -margin, -margin), slide, n, count)
     finally:
         if painter.isActive():
             painter.end()
     buffer.close()
     data = bytes(buffer.data())
     atomic_write(path, lambda f: f.write(data))
-    return len(slides)
+    return count

@@ -105,7 +105,7 @@ class FileController(QObject):
             if not path.lower().endswith(".npz"):
                 path += ".npz"
         try:
-            simulator.save(path, self.session.model, self.session.tokens)
+            simulator.save(path, self.session.model, self.session.input)  # an image model: its image
         except (ValueError, OSError) as exc:
             self._error("Could not save the model", str(exc))
             return False

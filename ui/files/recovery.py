@@ -156,7 +156,7 @@ class RecoveryManager(QObject):
             "undo_count": self.undo_stack.count(),
         }
         try:
-            simulator.save(self.path, session.model, session.tokens, extra=extra)
+            simulator.save(self.path, session.model, session.input, extra=extra)
         except (OSError, ValueError) as exc:
             self.last_error = str(exc)
             self.sigFailed.emit(self.last_error)

@@ -28,7 +28,7 @@ VERSION = 1
 def save_scenario(path: str | Path, bridge: SessionBridge) -> None:
     """Write the session's model and tokens with the current view (atomically)."""
     view = bridge.view_state().to_json()
-    simulator.save(path, bridge.model, bridge.session.tokens, extra={"scenario": VERSION, "view": view})
+    simulator.save(path, bridge.model, bridge.session.input, extra={"scenario": VERSION, "view": view})
 
 
 def read_scenario(path: str | Path) -> tuple[simulator.Transformer, object, ViewState]:

@@ -21,6 +21,7 @@ from ui.pictures.cell_overlay import CellOverlay
 
 # format_value and widest_text are also imported from here by the views and tests
 from ui.pictures.cell_text import COMPACT_BANDS, format_compact, format_value, widest_text
+from ui.pictures.paper import Paper, follow_paper
 from ui.typography import CELL_PT, TICK_PT
 from ui.typography import HEADING_PT as TITLE_PT
 
@@ -52,7 +53,7 @@ class Heatmap(pg.GraphicsLayoutWidget):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self.setBackground("w")
+        self._ink = "#000000"  # titles and axes, from the palette (see paper.follow_paper)
         self._values = np.zeros((0, 0))
         self._kind = "signed"
         # Cell texts are formatted when first printed: most updates show cells too small for numbers.
@@ -107,6 +108,7 @@ class Heatmap(pg.GraphicsLayoutWidget):
         self._plot.getViewBox().sigTransformChanged.connect(self._refresh_number_visibility)
         self.set_font_scale(1.0)
         self.set_data(np.zeros((1, 1)))
+        follow_paper(self, self._apply_paper)
 
     # --- public API ---------------------------------------------------------
 
@@ -274,8 +276,14 @@ class Heatmap(pg.GraphicsLayoutWidget):
 
     # --- internals ----------------------------------------------------------
 
+    def _apply_paper(self, paper: Paper) -> None:
+        self.setBackground(paper.ground)
+        self._ink = paper.ink.name()
+        self._apply_tick_fonts()
+        self._set_title(self._title.text)
+
     def _set_title(self, title: str) -> None:
-        self._title.setText(title, size=f"{TITLE_PT * self._scale:g}pt", color="k", bold=True)
+        self._title.setText(title, size=f"{TITLE_PT * self._scale:g}pt", color=self._ink, bold=True)
         # An empty title should not leave a blank band above the matrix.
         self._title.setMaximumHeight(1e6 if title else 0)
 
@@ -296,8 +304,8 @@ class Heatmap(pg.GraphicsLayoutWidget):
         for axis, font, mark in ((self._plot.getAxis("left"), row_labels, 0), (self._plot.getAxis("top"), labels, 0),
                                  (self._bar.axis, tick, -5)):
             axis.setStyle(tickFont=font, tickTextOffset=int(4 * self._scale), tickLength=mark)
-            axis.setTextPen("k")
-            axis.setPen("k")
+            axis.setTextPen(self._ink)
+            axis.setPen(self._ink)
         # "<unk>" over a narrow first column is wider than it: shown, not dropped
         self._plot.getAxis("top").setStyle(hideOverlappingLabels=int(LABEL_OVERHANG * self._scale))
 

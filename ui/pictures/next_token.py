@@ -3,19 +3,61 @@ a position chooser and the temperature slider.
 
 The slider asks the session for a new temperature; the panel itself shows only what
 the trace says (`set_data`), so the slider never disagrees with the model.
+
+A checkpoint's vocabulary (30,000 tokens and more) shows its top TOP_TOKENS bars and a search
+box: any token's logit, probability and rank at the chosen position (`find_token`, `describe_token`).
 """
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QSignalBlocker, Qt, Signal
+from PySide6.QtCore import QSignalBlocker, QStringListModel, Qt, Signal
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QCompleter,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ui.messages import plain
 from ui.pictures.plots import TopKBars, format_prob
+from ui.pictures.slicing import MAX_VOCAB, TOP_TOKENS, shown
 
 T_MIN, T_MAX, T_STEP = 0.1, 5.0, 0.1  # the slider's range of temperatures
 LABEL_PT = 13.0
+SMALL_TOP = 8  # bars of a classroom vocabulary (a long one shows TOP_TOKENS)
+
+
+def find_token(query: str, vocab: list[str]) -> int | None:
+    """The id of the token `query` names in `vocab` (tokens as labels print them, see `shown`).
+
+    The token may be typed as printed ("␣the"), as stored ("Ġthe"), or with a real leading
+    space (" the"); an exact match wins over one that differs only in case.
+    """
+    if not query:
+        return None
+    spaces = len(query) - len(query.lstrip(" "))
+    candidates = dict.fromkeys((query, shown(query), "␣" * spaces + shown(query[spaces:])))
+    for c in candidates:
+        if c in vocab:
+            return vocab.index(c)
+    folded = {c.casefold() for c in candidates}
+    matches = [i for i, t in enumerate(vocab) if t.casefold() in folded]
+    return matches[0] if len(matches) == 1 else None
+
+
+def describe_token(token: int, vocab: list[str], logits: np.ndarray | None, probs: np.ndarray) -> str:
+    """One token's logit, probability and rank at one position (`logits`, `probs` [vocab])."""
+    p = float(probs[token])
+    rank = 1 + int(np.sum(probs > p))
+    logit = "" if logits is None else f"logit {float(logits[token]):.3g}, "
+    return f"“{vocab[token]}”: {logit}probability {p:.3g}, rank {rank:,} of {len(vocab):,}"
 
 
 class NextTokenPanel(QWidget):
@@ -51,6 +93,23 @@ class NextTokenPanel(QWidget):
         self.message.setTextFormat(Qt.TextFormat.PlainText)
         self.message.setStyleSheet("color: #a00000")
         self.message.hide()
+        # a long vocabulary: find any token (hidden for a classroom one, whose bars show it all)
+        self.search = QLineEdit()
+        self.search.setPlaceholderText("Find a token…")
+        self.search.setToolTip("Type any token (␣ or a leading space for Ġ) to see its logit, probability and rank")
+        self.search.setClearButtonEnabled(True)
+        self._completions = QStringListModel(self)
+        completer = QCompleter(self._completions, self.search)
+        completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        completer.setFilterMode(Qt.MatchFlag.MatchContains)
+        completer.setMaxVisibleItems(12)
+        self.search.setCompleter(completer)
+        self.found = plain(QLabel())  # quotes a token, which may look like markup (<img>)
+        self.found.setWordWrap(True)
+        self.search.textChanged.connect(self._show_found)
+        completer.activated.connect(self._show_found)
+        self._vocab: list[str] = []
+        self._row: tuple[np.ndarray | None, np.ndarray] | None = None  # logits, probs [vocab] at the position
         self.greedy_button.clicked.connect(lambda: self.sigAppendRequested.emit(True))
         self.sample_button.clicked.connect(lambda: self.sigAppendRequested.emit(False))
         self.generate_button.clicked.connect(lambda: self.sigGenerateRequested.emit(self.n_tokens.value()))
@@ -61,7 +120,8 @@ class NextTokenPanel(QWidget):
         generate_row = QHBoxLayout()
         for w in (self.generate_button, self.n_tokens):
             generate_row.addWidget(w)
-        generate_row.addWidget(QLabel("tokens"), 1)
+        self._tokens_label = QLabel("tokens")
+        generate_row.addWidget(self._tokens_label, 1)
 
         self._after = QLabel("after position")
         pos_row = QHBoxLayout()
@@ -74,6 +134,8 @@ class NextTokenPanel(QWidget):
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addWidget(self.title)
         lay.addWidget(self.bars, 1)
+        lay.addWidget(self.search)
+        lay.addWidget(self.found)
         lay.addLayout(pos_row)
         lay.addLayout(t_row)
         lay.addLayout(append_row)
@@ -85,17 +147,20 @@ class NextTokenPanel(QWidget):
         self.set_font_scale(1.0)
 
     def set_controls_visible(self, on: bool) -> None:
-        """Hide the position chooser and the slider, e.g. on a printed page (the title says
-        the position and the temperature)."""
-        for w in (self._after, self.position, self.slider):
+        """Hide every control (the position chooser, the temperature slider, the append and
+        generate buttons), e.g. on a printed page or a slide: the title says the position and
+        the temperature."""
+        for w in (self._after, self.position, self.slider, self.t_label, self.append_label, self.greedy_button,
+                  self.sample_button, self.generate_button, self.n_tokens, self._tokens_label):
             w.setVisible(on)
 
     def set_data(self, probs: np.ndarray, vocab: list[str], positions: list[str], position: int,
-                 temperature: float, before: np.ndarray | None = None) -> None:
+                 temperature: float, before: np.ndarray | None = None, logits: np.ndarray | None = None) -> None:
         """`probs` [pos, vocab]: show the top bars of row `position`.
 
         `before` [pos, vocab]: the probabilities with every component switched on, when some are off;
-        the title then compares the two for the token that was most likely before.
+        the title then compares the two for the token that was most likely before. `logits`
+        [pos, vocab]: what the token search reports besides the probability.
         """
         labels = [f"{i}: {t}" for i, t in enumerate(positions)]
         with QSignalBlocker(self.position), QSignalBlocker(self.slider):
@@ -111,7 +176,27 @@ class NextTokenPanel(QWidget):
             title += (f"\n“{vocab[top]}”: {format_prob(before[position, top])} → "
                       f"{format_prob(probs[position, top])} with parts switched off")
         self.title.setText(title)
-        self.bars.set_data(probs[position], vocab, k=min(8, len(vocab)))
+        long = len(vocab) > MAX_VOCAB
+        self.bars.set_data(probs[position], vocab, k=min(TOP_TOKENS if long else SMALL_TOP, len(vocab)))
+        if vocab != self._vocab:
+            self._vocab = list(vocab)
+            self._completions.setStringList(self._vocab if long else [])
+        self._row = (None if logits is None else logits[position], probs[position])
+        self.search.setVisible(long)
+        self.found.setVisible(long)
+        self._show_found()
+
+    def _show_found(self, *_) -> None:
+        """The searched token's logit, probability and rank at the chosen position."""
+        query = self.search.text()
+        if not query or self._row is None:
+            self.found.setText("")
+            return
+        token = find_token(query, self._vocab)
+        if token is None:
+            self.found.setText(f"No token “{query}” in the vocabulary.")
+        else:
+            self.found.setText(describe_token(token, self._vocab, *self._row))
 
     def show_message(self, text: str | None) -> None:
         """Why the last Append did nothing (None: clear)."""
@@ -122,7 +207,7 @@ class NextTokenPanel(QWidget):
         font = QFont()
         font.setPointSizeF(LABEL_PT * f)
         for w in (self, self.position, self.t_label, self.append_label, self.greedy_button, self.sample_button,
-                  self.generate_button, self.n_tokens, self.message):
+                  self.generate_button, self.n_tokens, self.message, self.search, self.found):
             w.setFont(font)
         big = QFont(font)
         big.setPointSizeF(15.0 * f)

@@ -28,6 +28,7 @@ class Panel:
     weight: float = 1.0  # cell size relative to the other heatmaps of its line
     thumb: bool = False  # a thumbnail: title and colours only, no axes or colour bar
     levels: tuple[float, float] | None = None  # a colour range shared with the picture's other panels
+    window: tuple[str, ...] = ()  # what part of a long axis is drawn: "0–63 of 768 (d_model)", "top 20 of …"
 
 
 @dataclass
@@ -57,6 +58,7 @@ class Bars:
     positions: list[str]
     position: int
     temperature: float
+    logits: np.ndarray | None = None  # [pos, vocab], for the token search of a long vocabulary
 
 
 Item = Panel | Symbol | Lines | Bars
@@ -69,6 +71,8 @@ class Picture:
     formula: str
     rows: list[list[Item]] = field(default_factory=list)
     small: tuple[int, ...] = ()  # rows drawn as a low strip of thumbnails (context, not detail)
+    window: tuple[str, ...] = ()  # what the panels show of long axes ("columns 0–63 of 768 (d_model)", …)
+    longest: int = 0  # the longest feature axis drawn as a window of columns (0: none)
 
     def panels(self) -> list[Panel]:
         return [it for row in self.rows for it in row if isinstance(it, Panel)]

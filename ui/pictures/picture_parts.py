@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QRectF, Qt
+from PySide6.QtCore import QEvent, QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import QFrame, QGraphicsRectItem, QLabel, QVBoxLayout, QWidget
 
 from ui.pictures.colormaps import HEAD_COLORS
 from ui.pictures.heatmap import Heatmap
+from ui.pictures.paper import paper_of
 from ui.pictures.picture_items import Panel, Symbol
 from ui.pictures.picture_layout import LabelFit
 from ui.pictures.slicing import thin
@@ -35,8 +36,8 @@ class PanelBox(QFrame):
         self.fit = LabelFit()  # how the token labels fit the cells (smaller, staggered, thinned)
         self._shown_labels: tuple | None = None
         self._bands: list[QGraphicsRectItem] = []
-        self._style = None
-        self._border = (1, QColor("#c8c8c8"))  # width, colour
+        self._style: tuple[bool, int | None] = (False, None)  # (current, head) of the panel shown
+        self._width = 1  # of the frame
         lay = QVBoxLayout(self)
         lay.setContentsMargins(3, 3, 3, 3)
         lay.addWidget(self.heatmap)
@@ -56,24 +57,24 @@ class PanelBox(QFrame):
         style = (panel.current, panel.head)
         if style != self._style:
             self._style = style
-            color = _head_color(panel.head) if panel.head is not None else QColor("#202020")
-            width = 6 if panel.current else (2 if panel.head is not None else 1)
-            if not panel.current and panel.head is None:
-                color = QColor("#c8c8c8")
-            self._border = (width, QColor(color))
+            width = self._width = 6 if panel.current else (2 if panel.head is not None else 1)
             self.setContentsMargins(width, width, width, width)  # the border is inside the box
             self.update()
 
     def border(self) -> tuple[int, QColor]:
-        """(width in pixels, colour) of the frame."""
-        return self._border
+        """(width in pixels, colour) of the frame: a head's colour, else the ink (current step) or a
+        faint rule, of the paper it is drawn on."""
+        current, head = self._style
+        paper = paper_of(self)
+        color = _head_color(head) if head is not None else (paper.ink if current else paper.rule)
+        return self._width, QColor(color)
 
     def paintEvent(self, ev) -> None:
-        width, color = self._border
+        width, color = self.border()
         with QPainter(self) as p:
             p.setRenderHint(QPainter.RenderHint.Antialiasing)
             p.setPen(QPen(color, width))
-            p.setBrush(QColor("white"))
+            p.setBrush(paper_of(self).ground)
             half = width / 2
             p.drawRoundedRect(QRectF(self.rect()).adjusted(half, half, -half, -half), 6, 6)
 
@@ -111,9 +112,17 @@ class SymbolLabel(QLabel):
         self.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.symbol = Symbol("")
 
+        self._scale = 1.0
+
     def show_symbol(self, symbol: Symbol, scale: float) -> None:
-        self.symbol = symbol
+        self.symbol, self._scale = symbol, scale
         note = symbol.note.replace("\n", "<br>")
+        muted = paper_of(self).muted.name()
         self.setText(f"<div style='font-size:{SYMBOL_PT * scale:g}pt; font-weight:bold'>{symbol.text}</div>"
-                     + (f"<div style='font-size:{NOTE_PT * scale:g}pt; color:#404040'>{note}</div>"
+                     + (f"<div style='font-size:{NOTE_PT * scale:g}pt; color:{muted}'>{note}</div>"
                         if note else ""))
+
+    def changeEvent(self, ev) -> None:
+        super().changeEvent(ev)
+        if ev.type() == QEvent.Type.PaletteChange and self.symbol.note:
+            self.show_symbol(self.symbol, self._scale)  # the note's colour is written into its text

@@ -1,10 +1,12 @@
-"""One look for every line and bar plot: white, black axes, no zoom, readable on a projector."""
+"""One look for every line and bar plot: the paper's ground and ink (light or dark, see paper),
+no zoom, readable on a projector."""
 from __future__ import annotations
 
 import pyqtgraph as pg
 from PySide6.QtGui import QFont
 
 from ui.pictures import colormaps
+from ui.pictures.paper import Paper, follow_paper, paper_of
 
 TITLE_PT = 13
 LINE_COLOR = colormaps.HEAD_COLORS[0]  # a plot's one line
@@ -14,23 +16,42 @@ def fixed_plot(title: str, left: str, bottom: str | None = None,
                min_size: tuple[int, int] | None = (180, 110), x_grid: bool = True) -> pg.PlotWidget:
     """A plot the mouse cannot zoom or pan (a teaching display, not an explorer); every plot
     of the app is made here. `x_grid=False` for categories along x (no grid between them)."""
-    plot = pg.PlotWidget(background="w")
+    plot = pg.PlotWidget()
     item = plot.getPlotItem()
     item.setMouseEnabled(x=False, y=False)
     item.setMenuEnabled(False)
     item.hideButtons()
-    item.setTitle(title, color="k", size=f"{TITLE_PT}pt")
-    item.setLabel("left", left, color="k")
+    item.setTitle(title, size=f"{TITLE_PT}pt")
+    item.setLabel("left", left)
     if bottom is not None:
-        item.setLabel("bottom", bottom, color="k")
+        item.setLabel("bottom", bottom)
     item.showGrid(x=x_grid, y=True, alpha=0.25)
     if min_size is not None:
         plot.setMinimumSize(*min_size)
     for axis in ("left", "bottom"):
         item.getAxis(axis).enableAutoSIPrefix(False)
-        item.getAxis(axis).setTextPen("k")
-        item.getAxis(axis).setPen("k")
+    follow_paper(plot, lambda paper: apply_paper(plot, paper))
     return plot
+
+
+def ink(plot: pg.PlotWidget) -> str:
+    """The colour of a plot's text and axes (black on light paper, near-white on dark)."""
+    return paper_of(plot).ink.name()
+
+
+def apply_paper(plot: pg.PlotWidget, paper: Paper) -> None:
+    """Ground, axes, axis labels and title in `paper`'s colours."""
+    plot.setBackground(paper.ground)
+    item = plot.getPlotItem()
+    color = paper.ink.name()
+    for name in ("left", "bottom", "right", "top"):
+        axis = item.getAxis(name)
+        axis.setTextPen(color)
+        axis.setPen(color)
+        axis.labelStyle["color"] = color
+        axis.label.setHtml(axis.labelString())
+    title = item.titleLabel
+    title.setText(title.text, color=color)
 
 
 def set_category_ticks(plot: pg.PlotWidget, labels: list[str]) -> None:
@@ -57,4 +78,4 @@ def scale_plot(plot: pg.PlotWidget, f: float) -> None:
 
 def set_plot_title(plot: pg.PlotWidget, text: str, f: float) -> None:
     """A new title at the size `scale_plot` gives (setTitle alone falls back to the default size)."""
-    plot.getPlotItem().setTitle(text, color="k", size=f"{round(TITLE_PT * f)}pt", bold=True)
+    plot.getPlotItem().setTitle(text, color=ink(plot), size=f"{round(TITLE_PT * f)}pt", bold=True)

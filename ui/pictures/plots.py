@@ -12,6 +12,7 @@ from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPen
 from PySide6.QtWidgets import QWidget
 
 from ui.pictures import colormaps
+from ui.pictures.paper import Paper, follow_paper, paper_of
 from ui.typography import TICK_PT
 
 MIN_WEIGHT = 0.02  # lighter attention lines are invisible clutter on a projector
@@ -36,7 +37,7 @@ class TopKBars(pg.PlotWidget):
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
-        self.setBackground("w")
+        self._ink = "#000000"  # axes and printed values, from the palette (see paper.follow_paper)
         plot = self.getPlotItem()
         plot.setMouseEnabled(x=False, y=False)
         plot.setMenuEnabled(False)
@@ -55,6 +56,15 @@ class TopKBars(pg.PlotWidget):
         self._font = QFont()
         self.set_font_scale(1.0)
         plot.getViewBox().sigResized.connect(self._draw)
+        follow_paper(self, self._apply_paper)
+
+    def _apply_paper(self, paper: Paper) -> None:
+        self.setBackground(paper.ground)
+        self._ink = paper.ink.name()
+        self._bars.setOpts(pen=pg.mkPen(paper.muted))
+        for item in self._texts:
+            item.setColor(self._ink)
+        self.set_font_scale(self._font.pointSizeF() / TICK_PT)
 
     def set_data(self, probs: np.ndarray, labels: list[str], k: int = 8) -> None:
         """Show the `k` largest entries of `probs`; `labels[i]` names token i."""
@@ -86,8 +96,8 @@ class TopKBars(pg.PlotWidget):
         for side in ("left", "bottom"):
             axis = self.getPlotItem().getAxis(side)
             axis.setStyle(tickFont=self._font)
-            axis.setTextPen("k")
-            axis.setPen("k")
+            axis.setTextPen(self._ink)
+            axis.setPen(self._ink)
         for item in self._texts:
             item.setFont(self._font)
         self._draw()
@@ -99,13 +109,13 @@ class TopKBars(pg.PlotWidget):
         top = p[order]
         shown = [(labels[i], float(v)) for i, v in zip(order, top)]
         y = np.arange(top.size)
-        # Stop short of viridis' yellow end, which vanishes against the white background.
+        # Stop short of viridis' yellow end, which vanishes against a white background.
         brushes = [self._maps.sequential.map(0.85 * min(max(v, 0.0), 1.0), mode="qcolor")
                    for v in top]
         self._bars.setOpts(x0=0, y=y, width=top, height=0.7, brushes=brushes)
 
         while len(self._texts) < top.size:
-            item = pg.TextItem(color="k", anchor=(0, 0.5))
+            item = pg.TextItem(color=self._ink, anchor=(0, 0.5))
             item.textItem.document().setDocumentMargin(0)  # as tall as its line, like the labels
             item.setFont(self._font)
             self.getPlotItem().addItem(item)
@@ -128,7 +138,7 @@ class AttentionLines(QWidget):
     least MIN_WEIGHT, its width proportional to the weight and its shade deepening with it,
     coloured by head.
 
-    Lines are opaque, shaded towards white, and drawn lightest first so strong ones stay on
+    Lines are opaque, shaded towards the paper, and drawn lightest first so strong ones stay on
     top: Qt draws an opaque line many times faster than a translucent one. Lines of one head
     and one weight step share a pen and are drawn in one call.
     """
@@ -187,7 +197,8 @@ class AttentionLines(QWidget):
 
     def _paint(self, p: QPainter) -> None:
         p.setRenderHint(QPainter.RenderHint.Antialiasing, self.line_count() <= SMOOTH_LINES)
-        p.fillRect(self.rect(), QColor("white"))
+        paper = paper_of(self)
+        p.fillRect(self.rect(), paper.ground)
         if not self._q_labels:
             return
         pad = 10.0
@@ -210,18 +221,18 @@ class AttentionLines(QWidget):
 
         # Thick lines must still leave gaps between neighbouring rows.
         max_w = min(10.0 * self._scale, 0.6 * (bottom - top) / n_rows)
-        self._paint_lines(p, max_w, x_q, x_k, q_step, k_step, top)
+        self._paint_lines(p, max_w, x_q, x_k, q_step, k_step, top, paper.ground)
 
         right = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
         left = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
         h = fm.height()
         focus = self._focus
         p.setFont(font)
-        p.setPen(QColor(0, 0, 0) if focus is None else QColor(170, 170, 170))
+        p.setPen(paper.ink if focus is None else paper.rule)
         for i in readable_rows(len(self._q_labels), q_step, h, focus):
             y = top + (i + 0.5) * q_step
             p.drawText(QRectF(pad, y - h, q_w, 2 * h), right, self._q_labels[i])
-        p.setPen(QColor(0, 0, 0))
+        p.setPen(paper.ink)
         for i in readable_rows(len(self._k_labels), k_step, h):
             y = top + (i + 0.5) * k_step
             p.drawText(QRectF(x_k + 8, y - h, k_w, 2 * h), left, self._k_labels[i])
@@ -232,10 +243,10 @@ class AttentionLines(QWidget):
             p.drawText(QRectF(pad, y - h, q_w, 2 * h), right, self._q_labels[focus])
 
         p.setFont(header_font)
-        p.setPen(QColor(90, 90, 90))
+        p.setPen(paper.muted)
         p.drawText(QRectF(pad, pad, self.width() - 2 * pad, head_h), left, "query")
         p.drawText(QRectF(pad, pad, self.width() - 2 * pad, head_h), right, "key")
-        p.setPen(QColor(0, 0, 0))
+        p.setPen(paper.ink)
         for swatch, box, text, h in legend:
             if swatch is not None:
                 p.fillRect(swatch, colormaps.HEAD_COLORS[h % len(colormaps.HEAD_COLORS)])
@@ -252,7 +263,7 @@ class AttentionLines(QWidget):
         return self._widths[key]
 
     def _paint_lines(self, p: QPainter, max_w: float, x_q: float, x_k: float, q_step: float,
-                     k_step: float, top: float) -> None:
+                     k_step: float, top: float, ground: QColor) -> None:
         heads, queries, keys, level = self._lines
         y_q = (top + (queries + 0.5) * q_step).tolist()
         y_k = (top + (keys + 0.5) * k_step).tolist()
@@ -263,7 +274,7 @@ class AttentionLines(QWidget):
             w = level[start] / LEVELS
             head = colormaps.HEAD_COLORS[int(heads[start]) % len(colormaps.HEAD_COLORS)]
             # The shade deepens with the weight from a floor: a projector washes out faint lines.
-            pen = QPen(toward_white(head, 0.15 + 0.85 * w), max(max_w * w, 0.5))
+            pen = QPen(over_ground(head, 0.15 + 0.85 * w, ground), max(max_w * w, 0.5))
             pen.setCapStyle(Qt.PenCapStyle.FlatCap)  # round caps would run into the labels
             p.setPen(pen)
             p.drawLines([QLineF(x_q, y_q[i], x_k, y_k[i]) for i in range(start, end)])
@@ -318,7 +329,7 @@ def readable_rows(n: int, step: float, text_h: float, keep: int | None = None) -
     return [i for i in range(0, n, k) if keep is None or abs(i - keep) >= k]
 
 
-def toward_white(color: QColor, strength: float) -> QColor:
-    """`color` at `strength` (0..1) over white, as an opaque colour."""
-    r, g, b = (round(255 + (c - 255) * strength) for c in (color.red(), color.green(), color.blue()))
+def over_ground(color: QColor, strength: float, ground: QColor = QColor("white")) -> QColor:
+    """`color` at `strength` (0..1) over `ground`, as an opaque colour."""
+    r, g, b = (round(o + (c - o) * strength) for c, o in zip(color.getRgb()[:3], ground.getRgb()[:3]))
     return QColor(r, g, b)

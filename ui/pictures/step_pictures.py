@@ -8,6 +8,7 @@ choice of picture per step can be read (and tested) without a window.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 
 import numpy as np
 
@@ -16,6 +17,8 @@ from simulator.graph import ATTENTION_CHAIN, DEPTH_CHAIN
 from ui.pictures import colormaps
 from ui.pictures.picture_items import Bars, Item, Lines, Panel, Picture, Symbol
 from ui.pictures.slicing import (
+    MAX_VOCAB,
+    TOP_TOKENS,
     Slicer,
     depth_source_labels,
     head_slicer,
@@ -25,6 +28,8 @@ from ui.pictures.slicing import (
     shown,
     step_title,
     token_labels,
+    window,
+    window_text,
 )
 
 ATTENTION_ROLES = ("scores", "scaled", "mask", "pattern")  # the attention chain, in order
@@ -56,28 +61,54 @@ def mask_note(attrs) -> str:
         return f"{past}window {w}, {g} global\n+ {attrs.get('n_random')} random (seed {attrs.get('random_seed')})"
     return MASK_NOTES.get(kind, "")
 class _Ctx:
-    """What every picture builder reads: the trace, parameters, edit changes, head."""
+    """What every picture builder reads: the trace, parameters, edit changes, head, and which
+    part of a long axis is drawn (`start` of a feature window, `top` tokens of a vocabulary)."""
 
     def __init__(self, trace: Trace, model: Transformer, changes: Mapping[str, np.ndarray],
-                 head: int, highlight: bool):
+                 head: int, highlight: bool, start: int = 0, top: tuple[int, ...] = ()):
         self.trace, self.params, self.head = trace, model.params, head
         self.vocab = [shown(str(t)) for t in model.config.vocab]
         self.changes = changes if highlight else {}
         self.graph = trace.graph
+        self.start, self.top = start, top
+        self.notes: dict[str, None] = {}  # what the panels' windows show, in order, once each
+        self.longest = 0  # the longest feature axis drawn as a window (0: none)
 
     def node(self, name: str):
         return self.graph.node(name)
+
+    def _window(self, axes: tuple[str, str], shape: tuple[int, int], rows: list[str], cols: list[str],
+                top: tuple[int, ...] | None = None):
+        """The rows and columns of a 2-D cut that are drawn (None: all), their labels, and what was cut."""
+        which = "top" if top is None else "the input's"
+        top = self.top if top is None else top
+        r_idx, c_idx = (window(a, n, self.start, top) for a, n in zip(axes, shape))
+        notes = tuple(window_text(a, n, idx, which) for a, n, idx in zip(axes, shape, (r_idx, c_idx)) if idx)
+        self.notes.update(dict.fromkeys(notes))
+        self.longest = max([self.longest] + [n for a, n, idx in zip(axes, shape, (r_idx, c_idx))
+                                             if idx and a != "vocab"])
+        rows = rows if r_idx is None else [rows[i] for i in r_idx]
+        cols = cols if c_idx is None else [cols[i] for i in c_idx]
+        return r_idx, c_idx, rows, cols, notes
 
     def panel(self, name: str, title: str, current: bool = False, kind: str | None = None,
               of_head: int | None = None, transpose: bool = False, **kw) -> Panel:
         """A panel showing trace step `name`; a per-head tensor shows the slice of head
         `of_head` (default: the selected head); `transpose` shows Kᵀ as [d_head, pos]."""
         sl = head_slicer(self.trace, name, self.head if of_head is None else of_head)
-        values = sl.take(self.trace[name])
-        rows, cols = labels_for(self.trace, name, values.shape, self.vocab)
+        whole = sl.take(self.trace[name])
+        rows, cols = labels_for(self.trace, name, whole.shape, self.vocab)
         if transpose:
             sl = Slicer("pos_head_T", sl.head)
-            values, rows, cols = values.T, cols, rows
+            whole, rows, cols = whole.T, cols, rows
+        r_idx, c_idx, rows, cols, notes = self._window(sl.axes(self.node(name).axes), whole.shape, rows, cols)
+        values = whole
+        if notes:
+            sl = replace(sl, rows=r_idx, cols=c_idx)
+            values = sl.take(self.trace[name])
+            for key, idx in (("col_bands", c_idx), ("row_bands", r_idx)):
+                if key in kw and idx is not None:
+                    kw[key] = _bands_in(kw[key], idx)
         real = self.node(name).name
         delta = self.changes.get(real)
         changed = None if delta is None or delta.shape != self.trace[name].shape else sl.take(delta) > 0
@@ -87,17 +118,34 @@ class _Ctx:
         if kind is None:
             kind = "prob" if self.node(name).op in ("softmax", "probs") else "signed"
         kw.setdefault("weight", CURRENT_WEIGHT if current else 1.0)
-        return Panel(title, values, rows, cols, kind, changed, real, sl, current, **kw)
+        return Panel(title, values, rows, cols, kind, changed, real, sl, current, window=notes, **kw)
 
-    def param(self, name: str, title: str, per_head: bool = False, **kw) -> Panel:
-        """A panel showing a parameter: per-head ones [head, a, b] as the selected head's slice."""
+    def param(self, name: str, title: str, per_head: bool = False, top: tuple[int, ...] | None = None,
+              **kw) -> Panel:
+        """A panel showing a parameter: per-head ones [head, a, b] as the selected head's slice.
+        A vocabulary axis is labelled with the tokens; a long one shows the top tokens, or the
+        input's tokens `top` when given."""
         w = self.params[name]
+        spec = self.graph.params.get(name)
+        axes = tuple(spec.axes) if spec is not None and len(spec.axes) == w.ndim else ("",) * w.ndim
         if per_head and w.ndim >= 2:
-            w = w[self.head]
-        w2 = w[np.newaxis, :] if w.ndim == 1 else w.reshape(-1, w.shape[-1]) if w.ndim == 3 else w
-        rows = [str(i) for i in range(w2.shape[0])]
-        cols = [str(j) for j in range(w2.shape[1])]
-        return Panel(title, w2, rows, cols, **kw)
+            w, axes = w[self.head], axes[1:]
+        if w.ndim == 1:
+            w2, axes = w[np.newaxis, :], ("", axes[0])
+        elif w.ndim == 3:  # W_O [head, d_head, d_model]: the heads' rows one after the other
+            w2, axes = w.reshape(-1, w.shape[-1]), ("head·d_head", axes[2])
+        else:
+            w2 = w
+        labels = [list(self.vocab) if a == "vocab" and n == len(self.vocab) else [str(i) for i in range(n)]
+                  for a, n in zip(axes, w2.shape)]
+        r_idx, c_idx, rows, cols, notes = self._window(axes, w2.shape, *labels, top=top)
+        if r_idx is not None:
+            w2 = w2[list(r_idx)]
+            if "row_bands" in kw:
+                kw["row_bands"] = _bands_in(kw["row_bands"], r_idx)
+        if c_idx is not None:
+            w2 = w2[:, list(c_idx)]
+        return Panel(title, w2, rows, cols, window=notes, **kw)
 
     def matrix(self, name: str, title: str, x: Panel, **kw) -> Panel:
         """A weight matrix multiplying the activations `x`, drawn smaller (see PARAM_WEIGHT)."""
@@ -106,15 +154,33 @@ class _Ctx:
         return w
 
 
+def _bands_in(bands: tuple[tuple[int, int, int], ...], shown: tuple[int, ...]) -> tuple[tuple[int, int, int], ...]:
+    """Head bands (start, stop, head) of a whole axis, cut to a window of consecutive indices `shown`."""
+    first, last = shown[0], shown[-1] + 1
+    return tuple((max(a, first) - first, min(b, last) - first, h) for a, b, h in bands if a < last and b > first)
+
+
+def top_tokens(trace: Trace, vocab_size: int, position: int | None) -> tuple[int, ...]:
+    """The TOP_TOKENS most likely next tokens at `position` (default: the last), most likely first,
+    when the vocabulary is too long to draw whole (else none)."""
+    if vocab_size <= MAX_VOCAB or "probs" not in trace:
+        return ()
+    probs = trace["probs"]  # [pos, vocab]
+    pos = probs.shape[0] - 1 if position is None else max(0, min(probs.shape[0] - 1, position))
+    return tuple(int(i) for i in np.argsort(-probs[pos], kind="stable")[:TOP_TOKENS])
+
+
 def build_picture(trace: Trace, model: Transformer, changes: Mapping[str, np.ndarray],
                   name: str, head: int = 0, highlight: bool = True, position: int | None = None,
-                  focus: int | None = None) -> Picture:
+                  focus: int | None = None, start: int = 0) -> Picture:
     """The picture for step `name`: its inputs, the operation and its output.
 
-    `position` is the query position whose next-token bars are shown (default: last);
-    `focus` a query row to single out in the attention lines.
+    `position` is the query position whose next-token bars are shown (default: last), and
+    whose top tokens a long vocabulary axis shows; `focus` a query row to single out in the
+    attention lines; `start` the first column of the window a long feature axis shows.
     """
-    ctx = _Ctx(trace, model, changes, head, highlight)
+    top = top_tokens(trace, model.config.d_vocab, position)
+    ctx = _Ctx(trace, model, changes, head, highlight, start, top)
     node = ctx.node(name)
     op = node.op
     if op in ("embed", "pos_sinusoidal", "pos_learned") or (op == "add" and node.sublayer == "embed"):
@@ -125,7 +191,8 @@ def build_picture(trace: Trace, model: Transformer, changes: Mapping[str, np.nda
         kind, rows = "rope", _rope(ctx, node)
     elif node.group == ATTENTION_CHAIN:
         kind, rows = "attention", _attention(ctx, node, focus)
-        return Picture(kind, step_title(trace, name), node.formula, rows, small=(0,))
+        return Picture(kind, step_title(trace, name), node.formula, rows, small=(0,), window=tuple(ctx.notes),
+                       longest=ctx.longest)
     elif node.role in LINEAR_ROLES:
         kind, rows = "linear_attention", _linear_attention(ctx, node, focus)
     elif op == "mix":
@@ -152,7 +219,7 @@ def build_picture(trace: Trace, model: Transformer, changes: Mapping[str, np.nda
         kind, rows = "generic", _generic(ctx, node)
     if kind in EQUATIONS:
         share_colour_scale(rows)
-    return Picture(kind, step_title(trace, name), node.formula, rows)
+    return Picture(kind, step_title(trace, name), node.formula, rows, window=tuple(ctx.notes), longest=ctx.longest)
 
 
 # pictures that are one equation of like quantities (a + b = c, heads side by side = concat):
@@ -177,8 +244,8 @@ def _embedding(ctx: _Ctx, node) -> list[list[Item]]:
     embed_name = steps.get("embed") or steps["cls_prepend"]  # an image model's tokens are [CLS] + patches
     pos_name = steps.get("pos_sinusoidal") or steps.get("pos_learned")
     if pos_name is None:  # RoPE or no positions: the lookup itself is the picture
-        table = ctx.param(ctx.node(embed_name).params[0], "W_E (one row per word)")
-        table.rows = list(ctx.vocab)
+        ids = tuple(dict.fromkeys(int(i) for i in np.ravel(ctx.trace.input(ctx.node(embed_name).inputs[0]))))
+        table = ctx.param(ctx.node(embed_name).params[0], "W_E (one row per word)", top=ids)
         return [[table, Symbol("→", "pick each token's row"),
                  ctx.panel(embed_name, "token embedding", current=True)]]
     total = steps["embed_pos"]
@@ -291,7 +358,8 @@ def _linear_attention(ctx: _Ctx, node, focus: int | None) -> list[list[Item]]:
         state = ctx.panel(node.name, f"S, one row per token (head {h})", current=True, head=h)
         d = ctx.trace[node.inputs[0]].shape[-1]
         last = state.values.shape[0] - 1
-        matrix = Panel(f"the memory after '{state.rows[last]}': S{last}", state.values[last].reshape(d, d),
+        whole = ctx.trace[node.name][:, h]  # [pos, d_head·d_head], whole even when the panel shows a window
+        matrix = Panel(f"the memory after '{state.rows[last]}': S{last}", whole[last].reshape(d, d),
                        [str(r) for r in range(d)], [str(c) for c in range(d)], weight=PARAM_WEIGHT)
         return [[ctx.panel(node.inputs[0], f"φ(k) (head {h})", head=h), Symbol("⊗", "outer product\nwith v"),
                  ctx.panel(node.inputs[1], f"V (head {h})", head=h),
@@ -358,8 +426,6 @@ def _linear(ctx: _Ctx, node) -> list[list[Item]]:
     short = w_name.rsplit(".", 1)[-1]
     x = ctx.panel(node.inputs[0], "input x")
     w = ctx.matrix(w_name, short, x)
-    if node.role == "logits":
-        w.cols = list(ctx.vocab)
     out = {"mlp_pre": "pre-activation", "mlp_out": "MLP output", "logits": "logits"}.get(node.role, "output")
     return [[x, Symbol("×", "matrix\nproduct"), w,
              Symbol("=", "+ " + b_name.rsplit(".", 1)[-1]), ctx.panel(node.name, out, current=True)]]
@@ -413,7 +479,7 @@ def _probs(ctx: _Ctx, node, position: int | None) -> list[list[Item]]:
     t = ctx.trace.temperature
     return [[ctx.panel(logits, "logits"), Symbol("→", f"÷ T = {t:.2f}\nsoftmax"),
              ctx.panel(node.name, "probabilities", current=True),
-             Bars(probs, list(ctx.vocab), token_labels(ctx.trace, node.name), pos, t)]]
+             Bars(probs, list(ctx.vocab), token_labels(ctx.trace, node.name), pos, t, ctx.trace[logits])]]
 
 
 def _depth(ctx: _Ctx, node) -> list[list[Item]]:

@@ -16,6 +16,8 @@ from PySide6.QtWidgets import QSizePolicy, QWidget
 
 from ui.bridge import SessionBridge
 from ui.pictures.colormaps import HEAD_COLORS
+from ui.pictures.paper import Paper, mix, paper_of
+from ui.pictures.slicing import role_name
 from ui.views.model_view import switch_menu
 
 COL_W, GAP, PAD, COL_GAP = 230.0, 16.0, 30.0, 80.0
@@ -26,6 +28,33 @@ LABEL_PT = 12.0
 MIN_SCALE = 0.55  # below this the labels are unreadable; let a scroll area take over
 FILL = {"attn": "#dbe9f6", "mlp": "#fde5cc", "norm": "#eeeeee", "embed": "#e3f1dc", "depth": "#efe2f3",
         "final": "#e3f1dc"}
+CURRENT_FILL = QColor("#fff3b0")
+
+
+@dataclass(frozen=True)
+class _Ink:
+    """The diagram's colours on one paper: the pastel fills deepen on a dark ground, so the boxes
+    keep their kind's hue without glaring, and the text turns light."""
+
+    ground: QColor
+    text: QColor
+    edge: QColor  # of a box
+    line: QColor  # arrows, the residual stream, layer names
+    frame: QColor  # the dashed frame of a layer
+    cross: QColor  # the encoder output feeding cross-attention
+    dark: bool
+
+    @classmethod
+    def of(cls, paper: Paper) -> _Ink:
+        if not paper.dark:
+            return cls(paper.ground, QColor("#111111"), QColor("#707070"), QColor("#505050"), QColor("#9a9a9a"),
+                       QColor("#0072B2"), False)
+        return cls(paper.ground, paper.ink, mix(paper.ink, paper.ground, 0.5), mix(paper.ink, paper.ground, 0.3),
+                   mix(paper.ink, paper.ground, 0.55), QColor("#56B4E9"), True)
+
+    def fill(self, kind: str) -> QColor:
+        pastel = QColor(FILL.get(kind, "#f4f4f4"))
+        return mix(pastel, self.ground, 0.78) if self.dark else pastel
 
 
 @dataclass
@@ -57,6 +86,9 @@ def _box_key(node) -> tuple[str, str]:
     return node.name, "final"
 
 
+HEAD_LABELS = {"logits": "Unembed → logits", "probs": "Softmax → probabilities"}
+
+
 def _label(kind: str, node, config) -> str:
     if kind == "embed":
         return "Token embedding"
@@ -77,7 +109,9 @@ def _label(kind: str, node, config) -> str:
         if node.op == "dwa":
             return "Depth-weighted average"
         return "Depth attention (read-out)" if node.layer is None else "Depth attention"
-    return {"logits": "Unembed → logits", "probs": "Softmax → probabilities"}.get(node.name, node.name)
+    if config.arch != "vit" and node.name in HEAD_LABELS:
+        return HEAD_LABELS[node.name]
+    return role_name(node, config) or node.name
 
 
 def build_boxes(graph, config) -> list[Box]:
@@ -133,6 +167,7 @@ class ArchMap(QWidget):
         self._boxes: list[Box] = []
         self._of_step: dict[str, Box] = {}
         self._font_scale = 1.0
+        self._ink = _Ink.of(paper_of(self))  # set again on every paint: the theme may have changed
         self.setMouseTracking(True)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         bridge.sigTraceChanged.connect(self._rebuild)
@@ -245,7 +280,8 @@ class ArchMap(QWidget):
     def paintEvent(self, ev) -> None:
         with QPainter(self) as p:
             p.setRenderHint(QPainter.RenderHint.Antialiasing)
-            p.fillRect(self.rect(), QColor("white"))
+            self._ink = _Ink.of(paper_of(self))
+            p.fillRect(self.rect(), self._ink.ground)
             s, dx, dy = self._scale()
             p.translate(dx, dy)
             p.scale(s, s)
@@ -272,15 +308,15 @@ class ArchMap(QWidget):
         for (stack, layer), r in groups.items():
             x = r.center().x() - COL_W / 2 - SKIP - 8
             frame = QRectF(x, r.top() - 20, COL_W + SKIP + 16, r.height() + 26)
-            p.setPen(QPen(QColor("#9a9a9a"), 1.5, Qt.PenStyle.DashLine))
+            p.setPen(QPen(self._ink.frame, 1.5, Qt.PenStyle.DashLine))
             p.setBrush(Qt.BrushStyle.NoBrush)
             p.drawRoundedRect(frame, 8, 8)
-            p.setPen(QColor("#505050"))
+            p.setPen(self._ink.line)
             name = f"{stack.capitalize()} layer {layer}" if stack else f"Layer {layer}"
             p.drawText(frame.adjusted(0, 2, -8, 0), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop, name)
 
     def _paint_arrows(self, p: QPainter) -> None:
-        p.setPen(QPen(QColor("#505050"), 1.6))
+        p.setPen(QPen(self._ink.line, 1.6))
         p.setBrush(Qt.BrushStyle.NoBrush)
         by_col: dict[float, list[Box]] = {}
         for b in self._boxes:
@@ -312,14 +348,14 @@ class ArchMap(QWidget):
                 node = graph.node(next(n for n in b.names if n.endswith("hook_k")))
                 src = self._of_step.get(node.inputs[0])
                 if src is not None:
-                    p.setPen(QPen(QColor("#0072B2"), 2.2))
+                    p.setPen(QPen(self._ink.cross, 2.2))
                     start = QPointF(src.rect.right(), src.rect.center().y())
                     end = QPointF(b.rect.left(), b.rect.center().y())
                     path = QPainterPath(start)
                     path.cubicTo(start + QPointF(COL_GAP, 0), end - QPointF(COL_GAP, 0), end)
                     p.drawPath(path)
                     self._arrow(p, end - QPointF(1, 0), end)
-                    p.setPen(QPen(QColor("#505050"), 1.6))
+                    p.setPen(QPen(self._ink.line, 1.6))
 
     def _arrow(self, p: QPainter, a: QPointF, b: QPointF) -> None:
         p.drawLine(a, b)
@@ -335,17 +371,19 @@ class ArchMap(QWidget):
         p.restore()
 
     def _paint_box(self, p: QPainter, b: Box, current: bool) -> None:
-        fill = QColor("#fff3b0") if current else QColor(FILL.get(b.kind, "#f4f4f4"))
-        p.setPen(QPen(QColor("#111111") if current else QColor("#707070"), 3.5 if current else 1.2))
+        ink = self._ink
+        fill = CURRENT_FILL if current else ink.fill(b.kind)
+        text = QColor("#111111") if current else ink.text  # the current box stays bright, with dark text
+        p.setPen(QPen(text if current else ink.edge, 3.5 if current else 1.2))
         p.setBrush(fill)
         if b.kind == "add":
             p.drawEllipse(b.rect)
             p.setFont(self._font(LABEL_PT + 4, bold=True))
-            p.setPen(QColor("#111111"))
+            p.setPen(text)
             p.drawText(b.rect, Qt.AlignmentFlag.AlignCenter, "+")
             return
         p.drawRoundedRect(b.rect, 6, 6)
-        p.setPen(QColor("#111111"))
+        p.setPen(text)
         p.setFont(self._font(LABEL_PT, bold=current))
         text_rect = b.rect.adjusted(4, 2, -4, -(22 if b.chips else 2))
         p.drawText(text_rect, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, b.label)
@@ -355,7 +393,7 @@ class ArchMap(QWidget):
         for h, chip in enumerate(b.chips):
             p.setBrush(HEAD_COLORS[h % len(HEAD_COLORS)])
             selected = h == self.bridge.head
-            p.setPen(QPen(QColor("#111111"), 2.5) if selected else Qt.PenStyle.NoPen)
+            p.setPen(QPen(ink.text, 2.5) if selected else Qt.PenStyle.NoPen)
             p.drawRect(chip.adjusted(-1, -1, 1, 1) if selected else chip)
             if f"{prefix}blocks.{b.layer}.{kind}.head{h}" in off:
                 self._cross(p, chip.adjusted(-2, -2, 2, 2))

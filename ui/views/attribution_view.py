@@ -11,14 +11,14 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QSignalBlocker, Signal
-from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QWidget
 
 from simulator import interp
 from ui.bridge import SessionBridge
 from ui.lazy import LazyView
-from ui.pictures.caption import LABEL_PT, Caption, fit_caption
-from ui.pictures.plot_style import fixed_plot, scale_plot, set_category_ticks, set_plot_title
+from ui.pictures.caption import Caption
+from ui.pictures.frame import control_row, framed, label_font
+from ui.pictures.plot_style import fixed_plot, ink, scale_plot, set_category_ticks, set_plot_title
 from ui.pictures.token_combo import TokenCombo
 
 POSITIVE, NEGATIVE = (50, 110, 190), (200, 70, 50)
@@ -59,18 +59,10 @@ class AttributionView(LazyView):
         self.plot = fixed_plot("", "share of the logit", min_size=None, x_grid=False)
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.7)
         self.plot.addItem(self.bars)
-        self.plot.getPlotItem().addLine(y=0, pen=pg.mkPen("k"))
+        self.plot.getPlotItem().addLine(y=0, pen=pg.mkPen(ink(self.plot)))
         self.caption = Caption()
-        top = QHBoxLayout()
-        for text, w in (("Position", self.position), ("token", self.token), ("minus", self.other)):
-            top.addWidget(QLabel(text))
-            top.addWidget(w)
-        top.addStretch(1)
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(4, 4, 4, 4)
-        lay.addLayout(top)
-        lay.addWidget(self.plot, 1)
-        lay.addWidget(self.caption)
+        framed(self, control_row(("Position", self.position), ("token", self.token), ("minus", self.other)),
+               self.plot, self.caption)
         self.position.currentIndexChanged.connect(self._position_chosen)
         self.token.currentIndexChanged.connect(self._token_chosen)
         self.other.currentIndexChanged.connect(self.refresh)
@@ -85,11 +77,7 @@ class AttributionView(LazyView):
         self.refresh()
 
     def apply_font_scale(self, f: float) -> None:
-        font = QFont()
-        font.setPointSizeF(LABEL_PT * f)
-        for w in (self, self.position, self.token, self.other):
-            w.setFont(font)
-        fit_caption(self.caption, font, 2)
+        label_font(f, (self, self.position, self.token, self.other), self.caption, 2)
         scale_plot(self.plot, f)
         set_plot_title(self.plot, self.plot.getPlotItem().titleLabel.text, f)
 

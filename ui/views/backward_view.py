@@ -128,7 +128,7 @@ class BackwardView(LazyView):
         # A long step name is cut at the right rather than widening the tab past the window.
         self.position.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.loss_label = QLabel()
-        self.loss_label.setToolTip("Cross-entropy of predicting each position's target, averaged")
+        self.loss_label.setToolTip("Cross-entropy of predicting each counted position's target, averaged")
         self.title = WrapLabel()
         self.formula = FormulaLabel()
         self.formula.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -196,7 +196,7 @@ class BackwardView(LazyView):
             return
         self.position.setText(f"backward step {walk.index + 1} of {len(walk)} — {step.name}")
         self.position.setToolTip(step.name)  # a long name may be cut at the right
-        self.loss_label.setText(f"loss L = <b>{walk.loss:.4f}</b>")
+        self.loss_label.setText(f"loss L = <b>{walk.loss:.4f}</b> on {walk.loss_what}")
         self.title.setText(f"∂L/∂{short(step.name)}: {step_title(trace, step.name)}")
         self.formula.set_formula(step.formula)
         self.description.setText(step.description)

@@ -8,15 +8,15 @@ difference of their logits, and states the largest difference in words.
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QWidget
 
 from simulator import Transformer, depth
 from simulator.config import RESIDUALS
 from ui.bridge import SessionBridge
 from ui.lazy import LazyView
 from ui.pictures import colormaps
-from ui.pictures.caption import LABEL_PT, Caption, fit_caption
+from ui.pictures.caption import Caption
+from ui.pictures.frame import control_row, framed, label_font, side_by_side
 from ui.pictures.heatmap import Heatmap
 
 MAP_SCALE = 0.85  # three maps share the width: slightly smaller labels keep every token on its axis
@@ -42,28 +42,13 @@ class CompareView(LazyView):
         colormaps.keep_maps(self.bridge, self.probs_a, self.probs_b, self.diff)
         self.summary = Caption()
 
-        choose = QHBoxLayout()
-        for text, combo in (("A:", self.mode_a), ("B:", self.mode_b)):
-            choose.addWidget(QLabel(text))
-            choose.addWidget(combo)
-        choose.addStretch(1)
-        maps = QHBoxLayout()
-        for h, stretch in ((self.probs_a, 8), (self.probs_b, 7), (self.diff, 8)):  # B has no row labels
-            maps.addWidget(h, stretch)
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(4, 4, 4, 4)
-        lay.addLayout(choose)
-        lay.addLayout(maps, 1)
-        lay.addWidget(self.summary)
+        maps = side_by_side((self.probs_a, 8), (self.probs_b, 7), (self.diff, 8))  # B has no row labels
+        framed(self, control_row(("A:", self.mode_a), ("B:", self.mode_b)), maps, self.summary)
         self.mode_a.currentTextChanged.connect(self.refresh)
         self.mode_b.currentTextChanged.connect(self.refresh)
 
     def apply_font_scale(self, f: float) -> None:
-        font = QFont()
-        font.setPointSizeF(LABEL_PT * f)
-        for w in (self, self.mode_a, self.mode_b):
-            w.setFont(font)
-        fit_caption(self.summary, font, lines=2)
+        label_font(f, (self, self.mode_a, self.mode_b), self.summary, 2)
         for h in (self.probs_a, self.probs_b, self.diff):
             h.set_font_scale(MAP_SCALE * f)
 

@@ -33,8 +33,9 @@ from simulator.cost import (
 )
 from simulator.patterns import kind_for
 from ui.bridge import SessionBridge
+from ui.lazy import Lazy
 from ui.pictures import colormaps
-from ui.pictures.plot_style import TITLE_PT, fixed_plot
+from ui.pictures.plot_style import TITLE_PT, fixed_plot, ink
 from ui.pictures.wrap_label import WrapLabel
 
 LENGTHS = np.unique(np.round(np.geomspace(16, 4096, 33)).astype(int))  # n for the closed forms
@@ -135,7 +136,7 @@ class CostView(QWidget):
         self._timed_for: tuple | None = None  # (causal, heads, d_head, pattern) the timings are of
         self._thread: threading.Thread | None = None
         self._worker: _TimingWorker | None = None
-        self._dirty = True
+        self._lazy = Lazy(self, self.refresh)  # the curves follow the model only while the tab is seen
 
         self.quantity = QComboBox()
         for key, text in QUANTITIES.items():
@@ -195,7 +196,7 @@ class CostView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.pages)
 
-        bridge.sigTraceChanged.connect(self._on_trace_changed)
+        bridge.sigTraceChanged.connect(self._lazy.request)
         self.refresh()
         QCoreApplication.instance().aboutToQuit.connect(self.shutdown)  # never quit with a thread running
 
@@ -205,18 +206,8 @@ class CostView(QWidget):
     def causal(self) -> bool:
         return self.bridge.model.config.arch != "encoder"
 
-    def _on_trace_changed(self) -> None:
-        self._dirty = True
-        if self.isVisible():
-            self.refresh()
-
-    def showEvent(self, event) -> None:
-        super().showEvent(event)
-        if self._dirty:
-            self.refresh()
-
     def refresh(self) -> None:
-        self._dirty = False
+        self._lazy.stale = False
         cfg = self.bridge.model.config
         self.curves = curves(cfg, LENGTHS, self.causal)
         self.legend.setText("&nbsp;&nbsp;".join(
@@ -234,7 +225,7 @@ class CostView(QWidget):
         key = self.quantity.currentData()
         plot = self.cost_plot.getPlotItem()
         plot.clear()
-        plot.setLabel("left", QUANTITIES[key], color="k")
+        plot.setLabel("left", QUANTITIES[key], color=ink(self.cost_plot))
         n = LENGTHS.astype(float)
         for name, costs in self.curves.items():
             plot.plot(n, costs[key], pen=pg.mkPen(COLORS[name], width=3), name=name)
@@ -312,7 +303,7 @@ class CostView(QWidget):
     def set_font_scale(self, f: float) -> None:
         """Larger plot titles in presentation mode (the rest follows the application's font)."""
         for plot, title in ((self.cost_plot, COST_TITLE), (self.time_plot, TIME_TITLE)):
-            plot.getPlotItem().setTitle(title, color="k", size=f"{TITLE_PT * f:.0f}pt")
+            plot.getPlotItem().setTitle(title, color=ink(plot), size=f"{TITLE_PT * f:.0f}pt")
 
 
 __all__ = ["CostView", "derivation", "model_cells", "timed_kinds"]

@@ -8,14 +8,14 @@ pattern for the selected head, drawn the same way, so the analogy can be seen.
 """
 from __future__ import annotations
 
-from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QWidget
 
 from simulator import depth
 from ui.bridge import SessionBridge
 from ui.lazy import LazyView
 from ui.pictures import colormaps
-from ui.pictures.caption import LABEL_PT, Caption, fit_caption
+from ui.pictures.caption import Caption
+from ui.pictures.frame import framed, label_font, side_by_side
 from ui.pictures.heatmap import Heatmap
 from ui.pictures.token_combo import TokenCombo, token_row
 
@@ -39,14 +39,8 @@ class DepthMapView(LazyView):
         self.pattern_heatmap = Heatmap()
         colormaps.keep_maps(self.bridge, self.depth_heatmap, self.pattern_heatmap)
         self.caption = Caption()
-        maps = QHBoxLayout()
-        maps.addWidget(self.depth_heatmap, 1)
-        maps.addWidget(self.pattern_heatmap, 1)
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(4, 4, 4, 4)
-        lay.addLayout(token_row(self.token))
-        lay.addLayout(maps, 1)
-        lay.addWidget(self.caption)
+        framed(self, token_row(self.token), side_by_side((self.depth_heatmap, 1), (self.pattern_heatmap, 1)),
+               self.caption)
         self.token.currentIndexChanged.connect(self.refresh)
 
     @property
@@ -61,11 +55,7 @@ class DepthMapView(LazyView):
         return self.bridge.model.config.n_layers - 1 if step.sublayer == "final" else 0
 
     def apply_font_scale(self, f: float) -> None:
-        font = QFont()
-        font.setPointSizeF(LABEL_PT * f)
-        for w in (self, self.token):
-            w.setFont(font)
-        fit_caption(self.caption, font)
+        label_font(f, (self, self.token), self.caption)
         self.depth_heatmap.set_font_scale(f)
         self.pattern_heatmap.set_font_scale(f)
 

@@ -15,6 +15,7 @@ from simulator.digits import load_samples
 from simulator.vision import PIXEL_MAX
 from ui.bridge import SessionBridge
 from ui.messages import plain
+from ui.pictures.caption import LABEL_PT
 
 INK = 8.0  # ink added by one stroke over a cell (a pixel counts 0–16)
 NUDGE = 1.25  # Brighter multiplies every pixel by this, Dimmer divides
@@ -109,13 +110,18 @@ class ProbabilityBars(QWidget):
         self.labels, self.probs = list(labels), np.asarray(probs)
         self.update()
 
+    def label_font(self) -> QFont:
+        """The class names' and percentages' font: the type scale times the base size (not times the
+        window's font, which presentation mode has scaled already)."""
+        font = QFont(self.font())
+        font.setPointSizeF(LABEL_PT * self.font_scale)
+        return font
+
     def paintEvent(self, event) -> None:
         if not self.labels:
             return
         painter = QPainter(self)
-        font = QFont(self.font())
-        font.setPointSizeF(font.pointSizeF() * self.font_scale)
-        painter.setFont(font)
+        painter.setFont(self.label_font())
         row = self.height() / len(self.labels)
         label_w = painter.fontMetrics().horizontalAdvance("0000")
         value_w = painter.fontMetrics().horizontalAdvance("100 %  ")
@@ -140,6 +146,7 @@ class DrawView(QWidget):
         self.bridge = bridge
         self._set_input = set_input  # (image) -> error text or None: one undoable input edit
         self.samples = load_samples()
+        self._shown = False  # an image model's input has been drawn on the canvas
         self.canvas = Canvas()
         self.bars = ProbabilityBars()
         self.clear_button = QPushButton("Clear")
@@ -197,13 +204,17 @@ class DrawView(QWidget):
         for w in (self.canvas, self.clear_button, self.brighter, self.dimmer, self.sample_box):
             w.setEnabled(usable)
         if not usable:
+            self._shown = False
             self.message.setText("Draw your own needs an image model: open Presets ▸ Handwritten digits (ViT).")
             self.bars.set_probs([], np.zeros(0))
             return
         session = self.bridge.session
         image = session.input
         old = self.canvas.image
-        self.canvas.set_image(image, image != old if old.shape == image.shape else np.zeros(image.shape, bool))
+        # lit: the cells this edit changed (none on the first image shown: it is no edit)
+        compared = self._shown and old.shape == image.shape
+        self.canvas.set_image(image, image != old if compared else np.zeros(image.shape, bool))
+        self._shown = True
         probs = session.trace["probs"][0]
         vocab = list(session.model.config.vocab)
         self.bars.set_probs(vocab, probs)

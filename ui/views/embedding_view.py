@@ -10,14 +10,15 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QSignalBlocker
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QWidget
 
 from simulator import interp
 from ui.bridge import SessionBridge
 from ui.lazy import LazyView
 from ui.pictures import colormaps
-from ui.pictures.caption import LABEL_PT, Caption, fit_caption
-from ui.pictures.plot_style import LINE_COLOR, fixed_plot, scale_plot, set_plot_title
+from ui.pictures.caption import Caption
+from ui.pictures.frame import control_row, framed, label_font
+from ui.pictures.plot_style import LINE_COLOR, fixed_plot, ink, scale_plot, set_plot_title
 
 EMBEDDINGS = "Token embeddings (W_E)"
 MAX_LABELS = 40  # more labels than this overlap into a smudge
@@ -38,27 +39,16 @@ class EmbeddingView(LazyView):
     def build(self) -> None:
         self.source = QComboBox()
         self.plot = fixed_plot("", "PC 2", min_size=None, x_grid=False)
-        self.plot.getPlotItem().setLabel("bottom", "PC 1", color="k", size=f"{round(13 * self._scale)}pt", bold=True)
+        self.plot.getPlotItem().setLabel("bottom", "PC 1", color=ink(self.plot), size=f"{round(13 * self._scale)}pt",
+                                         bold=True)
         self.scatter = pg.ScatterPlotItem(size=11, brush=pg.mkBrush(LINE_COLOR), pen=pg.mkPen("k"))
         self.plot.addItem(self.scatter)
         self.caption = Caption()
-        top = QHBoxLayout()
-        top.addWidget(QLabel("Show"))
-        top.addWidget(self.source)
-        top.addStretch(1)
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(4, 4, 4, 4)
-        lay.addLayout(top)
-        lay.addWidget(self.plot, 1)
-        lay.addWidget(self.caption)
+        framed(self, control_row(("Show", self.source)), self.plot, self.caption)
         self.source.currentIndexChanged.connect(self.refresh)
 
     def apply_font_scale(self, f: float) -> None:
-        font = QFont()
-        font.setPointSizeF(LABEL_PT * f)
-        for w in (self, self.source):
-            w.setFont(font)
-        fit_caption(self.caption, font, 2)
+        font = label_font(f, (self, self.source), self.caption, 2)
         scale_plot(self.plot, f)
         set_plot_title(self.plot, self.plot.getPlotItem().titleLabel.text, f)
         self._font = QFont(font)
@@ -103,7 +93,7 @@ class EmbeddingView(LazyView):
         self.scatter.setData(self.coords[:, 0], self.coords[:, 1], brush=brushes)
         shown = self.labelled(self.labels, words)
         while len(self._texts) < len(self.labels):
-            t = pg.TextItem(color="k", anchor=(0, 1))
+            t = pg.TextItem(color=ink(self.plot), anchor=(0, 1))
             t.setFont(getattr(self, "_font", QFont()))
             self.plot.addItem(t)
             self._texts.append(t)

@@ -9,10 +9,17 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QCoreApplication, Signal
+from PySide6.QtCore import QCoreApplication, Qt, Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QTabWidget, QVBoxLayout, QWidget
 
-from simulator.gradient_flow import compare_gradient_flow, gradient_flow, next_token_targets
+from simulator.budget import BudgetError
+from simulator.gradient_flow import (
+    compare_gradient_flow,
+    gradient_flow,
+    loss_targets,
+    relative_to_last,
+    residual_takeaway,
+)
 from ui.bridge import SessionBridge
 from ui.jobs import BackgroundJob
 from ui.lazy import Lazy
@@ -41,13 +48,14 @@ def short_name(name: str) -> str:
 
 
 class GradientFlowView(QWidget):
-    sigComparisonReady = Signal(object)  # {(residual, norm): ‖∂L/∂resid_pre‖ per layer}
+    sigComparisonReady = Signal(object)  # {(residual, norm): ‖∂L/∂resid_pre‖ per layer}, as measured
 
     def __init__(self, bridge: SessionBridge, parent=None):
         super().__init__(parent)
         self.bridge = bridge
         self.flow: dict | None = None  # gradient_flow of the current model and input
         self.comparison: dict | None = None
+        self.relative: dict | None = None  # the comparison as drawn: each curve ÷ its last layer
         self._lazy = Lazy(self, self.refresh)
         self._job: BackgroundJob | None = None  # measuring the wirings
 
@@ -70,14 +78,15 @@ class GradientFlowView(QWidget):
         self.compare_button = QPushButton("Compare wirings")
         self.compare_button.setToolTip("Average 8 seeded random models of each wiring (takes a second)")
         self.compare_button.clicked.connect(self.compare)
-        self.compare_plot = fixed_plot("‖∂loss/∂resid_pre‖ reaching each layer, by wiring (log scale)",
-                                       "gradient norm", "layer (0 = first)", min_size=(200, 130))
+        self.compare_plot = fixed_plot("Gradient reaching each layer ÷ gradient at the last layer (log scale)",
+                                       "share of last layer's", "layer (0 = first)", min_size=(200, 130))
         self.compare_plot.getPlotItem().setLogMode(y=True)
         # A legend inside the plot would hide curves: it sits in a row of its own.
         self.legend = WrapLabel("&nbsp;&nbsp;&nbsp;".join(
             f'<span style="color:{colormaps.HEAD_COLORS[i].name()}">■</span> {text}'
             for i, text in enumerate(MODES.values())))
         self.compare_note = WrapLabel()
+        self.takeaway = WrapLabel()  # what to conclude, read off the curves drawn above it
 
         # Two pages, so each picture gets the whole height of a crowded window.
         top = QHBoxLayout()
@@ -102,6 +111,7 @@ class GradientFlowView(QWidget):
         compare_layout.addLayout(controls)
         compare_layout.addWidget(self.compare_note)
         compare_layout.addWidget(self.compare_plot, 1)
+        compare_layout.addWidget(self.takeaway)
         self.pages = QTabWidget()
         self.pages.setDocumentMode(True)
         self.pages.addTab(this_page, "This model and input")
@@ -132,19 +142,20 @@ class GradientFlowView(QWidget):
     def refresh(self) -> None:
         """Recompute the gradients of the current model on the current input."""
         self._lazy.stale = False
-        arch = self.bridge.model.config.arch
         session = self.bridge.session
-        job = next_token_targets(session.input, arch, session.trace["probs"][-1])
+        job, what = loss_targets(self.bridge.model, session.input, session.trace["probs"][-1])
+        if job is not None:
+            try:
+                self.flow = gradient_flow(self.bridge.model, *job)
+            except BudgetError as exc:  # the gradients would not fit the memory budget: say so, draw nothing
+                job, what = None, str(exc)
         if job is None:
             self.flow = None
-            self.summary.setText("Type at least two tokens: each token's target is the one after it.")
+            self.summary.setText(what)
             self.layer_plot.clear()
             self.param_plot.clear()
             return
-        self.flow = gradient_flow(self.bridge.model, *job)
-        task = {"encoder": "its own input", "vit": "the class it reads now"}.get(
-            arch, "each next token of the current input")
-        self.summary.setText(f"Loss of predicting {task}: "
+        self.summary.setText(f"Loss on {what}: "
                              f"<b>{self.flow['loss']:.3f}</b>. Larger bars: that part of the model "
                              "would change more in a training step.")
         self._draw_layers()
@@ -224,15 +235,19 @@ class GradientFlowView(QWidget):
             self.compare_note.setText(result)
             return
         self.comparison = result
+        self.relative = relative_to_last(result)
         plot = self.compare_plot.getPlotItem()
         plot.clear()
-        for i, (mode, norms) in enumerate(result.items()):
-            color = colormaps.HEAD_COLORS[i]
-            plot.plot(np.arange(len(norms)), norms, pen=pg.mkPen(color, width=3), symbol="o", symbolSize=8,
-                      symbolBrush=color, symbolPen=None)
         depth = len(next(iter(result.values())))
-        ratios = {m: n[0] / n[-1] for m, n in result.items()}
+        plot.addItem(pg.InfiniteLine(pos=1.0, angle=0, pen=pg.mkPen("#888", width=1, style=Qt.PenStyle.DashLine)))
+        for i, (mode, share) in enumerate(self.relative.items()):
+            color = colormaps.HEAD_COLORS[i]
+            plot.plot(np.arange(depth), share, pen=pg.mkPen(color, width=3), symbol="o", symbolSize=8,
+                      symbolBrush=color, symbolPen=None)
         self.compare_note.setText(
-            f"{depth}-layer random models (mean of 8). Gradient at the first layer ÷ at the last: "
-            + ", ".join(f"{MODES[m].split(' (')[0]} {r:.2g}" for m, r in ratios.items()) + ".")
+            f"{depth}-layer random models (geometric mean of 8), each curve divided by its own last layer, so "
+            "every curve ends at 1 and a curve below the dashed line means the early layers get less gradient "
+            "than the last. At the first layer: "
+            + ", ".join(f"{MODES[m].split(' (')[0]} {r[0]:.2g}×" for m, r in self.relative.items()) + ".")
+        self.takeaway.setText(f"<b>{residual_takeaway(self.relative)}</b>")
         self.sigComparisonReady.emit(result)

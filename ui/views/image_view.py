@@ -2,22 +2,30 @@
 
 - Patches as tokens: the image with its patch grid, then each patch beside its flattened vector
   and its embedding (one row each).
-- Attention on the image: for the [CLS] query (or a chosen patch), the chosen layer's attention
-  weights drawn over the image, per head or averaged, and the attention rollout through all layers.
+- Attention on the image: for the [CLS] query (or a patch clicked on either picture, outlined), the
+  chosen layer's attention weights drawn over the image, per head or averaged, and the attention
+  rollout through all layers.
 - Positions in 2-D: for each patch, a little grid of the cosine similarity of its learned position
   with every other patch's (Dosovitskiy et al., 2021, Fig. 7).
+
+The pictures shrink to the view's width (a projector's large type included): the view scrolls
+down, never sideways.
 """
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QRectF, Qt
+from PySide6.QtCore import QPoint, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPen, QPixmap
-from PySide6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from simulator.vision import PIXEL_MAX, attention_on_image, patch_images, position_similarity, rollout_on_image
 from ui.bridge import SessionBridge
 from ui.lazy import LazyView
 from ui.messages import plain
+
+CELL = 14  # a pixel's side in the patches picture at type scale 1; smaller when the view is narrow
+MIN_CELL = 2
+POS_GAP = 6  # between the little grids of Positions in 2-D
 
 
 def _colour(v: float, lo: float, hi: float, kind: str) -> QColor:
@@ -34,10 +42,11 @@ def _colour(v: float, lo: float, hi: float, kind: str) -> QColor:
 
 
 def grid_pixmap(values: np.ndarray, cell: int, lo: float, hi: float, kind: str, lines: int = 0,
-                under: np.ndarray | None = None) -> QPixmap:
+                under: np.ndarray | None = None, outline: tuple[int, int] | None = None) -> QPixmap:
     """A [rows, cols] array as coloured cells; `lines` draws a frame every that many cells.
 
     `under` (same shape or finer) is a grey image drawn first, the values laid over it half transparent.
+    `outline` (row, col) frames one cell in a heavy dark line (the chosen query patch).
     """
     values = np.atleast_2d(values)
     rows, cols = values.shape
@@ -61,6 +70,9 @@ def grid_pixmap(values: np.ndarray, cell: int, lo: float, hi: float, kind: str, 
             p.drawLine(0, i * cell, cols * cell, i * cell)
         for i in range(0, cols + 1, lines):
             p.drawLine(i * cell, 0, i * cell, rows * cell)
+    if outline is not None:
+        p.setPen(QPen(QColor("#111111"), 3))
+        p.drawRect(QRectF(outline[1] * cell + 1.5, outline[0] * cell + 1.5, cell - 2, cell - 2))
     p.end()
     return pm
 
@@ -72,6 +84,32 @@ def _picture(pm: QPixmap, tip: str = "") -> QLabel:
     return label
 
 
+class PatchPicture(QLabel):
+    """A picture laid on the image's patch grid: a click on a patch picks it as the query."""
+
+    sigPatchClicked = Signal(int)  # token index of the patch clicked (1 + row·side + col; 0 is [CLS])
+
+    def __init__(self, pm: QPixmap, side: int, tip: str = "") -> None:
+        super().__init__()
+        self.side = side
+        self.setPixmap(pm)
+        self.setFixedSize(pm.size())  # the pixmap fills the label: a click's position is a place on it
+        self.setToolTip(tip)
+        self.setCursor(Qt.CursorShape.PointingHandCursor)
+
+    def patch_center(self, token: int) -> QPoint:
+        """Where patch token `token` (1 …) is drawn, in the label's coordinates."""
+        row, col = divmod(token - 1, self.side)
+        size = (self.width() - 1) / self.side
+        return QPoint(int((col + 0.5) * size), int((row + 0.5) * size))
+
+    def mousePressEvent(self, event) -> None:
+        size = (self.width() - 1) / self.side
+        row, col = int(event.position().y() // size), int(event.position().x() // size)
+        if 0 <= row < self.side and 0 <= col < self.side:
+            self.sigPatchClicked.emit(1 + row * self.side + col)
+
+
 def _wrapped(text: str) -> QLabel:
     label = plain(QLabel(text))
     label.setWordWrap(True)
@@ -79,10 +117,16 @@ def _wrapped(text: str) -> QLabel:
 
 
 def _clear(layout) -> None:
+    """Empty `layout`, deleting its widgets and those of the layouts inside it."""
     while layout.count():
         item = layout.takeAt(0)
-        if item.widget() is not None:
-            item.widget().deleteLater()
+        widget = item.widget()
+        if widget is not None:
+            widget.setParent(None)  # out of the view now (hidden), deleted at the next turn of the loop
+            widget.deleteLater()
+        elif item.layout() is not None:
+            _clear(item.layout())
+            item.layout().deleteLater()
 
 
 class ImageView(LazyView):
@@ -94,6 +138,7 @@ class ImageView(LazyView):
         bridge.sigHeadChanged.connect(lambda _: self.request_refresh())
 
     def build(self) -> None:
+        self.cell = 0  # the cell size the pictures were last drawn at (0: not drawn yet)
         self.message = plain(QLabel())
         self.layer = QComboBox()
         self.head = QComboBox()
@@ -108,23 +153,72 @@ class ImageView(LazyView):
         self.patches = QGridLayout()
         self.attention = QHBoxLayout()
         self.positions = QGridLayout()
-        self.positions.setSpacing(6)
+        self.positions.setSpacing(POS_GAP)
+        self.patches.setColumnStretch(5, 1)  # the pictures keep to the left, side by side
+        positions = QHBoxLayout()
+        positions.addLayout(self.positions)
+        positions.addStretch(1)
         layout = QVBoxLayout(self)
         layout.addWidget(self.message)
         layout.addWidget(_wrapped("Patches as tokens: the image cut into patches; each patch, its flattened pixels "
                                   "and its embedding (one row each)."))
         layout.addLayout(self.patches)
         layout.addWidget(_wrapped("Attention on the image: how much the query attends to each patch (red = more), "
-                                  "and the rollout through all layers."))
+                                  "and the rollout through all layers. Click a patch to make it the query; "
+                                  "pick [CLS] again under Query."))
         layout.addLayout(controls)
         layout.addLayout(self.attention)
         layout.addWidget(_wrapped("Positions in 2-D: at each patch's place, how alike its learned position is to "
                                   "every other patch's (red alike, blue opposite)."))
-        layout.addLayout(self.positions)
+        layout.addLayout(positions)
         layout.addStretch(1)
 
     def apply_font_scale(self, f: float) -> None:
-        self._cell = int(round(14 * f))
+        if self.cell:  # drawn already: the pictures' size follows the type (see `_fitting_cell`)
+            self.request_refresh()
+
+    # --- fitting the width ---
+
+    def _room(self) -> int:
+        """The width the pictures may take: the scroll area's, less a vertical scroll bar, whether
+        shown or not (so that the bar coming and going cannot make the pictures flicker)."""
+        scroll = self.parentWidget().parentWidget() if self.parentWidget() is not None else None
+        if not isinstance(scroll, QScrollArea):
+            return self.width()
+        return scroll.width() - 2 * scroll.frameWidth() - scroll.verticalScrollBar().sizeHint().width()
+
+    def _width_at(self, cell: int, cfg) -> int:
+        """The widest row of pictures drawn at `cell` (patches, or attention), with spacing and margins."""
+        spacing = max(self.patches.horizontalSpacing(), 0)
+        margins = self.layout().contentsMargins()
+        label = self.fontMetrics().horizontalAdvance("p00,00")
+        image = 2 * cfg.image_size * cell + 1
+        patches = [image, cfg.patch * cell, cfg.patch_pixels * (cell // 2 + 4), cfg.d_model * (cell // 2 + 2)]
+        widest = max(sum(w + 1 for w in patches) + label + 4 * spacing, 2 * image + spacing)
+        return widest + margins.left() + margins.right()
+
+    def _fitting_cell(self, cfg) -> int:
+        """The cell size for the type scale, made smaller until the widest row fits the room."""
+        cell = int(round(CELL * self._scale))
+        while cell > MIN_CELL and self._width_at(cell, cfg) > self._room():
+            cell -= 1
+        return cell
+
+    def _position_cell(self, cell: int, side: int) -> int:
+        """The cell of Positions in 2-D: side × side little grids of side × side cells, within the room."""
+        margins = self.layout().contentsMargins()
+        room = self._room() - margins.left() - margins.right() - POS_GAP * side
+        return max(1, min(max(6, cell), room // (side * side) - 1))
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        cfg = self.bridge.model.config
+        if self._built and cfg.arch == "vit" and self._fitting_cell(cfg) != self.cell:
+            self.request_refresh()
+
+    def _pick_query(self, token: int) -> None:
+        self.query.setCurrentIndex(token)
+        self.refresh()
 
     def paint(self) -> None:
         model, trace = self.bridge.model, self.bridge.trace
@@ -136,7 +230,7 @@ class ImageView(LazyView):
             _clear(layout)
         if not image_model:
             return
-        cell = getattr(self, "_cell", 14)
+        cell = self.cell = self._fitting_cell(cfg)
         self._fill_choices(cfg, trace)
         image = trace.input("image")
         self.patches.addWidget(_picture(grid_pixmap(image, cell * 2, 0, PIXEL_MAX, "ink", lines=cfg.patch),
@@ -157,19 +251,26 @@ class ImageView(LazyView):
         query = self.query.currentIndex()
         att = attention_on_image(trace, cfg, layer, head, query)
         roll = rollout_on_image(trace, cfg, query)
-        for title, grid in ((f"layer {layer}, {'mean of heads' if head is None else f'head {head}'}", att),
-                            ("rollout, all layers", roll)):
+        side = cfg.image_size // cfg.patch
+        outline = None if query == 0 else divmod(query - 1, side)
+        asked = f"query {trace.tokens[query]}"
+        for title, grid in ((f"layer {layer}, {'mean of heads' if head is None else f'head {head}'}, {asked}", att),
+                            (f"rollout, all layers, {asked}", roll)):
             box = QVBoxLayout()
-            box.addWidget(plain(QLabel(title)))
-            box.addWidget(_picture(grid_pixmap(grid, cell * 2 * cfg.patch, 0, float(grid.max()) or 1.0, "heat",
-                                               under=image)))
+            box.addWidget(_wrapped(title))
+            picture = PatchPicture(grid_pixmap(grid, cell * 2 * cfg.patch, 0, float(grid.max()) or 1.0, "heat",
+                                               under=image, outline=outline), side,
+                                   "click a patch to make it the query")
+            picture.sigPatchClicked.connect(self._pick_query)
+            box.addWidget(picture)
+            box.addStretch(1)
             self.attention.addLayout(box)
         self.attention.addStretch(1)
         sim = position_similarity(model.params["pos_embed.W_pos"], cfg)
-        side = sim.shape[0]
+        pos_cell = self._position_cell(cell, side)
         for r in range(side):
             for c in range(side):
-                self.positions.addWidget(_picture(grid_pixmap(sim[r, c], max(6, cell // 2 + 2), -1, 1, "div"),
+                self.positions.addWidget(_picture(grid_pixmap(sim[r, c], pos_cell, -1, 1, "div"),
                                                   f"patch p{r},{c}"), r, c)
 
     def _fill_choices(self, cfg, trace) -> None:
@@ -185,4 +286,4 @@ class ImageView(LazyView):
                 box.blockSignals(False)
 
 
-__all__ = ["ImageView", "grid_pixmap"]
+__all__ = ["ImageView", "PatchPicture", "grid_pixmap"]

@@ -7,21 +7,24 @@ so a class watches the answer form as the stream rises (nostalgebraist, 2020).
 """
 from __future__ import annotations
 
+import html
 import math
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QSignalBlocker
-from PySide6.QtGui import QFont, QFontMetricsF
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtGui import QFontMetricsF
+from PySide6.QtWidgets import QComboBox, QWidget
 
 from simulator import interp
 from ui.bridge import SessionBridge
 from ui.lazy import LazyView
-from ui.pictures.caption import LABEL_PT, Caption, fit_caption
+from ui.pictures.caption import Caption
+from ui.pictures.frame import control_row, framed, label_font, side_by_side
 from ui.pictures.heatmap import Heatmap
 from ui.pictures.plot_style import LINE_COLOR, fixed_plot, scale_plot, set_category_ticks, set_plot_title
-from ui.pictures.token_combo import TokenCombo
+from ui.pictures.slicing import shown
+from ui.pictures.token_combo import TokenCombo, set_vocabulary
 
 
 class LabelledHeatmap(Heatmap):
@@ -82,19 +85,8 @@ class LensView(LazyView):
         self.curve = self.plot.plot([], [], pen=pg.mkPen(LINE_COLOR, width=3), symbol="o", symbolSize=10,
                                     symbolBrush=LINE_COLOR, symbolPen="k")
         self.caption = Caption()
-        top = QHBoxLayout()
-        for text, w in (("Position", self.position), ("follow token", self.follow)):
-            top.addWidget(QLabel(text))
-            top.addWidget(w)
-        top.addStretch(1)
-        body = QHBoxLayout()
-        body.addWidget(self.heatmap, 3)
-        body.addWidget(self.plot, 2)
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(4, 4, 4, 4)
-        lay.addLayout(top)
-        lay.addLayout(body, 1)
-        lay.addWidget(self.caption)
+        framed(self, control_row(("Position", self.position), ("follow token", self.follow)),
+               side_by_side((self.heatmap, 3), (self.plot, 2)), self.caption)
         self.position.currentIndexChanged.connect(self._position_chosen)
         self.follow.currentIndexChanged.connect(self._token_chosen)
         self.heatmap.sigCellClicked.connect(lambda cell: self.position.setCurrentIndex(cell[0]))
@@ -109,11 +101,7 @@ class LensView(LazyView):
         self.refresh()
 
     def apply_font_scale(self, f: float) -> None:
-        font = QFont()
-        font.setPointSizeF(LABEL_PT * f)
-        for w in (self, self.position, self.follow):
-            w.setFont(font)
-        fit_caption(self.caption, font, 2)
+        label_font(f, (self, self.position, self.follow), self.caption, 2)
         self.heatmap.set_font_scale(f)
         scale_plot(self.plot, f)
         set_plot_title(self.plot, self.plot.getPlotItem().titleLabel.text, f)
@@ -123,9 +111,9 @@ class LensView(LazyView):
 
     def paint(self) -> None:
         trace, model = self.bridge.trace, self.bridge.model
-        vocab = list(model.config.vocab)
+        vocab = [shown(t) for t in model.config.vocab]
         self.points, self.probs = interp.lens_probs(model, trace)
-        tokens = trace.token_labels("logits")
+        tokens = [shown(t) for t in trace.token_labels("logits")]
         self.position.set_tokens(tokens)
         if not getattr(self, "_placed", False):  # start at the last token: its answer is the one asked about
             self._placed = True
@@ -133,9 +121,7 @@ class LensView(LazyView):
                 self.position.setCurrentIndex(len(tokens) - 1)
         pos = min(max(self.position.currentIndex(), 0), len(tokens) - 1)
         with QSignalBlocker(self.follow):
-            if [self.follow.itemText(i) for i in range(self.follow.count())] != vocab:
-                self.follow.clear()
-                self.follow.addItems(vocab)
+            set_vocabulary(self.follow, vocab)
             if self._followed_auto or self.follow.currentIndex() < 0:
                 self.follow.setCurrentIndex(int(self.probs[-1, pos].argmax()))
         tok = self.followed()
@@ -153,5 +139,6 @@ class LensView(LazyView):
         self.curve.setData(np.arange(len(curve)), curve)
         set_category_ticks(self.plot, labels)
         self.plot.getPlotItem().setYRange(0, 1.05, padding=0)
-        set_plot_title(self.plot, f"p(“{vocab[tok]}”) after “{tokens[pos]}”", self._scale)
+        # a title is rich text, and a token may look like markup (<img>)
+        set_plot_title(self.plot, html.escape(f"p(“{vocab[tok]}”) after “{tokens[pos]}”"), self._scale)
         self.caption.setText(f"{lens_note(model.config.norm)} Click a row to follow that position.")

@@ -14,12 +14,14 @@ from dataclasses import dataclass, field
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QImage, QPainter, QPen
-from PySide6.QtWidgets import QMenu, QSizePolicy, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QMenu, QSizePolicy, QWidget
 
 from ui.bridge import SessionBridge
 from ui.lazy import LazyView
 from ui.pictures import colormaps
-from ui.pictures.caption import LABEL_PT, Caption, fit_caption
+from ui.pictures.caption import Caption
+from ui.pictures.frame import framed, label_font
+from ui.pictures.paper import paper_of
 
 CHANGED = QColor(255, 140, 0)
 SELECTED = QColor(20, 20, 20)
@@ -109,7 +111,8 @@ class HeadGrid(QWidget):
 
     def paintEvent(self, ev) -> None:
         p = QPainter(self)
-        p.fillRect(self.rect(), Qt.GlobalColor.white)
+        paper = paper_of(self)
+        p.fillRect(self.rect(), paper.ground)
         if not self.rows:
             return
         font = self._font()
@@ -117,13 +120,13 @@ class HeadGrid(QWidget):
         left, top, cell = self._layout()
         pad = max(3.0, cell * 0.06)
         n_heads = max(sum(1 for t in r if t.head is not None) for _, r in self.rows)
-        p.setPen(Qt.GlobalColor.black)
+        p.setPen(paper.ink)
         for h in range(n_heads):
             p.drawText(QRectF(left + h * cell, 0, cell, top), Qt.AlignmentFlag.AlignCenter, f"head {h}")
         p.drawText(QRectF(left + n_heads * cell, 0, cell, top), Qt.AlignmentFlag.AlignCenter, "MLP")
         for r, (label, row) in enumerate(self.rows):
             y = top + r * cell
-            p.setPen(Qt.GlobalColor.black)
+            p.setPen(paper.ink)
             p.drawText(QRectF(0, y, left - 8, cell), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
                        label)
             for t in row:
@@ -199,18 +202,12 @@ class ModelView(LazyView):
     def build(self) -> None:
         self.grid = HeadGrid()
         self.caption = Caption()
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(4, 4, 4, 4)
-        lay.addWidget(self.grid, 1)
-        lay.addWidget(self.caption)
+        framed(self, None, self.grid, self.caption)
         self.grid.sigThumbClicked.connect(self.go_to)
         self.grid.sigToggleRequested.connect(self.toggle)
 
     def apply_font_scale(self, f: float) -> None:
-        font = QFont()
-        font.setPointSizeF(LABEL_PT * f)
-        self.setFont(font)
-        fit_caption(self.caption, font, 2)
+        label_font(f, (self,), self.caption, 2)
         self.grid.set_font_scale(f)
 
     def go_to(self, t: Thumb) -> None:

@@ -32,7 +32,10 @@ from ui.messages import plain
 from ui.pictures import colormaps
 from ui.pictures import heatmap as heatmap_mod
 from ui.pictures.heatmap import Heatmap, format_value
-from ui.pictures.slicing import thin
+from ui.pictures.slice_bar import SliceBar
+from ui.pictures.slicing import shown as token_text
+from ui.pictures.slicing import thin, window, window_text
+from ui.pictures.step_pictures import top_tokens
 
 NUDGE = 0.05  # value change per wheel notch
 FINE = 0.1  # with Shift held, notches are this much smaller
@@ -78,6 +81,9 @@ class ParamEditor(QWidget):
         self._name: str | None = None
         self._names: tuple[str, ...] = ()
         self._cell: tuple[int, int] | None = None  # cell being edited
+        # a checkpoint's long axes: the rows and columns of the shown matrix that are drawn (None: all)
+        self._start = 0
+        self._cut: tuple[tuple[int, ...] | None, tuple[int, ...] | None] = (None, None)
         self._active = True
         self._lazy = Lazy(self, self._reread, on_screen=self._on_screen)  # see set_active
 
@@ -92,6 +98,8 @@ class ParamEditor(QWidget):
         colormaps.keep_maps(self.bridge, self.heatmap)
         self.heatmap.set_nudge_enabled(True)
         self.heatmap.installEventFilter(self)
+        self.slice = SliceBar()
+        self.slice.sigStartChosen.connect(self._choose_start)
         self.message = plain(QLabel())
         self.message.setWordWrap(True)
         self.hint = QLabel("Double-click a cell to type a value · mouse wheel nudges it "
@@ -127,6 +135,7 @@ class ParamEditor(QWidget):
         rl.addWidget(self.title)
         rl.addLayout(top)
         rl.addWidget(self.heatmap, 1)
+        rl.addWidget(self.slice)
         rl.addWidget(self.message)
         rl.addWidget(self.hint)
         rl.addLayout(buttons)
@@ -186,6 +195,7 @@ class ParamEditor(QWidget):
         big.setBold(True)
         self.title.setFont(big)
         self.heatmap.set_font_scale(f)
+        self.slice.set_font_scale(f)
         self._tick_font = QFont()
         self._tick_font.setPointSizeF(heatmap_mod.TICK_PT * f)
 
@@ -255,7 +265,7 @@ class ParamEditor(QWidget):
             self._show(self._name)
 
     def _labels(self, name: str, shape: tuple[int, int]) -> tuple[list[str], list[str]]:
-        vocab = [str(t) for t in self.bridge.model.config.vocab]
+        vocab = [token_text(str(t)) for t in self.bridge.model.config.vocab]
         rows = [str(i) for i in range(shape[0])]
         cols = [str(j) for j in range(shape[1])]
         if name.endswith("W_E") and shape[0] == len(vocab):
@@ -263,6 +273,34 @@ class ParamEditor(QWidget):
         if name.endswith(("W_U", "b_U")) and shape[1] == len(vocab):
             cols = vocab
         return rows, cols
+
+    def _window(self, name: str, shape: tuple[int, int]):
+        """Which rows and columns of the shown matrix are drawn (see slicing.window) and what that is:
+        a long vocabulary shows the input's tokens (W_E) or the top predictions (W_U), a long
+        feature axis a window of columns from the slice bar's start."""
+        model = self.bridge.model
+        spec = self.bridge.trace.graph.params.get(name)
+        axes = list(spec.axes) if spec is not None else []
+        axes = axes[1:] if len(axes) == 3 else axes  # a per-head weight shows one head
+        axes = ["", *axes] if len(axes) == 1 else axes
+        if len(axes) != 2:
+            return None, None, ()
+        ids = model.tokenizer.ids
+        tokens = self.bridge.session.tokens
+        inputs = tuple(dict.fromkeys(ids[t] for side in (tokens if isinstance(tokens, tuple) else (tokens,))
+                                     for t in side if t in ids))
+        top = top_tokens(self.bridge.trace, model.config.d_vocab, None)
+        cut = [window(a, n, self._start, inputs if i == 0 else top) for i, (a, n) in enumerate(zip(axes, shape))]
+        notes = tuple(window_text(a, n, idx, "the input's" if i == 0 else "top")
+                      for i, (a, n, idx) in enumerate(zip(axes, shape, cut)) if idx)
+        longest = max([n for a, n, idx in zip(axes, shape, cut) if idx and a != "vocab"], default=0)
+        return cut[0], cut[1], (notes, longest)
+
+    def _choose_start(self, start: int) -> None:
+        if start != self._start and self._name is not None:
+            self._start = start
+            self._cancel_edit()
+            self._show(self._name)
 
     def _show(self, name: str) -> None:
         if name != self._name:
@@ -278,6 +316,13 @@ class ParamEditor(QWidget):
                 self.head.setValue(self.bridge.head)
         shown = self._shown_array(w)
         rows, cols = self._labels(name, shown.shape)
+        r_idx, c_idx, notes = self._window(name, shown.shape)
+        self._cut = (r_idx, c_idx)
+        if r_idx is not None:
+            shown, rows = shown[list(r_idx)], [rows[i] for i in r_idx]
+        if c_idx is not None:
+            shown, cols = shown[:, list(c_idx)], [cols[j] for j in c_idx]
+        self.slice.set_window(list(notes[0]) if notes else [], notes[1] if notes else 0, self._start)
         self.title.setText(f"{name}   [{' × '.join(map(str, w.shape))}]")
         k_rows, k_cols = self._thinning(rows, cols)
         self.heatmap.set_data(shown, thin(rows, k_rows), thin(cols, k_cols), "signed", "")
@@ -299,6 +344,9 @@ class ParamEditor(QWidget):
         """The full index into the parameter of a heatmap cell."""
         w = self.bridge.model.params[self._name]
         r, c = cell
+        rows, cols = self._cut
+        r = r if rows is None else rows[r]
+        c = c if cols is None else cols[c]
         if w.ndim == 3:
             return (min(self.bridge.head, w.shape[0] - 1), r, c)
         return (c,) if w.ndim == 1 else (r, c)

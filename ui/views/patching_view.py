@@ -11,13 +11,14 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QEvent, QSignalBlocker
 from PySide6.QtGui import QFont, QFontMetricsF
-from PySide6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QGridLayout, QLabel, QLineEdit, QPushButton, QWidget
 
 from simulator import interp
 from simulator.presets import PatchPair, patch_pairs
 from ui.bridge import SessionBridge
 from ui.lazy import LazyView
-from ui.pictures.caption import LABEL_PT, Caption, fit_caption
+from ui.pictures.caption import Caption
+from ui.pictures.frame import framed, label_font, side_by_side
 from ui.pictures.heatmap import TICK_PT, Heatmap
 from ui.pictures.picture_layout import fit_labels
 
@@ -57,25 +58,15 @@ class PatchingView(LazyView):
         form.addWidget(self.wrong, 2, 3)
         form.addWidget(self.run_button, 1, 4, 2, 1)
         form.setColumnStretch(1, 1)
-        maps = QHBoxLayout()
-        maps.addWidget(self.resid_map, 3)
-        maps.addWidget(self.head_map, 2)
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(4, 4, 4, 4)
-        lay.addLayout(form)
-        lay.addLayout(maps, 1)
-        lay.addWidget(self.caption)
+        framed(self, form, side_by_side((self.resid_map, 3), (self.head_map, 2)), self.caption)
         self.pair.currentIndexChanged.connect(self._pair_chosen)
         self.run_button.clicked.connect(self.refresh)
         for edit in (self.clean, self.corrupt):
             edit.returnPressed.connect(self.refresh)
 
     def apply_font_scale(self, f: float) -> None:
-        font = QFont()
-        font.setPointSizeF(LABEL_PT * f)
-        for w in (self, self.pair, self.clean, self.corrupt, self.answer, self.wrong, self.run_button):
-            w.setFont(font)
-        fit_caption(self.caption, font, 2)
+        label_font(f, (self, self.pair, self.clean, self.corrupt, self.answer, self.wrong, self.run_button),
+                   self.caption, 2)
         self.resid_map.set_font_scale(f)
         self.head_map.set_font_scale(f)
 

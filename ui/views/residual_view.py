@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from simulator import depth
 from ui.bridge import SessionBridge
 from ui.lazy import LazyView
 from ui.pictures import colormaps
-from ui.pictures.caption import LABEL_PT, Caption, fit_caption
+from ui.pictures.caption import Caption
+from ui.pictures.frame import framed, label_font, side_by_side
 from ui.pictures.heatmap import Heatmap
 from ui.pictures.plot_style import LINE_COLOR, fixed_plot, scale_plot, set_category_ticks
 from ui.pictures.token_combo import TokenCombo, token_row
@@ -50,14 +50,9 @@ class ResidualStreamView(LazyView):
         plots = QVBoxLayout()
         plots.addWidget(self.norm_plot, 1)
         plots.addWidget(self.share_plot, 1)
-        body = QHBoxLayout()
-        body.addWidget(self.heatmap, 3)
+        body = side_by_side((self.heatmap, 3))
         body.addLayout(plots, 2)
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(4, 4, 4, 4)
-        lay.addLayout(token_row(self.token))
-        lay.addLayout(body, 1)
-        lay.addWidget(self.caption)
+        framed(self, token_row(self.token), body, self.caption)
         self.token.currentIndexChanged.connect(self.refresh)
 
     @property
@@ -77,11 +72,7 @@ class ResidualStreamView(LazyView):
         return list(self._shares)
 
     def apply_font_scale(self, f: float) -> None:
-        font = QFont()
-        font.setPointSizeF(LABEL_PT * f)
-        for w in (self, self.token):
-            w.setFont(font)
-        fit_caption(self.caption, font)
+        label_font(f, (self, self.token), self.caption)
         self.heatmap.set_font_scale(f)
         for plot in (self.norm_plot, self.share_plot):
             scale_plot(plot, f)

@@ -7,13 +7,13 @@ flowed into that position by the top of the model, by attention alone.
 """
 from __future__ import annotations
 
-from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QWidget
 
 from simulator import interp
 from ui.bridge import SessionBridge
 from ui.lazy import LazyView
-from ui.pictures.caption import LABEL_PT, Caption, fit_caption
+from ui.pictures.caption import Caption
+from ui.pictures.frame import framed, label_font, side_by_side
 from ui.pictures.heatmap import Heatmap
 
 CAN_AND_CANNOT = (
@@ -34,19 +34,10 @@ class RolloutView(LazyView):
     def build(self) -> None:
         self.rollout_map, self.pattern_map = Heatmap(), Heatmap()
         self.caption = Caption()
-        maps = QHBoxLayout()
-        maps.addWidget(self.rollout_map, 1)
-        maps.addWidget(self.pattern_map, 1)
-        lay = QVBoxLayout(self)
-        lay.setContentsMargins(4, 4, 4, 4)
-        lay.addLayout(maps, 1)
-        lay.addWidget(self.caption)
+        framed(self, None, side_by_side((self.rollout_map, 1), (self.pattern_map, 1)), self.caption)
 
     def apply_font_scale(self, f: float) -> None:
-        font = QFont()
-        font.setPointSizeF(LABEL_PT * f)
-        self.setFont(font)
-        fit_caption(self.caption, font, 3)
+        label_font(f, (self,), self.caption, 3)
         self.rollout_map.set_font_scale(f)
         self.pattern_map.set_font_scale(f)
 

@@ -2,7 +2,8 @@
 
 Three bars per token — the softmax at temperature T, what top-k keeps, what top-p keeps —
 so a class sees which tokens each control cuts (grey) and how the rest are renormalised; the
-token drawn is marked with the draw u. Below: the calculation written out, the text so far and
+token drawn is marked with the draw u. Below: the calculation written out (in the explanation
+panel, when the window gives the view one), the text so far and
 what the KV cache keeps. Buttons append the most likely token, a sampled one, or n sampled ones
 (each its own undo step); the view previews the very draw the next Append will make.
 """
@@ -27,6 +28,8 @@ from PySide6.QtWidgets import (
 from simulator.generate import decoded_side
 from simulator.sampling import Sampling, describe
 from ui.bridge import SessionBridge
+from ui.pictures.paper import paper_of
+from ui.pictures.slicing import shown
 
 STAGES = ("softmax(z / T)", "after top-k", "after top-p = final")
 KEPT, CUT, DRAWN = QColor(70, 120, 200), QColor(205, 205, 205), QColor(255, 236, 150)
@@ -50,7 +53,7 @@ def bar_rows(s: Sampling, vocab, n: int = MAX_ROWS) -> list[BarRow]:
     for i in ids:
         tok = vocab[i]
         values = (float(s.probs[i]), float(s.after_k[i]), float(s.after_p[i]))
-        rows.append(BarRow("␣" if tok == " " else tok, values,
+        rows.append(BarRow(shown(tok), values,
                            (False, bool(s.after_k[i] == 0), bool(s.after_p[i] == 0)), i == s.token))
     return rows
 
@@ -77,7 +80,8 @@ class SamplingBars(QWidget):
 
     def paintEvent(self, event) -> None:  # noqa: N802 (Qt's name)
         p = QPainter(self)
-        p.fillRect(self.rect(), Qt.GlobalColor.white)
+        paper = paper_of(self)
+        p.fillRect(self.rect(), paper.ground)
         p.setFont(self._font)
         fm = QFontMetrics(self._font)
         line = fm.height()
@@ -85,7 +89,7 @@ class SamplingBars(QWidget):
         top = line + 6
         rows = self.rows[: max(0, (self.height() - top) // max(line + 4, 1))]
         col_w = (self.width() - label_w - 8) / len(STAGES)
-        p.setPen(QColor(40, 40, 40))
+        p.setPen(paper.ink)
         p.drawText(QRectF(4, 0, label_w, line), Qt.AlignmentFlag.AlignLeft, "token")
         for c, title in enumerate(STAGES):
             p.drawText(QRectF(label_w + c * col_w, 0, col_w - 6, line), Qt.AlignmentFlag.AlignLeft, title)
@@ -94,7 +98,8 @@ class SamplingBars(QWidget):
             y = top + r * h
             if row.drawn:
                 p.fillRect(QRectF(0, y - 1, self.width(), h), DRAWN)
-            p.setPen(QColor(20, 20, 20))
+            ink = QColor(20, 20, 20) if row.drawn else paper.ink  # the drawn row is on a light yellow band
+            p.setPen(ink)
             p.drawText(QRectF(4, y, label_w - 8, line), Qt.AlignmentFlag.AlignRight, row.token)
             for c, (v, cut) in enumerate(zip(row.values, row.cut)):
                 x0 = label_w + c * col_w
@@ -103,7 +108,7 @@ class SamplingBars(QWidget):
                 room = max(col_w - tw - 10, 4)
                 width = room * (row.values[0] if cut else v)
                 p.fillRect(QRectF(x0, y + 2, max(width, 1), line - 4), CUT if cut else KEPT)
-                p.setPen(QColor(140, 140, 140) if cut else QColor(20, 20, 20))
+                p.setPen(QColor(140, 140, 140) if cut else ink)
                 p.drawText(QRectF(x0 + width + 4, y, tw, line), Qt.AlignmentFlag.AlignLeft, text)
         if self.draw_u is not None and any(r.drawn for r in rows):
             p.setPen(QPen(QColor(160, 90, 0)))
@@ -113,7 +118,7 @@ class SamplingBars(QWidget):
 
 
 class SamplingView(QWidget):
-    def __init__(self, bridge: SessionBridge, controller, explain=None,
+    def __init__(self, bridge: SessionBridge, controller, explain=None, show_cache=None,
                  parent: QWidget | None = None):
         super().__init__(parent)
         # controller: the window's ui.generation.GenerationController (settings, preview, append)
@@ -139,6 +144,8 @@ class SamplingView(QWidget):
         self.n_tokens.setRange(1, 500)
         self.n_tokens.setValue(10)
         self.generate_button = QPushButton("Generate")
+        self.cache_button = QPushButton("See the KV cache")  # opens the KV cache view (show_cache)
+        self.cache_button.setVisible(show_cache is not None)
         self.drawn = QLabel()
         self.drawn.setTextFormat(Qt.TextFormat.PlainText)
         self.message = QLabel()
@@ -146,6 +153,9 @@ class SamplingView(QWidget):
         self.message.setTextFormat(Qt.TextFormat.PlainText)
         self.bars = SamplingBars()
         self.calculation = self._text_label(mono=True)
+        # with an explanation panel the calculation is written there (the same text): not twice on screen,
+        # which leaves the bars room on a 1024 × 768 screen
+        self.calculation.setVisible(explain is None)
         self.text = self._text_label()
         self.cache = self._text_label()
 
@@ -158,6 +168,7 @@ class SamplingView(QWidget):
         for w in (self.greedy_button, self.sample_button, self.generate_button, self.n_tokens, QLabel("tokens")):
             buttons.addWidget(w)
         buttons.addStretch(1)
+        buttons.addWidget(self.cache_button)
         lower = QHBoxLayout()
         lower.addWidget(self.calculation, 3)
         side = QVBoxLayout()
@@ -180,6 +191,8 @@ class SamplingView(QWidget):
         self.greedy_button.clicked.connect(lambda: self._show_error(controller.append(greedy=True)))
         self.sample_button.clicked.connect(lambda: self._show_error(controller.append()))
         self.generate_button.clicked.connect(lambda: self._show_error(controller.generate(self.n_tokens.value())))
+        if show_cache is not None:
+            self.cache_button.clicked.connect(show_cache)
         bridge.sigTraceChanged.connect(self.refresh)
         controller.sigSettingsChanged.connect(self.refresh)
         controller.sigSampled.connect(lambda _s: self.refresh())
@@ -196,6 +209,10 @@ class SamplingView(QWidget):
         if mono:
             label.setStyleSheet("background: #fff8e1; border: 1px solid #e0c36a; padding: 4px;")
         return label
+
+    def showEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        super().showEvent(event)
+        self.refresh()  # the explanation panel shows this view's calculation, not the last view's
 
     def _settings_edited(self) -> None:
         k = self.top_k.value() or None
@@ -223,7 +240,7 @@ class SamplingView(QWidget):
         vocab = self.bridge.model.config.vocab
         self.bars.set_rows(bar_rows(s, vocab), s.draw)
         token = vocab[s.token]
-        self.drawn.setText(f"u = {s.draw:.3f} falls on ‘{'␣' if token == ' ' else token}’ (highlighted): "
+        self.drawn.setText(f"u = {s.draw:.3f} falls on ‘{shown(token)}’ (highlighted): "
                            + ("appended." if done else "the next Append takes it."))
         for w, value in ((self.temperature, self.controller.temperature), (self.top_k, self.controller.top_k or 0),
                          (self.top_p, self.controller.top_p or 0.0), (self.seed, self.controller.seed)):

@@ -10,7 +10,7 @@ import html
 
 import pyqtgraph as pg
 from PySide6.QtCore import QCoreApplication, QEvent, Qt
-from PySide6.QtGui import QFont, QFontMetricsF
+from PySide6.QtGui import QFont, QFontMetricsF, QPalette
 from PySide6.QtWidgets import QGraphicsWidget, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from ui.bridge import SessionBridge
@@ -19,10 +19,12 @@ from ui.pictures import colormaps
 from ui.pictures import heatmap as heatmap_mod
 from ui.pictures.heatmap import Heatmap, format_value
 from ui.pictures.next_token import NextTokenPanel
+from ui.pictures.paper import follow_paper
 from ui.pictures.picture_items import Bars, Lines, Panel, Picture, Symbol
 from ui.pictures.picture_layout import Piece, fit_labels, fits, place
 from ui.pictures.picture_parts import NOTE_PT, PanelBox, SymbolLabel
 from ui.pictures.plots import AttentionLines
+from ui.pictures.slice_bar import SliceBar
 from ui.pictures.step_pictures import build_picture, lines_focus
 from ui.typography import FORMULA_PT, TITLE_PT
 
@@ -66,6 +68,7 @@ class StepView(QWidget):
         self._settle_posted = False
         self._position: int | None = None  # query position of the next-token bars
         self._focus: int | None = None  # query row singled out in the attention lines
+        self._start = 0  # first column of the window a long feature axis shows (d_model 384 and up)
         self._pool: list[PanelBox] = []
         self._symbols: list[SymbolLabel] = []
         self._shown: list[QWidget] = []  # widgets of the current picture, in item order
@@ -74,12 +77,12 @@ class StepView(QWidget):
         self._title.setWordWrap(True)
         self._title.setTextFormat(Qt.TextFormat.RichText)
         self._name = plain(QLabel())
-        self._name.setStyleSheet("color: #606060")
         self._name.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self._hover = plain(QLabel(" "))  # token names on the axes
         self._canvas = _Canvas(self)
         self._lines = AttentionLines(self._canvas)
         self._next = NextTokenPanel(self._canvas)
+        self._slice = SliceBar()  # which part of a checkpoint's long axes is drawn, and moving it
         self._before_ablation = None  # (trace, probs with every component on) for the next-token title
         colormaps.keep_maps(self.bridge, self._next.bars)
         self._lines.hide()
@@ -95,12 +98,14 @@ class StepView(QWidget):
         lay.setSpacing(4)
         lay.addWidget(self._title)
         lay.addWidget(self._canvas, 1)
+        lay.addWidget(self._slice)
         lay.addLayout(foot)
+        # the picture's paper: white in the light theme, dark in the dark one (ui.pictures.paper)
+        self.setBackgroundRole(QPalette.ColorRole.Base)
         self.setAutoFillBackground(True)
-        pal = self.style().standardPalette()  # white paper with dark text, in a dark theme too
-        pal.setColor(self.backgroundRole(), Qt.GlobalColor.white)
-        self.setPalette(pal)
+        follow_paper(self, lambda paper: self._name.setStyleSheet(f"color: {paper.muted.name()}"))
 
+        self._slice.sigStartChosen.connect(self._choose_start)
         self._next.sigPositionChosen.connect(self._choose_position)
         self._next.sigTemperatureChosen.connect(self._choose_temperature)
         bridge.sigTraceChanged.connect(self.refresh)
@@ -145,6 +150,7 @@ class StepView(QWidget):
             font.setPointSizeF(pt * f)
             font.setBold(bold)
             label.setFont(font)
+        self._slice.set_font_scale(f)
         for w in (*self._pool, *self._symbols, self._lines, self._next):
             w.drawn_scale = f  # each widget's type scale; _place may set it smaller to fit
         for box in self._pool:
@@ -171,7 +177,8 @@ class StepView(QWidget):
         b = self.bridge
         name = self._drawn_step = b.stepper.name
         pic = build_picture(b.trace, b.model, b.session.changes, name, b.head, b.highlight,
-                            self._position, self._focus)
+                            self._position, self._focus, self._start)
+        self._slice.set_window(list(pic.window), pic.longest, self._start)
         self._show_title(pic)
         self._name.setText(b.trace.graph.node(name).name)
         items = [it for row in pic.rows for it in row]
@@ -279,7 +286,8 @@ class StepView(QWidget):
                 w.set_data(it.pattern, it.q_labels, it.k_labels, focus_query=it.focus)
             elif isinstance(it, Bars):
                 self._position = it.position
-                w.set_data(it.probs, it.vocab, it.positions, it.position, it.temperature, self._switched_on_probs())
+                w.set_data(it.probs, it.vocab, it.positions, it.position, it.temperature, self._switched_on_probs(),
+                           it.logits)
 
     def _place(self) -> None:
         """Give every widget of the picture its rectangle in the canvas."""
@@ -427,9 +435,20 @@ class StepView(QWidget):
                 it.focus = focus
                 self._lines.set_data(it.pattern, it.q_labels, it.k_labels, focus_query=focus)
             elif isinstance(it, Bars) and self._position is not None and it.position != self._position:
+                if any("tokens" in note for p in self._picture.panels() for note in p.window):
+                    self.refresh()  # the heatmaps show the top tokens of the chosen position
+                    return
                 it.position = min(self._position, len(it.positions) - 1)
                 self._next.set_data(it.probs, it.vocab, it.positions, it.position, it.temperature,
-                                    self._switched_on_probs())
+                                    self._switched_on_probs(), it.logits)
+
+    def slice_bar(self) -> SliceBar:
+        return self._slice
+
+    def _choose_start(self, start: int) -> None:
+        if start != self._start:
+            self._start = start
+            self.refresh()
 
     def _choose_position(self, pos: int) -> None:
         self._position = pos

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QPush
 from simulator.patterns import allowed_for
 from simulator.tiled import State, full_attention, head_inputs, walk
 from ui.bridge import SessionBridge
+from ui.lazy import Lazy
 from ui.pictures.heatmap import Heatmap
 from ui.pictures.slicing import token_labels
 from ui.pictures.wrap_label import WrapLabel
@@ -60,7 +61,7 @@ class TiledView(QWidget):
         self.states: list[State] = []
         self.index = 0
         self.full: np.ndarray | None = None
-        self._dirty = True
+        self._lazy = Lazy(self, self.refresh)  # walks the model's attention only while the tab is seen
 
         self.layer = QComboBox()
         self.layer.currentIndexChanged.connect(self.rebuild)
@@ -105,30 +106,20 @@ class TiledView(QWidget):
         layout.addWidget(self.memory)
         layout.addWidget(self.note)
 
-        bridge.sigTraceChanged.connect(self._on_trace_changed)
+        bridge.sigTraceChanged.connect(self._lazy.request)
         bridge.sigHeadChanged.connect(self._on_head_changed)
         self.refresh()
 
-    def _on_trace_changed(self) -> None:
-        self._dirty = True
-        if self.isVisible():
-            self.refresh()
-
     def _on_head_changed(self, _head: int) -> None:
         # hidden, the layer list may be of an earlier model: walk again when shown
-        if self._dirty or not self.isVisible():
-            self._dirty = True
+        if self._lazy.stale or not self.isVisible():
+            self._lazy.stale = True
             return
         self.rebuild()
 
-    def showEvent(self, event) -> None:
-        super().showEvent(event)
-        if self._dirty:
-            self.refresh()
-
     def refresh(self) -> None:
         """Re-list the attentions of the current trace and walk the chosen one again."""
-        self._dirty = False
+        self._lazy.stale = False
         layers = attention_layers(self.bridge.trace)
         keep = self.layer.currentText()
         blocked = self.layer.blockSignals(True)

@@ -7,11 +7,12 @@ nothing changed (an unknown word, too many tokens, an empty input).
 """
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QModelIndex, QRectF, QSize, QStringListModel, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QKeySequence, QPainter, QPen, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QButtonGroup,
+    QCompleter,
     QGridLayout,
     QLabel,
     QLineEdit,
@@ -32,7 +33,8 @@ from simulator import budget
 from simulator.vision import patch_images
 from ui.bridge import SessionBridge
 from ui.messages import plain
-from ui.pictures.slicing import shown  # a space token as "␣", on chips as on the pictures' axes
+from ui.pictures.next_token import find_token
+from ui.pictures.slicing import MAX_VOCAB, shown  # a space token as "␣", on chips as on the pictures' axes
 
 ID_ROLE = Qt.ItemDataRole.UserRole  # the token id shown beside the token
 TOKEN_ROLE = Qt.ItemDataRole.UserRole + 1  # the token string itself (the display text may differ)
@@ -217,6 +219,17 @@ class TokenStrip(QWidget):
         self.vocab.setToolTip("The vocabulary: click a token to add it to the end of the input")
         self.vocab.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.vocab.itemClicked.connect(lambda item: self.add_token(item.data(TOKEN_ROLE)))
+        # a checkpoint's 30,000 tokens are too many chips: a token is found by typing part of it
+        self.find = QLineEdit()
+        self.find.setPlaceholderText("Find a token to add (type part of it) and press Enter")
+        self.find.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        self._find_list = QStringListModel(self)
+        completer = QCompleter(self._find_list, self.find)
+        completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        completer.setFilterMode(Qt.MatchFlag.MatchContains)
+        self.find.setCompleter(completer)
+        self.find.returnPressed.connect(lambda: self.add_found(self.find.text()))
+        self.find.hide()
         self.choice_group = QButtonGroup(self)  # source / target: where vocabulary clicks go
         self.message = plain(QLabel())  # names a typed token: never HTML
         self.message.setWordWrap(True)
@@ -262,6 +275,18 @@ class TokenStrip(QWidget):
         side = self.choice_group.checkedId() if len(self.sides) == 2 else 0
         return self.propose(side, self.side_tokens(side) + [token])
 
+    def add_found(self, text: str) -> bool:
+        """A token typed in the find box of a long vocabulary: append it (as `add_token`)."""
+        vocab = self.bridge.model.config.vocab
+        i = find_token(text, [shown(t) for t in vocab])
+        if i is None:
+            self.show_error(f"No token “{text}” in the vocabulary, so nothing changed.")
+            return False
+        if self.add_token(vocab[i]):
+            self.find.clear()
+            return True
+        return False
+
     def delete(self, side: int, pos: int) -> bool:
         toks = self.side_tokens(side)
         return self.propose(side, toks[:pos] + toks[pos + 1:])
@@ -300,8 +325,13 @@ class TokenStrip(QWidget):
         if config != self._config:
             self._config = config
             self._build_rows(2 if config.arch == "encoder-decoder" else 1)
+            self._image_rows(config.arch == "vit")
             ids = self.bridge.model.tokenizer.ids
-            self.vocab.set_tokens(list(config.vocab), ids)
+            long = len(config.vocab) > MAX_VOCAB
+            self.vocab.set_tokens([] if long else list(config.vocab), ids)
+            self._find_list.setStringList([shown(t) for t in config.vocab] if long else [])
+            self.vocab.setVisible(not long)
+            self.find.setVisible(long)
             self._shown_tokens = None
         tokens = self.bridge.session.tokens
         if tokens != self._shown_tokens:
@@ -327,7 +357,7 @@ class TokenStrip(QWidget):
             self.choice_group.removeButton(button)
         while self.grid.count():
             widget = self.grid.takeAt(0).widget()
-            if widget is not None and widget is not self.vocab:
+            if widget is not None and widget not in (self.vocab, self.find):
                 widget.deleteLater()
         titles = ("Source", "Target") if n == 2 else ("Tokens",)
         self.sides = [_Side(t, choosable=n == 2) for t in titles]
@@ -342,7 +372,23 @@ class TokenStrip(QWidget):
             self.sides[1].label.setChecked(True)
         self.grid.addWidget(QLabel("Vocabulary"), n, 0)
         self.grid.addWidget(self.vocab, n, 1, 1, 2)
+        self.grid.addWidget(self.find, n, 1, 1, 2)
         self.grid.setColumnStretch(1, 1)
+
+    def _image_rows(self, image: bool) -> None:
+        """An image model's input is a picture, not words: its [CLS] and patch chips get all
+        CHIP_ROWS rows, and what cannot make a picture (the text field, the class names offered
+        as vocabulary, moving or replacing a chip) steps aside. Draw changes the image."""
+        side = self.sides[0]
+        side.chips.max_rows = CHIP_ROWS if image else 2
+        side.edit.setVisible(not image)
+        self.vocab.setVisible(not image)
+        self.grid.itemAtPosition(len(self.sides), 0).widget().setVisible(not image)  # "Vocabulary"
+        if image:
+            side.chips.setDragDropMode(QAbstractItemView.DragDropMode.NoDragDrop)
+            side.chips.setContextMenuPolicy(Qt.ContextMenuPolicy.NoContextMenu)
+            side.chips.setToolTip("The image's tokens: [CLS], then the patches row by row. Draw changes the image.")
+        side.chips.fit()
 
     def _share_rows(self) -> None:
         """A long input wraps onto two rows; the vocabulary then gets fewer (and scrolls), so
@@ -379,6 +425,8 @@ class TokenStrip(QWidget):
         menu = QMenu(self)
         menu.addAction("Delete", lambda: self.delete(row, i))
         for title, act in (("Insert before", self.insert), ("Replace with", self.replace)):
+            if len(vocab) > MAX_VOCAB:  # no menu of 30,000 tokens: the find box adds one
+                break
             sub = menu.addMenu(title)
             for tok in vocab:
                 sub.addAction(shown(tok), lambda act=act, tok=tok: act(row, i, tok))

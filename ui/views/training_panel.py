@@ -28,8 +28,9 @@ from PySide6.QtWidgets import (
 )
 
 from simulator import Transformer
+from simulator.budget import BudgetError
 from simulator.tasks import TASKS, Task
-from simulator.train import TrainResult, check_fits, train
+from simulator.train import TrainResult, check_budget, check_fits, train
 from ui.bridge import SessionBridge
 from ui.jobs import BackgroundJob
 from ui.lazy import Lazy
@@ -216,6 +217,12 @@ class TrainingPanel(QWidget):
         except ValueError as exc:
             model = Transformer(task.config, seed=self.seed.value())
             note = f"{exc} Training a new {task.config.n_layers}-layer model for it. "
+        try:
+            check_budget(model, task)
+        except BudgetError as exc:  # refused before anything is allocated; nothing changes
+            self.status.setText(str(exc))
+            return
+        if note:
             self._request_model(model, task.demo_tokens())
         self._model = model
         self._before = dict(model.params)

@@ -66,7 +66,7 @@ class Transport(QToolBar):
 
         self.layer_combo = self._combo("Layer", "Jump to the first step of a layer")
         self.layer_combo.activated.connect(self._jump_to_layer)
-        self.head_combo = self._combo("Head", "The attention head the views show (keys 1–9)")
+        self.head_combo = self._combo("Head", "The attention head the views show (keys 0–9)")
         self.head_combo.activated.connect(bridge.set_head)
         self.granularity_combo = self._combo("Show", "Step through every operation, or one sublayer at a time")
         for text, value in GRANULARITIES:

@@ -1,0 +1,120 @@
+"""The dark theme darkens the pictures and the architecture map, not only the frame; text on them
+keeps its contrast; exports stay on light paper."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtGui import QColor, QImage
+from PySide6.QtWidgets import QApplication
+
+from ui.classroom.export import render_image
+from ui.pictures import colormaps
+from ui.pictures.paper import paper_of
+
+
+def luminance(c: QColor) -> float:
+    """WCAG relative luminance."""
+    rgb = np.array(c.getRgbF()[:3])
+    lin = np.where(rgb <= 0.04045, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+    return float(lin @ np.array([0.2126, 0.7152, 0.0722]))
+
+
+def contrast(a: QColor, b: QColor) -> float:
+    hi, lo = sorted((luminance(a), luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def ground_share(image: QImage, dark: bool) -> float:
+    """Share of pixels that are dark (lightness < 70) or, for `dark=False`, light (> 230), sampled on a grid."""
+    hits = n = 0
+    for x in range(2, image.width() - 2, max(1, image.width() // 40)):
+        for y in range(2, image.height() - 2, max(1, image.height() // 40)):
+            light = image.pixelColor(x, y).lightness()
+            hits += (light < 70) if dark else (light > 230)
+            n += 1
+    return hits / n
+
+
+def go_dark(window) -> None:
+    window.theme.set_theme("dark")
+    QApplication.processEvents()  # the application palette reaches the widgets by posted events
+    QApplication.processEvents()
+
+
+@pytest.fixture
+def dark_window(make_window):
+    window = make_window()
+    window.session_bridge.stepper.jump("blocks.0.attn.hook_pattern")
+    go_dark(window)
+    return window
+
+
+def test_pictures_and_the_arch_map_are_dark(dark_window):
+    w = dark_window
+    step = w.step_view.grab().toImage()
+    assert ground_share(step, dark=True) > 0.3, "the step picture kept a light ground"
+    corner = step.pixelColor(3, step.height() - 3)
+    assert corner.lightness() < 60
+    for box in w.step_view._shown:
+        if hasattr(box, "heatmap"):
+            image = box.heatmap.grab().toImage()
+            # the heatmap's own ground (its top-left corner, beside the title) is dark
+            assert image.pixelColor(1, 1).lightness() < 60
+    arch = w.arch_map.grab().toImage()
+    assert ground_share(arch, dark=True) > 0.5, "the architecture map kept a light ground"
+    assert arch.pixelColor(2, 2).lightness() < 60
+
+
+def test_plots_are_dark_too(dark_window):
+    w = dark_window
+    w.tabs.setCurrentWidget(w.training_panel)
+    QApplication.processEvents()
+    image = w.training_panel.loss_plot.grab().toImage()
+    assert ground_share(image, dark=True) > 0.5
+
+
+def test_text_on_dark_pictures_has_contrast(dark_window):
+    w = dark_window
+    heatmap = w.step_view.current_heatmap()
+    paper = paper_of(heatmap)
+    assert paper.dark
+    assert contrast(paper.ink, paper.ground) >= 7  # titles, axes and token labels
+    assert contrast(paper.muted, paper.ground) >= 4.5  # the step's code name, notes
+    axis = heatmap._plot.getAxis("left")
+    assert axis.textPen().color() == paper.ink
+    lines = w.step_view.attention_lines()
+    assert paper_of(lines).dark
+    # a cell's number takes black or white by its cell's colour, not by the ground
+    lut = colormaps.lookup_table(heatmap.maps.sequential)
+    for rgba in lut[::16]:
+        white = bool(colormaps.is_dark(rgba))
+        cell = QColor(*rgba[:3].tolist())
+        text = QColor("white") if white else QColor("black")
+        assert contrast(text, cell) >= 4.5
+
+
+def test_the_light_theme_gives_white_paper_back(dark_window):
+    w = dark_window
+    w.theme.set_theme("light")
+    QApplication.processEvents()
+    QApplication.processEvents()
+    image = w.step_view.grab().toImage()
+    assert image.pixelColor(3, image.height() - 3).lightness() > 240
+    assert w.arch_map.grab().toImage().pixelColor(2, 2).lightness() > 240
+
+
+def test_exports_stay_on_light_paper(dark_window):
+    w = dark_window
+    image = render_image(w.step_view)
+    assert ground_share(image, dark=False) > 0.3
+    assert image.pixelColor(3, image.height() - 3).lightness() > 240
+    # and the window is dark again afterwards
+    assert paper_of(w.step_view.current_heatmap()).dark
+    assert w.step_view.grab().toImage().pixelColor(3, w.step_view.height() - 3).lightness() < 60
+
+
+def test_handout_pages_are_light_in_the_dark_theme(dark_window):
+    from ui.classroom.handout import step_pages
+
+    page = next(step_pages(dark_window.session_bridge.session))
+    assert ground_share(page.picture, dark=False) > 0.3

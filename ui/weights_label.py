@@ -1,0 +1,36 @@
+"""The status-bar label that says when the model's weights are random: "Random weights — untrained".
+
+A class reading a random model's attention for meaning would find none; the label says so for
+as long as the weights are the initial ones (File ▸ New, Model settings, Randomise, a lesson
+stop built from a config) and goes away once the model is trained or a trained one is opened.
+"""
+from __future__ import annotations
+
+from PySide6.QtWidgets import QLabel
+
+from simulator.params import has_initial_weights
+from ui.bridge import SessionBridge
+
+TEXT = "Random weights — untrained"
+
+
+class WeightsLabel(QLabel):
+    def __init__(self, bridge: SessionBridge, parent=None):
+        super().__init__(TEXT, parent)
+        self.bridge = bridge
+        self.setToolTip("These weights were drawn at random and never trained, so the patterns and "
+                        "predictions carry no meaning yet. Open a trained model from the Presets menu, "
+                        "or train this one in the Training tab.")
+        self.setStyleSheet("color: #a05000; font-weight: bold")
+        self._model = None
+        self._params = None
+        bridge.sigTraceChanged.connect(self.refresh)
+        self.refresh()
+
+    def refresh(self) -> None:
+        model = self.bridge.model
+        params = model.params
+        if model is self._model and all(params[k] is v for k, v in self._params.items()):
+            return  # new tokens only: the weights have not changed
+        self._model, self._params = model, dict(params)
+        self.setVisible(has_initial_weights(model.config, params))
