@@ -265,3 +265,29 @@ def test_without_the_extra_the_message_says_what_to_install(gpt2_dir, monkeypatc
     monkeypatch.setitem(sys.modules, "safetensors", None)  # `import safetensors` now raises ImportError
     with pytest.raises(CheckpointError, match=r"stepformer\[checkpoints\]"):
         load_pretrained(gpt2_dir[0])
+
+
+def test_random_damage_is_always_a_checkpoint_error(tmp_path, gpt2_dir):
+    """Bytes of the safetensors file overwritten or cut at random: opened, or refused with a CheckpointError,
+    never another exception."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+    original = (gpt2_dir[0] / "model.safetensors").read_bytes()
+    (n,) = struct.unpack("<Q", original[:8])
+    folder = copy_folder(gpt2_dir[0], tmp_path / "ck")
+
+    @settings(max_examples=60, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(st.lists(st.tuples(st.integers(0, 8 + n + 64), st.integers(0, 255)), max_size=4),
+           st.integers(0, len(original)))
+    def check(changes, cut):
+        data = bytearray(original[:max(cut, 8 + n + 64)])
+        for at, value in changes:
+            if at < len(data):
+                data[at] = value
+        (folder / "model.safetensors").write_bytes(bytes(data))
+        try:
+            load_pretrained(folder)
+        except CheckpointError:
+            pass
+
+    check()
