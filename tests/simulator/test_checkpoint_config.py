@@ -141,3 +141,12 @@ def test_the_new_steps_write_out_their_calculation(kw, step, index, words):
     value = float(trace[step][index])
     assert text.endswith(f"= {fmt(value)}")
     assert (words in text) != (words == "+ b")  # no bias term where there is no bias
+
+
+def test_gradient_formulas_of_the_tied_read_out_and_of_bias_free_layers():
+    from simulator.gradient_flow import _formula
+    tied = Transformer(ModelConfig(**GPT2_LIKE), seed=0).graph
+    assert "· W_E;" in _formula(tied.node("logits")) and "W_Eᵀ" not in _formula(tied.node("logits"))
+    plain = Transformer(ModelConfig(bias=False), seed=0).graph
+    for step in ("blocks.0.attn.hook_q", "blocks.0.hook_mlp_out"):
+        assert "p1" not in _formula(plain.node(step)) and "Σ_pos" not in _formula(plain.node(step))
