@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 
 from .graph import Graph
-from .ops import layernorm, softmax
+from .ops import ACTIVATIONS, layernorm, softmax
 from .trace import Trace
 
 ABLATIONS = ("zero", "mean")
@@ -105,8 +105,13 @@ def lens_points(model) -> list[str]:
         if p == "decoder.":
             names.append(b + "hook_resid_mid2")
         names.append(b + ("dwa.hook_mixed" if cfg.residual == "denseformer" else "hook_resid_post"))
+    if "logits" not in g.index:
+        raise ValueError("This model ends at its final hidden states (it has no read-out), so there is no "
+                         "vocabulary to read its residual stream into.")
     final = g.node("logits").inputs[0]
-    if cfg.norm == "pre":
+    if cfg.head == "mlm":  # the stream before BERT's masked-LM head
+        final = g.node("mlm.hook_dense").inputs[0]
+    elif cfg.norm == "pre":
         final = g.node(final).inputs[0]
     # in the depth modes several names are one step; the final stream is the last point
     names[-1] = final
@@ -149,7 +154,8 @@ def logit_lens(model, trace: Trace) -> tuple[list[str], np.ndarray]:
     With a pre-norm model each point goes through the final LayerNorm using *its own* mean and
     spread (not those of the last layer, the bug of TransformerLens #1076), then the
     unembedding; the last point gives the model's logits. A post-norm model's points are
-    already normalised, and a model without norms has none: both go straight to the unembedding.
+    already normalised, and a model without norms has none: both go straight to the unembedding
+    (through BERT's masked-LM head first, when the model has one).
     """
     points = lens_points(model)
     prm, p = trace.params, _prefix(model)
@@ -159,6 +165,10 @@ def logit_lens(model, trace: Trace) -> tuple[list[str], np.ndarray]:
         x = trace[name]
         if model.config.norm == "pre":
             x = layernorm(x.copy(), prm[p + "ln_final.w"], prm[p + "ln_final.b"], model.config.norm_eps)
+        if model.config.head == "mlm":  # BERT's head: dense, activation, LayerNorm, then the read-out
+            x = x @ prm["mlm.W_dense"] + _bias(prm, "mlm.b_dense", model.config.d_model)
+            x = layernorm(ACTIVATIONS[model.config.activation](x), prm["mlm.ln.w"], prm["mlm.ln.b"],
+                          model.config.norm_eps)
         out.append(x @ w_u + b_u)
     return points, np.stack(out)  # [point, pos, vocab]
 
