@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import os
+import stat
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -149,6 +150,17 @@ def read_config(folder: Path) -> _Shape:
     return shape
 
 
+def _regular(path: Path) -> None:
+    """Refuse a path that is not an ordinary file (a pipe or a device would block or never end a read)."""
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        raise CheckpointError(f"{path.name} cannot be read: {exc.strerror or exc}.") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise CheckpointError(f"{path.name} is not an ordinary file (a folder, a device or a pipe), so it cannot be "
+                              "read.")
+
+
 # --- safetensors headers, checked before any array is read ---
 
 @dataclass(frozen=True)
@@ -164,6 +176,7 @@ def read_header(path: Path) -> dict[str, _Tensor]:
     The format: 8 bytes (little-endian length N), N bytes of JSON {name: {dtype, shape,
     data_offsets: [begin, end]}}, then the data; offsets count from the end of the header.
     """
+    _regular(path)
     try:
         size = os.stat(path).st_size
         with open(path, "rb") as f:
@@ -265,11 +278,13 @@ def _hf_tokenizer(folder: Path, family: str, tokenizers):
             tok = tokenizers.Tokenizer.from_file(str(path))
         elif family == "gpt2" and (folder / "vocab.json").exists() and (folder / "merges.txt").exists():
             _read_json(folder / "vocab.json")
+            _regular(folder / "merges.txt")
             tok = tokenizers.Tokenizer(tokenizers.models.BPE.from_file(str(folder / "vocab.json"),
                                                                         str(folder / "merges.txt")))
             tok.pre_tokenizer = tokenizers.pre_tokenizers.ByteLevel(add_prefix_space=False)
             tok.decoder = tokenizers.decoders.ByteLevel()
         elif family == "bert" and (folder / "vocab.txt").exists():
+            _regular(folder / "vocab.txt")
             tok = _wordpiece(folder, tokenizers)
         else:
             files = "vocab.json and merges.txt" if family == "gpt2" else "vocab.txt"

@@ -2,6 +2,7 @@
 the tokenizers, the other file layouts, and hostile or damaged folders refused cleanly."""
 import importlib.util
 import json
+import os
 import struct
 import sys
 from pathlib import Path
@@ -291,3 +292,11 @@ def test_random_damage_is_always_a_checkpoint_error(tmp_path, gpt2_dir):
             pass
 
     check()
+
+
+def test_a_pipe_in_place_of_a_file_is_refused_without_blocking(tmp_path, gpt2_dir):
+    folder = copy_folder(gpt2_dir[0], tmp_path / "ck")
+    (folder / "model.safetensors").unlink()
+    os.mkfifo(folder / "model.safetensors")  # reading it would wait for a writer forever
+    with pytest.raises(CheckpointError, match="not an ordinary file"):
+        load_pretrained(folder)
