@@ -300,3 +300,16 @@ def test_a_pipe_in_place_of_a_file_is_refused_without_blocking(tmp_path, gpt2_di
     os.mkfifo(folder / "model.safetensors")  # reading it would wait for a writer forever
     with pytest.raises(CheckpointError, match="not an ordinary file"):
         load_pretrained(folder)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_kv_cache_of_a_gpt2_checkpoint_matches_a_rerun_bit_for_bit(gpt2_dir, dtype):
+    model = load_pretrained(gpt2_dir[0], dtype=dtype)
+    toks = model.tokenize(TEXT)
+    trace = model.run(toks[:-3])
+    for n in range(len(toks) - 2, len(toks) + 1):  # three appended tokens, one at a time
+        trace, _ = model.rerun(trace, tokens=toks[:n])
+        full = model.run(toks[:n])
+        for name in full.names:
+            assert trace[name].dtype == full[name].dtype == dtype, name
+            assert np.array_equal(trace[name], full[name]), name
