@@ -325,7 +325,8 @@ def _patch_embedding(bld: _Builder, p: str) -> str:
     """A Vision Transformer's input (Dosovitskiy et al., 2021): patches → vectors, [CLS] first, positions added."""
     cfg = bld.cfg
     bld.at(stack="", sublayer="embed")
-    patches = bld.add("hook_patches", "patchify", ["image"], attrs={"patch": cfg.patch, "pixel_max": PIXEL_MAX},
+    patches = bld.add("hook_patches", "patchify", ["image"],
+                      attrs={"patch": cfg.patch, "pixel_max": PIXEL_MAX, "dtype": cfg.dtype},
                       role="patches", axes=("patch", "pixel"))
     w_p = bld.param("embed.W_patch", ("pixel", "d_model"), "fan_in", fan_in=cfg.patch_pixels)
     b_p = bld.bias("embed.b_patch", ("d_model",))

@@ -400,7 +400,7 @@ def _dwa(xs, ps, a):
 
 def _patchify(xs, ps, a):
     """patch[i] = the pixels of square i, row by row, ÷ pixel_max  # [patch, pixel]"""
-    return patchify(xs[0], a["patch"]) / a["pixel_max"]
+    return (patchify(xs[0], a["patch"]) / a["pixel_max"]).astype(a.get("dtype", "float64"), copy=False)
 
 
 def _prepend_cls(xs, ps, a):

@@ -46,11 +46,16 @@ def test_exact_gelu_is_x_times_the_normal_cdf():
     assert gelu_exact(x.astype(np.float32)).dtype == np.float32
 
 
-@pytest.mark.parametrize("kw", [GPT2_LIKE, BERT_LIKE, dict(), dict(positional="rope", attention="window")])
+@pytest.mark.parametrize("kw", [GPT2_LIKE, BERT_LIKE, dict(), dict(positional="rope", attention="window"),
+                                dict(attention="linear"), dict(residual="attnres"), dict(residual="denseformer"),
+                                dict(arch="encoder-decoder", attention="causal", norm="post"),
+                                dict(arch="vit", attention="full", positional="learned")])
 def test_float32_model_computes_in_float32_and_agrees_with_float64(kw):
     m64 = Transformer(ModelConfig(**kw), seed=3)
     m32 = Transformer(ModelConfig(**kw, dtype="float32"), params=m64.params)
-    t64, t32 = m64.run("the cat sat on the mat"), m32.run("the cat sat on the mat")
+    x = ("the cat sat", "a dog ran") if kw.get("arch") == "encoder-decoder" else \
+        np.arange(64.0).reshape(8, 8) % 17 if kw.get("arch") == "vit" else "the cat sat on the mat"
+    t64, t32 = m64.run(x), m32.run(x)
     assert all(v.dtype == np.float32 for v in m32.params.values())
     for name in t64.names:
         assert t32[name].dtype == np.float32, name
