@@ -40,7 +40,7 @@ MAX_JSON = 50_000_000  # config.json, tokenizer.json and the shard index are rea
 MAX_HEADER = 100_000_000  # a safetensors header longer than this is not a real one
 DTYPES = {"F64": np.float64, "F32": np.float32, "F16": np.float16}  # what the weights may be stored in
 ITEM_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "F8_E4M3": 1, "F8_E5M2": 1, "I64": 8, "I32": 4, "I16": 2,
-              "I8": 1, "U64": 8, "U32": 4, "U16": 2, "U8": 1, "BOOL": 1}  # a dtype not listed: its size is not checked
+              "I8": 1, "U64": 8, "U32": 4, "U16": 2, "U8": 1, "BOOL": 1, "C64": 8}
 MAX_SIZE = 1 << 16  # no width, head count or context of a real checkpoint comes near this
 MAX_VOCAB = 1 << 20
 INSTALL = 'pip install "stepformer[checkpoints]"'
@@ -202,7 +202,7 @@ def read_header(path: Path) -> dict[str, _Tensor]:
     for name, info in header.items():
         if name == "__metadata__":
             continue
-        if not (isinstance(info, dict) and isinstance(info.get("dtype"), str) and isinstance(info.get("shape"), list)
+        if not (isinstance(info, dict) and info.get("dtype") in ITEM_BYTES and isinstance(info.get("shape"), list)
                 and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in info["shape"])
                 and isinstance(info.get("data_offsets"), list) and len(info["data_offsets"]) == 2
                 and all(isinstance(o, int) and not isinstance(o, bool) for o in info["data_offsets"])):
@@ -212,8 +212,8 @@ def read_header(path: Path) -> dict[str, _Tensor]:
         if not 0 <= begin <= end <= data:
             raise CheckpointError(f"{path.name}: {name} lies at bytes {begin:,}–{end:,} but the file holds "
                                   f"{data:,} bytes of data: the file is truncated or damaged.")
-        need = ITEM_BYTES.get(info["dtype"], 0) * math.prod(info["shape"])
-        if info["dtype"] in ITEM_BYTES and end - begin != need:
+        need = ITEM_BYTES[info["dtype"]] * math.prod(info["shape"])
+        if end - begin != need:
             raise CheckpointError(f"{path.name}: {name} is {info['dtype']} of shape {info['shape']}, which takes "
                                   f"{need:,} bytes, but its byte range holds {end - begin:,}.")
         out[name] = _Tensor(path, info["dtype"], tuple(info["shape"]))
