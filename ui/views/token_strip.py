@@ -325,13 +325,14 @@ class TokenStrip(QWidget):
         if config != self._config:
             self._config = config
             self._build_rows(2 if config.arch == "encoder-decoder" else 1)
-            self._image_rows(config.arch == "vit")
+            image = config.arch == "vit"
+            self._image_rows(image)
             ids = self.bridge.model.tokenizer.ids
             long = len(config.vocab) > MAX_VOCAB
             self.vocab.set_tokens([] if long else list(config.vocab), ids)
             self._find_list.setStringList([shown(t) for t in config.vocab] if long else [])
-            self.vocab.setVisible(not long)
-            self.find.setVisible(long)
+            self.vocab.setVisible(not long and not image)
+            self.find.setVisible(long and not image)
             self._shown_tokens = None
         tokens = self.bridge.session.tokens
         if tokens != self._shown_tokens:
@@ -382,7 +383,6 @@ class TokenStrip(QWidget):
         side = self.sides[0]
         side.chips.max_rows = CHIP_ROWS if image else 2
         side.edit.setVisible(not image)
-        self.vocab.setVisible(not image)
         self.grid.itemAtPosition(len(self.sides), 0).widget().setVisible(not image)  # "Vocabulary"
         if image:
             side.chips.setDragDropMode(QAbstractItemView.DragDropMode.NoDragDrop)
