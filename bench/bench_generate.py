@@ -39,6 +39,8 @@ def generation_rates(repeat: int) -> None:
     print(f"{'preset':<18}{'tokens':>7}{'cached':>12}{'full reruns':>14}{'speed-up':>10}")
     for info in list_presets():
         model, tokens, _ = load_preset(info["name"])
+        if model.config.arch not in ("decoder", "encoder-decoder"):
+            continue  # an encoder or an image model writes nothing
         prompt = prompt_of(model, tokens)
         n = model.config.n_ctx - (0 if model.config.arch == "encoder-decoder" else len(prompt))
         made = len(generate(model, prompt, n, top_k=1))

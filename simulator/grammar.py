@@ -8,7 +8,11 @@ so a class can find the head that does the looking:
   verb agrees with "keys", five words back, not with the nearer "man");
 * a pronoun and its antecedent: "mary found the key , then she …" (she, because of "mary");
 * name copying: "mary gave the book to john . john thanked mary" (the name that is not repeated);
-* plain word order ("the cat sat on the mat"), where a previous-token head helps.
+* repeating a phrase: "anna saw the red cup near the old hat . she took the old hat"
+  (hat, because "hat" followed "old" before: a head in the first layer writes into each word
+  which word came before it, a previous-token head, and a head in the second layer finds the
+  word that came after an earlier "old");
+* plain word order ("the cat sat on the mat"), where a previous-token head helps too.
 
 Every sentence is assigned for good to the training or the held-out side by a hash of its text
 (`tasks.is_heldout`), so the probes a test checks are sentences the model never saw.
@@ -115,6 +119,20 @@ def copy(rng: np.random.Generator) -> Sentence:
     return Sentence(words, "copy", 9)
 
 
+def repeat(rng: np.random.Generator) -> Sentence:
+    """'anna saw the red cup near the old hat . she took the old hat .': the phrase comes back."""
+    name = _pick(rng, NAMES)
+    i, j = rng.choice(len(ADJECTIVES), 2, replace=False)
+    k, m = rng.choice(len(THINGS), 2, replace=False)
+    things = [THINGS[int(k)][int(rng.integers(2))], THINGS[int(m)][int(rng.integers(2))]]
+    adjs = [ADJECTIVES[int(i)], ADJECTIVES[int(j)]]
+    back = int(rng.integers(2))  # which of the two phrases comes back
+    pron = "she" if name in NAMES_F else "he"
+    words = (name, _pick(rng, PAST), "the", adjs[0], things[0], "near", "the", adjs[1], things[1], ".",
+             pron, _pick(rng, PAST), "the", adjs[back], things[back], ".")
+    return Sentence(words, "repeat", 14)
+
+
 def order(rng: np.random.Generator) -> Sentence:
     """'the cat sat on the mat .': plain word order."""
     noun, p = _pick(rng, AGENTS), int(rng.integers(2))
@@ -122,13 +140,17 @@ def order(rng: np.random.Generator) -> Sentence:
 
 
 TEMPLATES = {agreement: "agreement", attractor: "agreement", pronoun: "pronoun", plural_pronoun: "pronoun",
-             copy: "copy", order: "order"}  # template -> the job it tests
-JOBS = ("agreement", "pronoun", "copy")
+             copy: "copy", repeat: "repeat", order: "order"}  # template -> the job it tests
+JOBS = ("agreement", "pronoun", "copy", "repeat")
+# A repeated phrase is drawn three times as often as the other templates: the heads that copy it
+# (a previous-token head, then one that looks for the word after an earlier match) only form when
+# it is common enough to pay for them.
+WEIGHT = {repeat: 3}
 
 
 def sentence(rng: np.random.Generator, job: str | None = None) -> Sentence:
     """A random sentence (of one job, if given)."""
-    templates = [t for t, j in TEMPLATES.items() if job is None or j == job]
+    templates = [t for t, j in TEMPLATES.items() if job is None or j == job for _ in range(WEIGHT.get(t, 1))]
     return _pick(rng, templates)(rng)
 
 

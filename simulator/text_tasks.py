@@ -27,8 +27,8 @@ class TextWords(Task):
     name = "text-words"
     title = "English sentences (words)"
     description = ("Sentences from a small English grammar (about 180 words): subjects and verbs that "
-                   "agree across a relative clause, pronouns that refer back to a name, names that are "
-                   "repeated. The model predicts the next word.")
+                   "agree across a relative clause, pronouns that refer back to a name, names and phrases "
+                   "that are repeated. The model predicts the next word.")
     config = ModelConfig(vocab=grammar.vocabulary(), n_layers=2, n_heads=4, d_model=64, d_mlp=256, n_ctx=24,
                          positional="learned")
     demo = ("mary gave the book to john . john thanked",)
@@ -137,4 +137,14 @@ def heldout_bits(model, examples: list[Example]) -> float:
     return total / count / np.log(2)
 
 
-__all__ = ["CHARS", "TextChars", "TextWords", "heldout_bits", "kjv_chapters", "probes"]
+def previous_token_share(model, examples: list[Example], layer: int, head: int) -> float:
+    """How much of its attention a head gives to the word just before, averaged over every position
+    after the first of `examples` (1.0: a pure previous-token head)."""
+    shares = []
+    for ex in examples:
+        pattern = model.run(ex.tokens)[f"blocks.{layer}.attn.hook_pattern"][head]  # [query_pos, key_pos]
+        shares.extend(np.diagonal(pattern, offset=-1))
+    return float(np.mean(shares))
+
+
+__all__ = ["CHARS", "TextChars", "TextWords", "heldout_bits", "kjv_chapters", "previous_token_share", "probes"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QSignalBlocker, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QFontMetrics, QKeyEvent, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
     QApplication,
@@ -52,9 +52,9 @@ from ui.views.explain_panel import ExplainPanel
 from ui.views.gradient_view import GradientFlowView
 from ui.views.image_view import ImageView
 from ui.views.interp_tabs import InterpTabs
+from ui.views.kv_cache_view import KVCacheView
 from ui.views.param_editor import ParamEditor
 from ui.views.residual_view import ResidualStreamView
-from ui.views.kv_cache_view import KVCacheView
 from ui.views.sampling_view import SamplingView
 from ui.views.settings_dialog import SettingsDialog
 from ui.views.step_view import StepView
@@ -146,6 +146,12 @@ class MainWindow(QMainWindow):
         self.weights_label = WeightsLabel(bridge)
         self.statusBar().addPermanentWidget(self.weights_label)
         self.statusBar().addPermanentWidget(self.step_label)
+        # the precision the numbers are computed in: float32 for a checkpoint, float64 for the tiny models
+        self.precision_label = plain(QLabel())
+        self.statusBar().addPermanentWidget(self.precision_label)
+        self.act_float64 = make_action(self, "Compute in float&64", [], "Compute every step in float64 (a "
+                                       "checkpoint opens in float32: half the memory)",
+                                       self._set_precision, checkable=True)
         bridge.sigStepChanged.connect(self._show_step)
         bridge.sigTraceChanged.connect(self._show_step)
         # classroom: theme and colour maps, presentation mode (F5), lessons
@@ -328,7 +334,10 @@ class MainWindow(QMainWindow):
 
         file_menu = menu("&File",
                          make_action(self, "&New", ["Ctrl+N"], "A new classroom model", files.new),
-                         make_action(self, "&Open…", ["Ctrl+O"], "Open a model file", lambda: files.open()))
+                         make_action(self, "&Open…", ["Ctrl+O"], "Open a model file", lambda: files.open()),
+                         make_action(self, "Open model &folder…", ["Ctrl+Shift+O"],
+                                     "Open a checkpoint folder (GPT-2, BERT: config.json, model.safetensors, "
+                                     "tokenizer)", lambda: files.open_folder()))
         file_menu.addMenu(files.recent_menu)
         file_menu.addAction(make_action(self, "&Save", ["Ctrl+S"], "Save the model and tokens", files.save))
         file_menu.addAction(make_action(self, "Save &As…", ["Ctrl+Shift+S"], "Save to another file",
@@ -356,7 +365,7 @@ class MainWindow(QMainWindow):
         file_menu.addAction(make_action(self, "&Quit", ["Ctrl+Q"], "Close Stepformer", self.close))
         menu("&Edit", undo, redo, None,
              make_action(self, "Model &settings…", ["Ctrl+,"], "Change the model's size and wiring",
-                         self.open_settings))
+                         self.open_settings), self.act_float64)
         menu("&Step", t.act_next, t.act_back, t.act_first, t.act_last, None, t.act_play, self.act_granularity)
         view = menu("&View", self.act_highlight)
         heads = view.addMenu("&Head")
@@ -374,8 +383,17 @@ class MainWindow(QMainWindow):
         for m in menus:
             self.addActions([a for a in m.actions() if a.shortcuts()])
 
+    def _set_precision(self, float64: bool) -> None:
+        self.files.set_precision("float64" if float64 else "float32")
+        self._show_step()  # a refusal leaves the model, and so the check mark, as it was
+
     def _show_step(self) -> None:
         self.warning_label.setText(self.session_bridge.model.config.warning)
+        dtype = self.session_bridge.model.config.dtype
+        self.precision_label.setText(f" ·  computed in {dtype}")
+        self.precision_label.setToolTip(f"Every number is computed in {dtype} (Edit ▸ Compute in float64)")
+        with QSignalBlocker(self.act_float64):
+            self.act_float64.setChecked(dtype == "float64")
         stepper = self.session_bridge.stepper
         self.step_label.setText(f"step {stepper.index + 1} of {len(stepper)} — {stepper.name}")
 

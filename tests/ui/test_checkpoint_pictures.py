@@ -83,12 +83,13 @@ def test_the_unembedding_shows_a_window_of_d_model_and_the_top_tokens(wide_model
     trace = wide_model.run(TOKENS)
     pic = build_picture(trace, wide_model, {}, "logits", start=100)
     x, w_u, logits = pic.panels()
-    assert x.values.shape == (len(TOKENS), WINDOW) and x.cols[0] == "100" and x.cols[-1] == "163"
-    assert x.window == ("columns 100–163 of 384 (d_model)",)
-    np.testing.assert_array_equal(x.values, trace[x.step][:, 100:164])
+    end = 100 + WINDOW  # the window: columns 100 … end − 1
+    assert x.values.shape == (len(TOKENS), WINDOW) and x.cols[0] == "100" and x.cols[-1] == str(end - 1)
+    assert x.window == (f"columns 100–{end - 1} of 384 (d_model)",)
+    np.testing.assert_array_equal(x.values, trace[x.step][:, 100:end])
     top = list(np.argsort(-trace["probs"][-1], kind="stable")[:TOP_TOKENS])
-    np.testing.assert_array_equal(w_u.values, wide_model.params["unembed.W_U"][100:164][:, top])
-    assert w_u.window == ("columns 100–163 of 384 (d_model)", "top 20 of 2,000 tokens")
+    np.testing.assert_array_equal(w_u.values, wide_model.params["unembed.W_U"][100:end][:, top])
+    assert w_u.window == (f"columns 100–{end - 1} of 384 (d_model)", "top 20 of 2,000 tokens")
     assert logits.cols == w_u.cols == [shown(wide_model.config.vocab[i]) for i in top]
 
 
@@ -173,8 +174,8 @@ def test_d_model_768_pictures_fit_their_view_and_say_which_columns_they_show(d76
         pic = view.picture
         assert view.layout_fits(), name
         for panel in pic.panels():
-            assert panel.values.shape[1] <= max(WINDOW, TOP_TOKENS, len(TOKENS)), (name, panel.title)
-            assert panel.values.shape[0] <= max(WINDOW, len(TOKENS)), (name, panel.title)
+            # a head's d_head of 64 is short enough to draw whole
+            assert max(panel.values.shape) <= max(WINDOW, TOP_TOKENS, d768.config.d_head), (name, panel.title)
         bar = view.slice_bar()
         if name == "blocks.0.attn.hook_pattern":  # [query, key] of one head: nothing is cut
             assert not bar.isVisible()
@@ -183,8 +184,9 @@ def test_d_model_768_pictures_fit_their_view_and_say_which_columns_they_show(d76
         if name == "probs":  # only the vocabulary is cut: there is no window to move
             assert bar.text.text() == "Showing top 20 of 300 tokens" and not bar.forward.isVisible()
             continue
-        assert any(note.startswith("columns 0–63 of") for note in pic.window), name
-        assert bar.text.text().startswith("Showing columns 0–63 of") and bar.forward.isVisible(), name
+        first = f"columns 0–{WINDOW - 1} of"
+        assert any(note.startswith(first) for note in pic.window), name
+        assert bar.text.text().startswith("Showing " + first) and bar.forward.isVisible(), name
 
 
 def test_moving_the_window_shows_later_columns_and_a_click_explains_the_true_cell(d768, qtbot):
@@ -195,28 +197,30 @@ def test_moving_the_window_shows_later_columns_and_a_click_explains_the_true_cel
     assert not bar.back.isEnabled()
     bar.forward.click()
     bar.forward.click()
-    assert bar.text.text() == "Showing columns 128–191 of 768 (d_model)"
+    a, b = 2 * WINDOW, 3 * WINDOW  # two pages on
+    assert bar.text.text() == f"Showing columns {a}–{b - 1} of 768 (d_model)"
     heatmap = view.current_heatmap()
-    assert heatmap.labels()[1][0] == "128"  # the axis counts the true columns (every k-th printed)
-    assert view.picture.panels()[-1].cols == [str(j) for j in range(128, 192)]
-    np.testing.assert_array_equal(heatmap.values(), bridge.trace["blocks.0.hook_resid_mid"][:, 128:192])
+    assert heatmap.labels()[1][0] == str(a)  # the axis counts the true columns (every k-th printed)
+    assert view.picture.panels()[-1].cols == [str(j) for j in range(a, b)]
+    np.testing.assert_array_equal(heatmap.values(), bridge.trace["blocks.0.hook_resid_mid"][:, a:b])
     click_cell(heatmap, qtbot, 2, 5)
-    assert bridge.cell == ("blocks.0.hook_resid_mid", (2, 133))
-    explained = bridge.trace.explain("blocks.0.hook_resid_mid", (2, 133))
-    assert f"{bridge.trace['blocks.0.hook_resid_mid'][2, 133]:.3f}"[:5] in explained
-    bar.start.setValue(10_000)  # past the end: the window stops at the last 64 columns
+    assert bridge.cell == ("blocks.0.hook_resid_mid", (2, a + 5))
+    explained = bridge.trace.explain("blocks.0.hook_resid_mid", (2, a + 5))
+    assert f"{bridge.trace['blocks.0.hook_resid_mid'][2, a + 5]:.3f}"[:5] in explained
+    bar.start.setValue(10_000)  # past the end: the window stops at the last WINDOW columns
     assert view.picture.panels()[-1].cols[-1] == "767"
     session.stepper.jump("blocks.0.mlp.hook_post")  # a longer axis (d_mlp 3,072) keeps the same start
     QApplication.processEvents()
-    assert "columns 704–767 of 3,072 (d_mlp)" in view.picture.window
+    assert f"columns {768 - WINDOW}–767 of 3,072 (d_mlp)" in view.picture.window
 
 
 def test_the_heads_bands_of_concat_follow_the_window(d768):
     trace = d768.run(TOKENS)
-    pic = build_picture(trace, d768, {}, "blocks.0.attn.hook_concat", start=32)
+    start = 64 - WINDOW // 2  # d_head 64: the window straddles heads 0 and 1
+    pic = build_picture(trace, d768, {}, "blocks.0.attn.hook_concat", start=start)
     concat = pic.panels()[-1]
-    assert concat.cols[0] == "32"
-    assert concat.col_bands == ((0, 32, 0), (32, 64, 1))  # head 0 ends at column 64, head 1 starts there
+    assert concat.cols[0] == str(start)
+    assert concat.col_bands == ((0, WINDOW // 2, 0), (WINDOW // 2, WINDOW, 1))  # head 1 starts at column 64
 
 
 def test_a_long_vocabulary_is_found_by_typing_not_drawn_as_chips(wide_model, qtbot):
@@ -243,12 +247,13 @@ def test_the_parameter_editor_draws_a_window_of_a_long_matrix_and_edits_the_true
     editor.resize(1100, 700)
     editor.show()
     qtbot.waitExposed(editor)
-    editor.select_param("embed.W_E")  # [2,000 tokens, 384]: the input's tokens, 64 columns at a time
+    editor.select_param("embed.W_E")  # [2,000 tokens, 384]: the input's tokens, WINDOW columns at a time
     vocab = wide_model.config.vocab
     ids = [vocab.index(t) for t in dict.fromkeys(TOKENS)]
     w_e = wide_model.params["embed.W_E"]
     np.testing.assert_array_equal(editor.heatmap.values(), w_e[ids][:, :WINDOW])
-    assert editor.slice.text.text() == "Showing the input's 7 of 2,000 tokens · columns 0–63 of 384 (d_model)"
+    assert editor.slice.text.text() == (f"Showing the input's 7 of 2,000 tokens · columns 0–{WINDOW - 1} of 384 "
+                                        "(d_model)")
     editor.slice.forward.click()
     np.testing.assert_array_equal(editor.heatmap.values(), w_e[ids][:, WINDOW:2 * WINDOW])
     editor.start_edit((1, 2))
@@ -256,3 +261,74 @@ def test_the_parameter_editor_draws_a_window_of_a_long_matrix_and_edits_the_true
     with qtbot.waitSignal(editor.sigEditRequested) as sig:
         editor.edit_line().returnPressed.emit()
     assert sig.args == ["embed.W_E", 0.5, (ids[1], WINDOW + 2)]
+
+
+def test_the_residual_stream_of_d_model_768_is_drawn_a_window_of_rows_at_a_time(d768, qtbot):
+    from ui.views.residual_view import ResidualStreamView
+
+    view = ResidualStreamView(SessionBridge(Session(d768, TOKENS)))
+    qtbot.addWidget(view)
+    view.resize(1280, 700)
+    view.show()
+    qtbot.waitExposed(view)
+    whole = np.stack([v for _, _, v in view.points()], axis=1)  # [d_model, point]
+    np.testing.assert_array_equal(view.heatmap.values(), whole[:WINDOW])
+    assert view.slice.text.text() == f"Showing rows 0–{WINDOW - 1} of 768 (d_model)"
+    view.slice.forward.click()
+    np.testing.assert_array_equal(view.heatmap.values(), whole[WINDOW:2 * WINDOW])
+    rows = [r for r in view.heatmap.labels()[0] if r]
+    assert rows[0] == str(WINDOW)  # the true row numbers
+
+
+def test_twelve_heads_draw_the_selected_heads_attention_lines(d768):
+    trace = d768.run(TOKENS)
+    lines = [it for row in build_picture(trace, d768, {}, "blocks.0.attn.hook_pattern", head=5).rows
+             for it in row if type(it).__name__ == "Lines"]
+    assert lines[0].heads == [5]
+    small = Transformer(ModelConfig(), seed=0)
+    lines = [it for row in build_picture(small.run("the cat"), small, {}, "blocks.0.attn.hook_pattern").rows
+             for it in row if type(it).__name__ == "Lines"]
+    assert lines[0].heads is None  # a classroom model's two heads: both, each in its colour
+
+
+def test_comparing_residual_modes_names_the_top_tokens_of_a_long_vocabulary(wide_model, qtbot):
+    from ui.views.compare_view import CompareView
+
+    view = CompareView(SessionBridge(Session(wide_model, TOKENS)))
+    qtbot.addWidget(view)
+    view.resize(1280, 700)
+    view.show()
+    qtbot.waitExposed(view)
+    shown_a = view.probs_a.values()  # [token, pos]
+    assert shown_a.shape == (TOP_TOKENS, len(TOKENS))
+    assert "top 20 of 2,000 tokens" in view.probs_a.title()
+    labels = view.probs_a.labels()[0]
+    vocab = [shown(t) for t in wide_model.config.vocab]
+    probs = view.bridge.trace["probs"]
+    for row, label in zip(shown_a, labels):
+        np.testing.assert_array_equal(row, probs[:, vocab.index(label)])
+
+
+def test_the_look_inside_views_take_a_typed_token_and_label_a_few_of_2000_dots(wide_model, qtbot):
+    from ui.views.embedding_view import MAX_LABELS
+    from ui.views.interp_tabs import InterpTabs
+
+    bridge = SessionBridge(Session(wide_model, TOKENS))
+    tabs = InterpTabs(bridge)
+    qtbot.addWidget(tabs)
+    tabs.resize(1280, 700)
+    tabs.show()
+    qtbot.waitExposed(tabs)
+    vocab = [shown(t) for t in wide_model.config.vocab]
+    lens = tabs.show_view("Logit lens")
+    assert lens.follow.isEditable() and lens.follow.count() == 2000
+    assert lens.follow.currentText() == vocab[int(bridge.trace["probs"][-1].argmax())]
+    lens.follow.setCurrentIndex(vocab.index("<img>"))
+    title = lens.plot.getPlotItem().titleLabel.text
+    assert "&lt;img&gt;" in title and "<img>" not in title  # the token as text, not markup
+    attribution = tabs.show_view("Attribution")
+    assert attribution.token.isEditable() and attribution.other.count() == 2001
+    emb = tabs.show_view("Embeddings")
+    assert len(emb.coords) == 2000
+    drawn = [t.textItem.toPlainText() for t in emb._texts if t.isVisible()]
+    assert len(drawn) == MAX_LABELS and "␣cat" in drawn  # the input's tokens first, as they print

@@ -139,3 +139,16 @@ def test_in_the_window_the_sampling_calculation_is_written_once_in_the_explanati
     w.generation.append(greedy=True)
     w.tabs.setCurrentIndex(w.tab_titles().index("Sampling"))  # shown again: the panel has this view's text
     assert w.explain_panel.cell.text().startswith("How the last token was picked")
+
+
+def test_the_sampling_view_shows_a_refusal_only_while_there_is_one(make_window, qtbot):
+    w = make_window(_words_session("the cat sat on the mat . " * 3))  # 21 words: room for 3 more
+    view = SamplingView(w.session_bridge, w.generation, lambda _text: None)
+    qtbot.addWidget(view)
+    view.show()
+    assert not view.message.isVisible()
+    view.generate_button.click()  # 10 asked, 3 fit
+    assert view.message.isVisible() and "n_ctx = 24" in view.message.text()
+    w.undo_stack.undo()
+    view.greedy_button.click()
+    assert not view.message.isVisible() and view.message.text() == ""

@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QMessageBox
 from simulator import Session
 from simulator.presets import load_preset
 from ui.main_window import MainWindow
-from ui.views.kv_cache_view import REUSED, cache_state, kv_layers
+from ui.views.kv_cache_view import NEW_ROW, cache_state, kv_layers
 
 
 @pytest.fixture
@@ -21,6 +21,7 @@ def window(qtbot, tmp_path, monkeypatch):
                                                                      QSettings.Format.IniFormat))
         qtbot.addWidget(w)
         w.resize(1280, 800)
+        w.show()
         return w
     return make
 
@@ -101,7 +102,23 @@ def test_the_sampling_view_opens_the_kv_cache_view(window, qtbot):
     sampling = w.current_view()
     sampling.cache_button.click()
     assert w.tabs.tabText(w.tabs.currentIndex()) == "KV cache"
-    w.show()
+    tables = w.current_view().tables
+
+    def lit_pixels() -> int:  # pixels of the new row's orange frame and tag
+        image = tables.grab().toImage()
+        return sum(image.pixelColor(x, y) == NEW_ROW for x in range(0, image.width(), 2)
+                   for y in range(0, image.height(), 2))
+    assert lit_pixels() == 0
     w.generation.append(greedy=True)
-    image = w.current_view().tables.grab().toImage()
-    assert not image.isNull() and REUSED
+    assert lit_pixels() > 50
+
+
+def test_a_tab_in_the_back_draws_nothing_and_catches_up_with_the_right_new_row(window):
+    w = window("text-words", "the cat sat on the")
+    view = _view(w)
+    w.tabs.setCurrentIndex(w.tab_titles().index("Sampling"))
+    w.generation.append(greedy=True)
+    w.generation.append(greedy=True)
+    assert view.state.n == 5  # not redrawn while hidden
+    w.tabs.setCurrentIndex(w.tab_titles().index("KV cache"))
+    assert view.state.n == 7 and view.state.appended and view.state.reused == (True,) * 6 + (False,)

@@ -71,3 +71,23 @@ def test_the_largest_projector_type_shrinks_the_pictures_instead_of_scrolling(vi
     QApplication.processEvents()
     assert view.cell >= natural, "with more room the pictures grow again"
     _check_fits(scroll, view, "Image at 1920×1080, type scale 2.5")
+
+
+@pytest.mark.parametrize("size,presenting", [((1920, 1080), False), ((1280, 800), True)],
+                         ids=["1920x1080-window", "1280x800-present"])
+def test_with_room_the_attention_stands_beside_the_patches_in_sight(vit_window, qtbot, size, presenting):
+    from ui.views.image_view import PatchPicture
+    _at(vit_window, qtbot, size, presenting)
+    scroll, view = _open(vit_window, "Image")
+    assert view.wide
+    bottom = scroll.viewport().height()
+    for picture in view.findChildren(PatchPicture):  # the attention pictures, seen without scrolling
+        assert picture.mapTo(view, picture.rect().bottomLeft()).y() <= bottom
+    _check_fits(scroll, view, f"Image at {size}")
+
+
+def test_without_room_the_sections_stack(vit_window, qtbot):
+    _at(vit_window, qtbot, (1024, 768), False)
+    scroll, view = _open(vit_window, "Image")
+    assert not view.wide
+    _check_fits(scroll, view, "Image at 1024×768")

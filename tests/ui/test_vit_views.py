@@ -186,3 +186,43 @@ def test_the_first_image_shown_lights_no_cells_and_presenting_scales_the_bars_on
     QApplication.processEvents()
     scale = vit_window.typography.scale
     assert scale > 1 and view.bars.label_font().pointSizeF() == pytest.approx(LABEL_PT * scale)
+
+
+def test_the_probabilities_step_of_an_image_model_offers_no_next_token(vit_window, make_window):
+    vit_window.session_bridge.stepper.jump("probs")
+    QApplication.processEvents()
+    panel = vit_window.step_view.next_token()
+    assert panel.isVisible() and "class" in panel.title.text() and "Next token" not in panel.title.text()
+    assert not panel.generate_button.isVisible() and not panel.greedy_button.isVisible()
+    assert panel.slider.isVisible()  # the temperature still reshapes the class probabilities
+    model, tokens, _ = load_preset("copy")  # a text model: its next token and the buttons are back
+    vit_window.set_model(model, tokens, "Open a text model")
+    vit_window.session_bridge.stepper.jump("probs")
+    QApplication.processEvents()
+    assert "Next token" in panel.title.text() and panel.generate_button.isVisible()
+
+
+def test_a_dragged_stroke_paints_every_cell_it_crosses(vit_window):
+    from PySide6.QtCore import QEvent, QPointF
+    from PySide6.QtGui import QMouseEvent
+    view = open_tab(vit_window, "Draw")
+    view._send(np.zeros((8, 8)))
+    canvas = view.canvas
+    left, none = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
+
+    def send(kind, row, col, button, buttons):
+        pos = QPointF(canvas.cell_center(row, col))
+        event = QMouseEvent(kind, pos, QPointF(canvas.mapToGlobal(pos.toPoint())), button, buttons,
+                            Qt.KeyboardModifier.NoModifier)
+        QApplication.sendEvent(canvas, event)
+
+    send(QEvent.Type.MouseButtonPress, 1, 1, left, left)
+    for col in (2, 3, 4, 5, 6):  # across the top, as a 7 starts
+        send(QEvent.Type.MouseMove, 1, col, none, left)
+    for row, col in ((2, 6), (3, 5), (4, 4), (5, 4), (6, 3), (7, 2)):  # and down to the left
+        send(QEvent.Type.MouseMove, row, col, none, left)
+    send(QEvent.Type.MouseButtonRelease, 7, 2, left, none)
+    send(QEvent.Type.MouseMove, 7, 7, none, none)  # no button held: no ink
+    image = vit_window.session_bridge.session.input
+    assert np.count_nonzero(image) == 12 and image[1, 1] > 0 and image[7, 2] > 0 and image[7, 7] == 0
+    assert np.array_equal(view.bars.probs, vit_window.session_bridge.trace["probs"][0])

@@ -2,12 +2,15 @@
 
 Files are the core's `.npz` model files (`simulator.save` / `simulator.load`). A file that
 cannot be read is reported in a message box and the current model stays as it was.
-Opening a file is one undoable step, like any other change of model.
+Opening a file is one undoable step, like any other change of model. So is opening a
+checkpoint folder (GPT-2, BERT) and switching the precision it is computed in.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import shiboken6
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoStack
@@ -83,14 +86,39 @@ class FileController(QObject):
         self.add_recent(path)
         return True
 
-    def open_folder(self, folder: str) -> bool:
-        """Open a checkpoint folder as one undoable step; a folder that cannot be used leaves the model as it was."""
+    def open_folder(self, folder: str | None = None) -> bool:
+        """Open a checkpoint folder as one undoable step (asking for one when `folder` is None); a folder
+        that cannot be used leaves the model as it was. The folder joins the recent files."""
+        if folder is None:
+            folder = QFileDialog.getExistingDirectory(self.window, "Open model folder (GPT-2, BERT)", self._folder())
+            if not folder:
+                return False
         try:
             model, tokens = open_model_folder(folder)
         except (ValueError, OSError) as exc:  # CheckpointError and BudgetError are ValueErrors
             self._error("Could not open the model folder", str(exc))
+            if not Path(folder).exists():
+                self._forget_recent(folder)
             return False
         self.edits.set_model(model, tokens, f"Open {Path(folder).name}", self.path, None, self.set_path)
+        if Path(folder).is_dir():
+            self.add_recent(str(Path(folder).resolve()))
+        return True
+
+    def set_precision(self, dtype: str) -> bool:
+        """Compute the open model in `dtype` ("float32" or "float64") as one undoable step; refused with
+        a message (nothing changed) when the memory budget has no room for it."""
+        model = self.session.model
+        if model.config.dtype == dtype:
+            return True
+        try:
+            new = simulator.Transformer(replace(model.config, dtype=dtype), seed=model.seed,
+                                        params={k: np.asarray(v, dtype=dtype) for k, v in model.params.items()},
+                                        tokenizer=model.tokenizer)
+        except ValueError as exc:  # BudgetError: float64 takes twice the memory
+            self._error(f"Could not compute in {dtype}", str(exc))
+            return False
+        self.edits.set_model(new, self.session.tokens, f"Compute in {dtype}", self.path, self.path, self.set_path)
         return True
 
     def save(self) -> bool:
@@ -163,7 +191,10 @@ class FileController(QObject):
         self.recent_menu.clear()
         files = self.recent_files()
         for i, path in enumerate(files, 1):
-            action = self.recent_menu.addAction(f"&{i} {Path(path).name}", lambda p=path: self.open(p))
+            if Path(path).is_dir():  # a checkpoint folder
+                action = self.recent_menu.addAction(f"&{i} {Path(path).name}/", lambda p=path: self.open_folder(p))
+            else:
+                action = self.recent_menu.addAction(f"&{i} {Path(path).name}", lambda p=path: self.open(p))
             action.setToolTip(path)
         if not files:
             self.recent_menu.addAction("(no recent files)").setEnabled(False)

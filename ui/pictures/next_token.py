@@ -109,6 +109,7 @@ class NextTokenPanel(QWidget):
         self.search.textChanged.connect(self._show_found)
         completer.activated.connect(self._show_found)
         self._vocab: list[str] = []
+        self._text_controls = True  # False while an image model's classes are shown
         self._row: tuple[np.ndarray | None, np.ndarray] | None = None  # logits, probs [vocab] at the position
         self.greedy_button.clicked.connect(lambda: self.sigAppendRequested.emit(True))
         self.sample_button.clicked.connect(lambda: self.sigAppendRequested.emit(False))
@@ -154,13 +155,25 @@ class NextTokenPanel(QWidget):
                   self.sample_button, self.generate_button, self.n_tokens, self._tokens_label):
             w.setVisible(on)
 
+    def _show_text_controls(self, on: bool) -> None:
+        """The position chooser and the append and generate buttons, hidden for an image model's
+        classes (and shown again for text, unless `set_controls_visible` hid them meanwhile)."""
+        if on != self._text_controls:
+            self._text_controls = on
+            for w in (self._after, self.position, self.append_label, self.greedy_button, self.sample_button,
+                      self.generate_button, self.n_tokens, self._tokens_label):
+                w.setVisible(on)
+
     def set_data(self, probs: np.ndarray, vocab: list[str], positions: list[str], position: int,
-                 temperature: float, before: np.ndarray | None = None, logits: np.ndarray | None = None) -> None:
+                 temperature: float, before: np.ndarray | None = None, logits: np.ndarray | None = None,
+                 classes: bool = False, what: str = "Next token after") -> None:
         """`probs` [pos, vocab]: show the top bars of row `position`.
 
         `before` [pos, vocab]: the probabilities with every component switched on, when some are off;
         the title then compares the two for the token that was most likely before. `logits`
-        [pos, vocab]: what the token search reports besides the probability.
+        [pos, vocab]: what the token search reports besides the probability. `classes`: an image
+        model's class scores, read from [CLS]: no next token, so nothing to append or generate.
+        `what` begins the title of a text model's bars.
         """
         labels = [f"{i}: {t}" for i, t in enumerate(positions)]
         with QSignalBlocker(self.position), QSignalBlocker(self.slider):
@@ -170,7 +183,8 @@ class NextTokenPanel(QWidget):
             self.position.setCurrentIndex(position)
             self.slider.setValue(round(temperature / T_STEP))
         self.t_label.setText(f"T = {temperature:.2f}")
-        title = f"Next token after “{positions[position]}”"
+        title = "Which class, read from [CLS]" if classes else f"{what} “{positions[position]}”"
+        self._show_text_controls(not classes)
         if before is not None:
             top = int(np.argmax(before[position]))
             title += (f"\n“{vocab[top]}”: {format_prob(before[position, top])} → "

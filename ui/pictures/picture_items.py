@@ -47,6 +47,7 @@ class Lines:
     q_labels: list[str]
     k_labels: list[str]
     focus: int | None = None
+    heads: list[int] | None = None  # the heads whose lines are drawn (None: every head)
 
 
 @dataclass
@@ -59,6 +60,8 @@ class Bars:
     position: int
     temperature: float
     logits: np.ndarray | None = None  # [pos, vocab], for the token search of a long vocabulary
+    classes: bool = False  # an image model's class scores: no next token, nothing to append
+    what: str = "Next token after"  # the title's words before the token ("Token predicted at": BERT's MLM)
 
 
 Item = Panel | Symbol | Lines | Bars

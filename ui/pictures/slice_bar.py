@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSpinBox, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QSpinBox, QWidget
 
 from ui.pictures.slicing import WINDOW
 
@@ -22,11 +22,15 @@ class SliceBar(QWidget):
         super().__init__(parent)
         self.text = QLabel()
         self.text.setTextFormat(Qt.TextFormat.PlainText)
+        # in a narrow view the line gives way rather than squeezing its neighbours (no word wrap: a
+        # wrapping label makes a scrolling tab as tall as all its parts' preferred heights)
+        self.text.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.text.setMinimumWidth(120)
         self.back = QPushButton(f"◀ {WINDOW}")
         self.back.setToolTip(f"Show the {WINDOW} columns before these")
         self.start = QSpinBox()
-        self.start.setPrefix("from column ")
-        self.start.setToolTip("The first column drawn of each long axis (d_model, d_mlp)")
+        self.start.setPrefix("from ")  # short: the line beside it says columns or rows
+        self.start.setToolTip("The first index drawn of each long axis (d_model, d_mlp)")
         self.forward = QPushButton(f"{WINDOW} ▶")
         self.forward.setToolTip(f"Show the next {WINDOW} columns")
         lay = QHBoxLayout(self)

@@ -100,7 +100,7 @@ class Slicer:
 
 
 MAX_AXIS = 256  # a feature axis (d_model, d_mlp, …) longer than this is drawn a window at a time ...
-WINDOW = 64  # ... of this many columns (the text-words preset's d_mlp of 256 is still drawn whole)
+WINDOW = 32  # ... of this many columns (the text-words preset's d_mlp of 256 is still drawn whole)
 MAX_VOCAB = 256  # a longer vocabulary is drawn as its top tokens, not one column per token ...
 TOP_TOKENS = 20  # ... this many
 WHOLE_AXES = ("", "pos", "q_pos", "k_pos", "head", "source", "patch")  # token and head axes: never windowed

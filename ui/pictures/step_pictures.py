@@ -38,6 +38,7 @@ DEPTH_ROLES = ("depth_logits", "depth_weights", "depth_mixed")  # an attention o
 LINEAR_ROLES = ("phi_q", "phi_k", "kv_state", "k_sum", "linear_z", "linear_weights", "z_quadratic")
 MAX_OUTLINED = 1024  # more changed cells than this are flagged in the title instead of outlined
 MAX_ALL_LINES = 24  # longer inputs draw one query's attention lines (the last, or the clicked one)
+MAX_LINE_HEADS = 4  # with more heads (a checkpoint's 12) the lines are the selected head's: all are a tangle
 # A weight matrix beside the activations it multiplies is drawn with smaller cells, and no
 # taller than the current step: its d_model (or d_mlp) rows would otherwise leave the token
 # rows too little height for their labels.
@@ -67,6 +68,7 @@ class _Ctx:
     def __init__(self, trace: Trace, model: Transformer, changes: Mapping[str, np.ndarray],
                  head: int, highlight: bool, start: int = 0, top: tuple[int, ...] = ()):
         self.trace, self.params, self.head = trace, model.params, head
+        self.masked_lm = model.config.head == "mlm"  # BERT: a token predicted at each position
         self.vocab = [shown(str(t)) for t in model.config.vocab]
         self.changes = changes if highlight else {}
         self.graph = trace.graph
@@ -324,7 +326,9 @@ def _attention(ctx: _Ctx, node, focus: int | None) -> list[list[Item]]:
     big.append(ctx.panel(node.name, f"{titles[here] if here else 'scores'} (head {h})", current=True, head=h))
     if here == 3:
         q_labels, k_labels = query_key_labels(ctx.trace, pattern)
-        big.append(Lines(ctx.trace[pattern], q_labels, k_labels, lines_focus(focus, len(q_labels))))
+        n_heads = ctx.trace[pattern].shape[0]
+        big.append(Lines(ctx.trace[pattern], q_labels, k_labels, lines_focus(focus, len(q_labels)),
+                         [h] if n_heads > MAX_LINE_HEADS else None))
     return [strip, big]
 
 
@@ -433,7 +437,7 @@ def _linear(ctx: _Ctx, node) -> list[list[Item]]:
 
 def _activation(ctx: _Ctx, node) -> list[list[Item]]:
     fn = node.attrs.get("fn", "relu")
-    note = "max(x, 0)" if fn == "relu" else "≈ x·Φ(x)"
+    note = {"relu": "max(x, 0)", "gelu_exact": "= x·Φ(x)\n(with erf)"}.get(fn, "≈ x·Φ(x)")  # gelu: tanh form
     return [[ctx.panel(node.inputs[0], "before (pre)"), Symbol(fn.upper() if fn == "relu" else "GELU", note),
              ctx.panel(node.name, "after (post)", current=True)]]
 
@@ -479,7 +483,9 @@ def _probs(ctx: _Ctx, node, position: int | None) -> list[list[Item]]:
     t = ctx.trace.temperature
     return [[ctx.panel(logits, "logits"), Symbol("→", f"÷ T = {t:.2f}\nsoftmax"),
              ctx.panel(node.name, "probabilities", current=True),
-             Bars(probs, list(ctx.vocab), token_labels(ctx.trace, node.name), pos, t, ctx.trace[logits])]]
+             Bars(probs, list(ctx.vocab), token_labels(ctx.trace, node.name), pos, t, ctx.trace[logits],
+                  classes=ctx.trace.graph.config.arch == "vit",
+                  what="Token predicted at" if ctx.masked_lm else "Next token after")]]
 
 
 def _depth(ctx: _Ctx, node) -> list[list[Item]]:

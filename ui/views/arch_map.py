@@ -104,7 +104,7 @@ def _label(kind: str, node, config) -> str:
             "Masked self-attention" if masked else "Self-attention")
         return what + (" + RoPE" if config.positional == "rope" else "")
     if kind == "mlp":
-        return f"MLP ({config.activation.upper()})"
+        return "MLP (exact GELU)" if config.activation == "gelu_exact" else f"MLP ({config.activation.upper()})"
     if kind == "depth":
         if node.op == "dwa":
             return "Depth-weighted average"

@@ -8,6 +8,8 @@ write its calculation out (Elhage et al., 2021).
 """
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QSignalBlocker, Signal
@@ -19,7 +21,8 @@ from ui.lazy import LazyView
 from ui.pictures.caption import Caption
 from ui.pictures.frame import control_row, framed, label_font
 from ui.pictures.plot_style import fixed_plot, ink, scale_plot, set_category_ticks, set_plot_title
-from ui.pictures.token_combo import TokenCombo
+from ui.pictures.slicing import shown
+from ui.pictures.token_combo import TokenCombo, set_vocabulary
 
 POSITIVE, NEGATIVE = (50, 110, 190), (200, 70, 50)
 NO_OTHER = "—"
@@ -97,11 +100,9 @@ class AttributionView(LazyView):
             with QSignalBlocker(self.position):
                 self.position.setCurrentIndex(len(tokens) - 1)
         with QSignalBlocker(self.token), QSignalBlocker(self.other):
-            if [self.token.itemText(i) for i in range(self.token.count())] != vocab:
-                self.token.clear()
-                self.token.addItems(vocab)
-                self.other.clear()
-                self.other.addItems([NO_OTHER] + vocab)
+            shown_vocab = [shown(t) for t in vocab]
+            if set_vocabulary(self.token, shown_vocab):
+                set_vocabulary(self.other, [NO_OTHER] + shown_vocab)
             pos = min(max(self.position.currentIndex(), 0), len(tokens) - 1)
             if self._auto_token:
                 self.token.setCurrentIndex(int(trace["logits"][pos].argmax()))
@@ -124,11 +125,12 @@ class AttributionView(LazyView):
         span = max(float(np.abs(heights).max()), 1e-9) * 1.1
         low, high = min(0.0, float(heights.min()) * 1.1), max(0.0, float(heights.max())) + 0.02 * span
         self.plot.getPlotItem().setYRange(low, high, padding=0)
-        what = f"logit(“{vocab[tok]}”)" + (f" − logit(“{vocab[other]}”)" if other is not None else "")
+        what = f"logit(“{shown(vocab[tok])}”)" + (f" − logit(“{shown(vocab[other])}”)" if other is not None else "")
         logits = trace["logits"][pos]
         value = logits[tok] - (logits[other] if other is not None else 0.0)
-        set_plot_title(self.plot, f"{what} after “{tokens[pos]}” = {value:.3f};  sum of the bars = "
-                                  f"{heights.sum():.3f}", self._scale)
+        # a title is rich text, and a token may look like markup (<img>)
+        set_plot_title(self.plot, html.escape(f"{what} after “{shown(tokens[pos])}” = {value:.3f};  sum of the "
+                                              f"bars = {heights.sum():.3f}"), self._scale)
         self.caption.setText("Each bar is one component's output read straight through the unembedding, with "
                              "the final LayerNorm's spread held at its value here, so the bars add up to the "
                              "logit. Click a bar to see its calculation.")

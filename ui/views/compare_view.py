@@ -18,6 +18,7 @@ from ui.pictures import colormaps
 from ui.pictures.caption import Caption
 from ui.pictures.frame import control_row, framed, label_font, side_by_side
 from ui.pictures.heatmap import Heatmap
+from ui.pictures.slicing import MAX_VOCAB, TOP_TOKENS, shown
 
 MAP_SCALE = 0.85  # three maps share the width: slightly smaller labels keep every token on its axis
 
@@ -66,14 +67,21 @@ class CompareView(LazyView):
         traces = [trace if m is model else m.run(trace.tokens, temperature=trace.temperature) for m in models]
         self.models = models
         self.logits = (traces[0]["logits"], traces[1]["logits"])
-        rows = trace.token_labels("logits")
-        vocab = list(model.config.vocab)
-        # Transposed to [vocab, pos]: the vocabulary is longer than the input, and rows have room for it.
-        self.probs_a.set_data(traces[0]["probs"].T, vocab, rows, "prob", f"A: {modes[0]}")
-        # B sits next to A and shares its rows: blank labels leave its columns room to be read.
-        self.probs_b.set_data(traces[1]["probs"].T, [""] * len(vocab), rows, "prob", f"B: {modes[1]}")
+        rows = [shown(t) for t in trace.token_labels("logits")]
+        vocab = [shown(t) for t in model.config.vocab]
         delta = self.logits[1] - self.logits[0]  # [pos, vocab]
-        self.diff.set_data(delta.T, vocab, rows, "signed", "B − A (logits)")
+        # a checkpoint's 30,000 tokens: the TOP_TOKENS that A or B finds most likely anywhere, by name
+        ids = slice(None)
+        if len(vocab) > MAX_VOCAB:
+            best = np.maximum(traces[0]["probs"].max(0), traces[1]["probs"].max(0))  # [vocab]
+            ids = np.argsort(-best, kind="stable")[:TOP_TOKENS]
+        some = [vocab[i] for i in np.arange(len(vocab))[ids]]
+        top = f" · top {len(some)} of {len(vocab):,} tokens" if len(some) < len(vocab) else ""
+        # Transposed to [vocab, pos]: the vocabulary is longer than the input, and rows have room for it.
+        self.probs_a.set_data(traces[0]["probs"][:, ids].T, some, rows, "prob", f"A: {modes[0]}{top}")
+        # B sits next to A and shares its rows: blank labels leave its columns room to be read.
+        self.probs_b.set_data(traces[1]["probs"][:, ids].T, [""] * len(some), rows, "prob", f"B: {modes[1]}")
+        self.diff.set_data(delta[:, ids].T, some, rows, "signed", "B − A (logits)")
         i, j = np.unravel_index(np.argmax(np.abs(delta)), delta.shape)
         biggest = abs(float(delta[i, j]))
         where = f", after “{rows[i]}” for the next token “{vocab[j]}”" if biggest > 0 else ""

@@ -19,6 +19,7 @@ from ui.pictures import colormaps
 from ui.pictures.caption import Caption
 from ui.pictures.frame import control_row, framed, label_font
 from ui.pictures.plot_style import LINE_COLOR, fixed_plot, ink, scale_plot, set_plot_title
+from ui.pictures.slicing import shown as token_text
 
 EMBEDDINGS = "Token embeddings (W_E)"
 MAX_LABELS = 40  # more labels than this overlap into a smudge
@@ -81,25 +82,31 @@ class EmbeddingView(LazyView):
         i = self.source.currentIndex()
         if i <= 0:
             x = model.params[p + "embed.W_E"]  # [vocab, d_model]
-            self.labels = list(model.config.vocab)
+            self.labels = [token_text(t) for t in model.config.vocab]
             what = "each dot is one token's embedding (orange: the words of the input)"
         else:
             x = trace[points[i - 1]]  # [pos, d_model]
             self.labels = [f"{j}:{t}" for j, t in enumerate(trace.token_labels("logits"))]
             what = "each dot is one position's residual stream"
         self.coords, frac = interp.pca(x)
-        words = trace.token_labels("logits") if i <= 0 else None
-        brushes = [pg.mkBrush(INPUT_COLOR if words and w in words else LINE_COLOR) for w in self.labels]
+        words = [token_text(t) for t in trace.token_labels("logits")] if i <= 0 else None
+        # one brush object per colour: a checkpoint has 30,000 dots
+        inp, other = pg.mkBrush(INPUT_COLOR), pg.mkBrush(LINE_COLOR)
+        in_input = set(words or ())
+        brushes = [inp if w in in_input else other for w in self.labels]
         self.scatter.setData(self.coords[:, 0], self.coords[:, 1], brush=brushes)
         shown = self.labelled(self.labels, words)
-        while len(self._texts) < len(self.labels):
+        # a text item per label shown, not per dot
+        while len(self._texts) < len(shown):
             t = pg.TextItem(color=ink(self.plot), anchor=(0, 1))
             t.setFont(getattr(self, "_font", QFont()))
             self.plot.addItem(t)
             self._texts.append(t)
-        for j, t in enumerate(self._texts):
-            t.setVisible(j in shown)
-            if j in shown:
+        placed = sorted(shown)
+        for n, t in enumerate(self._texts):
+            t.setVisible(n < len(placed))
+            if n < len(placed):
+                j = placed[n]
                 t.setText(self.labels[j])
                 t.setPos(float(self.coords[j, 0]), float(self.coords[j, 1]))
         set_plot_title(self.plot, f"PCA: the two axes show {100 * frac.sum():.0f}% of the spread", self._scale)

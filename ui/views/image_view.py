@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QPoint, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPen, QPixmap
-from PySide6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QBoxLayout, QComboBox, QGridLayout, QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from simulator.vision import PIXEL_MAX, attention_on_image, patch_images, position_similarity, rollout_on_image
 from ui.bridge import SessionBridge
@@ -26,6 +26,8 @@ from ui.messages import plain
 CELL = 14  # a pixel's side in the patches picture at type scale 1; smaller when the view is narrow
 MIN_CELL = 2
 POS_GAP = 6  # between the little grids of Positions in 2-D
+COLUMN_GAP = 24  # between the patches and the attention pictures when they stand side by side
+SHRINK_WIDE = 0.6  # side by side if the pictures need not shrink below this share of the type's size
 
 
 def _colour(v: float, lo: float, hi: float, kind: str) -> QColor:
@@ -145,11 +147,11 @@ class ImageView(LazyView):
         self.query = QComboBox()
         for box in (self.layer, self.head, self.query):
             box.activated.connect(lambda _: self.refresh())
-        controls = QHBoxLayout()
+        self.controls = QHBoxLayout()
         for text, box in (("Layer", self.layer), ("Head", self.head), ("Query", self.query)):
-            controls.addWidget(plain(QLabel(text)))
-            controls.addWidget(box)
-        controls.addStretch(1)
+            self.controls.addWidget(plain(QLabel(text)))
+            self.controls.addWidget(box)
+        self.controls.addStretch(1)
         self.patches = QGridLayout()
         self.attention = QHBoxLayout()
         self.positions = QGridLayout()
@@ -158,23 +160,33 @@ class ImageView(LazyView):
         positions = QHBoxLayout()
         positions.addLayout(self.positions)
         positions.addStretch(1)
+        left, right = QVBoxLayout(), QVBoxLayout()
+        left.addWidget(_wrapped("Patches as tokens: the image cut into patches; each patch, its flattened pixels "
+                                "and its embedding (one row each)."))
+        left.addLayout(self.patches)
+        left.addStretch(1)
+        right.addWidget(_wrapped("Attention on the image: how much the query attends to each patch (red = more), "
+                                 "and the rollout through all layers. Click a patch to make it the query; "
+                                 "pick [CLS] again under Query."))
+        right.addLayout(self.controls)
+        right.addLayout(self.attention)
+        right.addWidget(_wrapped("Positions in 2-D: at each patch's place, how alike its learned position is to "
+                                 "every other patch's (red alike, blue opposite)."))
+        right.addLayout(positions)
+        right.addStretch(1)
+        # side by side where the room allows (attention in sight without scrolling), else one under the other
+        self.columns = QBoxLayout(QBoxLayout.Direction.LeftToRight)
+        self.columns.addLayout(left)
+        self.columns.addSpacing(COLUMN_GAP)  # a spacing of its own: setSpacing would pass on to the grids inside
+        self.columns.addLayout(right, 1)
+        self.wide = True
         layout = QVBoxLayout(self)
         layout.addWidget(self.message)
-        layout.addWidget(_wrapped("Patches as tokens: the image cut into patches; each patch, its flattened pixels "
-                                  "and its embedding (one row each)."))
-        layout.addLayout(self.patches)
-        layout.addWidget(_wrapped("Attention on the image: how much the query attends to each patch (red = more), "
-                                  "and the rollout through all layers. Click a patch to make it the query; "
-                                  "pick [CLS] again under Query."))
-        layout.addLayout(controls)
-        layout.addLayout(self.attention)
-        layout.addWidget(_wrapped("Positions in 2-D: at each patch's place, how alike its learned position is to "
-                                  "every other patch's (red alike, blue opposite)."))
-        layout.addLayout(positions)
+        layout.addLayout(self.columns)
         layout.addStretch(1)
 
     def apply_font_scale(self, f: float) -> None:
-        if self.cell:  # drawn already: the pictures' size follows the type (see `_fitting_cell`)
+        if self.cell:  # drawn already: the pictures' size follows the type (see `_layout_for`)
             self.request_refresh()
 
     # --- fitting the width ---
@@ -187,34 +199,43 @@ class ImageView(LazyView):
             return self.width()
         return scroll.width() - 2 * scroll.frameWidth() - scroll.verticalScrollBar().sizeHint().width()
 
-    def _width_at(self, cell: int, cfg) -> int:
-        """The widest row of pictures drawn at `cell` (patches, or attention), with spacing and margins."""
+    def _widths(self, cell: int, cfg) -> tuple[int, int]:
+        """(patches column, attention column) widths with the pictures drawn at `cell`, spacing included."""
         spacing = max(self.patches.horizontalSpacing(), 0)
-        margins = self.layout().contentsMargins()
         label = self.fontMetrics().horizontalAdvance("p00,00")
         image = 2 * cfg.image_size * cell + 1
-        patches = [image, cfg.patch * cell, cfg.patch_pixels * (cell // 2 + 4), cfg.d_model * (cell // 2 + 2)]
-        widest = max(sum(w + 1 for w in patches) + label + 4 * spacing, 2 * image + spacing)
-        return widest + margins.left() + margins.right()
+        pictures = [image, cfg.patch * cell, cfg.patch_pixels * (cell // 2 + 4), cfg.d_model * (cell // 2 + 2)]
+        patches = sum(w + 1 for w in pictures) + label + 4 * spacing
+        return patches, max(2 * image + spacing, self.controls.sizeHint().width())
 
-    def _fitting_cell(self, cfg) -> int:
-        """The cell size for the type scale, made smaller until the widest row fits the room."""
-        cell = int(round(CELL * self._scale))
-        while cell > MIN_CELL and self._width_at(cell, cfg) > self._room():
-            cell -= 1
-        return cell
-
-    def _position_cell(self, cell: int, side: int) -> int:
-        """The cell of Positions in 2-D: side × side little grids of side × side cells, within the room."""
+    def _inner_room(self) -> int:
         margins = self.layout().contentsMargins()
-        room = self._room() - margins.left() - margins.right() - POS_GAP * side
-        return max(1, min(max(6, cell), room // (side * side) - 1))
+        return self._room() - margins.left() - margins.right()
+
+    def _layout_for(self, cfg) -> tuple[int, bool]:
+        """(cell size, side by side) for the room: side by side (the attention in sight without
+        scrolling) if the pictures need not shrink below SHRINK_WIDE of the type's size for that,
+        else one column under the other, the pictures made smaller until each column fits."""
+        natural = int(round(CELL * self._scale))
+        room = self._inner_room()
+        for cell in range(natural, max(MIN_CELL, int(natural * SHRINK_WIDE)) - 1, -1):
+            if sum(self._widths(cell, cfg)) + COLUMN_GAP <= room:
+                return cell, True
+        cell = natural
+        while cell > MIN_CELL and max(self._widths(cell, cfg)) > room:
+            cell -= 1
+        return cell, False
+
+    def _position_cell(self, cell: int, side: int, room: int) -> int:
+        """The cell of Positions in 2-D: side × side little grids of side × side cells, within `room`."""
+        return max(1, min(max(6, cell), (room - POS_GAP * side) // (side * side) - 1))
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         cfg = self.bridge.model.config
-        if self._built and cfg.arch == "vit" and self._fitting_cell(cfg) != self.cell:
-            self.request_refresh()
+        if self._built and cfg.arch == "vit":
+            if self._layout_for(cfg) != (self.cell, self.wide):
+                self.request_refresh()
 
     def _pick_query(self, token: int) -> None:
         self.query.setCurrentIndex(token)
@@ -230,7 +251,9 @@ class ImageView(LazyView):
             _clear(layout)
         if not image_model:
             return
-        cell = self.cell = self._fitting_cell(cfg)
+        self.cell, self.wide = self._layout_for(cfg)
+        cell = self.cell
+        self.columns.setDirection(QBoxLayout.Direction.LeftToRight if self.wide else QBoxLayout.Direction.TopToBottom)
         self._fill_choices(cfg, trace)
         image = trace.input("image")
         self.patches.addWidget(_picture(grid_pixmap(image, cell * 2, 0, PIXEL_MAX, "ink", lines=cfg.patch),
@@ -267,7 +290,9 @@ class ImageView(LazyView):
             self.attention.addLayout(box)
         self.attention.addStretch(1)
         sim = position_similarity(model.params["pos_embed.W_pos"], cfg)
-        pos_cell = self._position_cell(cell, side)
+        patches_width, _ = self._widths(cell, cfg)
+        right_room = self._inner_room() - (patches_width + COLUMN_GAP if self.wide else 0)
+        pos_cell = self._position_cell(cell, side, right_room)
         for r in range(side):
             for c in range(side):
                 self.positions.addWidget(_picture(grid_pixmap(sim[r, c], pos_cell, -1, 1, "div"),

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import QComboBox, QLabel, QSizePolicy, QSpinBox, QVBoxLay
 from simulator.generate import decoded_side
 from simulator.kv_cache import cacheable
 from ui.bridge import SessionBridge
+from ui.lazy import Lazy
 from ui.pictures.colormaps import DIVERGING
 from ui.pictures.frame import control_row
 
@@ -119,8 +120,13 @@ class KVTables(QWidget):
 
     def set_tables(self, k: np.ndarray, v: np.ndarray, tokens, reused, appended: bool) -> None:
         """`k`, `v`: [pos, d_head] of one head."""
-        self.k, self.v, self.tokens, self.reused, self.appended = k, v, tuple(tokens), tuple(reused), appended
+        tokens = tuple("␣" if t == " " else t for t in tokens)  # a space is drawn, as in the token strip
+        self.k, self.v, self.tokens, self.reused, self.appended = k, v, tokens, tuple(reused), appended
         self.update()
+
+    def _text_y(self, y: float, row_h: float, line: float) -> float:
+        """Top of a label centred on a row, kept inside the widget."""
+        return min(y + row_h / 2 - line / 2, self.height() - line)
 
     def set_font_scale(self, f: float) -> None:
         self._font = QFont()
@@ -163,9 +169,9 @@ class KVTables(QWidget):
         for i in range(n):
             y = top + i * row_h
             new = self.appended and i == n - 1
-            if i % every == 0 or i == n - 1:
+            if (i % every == 0 and i <= n - 1 - every) or i == n - 1:  # the last row always, no overlap
                 p.setPen(NEW_ROW if new else QColor(30, 30, 30))
-                p.drawText(QRectF(4, y + row_h / 2 - line / 2, label_w - 10, line), Qt.AlignmentFlag.AlignRight,
+                p.drawText(QRectF(4, self._text_y(y, row_h, line), label_w - 10, line), Qt.AlignmentFlag.AlignRight,
                            self.tokens[i] if i < len(self.tokens) else "")
             if self.reused[i]:
                 p.fillRect(QRectF(x_tag - 6, y, 4, row_h), QColor(150, 150, 150))
@@ -179,7 +185,7 @@ class KVTables(QWidget):
         if self.appended:
             for x in (x_k, x_v):
                 p.drawRect(QRectF(x - 1, y_new - 1, table_w + 2, row_h + 2))
-            p.drawText(QRectF(x_tag, y_new + row_h / 2 - line / 2, tag_w, line), Qt.AlignmentFlag.AlignLeft,
+            p.drawText(QRectF(x_tag, self._text_y(y_new, row_h, line), tag_w, line), Qt.AlignmentFlag.AlignLeft,
                        f"← {COMPUTED}")
         p.end()
 
@@ -190,8 +196,7 @@ class KVCacheView(QWidget):
     def __init__(self, bridge: SessionBridge, parent: QWidget | None = None):
         super().__init__(parent)
         self.bridge = bridge
-        self._before = None  # the trace shown before the current one
-        self._trace = None
+        self._before = None  # the trace before the current one
         self.layer = QComboBox()
         self.head = QSpinBox()
         self.title = self._label()
@@ -205,10 +210,12 @@ class KVCacheView(QWidget):
         lay.addWidget(self.tables, 1)
         self.layer.currentIndexChanged.connect(self._draw)
         self.head.valueChanged.connect(self._draw)
-        bridge.sigTraceChanged.connect(self.refresh)
+        self._trace = bridge.trace
+        self._lazy = Lazy(self, self.refresh)  # a tab in the back only keeps track of the traces
+        bridge.sigTraceChanged.connect(self._follow)
         self.state: CacheState | None = None
         self.set_font_scale(1.0)
-        self.refresh()
+        self._lazy.run()
 
     @staticmethod
     def _label() -> QLabel:
@@ -217,10 +224,15 @@ class KVCacheView(QWidget):
         label.setTextFormat(Qt.TextFormat.PlainText)  # token names such as <bos> are not markup
         return label
 
-    def refresh(self, *_args) -> None:
+    def _follow(self, *_args) -> None:
+        """A new trace: remember the one before it (cheap, always), draw when seen."""
         trace = self.bridge.trace
         if trace is not self._trace:
             self._before, self._trace = self._trace, trace
+        self._lazy.request()
+
+    def refresh(self) -> None:
+        trace = self._trace
         model = self.bridge.model
         layers = kv_layers(model.graph)
         with QSignalBlocker(self.layer):

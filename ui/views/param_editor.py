@@ -265,13 +265,16 @@ class ParamEditor(QWidget):
             self._show(self._name)
 
     def _labels(self, name: str, shape: tuple[int, int]) -> tuple[list[str], list[str]]:
-        vocab = [token_text(str(t)) for t in self.bridge.model.config.vocab]
+        vocab = self.bridge.model.config.vocab
         rows = [str(i) for i in range(shape[0])]
         cols = [str(j) for j in range(shape[1])]
-        if name.endswith("W_E") and shape[0] == len(vocab):
-            rows = vocab
-        if name.endswith(("W_U", "b_U")) and shape[1] == len(vocab):
-            cols = vocab
+        if name.endswith(("W_E", "W_U", "b_U")):
+            if getattr(self, "_vocab", (None,))[0] is not vocab:  # a checkpoint's 30,000 labels: made once
+                self._vocab = (vocab, [token_text(str(t)) for t in vocab])
+            if name.endswith("W_E") and shape[0] == len(vocab):
+                rows = self._vocab[1]
+            if name.endswith(("W_U", "b_U")) and shape[1] == len(vocab):
+                cols = self._vocab[1]
         return rows, cols
 
     def _window(self, name: str, shape: tuple[int, int]):

@@ -21,6 +21,8 @@ from ui.pictures.caption import Caption
 from ui.pictures.frame import framed, label_font, side_by_side
 from ui.pictures.heatmap import TICK_PT, Heatmap
 from ui.pictures.picture_layout import fit_labels
+from ui.pictures.slicing import shown
+from ui.pictures.token_combo import set_vocabulary
 
 OWN = "Your own inputs"
 
@@ -85,10 +87,9 @@ class PatchingView(LazyView):
         pairs = patch_pairs(model)
         labels = [OWN] + [f"{p.clean}  →  {p.corrupt}" for p in pairs]
         with QSignalBlocker(self.pair), QSignalBlocker(self.answer), QSignalBlocker(self.wrong):
-            if [self.answer.itemText(i) for i in range(self.answer.count())] != vocab:
-                for box in (self.answer, self.wrong):
-                    box.clear()
-                    box.addItems(vocab)
+            shown_vocab = [shown(t) for t in vocab]
+            if set_vocabulary(self.answer, shown_vocab):
+                set_vocabulary(self.wrong, shown_vocab)
                 self.clean.clear()
                 self.corrupt.clear()
             if [self.pair.itemText(i) for i in range(self.pair.count())] != labels:

@@ -4,21 +4,30 @@ A heatmap with one column per depth point (each resid_pre, resid_mid, resid_post
 depth mixes under Attention Residuals; DenseFormer's averages), a line of the stream's
 length at each point, and each sublayer's share of the stream right after it writes,
 so a class sees later layers diluted as a standard stream grows.
+
+A checkpoint's d_model (384, 768) is drawn a window of rows at a time (slicing.window), moved
+with the slice bar under the heatmap.
 """
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtGui import QFont, QFontMetricsF
+from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout, QWidget
 
 from simulator import depth
 from ui.bridge import SessionBridge
 from ui.lazy import LazyView
 from ui.pictures import colormaps
+from ui.pictures import heatmap as heatmap_mod
 from ui.pictures.caption import Caption
-from ui.pictures.frame import framed, label_font, side_by_side
+from ui.pictures.frame import framed, label_font
 from ui.pictures.heatmap import Heatmap
 from ui.pictures.plot_style import LINE_COLOR, fixed_plot, scale_plot, set_category_ticks
+from ui.pictures.slice_bar import SliceBar
+from ui.pictures.slicing import shown, thin, window, window_text
 from ui.pictures.token_combo import TokenCombo, token_row
 
 BAR_COLOR = colormaps.HEAD_COLORS[2]
@@ -31,6 +40,8 @@ class ResidualStreamView(LazyView):
         super().__init__(bridge, parent)
         self._points: list[tuple[str, str, np.ndarray]] = []
         self._shares: list[tuple[str, float]] = []
+        self._start = 0  # first row of the window a long d_model shows
+        self._scale = 1.0
         bridge.sigTraceChanged.connect(self.request_refresh)
         bridge.sigHighlightChanged.connect(self.request_refresh)
 
@@ -50,10 +61,20 @@ class ResidualStreamView(LazyView):
         plots = QVBoxLayout()
         plots.addWidget(self.norm_plot, 1)
         plots.addWidget(self.share_plot, 1)
-        body = side_by_side((self.heatmap, 3))
+        self.slice = SliceBar()
+        self.slice.sigStartChosen.connect(self._choose_start)
+        left = QVBoxLayout()
+        left.addWidget(self.heatmap, 1)
+        left.addWidget(self.slice)
+        body = QHBoxLayout()
+        body.addLayout(left, 3)
         body.addLayout(plots, 2)
         framed(self, token_row(self.token), body, self.caption)
         self.token.currentIndexChanged.connect(self.refresh)
+
+    def _choose_start(self, start: int) -> None:
+        self._start = start
+        self.refresh()
 
     @property
     def position(self) -> int:
@@ -73,14 +94,16 @@ class ResidualStreamView(LazyView):
 
     def apply_font_scale(self, f: float) -> None:
         label_font(f, (self, self.token), self.caption)
+        self._scale = f
         self.heatmap.set_font_scale(f)
+        self.slice.set_font_scale(f)
         for plot in (self.norm_plot, self.share_plot):
             scale_plot(plot, f)
 
     def paint(self) -> None:
         trace, model = self.bridge.trace, self.bridge.model
         prefix = depth.stack_prefix(trace)
-        tokens = trace.token_labels(f"{prefix}blocks.0.hook_resid_pre")
+        tokens = [shown(t) for t in trace.token_labels(f"{prefix}blocks.0.hook_resid_pre")]
         self.token.set_tokens(tokens)
         pos = min(self.position, len(tokens) - 1)
         self._points = depth.residual_stream(trace, pos, prefix)
@@ -92,7 +115,16 @@ class ResidualStreamView(LazyView):
             changed = np.stack([changes[trace.graph.node(name).name][pos] > 0
                                 if trace.graph.node(name).name in changes else np.zeros(len(v), bool)
                                 for _, name, v in self._points], axis=1)
-        self.heatmap.set_data(values, [str(i) for i in range(values.shape[0])], labels, "signed",
+        rows = window("d_model", values.shape[0], self._start)
+        note = window_text("d_model", values.shape[0], rows).replace("columns", "rows", 1) if rows else ""
+        self.slice.set_window([note] if rows else [],
+                              values.shape[0] if rows else 0, self._start)
+        if rows is not None:
+            values = values[list(rows)]
+            changed = None if changed is None else changed[list(rows)]
+        row_labels = [str(i) for i in (rows or range(values.shape[0]))]
+        self._fit_labels(row_labels, labels)
+        self.heatmap.set_data(values, thin(row_labels, self._rows_every), thin(labels, self._cols_every), "signed",
                               f"Residual stream of “{tokens[pos]}” at each depth", changed)
 
         norms = self.norms()
@@ -107,9 +139,26 @@ class ResidualStreamView(LazyView):
         self.share_plot.getPlotItem().setYRange(0, max(1.0, float(heights.max())) * 1.1, padding=0)
 
         mode = depth.residual_mode(trace, prefix)
+        self._mode_text(mode, tokens[pos], len(self._points[0][2]))
+
+    def _fit_labels(self, rows: list[str], cols: list[str]) -> None:
+        """Every k-th row and column label, the column labels staggered first: the depth points'
+        names ("mid 3") run into each other over a checkpoint's 13 narrow columns."""
+        font = QFont()
+        font.setPointSizeF(heatmap_mod.TICK_PT * self._scale)
+        fm = QFontMetricsF(font)
+        height = max(1.0, self.heatmap.height() - 4 * fm.height())
+        width = max(1.0, self.heatmap.width() - 90 - fm.horizontalAdvance("0000"))
+        self._rows_every = max(1, math.ceil(len(rows) * 1.3 * fm.height() / height))
+        need = len(cols) * (max((fm.horizontalAdvance(c) for c in cols), default=0.0) + 6)
+        stagger = need > width
+        self._cols_every = max(1, math.ceil(need / (2 * width))) if stagger else 1
+        self.heatmap.set_label_style(1.0, stagger)
+
+    def _mode_text(self, mode: str, token: str, d_model: int) -> None:
         weight = {"denseformer": " (times the weight α it gets)", "attnres": " (times its softmax weight)",
                   "block_attnres": " (times its block's weight)"}.get(mode, "")
         self.caption.setText(
-            f"Mode: {mode}. Columns: the stream of “{tokens[pos]}” at each depth (rows: its "
-            f"{values.shape[0]} dimensions). Bars: ‖v_i‖{weight} ÷ ‖h‖, each output's part of the stream "
+            f"Mode: {mode}. Columns: the stream of “{token}” at each depth (rows: its "
+            f"{d_model} dimensions). Bars: ‖v_i‖{weight} ÷ ‖h‖, each output's part of the stream "
             "after it; as a standard stream grows, later outputs get smaller shares.")

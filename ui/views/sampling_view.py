@@ -151,6 +151,7 @@ class SamplingView(QWidget):
         self.message = QLabel()
         self.message.setStyleSheet("color: #a00000")
         self.message.setTextFormat(Qt.TextFormat.PlainText)
+        self.message.setVisible(False)  # takes a line only when there is something to say
         self.bars = SamplingBars()
         self.calculation = self._text_label(mono=True)
         # with an explanation panel the calculation is written there (the same text): not twice on screen,
@@ -222,6 +223,7 @@ class SamplingView(QWidget):
 
     def _show_error(self, message: str | None) -> None:
         self.message.setText(message or "")
+        self.message.setVisible(bool(message))
 
     def shown_sampling(self) -> tuple[Sampling, bool]:
         """The sampling on screen and whether it is the latest append's (else: the next one's preview)."""

@@ -283,11 +283,11 @@ class StepView(QWidget):
             elif isinstance(it, Symbol):
                 w.show_symbol(it, getattr(w, "drawn_scale", self._scale))
             elif isinstance(it, Lines):
-                w.set_data(it.pattern, it.q_labels, it.k_labels, focus_query=it.focus)
+                w.set_data(it.pattern, it.q_labels, it.k_labels, it.heads, focus_query=it.focus)
             elif isinstance(it, Bars):
                 self._position = it.position
                 w.set_data(it.probs, it.vocab, it.positions, it.position, it.temperature, self._switched_on_probs(),
-                           it.logits)
+                           it.logits, classes=it.classes, what=it.what)
 
     def _place(self) -> None:
         """Give every widget of the picture its rectangle in the canvas."""
@@ -433,14 +433,14 @@ class StepView(QWidget):
             focus = lines_focus(self._focus, len(it.q_labels)) if isinstance(it, Lines) else None
             if isinstance(it, Lines) and it.focus != focus:
                 it.focus = focus
-                self._lines.set_data(it.pattern, it.q_labels, it.k_labels, focus_query=focus)
+                self._lines.set_data(it.pattern, it.q_labels, it.k_labels, it.heads, focus_query=focus)
             elif isinstance(it, Bars) and self._position is not None and it.position != self._position:
                 if any("tokens" in note for p in self._picture.panels() for note in p.window):
                     self.refresh()  # the heatmaps show the top tokens of the chosen position
                     return
                 it.position = min(self._position, len(it.positions) - 1)
                 self._next.set_data(it.probs, it.vocab, it.positions, it.position, it.temperature,
-                                    self._switched_on_probs(), it.logits)
+                                    self._switched_on_probs(), it.logits, classes=it.classes, what=it.what)
 
     def slice_bar(self) -> SliceBar:
         return self._slice

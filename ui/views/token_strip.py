@@ -68,6 +68,14 @@ def check_tokens(model, proposal) -> str | None:
     return None
 
 
+def typed_text(model, tokens: list[str]) -> str:
+    """The text a checkpoint's tokens read as, without the marks its tokenizer adds itself ([CLS],
+    [SEP]): typed back in, it gives the same tokens."""
+    ids = [model.tokenizer.ids[t] for t in tokens if t in model.tokenizer.ids]
+    hf = getattr(model.tokenizer, "hf", None)  # simulator.pretrained.CheckpointTokenizer's own
+    return hf.decode(ids, skip_special_tokens=True) if hf is not None else model.tokenizer.decode(ids)
+
+
 class ChipDelegate(QStyledItemDelegate):
     """Paints an item as a rounded chip: the token in bold, its id in grey after it."""
 
@@ -267,8 +275,17 @@ class TokenStrip(QWidget):
         return True
 
     def type_text(self, side: int, text: str) -> bool:
-        """What pressing Enter in a side's line edit does."""
-        return self.propose(side, self.bridge.model.tokenizer.split(text))
+        """What pressing Enter in a side's line edit does: a checkpoint's own tokenizer cuts the
+        text into its subword tokens ("Ġcat", "##ing"); a tiny model splits it into words or characters."""
+        model = self.bridge.model
+        if model.config.tokenization != "subword":
+            return self.propose(side, model.tokenizer.split(text))
+        try:
+            pieces = model.tokenize(text)
+        except ValueError as exc:  # TokenError
+            self.show_error(f"{exc} Nothing changed.")
+            return False
+        return self.propose(side, pieces)
 
     def add_token(self, token: str) -> bool:
         """A vocabulary chip was clicked: append it to the chosen side."""
@@ -342,7 +359,8 @@ class TokenStrip(QWidget):
             sep = " " if config.tokenization == "word" else ""
             for side, toks in zip(self.sides, sides):
                 side.chips.set_tokens(list(toks), ids)
-                side.edit.setText(sep.join(toks))
+                side.edit.setText(typed_text(self.bridge.model, list(toks)) if config.tokenization == "subword"
+                                  else sep.join(toks))
                 side.edit.setStyleSheet("")
         if config.arch == "vit":  # the labels stay, the patches change with the image
             self._show_patches()

@@ -1,0 +1,126 @@
+"""The window and checkpoint folders: File ▸ Open model folder… (undoable, refused plainly, in the
+recent files), the precision shown and switched, and typed text cut by the checkpoint's tokenizer."""
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtWidgets import QFileDialog
+
+pytest.importorskip("safetensors", reason="the checkpoints extra (safetensors) is not installed")
+pytest.importorskip("tokenizers", reason="the checkpoints extra (tokenizers) is not installed")
+
+import simulator.budget  # noqa: E402
+import simulator.pretrained  # noqa: E402
+from ui import messages  # noqa: E402
+
+_spec = importlib.util.spec_from_file_location("checkpoints",
+                                               Path(__file__).parents[1] / "simulator" / "checkpoints.py")
+ck = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(ck)
+
+
+@pytest.fixture(scope="module")
+def gpt2(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("ckpt") / "tiny-gpt2"
+    ck.write_gpt2(folder)
+    return folder
+
+
+@pytest.fixture
+def refusals(monkeypatch):
+    shown = []
+    monkeypatch.setattr(messages, "refuse", lambda parent, title, text, *a: shown.append((title, text)))
+    return shown
+
+
+def action(window, text):
+    return next(a for a in window.findChildren(type(window.act_float64)) if a.text().replace("&", "") == text)
+
+
+def test_the_file_menu_opens_a_checkpoint_folder_as_one_undoable_step(window, gpt2, monkeypatch):
+    open_folder = action(window, "Open model folder…")
+    assert open_folder.shortcut().toString() == "Ctrl+Shift+O"
+    before = window.session_bridge.model
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(gpt2))
+    open_folder.trigger()
+    model = window.session_bridge.model
+    assert model is not before and model.config.tokenization == "subword"
+    assert window.precision_label.text().endswith("computed in float32") and not window.act_float64.isChecked()
+    assert window.files.recent_files()[0] == str(gpt2.resolve())
+    window.files._fill_recent_menu()
+    entry = window.files.recent_menu.actions()[0]
+    assert entry.text() == "&1 tiny-gpt2/"
+    window.undo_stack.undo()
+    assert window.session_bridge.model is before and window.precision_label.text().endswith("computed in float64")
+    entry.trigger()  # the recent entry opens the folder again
+    assert window.session_bridge.model.config.tokenization == "subword"
+
+
+def test_cancelling_the_folder_dialog_changes_nothing(window, monkeypatch):
+    before = window.session_bridge.model
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: "")
+    action(window, "Open model folder…").trigger()
+    assert window.session_bridge.model is before and window.undo_stack.count() == 0
+
+
+@pytest.mark.parametrize("damage", ["not json", "no extra", "t5"])
+def test_a_folder_that_cannot_be_opened_is_refused_in_plain_text_and_the_model_stays(window, tmp_path, refusals,
+                                                                                        monkeypatch, damage):
+    folder = tmp_path / "bad"
+    folder.mkdir()
+    (folder / "config.json").write_text({"not json": "{", "no extra": "{}", "t5": '{"model_type": "t5"}'}[damage])
+    if damage == "no extra":
+        def missing():
+            raise simulator.pretrained.CheckpointError("Opening a checkpoint needs the optional packages "
+                                                       "safetensors and tokenizers (safetensors is missing).")
+        monkeypatch.setattr(simulator.pretrained, "_libraries", missing)
+    before = window.session_bridge.model
+    assert not window.files.open_folder(str(folder))
+    assert window.session_bridge.model is before and window.undo_stack.count() == 0
+    title, text = refusals[0]
+    assert title == "Could not open the model folder"
+    assert {"not json": "config.json", "no extra": "safetensors is missing", "t5": "'t5'"}[damage] in text
+
+
+def test_the_precision_is_shown_and_switched_to_float64_as_one_undoable_step(window, gpt2, refusals, monkeypatch):
+    assert window.files.open_folder(str(gpt2))
+    model32 = window.session_bridge.model
+    window.act_float64.trigger()
+    model64 = window.session_bridge.model
+    assert model64.config.dtype == "float64" and window.precision_label.text().endswith("computed in float64")
+    assert window.act_float64.isChecked()
+    assert all(v.dtype == np.float64 for v in model64.params.values())
+    assert window.session_bridge.trace["logits"].dtype == np.float64
+    for name, v in model32.params.items():
+        np.testing.assert_array_equal(model64.params[name], v.astype(np.float64))
+    np.testing.assert_allclose(window.session_bridge.trace["logits"], model32.run(model32.tokens(
+        window.session_bridge.session.tokens))["logits"], rtol=1e-4, atol=1e-5)
+    window.undo_stack.undo()
+    assert window.session_bridge.model is model32 and window.precision_label.text().endswith("computed in float32")
+    assert not window.act_float64.isChecked()
+    monkeypatch.setattr(simulator.budget, "MEMORY_BYTES", 1)  # no room for anything
+    window.act_float64.trigger()
+    assert window.session_bridge.model is model32 and not window.act_float64.isChecked()
+    assert refusals and refusals[0][0] == "Could not compute in float64"
+
+
+def test_typed_text_is_cut_by_the_checkpoints_tokenizer(window, gpt2):
+    assert window.files.open_folder(str(gpt2))
+    strip = window.token_strip
+    model = window.session_bridge.model
+    text = "The dog sat."
+    expected = model.tokenize(text)
+    assert any(t.startswith("Ġ") for t in expected)  # subword tokens, not words
+    assert strip.type_text(0, text)
+    assert list(window.session_bridge.session.tokens) == expected
+    assert strip.sides[0].edit.text() == text  # the line reads as typed, Ġ and all decoded
+
+
+def test_a_masked_lm_names_the_token_predicted_at_a_position(window, tmp_path):
+    folder = tmp_path / "bert"
+    ck.write_bert(folder)
+    assert window.files.open_folder(str(folder))
+    window.session_bridge.stepper.jump("probs")
+    title = window.step_view.next_token().title.text()
+    assert title == "Token predicted at “[SEP]”"
