@@ -15,7 +15,9 @@ import numpy as np
 from .backward import loss_and_grads
 from .config import ModelConfig
 from .model import Transformer
+from .tasks import TASKS
 from .trace import Trace
+from .train import check_fits
 
 # The rule that carries ∂L/∂out back through each op; {out}, {x}, {y}, {p0}, {p1} are short names.
 # An op whose rule depends on a setting maps that setting (softmax's axis, the activation) to its rule.
@@ -198,8 +200,6 @@ def loss_targets(model: Transformer, tokens, predicted=None):
     if job is None:
         return None, "Type at least two tokens: each token's target is the one after it."
     if arch == "decoder":
-        from .tasks import TASKS  # tasks import the engine's modules: import when first needed
-        from .train import check_fits
         for task in TASKS.values():
             try:
                 check_fits(model, task)

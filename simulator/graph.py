@@ -184,7 +184,7 @@ class _Builder:
                      + ("_future" if kind == "full" and not cross and cfg.arch == "decoder" else ""),
                      facts={**attrs, "keep": patterns.formula(kind, attrs)}, **chain)
         pattern = self.add(a + "hook_pattern", "softmax", [s], attrs={"axis": -1, **n_keys}, role="pattern",
-                           **chain)
+                           text_key="pattern" + ("_full" if kind == "full" else ""), **chain)
         z = self.add(a + "hook_z", "mix", [pattern, v], attrs=n_keys, role="z", axes=PER_HEAD)
         return self.heads_out(b, z, cross)
 

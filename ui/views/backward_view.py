@@ -196,7 +196,10 @@ class BackwardView(LazyView):
             return
         self.position.setText(f"backward step {walk.index + 1} of {len(walk)} — {step.name}")
         self.position.setToolTip(step.name)  # a long name may be cut at the right
-        self.loss_label.setText(f"loss L = <b>{walk.loss:.4f}</b> on {walk.loss_what}")
+        what = walk.loss_what  # e.g. "the answer tokens (positions 4–6), as in the Training tab"
+        brief = what.split(" (")[0].removesuffix(" of the input")  # the bar is shared with the step counter
+        self.loss_label.setText(f"loss L = <b>{walk.loss:.4f}</b> on {brief}")
+        self.loss_label.setToolTip(f"Cross-entropy averaged over {what}")
         self.title.setText(f"∂L/∂{short(step.name)}: {step_title(trace, step.name)}")
         self.formula.set_formula(step.formula)
         self.description.setText(step.description)

@@ -21,7 +21,7 @@ from ui.pictures.heatmap import Heatmap, format_value
 from ui.pictures.next_token import NextTokenPanel
 from ui.pictures.paper import follow_paper
 from ui.pictures.picture_items import Bars, Lines, Panel, Picture, Symbol
-from ui.pictures.picture_layout import Piece, fit_labels, fits, place
+from ui.pictures.picture_layout import SPACING, Piece, fit_labels, fits, place
 from ui.pictures.picture_parts import NOTE_PT, PanelBox, SymbolLabel
 from ui.pictures.plots import AttentionLines
 from ui.pictures.slice_bar import SliceBar
@@ -298,12 +298,16 @@ class StepView(QWidget):
         # the thumbnail strip gives way first: the step's own heatmaps keep their type longest
         # and the largest type whose cells still have room for numbers wins; failing that, the
         # layout with the largest cells
+        # (the next-token controls keep the width their words need, unless nothing fits then)
         candidates = []
-        for f, g in [(f, g) for f in FIT_STEPS for g in FIT_STEPS if g <= f]:
-            scales = self._row_scales(pic, f, g)
-            pieces, rects = self._layout(pic, width, height, scales)
-            if fits(pieces, rects, width, height):
-                candidates.append((_smallest_cell(pic, pieces, rects), scales, pieces, rects))
+        for room_for_controls in (True, False):
+            for f, g in [(f, g) for f in FIT_STEPS for g in FIT_STEPS if g <= f]:
+                scales = self._row_scales(pic, f, g)
+                pieces, rects = self._layout(pic, width, height, scales, room_for_controls)
+                if fits(pieces, rects, width, height):
+                    candidates.append((_smallest_cell(pic, pieces, rects), scales, pieces, rects))
+            if candidates:
+                break
         if candidates:
             # smaller type only for clearly larger cells: legible numbers need both
             enough = min(GOOD_CELL * self._scale, 0.9 * max(c[0] for c in candidates))
@@ -319,11 +323,12 @@ class StepView(QWidget):
         """The type scale of each row: `f` × the view's scale, `g` × for the thumbnail strip."""
         return [self._scale * (g if i in pic.small else f) for i in range(len(pic.rows))]
 
-    def _layout(self, pic: Picture, width: float, height: float,
-                scales: list[float]) -> tuple[list[Piece], list]:
+    def _layout(self, pic: Picture, width: float, height: float, scales: list[float],
+                room_for_controls: bool = True) -> tuple[list[Piece], list]:
         """The pieces and their rectangles with each row's type at its scale."""
         widgets = iter(self._shown)
-        rows = [[self._piece(it, next(widgets), width, s) for it in row] for row, s in zip(pic.rows, scales)]
+        rows = [[self._piece(it, next(widgets), width, s, room_for_controls) for it in row]
+                for row, s in zip(pic.rows, scales)]
         small = {i: min(STRIP_HEIGHT * scales[i], STRIP_SHARE * height) for i in pic.small}
         main = [s for i, s in enumerate(scales) if i not in pic.small] or scales
         label_h = QFontMetricsF(self._tick_font(min(main))).height()
@@ -369,7 +374,7 @@ class StepView(QWidget):
         tick.setPointSizeF(heatmap_mod.TICK_PT * (scale or self._scale))
         return tick
 
-    def _piece(self, it, w: QWidget, width: float, scale: float) -> Piece:
+    def _piece(self, it, w: QWidget, width: float, scale: float, room_for_controls: bool = True) -> Piece:
         if isinstance(it, Panel):
             # the heatmap's fixed parts, as pyqtgraph lays them out: margins, title, axes, colour bar
             fm = QFontMetricsF(self._tick_font(scale))
@@ -390,7 +395,12 @@ class StepView(QWidget):
             f = scale / getattr(w, "drawn_scale", self._scale)
             return Piece((hint.width() + 8) * f, hint.height() * f, breakable=True)
         share = 0.24 if isinstance(it, Lines) else 0.28
-        return Piece(min(max(share * width, 220 * scale), 460 * scale), 0, column=True)
+        wide = min(max(share * width, 220 * scale), 460 * scale)
+        if isinstance(it, Bars) and room_for_controls:  # its buttons and slider as wide as their words
+            # (buttons have a floor width, so smaller type is not assumed to narrow them)
+            need = w.minimumSizeHint().width() * max(1.0, scale / getattr(w, "drawn_scale", self._scale)) + SPACING
+            return Piece(max(wide, need), 0, column=True, min_width=need)
+        return Piece(wide, 0, column=True)
 
     # --- interaction -----------------------------------------------------------------------
 
