@@ -128,12 +128,19 @@ def _short(name: str) -> str:
     return name.rsplit(".", 1)[-1].removeprefix("hook_")
 
 
+TIED_LINEAR = "∂L/∂{x} = ∂L/∂{out} · {p0};  ∂L/∂{p0} = ∂L/∂{out}ᵀ · {x};  ∂L/∂{p1} = Σ_pos ∂L/∂{out}"
+
+
 def _formula(node) -> str:
     rule = FORMULAS[node.op]
     if node.op == "softmax":
         rule = rule[node.attrs.get("axis", -1)]
     elif node.op == "act":
         rule = rule[node.attrs["fn"]]
+    elif node.op == "linear" and node.attrs.get("transposed"):  # the tied read-out: out = x·W_Eᵀ + b
+        rule = TIED_LINEAR
+    if node.op in ("linear", "proj_heads") and len(node.params) == 1:  # no bias
+        rule = rule.rsplit(";", 1)[0]
     names = [_short(i) for i in node.inputs] + ["", ""]
     parts = [p.rsplit(".", 1)[-1] for p in node.params] + ["", ""]
     text = rule.format(out=_short(node.name), x=names[0], y=names[1], p0=parts[0], p1=parts[1])
