@@ -264,7 +264,7 @@ class MainWindow(QMainWindow):
             self.tabs.widget(index).setWidget(view)
         # the explanation panel describes the tab in front (its picture, its clicked cells), or the step
         view = self.current_view()
-        self.explain_panel.follow_tab(getattr(view, "ABOUT", None))
+        self.explain_panel.follow_tab(getattr(view, "ABOUT", None), hasattr(view, "sigCalculation"))
         if callable(getattr(view, "explain_now", None)):  # a view that writes its own calculation there
             view.explain_now()
 

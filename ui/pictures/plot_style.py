@@ -89,3 +89,13 @@ def on_click(plot: pg.PlotWidget, clicked) -> None:
             point = vb.mapSceneToView(ev.scenePos())
             clicked(point.x(), point.y())
     plot.scene().sigMouseClicked.connect(event)
+
+
+def decades_only(axis: pg.AxisItem) -> None:
+    """On a log axis, label the powers of ten only: pyqtgraph labels every minor tick (2 … 9, 2·10¹ …)
+    when the axis spans a few decades, and at projector type those run into each other."""
+    labels = axis.tickStrings
+
+    def strings(values, scale, spacing):
+        return [text if abs(v - round(v)) < 1e-9 else "" for v, text in zip(values, labels(values, scale, spacing))]
+    axis.tickStrings = strings

@@ -35,7 +35,7 @@ from simulator.patterns import kind_for
 from ui.bridge import SessionBridge
 from ui.lazy import Lazy
 from ui.pictures import colormaps
-from ui.pictures.plot_style import TITLE_PT, fixed_plot, ink
+from ui.pictures.plot_style import TITLE_PT, decades_only, fixed_plot, ink
 from ui.pictures.wrap_label import WrapLabel
 
 LENGTHS = np.unique(np.round(np.geomspace(16, 4096, 33)).astype(int))  # n for the closed forms
@@ -127,6 +127,9 @@ class _TimingWorker(QObject):
 
 
 class CostView(QWidget):
+    ABOUT = ("Cost of attention: how many multiply-adds (or numbers kept) one attention layer needs as the input "
+             "grows to n tokens, for full, causal, sparse and linear attention, on log axes where n² is a steeper "
+             "line than n; beside it, the time this engine really takes. The formulas are on the second page.")
     sigTimed = Signal(object)  # {legend name: [(n, median seconds)]}, once a measurement finishes
 
     def __init__(self, bridge: SessionBridge, parent=None):
@@ -150,6 +153,7 @@ class CostView(QWidget):
             plot.getPlotItem().setLogMode(x=True, y=True)
             # the n a class would type, not 2·10¹ 3·10¹ … (pyqtgraph's minor log ticks)
             plot.getPlotItem().getAxis("bottom").setTicks([[(math.log10(n), str(n)) for n in ticks], []])
+            decades_only(plot.getPlotItem().getAxis("left"))
             # room past the last n for its label, which pyqtgraph hides when it would overhang
             plot.getPlotItem().setXRange(math.log10(ticks[0]) - 0.1, math.log10(ticks[-1]) + 0.2, padding=0)
         self.legend = WrapLabel()

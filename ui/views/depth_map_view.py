@@ -45,8 +45,8 @@ class DepthMapView(LazyView):
         self.pattern_heatmap = Heatmap()
         colormaps.keep_maps(self.bridge, self.depth_heatmap, self.pattern_heatmap)
         self.caption = Caption()
-        framed(self, token_row(self.token), side_by_side((self.depth_heatmap, 1), (self.pattern_heatmap, 1)),
-               self.caption)
+        self.maps = side_by_side((self.depth_heatmap, 1), (self.pattern_heatmap, 1))
+        framed(self, token_row(self.token), self.maps, self.caption)
         self.token.currentIndexChanged.connect(self.refresh)
         self.depth_heatmap.sigCellClicked.connect(self.explain_depth_cell)
         self.pattern_heatmap.sigCellClicked.connect(self.explain_pattern_cell)
@@ -117,6 +117,10 @@ class DepthMapView(LazyView):
 
         name = f"{prefix}blocks.{layer}.attn.hook_pattern"
         pattern = trace[name][head]  # [q_pos, k_pos]
+        # each map's share of the width by its columns (and room for its row labels and colour bar),
+        # so the longer one is not pushed past the edge while the other has room to spare
+        self.maps.setStretch(0, len(m.cols) + 3)
+        self.maps.setStretch(1, len(tokens) + 3)
         self.pattern_heatmap.set_data(pattern, tokens, tokens, "prob",
                                       f"Layer {layer} · head {head}: attention over tokens")
         self.pattern_heatmap.set_selected((pos, pos))

@@ -55,6 +55,9 @@ def describe(state: State, previous: State | None, labels: list[str]) -> str:
 
 
 class TiledView(QWidget):
+    ABOUT = ("Tiled attention: one head's attention computed one block of keys at a time, as FlashAttention "
+             "does, keeping only the running maximum m, the running sum ℓ and the output so far; step through "
+             "the blocks and the output meets the full attention's beside it, with far fewer numbers held.")
     def __init__(self, bridge: SessionBridge, parent=None):
         super().__init__(parent)
         self.bridge = bridge
