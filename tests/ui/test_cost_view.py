@@ -2,6 +2,7 @@
 worker thread with a progress bar, and the current input's cells are counted from its masks."""
 import numpy as np
 import pytest
+from PySide6.QtWidgets import QApplication
 
 from simulator import ModelConfig, Session, Transformer
 from simulator.cost import curves
@@ -98,9 +99,27 @@ def test_the_log_axes_label_powers_of_ten_only(view, qtbot, drawn_ticks):
 
 
 def test_the_cost_tab_describes_its_picture_under_it(make_window):
-    from ui.views.explain_panel import NO_CLICKS
-
     w = make_window()
     w.tabs.setCurrentIndex(w.tab_titles().index("Cost of attention"))
     assert w.explain_panel.description.text() == w.current_view().ABOUT
-    assert w.explain_panel.cell.text() == NO_CLICKS
+    assert not w.explain_panel.cell.isVisible()  # no cells of its own to explain: no empty box
+    w.current_view().shutdown()  # its timing thread
+    w.tabs.setCurrentIndex(0)
+    assert w.explain_panel.cell.isVisible()
+
+
+def test_presenting_at_1280x800_the_cost_page_needs_no_scrolling(make_window, qtbot):
+    """The derivation's long text scrolls on its own page; it once made the plots' page as tall as itself."""
+    w = make_window()
+    w.tabs.setCurrentIndex(w.tab_titles().index("Cost of attention"))
+    w.presentation.enter()
+    w.showNormal()  # the offscreen screen is one size: present in a window of the size wanted
+    w.resize(1280, 800)
+    qtbot.waitUntil(lambda: w.size().width() == 1280)
+    for _ in range(5):
+        QApplication.processEvents()
+    scroll = w.tabs.currentWidget()
+    try:
+        assert scroll.verticalScrollBar().maximum() == 0 and scroll.horizontalScrollBar().maximum() == 0
+    finally:
+        w.current_view().shutdown()

@@ -14,7 +14,6 @@ from ui.typography import TEXT_PT
 
 HINT = "Click a cell in the picture to see how its number was calculated."
 TAB_HINT = "Click a cell, a bar or a point of this tab's picture to see its numbers here."
-NO_CLICKS = "This tab writes its numbers on its own picture; the Step tab explains each cell."
 
 
 def _label(point_size: float, bold: bool = False, mono: bool = False) -> QLabel:
@@ -80,7 +79,9 @@ class ExplainPanel(QScrollArea):
     def refresh(self, *_) -> None:
         step = self.bridge.stepper.step
         self.description.setText(self._about or step.description)
-        self.cell.setText(self._cell_text() if self._about is None else TAB_HINT if self._clickable else NO_CLICKS)
+        self.cell.setText(self._cell_text() if self._about is None else TAB_HINT)
+        # a tab whose picture writes its own numbers has no cells to explain: its words take the width
+        self.cell.setVisible(self._about is None or self._clickable)
         chosen = self.bridge.cell is not None
         self._row.setStretch(0, 2 if chosen else 3)
         self._row.setStretch(1, 3 if chosen else 2)
