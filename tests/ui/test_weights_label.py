@@ -20,8 +20,10 @@ def test_random_weights_are_labelled_until_a_trained_model_is_opened(make_window
     window.undo_stack.undo()
     assert not _shown(window)
     assert open_preset(window, "induction") and not _shown(window)
+    assert window.statusBar().currentMessage()  # the preset's accuracy
     window.edits.randomize(7)  # Parameters ▸ Randomise
     assert _shown(window)
+    assert not window.statusBar().currentMessage()  # not the preset's accuracy beside "Random weights"
     assert open_preset(window, "reverse") and not _shown(window)
     new_cfg = window.session_bridge.model.config.replace(n_heads=1)
     window.set_model(Transformer(new_cfg, seed=3), tokens, "Change model settings")  # as the dialog does
