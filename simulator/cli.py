@@ -41,7 +41,9 @@ CHECKPOINT_EXAMPLE = "The cat sat on the mat."  # what a checkpoint first shows
 
 def is_checkpoint(path: str) -> bool:
     """Whether --model names a checkpoint folder (or "minilm", the demonstration model) rather than a file."""
-    return str(path).lower() in ("minilm", "all-minilm-l6-v2") or Path(path).is_dir()
+    from .pretrained import MINILM_NAMES  # only names: the checkpoint libraries are imported when one opens
+
+    return str(path).lower() in MINILM_NAMES or Path(path).is_dir()
 
 
 def open_model(preset: str | None, model_file: str | None) -> tuple[Transformer, object]:

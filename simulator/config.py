@@ -57,6 +57,7 @@ class ModelConfig:
     tied_unembed: bool = False  # the read-out is W_Eᵀ, the token embedding itself (GPT-2, BERT's MLM head)
     head: str = "unembed"  # unembed | mlm (BERT's dense + GELU + LayerNorm, then the read-out) | none
     dtype: str = "float64"  # float64 | float32: the precision weights and steps are computed in
+    bias: bool = True  # the linear layers' biases (b_Q, b_K, b_V, b_O, b_in, b_out, b_U); LayerNorm keeps its b
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "vocab", tuple(self.vocab))
@@ -186,7 +187,7 @@ class ModelConfig:
 
     def _validate_checkpoint_fields(self) -> None:
         """The fields real checkpoints need (GPT-2, BERT): where each one makes sense."""
-        for name in ("embed_norm", "tied_unembed"):
+        for name in ("embed_norm", "tied_unembed", "bias"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"{name} must be true or false; got {getattr(self, name)!r}.")
         single = self.arch in ("decoder", "encoder")

@@ -124,6 +124,8 @@ def _layernorm(t: _At) -> str:
 def _proj_heads(t: _At) -> str:
     p, h, e = t.index
     w = t.node.params[0].rsplit(".", 1)[-1]
+    if len(t.ps) == 1:  # no bias
+        return f"{t.lhs} = Σᵢ x[{p}, i]·{w}[h{h}, i, {e}] = {dot_terms(t.xs[0][p], t.ps[0][h, :, e])} = {t.result}"
     return (f"{t.lhs} = Σᵢ x[{p}, i]·{w}[h{h}, i, {e}] + b = {dot_terms(t.xs[0][p], t.ps[0][h, :, e])} "
             f"+ {_paren(t.ps[1][h, e])} = {t.result}")
 
@@ -194,6 +196,9 @@ def _linear(t: _At) -> str:
     p, j = t.index
     w = t.ps[0].T if t.a.get("transposed") else t.ps[0].reshape(-1, t.ps[0].shape[-1])
     wname = t.node.params[0].rsplit(".", 1)[-1] + ("ᵀ" if t.a.get("transposed") else "")
+    if len(t.ps) == 1:  # no bias
+        return (f"{t.lhs} = Σᵢ {short(t.node.inputs[0])}[{p}, i]·{wname}[i, {j}] = "
+                f"{dot_terms(t.xs[0][p], w[:, j])} = {t.result}")
     return (f"{t.lhs} = Σᵢ {short(t.node.inputs[0])}[{p}, i]·{wname}[i, {j}] + b[{j}] = "
             f"{dot_terms(t.xs[0][p], w[:, j])} + {_paren(t.ps[1][j])} = {t.result}")
 

@@ -15,7 +15,9 @@ import numpy as np
 from .backward import loss_and_grads
 from .config import ModelConfig
 from .model import Transformer
+from .tasks import TASKS
 from .trace import Trace
+from .train import check_fits
 
 # The rule that carries ∂L/∂out back through each op; {out}, {x}, {y}, {p0}, {p1} are short names.
 # An op whose rule depends on a setting maps that setting (softmax's axis, the activation) to its rule.
@@ -126,12 +128,19 @@ def _short(name: str) -> str:
     return name.rsplit(".", 1)[-1].removeprefix("hook_")
 
 
+TIED_LINEAR = "∂L/∂{x} = ∂L/∂{out} · {p0};  ∂L/∂{p0} = ∂L/∂{out}ᵀ · {x};  ∂L/∂{p1} = Σ_pos ∂L/∂{out}"
+
+
 def _formula(node) -> str:
     rule = FORMULAS[node.op]
     if node.op == "softmax":
         rule = rule[node.attrs.get("axis", -1)]
     elif node.op == "act":
         rule = rule[node.attrs["fn"]]
+    elif node.op == "linear" and node.attrs.get("transposed"):  # the tied read-out: out = x·W_Eᵀ + b
+        rule = TIED_LINEAR
+    if node.op in ("linear", "proj_heads") and len(node.params) == 1:  # no bias
+        rule = rule.rsplit(";", 1)[0]
     names = [_short(i) for i in node.inputs] + ["", ""]
     parts = [p.rsplit(".", 1)[-1] for p in node.params] + ["", ""]
     text = rule.format(out=_short(node.name), x=names[0], y=names[1], p0=parts[0], p1=parts[1])
@@ -191,8 +200,6 @@ def loss_targets(model: Transformer, tokens, predicted=None):
     if job is None:
         return None, "Type at least two tokens: each token's target is the one after it."
     if arch == "decoder":
-        from .tasks import TASKS  # tasks import the engine's modules: import when first needed
-        from .train import check_fits
         for task in TASKS.values():
             try:
                 check_fits(model, task)

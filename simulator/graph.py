@@ -119,6 +119,14 @@ class _Builder:
         self.params[name] = ParamSpec(name, shape, axes, init, fan_in)
         return name
 
+    def bias(self, name: str, axes: tuple[str, ...]) -> tuple[str, ...]:
+        """A linear layer's bias, declared when the config has biases: () or (its name,), to add to `params`."""
+        return (self.param(name, axes, "zeros"),) if self.cfg.bias else ()
+
+    def bias_of(self, name: str) -> tuple[str, ...]:
+        """A bias declared earlier by `bias`: () when the config has none."""
+        return (name,) if name in self.params else ()
+
     def at(self, **where) -> None:
         """Where the nodes added next sit (layer, stack, sublayer)."""
         self.where = where
@@ -148,16 +156,15 @@ class _Builder:
         fan_in = cfg.n_heads * cfg.d_head
         for m in "QKV":
             self.param(a + f"W_{m}", ("head", "d_model", "d_head"), "fan_in", fan_in=cfg.d_model)
-        for m in "QKV":
-            self.param(a + f"b_{m}", ("head", "d_head"), "zeros")
+        b_qkv = {m: self.bias(a + f"b_{m}", ("head", "d_head")) for m in "QKV"}
         self.param(a + "W_O", ("head", "d_head", "d_model"), "fan_in", fan_in=fan_in)
-        self.param(a + "b_O", ("d_model",), "zeros")
+        self.bias(a + "b_O", ("d_model",))
         src = kv or x
-        q = self.add(a + "hook_q", "proj_heads", [x], [a + "W_Q", a + "b_Q"], role="q", axes=PER_HEAD,
+        q = self.add(a + "hook_q", "proj_heads", [x], [a + "W_Q", *b_qkv["Q"]], role="q", axes=PER_HEAD,
                      text_key="q" + cross)
-        k = self.add(a + "hook_k", "proj_heads", [src], [a + "W_K", a + "b_K"], role="k", axes=PER_HEAD,
+        k = self.add(a + "hook_k", "proj_heads", [src], [a + "W_K", *b_qkv["K"]], role="k", axes=PER_HEAD,
                      text_key="k" + cross)
-        v = self.add(a + "hook_v", "proj_heads", [src], [a + "W_V", a + "b_V"], role="v", axes=PER_HEAD,
+        v = self.add(a + "hook_v", "proj_heads", [src], [a + "W_V", *b_qkv["V"]], role="v", axes=PER_HEAD,
                      text_key="v" + cross)
         if cfg.positional == "rope" and not cross:
             q = self.add(a + "hook_rot_q", "rope", [q], role="rot_q", axes=PER_HEAD)
@@ -177,7 +184,7 @@ class _Builder:
                      + ("_future" if kind == "full" and not cross and cfg.arch == "decoder" else ""),
                      facts={**attrs, "keep": patterns.formula(kind, attrs)}, **chain)
         pattern = self.add(a + "hook_pattern", "softmax", [s], attrs={"axis": -1, **n_keys}, role="pattern",
-                           **chain)
+                           text_key="pattern" + ("_full" if kind == "full" else ""), **chain)
         z = self.add(a + "hook_z", "mix", [pattern, v], attrs=n_keys, role="z", axes=PER_HEAD)
         return self.heads_out(b, z, cross)
 
@@ -186,7 +193,8 @@ class _Builder:
         a = z.rsplit(".", 1)[0] + "."
         cat = self.add(a + "hook_concat", "concat", [z], role="concat", axes=("pos", "head·d_head"))
         out = "hook_cross_attn_out" if cross else "hook_attn_out"
-        return self.add(b + out, "linear", [cat], [a + "W_O", a + "b_O"], role="attn_out", major=True)
+        return self.add(b + out, "linear", [cat], [a + "W_O", *self.bias_of(a + "b_O")], role="attn_out",
+                        major=True)
 
     def linear(self, a: str, q: str, k: str, v: str, causal: bool) -> str:
         """Linear attention (Katharopoulos et al., 2020): the recurrent form, then the quadratic one beside it.
@@ -212,14 +220,14 @@ class _Builder:
     def mlp(self, b: str, x: str) -> str:
         cfg, m = self.cfg, b + "mlp."
         self.param(m + "W_in", ("d_model", "d_mlp"), "fan_in", fan_in=cfg.d_model)
-        self.param(m + "b_in", ("d_mlp",), "zeros")
+        b_in = self.bias(m + "b_in", ("d_mlp",))
         self.param(m + "W_out", ("d_mlp", "d_model"), "fan_in", fan_in=cfg.d_mlp)
-        self.param(m + "b_out", ("d_model",), "zeros")
-        pre = self.add(m + "hook_pre", "linear", [x], [m + "W_in", m + "b_in"], role="mlp_pre",
+        b_out = self.bias(m + "b_out", ("d_model",))
+        pre = self.add(m + "hook_pre", "linear", [x], [m + "W_in", *b_in], role="mlp_pre",
                        axes=("pos", "d_mlp"))
         post = self.add(m + "hook_post", "act", [pre], attrs={"fn": cfg.activation}, role="mlp_post",
                         text_key=f"mlp_post_{cfg.activation}", axes=("pos", "d_mlp"))
-        return self.add(b + "hook_mlp_out", "linear", [post], [m + "W_out", m + "b_out"], role="mlp_out",
+        return self.add(b + "hook_mlp_out", "linear", [post], [m + "W_out", *b_out], role="mlp_out",
                         major=True)
 
     # --- how a sublayer's output joins the stream: one method per residual mode ---
@@ -317,11 +325,12 @@ def _patch_embedding(bld: _Builder, p: str) -> str:
     """A Vision Transformer's input (Dosovitskiy et al., 2021): patches → vectors, [CLS] first, positions added."""
     cfg = bld.cfg
     bld.at(stack="", sublayer="embed")
-    patches = bld.add("hook_patches", "patchify", ["image"], attrs={"patch": cfg.patch, "pixel_max": PIXEL_MAX},
+    patches = bld.add("hook_patches", "patchify", ["image"],
+                      attrs={"patch": cfg.patch, "pixel_max": PIXEL_MAX, "dtype": cfg.dtype},
                       role="patches", axes=("patch", "pixel"))
     w_p = bld.param("embed.W_patch", ("pixel", "d_model"), "fan_in", fan_in=cfg.patch_pixels)
-    b_p = bld.param("embed.b_patch", ("d_model",), "zeros")
-    embed = bld.add("hook_patch_embed", "linear", [patches], [w_p, b_p], role="patch_embed",
+    b_p = bld.bias("embed.b_patch", ("d_model",))
+    embed = bld.add("hook_patch_embed", "linear", [patches], [w_p, *b_p], role="patch_embed",
                     axes=("patch", "d_model"))
     cls = bld.param("embed.cls", ("d_model",), "normal")
     tokens = bld.add("hook_embed", "prepend_cls", [embed], [cls], role="cls_prepend")
@@ -395,8 +404,8 @@ def _mlm_transform(bld: _Builder, x: str) -> str:
     """BERT's masked-LM head before its read-out: a dense layer, the activation, a LayerNorm."""
     cfg = bld.cfg
     w = bld.param("mlm.W_dense", ("d_model", "d_model"), "fan_in", fan_in=cfg.d_model)
-    b = bld.param("mlm.b_dense", ("d_model",), "zeros")
-    x = bld.add("mlm.hook_dense", "linear", [x], [w, b], role="mlm_dense")
+    b = bld.bias("mlm.b_dense", ("d_model",))
+    x = bld.add("mlm.hook_dense", "linear", [x], [w, *b], role="mlm_dense")
     x = bld.add("mlm.hook_act", "act", [x], attrs={"fn": cfg.activation}, role="mlm_act",
                 text_key=f"mlp_post_{cfg.activation}")
     bld.param("mlm.ln.w", ("d_model",), "ones")
@@ -432,9 +441,9 @@ def build_graph(cfg: ModelConfig) -> Graph:
     else:
         w_u, attrs, key = bld.param(unembed + "W_U", ("d_model", "vocab"), "fan_in", fan_in=cfg.d_model), {}, \
             "logits"
-    b_u = bld.param(unembed + "b_U", ("vocab",), "zeros")
+    b_u = bld.bias(unembed + "b_U", ("vocab",))
     vit = "_cls" if cfg.arch == "vit" else ""
-    bld.add("logits", "linear", [x], [w_u, b_u], attrs, role="logits", axes=("pos", "vocab"), major=True,
+    bld.add("logits", "linear", [x], [w_u, *b_u], attrs, role="logits", axes=("pos", "vocab"), major=True,
             text_key=key + vit)
     bld.add("probs", "probs", ["logits", "temperature"], role="probs", axes=("pos", "vocab"), major=True,
             text_key="probs" + vit)

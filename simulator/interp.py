@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 
 from .graph import Graph
-from .ops import layernorm, softmax
+from .ops import ACTIVATIONS, layernorm, softmax
 from .trace import Trace
 
 ABLATIONS = ("zero", "mean")
@@ -105,8 +105,13 @@ def lens_points(model) -> list[str]:
         if p == "decoder.":
             names.append(b + "hook_resid_mid2")
         names.append(b + ("dwa.hook_mixed" if cfg.residual == "denseformer" else "hook_resid_post"))
+    if "logits" not in g.index:
+        raise ValueError("This model ends at its final hidden states (it has no read-out), so there is no "
+                         "vocabulary to read its residual stream into.")
     final = g.node("logits").inputs[0]
-    if cfg.norm == "pre":
+    if cfg.head == "mlm":  # the stream before BERT's masked-LM head
+        final = g.node("mlm.hook_dense").inputs[0]
+    elif cfg.norm == "pre":
         final = g.node(final).inputs[0]
     # in the depth modes several names are one step; the final stream is the last point
     names[-1] = final
@@ -132,6 +137,11 @@ def point_label(name: str) -> str:
             "depth_attn.hook_mixed": f"mlp {int(layer) - 1}"}.get(what, name)
 
 
+def _bias(prm, name: str, size: int) -> np.ndarray:
+    """A linear layer's bias; zeros for a model without biases (config.bias false)."""
+    return prm[name] if name in prm else np.zeros(size)
+
+
 def unembedding(model, prm) -> np.ndarray:
     """The read-out matrix W_U [d_model, vocab]: W_Eᵀ when the model ties it to its embedding."""
     p = _prefix(model)
@@ -144,16 +154,21 @@ def logit_lens(model, trace: Trace) -> tuple[list[str], np.ndarray]:
     With a pre-norm model each point goes through the final LayerNorm using *its own* mean and
     spread (not those of the last layer, the bug of TransformerLens #1076), then the
     unembedding; the last point gives the model's logits. A post-norm model's points are
-    already normalised, and a model without norms has none: both go straight to the unembedding.
+    already normalised, and a model without norms has none: both go straight to the unembedding
+    (through BERT's masked-LM head first, when the model has one).
     """
     points = lens_points(model)
     prm, p = trace.params, _prefix(model)
-    w_u, b_u = unembedding(model, prm), prm[p + "unembed.b_U"]
+    w_u, b_u = unembedding(model, prm), _bias(prm, p + "unembed.b_U", model.config.d_vocab)
     out = []
     for name in points:
         x = trace[name]
         if model.config.norm == "pre":
             x = layernorm(x.copy(), prm[p + "ln_final.w"], prm[p + "ln_final.b"], model.config.norm_eps)
+        if model.config.head == "mlm":  # BERT's head: dense, activation, LayerNorm, then the read-out
+            x = x @ prm["mlm.W_dense"] + _bias(prm, "mlm.b_dense", model.config.d_model)
+            x = layernorm(ACTIVATIONS[model.config.activation](x), prm["mlm.ln.w"], prm["mlm.ln.b"],
+                          model.config.norm_eps)
         out.append(x @ w_u + b_u)
     return points, np.stack(out)  # [point, pos, vocab]
 
@@ -201,12 +216,12 @@ def stream_parts(model, trace: Trace) -> dict[str, np.ndarray]:
             b = n.rsplit(".", 1)[0] + "."
             z, w_o = trace[f"{b}{kind}.hook_z"], prm[f"{b}{kind}.W_O"]  # [pos, head, d_head], [head, d_head, d]
             d = {f"{b}{kind}.head{h}": z[:, h] @ w_o[h] for h in range(w_o.shape[0])}
-            d["biases"] = np.broadcast_to(prm[f"{b}{kind}.b_O"], (len(z), w_o.shape[-1]))
+            d["biases"] = np.broadcast_to(_bias(prm, f"{b}{kind}.b_O", w_o.shape[-1]), (len(z), w_o.shape[-1]))
             parts[n] = d
         elif n.endswith("hook_mlp_out"):
             b = n.rsplit(".", 1)[0] + "."
             parts[n] = {b + "mlp": trace[b + "mlp.hook_post"] @ prm[b + "mlp.W_out"],
-                        "biases": np.broadcast_to(prm[b + "mlp.b_out"], trace[n].shape)}
+                        "biases": np.broadcast_to(_bias(prm, b + "mlp.b_out", trace[n].shape[-1]), trace[n].shape)}
         elif node.op == "add" and all(i in parts for i in node.inputs):
             parts[n] = _combine([(1.0, parts[i]) for i in node.inputs])
         elif node.op == "dwa":
@@ -246,7 +261,7 @@ def direct_logit_attribution(model, trace: Trace, pos: int, token: int,
         if not isinstance(v, (int, np.integer)) or not 0 <= v < n:
             raise ValueError(f"The {what} must be a whole number from 0 to {n - 1}; got {v!r}.")
     parts = stream_parts(model, trace)
-    w_u, b_u = unembedding(model, prm), prm[p + "unembed.b_U"]
+    w_u, b_u = unembedding(model, prm), _bias(prm, p + "unembed.b_U", cfg.d_vocab)
     direction = w_u[:, token] - (w_u[:, other] if other is not None else 0.0)  # [d_model]
     bias = b_u[token] - (b_u[other] if other is not None else 0.0)
     if cfg.norm == "pre":

@@ -74,7 +74,7 @@ def _buffer_for(old: np.ndarray, axes: tuple[int, ...], grow: tuple[int, ...], c
     for a, g in zip(axes, grow):
         room = old.shape[a] + max(g, old.shape[a] // 4) if grid else capacity
         shape[a] = max(min(room, capacity), old.shape[a] + g)
-    buf = np.empty(shape)
+    buf = np.empty(shape, old.dtype)  # a float32 model keeps float32 steps
     buf[tuple(slice(0, m) for m in old.shape)] = old
     key = id(buf)
     weakref.finalize(buf, _claimed.pop, key, None)
@@ -154,7 +154,7 @@ def _append_node(node, xs, ps, old, grew: list[tuple[int, ...]], cap: int
         if k_grew and not np.all(s[:, :nq, nk:] == -np.inf):
             raise CacheMiss("an earlier token can see the new one")
         row = pattern_rows(s[:, nq:], a["n_keys"])
-        col = np.zeros((old.shape[0], nq, s.shape[2] - nk)) if k_grew else None
+        col = np.zeros((old.shape[0], nq, s.shape[2] - nk), old.dtype) if k_grew else None
         return _grow_grid(old, row, col, cap), grew[0], _pieces(row, col)
     if op == "mix":
         pattern, v = xs

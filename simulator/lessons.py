@@ -42,7 +42,8 @@ MAX_LESSON_BYTES = 1 << 20
 MAX_STOPS = 500  # a lesson for one class period has tens
 MAX_SEED = 2**31 - 1  # the largest seed the settings dialog shows
 # the tabs a stop may show ("step": the step's own picture, which at "probs" is the next-token bars)
-VIEWS = ("step", "residual", "depth", "compare", "training", "gradients", "backward", "cost", "tiled")
+VIEWS = ("step", "residual", "depth", "compare", "training", "gradients", "backward", "cost", "tiled", "sampling",
+         "image", "draw", "model-view", "logit-lens", "attribution", "patching")  # the last four: Look inside ▸ …
 
 
 class LessonError(ValueError):

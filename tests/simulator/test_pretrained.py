@@ -2,6 +2,7 @@
 the tokenizers, the other file layouts, and hostile or damaged folders refused cleanly."""
 import importlib.util
 import json
+import os
 import struct
 import sys
 from pathlib import Path
@@ -265,3 +266,59 @@ def test_without_the_extra_the_message_says_what_to_install(gpt2_dir, monkeypatc
     monkeypatch.setitem(sys.modules, "safetensors", None)  # `import safetensors` now raises ImportError
     with pytest.raises(CheckpointError, match=r"stepformer\[checkpoints\]"):
         load_pretrained(gpt2_dir[0])
+
+
+def test_random_damage_is_always_a_checkpoint_error(tmp_path, gpt2_dir):
+    """Bytes of the safetensors file overwritten or cut at random: opened, or refused with a CheckpointError,
+    never another exception."""
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+    original = (gpt2_dir[0] / "model.safetensors").read_bytes()
+    (n,) = struct.unpack("<Q", original[:8])
+    folder = copy_folder(gpt2_dir[0], tmp_path / "ck")
+
+    @settings(max_examples=60, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(st.lists(st.tuples(st.integers(0, 8 + n + 64), st.integers(0, 255)), max_size=4),
+           st.integers(0, len(original)))
+    def check(changes, cut):
+        data = bytearray(original[:max(cut, 8 + n + 64)])
+        for at, value in changes:
+            if at < len(data):
+                data[at] = value
+        (folder / "model.safetensors").write_bytes(bytes(data))
+        try:
+            load_pretrained(folder)
+        except CheckpointError:
+            pass
+
+    check()
+
+
+def test_a_pipe_in_place_of_a_file_is_refused_without_blocking(tmp_path, gpt2_dir):
+    folder = copy_folder(gpt2_dir[0], tmp_path / "ck")
+    (folder / "model.safetensors").unlink()
+    os.mkfifo(folder / "model.safetensors")  # reading it would wait for a writer forever
+    with pytest.raises(CheckpointError, match="not an ordinary file"):
+        load_pretrained(folder)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_the_kv_cache_of_a_gpt2_checkpoint_matches_a_rerun_bit_for_bit(gpt2_dir, dtype):
+    model = load_pretrained(gpt2_dir[0], dtype=dtype)
+    toks = model.tokenize(TEXT)
+    trace = model.run(toks[:-3])
+    for n in range(len(toks) - 2, len(toks) + 1):  # three appended tokens, one at a time
+        trace, _ = model.rerun(trace, tokens=toks[:n])
+        full = model.run(toks[:n])
+        for name in full.names:
+            assert trace[name].dtype == full[name].dtype == dtype, name
+            assert np.array_equal(trace[name], full[name]), name
+
+
+def test_tensors_the_model_does_not_read_may_have_other_dtypes(tmp_path, gpt2_dir):
+    from safetensors.numpy import save_file
+    folder = copy_folder(gpt2_dir[0], tmp_path / "ck")
+    extra = {"h.0.attn.bias": np.tril(np.ones((1, 1, 4, 4), bool)), "quant.zero": np.arange(3, dtype=np.int8)}
+    save_file({**gpt2_dir[1], **extra}, str(folder / "model.safetensors"))  # GPT-2's old mask buffer, and more
+    model = load_pretrained(folder)
+    assert np.array_equal(model.run(TEXT)["logits"], load_pretrained(gpt2_dir[0]).run(TEXT)["logits"])

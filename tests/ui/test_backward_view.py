@@ -120,3 +120,14 @@ def test_crowded_labels_are_thinned_and_come_back_when_there_is_room(qtbot):
     view.resize(2400, 900)
     qtbot.waitUntil(lambda: sum(map(bool, view.grad_map.labels()[1])) > narrow)
     np.testing.assert_allclose(view.grad_map.values(), grads(view.bridge.session)[1]["logits"])
+
+
+def test_the_loss_label_says_which_loss_is_walked(qtbot):
+    from simulator.presets import load_preset
+
+    model, tokens, _ = load_preset("reverse")
+    view = shown(qtbot, Session(model, tokens))
+    assert f"{view.walk.loss:.4f}</b> on the answer tokens" in view.loss_label.text()
+    assert "positions 4–6" in view.loss_label.toolTip() and "Training tab" in view.loss_label.toolTip()
+    other = shown(qtbot, Session(Transformer(seed=1), TEXT))
+    assert other.loss_label.text().endswith("on every next token")

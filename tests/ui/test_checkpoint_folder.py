@@ -61,8 +61,10 @@ def test_open_model_folder_gives_the_model_and_its_first_tokens(bert):
 
 
 def test_the_file_controller_opens_a_folder_as_one_undoable_step(qtbot, tmp_path, gpt2, monkeypatch):
-    from tests.ui.test_files import make_files  # the same window, bridge and undo stack as the file tests
-    files = make_files(qtbot, tmp_path)
+    spec = importlib.util.spec_from_file_location("test_files", Path(__file__).with_name("test_files.py"))
+    file_tests = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(file_tests)
+    files = file_tests.make_files(qtbot, tmp_path)  # the same window, bridge and undo stack as the file tests
     shown = []
     monkeypatch.setattr(messages, "refuse", lambda parent, title, text, *a: shown.append((title, text)))
     before = files.session.model

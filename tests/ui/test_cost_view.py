@@ -2,6 +2,7 @@
 worker thread with a progress bar, and the current input's cells are counted from its masks."""
 import numpy as np
 import pytest
+from PySide6.QtWidgets import QApplication
 
 from simulator import ModelConfig, Session, Transformer
 from simulator.cost import curves
@@ -83,3 +84,42 @@ def test_an_encoder_decoder_lists_each_attention_by_stack_and_kind(view):
     assert lines == ["encoder layer 0: 3×3 = 9 cells per head, 9 kept, 0% thrown away",
                      "decoder layer 0: 2×2 = 4 cells per head, 3 kept, 25% thrown away",
                      "decoder layer 0, cross-attention: 2×3 = 6 cells per head, 6 kept, 0% thrown away"]
+
+
+def test_the_log_axes_label_powers_of_ten_only(view, qtbot, drawn_ticks):
+    """pyqtgraph labels the minor ticks of a log axis spanning two decades (2·10¹ … 9·10¹), which run into
+    each other at projector type; the cost and time plots label the decades only."""
+    view.resize(900, 700)
+    view.show()
+    qtbot.waitExposed(view)
+    plot = view.cost_plot.getPlotItem()
+    plot.setYRange(0, 2, padding=0)  # two decades: where pyqtgraph would label the minor ticks
+    texts = [text for _, text in drawn_ticks(plot.getAxis("left"))]
+    assert texts and all(t.startswith("10") or t in ("1", "10", "100") for t in texts), texts
+
+
+def test_the_cost_tab_describes_its_picture_under_it(make_window):
+    w = make_window()
+    w.tabs.setCurrentIndex(w.tab_titles().index("Cost of attention"))
+    assert w.explain_panel.description.text() == w.current_view().ABOUT
+    assert not w.explain_panel.cell.isVisible()  # no cells of its own to explain: no empty box
+    w.current_view().shutdown()  # its timing thread
+    w.tabs.setCurrentIndex(0)
+    assert w.explain_panel.cell.isVisible()
+
+
+def test_presenting_at_1280x800_the_cost_page_needs_no_scrolling(make_window, qtbot):
+    """The derivation's long text scrolls on its own page; it once made the plots' page as tall as itself."""
+    w = make_window()
+    w.tabs.setCurrentIndex(w.tab_titles().index("Cost of attention"))
+    w.presentation.enter()
+    w.showNormal()  # the offscreen screen is one size: present in a window of the size wanted
+    w.resize(1280, 800)
+    qtbot.waitUntil(lambda: w.size().width() == 1280)
+    for _ in range(5):
+        QApplication.processEvents()
+    scroll = w.tabs.currentWidget()
+    try:
+        assert scroll.verticalScrollBar().maximum() == 0 and scroll.horizontalScrollBar().maximum() == 0
+    finally:
+        w.current_view().shutdown()

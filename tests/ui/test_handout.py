@@ -136,3 +136,17 @@ def test_the_pdf_is_drawn_as_vectors_and_stays_small(tmp_path):
     text = subprocess.run(["pdftotext", "-f", "12", "-l", "12", str(out), "-"], capture_output=True, text=True,
                           check=True, timeout=60).stdout
     assert "pattern" in text and "the" in text.split()  # the picture's titles and token labels are text
+
+
+def test_a_page_is_drawn_once_its_picture_has_settled(qapp):
+    """A page drawn before the layout settled kept axis labels from the size before (the next-token
+    bars lost most of their token names); a page's picture is what the settled view shows."""
+    from ui.app import default_session
+    from ui.classroom.export import render_image
+
+    session = default_session()
+    for page in handout.step_pages(session):
+        if page.name in ("blocks.0.attn.hook_v", "logits", "probs"):
+            for _ in range(3):
+                qapp.processEvents()
+            assert page.picture == render_image(page.view), f"page {page.number} ({page.name}) changed after"

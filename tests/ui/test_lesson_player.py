@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QApplication
 
 from simulator.lessons import LESSON_DIR, list_lessons, load_lesson
 from ui import messages
-from ui.classroom.lesson_player import VIEW_TABS
+from ui.classroom.lesson_player import LOOK_INSIDE, VIEW_TABS
 
 
 @pytest.fixture
@@ -34,6 +34,9 @@ def test_every_shipped_lesson_opens_each_stop_on_its_step_and_head(window, path)
         assert bridge.stepper.name == bridge.trace.graph.node(stop.step).name
         assert bridge.head == stop.head
         assert window.tabs.tabText(window.tabs.currentIndex()) == VIEW_TABS[stop.view]  # the stop's view
+        if stop.view in LOOK_INSIDE:  # and inside Look inside, the view the stop names
+            inside = window.current_view()
+            assert inside.tabText(inside.currentIndex()) == LOOK_INSIDE[stop.view]
         want = player.lesson.open_stop(i)[1]
         if isinstance(want, np.ndarray):  # an image model's input
             assert np.array_equal(bridge.session.input, want)
@@ -152,3 +155,25 @@ def test_a_stop_chooses_the_tab_it_shows(window, tmp_path, warnings):
     path.write_text(json.dumps(data))
     assert not player.open_file(path)
     assert "\"view\" must be one of" in warnings[-1][1]
+
+
+def test_a_revealed_answer_is_scrolled_into_view_at_projector_type(window, qtbot):
+    player = window.lesson_player
+    assert player.open_file(LESSON_DIR / "02_multi_head_attention.json")
+    player.set_font_scale(2.5)  # projector type: the question and its answer overflow the panel
+    player.go(1)  # a question with a long answer
+    assert player.scroll.verticalScrollBar().value() == 0
+    player.forward()  # reveal
+    view = player.scroll.viewport()
+
+    def answer_in_view():
+        top = player.answer.mapTo(view, player.answer.rect().topLeft()).y()
+        bottom = top + player.answer.height()
+        return 0 <= top and (bottom <= view.height() or top <= 12)  # all of it, or its start if taller
+
+    qtbot.waitUntil(lambda: player.scroll.verticalScrollBar().maximum() > 0, timeout=3000)  # it overflows
+    qtbot.waitUntil(answer_in_view, timeout=3000)
+    assert player.scroll.verticalScrollBar().value() > 0  # scrolled down to the answer
+    player.forward()
+    assert player.scroll.verticalScrollBar().value() == 0  # the next stop starts at its top
+    player.set_font_scale(1.0)

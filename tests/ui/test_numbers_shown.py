@@ -45,12 +45,34 @@ def test_lesson_1_shows_every_number_of_the_head_when_presenting_at_1280x800(win
         assert min(f.pointSizeF() for f in heatmap._cell_fonts[:heatmap._level + 1]) >= heatmap_mod.MIN_CELL_PT
 
 
-@pytest.mark.parametrize("step, titles", [
+WINDOW_STEPS = [
     ("blocks.0.ln1.hook_normalized", ["mean, spread", "normalised"]),
+    ("blocks.0.hook_attn_out", ["attention output"]),  # the W_O step's result
+    ("blocks.0.hook_resid_mid", ["stream in", "attention output", "sum"]),  # a + b = c
+    ("blocks.0.hook_resid_post", ["stream in", "MLP output", "sum"]),
+]
+
+
+def _lesson_1_model(window):
+    from simulator.lessons import load_lesson
+
+    model, tokens = load_lesson(LESSON_DIR / "01_one_attention_head.json").open_stop(0)
+    window.set_model(model, tokens, "lesson 1")
+    assert model.config.d_model == 4
+
+
+@pytest.mark.parametrize("model", ["default", "lesson 1"])
+@pytest.mark.parametrize("step, titles", WINDOW_STEPS + [
+    ("blocks.0.attn.hook_concat", ["concat"]),
 ])
-def test_the_window_at_1280x800_shows_the_numbers_of(window, qtbot, step, titles):
+def test_the_window_at_1280x800_shows_the_numbers_of(window, qtbot, step, titles, model):
     from ui.app import create_app
     create_app()  # the application font the real app uses (it makes the rest of the window taller)
+    if model == "lesson 1":
+        _lesson_1_model(window)
+        titles = titles + (["concat"] if step == "blocks.0.hook_attn_out" else [])  # both sides of out = concat·W_O
+    else:
+        assert window.session_bridge.model.config.d_model == 16  # the classroom model a window opens on
     window.resize(1280, 800)
     qtbot.waitUntil(lambda: window.width() == 1280)
     window.session_bridge.stepper.jump(step)
@@ -76,3 +98,21 @@ def test_a_smaller_font_is_used_before_numbers_are_dropped(qtbot, shown):
     first_none = levels.index(None)
     assert all(level is None for level in levels[first_none:])
     assert levels[first_none - 1] == smallest
+
+
+def test_where_no_numbers_fit_the_labels_keep_their_type(window, qtbot):
+    """64 columns leave no room for numbers at 1280x800: smaller type would buy slightly larger
+    coloured cells and unreadable token labels, so the picture keeps its type."""
+    from simulator import ModelConfig, Transformer
+    from ui.app import create_app
+    create_app()
+    model = Transformer(ModelConfig(d_model=64, n_heads=4, d_mlp=128), seed=0)
+    window.set_model(model, model.tokens("the cat sat on the mat"), "wide")
+    window.resize(1280, 800)
+    qtbot.waitUntil(lambda: window.width() == 1280)
+    window.session_bridge.stepper.jump("blocks.0.hook_resid_mid")
+    _settle(window, qtbot)
+    shown = window.step_view.heatmaps()
+    assert not any(_all_numbers(h) for h in shown.values())
+    assert all(h._scale == pytest.approx(window.step_view._scale) for h in shown.values()), \
+        {t: h._scale for t, h in shown.items()}

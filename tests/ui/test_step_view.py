@@ -357,3 +357,17 @@ def test_a_space_token_is_labelled_visibly(make_view, qtbot):
     session.stepper.jump("probs")
     assert "␣" in view.current_heatmap().labels()[1]
     assert view.next_token().position.itemText(2) == "2: ␣"
+
+
+@pytest.mark.parametrize("size", [(1024, 768), (1280, 800)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_the_next_token_buttons_keep_room_for_their_words(make_window, qtbot, size):
+    """The bars' column gives way to the heatmaps only down to what its buttons need: at 1024x768
+    "most likely" and "Generate" were squeezed to a third of their text."""
+    w = make_window(size=size)
+    w.session_bridge.session.stepper.jump("probs")
+    panel = w.step_view.next_token()
+    qtbot.waitUntil(panel.isVisible)
+    QApplication.processEvents()
+    for button in (panel.greedy_button, panel.sample_button, panel.generate_button):
+        assert button.isVisible() and button.width() >= button.minimumSizeHint().width(), button.text()
+    assert panel.geometry().right() <= panel.parentWidget().width()

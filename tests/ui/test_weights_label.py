@@ -20,8 +20,10 @@ def test_random_weights_are_labelled_until_a_trained_model_is_opened(make_window
     window.undo_stack.undo()
     assert not _shown(window)
     assert open_preset(window, "induction") and not _shown(window)
+    assert window.statusBar().currentMessage()  # the preset's accuracy
     window.edits.randomize(7)  # Parameters ▸ Randomise
     assert _shown(window)
+    assert not window.statusBar().currentMessage()  # not the preset's accuracy beside "Random weights"
     assert open_preset(window, "reverse") and not _shown(window)
     new_cfg = window.session_bridge.model.config.replace(n_heads=1)
     window.set_model(Transformer(new_cfg, seed=3), tokens, "Change model settings")  # as the dialog does
@@ -40,3 +42,13 @@ def test_every_shipped_preset_counts_as_trained_and_every_fresh_model_as_random(
     params = dict(model.params)
     params["blocks.0.ln1.w"] = params["blocks.0.ln1.w"] * 1.01  # one trained parameter is enough
     assert not has_initial_weights(model.config, params)
+
+
+def test_a_lesson_stop_on_random_weights_says_so_in_the_lesson_panel(window):
+    from simulator.lessons import LESSON_DIR
+
+    player = window.lesson_player
+    assert player.open_file(LESSON_DIR / "01_one_attention_head.json")  # random on purpose: the arithmetic
+    assert player.where.text().endswith("· random weights") and _shown(window)
+    assert player.open_file(LESSON_DIR / "02_multi_head_attention.json")  # the induction preset
+    assert "random weights" not in player.where.text() and not _shown(window)

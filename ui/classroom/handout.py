@@ -83,7 +83,8 @@ def step_pages(session: Session, head: int = 0, granularity: str = "operation",
         stepper = own.stepper
         for i in range(len(stepper)):
             stepper.go(i)
-            QApplication.processEvents()  # let the pictures lay out at their final size
+            for _ in range(3):  # let the pictures lay out at their final size: a single pass leaves
+                QApplication.processEvents()  # some axes labelled for the size before (labels dropped)
             step = stepper.step
             yield HandoutPage(i + 1, len(stepper), step.name, step_title(own.trace, step.name),
                               step.formula or step.op, step.description, render_image(view), footer, view)

@@ -16,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 
 from simulator import Transformer
 from simulator.lessons import LESSON_DIR, Lesson, LessonError, list_lessons, load_lesson
+from simulator.params import has_initial_weights
 from simulator.view_state import ViewState
 from ui import messages
 from ui.actions import make_action
@@ -51,7 +52,12 @@ TRY_NEXT = ("change a token in the strip above and step through again, or open t
 # a stop's "view" (simulator.lessons.VIEWS) → the title of the tab showing it (the view state's "tab")
 VIEW_TABS = {"step": "Step", "residual": "Residual stream", "depth": "Depth attention",
              "compare": "Compare residuals", "training": "Training", "gradients": "Gradients",
-             "backward": "Backward pass", "cost": "Cost of attention", "tiled": "Tiled attention"}
+             "backward": "Backward pass", "cost": "Cost of attention", "tiled": "Tiled attention",
+             "sampling": "Sampling", "image": "Image", "draw": "Draw", "model-view": "Look inside",
+             "logit-lens": "Look inside", "attribution": "Look inside", "patching": "Look inside"}
+# the views inside the Look inside tab → their own tab titles (ui.views.interp_tabs.TITLES)
+LOOK_INSIDE = {"model-view": "Model view", "logit-lens": "Logit lens", "attribution": "Attribution",
+               "patching": "Patching"}
 
 
 def lesson_ref(path: str) -> str:
@@ -117,11 +123,13 @@ class LessonPlayer(QWidget):
             lay.addWidget(w)
         lay.addWidget(self.reveal_button, 0, Qt.AlignmentFlag.AlignLeft)
         lay.addStretch(1)
-        scroll = QScrollArea()
+        self.scroll = scroll = QScrollArea()
         scroll.setWidget(body)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QScrollArea.Shape.NoFrame)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)  # text wraps instead
+        self._follow_answer = False  # keep a revealed answer in view while its text is laid out
+        scroll.verticalScrollBar().rangeChanged.connect(lambda *_: self._scroll_to_answer())
         buttons = QHBoxLayout()
         buttons.addWidget(self.prev_button)
         buttons.addStretch(1)
@@ -210,6 +218,10 @@ class LessonPlayer(QWidget):
         bridge.apply_view_state(replace(state, step=stop.step, head=stop.head, lesson=None,
                                         tab=VIEW_TABS[stop.view],
                                         granularity=state.granularity if visible else "operation"))
+        if stop.view in LOOK_INSIDE:  # a view inside the Look inside tab: bring it to the front there
+            view = getattr(self.window(), "current_view", lambda: None)()
+            if callable(getattr(view, "show_view", None)):
+                view.show_view(LOOK_INSIDE[stop.view])
         self._show_stop(i)
 
     def _show_stop(self, i: int) -> None:
@@ -250,6 +262,19 @@ class LessonPlayer(QWidget):
     def reveal(self) -> None:
         self.revealed = True
         self._show()
+        # at projector type a long answer runs past the panel: bring it into view, now and as the
+        # wrapped text is laid out (which grows the scroll range a moment later)
+        self._follow_answer = True
+        QTimer.singleShot(0, self, self._scroll_to_answer)
+
+    def _scroll_to_answer(self) -> None:
+        if not (self._follow_answer and self.answer.isVisible()):
+            return
+        top, height = self.answer.y(), self.answer.height()  # in the scrolled body
+        room = self.scroll.viewport().height()
+        # all of the answer with as much of the question above it as fits; a taller answer from its start
+        bar = self.scroll.verticalScrollBar()
+        bar.setValue(top if height >= room else max(0, top + height - room))
 
     def _answer_hidden(self) -> bool:
         if self.at_end:
@@ -296,8 +321,14 @@ class LessonPlayer(QWidget):
             self.next_button.setText("End")
             return
         stop = lesson.stops[self.index]
+        if not self.revealed:  # a new stop starts at its top
+            self._follow_answer = False
+            self.scroll.verticalScrollBar().setValue(0)
         # the step's title, not its dotted name: it wraps in a narrow dock and reads as words
-        self.where.setText(f"Stop {self.index + 1} of {n} · {step_title(self.bridge.trace, stop.step)}")
+        model = self.bridge.model
+        untrained = " · random weights" if has_initial_weights(model.config, model.params) else ""  # the status
+        # bar says so too, but presentation mode hides it
+        self.where.setText(f"Stop {self.index + 1} of {n} · {step_title(self.bridge.trace, stop.step)}{untrained}")
         self.text.setText(stop.text)
         self.text.setVisible(bool(stop.text))
         self.question.setText(f"Question: {stop.question}")

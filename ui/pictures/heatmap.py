@@ -29,10 +29,21 @@ MARGIN = 4  # around the title, axes and colour bar (pyqtgraph's 9 wastes room i
 SPACING = 3  # between title, cells and colour bar
 LABEL_OVERHANG = 30  # pixels a column label may reach past the first or last column
 # How cell numbers are printed, tried in order until the widest one fits its cell:
-# (compact form, font size relative to CELL_PT). Numbers that fit nowhere, or only below
-# MIN_CELL_PT (too small to read), are not printed.
-TEXT_LEVELS = ((False, 1.0), (True, 1.0), (True, 0.85), (True, 0.75), (True, 0.65))
+# (compact form, font size relative to CELL_PT × the type scale). No size is below MIN_CELL_PT
+# (too small to read): a picture set in small type still prints its numbers at that minimum.
+# Numbers that do not fit even at the last level are not printed.
+TEXT_LEVELS = ((False, 1.0), (True, 1.0), (True, 0.85), (True, 0.75), (True, 0.65), (True, 0.6))
 MIN_CELL_PT = 7.0
+NUMBER_GAP = 3  # pixels a cell is wider than its number: a pixel and a half each side
+
+
+def cell_number_size(values: np.ndarray) -> tuple[float, float]:
+    """(width, height) in pixels a cell needs for the widest of `values` at the smallest legible
+    size (compact form at MIN_CELL_PT), the margins included (see `_refresh_number_visibility`)."""
+    font = QFont()
+    font.setPointSizeF(MIN_CELL_PT)
+    fm = QFontMetricsF(font)
+    return fm.horizontalAdvance(widest_text(values, format_compact, COMPACT_BANDS)) + NUMBER_GAP, fm.height() + 2
 
 
 _NO_CELLS = (np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp))
@@ -208,7 +219,9 @@ class Heatmap(pg.GraphicsLayoutWidget):
         self._cell_fonts = []
         for _, size in TEXT_LEVELS:
             font = QFont()
-            font.setPointSizeF(CELL_PT * self._scale * size)
+            # never below the legible minimum: a picture set in small type still prints its numbers
+            # at MIN_CELL_PT when its cells have room for them
+            font.setPointSizeF(max(CELL_PT * self._scale * size, MIN_CELL_PT))
             self._cell_fonts.append(font)
         self._overlay.font = self._cell_fonts[self._level or 0]
         self._overlay.static_texts.clear()
@@ -366,7 +379,7 @@ class Heatmap(pg.GraphicsLayoutWidget):
         level = None
         for i in range(len(TEXT_LEVELS)):
             tw, th = self._text_size(i, h - 2)
-            if w >= tw + 4 and h >= th + 2:
+            if w >= tw + NUMBER_GAP and h >= th + 2:
                 level = i
                 break
         if level != self._level:

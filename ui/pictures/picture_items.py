@@ -29,6 +29,7 @@ class Panel:
     thumb: bool = False  # a thumbnail: title and colours only, no axes or colour bar
     levels: tuple[float, float] | None = None  # a colour range shared with the picture's other panels
     window: tuple[str, ...] = ()  # what part of a long axis is drawn: "0–63 of 768 (d_model)", "top 20 of …"
+    bar: bool = True  # draws its colour bar (see one_bar_per_scale)
 
 
 @dataclass
@@ -79,3 +80,14 @@ class Picture:
 
     def panels(self) -> list[Panel]:
         return [it for row in self.rows for it in row if isinstance(it, Panel)]
+
+
+def one_bar_per_scale(pic: Picture) -> None:
+    """Panels sharing a colour range (the sides of an equation) show its colour bar once, on the
+    last of them (the result): the same colours need one key, and the room a bar takes goes to
+    the cells, which then have space for their numbers."""
+    seen = set()
+    for panel in reversed(pic.panels()):
+        if panel.levels is not None:
+            panel.bar = panel.levels not in seen
+            seen.add(panel.levels)

@@ -114,7 +114,8 @@ def place(rows: list[list[Piece]], width: float, height: float,
             # the body's narrowest layout (wrapped if it may be); columns give way to it, down to COLUMN_SHRINK
             lines = [body] if i in small else _wrap(body, width - col_w, row_h, label_h)
             room = width - max(_need(line) for line in lines) - SPACING * len(columns)
-            col_w = max(COLUMN_SHRINK * col_w, min(col_w, room))
+            floor = max(COLUMN_SHRINK * col_w, sum(p.min_width for p in columns))  # controls keep their room
+            col_w = max(floor, min(col_w, room))
         widths = [p.width * col_w / max(sum(q.width for q in columns), 1.0) for p in columns]
         body_w = width - sum(w + SPACING for w in widths)
         rects += _place_body(body, body_w, y, row_h, i in small, label_h)

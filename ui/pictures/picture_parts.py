@@ -15,6 +15,12 @@ from ui.pictures.slicing import thin
 from ui.typography import NOTE_PT
 
 SYMBOL_PT = 40.0  # the +, ×, = between panels: read across the room
+PAD = 3  # between a PanelBox's frame and its heatmap
+
+
+def border_width(panel: Panel) -> int:
+    """A panel's frame: thick for the current step, a head's colour line, else a thin rule."""
+    return 6 if panel.current else (2 if panel.head is not None else 1)
 
 
 def _head_color(h: int):
@@ -39,14 +45,14 @@ class PanelBox(QFrame):
         self._style: tuple[bool, int | None] = (False, None)  # (current, head) of the panel shown
         self._width = 1  # of the frame
         lay = QVBoxLayout(self)
-        lay.setContentsMargins(3, 3, 3, 3)
+        lay.setContentsMargins(PAD, PAD, PAD, PAD)
         lay.addWidget(self.heatmap)
 
     def show_panel(self, panel: Panel, force: bool = False) -> None:
         old, self.panel = self.panel, panel
         rows, cols = thin(panel.rows, self.fit.rows_every), thin(panel.cols, self.fit.cols_every)
-        if old is None or old.thumb != panel.thumb:
-            self.heatmap.set_colorbar_visible(not panel.thumb)
+        if old is None or (old.thumb, old.bar) != (panel.thumb, panel.bar):
+            self.heatmap.set_colorbar_visible(panel.bar and not panel.thumb)
             self.heatmap.set_axes_visible(not panel.thumb)
         self.heatmap.set_label_style(self.fit.scale, self.fit.stagger, self.fit.row_scale)
         if force or old is None or not _same_picture(old, panel) or self._shown_labels != (rows, cols):
@@ -57,7 +63,7 @@ class PanelBox(QFrame):
         style = (panel.current, panel.head)
         if style != self._style:
             self._style = style
-            width = self._width = 6 if panel.current else (2 if panel.head is not None else 1)
+            width = self._width = border_width(panel)
             self.setContentsMargins(width, width, width, width)  # the border is inside the box
             self.update()
 

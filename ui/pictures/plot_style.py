@@ -79,3 +79,23 @@ def scale_plot(plot: pg.PlotWidget, f: float) -> None:
 def set_plot_title(plot: pg.PlotWidget, text: str, f: float) -> None:
     """A new title at the size `scale_plot` gives (setTitle alone falls back to the default size)."""
     plot.getPlotItem().setTitle(text, color=ink(plot), size=f"{round(TITLE_PT * f)}pt", bold=True)
+
+
+def on_click(plot: pg.PlotWidget, clicked) -> None:
+    """Call `clicked(x, y)`, in the plot's data coordinates, when the plot area is clicked."""
+    def event(ev) -> None:
+        vb = plot.getPlotItem().getViewBox()
+        if vb.sceneBoundingRect().contains(ev.scenePos()):
+            point = vb.mapSceneToView(ev.scenePos())
+            clicked(point.x(), point.y())
+    plot.scene().sigMouseClicked.connect(event)
+
+
+def decades_only(axis: pg.AxisItem) -> None:
+    """On a log axis, label the powers of ten only: pyqtgraph labels every minor tick (2 … 9, 2·10¹ …)
+    when the axis spans a few decades, and at projector type those run into each other."""
+    labels = axis.tickStrings
+
+    def strings(values, scale, spacing):
+        return [text if abs(v - round(v)) < 1e-9 else "" for v, text in zip(values, labels(values, scale, spacing))]
+    axis.tickStrings = strings

@@ -20,7 +20,7 @@ from ui.bridge import SessionBridge
 from ui.lazy import LazyView
 from ui.pictures.caption import Caption
 from ui.pictures.frame import control_row, framed, label_font
-from ui.pictures.plot_style import fixed_plot, ink, scale_plot, set_category_ticks, set_plot_title
+from ui.pictures.plot_style import fixed_plot, ink, on_click, scale_plot, set_category_ticks, set_plot_title
 from ui.pictures.slicing import shown
 from ui.pictures.token_combo import TokenCombo, set_vocabulary
 
@@ -69,7 +69,7 @@ class AttributionView(LazyView):
         self.position.currentIndexChanged.connect(self._position_chosen)
         self.token.currentIndexChanged.connect(self._token_chosen)
         self.other.currentIndexChanged.connect(self.refresh)
-        self.plot.scene().sigMouseClicked.connect(self._clicked)
+        on_click(self.plot, lambda x, _y: self.show_bar(int(round(x))))
 
     def _position_chosen(self) -> None:
         self._auto_token = True
@@ -146,10 +146,3 @@ class AttributionView(LazyView):
                                                           names[i], other)
         self.sigCalculation.emit(self.calculation)
         self.refresh()
-
-    def _clicked(self, ev) -> None:
-        vb = self.plot.getPlotItem().getViewBox()
-        if not vb.sceneBoundingRect().contains(ev.scenePos()):
-            return
-        x = vb.mapSceneToView(ev.scenePos()).x()
-        self.show_bar(int(round(x)))

@@ -12,7 +12,7 @@ import html
 import math
 
 import numpy as np
-from PySide6.QtCore import QEvent, Qt
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QFont, QFontMetricsF
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QStyle, QVBoxLayout, QWidget
 
@@ -94,6 +94,11 @@ class FormulaLabel(WrapLabel):
 class BackwardView(LazyView):
     """Walks `BackwardWalk` over the current session; see the module docstring."""
 
+    ABOUT = ("Backward pass: the gradient of the loss, ∂L/∂(step), carried back through each operation in "
+             "reverse order, beside the step's forward value and the gradient of the weight the step reads. "
+             "Click a cell to see what its gradient says about that number.")
+    sigCalculation = Signal(str)  # a clicked cell's gradient, for the explanation panel
+
     def __init__(self, bridge: SessionBridge, parent: QWidget | None = None) -> None:
         super().__init__(bridge, parent)
         # Told of edits by the bridge, like every view (the session outlives this view)
@@ -137,6 +142,9 @@ class BackwardView(LazyView):
         self.value_map = Heatmap()
         self.weight_map = Heatmap()
         colormaps.keep_maps(self.bridge, self.grad_map, self.value_map, self.weight_map)
+        for heatmap in (self.grad_map, self.value_map):
+            heatmap.sigCellClicked.connect(self.explain_cell)
+        self.weight_map.sigCellClicked.connect(self.explain_weight_cell)
 
         bar = QHBoxLayout()
         for button in (self.first_button, self.back_button, self.next_button, self.last_button):
@@ -196,11 +204,44 @@ class BackwardView(LazyView):
             return
         self.position.setText(f"backward step {walk.index + 1} of {len(walk)} — {step.name}")
         self.position.setToolTip(step.name)  # a long name may be cut at the right
-        self.loss_label.setText(f"loss L = <b>{walk.loss:.4f}</b> on {walk.loss_what}")
+        what = walk.loss_what  # e.g. "the answer tokens (positions 4–6), as in the Training tab"
+        brief = what.split(" (")[0].removesuffix(" of the input")  # the bar is shared with the step counter
+        self.loss_label.setText(f"loss L = <b>{walk.loss:.4f}</b> on {brief}")
+        self.loss_label.setToolTip(f"Cross-entropy averaged over {what}")
         self.title.setText(f"∂L/∂{short(step.name)}: {step_title(trace, step.name)}")
         self.formula.set_formula(step.formula)
         self.description.setText(step.description)
         self._paint_maps(step)
+
+    def explain_cell(self, cell: tuple[int, int]) -> None:
+        """A cell of ∂L/∂(step) or of its forward value: the gradient, the value, and what a nudge does."""
+        step = self.walk.step
+        if step is None or self.grad_map not in self._full or self.value_map not in self._full:
+            return
+        grad, rows, cols, _, _ = self._full[self.grad_map]
+        value = self._full[self.value_map][0]
+        r, c = cell
+        if not (0 <= r < grad.shape[0] and 0 <= c < grad.shape[1]):
+            return
+        g, v = float(grad[r, c]), float(value[r, c])
+        where = f"{short(step.name)}[{rows[r]}, {cols[c]}]"
+        self.sigCalculation.emit(
+            f"{where} = {v:.4g} in the forward pass\n∂L/∂{where} = {g:.4g}\n"
+            f"Raising it by 0.01 would change the loss L = {self.walk.loss:.4f} by about "
+            f"{g:.4g} × 0.01 = {0.01 * g:.3g}.")
+
+    def explain_weight_cell(self, cell: tuple[int, int]) -> None:
+        step = self.walk.step
+        if step is None or not step.params or self.weight_map not in self._full:
+            return
+        grad, rows, cols, _, title = self._full[self.weight_map]
+        r, c = cell
+        if not (0 <= r < grad.shape[0] and 0 <= c < grad.shape[1]):
+            return
+        g = float(grad[r, c])
+        self.sigCalculation.emit(
+            f"{title}[{rows[r]}, {cols[c]}] = {g:.4g}\nA training step with learning rate η moves this weight by "
+            f"−η × {g:.4g}: {'down' if g > 0 else 'up' if g < 0 else 'not at all'}, to lower the loss.")
 
     def _paint_maps(self, step: BackwardStep) -> None:
         trace, head = self.bridge.trace, self.bridge.head

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -35,7 +36,7 @@ from simulator.patterns import kind_for
 from ui.bridge import SessionBridge
 from ui.lazy import Lazy
 from ui.pictures import colormaps
-from ui.pictures.plot_style import TITLE_PT, fixed_plot, ink
+from ui.pictures.plot_style import TITLE_PT, decades_only, fixed_plot, ink
 from ui.pictures.wrap_label import WrapLabel
 
 LENGTHS = np.unique(np.round(np.geomspace(16, 4096, 33)).astype(int))  # n for the closed forms
@@ -122,11 +123,22 @@ class _TimingWorker(QObject):
                     return
                 out[name].append((n, time_attention(kind, n, self.n_heads, self.d_head, self.attrs, REPEATS)))
                 done += 1
-                self.sigProgress.emit(done, total)
-        self.sigDone.emit(out)
+                if not self._tell(self.sigProgress, done, total):
+                    return
+        self._tell(self.sigDone, out)
+
+    def _tell(self, signal, *args) -> bool:
+        """Emit, unless the view went away meanwhile (its window closed mid-measurement): then stop."""
+        try:
+            signal.emit(*args)
+        except RuntimeError:  # the Qt half of this worker is deleted
+            return False
+        return True
 
 
 class CostView(QWidget):
+    ABOUT = ("Cost of attention: the work one attention layer needs as the input grows to n tokens, for each "
+             "kind of attention, on log axes (n² is the steeper line), and the time this engine takes.")
     sigTimed = Signal(object)  # {legend name: [(n, median seconds)]}, once a measurement finishes
 
     def __init__(self, bridge: SessionBridge, parent=None):
@@ -150,6 +162,7 @@ class CostView(QWidget):
             plot.getPlotItem().setLogMode(x=True, y=True)
             # the n a class would type, not 2·10¹ 3·10¹ … (pyqtgraph's minor log ticks)
             plot.getPlotItem().getAxis("bottom").setTicks([[(math.log10(n), str(n)) for n in ticks], []])
+            decades_only(plot.getPlotItem().getAxis("left"))
             # room past the last n for its label, which pyqtgraph hides when it would overhang
             plot.getPlotItem().setXRange(math.log10(ticks[0]) - 0.1, math.log10(ticks[-1]) + 0.2, padding=0)
         self.legend = WrapLabel()
@@ -178,7 +191,6 @@ class CostView(QWidget):
         bar.addWidget(self.measure_button)
         right.addLayout(bar)
         right.addWidget(self.time_note)
-        right.addWidget(self.cells)  # beside the plots: height is what a projector lacks
         plots.addLayout(right, 2)
         plot_page = QWidget()
         page = QVBoxLayout(plot_page)
@@ -189,9 +201,15 @@ class CostView(QWidget):
         self.pages.addTab(plot_page, "Cost as n grows")
         derive_page = QWidget()
         derive = QVBoxLayout(derive_page)
+        derive.addWidget(self.cells)  # here, not under the plots: height is what a projector lacks
         derive.addWidget(self.formulas)
         derive.addStretch(1)  # the text starts at the top, however tall the page
-        self.pages.addTab(derive_page, "Where the formulas come from")
+        # scrolling on its own: its long text must not make the plots' page as tall as itself
+        derive_scroll = QScrollArea()
+        derive_scroll.setWidget(derive_page)
+        derive_scroll.setWidgetResizable(True)
+        derive_scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.pages.addTab(derive_scroll, "Where the formulas come from")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.pages)

@@ -8,6 +8,7 @@ pattern for the selected head, drawn the same way, so the analogy can be seen.
 """
 from __future__ import annotations
 
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QWidget
 
 from simulator import depth
@@ -22,6 +23,11 @@ from ui.pictures.token_combo import TokenCombo, token_row
 
 class DepthMapView(LazyView):
     """The depth map of one token and the current layer's sequence attention pattern."""
+
+    ABOUT = ("Depth attention: on the left, which earlier outputs each sublayer reads from the residual "
+             "stream and with what weight (all ones in a standard stream); on the right, the current layer's "
+             "attention over tokens, drawn the same way. Click a cell to see what its number is.")
+    sigCalculation = Signal(str)  # a clicked cell's calculation, for the explanation panel
 
     def __init__(self, bridge: SessionBridge, parent: QWidget | None = None) -> None:
         super().__init__(bridge, parent)
@@ -39,9 +45,11 @@ class DepthMapView(LazyView):
         self.pattern_heatmap = Heatmap()
         colormaps.keep_maps(self.bridge, self.depth_heatmap, self.pattern_heatmap)
         self.caption = Caption()
-        framed(self, token_row(self.token), side_by_side((self.depth_heatmap, 1), (self.pattern_heatmap, 1)),
-               self.caption)
+        self.maps = side_by_side((self.depth_heatmap, 1), (self.pattern_heatmap, 1))
+        framed(self, token_row(self.token), self.maps, self.caption)
         self.token.currentIndexChanged.connect(self.refresh)
+        self.depth_heatmap.sigCellClicked.connect(self.explain_depth_cell)
+        self.pattern_heatmap.sigCellClicked.connect(self.explain_pattern_cell)
 
     @property
     def position(self) -> int:
@@ -58,6 +66,24 @@ class DepthMapView(LazyView):
         label_font(f, (self, self.token), self.caption)
         self.depth_heatmap.set_font_scale(f)
         self.pattern_heatmap.set_font_scale(f)
+
+    def explain_depth_cell(self, cell: tuple[int, int]) -> None:
+        m = self.map
+        if m is None or not (0 <= cell[0] < len(m.rows) and 0 <= cell[1] < len(m.cols)):
+            return
+        reader, source = m.rows[cell[0]], m.cols[cell[1]]
+        value = float(m.values[cell])
+        text = f"{m.title}\n{reader} reads {source} with weight {value:.4g}."
+        if m.note:
+            text += f"\n{m.note}"
+        self.sigCalculation.emit(text)
+
+    def explain_pattern_cell(self, cell: tuple[int, int]) -> None:
+        name = f"{depth.stack_prefix(self.bridge.trace)}blocks.{self.layer()}.attn.hook_pattern"
+        try:
+            self.sigCalculation.emit(self.bridge.trace.explain(name, (self.bridge.head, *cell)))
+        except (KeyError, IndexError, ValueError):
+            pass
 
     def paint(self) -> None:
         trace, model = self.bridge.trace, self.bridge.model
@@ -91,6 +117,10 @@ class DepthMapView(LazyView):
 
         name = f"{prefix}blocks.{layer}.attn.hook_pattern"
         pattern = trace[name][head]  # [q_pos, k_pos]
+        # each map's share of the width by its columns (and room for its row labels and colour bar),
+        # so the longer one is not pushed past the edge while the other has room to spare
+        self.maps.setStretch(0, len(m.cols) + 3)
+        self.maps.setStretch(1, len(tokens) + 3)
         self.pattern_heatmap.set_data(pattern, tokens, tokens, "prob",
                                       f"Layer {layer} · head {head}: attention over tokens")
         self.pattern_heatmap.set_selected((pos, pos))

@@ -13,6 +13,7 @@ from ui.bridge import SessionBridge
 from ui.typography import TEXT_PT
 
 HINT = "Click a cell in the picture to see how its number was calculated."
+TAB_HINT = "Click a cell, a bar or a point of this tab's picture to see its numbers here."
 
 
 def _label(point_size: float, bold: bool = False, mono: bool = False) -> QLabel:
@@ -53,6 +54,8 @@ class ExplainPanel(QScrollArea):
         row.addLayout(words, 3)
         row.addWidget(self.cell, 2)
         self._row = row
+        self._about: str | None = None  # what the tab in front shows, when it is not the Step tab
+        self._clickable = True  # whether that tab's cells write their numbers here
         self.setWidget(body)
         self.setWidgetResizable(True)
         self.setFrameShape(QScrollArea.Shape.NoFrame)
@@ -75,11 +78,20 @@ class ExplainPanel(QScrollArea):
 
     def refresh(self, *_) -> None:
         step = self.bridge.stepper.step
-        self.description.setText(step.description)
-        self.cell.setText(self._cell_text())
+        self.description.setText(self._about or step.description)
+        self.cell.setText(self._cell_text() if self._about is None else TAB_HINT)
+        # a tab whose picture writes its own numbers has no cells to explain: its words take the width
+        self.cell.setVisible(self._about is None or self._clickable)
         chosen = self.bridge.cell is not None
         self._row.setStretch(0, 2 if chosen else 3)
         self._row.setStretch(1, 3 if chosen else 2)
+
+    def follow_tab(self, about: str | None, clickable: bool = True) -> None:
+        """Describe the tab in front (`about`: what its picture shows; `clickable`: its cells explain
+        themselves here), or the step again (None)."""
+        if (about, clickable) != (self._about, self._clickable):
+            self._about, self._clickable = about, clickable
+            self.refresh()
 
     def show_calculation(self, text: str) -> None:
         """Write a calculation another view worked out (an attribution bar); the next cell or step replaces it."""

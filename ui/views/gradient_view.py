@@ -24,7 +24,7 @@ from ui.bridge import SessionBridge
 from ui.jobs import BackgroundJob
 from ui.lazy import Lazy
 from ui.pictures import colormaps
-from ui.pictures.plot_style import fixed_plot
+from ui.pictures.plot_style import fixed_plot, on_click
 from ui.pictures.wrap_label import WrapLabel
 
 MODES = {  # (residual, norm) -> legend
@@ -48,7 +48,11 @@ def short_name(name: str) -> str:
 
 
 class GradientFlowView(QWidget):
+    ABOUT = ("Gradients: how hard the loss pulls on each layer's input and on each weight for the current "
+             "input (the size of ∂L/∂x), and, on the second page, how much of the gradient reaches the first "
+             "layers with and without residual connections. Click a bar or a point to see its numbers.")
     sigComparisonReady = Signal(object)  # {(residual, norm): ‖∂L/∂resid_pre‖ per layer}, as measured
+    sigCalculation = Signal(str)  # a clicked bar's or point's numbers, for the explanation panel
 
     def __init__(self, bridge: SessionBridge, parent=None):
         super().__init__(parent)
@@ -81,6 +85,9 @@ class GradientFlowView(QWidget):
         self.compare_plot = fixed_plot("Gradient reaching each layer ÷ gradient at the last layer (log scale)",
                                        "share of last layer's", "layer (0 = first)", min_size=(200, 130))
         self.compare_plot.getPlotItem().setLogMode(y=True)
+        on_click(self.layer_plot, lambda x, _y: self.explain_layer(round(x)))
+        on_click(self.param_plot, lambda _x, y: self.explain_param(round(y)))
+        on_click(self.compare_plot, lambda x, _y: self.explain_depth(round(x)))
         # A legend inside the plot would hide curves: it sits in a row of its own.
         self.legend = WrapLabel("&nbsp;&nbsp;&nbsp;".join(
             f'<span style="color:{colormaps.HEAD_COLORS[i].name()}">■</span> {text}'
@@ -167,6 +174,36 @@ class GradientFlowView(QWidget):
             stack = "enc " if name.startswith("encoder.") else "dec " if name.startswith("decoder.") else ""
             out.append(stack + name.split("blocks.")[1].split(".")[0])
         return out
+
+    def explain_layer(self, i: int) -> None:
+        if self.flow is None or not 0 <= i < len(self.flow["layer_norms"]):
+            return
+        norm = float(self.flow["layer_norms"][i])
+        name = self.flow["names"][i]
+        self.sigCalculation.emit(
+            f"Layer {self._layer_labels()[i]}: ‖∂L/∂{name}‖ = {norm:.4g}, the length of the gradient of the loss "
+            f"L = {self.flow['loss']:.4f} with respect to the stream entering this layer (all positions). "
+            "Nudging that stream by a small step ε along the gradient would change L by about ε × this length.")
+
+    def explain_param(self, i: int) -> None:
+        rows = self.param_rows()
+        if not 0 <= i < len(rows):
+            return
+        name, norm = rows[i]
+        self.sigCalculation.emit(
+            f"‖∂L/∂{name}‖ = {norm:.4g}: the gradient of the loss with respect to every number of {name}, "
+            "as one length. A plain gradient step with learning rate η moves these numbers by −η × the gradient, "
+            "so a longer bar means this parameter would change more.")
+
+    def explain_depth(self, i: int) -> None:
+        if not self.relative:
+            return
+        depth = len(next(iter(self.relative.values())))
+        if not 0 <= i < depth:
+            return
+        lines = [f"{MODES.get(mode, mode)}: {float(share[i]):.3g} × the last layer's gradient"
+                 for mode, share in self.relative.items()]
+        self.sigCalculation.emit(f"Layer {i} of {depth}:\n" + "\n".join(lines))
 
     def _draw_layers(self) -> None:
         norms = self.flow["layer_norms"]

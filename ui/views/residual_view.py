@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6.QtCore import Signal
 from PySide6.QtGui import QFont, QFontMetricsF
 from PySide6.QtWidgets import QHBoxLayout, QVBoxLayout, QWidget
 
@@ -36,10 +37,16 @@ BAR_COLOR = colormaps.HEAD_COLORS[2]
 class ResidualStreamView(LazyView):
     """The chosen token's residual stream at every depth point, its length, and the shares."""
 
+    ABOUT = ("Residual stream: the chosen token's vector at every depth point, one column a point, from the "
+             "embedding up through each layer. Every sublayer adds its output to this stream; the line is the "
+             "stream's length, the bars each output's share of it. Click a cell to see how it was calculated.")
+    sigCalculation = Signal(str)  # a clicked cell's calculation, for the explanation panel
+
     def __init__(self, bridge: SessionBridge, parent: QWidget | None = None) -> None:
         super().__init__(bridge, parent)
         self._points: list[tuple[str, str, np.ndarray]] = []
         self._shares: list[tuple[str, float]] = []
+        self._rows_shown: list[int] = []  # the d_model rows on screen (a window of a wide model's)
         self._start = 0  # first row of the window a long d_model shows
         self._scale = 1.0
         bridge.sigTraceChanged.connect(self.request_refresh)
@@ -70,6 +77,7 @@ class ResidualStreamView(LazyView):
         body.addLayout(left, 3)
         body.addLayout(plots, 2)
         framed(self, token_row(self.token), body, self.caption)
+        self.heatmap.sigCellClicked.connect(self.explain_cell)
         self.token.currentIndexChanged.connect(self.refresh)
 
     def _choose_start(self, start: int) -> None:
@@ -119,6 +127,7 @@ class ResidualStreamView(LazyView):
         note = window_text("d_model", values.shape[0], rows).replace("columns", "rows", 1) if rows else ""
         self.slice.set_window([note] if rows else [],
                               values.shape[0] if rows else 0, self._start)
+        self._rows_shown = list(rows) if rows is not None else list(range(values.shape[0]))
         if rows is not None:
             values = values[list(rows)]
             changed = None if changed is None else changed[list(rows)]
@@ -140,6 +149,20 @@ class ResidualStreamView(LazyView):
 
         mode = depth.residual_mode(trace, prefix)
         self._mode_text(mode, tokens[pos], len(self._points[0][2]))
+
+    def explain_cell(self, cell: tuple[int, int]) -> None:
+        """Write the clicked number's calculation (its depth point's step, this token, this dimension)."""
+        row, col = cell
+        if not self._points or not 0 <= col < len(self._points) or not 0 <= row < len(self._rows_shown):
+            return
+        label, name, vector = self._points[col]
+        d = self._rows_shown[row]
+        pos = min(self.position, self.bridge.trace[name].shape[0] - 1)
+        try:
+            text = self.bridge.trace.explain(name, (pos, d))
+        except (KeyError, IndexError, ValueError):
+            text = f"{name}[{pos}, {d}] = {vector[d]:.4g}"
+        self.sigCalculation.emit(f"{label}, dimension {d}:\n{text}")
 
     def _fit_labels(self, rows: list[str], cols: list[str]) -> None:
         """Every k-th row and column label, the column labels staggered first: the depth points'

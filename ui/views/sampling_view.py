@@ -215,6 +215,11 @@ class SamplingView(QWidget):
         super().showEvent(event)
         self.refresh()  # the explanation panel shows this view's calculation, not the last view's
 
+    def explain_now(self) -> None:
+        """Write this view's calculation in the explanation panel again (the tab came to the front)."""
+        if self.explain is not None:
+            self.refresh()
+
     def _settings_edited(self) -> None:
         k = self.top_k.value() or None
         p = self.top_p.value()

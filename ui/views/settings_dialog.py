@@ -67,6 +67,7 @@ HELP = {
     "n_token_types": "Segment embeddings added to the input (BERT: 2, sentence A and B); 0 for none",
     "tied_unembed": "Read the output through W_E transposed: the token embedding also scores the next token",
     "head": "What ends an encoder: the unembedding, BERT's masked-LM head (mlm), or nothing (the hidden states)",
+    "bias": "Whether the linear layers add a bias (b_Q, b_K, b_V, b_O, b_in, b_out, b_U) after their weights",
     "dtype": "The precision of weights and steps: float64 (tiny models), float32 (half the memory)",
 }
 SPIN_MAX = 2**31 - 1  # the largest number a QSpinBox holds

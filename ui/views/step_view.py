@@ -20,16 +20,15 @@ from ui.pictures import heatmap as heatmap_mod
 from ui.pictures.heatmap import Heatmap, format_value
 from ui.pictures.next_token import NextTokenPanel
 from ui.pictures.paper import follow_paper
-from ui.pictures.picture_items import Bars, Lines, Panel, Picture, Symbol
-from ui.pictures.picture_layout import Piece, fit_labels, fits, place
-from ui.pictures.picture_parts import NOTE_PT, PanelBox, SymbolLabel
+from ui.pictures.picture_items import Bars, Lines, Panel, Picture, Symbol, one_bar_per_scale
+from ui.pictures.picture_layout import MIN_LABEL_SCALE, ROW_LABEL_SHARE, SPACING, Piece, fit_labels, fits, place
+from ui.pictures.picture_parts import NOTE_PT, PAD, PanelBox, SymbolLabel, border_width
 from ui.pictures.plots import AttentionLines
 from ui.pictures.slice_bar import SliceBar
 from ui.pictures.step_pictures import build_picture, lines_focus
 from ui.typography import FORMULA_PT, TITLE_PT
 
 SMALLER = 0.87  # a title too long for one line is set this much smaller first
-FRAME = 9  # PanelBox margin + thickest border, each side
 BAR_WIDTH = 70  # the heatmap's colour bar with its tick labels
 STRIP_HEIGHT = 130  # the thumbnail strip (attention stages) at font scale 1 ...
 STRIP_SHARE = 0.26  # ... and at most this share of the picture's height
@@ -178,6 +177,7 @@ class StepView(QWidget):
         name = self._drawn_step = b.stepper.name
         pic = build_picture(b.trace, b.model, b.session.changes, name, b.head, b.highlight,
                             self._position, self._focus, self._start)
+        one_bar_per_scale(pic)
         self._slice.set_window(list(pic.window), pic.longest, self._start)
         self._show_title(pic)
         self._name.setText(b.trace.graph.node(name).name)
@@ -221,11 +221,13 @@ class StepView(QWidget):
             width = (QFontMetricsF(title).horizontalAdvance(pic.title)
                      + QFontMetricsF(formula).horizontalAdvance("\u00a0" * 4 + pic.formula))
             if width <= room:
+                gap = "&nbsp;&nbsp;&nbsp; "
                 break
         else:
-            title_pt, formula_pt = sizes[0]
+            # the formula on a line of its own rather than broken after "pattern ="
+            (title_pt, formula_pt), gap = sizes[0], "<br>"
         self._title.setText(f"<span style='font-size:{title_pt * self._scale:g}pt; font-weight:bold'>"
-                            f"{html.escape(pic.title)}</span>&nbsp;&nbsp;&nbsp; "
+                            f"{html.escape(pic.title)}</span>{gap}"
                             f"<span style='font-size:{formula_pt * self._scale:g}pt'>{html.escape(pic.formula)}</span>")
 
     def resizeEvent(self, ev) -> None:
@@ -298,18 +300,30 @@ class StepView(QWidget):
         # the thumbnail strip gives way first: the step's own heatmaps keep their type longest
         # and the largest type whose cells still have room for numbers wins; failing that, the
         # layout with the largest cells
+        # (the next-token controls keep the width their words need, unless nothing fits then)
         candidates = []
-        for f, g in [(f, g) for f in FIT_STEPS for g in FIT_STEPS if g <= f]:
-            scales = self._row_scales(pic, f, g)
-            pieces, rects = self._layout(pic, width, height, scales)
-            if fits(pieces, rects, width, height):
-                candidates.append((_smallest_cell(pic, pieces, rects), scales, pieces, rects))
-                if 0.9 * max(c[0] for c in candidates) >= GOOD_CELL * self._scale:
-                    break  # `enough` below is then GOOD_CELL whatever follows, and its first holder was seen
+        needs = _number_sizes(pic)
+        for room_for_controls in (True, False):
+            for f, g in [(f, g) for f in FIT_STEPS for g in FIT_STEPS if g <= f]:
+                scales = self._row_scales(pic, f, g)
+                pieces, rects = self._layout(pic, width, height, scales, room_for_controls)
+                if fits(pieces, rects, width, height):
+                    candidates.append((_smallest_cell(pic, pieces, rects), scales, pieces, rects,
+                                       _with_numbers(pic, pieces, rects, needs)))
+            if candidates:
+                break
         if candidates:
-            # smaller type only for clearly larger cells: legible numbers need both
+            # smaller type before numbers are dropped: only the layouts printing the most
+            # heatmaps' numbers, then smaller type only for clearly larger cells
+            most = max(c[4] for c in candidates)
+            candidates = [c for c in candidates if c[4] == most]
             enough = min(GOOD_CELL * self._scale, 0.9 * max(c[0] for c in candidates))
-            _, scales, pieces, rects = next(c for c in candidates if c[0] >= enough)
+            chosen = next(c for c in candidates if c[0] >= enough)
+            if not most:
+                # no numbers anywhere (64 columns, say): colours need no larger cells, so the largest
+                # type whose rows still hold every token label
+                chosen = next((c for c in candidates if self._rows_labelled(pic, *c[1:4])), chosen)
+            _, scales, pieces, rects, _ = chosen
         self._apply_scales(pic, scales)
         canvas = self._canvas.rect()
         for w, piece, rect in zip(self._shown, pieces, rects):
@@ -317,15 +331,29 @@ class StepView(QWidget):
             if isinstance(w, PanelBox) and w.panel is not None and not w.panel.thumb:
                 self._fit_labels(w, piece, rect)
 
+    def _rows_labelled(self, pic: Picture, scales: list[float], pieces: list[Piece], rects: list) -> bool:
+        """Whether every big heatmap's rows are tall enough for all its token labels (see fit_labels)."""
+        thumbs = {id(it) for i in pic.small for it in pic.rows[i]}
+        items = iter(zip(pieces, rects))
+        for row, scale in zip(pic.rows, scales):
+            need = ROW_LABEL_SHARE * MIN_LABEL_SCALE * QFontMetricsF(self._tick_font(scale)).height()
+            for it in row:
+                p, r = next(items)
+                if (isinstance(it, Panel) and p.grid and id(it) not in thumbs and not _indices(it.rows)
+                        and (r.height() - p.height) / (p.rows * p.weight) < need):
+                    return False
+        return True
+
     def _row_scales(self, pic: Picture, f: float, g: float) -> list[float]:
         """The type scale of each row: `f` × the view's scale, `g` × for the thumbnail strip."""
         return [self._scale * (g if i in pic.small else f) for i in range(len(pic.rows))]
 
-    def _layout(self, pic: Picture, width: float, height: float,
-                scales: list[float]) -> tuple[list[Piece], list]:
+    def _layout(self, pic: Picture, width: float, height: float, scales: list[float],
+                room_for_controls: bool = True) -> tuple[list[Piece], list]:
         """The pieces and their rectangles with each row's type at its scale."""
         widgets = iter(self._shown)
-        rows = [[self._piece(it, next(widgets), width, s) for it in row] for row, s in zip(pic.rows, scales)]
+        rows = [[self._piece(it, next(widgets), width, s, room_for_controls) for it in row]
+                for row, s in zip(pic.rows, scales)]
         small = {i: min(STRIP_HEIGHT * scales[i], STRIP_SHARE * height) for i in pic.small}
         main = [s for i, s in enumerate(scales) if i not in pic.small] or scales
         label_h = QFontMetricsF(self._tick_font(min(main))).height()
@@ -371,7 +399,7 @@ class StepView(QWidget):
         tick.setPointSizeF(heatmap_mod.TICK_PT * (scale or self._scale))
         return tick
 
-    def _piece(self, it, w: QWidget, width: float, scale: float) -> Piece:
+    def _piece(self, it, w: QWidget, width: float, scale: float, room_for_controls: bool = True) -> Piece:
         if isinstance(it, Panel):
             # the heatmap's fixed parts, as pyqtgraph lays them out: margins, title, axes, colour bar
             fm = QFontMetricsF(self._tick_font(scale))
@@ -379,20 +407,26 @@ class StepView(QWidget):
             title.setPointSizeF(heatmap_mod.TITLE_PT * scale)
             title.setBold(True)
             title_h = QFontMetricsF(title).height() + 5
-            title_w = QFontMetricsF(title).horizontalAdvance(it.title) + 2 * FRAME + 2 * heatmap_mod.MARGIN + 12
-            frame = 2 * FRAME + 2 * heatmap_mod.MARGIN + 2
+            side = PAD + border_width(it)  # of the PanelBox: its padding and frame, each side
+            title_w = QFontMetricsF(title).horizontalAdvance(it.title) + 2 * side + 2 * heatmap_mod.MARGIN + 12
+            frame = 2 * side + 2 * heatmap_mod.MARGIN + 2
             if it.thumb:
                 return Piece(frame + 6, frame + title_h, *it.values.shape, it.weight, min_width=title_w)
             left = max(fm.horizontalAdvance(s) for s in it.rows) + 8
             top = title_h + 0.8 * fm.height() + 8
-            return Piece(frame + left + BAR_WIDTH * max(1.0, scale), frame + top, *it.values.shape, it.weight,
-                         min_width=title_w)
+            bar = BAR_WIDTH * max(1.0, scale) if it.bar else 0.0
+            return Piece(frame + left + bar, frame + top, *it.values.shape, it.weight, min_width=title_w)
         if isinstance(it, Symbol):
             hint = w.sizeHint()  # at the type it is drawn with now: scaled to the one tried
             f = scale / getattr(w, "drawn_scale", self._scale)
             return Piece((hint.width() + 8) * f, hint.height() * f, breakable=True)
         share = 0.24 if isinstance(it, Lines) else 0.28
-        return Piece(min(max(share * width, 220 * scale), 460 * scale), 0, column=True)
+        wide = min(max(share * width, 220 * scale), 460 * scale)
+        if isinstance(it, Bars) and room_for_controls:  # its buttons and slider as wide as their words
+            # (buttons have a floor width, so smaller type is not assumed to narrow them)
+            need = w.minimumSizeHint().width() * max(1.0, scale / getattr(w, "drawn_scale", self._scale)) + SPACING
+            return Piece(max(wide, need), 0, column=True, min_width=need)
+        return Piece(wide, 0, column=True)
 
     # --- interaction -----------------------------------------------------------------------
 
@@ -471,6 +505,24 @@ def _smallest_cell(pic: Picture, pieces: list[Piece], rects: list) -> float:
     return min(sizes, default=0.0)
 
 
+def _number_sizes(pic: Picture) -> dict[int, tuple[float, float]]:
+    """id(panel) → the cell size its numbers need at the smallest legible type, for the big heatmaps."""
+    thumbs = {id(it) for i in pic.small for it in pic.rows[i]}
+    return {id(p): heatmap_mod.cell_number_size(p.values) for p in pic.panels() if id(p) not in thumbs}
+
+
+def _with_numbers(pic: Picture, pieces: list[Piece], rects: list, needs: dict[int, tuple[float, float]]) -> int:
+    """How many heatmaps have cells large enough for their numbers in this layout."""
+    items = [it for row in pic.rows for it in row]
+    count = 0
+    for it, p, r in zip(items, pieces, rects):
+        need = needs.get(id(it))
+        if need is not None and p.grid:
+            cw, ch = (r.width() - p.width) / p.cols, (r.height() - p.height) / p.rows
+            count += cw >= need[0] and ch >= need[1]
+    return count
+
+
 def _indices(labels: list[str]) -> bool:
     """Whether an axis counts 0, 1, 2, … (d_model, d_head) rather than naming tokens."""
     return all(s.isdigit() for s in labels)
@@ -507,7 +559,7 @@ def _settle(view: QWidget, canvas: QWidget) -> None:
 
 def _geometry_key(pic: Picture) -> tuple:
     """What decides where things go: kinds, shapes and labels, not the numbers."""
-    return (pic.small, tuple(tuple((type(it).__name__, it.values.shape, len(max(it.rows, key=len)))
+    return (pic.small, tuple(tuple((type(it).__name__, it.values.shape, len(max(it.rows, key=len)), it.bar)
                                    if isinstance(it, Panel) else (type(it).__name__, getattr(it, "note", ""),
                                                                   getattr(it, "text", ""))
                                    for it in row) for row in pic.rows))

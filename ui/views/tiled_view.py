@@ -55,6 +55,8 @@ def describe(state: State, previous: State | None, labels: list[str]) -> str:
 
 
 class TiledView(QWidget):
+    ABOUT = ("Tiled attention: one head's attention computed a block of keys at a time, as FlashAttention does, "
+             "keeping only a running maximum, a running sum and the output so far; it ends equal to full attention.")
     def __init__(self, bridge: SessionBridge, parent=None):
         super().__init__(parent)
         self.bridge = bridge

@@ -36,7 +36,7 @@ from ui.jobs import BackgroundJob
 from ui.lazy import Lazy
 from ui.pictures import colormaps
 from ui.pictures.heatmap import Heatmap
-from ui.pictures.plot_style import fixed_plot
+from ui.pictures.plot_style import fixed_plot, on_click
 from ui.pictures.wrap_label import WrapLabel
 
 EVERY = 5  # steps between snapshots: a few per second at the default batch size
@@ -91,6 +91,11 @@ class TrainWorker:
 
 class TrainingPanel(QWidget):
     """Task, steps, batch size, learning-rate factor and seed; start, pause, stop; live plots."""
+
+    ABOUT = ("Training: the model learns the chosen task with Adam (learning-rate warm-up, dropout and label "
+             "smoothing as set here). The curves show the loss on each training batch and the accuracy on "
+             "held-out examples as the steps go by. Click a point of a curve to see its numbers.")
+    sigCalculation = Signal(str)  # a clicked point's numbers, for the explanation panel
 
     sigTrainingFinished = Signal(object, object)  # params before, params after
     sigModelRequested = Signal(object, object)  # (model, tokens): the task needs a model of its own
@@ -159,6 +164,8 @@ class TrainingPanel(QWidget):
         self.acc_curve = self.acc_plot.plot([], [], pen=pg.mkPen(colormaps.HEAD_COLORS[1], width=3),
                                             symbol="o", symbolSize=7,
                                             symbolBrush=colormaps.HEAD_COLORS[1], symbolPen=None)
+        on_click(self.loss_plot, lambda x, _y: self.explain_point(x))
+        on_click(self.acc_plot, lambda x, _y: self.explain_point(x))
         self.site_combo = QComboBox()
         self.site_combo.currentIndexChanged.connect(self._draw_patterns)
         self.attn_grid = QGridLayout()
@@ -278,6 +285,17 @@ class TrainingPanel(QWidget):
         if self._set_model is not None:
             self._set_model(model, tokens)
         self.sigModelRequested.emit(model, tokens)
+
+    def explain_point(self, x: float) -> None:
+        """The recorded training step nearest to `x`: its loss, and the held-out accuracy measured nearest it."""
+        if not self._loss:
+            return
+        step, loss = min(self._loss, key=lambda p: abs(p[0] - x))
+        text = f"Step {int(step)}: loss {loss:.4f} on the training batch (cross-entropy of the answer tokens)"
+        if self._acc:
+            at, acc = min(self._acc, key=lambda p: abs(p[0] - step))
+            text += f"\nHeld-out accuracy at step {int(at)}: {acc:.1f} % of answer tokens right"
+        self.sigCalculation.emit(text)
 
     def _on_snapshot(self, snapshot) -> None:
         step, loss, accuracy, params = snapshot
