@@ -124,3 +124,22 @@ def test_a_long_input_keeps_the_strip_three_chip_rows_tall(qtbot):
     assert vocab.max_rows == 1 and vocab.height() < chips.height()  # ... the vocabulary gives way
     assert chips.height() + vocab.height() <= short_height + 2
     assert chips.height() + vocab.height() <= CHIP_ROWS * chips._row_height + 8
+
+
+def test_a_chip_menu_is_let_go_once_closed(strip, monkeypatch):
+    """Each right-click builds a menu with two actions per vocabulary token; none may pile up."""
+    from PySide6.QtCore import QCoreApplication, QEvent
+    from PySide6.QtWidgets import QMenu
+
+    import ui.views.token_strip
+
+    class ClosedMenu(QMenu):
+        def exec(self, *_args):  # closed at once, nothing chosen
+            return None
+    monkeypatch.setattr(ui.views.token_strip, "QMenu", ClosedMenu)
+    chips = strip.sides[0].chips
+    pos = chips.visualItemRect(chips.item(1)).center()
+    for _ in range(3):
+        strip._chip_menu(0, pos)
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    assert strip.findChildren(QMenu) == []

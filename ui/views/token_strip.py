@@ -453,4 +453,5 @@ class TokenStrip(QWidget):
         left.setEnabled(i > 0)
         right.setEnabled(i < chips.count() - 1)
         menu.exec(chips.viewport().mapToGlobal(pos))
+        menu.deleteLater()  # one menu a right-click, with an action per vocabulary token: not kept
 
