@@ -6,6 +6,8 @@ The repository keeps its data in the top-level assets/ folder; the installed pac
 from setuptools import find_packages, setup
 
 setup(
-    packages=find_packages(include=["simulator", "simulator.*", "ui", "ui.*"]) + ["stepformer_assets"],
+    # the lessons and presets folders are listed too: setuptools installs data folders only as (namespace) packages
+    packages=find_packages(include=["simulator", "simulator.*", "ui", "ui.*"])
+    + ["stepformer_assets", "stepformer_assets.lessons", "stepformer_assets.presets"],
     package_dir={"stepformer_assets": "assets"},
 )
