@@ -100,6 +100,21 @@ def session_view(shown):
 
 
 @pytest.fixture
+def at_size(qtbot):
+    """Put a main window at a size, in the window or presenting: `at_size(window, (1280, 800), presenting)`."""
+    from PySide6.QtWidgets import QApplication
+
+    def put(window, size: tuple[int, int], presenting: bool) -> None:
+        if presenting:
+            window.presentation.enter()
+            window.showNormal()  # the offscreen screen is one size: present in a window of the size wanted
+        window.resize(*size)
+        qtbot.waitUntil(lambda: (window.width(), window.height()) == size)
+        QApplication.processEvents()
+    return put
+
+
+@pytest.fixture
 def drawn_ticks():
     """The tick labels a pyqtgraph axis would draw now, as (rect in the axis, text) pairs."""
     from PySide6.QtGui import QPainter, QPixmap

@@ -15,15 +15,6 @@ def window(make_window):
     return make_window(size=None)
 
 
-def _at(window, qtbot, size, presenting):
-    if presenting:
-        window.presentation.enter()
-        window.showNormal()  # the offscreen screen is one size: present in a window of the size wanted
-    window.resize(*size)
-    qtbot.waitUntil(lambda: (window.width(), window.height()) == size)
-    QApplication.processEvents()
-
-
 def _check(window, where):
     view = window.step_view
     view._place()  # as after a resize: the layout the screen would show
@@ -35,8 +26,8 @@ def _check(window, where):
 @pytest.mark.slow
 @pytest.mark.parametrize("presenting", [False, True], ids=["window", "present"])
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
-def test_every_lesson_stop_fits(window, qtbot, size, presenting):
-    _at(window, qtbot, size, presenting)
+def test_every_lesson_stop_fits(at_size, window, qtbot, size, presenting):
+    at_size(window, size, presenting)
     player = window.lesson_player
     for path in list_lessons():
         assert player.open_file(path)
@@ -51,8 +42,8 @@ def test_every_lesson_stop_fits(window, qtbot, size, presenting):
 @pytest.mark.slow
 @pytest.mark.parametrize("presenting", [False, True], ids=["window", "present"])
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
-def test_every_step_of_the_default_model_fits(window, qtbot, size, presenting):
-    _at(window, qtbot, size, presenting)
+def test_every_step_of_the_default_model_fits(at_size, window, qtbot, size, presenting):
+    at_size(window, size, presenting)
     stepper = window.session_bridge.stepper
     stepper.set_granularity("operation")
     for i in range(len(stepper)):
@@ -61,9 +52,9 @@ def test_every_step_of_the_default_model_fits(window, qtbot, size, presenting):
         _check(window, f"step {stepper.name} at {size}")
 
 
-def test_presenting_a_lesson_at_1280x800_the_lines_keep_clear_of_the_pattern(window, qtbot):
+def test_presenting_a_lesson_at_1280x800_the_lines_keep_clear_of_the_pattern(at_size, window, qtbot):
     from simulator.lessons import LESSON_DIR
-    _at(window, qtbot, (1280, 800), True)
+    at_size(window, (1280, 800), True)
     window.lesson_player.open_file(LESSON_DIR / "01_one_attention_head.json")
     window.session_bridge.stepper.jump("blocks.0.attn.hook_pattern")
     QApplication.processEvents()

@@ -17,15 +17,6 @@ def vit_window(make_window):
     return make_window(Session(model, image), size=None)
 
 
-def _at(window, qtbot, size, presenting):
-    if presenting:
-        window.presentation.enter()
-        window.showNormal()  # the offscreen screen is one size: present in a window of the size wanted
-    window.resize(*size)
-    qtbot.waitUntil(lambda: (window.width(), window.height()) == size)
-    QApplication.processEvents()
-
-
 def _open(window, title):
     window.tabs.setCurrentIndex(window.tab_titles().index(title))
     QApplication.processEvents()
@@ -48,8 +39,8 @@ def _check_fits(scroll, view, where):
 
 @pytest.mark.parametrize("presenting", [False, True], ids=["window", "present"])
 @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
-def test_the_image_and_draw_views_fit(vit_window, qtbot, size, presenting):
-    _at(vit_window, qtbot, size, presenting)
+def test_the_image_and_draw_views_fit(at_size, vit_window, qtbot, size, presenting):
+    at_size(vit_window, size, presenting)
     for title in ("Image", "Draw"):
         scroll, view = _open(vit_window, title)
         _check_fits(scroll, view, f"{title} at {size}{' presenting' if presenting else ''}")
@@ -58,8 +49,8 @@ def test_the_image_and_draw_views_fit(vit_window, qtbot, size, presenting):
         == 1 + 3 * 16 + 2 + 16, "every picture is drawn"
 
 
-def test_the_largest_projector_type_shrinks_the_pictures_instead_of_scrolling(vit_window, qtbot):
-    _at(vit_window, qtbot, (1024, 768), True)
+def test_the_largest_projector_type_shrinks_the_pictures_instead_of_scrolling(at_size, vit_window, qtbot):
+    at_size(vit_window, (1024, 768), True)
     scroll, view = _open(vit_window, "Image")
     natural = view.cell
     vit_window.typography.set_scale(MAX_SCALE)
@@ -75,9 +66,9 @@ def test_the_largest_projector_type_shrinks_the_pictures_instead_of_scrolling(vi
 
 @pytest.mark.parametrize("size,presenting", [((1920, 1080), False), ((1280, 800), True)],
                          ids=["1920x1080-window", "1280x800-present"])
-def test_with_room_the_attention_stands_beside_the_patches_in_sight(vit_window, qtbot, size, presenting):
+def test_with_room_the_attention_stands_beside_the_patches_in_sight(at_size, vit_window, qtbot, size, presenting):
     from ui.views.image_view import PatchPicture
-    _at(vit_window, qtbot, size, presenting)
+    at_size(vit_window, size, presenting)
     scroll, view = _open(vit_window, "Image")
     assert view.wide
     bottom = scroll.viewport().height()
@@ -86,8 +77,8 @@ def test_with_room_the_attention_stands_beside_the_patches_in_sight(vit_window, 
     _check_fits(scroll, view, f"Image at {size}")
 
 
-def test_without_room_the_sections_stack(vit_window, qtbot):
-    _at(vit_window, qtbot, (1024, 768), False)
+def test_without_room_the_sections_stack(at_size, vit_window, qtbot):
+    at_size(vit_window, (1024, 768), False)
     scroll, view = _open(vit_window, "Image")
     assert not view.wide
     _check_fits(scroll, view, "Image at 1024×768")
