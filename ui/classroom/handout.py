@@ -6,7 +6,7 @@ as a PDF (`QPdfWriter`) or as a folder of PNG files that look the same.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -157,18 +157,18 @@ def _check(progress: Progress | None, done: int, count: int) -> None:
         raise Cancelled()
 
 
-def write_pdf(pages: Iterator[HandoutPage], path: str | Path, progress: Progress | None = None) -> int:
-    """One PDF page per handout page, written atomically; returns the number of pages."""
+def write_pages(path: str | Path, setup: Callable[[QPdfWriter], None], pages: Iterable,
+                draw: Callable[[QPainter, QPdfWriter, object, int], None]) -> int:
+    """A PDF of `pages`, each drawn by `draw(painter, writer, page, number from 1)` on a writer that
+    `setup` has given its page size and title; written atomically. Returns the number of pages."""
     folder = Path(path).parent
     if not folder.is_dir():  # before drawing forty pages for nothing
         raise OSError(f"The folder {folder} does not exist.")
     buffer = QBuffer()
     buffer.open(QIODevice.OpenModeFlag.WriteOnly)
     writer = QPdfWriter(buffer)
-    writer.setResolution(PDF_DPI)
-    writer.setPageLayout(_page_layout())
-    writer.setTitle("Stepformer handout")
     writer.setCreator("Stepformer")
+    setup(writer)
     painter = QPainter()
     n = 0
     try:
@@ -177,9 +177,8 @@ def write_pdf(pages: Iterator[HandoutPage], path: str | Path, progress: Progress
                 painter.begin(writer)
             elif not writer.newPage():
                 raise OSError("The PDF writer could not start a new page.")
-            paint_page(painter, writer.pageLayout().paintRectPixels(PDF_DPI), page, vector=True)
             n += 1
-            _check(progress, n, page.count)
+            draw(painter, writer, page, n)
     finally:
         if painter.isActive():
             painter.end()
@@ -187,6 +186,19 @@ def write_pdf(pages: Iterator[HandoutPage], path: str | Path, progress: Progress
     data = bytes(buffer.data())
     atomic_write(path, lambda f: f.write(data))
     return n
+
+
+def write_pdf(pages: Iterator[HandoutPage], path: str | Path, progress: Progress | None = None) -> int:
+    """One PDF page per handout page, written atomically; returns the number of pages."""
+    def setup(writer: QPdfWriter) -> None:
+        writer.setResolution(PDF_DPI)
+        writer.setPageLayout(_page_layout())
+        writer.setTitle("Stepformer handout")
+
+    def draw(painter: QPainter, writer: QPdfWriter, page: HandoutPage, n: int) -> None:
+        paint_page(painter, writer.pageLayout().paintRectPixels(PDF_DPI), page, vector=True)
+        _check(progress, n, page.count)
+    return write_pages(path, setup, pages, draw)
 
 
 def page_image(page: HandoutPage) -> QImage:

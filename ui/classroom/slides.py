@@ -11,16 +11,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import QBuffer, QIODevice, QMarginsF, QRect, QSize, QSizeF, Qt
+from PySide6.QtCore import QMarginsF, QRect, QSize, QSizeF, Qt
 from PySide6.QtGui import QColor, QFontMetrics, QPageLayout, QPageSize, QPainter, QPdfWriter
 from PySide6.QtWidgets import QApplication, QWidget
 
 from simulator import Session
-from simulator.io import atomic_write
 from simulator.lessons import Lesson
 from ui.bridge import SessionBridge
 from ui.classroom.export import paint_vector
-from ui.classroom.handout import page_font
+from ui.classroom.handout import page_font, write_pages
 from ui.classroom.presentation import DOCK_SHARE, EXPLAIN_SHARE, PresentationController
 from ui.pictures.step_pictures import step_title
 from ui.views.step_view import StepView
@@ -115,35 +114,19 @@ def paint_slide(p: QPainter, area: QRect, slide: Slide, number: int, count: int)
 
 def write_slides(lesson: Lesson, path: str | Path, size: QSize = QSize(1280, 800)) -> int:
     """`lesson` as a PDF of slides of `size` pixels, written atomically; returns the page count."""
-    folder = Path(path).parent
-    if not folder.is_dir():
-        raise OSError(f"The folder {folder} does not exist.")
     count = slide_count(lesson)
-    buffer = QBuffer()
-    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
-    writer = QPdfWriter(buffer)
-    writer.setResolution(DPI)
-    inches = QSizeF(size.width() / DPI, size.height() / DPI)
-    writer.setPageSize(QPageSize(inches, QPageSize.Unit.Inch, "slide"))
-    writer.setPageOrientation(QPageLayout.Orientation.Portrait)
-    writer.setPageMargins(QMarginsF(0, 0, 0, 0))
-    writer.setTitle(lesson.title)
-    writer.setCreator("Stepformer")
-    painter = QPainter()
-    try:
-        for n, slide in enumerate(lesson_slides(lesson, size), 1):
-            if n == 1:
-                painter.begin(writer)
-            elif not writer.newPage():
-                raise OSError("The PDF writer could not start a new page.")
-            page = writer.pageLayout().paintRectPixels(DPI)
-            margin = round(0.03 * page.height())
-            painter.fillRect(page, QColor("white"))
-            paint_slide(painter, page.adjusted(margin, margin, -margin, -margin), slide, n, count)
-    finally:
-        if painter.isActive():
-            painter.end()
-    buffer.close()
-    data = bytes(buffer.data())
-    atomic_write(path, lambda f: f.write(data))
-    return count
+
+    def setup(writer: QPdfWriter) -> None:
+        writer.setResolution(DPI)
+        inches = QSizeF(size.width() / DPI, size.height() / DPI)
+        writer.setPageSize(QPageSize(inches, QPageSize.Unit.Inch, "slide"))
+        writer.setPageOrientation(QPageLayout.Orientation.Portrait)
+        writer.setPageMargins(QMarginsF(0, 0, 0, 0))
+        writer.setTitle(lesson.title)
+
+    def draw(painter: QPainter, writer: QPdfWriter, slide, n: int) -> None:
+        page = writer.pageLayout().paintRectPixels(DPI)
+        margin = round(0.03 * page.height())
+        painter.fillRect(page, QColor("white"))
+        paint_slide(painter, page.adjusted(margin, margin, -margin, -margin), slide, n, count)
+    return write_pages(path, setup, lesson_slides(lesson, size), draw)
