@@ -27,6 +27,12 @@ def _special(v: float) -> str | None:
     return None
 
 
+def _exponent(v: float, digits: int) -> str:
+    """"2.5e3" rather than Python's "2.5e+03"."""
+    mant, exp = f"{v:.{digits}e}".split("e")
+    return f"{mant}e{int(exp)}"
+
+
 def format_value(v: float) -> str:
     """Cell text: 2 decimals, or a compact exponent form once that would not fit."""
     special = _special(v)
@@ -38,8 +44,7 @@ def format_value(v: float) -> str:
     elif a < 1000:
         s = f"{v:.1f}"
     else:
-        mant, exp = f"{v:.1e}".split("e")
-        s = f"{mant}e{int(exp)}"
+        s = _exponent(v, 1)
     return s.replace("-", MINUS)
 
 
@@ -61,8 +66,7 @@ def format_compact(v: float) -> str:
     elif a < 999.5:
         s = f"{v:.0f}"
     else:
-        mant, exp = f"{v:.0e}".split("e")
-        s = f"{mant}e{int(exp)}"
+        s = _exponent(v, 0)
     return s.replace("-", MINUS)
 
 
