@@ -41,6 +41,13 @@ def presets(argv: list[str]) -> int:
     return 0
 
 
+def model_source(parser: argparse.ArgumentParser, model_help: str) -> None:
+    """--preset NAME or --model FILE (what FILE may be: `model_help`), not both."""
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--preset", metavar="NAME", help="a shipped trained model (see `stepformer presets`)")
+    source.add_argument("--model", metavar="FILE", help=model_help)
+
+
 def export_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog="stepformer export",
@@ -48,9 +55,7 @@ def export_parser() -> argparse.ArgumentParser:
                     "a window: one page per step with its picture, its formula and its explanation.",
         epilog="Example: stepformer export --text \"the cat sat on the mat\" --out handout.pdf; "
                "stepformer export --lesson assets/lessons/01_one_attention_head.json --out slides.pdf")
-    source = parser.add_mutually_exclusive_group()
-    source.add_argument("--preset", metavar="NAME", help="a shipped trained model (see `stepformer presets`)")
-    source.add_argument("--model", metavar="FILE", help="a model or scenario file saved by Stepformer (.npz)")
+    model_source(parser, "a model or scenario file saved by Stepformer (.npz)")
     parser.add_argument("--text", help="the input (default: the model's own example; encoder-decoder: "
                                        "'SOURCE => TARGET')")
     parser.add_argument("--out", required=True, metavar="PATH",

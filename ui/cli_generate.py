@@ -8,7 +8,7 @@ from simulator.generate import END
 
 
 def generate_parser():
-    from ui.cli_commands import OneLineParser
+    from ui.cli_commands import OneLineParser, model_source
 
     parser = OneLineParser(
         prog="stepformer generate",
@@ -16,10 +16,7 @@ def generate_parser():
                     "temperature, top-k and top-p, append it, repeat. Prints the new text.",
         epilog="Examples: stepformer generate --preset text-chars --prompt \"and god said\" --temperature 0.8\n"
                "          stepformer generate --preset translate --prompt \"7 1 3 =>\" --top-k 1")
-    source = parser.add_mutually_exclusive_group()
-    source.add_argument("--preset", metavar="NAME", help="a shipped trained model (see `stepformer presets`)")
-    source.add_argument("--model", metavar="FILE", help="a model file saved by Stepformer (.npz), or a GPT-2 "
-                        "checkpoint folder")
+    model_source(parser, "a model file saved by Stepformer (.npz), or a GPT-2 checkpoint folder")
     parser.add_argument("--prompt", required=True,
                         help="the text to continue (encoder-decoder: 'SOURCE =>', optionally followed by "
                              "the start of the target)")
