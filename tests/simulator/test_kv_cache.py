@@ -11,6 +11,16 @@ from simulator.presets import load_preset
 TEXT = "abcdefghijjihgfedcbaacegibdfhjabcdefghijab"
 
 
+def _appends_equal_reruns(model, start: int, end: int) -> None:
+    """Append TEXT's characters start+1 … end one at a time: every step equals a full rerun, bit for bit."""
+    trace = model.run(TEXT[:start])
+    for n in range(start + 1, end + 1):
+        trace = append(model, trace, TEXT[:n])
+        full = model.run(TEXT[:n])
+        for name in full:
+            assert np.array_equal(full[name], trace[name]), (n, name)
+
+
 @pytest.mark.parametrize("kw", [{}, {"positional": "rope"}, {"positional": "learned"},
                                 {"attention": "window", "window": 3}, {"residual": "denseformer"},
                                 {"norm": "post"}, {"residual": "none"}, {"positional": "none"},
@@ -21,12 +31,7 @@ def test_every_step_equals_a_full_rerun_bit_for_bit(kw):
     cfg = ModelConfig(vocab=tuple("abcdefghij"), tokenization="char", n_ctx=40, d_model=32, n_heads=4,
                       d_mlp=64, **kw)
     model = Transformer(cfg, seed=1)
-    trace = model.run(TEXT[:1])
-    for n in range(2, 41):
-        trace = append(model, trace, TEXT[:n])
-        full = model.run(TEXT[:n])
-        for name in full:
-            assert np.array_equal(full[name], trace[name]), (n, name)
+    _appends_equal_reruns(model, 1, 40)
 
 
 def test_encoder_decoder_target_grows_from_the_cache():
@@ -92,12 +97,7 @@ def test_big_weights_in_bigger_blocks_still_match_bit_for_bit():
                       n_layers=1)
     assert ops.row_block(64 * 1056) == ops.BIG_BLOCK
     model = Transformer(cfg, seed=4)
-    trace = model.run(TEXT[:30])
-    for n in range(31, 41):
-        trace = append(model, trace, TEXT[:n])
-        full = model.run(TEXT[:n])
-        for name in full:
-            assert np.array_equal(full[name], trace[name]), (n, name)
+    _appends_equal_reruns(model, 30, 40)
 
 
 def test_linear_attention_says_it_has_no_cache_and_an_append_still_equals_a_full_run():
