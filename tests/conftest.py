@@ -100,6 +100,34 @@ def session_view(shown):
 
 
 @pytest.fixture
+def reverse_training(qtbot):
+    """A Training tab on its own, on a reverse model, the task chosen: yields (panel, bridge, undo stack)."""
+    from PySide6.QtGui import QUndoStack
+
+    from simulator import Session, Transformer
+    from simulator.tasks import get_task
+    from ui.bridge import SessionBridge
+    from ui.edits import EditController
+    from ui.views.training_panel import TrainingPanel
+
+    reverse = get_task("reverse")
+
+    session = Session(Transformer(reverse.config, seed=0), reverse.demo_tokens())
+    bridge = SessionBridge(session)
+    stack = QUndoStack()
+    edits = EditController(bridge, stack)
+    panel = TrainingPanel(bridge, apply_params=lambda before, after: edits.set_params(after, "Train"),
+                          set_model=lambda m, t: edits.set_model(m, t, "Model for training"))
+    qtbot.addWidget(panel)
+    panel.show()  # a hidden panel leaves its patterns until it is shown
+    qtbot.waitExposed(panel)
+    panel.task_combo.setCurrentIndex(panel.task_combo.findData("reverse"))
+    panel.batch.setValue(4)
+    yield panel, bridge, stack
+    panel.shutdown()
+
+
+@pytest.fixture
 def at_size(qtbot):
     """Put a main window at a size, in the window or presenting: `at_size(window, (1280, 800), presenting)`."""
     from PySide6.QtWidgets import QApplication

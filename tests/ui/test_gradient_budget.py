@@ -2,15 +2,12 @@
 tabs refuse clearly, and change nothing, when the gradients would not fit the memory budget."""
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QUndoStack
 
 from simulator import Session, Transformer, budget
 from simulator.tasks import get_task
 from ui.bridge import SessionBridge
-from ui.edits import EditController
 from ui.views.backward_view import BackwardView
 from ui.views.gradient_view import GradientFlowView
-from ui.views.training_panel import TrainingPanel
 
 TEXT = "the cat sat on the mat"
 
@@ -46,17 +43,9 @@ def test_the_gradients_tab_says_the_gradients_are_too_large(qtbot, monkeypatch):
     view.shutdown()
 
 
-def test_the_training_tab_refuses_a_run_too_large_and_changes_nothing(qtbot, monkeypatch):
-    task = get_task("reverse")
-    session = Session(Transformer(task.config, seed=0), task.demo_tokens())
-    bridge = SessionBridge(session)
-    stack = QUndoStack()
-    edits = EditController(bridge, stack)
-    panel = TrainingPanel(bridge, apply_params=lambda before, after: edits.set_params(after, "Train"),
-                          set_model=lambda m, t: edits.set_model(m, t, "Model for training"))
-    qtbot.addWidget(panel)
-    panel.show()
-    panel.task_combo.setCurrentIndex(panel.task_combo.findData("reverse"))
+def test_the_training_tab_refuses_a_run_too_large_and_changes_nothing(qtbot, monkeypatch, reverse_training):
+    panel, bridge, stack = reverse_training
+    task, session = get_task("reverse"), bridge.session
     before = {n: v.copy() for n, v in session.model.params.items()}
     monkeypatch.setattr(budget, "MEMORY_BYTES", budget.backward_bytes(session.model.config, task.config.n_ctx))
     qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
@@ -64,4 +53,3 @@ def test_the_training_tab_refuses_a_run_too_large_and_changes_nothing(qtbot, mon
     assert not panel.running and panel.start_button.isEnabled()
     assert stack.count() == 0 and bridge.model is session.model
     assert all(np.array_equal(session.model.params[n], v) for n, v in before.items())
-    panel.shutdown()

@@ -2,32 +2,15 @@
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QUndoStack
 
-from simulator import Session, Transformer
 from simulator.tasks import get_task
-from ui.bridge import SessionBridge
-from ui.edits import EditController
-from ui.views.training_panel import TrainingPanel
 
 REVERSE = get_task("reverse")
 
 
 @pytest.fixture
-def setup(qtbot):
-    session = Session(Transformer(REVERSE.config, seed=0), REVERSE.demo_tokens())
-    bridge = SessionBridge(session)
-    stack = QUndoStack()
-    edits = EditController(bridge, stack)
-    panel = TrainingPanel(bridge, apply_params=lambda before, after: edits.set_params(after, "Train"),
-                          set_model=lambda m, t: edits.set_model(m, t, "Model for training"))
-    qtbot.addWidget(panel)
-    panel.show()  # a hidden panel leaves its patterns until it is shown
-    qtbot.waitExposed(panel)
-    panel.task_combo.setCurrentIndex(panel.task_combo.findData("reverse"))
-    panel.batch.setValue(4)
-    yield panel, bridge, stack
-    panel.shutdown()
+def setup(reverse_training):
+    return reverse_training
 
 
 def test_short_run_fills_the_plots_and_is_undoable(qtbot, setup):
