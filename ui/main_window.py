@@ -196,7 +196,7 @@ class MainWindow(QMainWindow):
                                                        self.explain_panel.show_calculation,
                                                        show_cache=self._show_kv_cache))
         # made now, not when first shown: it compares each trace with the one before to find the new row
-        self.add_view("KV cache", KVCacheView(bridge))
+        self.add_view("KV cache", KVCacheView(bridge, self.generation))
         self.add_view("Cost of attention", lambda: CostView(bridge))
         self.add_view("Tiled attention", lambda: TiledView(bridge))
         self.add_view("Draw", lambda: DrawView(bridge, self.edits.set_tokens))
@@ -264,8 +264,9 @@ class MainWindow(QMainWindow):
             self.tabs.widget(index).setWidget(view)
         # the explanation panel describes the tab in front (its picture, its clicked cells), or the step
         view = self.current_view()
-        self.explain_panel.follow_tab(getattr(view, "ABOUT", None), hasattr(view, "sigCalculation"))
-        if callable(getattr(view, "explain_now", None)):  # a view that writes its own calculation there
+        writes = callable(getattr(view, "explain_now", None))  # a view that writes its own calculation there
+        self.explain_panel.follow_tab(getattr(view, "ABOUT", None), hasattr(view, "sigCalculation") or writes)
+        if writes:
             view.explain_now()
 
     def set_model(self, model, tokens, text: str) -> None:

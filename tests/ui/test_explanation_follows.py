@@ -65,7 +65,8 @@ def test_the_calculation_box_shows_the_whole_calculation_at_1280x800(window, qtb
 
 # --- the text under the other tabs describes their picture, and their cells explain themselves ---
 
-TABS = ["Residual stream", "Depth attention", "Compare residuals", "Training", "Gradients", "Backward pass"]
+TABS = ["Residual stream", "Depth attention", "Compare residuals", "Training", "Gradients", "Backward pass",
+        "Sampling", "KV cache"]
 
 
 def _show_tab(window, title: str):
@@ -85,6 +86,13 @@ def test_each_tab_puts_its_own_description_under_the_picture(window, title):
     assert panel.description.text() != step_text
     window.tabs.setCurrentIndex(0)  # the Step tab: the step's own description again
     assert panel.description.text() == step_text and panel.cell.text() == HINT
+
+
+def test_the_sampling_tab_writes_its_draw_under_its_description(window):
+    view = _show_tab(window, "Sampling")
+    panel = window.explain_panel
+    assert panel.description.text() == view.ABOUT
+    assert panel.cell.isVisibleTo(panel) and panel.cell.text().startswith("How the next Append would pick")
 
 
 def test_a_residual_stream_cell_explains_its_calculation(window):

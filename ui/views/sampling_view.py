@@ -118,6 +118,11 @@ class SamplingBars(QWidget):
 
 
 class SamplingView(QWidget):
+    ABOUT = ("Sampling: how the next token is drawn. Each column shows the probabilities after one control: "
+             "temperature T divides the logits, top-k keeps the k most likely, top-p keeps the most likely "
+             "until their sum reaches p; what is left is renormalised, and a number u drawn with the seed picks "
+             "the token. Greedy is top-k = 1.")
+
     def __init__(self, bridge: SessionBridge, controller, explain=None, show_cache=None,
                  parent: QWidget | None = None):
         super().__init__(parent)
@@ -165,11 +170,11 @@ class SamplingView(QWidget):
                                          ("top-p", self.top_p), ("seed", self.seed))):
             controls.addWidget(QLabel(name), 0, col)
             controls.addWidget(w, 1, col)
+        controls.addWidget(self.cache_button, 1, 4)  # beside the settings: the Append row keeps its words
         buttons = QHBoxLayout()
         for w in (self.greedy_button, self.sample_button, self.generate_button, self.n_tokens, QLabel("tokens")):
             buttons.addWidget(w)
         buttons.addStretch(1)
-        buttons.addWidget(self.cache_button)
         lower = QHBoxLayout()
         lower.addWidget(self.calculation, 3)
         side = QVBoxLayout()
