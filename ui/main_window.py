@@ -187,8 +187,7 @@ class MainWindow(QMainWindow):
         self.add_view("Training", self.training_panel)
         self.add_view("Gradients", lambda: GradientFlowView(bridge))
         self.add_view("Backward pass", lambda: BackwardView(bridge))
-        self.add_view("Look inside", lambda: InterpTabs(bridge, self.edits.toggle_component,
-                                                        self.explain_panel.show_calculation))
+        self.add_view("Look inside", lambda: InterpTabs(bridge, self.edits.toggle_component))
         self.generation = GenerationController(bridge, self.undo_stack, self)
         self.step_view.next_token().sigAppendRequested.connect(self._append_token)
         self.step_view.next_token().sigGenerateRequested.connect(self._generate_tokens)

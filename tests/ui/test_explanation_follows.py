@@ -66,7 +66,7 @@ def test_the_calculation_box_shows_the_whole_calculation_at_1280x800(window, qtb
 # --- the text under the other tabs describes their picture, and their cells explain themselves ---
 
 TABS = ["Residual stream", "Depth attention", "Compare residuals", "Training", "Gradients", "Backward pass",
-        "Sampling", "KV cache"]
+        "Sampling", "KV cache", "Look inside", "Draw", "Image"]
 
 
 def _show_tab(window, title: str):
@@ -93,6 +93,15 @@ def test_the_sampling_tab_writes_its_draw_under_its_description(window):
     panel = window.explain_panel
     assert panel.description.text() == view.ABOUT
     assert panel.cell.isVisibleTo(panel) and panel.cell.text().startswith("How the next Append would pick")
+
+
+def test_an_attribution_bar_writes_its_calculation_under_the_look_inside_tab(window):
+    tabs = _show_tab(window, "Look inside")
+    view = tabs.show_view("Attribution")
+    view.show_bar(0)
+    name = list(view.parts)[0]
+    assert window.explain_panel.cell.isVisibleTo(window.explain_panel)
+    assert name in window.explain_panel.cell.text() and window.explain_panel.description.text() == tabs.ABOUT
 
 
 def test_a_residual_stream_cell_explains_its_calculation(window):
