@@ -10,6 +10,7 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from ui.bridge import SessionBridge
+from ui.pictures.frame import NoteLabel
 from ui.typography import TEXT_PT
 
 HINT = "Click a cell in the picture to see how its number was calculated."
@@ -17,7 +18,7 @@ TAB_HINT = "Click a cell, a bar or a point of this tab's picture to see its numb
 
 
 def _label(point_size: float, bold: bool = False, mono: bool = False) -> QLabel:
-    label = QLabel()
+    label = NoteLabel(padding=6, radius=4) if mono else QLabel()  # the calculation on its note card
     font = QFont("monospace") if mono else QFont()
     if mono:
         font.setStyleHint(QFont.StyleHint.Monospace)
@@ -38,8 +39,6 @@ class ExplainPanel(QScrollArea):
         self.bridge = bridge
         self.description = _label(TEXT_PT)
         self.cell = _label(TEXT_PT, mono=True)
-        self.cell.setStyleSheet("color: #202020; background: #fff8e1; border: 1px solid #e0c36a; "
-                                "border-radius: 4px; padding: 6px;")
         self.cell.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         # Height is scarce on a projector and width is not: words left, the cell's sum right.
         body = QWidget()

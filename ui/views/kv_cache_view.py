@@ -23,7 +23,7 @@ from simulator.kv_cache import cacheable
 from ui.bridge import SessionBridge
 from ui.lazy import Lazy
 from ui.pictures.colormaps import DIVERGING
-from ui.pictures.frame import control_row
+from ui.pictures.frame import NoteLabel, control_row
 
 NEW_ROW = QColor(230, 120, 0)
 REUSED, COMPUTED = "reused from cache", "computed now"
@@ -212,8 +212,7 @@ class KVCacheView(QWidget):
         self.head = QSpinBox()
         self.title = self._label()
         self.tables = KVTables()
-        self.savings = self._label()
-        self.savings.setStyleSheet("background: #fff8e1; border: 1px solid #e0c36a; padding: 4px;")
+        self.savings = NoteLabel()
         lay = QVBoxLayout(self)
         controls = control_row(("layer", self.layer), ("head", self.head))
         if controller is not None:

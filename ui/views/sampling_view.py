@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 from simulator.generate import decoded_side
 from simulator.sampling import Sampling, describe
 from ui.bridge import SessionBridge
+from ui.pictures.frame import NoteLabel
 from ui.pictures.paper import paper_of
 from ui.pictures.slicing import shown
 
@@ -207,13 +208,11 @@ class SamplingView(QWidget):
 
     @staticmethod
     def _text_label(mono: bool = False) -> QLabel:
-        label = QLabel()
+        label = NoteLabel() if mono else QLabel()  # the calculation on its note card
         label.setWordWrap(True)
         label.setTextFormat(Qt.TextFormat.PlainText)  # token names such as <unk> are not markup
         label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        if mono:
-            label.setStyleSheet("background: #fff8e1; border: 1px solid #e0c36a; padding: 4px;")
         return label
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt's name)
