@@ -93,6 +93,11 @@ def test_the_sampling_tab_writes_its_draw_under_its_description(window):
     panel = window.explain_panel
     assert panel.description.text() == view.ABOUT
     assert panel.cell.isVisibleTo(panel) and panel.cell.text().startswith("How the next Append would pick")
+    # a lesson stop moves the step after opening the tab: the draw stays
+    window.session_bridge.stepper.jump("probs")
+    assert panel.cell.text().startswith("How the next Append would pick")
+    view.temperature.setValue(2.0)  # new settings: the tab writes the new draw
+    assert "T = 2" in panel.cell.text() or "/ 2" in panel.cell.text()
 
 
 def test_an_attribution_bar_writes_its_calculation_under_the_look_inside_tab(window):

@@ -55,11 +55,12 @@ class ExplainPanel(QScrollArea):
         self._row = row
         self._about: str | None = None  # what the tab in front shows, when it is not the Step tab
         self._clickable = True  # whether that tab's cells write their numbers here
+        self._written: str | None = None  # a calculation that tab wrote here (show_calculation)
         self.setWidget(body)
         self.setWidgetResizable(True)
         self.setFrameShape(QScrollArea.Shape.NoFrame)
         bridge.sigStepChanged.connect(self.refresh)
-        bridge.sigTraceChanged.connect(self.refresh)
+        bridge.sigTraceChanged.connect(self._trace_changed)
         bridge.sigCellSelected.connect(self.refresh)
         self.refresh()
 
@@ -78,7 +79,7 @@ class ExplainPanel(QScrollArea):
     def refresh(self, *_) -> None:
         step = self.bridge.stepper.step
         self.description.setText(self._about or step.description)
-        self.cell.setText(self._cell_text() if self._about is None else TAB_HINT)
+        self.cell.setText(self._cell_text() if self._about is None else self._written or TAB_HINT)
         # a tab whose picture writes its own numbers has no cells to explain: its words take the width
         self.cell.setVisible(self._about is None or self._clickable)
         chosen = self.bridge.cell is not None
@@ -89,12 +90,19 @@ class ExplainPanel(QScrollArea):
         """Describe the tab in front (`about`: what its picture shows; `clickable`: its cells explain
         themselves here), or the step again (None)."""
         if (about, clickable) != (self._about, self._clickable):
-            self._about, self._clickable = about, clickable
+            self._about, self._clickable, self._written = about, clickable, None
             self.refresh()
 
     def show_calculation(self, text: str) -> None:
-        """Write a calculation another view worked out (an attribution bar); the next cell or step replaces it."""
+        """Write a calculation another tab worked out (an attribution bar, the next draw). It stays while
+        that tab is in front, whatever the step, until the trace changes (its numbers would be old)
+        or the tab writes another; on the Step tab the next cell or step replaces it."""
+        self._written = text
         self.cell.setText(text)
+
+    def _trace_changed(self) -> None:
+        self._written = None
+        self.refresh()
 
     def _cell_text(self) -> str:
         cell = self.bridge.cell
