@@ -2,7 +2,9 @@
 
 The file is an ordinary numpy zip: one `.npy` per parameter, plus `__meta__`, a UTF-8
 JSON document (bytes stored as a uint8 array) holding the format version, the config
-and the tokens. Loading never unpickles, checks every header before reading any array,
+and the tokens. A checkpoint's model (GPT-2, BERT) also keeps its own tokenizer, the
+tokenizers library's JSON, as `__tokenizer__` (UTF-8 bytes too), so that reopened it cuts
+text exactly as before. Loading never unpickles, checks every header before reading any array,
 and refuses sizes larger than the config allows, so a hostile file cannot allocate
 memory or run code. Writes are atomic: a crash mid-save keeps the previous file.
 """
@@ -25,14 +27,17 @@ from . import safe_json
 from .config import ModelConfig
 from .model import Transformer
 from .params import MAX_LAYERS, MAX_PARAM_ELEMENTS, param_shapes
+from .pretrained import MAX_SAVED_TOKENIZER, CheckpointError, CheckpointTokenizer, SplitTokenizer, saved_tokenizer
 
 FORMAT = "stepformer-model"
 VERSION = 1
 META = "__meta__"
+TOKENIZER = "__tokenizer__"
 MAX_META_BYTES = 1 << 20
-MAX_FILE_BYTES = 8 * MAX_PARAM_ELEMENTS + MAX_META_BYTES + (1 << 20)  # the parameters, meta, zip overhead
+# the parameters, meta, a checkpoint's tokenizer, zip overhead
+MAX_FILE_BYTES = 8 * MAX_PARAM_ELEMENTS + MAX_META_BYTES + MAX_SAVED_TOKENIZER + (1 << 20)
 MAX_DIRECTORY_BYTES = 1 << 20  # a zip's table of contents: ~20,000 members, a few hundred are needed
-META_KEYS = {"format", "version", "config", "tokens", "extra"}
+META_KEYS = {"format", "version", "config", "tokens", "extra", "tokenizer"}
 
 
 class ModelFileError(ValueError):
@@ -184,14 +189,22 @@ def save(path: str | os.PathLike, model: Transformer, tokens, extra: dict | None
     """Write the model and its tokens to `path` atomically (`extra`: more JSON-able metadata).
 
     The tokens are checked against the model first (TokenError, nothing written): a file that
-    `load` would refuse is never made.
+    `load` would refuse is never made. A checkpoint's own tokenizer is saved with the model.
     """
     tokens = model.checked_input(tokens)
     meta = {"format": FORMAT, "version": VERSION, "config": json.loads(model.config.to_json()),
             "tokens": _tokens_to_json(tokens)}
     if extra:
         meta["extra"] = extra
-    arrays = {META: np.frombuffer(json.dumps(meta, ensure_ascii=False).encode("utf-8"), dtype=np.uint8)}
+    arrays = {}
+    if isinstance(model.tokenizer, (CheckpointTokenizer, SplitTokenizer)):
+        text = model.tokenizer.to_str().encode("utf-8")
+        if len(text) > MAX_SAVED_TOKENIZER:
+            raise ValueError(f"The model's tokenizer takes {len(text) / 1e6:.1f} MB; a model file keeps one of at "
+                             f"most {MAX_SAVED_TOKENIZER / 1e6:.0f} MB. Nothing was written.")
+        meta["tokenizer"] = {"library": "tokenizers", "family": model.tokenizer.family}
+        arrays[TOKENIZER] = np.frombuffer(text, dtype=np.uint8)
+    arrays[META] = np.frombuffer(json.dumps(meta, ensure_ascii=False).encode("utf-8"), dtype=np.uint8)
     arrays.update({name: np.asarray(v, dtype=np.float64) for name, v in model.params.items()})
     atomic_write(path, lambda f: np.savez(f, **arrays))
 
@@ -298,6 +311,36 @@ def load_meta(path: str | os.PathLike) -> tuple[dict, zipfile.ZipFile]:
         raise
 
 
+def _read_tokenizer(zf: zipfile.ZipFile, info, config: ModelConfig, name: str):
+    """The checkpoint tokenizer a file keeps (`save`), checked before the model is built.
+
+    Its record must be plain UTF-8 JSON of at most MAX_SAVED_TOKENIZER bytes, which the tokenizers
+    library reads into a tokenizer giving every id the token the config's vocabulary has there.
+    """
+    if not (isinstance(info, dict) and set(info) == {"library", "family"} and info["library"] == "tokenizers"):
+        raise ModelFileError(f"{name}: the tokenizer field must name its library (tokenizers) and its family.")
+    if config.tokenization != "subword":
+        raise ModelFileError(f"{name}: only a checkpoint's model keeps its own tokenizer; this one splits text "
+                             f"into {config.tokenization}s.")
+    member, label = f"{TOKENIZER}.npy", f"{name}: the tokenizer record"
+    if member not in zf.namelist():
+        raise ModelFileError(f"{name}: the tokenizer record ({member}) is missing.")
+    limit = f"implausibly large (a tokenizer takes at most {MAX_SAVED_TOKENIZER / 1e6:.0f} MB)"
+    if zf.getinfo(member).file_size > MAX_SAVED_TOKENIZER + 1024:
+        raise ModelFileError(f"{label} is {limit}.")
+    shape, dtype = _read_header(zf, member, label)
+    if dtype != np.uint8 or len(shape) != 1:
+        raise ModelFileError(f"{label} has the wrong type.")
+    if shape[0] > MAX_SAVED_TOKENIZER:
+        raise ModelFileError(f"{label} is {limit}.")
+    raw = _read_array(zf, member, label, shape, dtype).tobytes()
+    try:  # a sentence for text that is not JSON, or JSON built to break the parser
+        safe_json.parse(raw, "the tokenizer record")
+        return saved_tokenizer(raw.decode("utf-8"), config.vocab, info["family"])
+    except (safe_json.JSONFileError, CheckpointError) as exc:
+        raise ModelFileError(f"{name}: {_brief(exc)}") from None
+
+
 def load(path: str | os.PathLike) -> tuple[Transformer, object]:
     """Read a model file written by `save`: returns (model, tokens).
 
@@ -318,7 +361,9 @@ def load(path: str | os.PathLike) -> tuple[Transformer, object]:
         shapes = param_shapes(config)
         if sum(int(np.prod(s, dtype=np.float64)) for s in shapes.values()) > MAX_PARAM_ELEMENTS:
             raise ModelFileError(f"{name}: the configuration asks for a model far too large to load.")
-        members = {m[:-4]: m for m in zf.namelist() if m.endswith(".npy") and m != f"{META}.npy"}
+        tokenizer = _read_tokenizer(zf, meta["tokenizer"], config, name) if "tokenizer" in meta else None
+        kept = {f"{META}.npy"} | ({f"{TOKENIZER}.npy"} if tokenizer is not None else set())
+        members = {m[:-4]: m for m in zf.namelist() if m.endswith(".npy") and m not in kept}
         others = [m for m in zf.namelist() if not m.endswith(".npy")]
         missing = sorted(set(shapes) - set(members))
         extra = sorted(set(members) - set(shapes)) + others
@@ -339,7 +384,7 @@ def load(path: str | os.PathLike) -> tuple[Transformer, object]:
                 raise ModelFileError(f"{name}: {pname} contains NaN or infinity.")
             params[pname] = arr
         try:
-            model = Transformer(config, params=params)
+            model = Transformer(config, params=params, tokenizer=tokenizer)
             tokens = model.checked_input(_tokens_from_json(meta.get("tokens")))
             model.run(tokens)  # weights that overflow on their own tokens make a file that cannot be shown
         except ModelFileError:

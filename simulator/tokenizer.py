@@ -24,6 +24,8 @@ class Tokenizer:
     `<unk>` when the vocabulary has it, and raise `TokenError` naming them otherwise.
     """
 
+    note = ""  # a caveat the app shows when a model with this tokenizer is opened (see pretrained.SplitTokenizer)
+
     def __init__(self, vocab: Sequence[str], level: str = "word"):
         if level not in ("word", "char", "subword"):
             raise ValueError(f"level must be 'word', 'char' or 'subword'; got {level!r}.")

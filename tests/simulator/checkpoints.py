@@ -119,6 +119,49 @@ def write_bert(folder: Path, mlm: bool = True, **config) -> dict[str, np.ndarray
     return weights
 
 
+def to_bfloat16(x: np.ndarray) -> np.ndarray:
+    """float32 values rounded to the nearest bfloat16 (ties to even), as the uint16 bit patterns."""
+    bits = np.asarray(x, np.float32).view(np.uint32).astype(np.uint64)
+    bits = bits + 0x7FFF + ((bits >> 16) & 1)
+    return (bits >> 16).astype(np.uint16)
+
+
+def save_safetensors(tensors: dict[str, tuple[str, tuple[int, ...], bytes]], path: Path) -> None:
+    """A safetensors file written byte by byte: {name: (dtype, shape, little-endian data)}.
+
+    The format: an 8-byte little-endian header length, the JSON header (dtype, shape and
+    data_offsets of each tensor, offsets counted from the end of the header), then the data.
+    The safetensors package's numpy API cannot write bfloat16: numpy has no such type.
+    """
+    header, at = {}, 0
+    for name, (dtype, shape, data) in tensors.items():
+        header[name] = {"dtype": dtype, "shape": list(shape), "data_offsets": [at, at + len(data)]}
+        at += len(data)
+    raw = json.dumps(header).encode()
+    raw += b" " * (-len(raw) % 8)  # the writers align the data to 8 bytes
+    path.write_bytes(len(raw).to_bytes(8, "little") + raw + b"".join(t[2] for t in tensors.values()))
+
+
+def save_bfloat16(weights: dict[str, np.ndarray], path: Path, keep=()) -> None:
+    """Every float weight rounded to bfloat16 and stored as BF16 (those named in `keep` stay F32)."""
+    tensors = {}
+    for name, w in weights.items():
+        if w.dtype == np.float32 and name not in keep:
+            tensors[name] = ("BF16", w.shape, to_bfloat16(w).astype("<u2").tobytes())
+        else:
+            kind = {np.dtype(np.float32): "F32", np.dtype(np.int64): "I64"}[w.dtype]
+            tensors[name] = (kind, w.shape, w.astype(w.dtype.newbyteorder("<")).tobytes())
+    save_safetensors(tensors, path)
+
+
+def from_bfloat16(bits: np.ndarray) -> np.ndarray:
+    """uint16 bfloat16 patterns as float32, built byte by byte (not as the loader does it): a
+    little-endian float32 whose two low bytes are zero and whose two high bytes are the pattern."""
+    import struct
+    data = b"".join(b"\x00\x00" + struct.pack("<H", int(b)) for b in np.ravel(bits))
+    return np.frombuffer(data, "<f4").astype(np.float32).reshape(np.shape(bits))
+
+
 # --- the reference forwards, float64 throughout unless the weights say otherwise ---
 
 def layer_norm(x, w, b, eps):

@@ -141,6 +141,49 @@ def test_exported_from_the_package_and_edits_work(gpt2_dir):
     assert after["hook_embed"] is before["hook_embed"]  # unchanged steps keep their very array
 
 
+# --- bfloat16 weights, widened exactly to float32 ---
+
+def test_every_bfloat16_pattern_widens_to_the_float32_with_the_same_top_bits(tmp_path):
+    bits = np.arange(1 << 16, dtype=np.uint16)  # all 65,536: zeros, subnormals, normals, ±inf, NaNs
+    path = tmp_path / "all.safetensors"
+    ck.save_safetensors({"x": ("BF16", (256, 256), bits.astype("<u2").tobytes())}, path)
+    widened = pretrained._read_bfloat16(pretrained.read_header(path)["x"])
+    assert widened.dtype == np.float32 and widened.shape == (256, 256)
+    assert np.array_equal(widened.view(np.uint32).ravel(), ck.from_bfloat16(bits).view(np.uint32))
+    assert widened.ravel()[0x3F80] == 1.0 and widened.ravel()[0xC020] == -2.5  # two values known by heart
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("keep", [(), ("wte.weight", "h.1.mlp.c_fc.bias")])  # all BF16, or mixed with F32
+def test_a_bfloat16_checkpoint_gives_the_logits_of_the_same_weights_in_float32(tmp_path, gpt2_dir, dtype, keep):
+    from safetensors.numpy import save_file
+    src, weights = gpt2_dir
+    rounded = {k: ck.from_bfloat16(ck.to_bfloat16(w)) for k, w in weights.items()}  # exactly representable
+    assert any(not np.array_equal(rounded[k], weights[k]) for k in weights)  # the rounding did something
+    f32 = copy_folder(src, tmp_path / "f32")
+    save_file(rounded, str(f32 / "model.safetensors"))
+    bf16 = copy_folder(src, tmp_path / "bf16")
+    ck.save_bfloat16(weights, bf16 / "model.safetensors", keep=keep)
+    stored = {t.dtype for t in pretrained.weight_files(bf16).values()}
+    assert stored == ({"BF16", "F32"} if keep else {"BF16"})
+    a, b = load_pretrained(f32, dtype=dtype), load_pretrained(bf16, dtype=dtype)
+    if keep:  # the F32 tensors were not rounded in the mixed file
+        a.set_param("embed.W_E", weights["wte.weight"])
+        a.set_param("blocks.1.mlp.b_in", weights["h.1.mlp.c_fc.bias"])
+    for name in a.params:
+        assert b.params[name].dtype == dtype and np.array_equal(a.params[name], b.params[name]), name
+    assert np.array_equal(a.run(TEXT)["logits"], b.run(TEXT)["logits"])
+
+
+def test_a_bfloat16_nan_is_refused(tmp_path, gpt2_dir):
+    folder = copy_folder(gpt2_dir[0], tmp_path / "ck")
+    weights = dict(gpt2_dir[1])
+    weights["h.0.attn.c_proj.bias"] = np.full_like(weights["h.0.attn.c_proj.bias"], np.nan)
+    ck.save_bfloat16(weights, folder / "model.safetensors")
+    with pytest.raises(CheckpointError, match="finite"):
+        load_pretrained(folder)
+
+
 # --- refused cleanly ---
 
 def copy_folder(src: Path, dst: Path) -> Path:
@@ -164,6 +207,7 @@ def rewrite_header(path: Path, change) -> None:
     (lambda h: h["wte.weight"].update(shape=[10 ** 9, 10 ** 9]), "takes"),  # a huge tensor
     (lambda h: h["wte.weight"].update(data_offsets=[0, 10 ** 15]), "truncated"),
     (lambda h: h["wpe.weight"].update(dtype="F64"), "takes"),  # dtype and byte range disagree
+    (lambda h: h["wpe.weight"].update(dtype="BF16"), "takes"),  # half the bytes its range holds
     (lambda h: h.pop("h.1.mlp.c_fc.bias"), "no tensor h.1.mlp.c_fc.bias"),
     (lambda h: h["ln_f.bias"].update(dtype="I32"), "stored as I32"),
     (lambda h: h["ln_f.bias"].update(shape=[2, 8]), "config.json implies"),
