@@ -23,6 +23,7 @@ from simulator.io import MAX_FILE_BYTES
 from simulator.lessons import LessonError, load_lesson
 
 META = "__meta__.npy"
+TOKENIZER = "__tokenizer__.npy"  # a checkpoint's own tokenizer (GPT-2, BERT), as its JSON
 
 
 # --- building files byte by byte ---
@@ -214,6 +215,11 @@ def _folder(g: Good) -> Path:
 
 
 CASES += [
+    ("tokenizer-on-a-word-model", lambda g: g.with_meta(lambda m: m.update(tokenizer={"library": "tokenizers",
+                                                                                       "family": "gpt2"})),
+     "only a checkpoint's model keeps its own tokenizer"),
+    ("tokenizer-record-unannounced", lambda g: {**g.members, TOKENIZER: npy(np.frombuffer(b"{}", np.uint8))},
+     "does not use: __tokenizer__"),
     ("zip-checksum-mismatch", _bad_crc, "embed.W_E is damaged"),
     ("overflowing-forward-pass", _overflowing, "grow beyond what float64 can hold"),
     ("file-larger-than-any-model", _too_big, "far too large for a Stepformer model"),
@@ -306,6 +312,129 @@ def test_a_lesson_in_latin_1_is_refused(tmp_path):
     path.write_bytes('{"title": "Caf\u00e9", "stops": []}'.encode("latin-1"))
     with pytest.raises(LessonError, match="not UTF-8"):
         load_lesson(path)
+
+
+# --- a checkpoint's model keeps its tokenizer: hostile tokenizer records ---
+
+def _checkpoints():
+    import importlib.util
+    pytest.importorskip("safetensors", reason="the checkpoints extra (safetensors) is not installed")
+    pytest.importorskip("tokenizers", reason="the checkpoints extra (tokenizers) is not installed")
+    spec = importlib.util.spec_from_file_location("checkpoints", Path(__file__).with_name("checkpoints.py"))
+    ck = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ck)
+    return ck
+
+
+@pytest.fixture(scope="module")
+def gpt2_file(tmp_path_factory) -> Path:
+    """A GPT-2-shaped checkpoint opened and saved as .npz (its tokenizer in __tokenizer__.npy)."""
+    from simulator.pretrained import load_pretrained
+    folder = tmp_path_factory.mktemp("gpt2")
+    _checkpoints().write_gpt2(folder)
+    model = load_pretrained(folder)
+    save(folder / "good.npz", model, model.tokenize("Hello world"))
+    return folder / "good.npz"
+
+
+def _tokenizer_json(members: dict, change) -> dict[str, bytes]:
+    """The members with the tokenizer's JSON changed by `change(tokenizer_dict)`."""
+    tok = json.loads(np.load(io.BytesIO(members[TOKENIZER])).tobytes())
+    change(tok)
+    return {**members, TOKENIZER: meta_npy(tok)}
+
+
+def _swap_two_tokens(tok: dict) -> None:
+    vocab = tok["model"]["vocab"]
+    a, b = sorted(vocab, key=vocab.get)[40:42]
+    vocab[a], vocab[b] = vocab[b], vocab[a]
+
+
+# Each: (id, how to change the members of a good GPT-2 file, a fragment of the expected message)
+TOKENIZER_CASES = [
+    ("not-json", lambda m: {**m, TOKENIZER: meta_npy(b'{"version": "1.0", "model": ')},
+     "the tokenizer record is not valid JSON"),
+    ("not-utf8", lambda m: {**m, TOKENIZER: meta_npy(b'{"model": "\xff\xfe"}')}, "the tokenizer record is not UTF-8"),
+    ("nested-100000-deep", lambda m: {**m, TOKENIZER: meta_npy(b"[" * 100_000 + b"]" * 100_000)},
+     "nested more than 64 levels"),
+    ("claims-a-terabyte", lambda m: {**m, TOKENIZER: npy_header((10**12,), np.uint8, b"{}")}, "implausibly large"),
+    ("float-array", lambda m: {**m, TOKENIZER: npy(np.zeros(4))}, "tokenizer record has the wrong type"),
+    ("missing", lambda m: {k: v for k, v in m.items() if k != TOKENIZER}, "tokenizer record (__tokenizer__.npy) is"
+                                                                         " missing"),
+    ("not-a-tokenizer", lambda m: {**m, TOKENIZER: meta_npy({"version": "1.0", "model": 3})},
+     "the tokenizers library cannot read the tokenizer"),
+    ("id-beyond-the-vocabulary", lambda m: _tokenizer_json(m, lambda t: t["model"]["vocab"].update(Ġcat=10**6)),
+     "has id 1,000,000, but the embedding has only"),
+    ("added-token-beyond", lambda m: _tokenizer_json(m, lambda t: t["added_tokens"].append(
+        dict(t["added_tokens"][0], id=5000, content="<|new|>"))), "token '<|new|>' has id 300, but the embedding"),
+    ("two-tokens-swapped", lambda m: _tokenizer_json(m, _swap_two_tokens),
+     "the tokenizer's tokens are not the model's vocabulary"),
+    ("unknown-family", lambda m: _meta_tokenizer(m, {"library": "tokenizers", "family": "llama"}),
+     "family must be one of gpt2, bert"),
+    ("field-not-an-object", lambda m: _meta_tokenizer(m, "yes"), "must name its library (tokenizers)"),
+]
+
+
+def _meta_tokenizer(members: dict, value) -> dict[str, bytes]:
+    meta = json.loads(np.load(io.BytesIO(members[META])).tobytes())
+    meta["tokenizer"] = value
+    return {**members, META: meta_npy(meta)}
+
+
+@pytest.mark.parametrize("change, fragment", [c[1:] for c in TOKENIZER_CASES], ids=[c[0] for c in TOKENIZER_CASES])
+def test_a_bad_tokenizer_record_is_refused_clearly_and_the_open_model_is_untouched(gpt2_file, session, tmp_path,
+                                                                                  change, fragment):
+    with zipfile.ZipFile(gpt2_file) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    open_into(session, gpt2_file)  # the good file opens: the open model is the checkpoint
+    before = snapshot(session)
+    path = write_zip(tmp_path / "bad.npz", change(members))
+    with pytest.raises(ModelFileError) as info:
+        open_into(session, path)
+    assert fragment in str(info.value)
+    assert len(str(info.value)) < 600  # a hostile file cannot make the message quote a megabyte
+    assert snapshot(session) == before
+
+
+def test_a_tokenizer_record_over_the_limit_is_refused_before_it_is_read(gpt2_file, monkeypatch):
+    import simulator.io
+    monkeypatch.setattr(simulator.io, "MAX_SAVED_TOKENIZER", 1000)  # the test tokenizer's JSON is ~10 kB
+    read = simulator.io._read_array
+
+    def read_array(zf, member, *rest):
+        assert member != TOKENIZER, "the oversized record was read"
+        return read(zf, member, *rest)
+    monkeypatch.setattr(simulator.io, "_read_array", read_array)
+    with pytest.raises(ModelFileError, match="the tokenizer record is implausibly large"):
+        load(gpt2_file)
+
+
+@pytest.mark.slow
+def test_random_changes_to_the_tokenizer_record_load_or_are_refused_never_crash(gpt2_file, tmp_path):
+    """Bytes of the tokenizer's JSON changed at random: the file opens (same vocabulary) or is refused with a
+    ModelFileError, never another exception (nor a panic of the tokenizers library)."""
+    with zipfile.ZipFile(gpt2_file) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    text = np.load(io.BytesIO(members[TOKENIZER])).tobytes()
+    target = tmp_path / "mutated.npz"
+    outcomes = {"refused": 0, "loaded": 0}
+
+    @settings(max_examples=150, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @given(st.data())
+    def check(data):
+        write_zip(target, {**members, TOKENIZER: meta_npy(_mutate_bytes(text, data.draw))})
+        try:
+            model, _ = load(target)
+        except ModelFileError as exc:
+            assert str(exc)
+            outcomes["refused"] += 1
+            return
+        assert model.tokenizer.vocab == model.config.vocab
+        model.tokenize("Hello world, hello class.")
+        outcomes["loaded"] += 1
+
+    check()
+    assert outcomes["refused"] > 50
 
 
 # --- random mutations ---
