@@ -400,7 +400,9 @@ class MainWindow(QMainWindow):
         self._show_step()  # a refusal leaves the model, and so the check mark, as it was
 
     def _show_step(self) -> None:
-        self.warning_label.setText(self.session_bridge.model.config.warning)
+        model = self.session_bridge.model
+        # e.g. "this decoder can see the future"; a saved checkpoint's tokenizer that needs a package
+        self.warning_label.setText(" ".join(filter(None, (model.config.warning, model.tokenizer.note))))
         dtype = self.session_bridge.model.config.dtype
         self.precision_label.setText(f" ·  computed in {dtype}")
         self.precision_label.setToolTip(f"Every number is computed in {dtype} (Edit ▸ Compute in float64)")

@@ -124,3 +124,70 @@ def test_a_masked_lm_names_the_token_predicted_at_a_position(window, tmp_path):
     window.session_bridge.stepper.jump("probs")
     title = window.step_view.next_token().title.text()
     assert title == "Token predicted at “[SEP]”"
+
+
+# --- a checkpoint saved as .npz: its tokenizer goes with it (File ▸ Save, scenarios, autosave) ---
+
+def test_a_saved_checkpoint_reopens_with_its_own_tokenizer(window, gpt2, tmp_path):
+    assert window.files.open_folder(str(gpt2))
+    text = "The dog sat, hello  world!"
+    expected = window.session_bridge.model.tokenize(text)
+    assert window.files.save_as(str(tmp_path / "tiny-gpt2.npz"))
+    window.files.new()
+    assert window.session_bridge.model.config.tokenization != "subword"
+    assert window.files.open(str(tmp_path / "tiny-gpt2.npz"))
+    assert window.token_strip.type_text(0, text)
+    assert list(window.session_bridge.session.tokens) == expected
+    assert window.token_strip.sides[0].edit.text() == text
+    assert window.warning_label.text() == ""
+
+
+def test_scenarios_and_autosave_keep_the_tokenizer(window, gpt2, tmp_path):
+    from ui.files.recovery import RecoveryManager
+    from ui.files.scenario import read_scenario, save_scenario
+    assert window.files.open_folder(str(gpt2))
+    text = "Hello world, the cat!"
+    expected = window.session_bridge.model.tokenize(text)
+    save_scenario(tmp_path / "s.npz", window.session_bridge)
+    model, _, _ = read_scenario(tmp_path / "s.npz")
+    assert model.tokenize(text) == expected
+    manager = RecoveryManager(window.session_bridge, window.undo_stack, folder=tmp_path / "recovery")
+    try:
+        assert manager.save_now()
+        model, _, _ = RecoveryManager.restore(manager.path)
+        assert model.tokenize(text) == expected
+    finally:
+        manager.discard()
+
+
+def test_without_the_tokenizers_package_a_saved_checkpoint_says_what_to_install(window, gpt2, tmp_path,
+                                                                                  monkeypatch):
+    import sys
+    assert window.files.open_folder(str(gpt2))
+    pieces = window.session_bridge.model.tokenize("The dog sat.")
+    assert window.files.save_as(str(tmp_path / "tiny-gpt2.npz"))
+    monkeypatch.setitem(sys.modules, "tokenizers", None)  # `import tokenizers` now raises ImportError
+    assert window.files.open(str(tmp_path / "tiny-gpt2.npz"))
+    assert "needs the optional package tokenizers" in window.warning_label.text()
+    before = list(window.session_bridge.session.tokens)
+    assert not window.token_strip.type_text(0, "The dog sat.")
+    error = window.token_strip.message.text()
+    assert "stepformer[checkpoints]" in error and "Nothing changed" in error
+    assert list(window.session_bridge.session.tokens) == before
+    assert window.token_strip.type_text(0, " ".join(pieces))  # its subword tokens, separated by spaces
+    assert list(window.session_bridge.session.tokens) == pieces
+
+
+def test_a_bfloat16_folder_says_its_weights_were_widened(window, gpt2, tmp_path):
+    folder = tmp_path / "bf16"
+    folder.mkdir()
+    for name in ("config.json", "tokenizer.json"):
+        (folder / name).write_bytes((gpt2 / name).read_bytes())
+    from safetensors.numpy import load_file
+    ck.save_bfloat16(load_file(str(gpt2 / "model.safetensors")), folder / "model.safetensors")
+    assert window.files.open_folder(str(gpt2))
+    assert "bfloat16" not in window.statusBar().currentMessage()
+    assert window.files.open_folder(str(folder))
+    message = window.statusBar().currentMessage()
+    assert "stored as bfloat16" in message and "computed in float32" in message
+    assert window.precision_label.text().endswith("computed in float32")
