@@ -293,14 +293,15 @@ class SplitTokenizer(Tokenizer):
         super().__init__(vocab, "subword")
         self.text = text
         self.family = family
-        self.note = (f"This model's own tokenizer needs the optional package tokenizers ({INSTALL}). Until it "
-                     "is installed, type the model's subword tokens separated by spaces.")
+        self.note = f"Tokenizer missing: {INSTALL}. Text splits at spaces."  # short: it sits in the status bar
 
     def tokens(self, text_or_tokens) -> list[str]:
         try:
             return super().tokens(text_or_tokens)
         except TokenError as exc:
-            raise TokenError(f"{exc} {self.note}", exc.unknown) from None
+            raise TokenError(f"{exc} This model's own tokenizer needs the optional package tokenizers ({INSTALL}). "
+                             "Until it is installed, type the model's subword tokens separated by spaces.",
+                             exc.unknown) from None
 
     def to_str(self) -> str:
         return self.text

@@ -106,7 +106,7 @@ def _run_window(args: argparse.Namespace, started: float) -> int:
     import simulator
     from simulator.cli import is_checkpoint
     from ui.app import ErrorReporter, create_app, start_session
-    from ui.files.model_file import open_model_folder
+    from ui.files.model_file import bfloat16_note, open_model_folder
     from ui.files.recovery import install as install_recovery
     from ui.main_window import MainWindow
 
@@ -131,6 +131,8 @@ def _run_window(args: argparse.Namespace, started: float) -> int:
         path = os.path.abspath(args.model)
         window.files.set_path(path)
         window.files.add_recent(path)
+    elif folder and (note := bfloat16_note(args.model)):
+        window.statusBar().showMessage(note, 15000)
     if not _open_classroom_files(window, args):
         _discard(window)
         return 2

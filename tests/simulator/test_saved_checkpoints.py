@@ -124,7 +124,7 @@ def test_without_the_tokenizers_package_the_file_opens_and_says_what_to_install(
     monkeypatch.setitem(sys.modules, "tokenizers", None)  # `import tokenizers` now raises ImportError
     plain, tokens = io.load(tmp_path / "a.npz")
     assert isinstance(plain.tokenizer, SplitTokenizer)
-    assert "tokenizers" in plain.tokenizer.note and "stepformer[checkpoints]" in plain.tokenizer.note
+    assert "Tokenizer missing" in plain.tokenizer.note and "stepformer[checkpoints]" in plain.tokenizer.note
     with pytest.raises(TokenError, match=r"'world,'.*needs the optional package tokenizers"):
         plain.tokenize("Hello world, hello class.")
     pieces = model.tokenize(TEXTS[0])

@@ -168,11 +168,13 @@ def test_without_the_tokenizers_package_a_saved_checkpoint_says_what_to_install(
     assert window.files.save_as(str(tmp_path / "tiny-gpt2.npz"))
     monkeypatch.setitem(sys.modules, "tokenizers", None)  # `import tokenizers` now raises ImportError
     assert window.files.open(str(tmp_path / "tiny-gpt2.npz"))
-    assert "needs the optional package tokenizers" in window.warning_label.text()
+    assert window.warning_label.text() == 'Tokenizer missing: pip install "stepformer[checkpoints]". Text splits at ' \
+                                          'spaces.'
     before = list(window.session_bridge.session.tokens)
     assert not window.token_strip.type_text(0, "The dog sat.")
     error = window.token_strip.message.text()
-    assert "stepformer[checkpoints]" in error and "Nothing changed" in error
+    assert "needs the optional package tokenizers" in error and "stepformer[checkpoints]" in error
+    assert "subword tokens separated by spaces" in error and "Nothing changed" in error
     assert list(window.session_bridge.session.tokens) == before
     assert window.token_strip.type_text(0, " ".join(pieces))  # its subword tokens, separated by spaces
     assert list(window.session_bridge.session.tokens) == pieces
@@ -189,5 +191,5 @@ def test_a_bfloat16_folder_says_its_weights_were_widened(window, gpt2, tmp_path)
     assert "bfloat16" not in window.statusBar().currentMessage()
     assert window.files.open_folder(str(folder))
     message = window.statusBar().currentMessage()
-    assert "stored as bfloat16" in message and "computed in float32" in message
+    assert message.startswith("Weights stored as bfloat16, widened exactly to float32")
     assert window.precision_label.text().endswith("computed in float32")

@@ -39,11 +39,13 @@ def open_model_folder(folder: str | Path) -> tuple[simulator.Transformer, list[s
     return model, model.tokens(CHECKPOINT_EXAMPLE)
 
 
-def stored_dtypes(folder: str | Path) -> set[str]:
-    """The dtypes the checkpoint's safetensors files declare ("F32", "BF16", …; the headers only)."""
+def bfloat16_note(folder: str | Path) -> str:
+    """A sentence for the status bar when an opened checkpoint stores its weights as bfloat16, else ""."""
     from simulator.pretrained import resolve, weight_files
 
-    return {t.dtype for t in weight_files(resolve(folder)).values()}
+    if all(t.dtype != "BF16" for t in weight_files(resolve(folder)).values()):  # the headers only
+        return ""
+    return "Weights stored as bfloat16, widened exactly to float32 (a bfloat16 is a float32's top half)."
 
 
 class FileController(QObject):
@@ -110,10 +112,8 @@ class FileController(QObject):
         self.edits.set_model(model, tokens, f"Open {Path(folder).name}", self.path, None, self.set_path)
         if Path(folder).is_dir():
             self.add_recent(str(Path(folder).resolve()))
-        if "BF16" in stored_dtypes(folder):
-            self.window.statusBar().showMessage(
-                f"The weights are stored as bfloat16; they were widened exactly to float32 (bfloat16 is a "
-                f"float32's top half) and are computed in {model.config.dtype}.", 15000)
+        if note := bfloat16_note(folder):
+            self.window.statusBar().showMessage(note, 15000)
         return True
 
     def set_precision(self, dtype: str) -> bool:
