@@ -26,7 +26,7 @@ import numpy as np
 from . import safe_json
 from .config import ModelConfig
 from .model import Transformer
-from .params import MAX_LAYERS, MAX_PARAM_ELEMENTS, param_shapes
+from .params import MAX_LAYERS, MAX_PARAM_ELEMENTS, MAX_PARAM_ELEMENTS_FLOAT32, param_shapes
 from .pretrained import MAX_SAVED_TOKENIZER, CheckpointError, CheckpointTokenizer, SplitTokenizer, saved_tokenizer
 
 FORMAT = "stepformer-model"
@@ -34,8 +34,10 @@ VERSION = 1
 META = "__meta__"
 TOKENIZER = "__tokenizer__"
 MAX_META_BYTES = 1 << 20
+# the largest parameters a model may have: 400 MB of float64, or 800 MB of float32 (a checkpoint's)
+MAX_PARAM_BYTES = max(8 * MAX_PARAM_ELEMENTS, 4 * MAX_PARAM_ELEMENTS_FLOAT32)
 # the parameters, meta, a checkpoint's tokenizer, zip overhead
-MAX_FILE_BYTES = 8 * MAX_PARAM_ELEMENTS + MAX_META_BYTES + MAX_SAVED_TOKENIZER + (1 << 20)
+MAX_FILE_BYTES = MAX_PARAM_BYTES + MAX_META_BYTES + MAX_SAVED_TOKENIZER + (1 << 20)
 MAX_DIRECTORY_BYTES = 1 << 20  # a zip's table of contents: ~20,000 members, a few hundred are needed
 META_KEYS = {"format", "version", "config", "tokens", "extra", "tokenizer"}
 
@@ -205,7 +207,11 @@ def save(path: str | os.PathLike, model: Transformer, tokens, extra: dict | None
         meta["tokenizer"] = {"library": "tokenizers", "family": model.tokenizer.family}
         arrays[TOKENIZER] = np.frombuffer(text, dtype=np.uint8)
     arrays[META] = np.frombuffer(json.dumps(meta, ensure_ascii=False).encode("utf-8"), dtype=np.uint8)
-    arrays.update({name: np.asarray(v, dtype=np.float64) for name, v in model.params.items()})
+    if len(arrays[META]) > MAX_META_BYTES:
+        raise ValueError(f"The model's settings and vocabulary take {len(arrays[META]) / 1e6:.1f} MB; a model file "
+                         f"keeps at most {MAX_META_BYTES / 1e6:.1f} MB of them. Nothing was written.")
+    # in the precision the model computes in (float64; float32 for a checkpoint): exactly the numbers it uses
+    arrays.update({name: np.asarray(v, dtype=model.config.dtype) for name, v in model.params.items()})
     atomic_write(path, lambda f: np.savez(f, **arrays))
 
 
@@ -359,8 +365,11 @@ def load(path: str | os.PathLike) -> tuple[Transformer, object]:
             raise ModelFileError(f"{name}: the configuration asks for {config.n_layers} layers; "
                                  f"Stepformer loads at most {MAX_LAYERS}.")
         shapes = param_shapes(config)
-        if sum(int(np.prod(s, dtype=np.float64)) for s in shapes.values()) > MAX_PARAM_ELEMENTS:
+        limit = MAX_PARAM_ELEMENTS_FLOAT32 if config.dtype == "float32" else MAX_PARAM_ELEMENTS
+        if sum(int(np.prod(s, dtype=np.float64)) for s in shapes.values()) > limit:
             raise ModelFileError(f"{name}: the configuration asks for a model far too large to load.")
+        # a float32 model's weights are float32; files saved before that kept them widened to float64
+        stored = {np.dtype(np.float64), np.dtype(config.dtype)}
         tokenizer = _read_tokenizer(zf, meta["tokenizer"], config, name) if "tokenizer" in meta else None
         kept = {f"{META}.npy"} | ({f"{TOKENIZER}.npy"} if tokenizer is not None else set())
         members = {m[:-4]: m for m in zf.namelist() if m.endswith(".npy") and m not in kept}
@@ -377,8 +386,8 @@ def load(path: str | os.PathLike) -> tuple[Transformer, object]:
             got, dtype = _read_header(zf, members[pname], f"{name}: {pname}")
             if tuple(got) != shape:
                 raise ModelFileError(f"{name}: {pname} has shape {list(got)}, expected {list(shape)}.")
-            if dtype != np.float64:
-                raise ModelFileError(f"{name}: {pname} has type {dtype}, expected float64.")
+            if dtype not in stored:
+                raise ModelFileError(f"{name}: {pname} has type {dtype}, expected {config.dtype}.")
             arr = _read_array(zf, members[pname], f"{name}: {pname}", got, dtype)
             if not np.all(np.isfinite(arr)):
                 raise ModelFileError(f"{name}: {pname} contains NaN or infinity.")

@@ -160,3 +160,56 @@ def test_saving_over_a_file_replaces_it(tmp_path):
     loaded, tokens = load(path)
     _same_model(other, loaded)
     assert tokens == ["a", "dog"]
+
+
+def _member_dtypes(path) -> set:
+    with zipfile.ZipFile(path) as zf:
+        return {np.load(zf.open(n)).dtype for n in zf.namelist() if n != "__meta__.npy"}
+
+
+def test_a_float32_model_is_saved_in_float32_and_a_file_of_it_in_float64_still_opens(tmp_path):
+    model = Transformer(ModelConfig(dtype="float32"), seed=2)
+    save(tmp_path / "f32.npz", model, ["the", "cat"])
+    assert _member_dtypes(tmp_path / "f32.npz") == {np.dtype(np.float32)}  # the numbers it computes with
+    loaded, _ = load(tmp_path / "f32.npz")
+    _same_model(model, loaded)
+    widened = tmp_path / "widened.npz"  # as files were written before: every parameter as float64
+    _rewrite(tmp_path / "f32.npz", widened, lambda name, data: data if name == "__meta__.npy" else
+             _npy(np.load(io.BytesIO(data)).astype(np.float64)))
+    assert _member_dtypes(widened) == {np.dtype(np.float64)}
+    _same_model(model, load(widened)[0])
+    tiny = Transformer(ModelConfig(), seed=2)
+    save(tmp_path / "f64.npz", tiny, ["the", "cat"])
+    assert _member_dtypes(tmp_path / "f64.npz") == {np.dtype(np.float64)}
+    _rewrite(tmp_path / "f64.npz", widened, lambda name, data: data if name == "__meta__.npy" else
+             _npy(np.load(io.BytesIO(data)).astype(np.float32)))
+    with pytest.raises(ModelFileError, match="has type float32, expected float64"):
+        load(widened)
+
+
+def _npy(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, array)
+    return buf.getvalue()
+
+
+def test_a_float32_model_may_be_four_times_as_large_as_a_float64_one(tmp_path, monkeypatch):
+    import simulator.io
+    model = Transformer(ModelConfig(dtype="float32"), seed=2)
+    n = sum(v.size for v in model.params.values())
+    save(tmp_path / "f32.npz", model, ["the", "cat"])
+    save(tmp_path / "f64.npz", Transformer(ModelConfig(), seed=2), ["the", "cat"])
+    monkeypatch.setattr(simulator.io, "MAX_PARAM_ELEMENTS", n - 1)  # as if this size were the float64 limit
+    monkeypatch.setattr(simulator.io, "MAX_PARAM_ELEMENTS_FLOAT32", 4 * (n - 1))
+    _same_model(model, load(tmp_path / "f32.npz")[0])
+    with pytest.raises(ModelFileError, match="far too large to load"):
+        load(tmp_path / "f64.npz")
+
+
+def test_settings_too_large_for_a_file_are_refused_before_writing(tmp_path, monkeypatch):
+    import simulator.io
+    monkeypatch.setattr(simulator.io, "MAX_META_BYTES", 100)
+    model = Transformer(ModelConfig(), seed=1)
+    with pytest.raises(ValueError, match="a model file keeps at most 0.0 MB of them. Nothing was written"):
+        save(tmp_path / "m.npz", model, ["the", "cat"])
+    assert os.listdir(tmp_path) == []
