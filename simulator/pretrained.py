@@ -268,18 +268,53 @@ class CheckpointTokenizer(Tokenizer):
     def tokens(self, text_or_tokens) -> list[str]:
         if not isinstance(text_or_tokens, str):
             return super().tokens(text_or_tokens)
-        ids = self.hf.encode(text_or_tokens).ids
+        try:
+            ids = self.hf.encode(text_or_tokens).ids
+        except BaseException as exc:
+            if not _library_error(exc):
+                raise
+            raise TokenError(f"The checkpoint's tokenizer failed on this text: {str(exc)[:200]}") from None
         if any(not 0 <= i < len(self.vocab) for i in ids):
             raise TokenError("The tokenizer gave a token id beyond the model's vocabulary.")
         return [self.vocab[i] for i in ids]
 
     def decode(self, ids) -> str:
         super().decode(ids)  # the same range check
-        return self.hf.decode([int(i) for i in ids], skip_special_tokens=False)
+        try:
+            return self.hf.decode([int(i) for i in ids], skip_special_tokens=False)
+        except BaseException as exc:
+            if not _library_error(exc):
+                raise
+            raise TokenError(f"The checkpoint's tokenizer failed to write these tokens as text: {str(exc)[:200]}") \
+                from None
 
     def to_str(self) -> str:
         """The tokenizer as the tokenizers library's own JSON (what a tokenizer.json file holds)."""
         return self.hf.to_str()
+
+
+def _library_error(exc: BaseException) -> bool:
+    """An error raised by the tokenizers library: its own (plain Exceptions with its message), or a panic
+    in its Rust code, which pyo3 raises as PanicException, a BaseException that `except Exception` misses."""
+    return isinstance(exc, Exception) or type(exc).__name__ == "PanicException"
+
+
+PROBE = "Hello world, the cat sat on the mat. 42!"
+
+
+def _check_encodes(hf_tokenizer, d_vocab: int) -> None:
+    """Encode a plain sentence once: a tokenizer whose rules fail (say, a template naming a special
+    token it lacks) or give ids beyond the embedding is refused on opening, not at the first typed text."""
+    try:
+        ids = hf_tokenizer.encode(PROBE).ids
+    except BaseException as exc:
+        if not _library_error(exc):
+            raise
+        raise CheckpointError(f"The tokenizer fails on a plain sentence: {str(exc)[:200]}") from None
+    beyond = [i for i in ids if not 0 <= i < d_vocab]
+    if beyond:
+        raise CheckpointError(f"The tokenizer gives the id {beyond[0]:,} for a plain sentence, but the embedding "
+                              f"has only {d_vocab:,} rows.")
 
 
 class SplitTokenizer(Tokenizer):
@@ -329,7 +364,9 @@ def _hf_tokenizer(folder: Path, family: str, tokenizers):
             raise CheckpointError(f"{folder.name} has no tokenizer: it needs tokenizer.json (or {files}).")
     except CheckpointError:
         raise
-    except Exception as exc:  # the library's own errors are plain Exceptions with its message
+    except BaseException as exc:
+        if not _library_error(exc):
+            raise
         raise CheckpointError(f"The tokenizer files cannot be read by the tokenizers library: {str(exc)[:300]}") \
             from None
     tok.no_padding()  # a checkpoint may pad every input to 128 tokens: Stepformer shows the real ones
@@ -386,13 +423,16 @@ def saved_tokenizer(text: str, vocab: tuple[str, ...], family: str) -> Tokenizer
         return SplitTokenizer(vocab, text, family)
     try:
         hf = tokenizers.Tokenizer.from_str(text)
-    except Exception as exc:  # the library's own errors are plain Exceptions with its message
+    except BaseException as exc:
+        if not _library_error(exc):
+            raise
         raise CheckpointError(f"the tokenizers library cannot read the tokenizer: {str(exc)[:300]}") from None
-    hf.no_padding()
+    hf.no_padding()  # before any encoding: a padding of 10¹² tokens would be allocated
     hf.no_truncation()
     if vocabulary(hf, len(vocab), rows="") != tuple(vocab):
         raise CheckpointError("the tokenizer's tokens are not the model's vocabulary: each id must name the same "
                               "token in both.")
+    _check_encodes(hf, len(vocab))
     return CheckpointTokenizer(vocab, hf, family)
 
 
@@ -524,6 +564,7 @@ def load_pretrained(folder: str | os.PathLike, dtype: str = "float32") -> Transf
     _check_plan(plan, tensors)
     hf_tok = _hf_tokenizer(folder, shape.family, tokenizers)
     vocab = vocabulary(hf_tok, shape.d_vocab)
+    _check_encodes(hf_tok, shape.d_vocab)
     try:
         cfg = _config(shape, vocab, has_mlm, dtype)
         check_size(cfg)

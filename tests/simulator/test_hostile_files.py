@@ -344,6 +344,13 @@ def _tokenizer_json(members: dict, change) -> dict[str, bytes]:
     return {**members, TOKENIZER: meta_npy(tok)}
 
 
+def _template(special_ids: dict[str, list[int]], names=("<|endoftext|>",)) -> dict:
+    """A post-processor putting the special tokens `names` before every text (as BERT puts [CLS])."""
+    single = [{"SpecialToken": {"id": n, "type_id": 0}} for n in names] + [{"Sequence": {"id": "A", "type_id": 0}}]
+    return {"type": "TemplateProcessing", "single": single, "pair": single,
+            "special_tokens": {k: {"id": k, "ids": v, "tokens": [k] * len(v)} for k, v in special_ids.items()}}
+
+
 def _swap_two_tokens(tok: dict) -> None:
     vocab = tok["model"]["vocab"]
     a, b = sorted(vocab, key=vocab.get)[40:42]
@@ -369,6 +376,11 @@ TOKENIZER_CASES = [
         dict(t["added_tokens"][0], id=5000, content="<|new|>"))), "token '<|new|>' has id 300, but the embedding"),
     ("two-tokens-swapped", lambda m: _tokenizer_json(m, _swap_two_tokens),
      "the tokenizer's tokens are not the model's vocabulary"),
+    ("template-id-beyond", lambda m: _tokenizer_json(m, lambda t: t.update(post_processor=_template(
+        {"<|endoftext|>": [10**9]}))), "gives the id 1,000,000,000 for a plain sentence"),
+    # the library panics (a PanicException, which `except Exception` misses) on a special token it lacks
+    ("template-panics", lambda m: _tokenizer_json(m, lambda t: t.update(post_processor=_template({}, ["[NOPE]"]))),
+     "The tokenizer fails on a plain sentence"),
     ("unknown-family", lambda m: _meta_tokenizer(m, {"library": "tokenizers", "family": "llama"}),
      "family must be one of gpt2, bert"),
     ("field-not-an-object", lambda m: _meta_tokenizer(m, "yes"), "must name its library (tokenizers)"),

@@ -236,15 +236,32 @@ def test_truncated_and_tiny_files_are_refused(tmp_path, gpt2_dir):
         load_pretrained(folder)
 
 
+def _panicking_template(path: Path) -> str:
+    """tokenizer.json with a post-processor naming a special token it lacks: the library panics on encoding."""
+    tok = json.loads(path.read_text())
+    single = [{"SpecialToken": {"id": "[NOPE]", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}]
+    tok["post_processor"] = {"type": "TemplateProcessing", "single": single, "pair": single, "special_tokens": {}}
+    return json.dumps(tok)
+
+
 @pytest.mark.parametrize("text, words", [
     ("this is not JSON {", "not valid JSON"),
     ('{"version": "1.0", "model": 3}', "tokenizers library"),
+    (_panicking_template, "fails on a plain sentence"),
 ])
 def test_a_bad_tokenizer_file_is_refused(tmp_path, gpt2_dir, text, words):
     folder = copy_folder(gpt2_dir[0], tmp_path / "ck")
-    (folder / "tokenizer.json").write_text(text)
+    (folder / "tokenizer.json").write_text(text if isinstance(text, str) else text(folder / "tokenizer.json"))
     with pytest.raises(CheckpointError, match=words):
         load_pretrained(folder)
+
+
+def test_a_tokenizer_that_panics_on_some_text_is_a_token_error(gpt2_dir):
+    model = load_pretrained(gpt2_dir[0])
+    bad = type(model.tokenizer.hf).from_str(_panicking_template(gpt2_dir[0] / "tokenizer.json"))
+    model.tokenizer.hf = bad  # as if it failed only on some text the probe did not meet
+    with pytest.raises(simulator.TokenError, match="tokenizer failed on this text"):
+        model.tokenize("Hello")
 
 
 @pytest.mark.parametrize("change, words", [
