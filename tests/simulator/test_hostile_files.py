@@ -473,7 +473,7 @@ def _mutate_meta(meta: dict, draw) -> dict:
     where = draw(st.sampled_from(["top", "config", "tokens"]))
     value = draw(JSON_VALUES)
     if where == "top":
-        key = draw(st.sampled_from(sorted(meta) + ["extra", "other"]))
+        key = draw(st.sampled_from(sorted(meta) + ["extra", "other", "tokenizer"]))
         meta[key] = value
     elif where == "config":
         key = draw(st.sampled_from(sorted(meta["config"]) + ["unknown"]))
