@@ -303,10 +303,12 @@ PROBE = "Hello world, the cat sat on the mat. 42!"
 
 
 def _check_encodes(hf_tokenizer, d_vocab: int) -> None:
-    """Encode a plain sentence once: a tokenizer whose rules fail (say, a template naming a special
-    token it lacks) or give ids beyond the embedding is refused on opening, not at the first typed text."""
+    """Encode a plain sentence and write it back once: a tokenizer whose rules fail (say, a template naming
+    a special token it lacks) or give ids beyond the embedding is refused on opening, not at the first
+    typed text."""
     try:
         ids = hf_tokenizer.encode(PROBE).ids
+        hf_tokenizer.decode(ids, skip_special_tokens=True)  # how the token strip writes tokens back as text
     except BaseException as exc:
         if not _library_error(exc):
             raise
