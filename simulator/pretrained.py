@@ -16,8 +16,9 @@ no PyTorch) and `tokenizers`: the optional extra `pip install "stepformer[checkp
 stored as bfloat16, which numpy has no type for, are read by our own code from the checked byte
 ranges and widened exactly to float32.
 
-A model saved as `.npz` (`simulator.io.save`) keeps the checkpoint's tokenizer as its own JSON
-(`tokenizer_json`); `saved_tokenizer` rebuilds it on loading, checked against the vocabulary.
+A model saved as `.npz` (`simulator.io.save`) keeps the checkpoint's tokenizer as the library's
+own JSON (`CheckpointTokenizer.to_str`); `saved_tokenizer` rebuilds it on loading, checked against
+the vocabulary.
 
 GPT-2: Radford et al. (2019); BERT: Devlin et al. (2019); byte-level BPE: Sennrich et al. (2016);
 WordPiece: Wu et al. (2016).

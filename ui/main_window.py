@@ -403,7 +403,7 @@ class MainWindow(QMainWindow):
         model = self.session_bridge.model
         # e.g. "this decoder can see the future"; a saved checkpoint's tokenizer that needs a package
         self.warning_label.setText(" ".join(filter(None, (model.config.warning, model.tokenizer.note))))
-        dtype = self.session_bridge.model.config.dtype
+        dtype = model.config.dtype
         self.precision_label.setText(f" ·  computed in {dtype}")
         self.precision_label.setToolTip(f"Every number is computed in {dtype} (Edit ▸ Compute in float64)")
         with QSignalBlocker(self.act_float64):
