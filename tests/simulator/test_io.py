@@ -162,6 +162,12 @@ def test_saving_over_a_file_replaces_it(tmp_path):
     assert tokens == ["a", "dog"]
 
 
+def _npy(array: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    np.save(buf, array)
+    return buf.getvalue()
+
+
 def _member_dtypes(path) -> set:
     with zipfile.ZipFile(path) as zf:
         return {np.load(zf.open(n)).dtype for n in zf.namelist() if n != "__meta__.npy"}
@@ -185,12 +191,6 @@ def test_a_float32_model_is_saved_in_float32_and_a_file_of_it_in_float64_still_o
              _npy(np.load(io.BytesIO(data)).astype(np.float32)))
     with pytest.raises(ModelFileError, match="has type float32, expected float64"):
         load(widened)
-
-
-def _npy(array: np.ndarray) -> bytes:
-    buf = io.BytesIO()
-    np.save(buf, array)
-    return buf.getvalue()
 
 
 def test_a_float32_model_may_be_four_times_as_large_as_a_float64_one(tmp_path, monkeypatch):
