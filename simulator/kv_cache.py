@@ -65,10 +65,12 @@ def _buffer_for(old: np.ndarray, axes: tuple[int, ...], grow: tuple[int, ...], c
                 grid: bool = False) -> np.ndarray:
     """A writable buffer whose leading part is `old`, with room for `grow` more along `axes`."""
     buf = old.base
-    n = old.shape[axes[0]]
     # only our own buffers are in _claimed, and their views all start at the buffer's first cell
-    if buf is not None and _claimed.get(id(buf)) == n:
-        if all(buf.shape[a] >= old.shape[a] + g for a, g in zip(axes, grow)):
+    if buf is not None and _claimed.get(id(buf)) == old.shape[axes[0]]:
+        for a, g in zip(axes, grow):  # a plain loop: this runs for every step of every append
+            if buf.shape[a] < old.shape[a] + g:
+                break
+        else:
             return buf
     shape = list(old.shape)
     for a, g in zip(axes, grow):
