@@ -20,7 +20,18 @@ from types import MappingProxyType
 
 import numpy as np
 
-from .ops import FORWARD, ROW_BLOCK, allowed_for, dot_scores, key_tile, mix_rows, pattern_rows, rope, row_block
+from .ops import (
+    FORWARD,
+    QUERY_BLOCK,
+    ROW_BLOCK,
+    allowed_for,
+    dot_scores,
+    key_tile,
+    mix_rows,
+    pattern_rows,
+    rope,
+    row_block,
+)
 from .trace import Trace
 
 ROW_OPS = ("embed", "add", "layernorm", "proj_heads", "linear", "act", "concat", "probs", "dwa")
@@ -130,11 +141,11 @@ def _append_node(node, xs, ps, old, grew: list[tuple[int, ...]], cap: int
         if not q_grew:
             raise CacheMiss("the keys grew but the queries did not")
         nq, nk = old.shape[1], old.shape[2]
-        b0 = _block_start(nq)
+        b0 = nq - nq % QUERY_BLOCK
         tile = key_tile(a.get("n_keys", 0), len(k))
         row = dot_scores(q[b0:], k, tile)[:, nq - b0:]  # the new query against every key
         # The earlier queries against the new key: masked later, but part of the picture of Q·Kᵀ.
-        # A full run computes each in a tile of ROW_BLOCK queries × `tile` keys; the tile of keys
+        # A full run computes each in a tile of QUERY_BLOCK queries × `tile` keys; the tile of keys
         # holding the new one is computed the same way, so the bits are the same.
         k0 = nk - nk % tile
         col = dot_scores(q[:nq], k[k0:], tile)[:, :, nk - k0:] if k_grew else None

@@ -203,7 +203,7 @@ def rope(x: np.ndarray, inverse: bool = False, start: int = 0) -> np.ndarray:
 # or columns it is computed alongside; so every product below is made of calls of one fixed shape.
 ROW_BLOCK = 4  # positions per matrix product: a new token costs one block, not the whole sequence
 BIG_WEIGHT, BIG_BLOCK = 65536, 32  # BLAS repacks the weight for every product: big ones get bigger blocks
-KEY_BLOCK = 16  # keys per product of Q·Kᵀ: the earlier queries against a new key cost one block of keys
+QUERY_BLOCK, KEY_BLOCK = 8, 16  # a tile of Q·Kᵀ: a new query costs one row of tiles, a new key one column
 
 _madds: list[list[int]] = []  # the open `counting_madds` tallies
 
@@ -267,22 +267,22 @@ def key_tile(n_keys: int, nk: int) -> int:
 
 
 def dot_scores(q: np.ndarray, k: np.ndarray, tile: int) -> np.ndarray:
-    """Q·Kᵀ in tiles of ROW_BLOCK queries × `tile` keys
+    """Q·Kᵀ in tiles of QUERY_BLOCK queries × `tile` keys
 
     q [q_pos, head, d], k [k_pos, head, d] -> [head, q_pos, k_pos]
 
     A score is computed in the same tile, at the same place in it, whatever else is computed: so
-    queries from a multiple of ROW_BLOCK on, or keys from a multiple of `tile` on, give exactly
+    queries from a multiple of QUERY_BLOCK on, or keys from a multiple of `tile` on, give exactly
     those cells of the whole grid (a KV cache computes a new key's column one tile wide).
     """
     nq, n_heads, d_head = q.shape
     nk = len(k)
-    m, w = -(-nq // ROW_BLOCK) * ROW_BLOCK, -(-nk // tile) * tile
-    qt = padded(q, m, 0).transpose(1, 0, 2).reshape(n_heads, m // ROW_BLOCK, 1, ROW_BLOCK, d_head)
+    m, w = -(-nq // QUERY_BLOCK) * QUERY_BLOCK, -(-nk // tile) * tile
+    qt = padded(q, m, 0).transpose(1, 0, 2).reshape(n_heads, m // QUERY_BLOCK, 1, QUERY_BLOCK, d_head)
     kt = padded(k, w, 0).transpose(1, 2, 0).reshape(n_heads, d_head, w // tile, tile)
     s = np.empty((n_heads, m, w), q.dtype)
     # each tile's product is written straight to its place in the grid (no reordering copy afterwards)
-    tiles = s.reshape(n_heads, m // ROW_BLOCK, ROW_BLOCK, w // tile, tile).transpose(0, 1, 3, 2, 4)
+    tiles = s.reshape(n_heads, m // QUERY_BLOCK, QUERY_BLOCK, w // tile, tile).transpose(0, 1, 3, 2, 4)
     _blocks_product(qt, kt.transpose(0, 2, 1, 3)[:, None], out=tiles)  # [head, q_tile, k_tile, query, key]
     # a contiguous copy of the real cells: the pictures hand arrays to Qt, which wants them contiguous
     return s if (m, w) == (nq, nk) else np.ascontiguousarray(s[:, :nq, :nk])

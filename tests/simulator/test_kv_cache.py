@@ -63,7 +63,7 @@ def test_scores_of_a_slice_from_a_tile_boundary_are_those_cells_of_the_whole_gri
     assert whole.dtype == dtype and whole.flags.c_contiguous
     tol = 1e-5 if dtype == np.float32 else 1e-12
     np.testing.assert_allclose(whole, np.einsum("ihd,jhd->hij", q, k), rtol=tol, atol=tol)
-    for q0 in (0, 4, 40, 44):
+    for q0 in (0, ops.QUERY_BLOCK, 40 - 40 % ops.QUERY_BLOCK):
         for k0 in (0, 16, 32):
             assert np.array_equal(ops.dot_scores(q[q0:], k[k0:], 16), whole[:, q0:, k0:]), (q0, k0)
             assert np.array_equal(ops.dot_scores(q[q0:q0 + 1], k[k0:k0 + 1], 16), whole[:, q0:q0 + 1, k0:k0 + 1])
@@ -86,10 +86,12 @@ def test_an_append_computes_a_block_of_rows_and_one_tile_of_the_new_keys_column(
     per_row = sum(w.size for w in weights)
     heads = cfg.n_layers * cfg.n_heads * cfg.d_head  # a dot product of d_head in every head of every layer
     block, rows, keys = ops.ROW_BLOCK, up(n + 1, ops.ROW_BLOCK), up(n + 1, ops.KEY_BLOCK)
-    assert full[0] == rows * per_row + heads * (rows * keys + rows * cfg.n_ctx)  # Q·Kᵀ, then pattern·V
-    # one block of rows, the new query against every key, the earlier queries against one tile of keys
-    assert appended[0] == block * per_row + heads * (block * keys + n * ops.KEY_BLOCK + block * cfg.n_ctx)
-    assert appended[0] < 6 / n * full[0]  # the goal is 2 / n: see the README's "Generation speed"
+    queries = up(n + 1, ops.QUERY_BLOCK)
+    assert full[0] == rows * per_row + heads * (queries * keys + rows * cfg.n_ctx)  # Q·Kᵀ, then pattern·V
+    # one block of rows; the new query's tiles of Q·Kᵀ (against every key); the earlier queries against one
+    # tile of keys (the new key's column); pattern·V for one block of rows
+    assert appended[0] == block * per_row + heads * (ops.QUERY_BLOCK * keys + n * ops.KEY_BLOCK + block * cfg.n_ctx)
+    assert appended[0] * n < 7 * full[0]  # 5–6/n of a full run; the goal, 2/n, is not met: README "Generation speed"
 
 
 def test_an_append_computes_one_block_of_rows(monkeypatch):
