@@ -50,14 +50,15 @@ def code_commit() -> str | None:
     return commit + ("+changes" if changed else "")
 
 
-def limit_threads(threads: int):
-    """A context in which the matrix library (OpenBLAS, MKL, OpenMP) uses at most `threads` threads."""
+def thread_limiter():
+    """threadpoolctl's `threadpool_limits`: `with threadpool_limits(limits=n):` keeps the matrix library
+    (OpenBLAS, MKL, OpenMP) on at most n threads. Raises ValueError saying how to install it."""
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:
         raise ValueError("Training sets the matrix library's threads with the package threadpoolctl: "
                          "pip install -e \".[train]\" (or pip install threadpoolctl).") from None
-    return threadpool_limits(limits=threads)
+    return threadpool_limits
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads < 1:
         ap.error(f"--threads must be at least 1; got {args.threads}.")
     try:
-        threads = limit_threads(args.threads)
+        threadpool_limits = thread_limiter()  # before anything runs: a missing package changes nothing
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -115,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         if step % args.save_every == 0:
             checkpoint(step)
 
-    with threads:
+    with threadpool_limits(limits=args.threads):
         result = train(model, task, args.steps, args.batch_size, args.lr_factor, args.warmup, args.seed,
                        callback=report, should_stop=lambda: time.perf_counter() > deadline,
                        every=50, eval_every=10 ** 9)
