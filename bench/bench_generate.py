@@ -98,7 +98,8 @@ def training_records() -> None:
     print("\ntext presets: recorded training (see each preset's JSON)")
     for info in list_presets():
         if "heldout_bits_per_token" in info:
-            print(f"{info['name']:<18}{info['steps']:>6} steps {info['train_seconds']:>6} s  held-out "
+            cpu = f" ({info['train_cpu_seconds']} s CPU)" if "train_cpu_seconds" in info else ""
+            print(f"{info['name']:<18}{info['steps']:>6} steps {info['train_seconds']:>6} s{cpu}  held-out "
                   f"{info['heldout_bits_per_token']:.3f} bits/token")
 
 
