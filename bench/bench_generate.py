@@ -14,6 +14,7 @@ import time
 from simulator import ModelConfig, Transformer
 from simulator.generate import generate
 from simulator.kv_cache import append
+from simulator.ops import counting_madds
 from simulator.presets import list_presets, load_preset
 
 
@@ -52,41 +53,53 @@ def generation_rates(repeat: int) -> None:
 
 
 def append_cost(repeat: int) -> None:
-    print("\none appended token vs a full rerun (d_model 64, 4 heads, 3 layers, d_mlp 256, char vocabulary);")
-    print("the two are timed in turn in the same loop, so a busy machine slows both alike; wall clock and")
-    print("CPU time of this process (CPU time does not count the time other programs have the cores)")
-    sizes = [(n, dict(n_layers=3, n_heads=4, d_model=64, d_mlp=256)) for n in (64, 128)]
-    sizes.append((128, dict(n_layers=6, n_heads=8, d_model=256, d_mlp=1024)))  # the large model of bench_engine
-    for n, size in sizes:
-        if size["d_model"] != 64:
-            print("the large model (d_model 256, 8 heads, 6 layers, d_mlp 1024):")
-        cfg = ModelConfig(vocab=tuple("abcdefghijklmnopqrstuvwxyz "), tokenization="char", n_ctx=n + 1, **size)
-        model = Transformer(cfg, seed=0)
-        text = ("the quick brown fox jumps over the lazy dog " * 4)[: n + 1]
-        model.run(text)
-        times = {"full": ([], []), "append": ([], [])}
-        for _ in range(repeat):
-            # as in generation: the trace before was itself appended, so its rows sit in the cache
-            trace = append(model, model.run(text[: n - 2]), text[: n - 1])
-            trace = append(model, trace, text[:n])
-            for what, fn in (("append", lambda t=trace: append(model, t, text)), ("full", lambda: model.run(text))):
-                w0, c0 = time.perf_counter(), time.process_time()
-                fn()
-                times[what][0].append(time.perf_counter() - w0)
-                times[what][1].append(time.process_time() - c0)
-        (fw, fc), (aw, ac) = times["full"], times["append"]
-        med = statistics.median
-        print(f"n = {n:3d}: full rerun {1000 * med(fw):6.2f} ms wall / {1000 * med(fc):6.2f} ms CPU (fastest "
-              f"{1000 * min(fw):.2f}), append {1000 * med(aw):5.2f} / {1000 * med(ac):5.2f} ms (fastest "
-              f"{1000 * min(aw):.2f}): {med(aw) / med(fw):.3f} of a rerun by wall clock, {med(ac) / med(fc):.3f} "
-              f"by CPU time, {min(aw) / min(fw):.3f} fastest to fastest; goal 2/n = {2 / n:.3f}")
+    print("\none appended token vs a full rerun of the n + 1 tokens; the two are timed in turn in the same loop,")
+    print("so a busy machine slows both alike: wall clock and the CPU time of this process (which does not count")
+    print("the time other programs have the cores), medians; and the multiply-adds of the matrix products each")
+    print("computes (simulator.ops.counting_madds: whole blocks of rows and tiles of keys, padding included)")
+    classroom = dict(n_layers=3, n_heads=4, d_model=64, d_mlp=256)
+    large = dict(n_layers=6, n_heads=8, d_model=256, d_mlp=1024)  # the large model of bench_engine
+    cases = [("classroom (d_model 64, 4 heads, 3 layers, d_mlp 256)", classroom, "float64", (64, 128)),
+             ("large (d_model 256, 8 heads, 6 layers, d_mlp 1024)", large, "float64", (64, 128)),
+             ("large, float32", large, "float32", (128,))]
+    med = statistics.median
+    for label, size, dtype, lengths in cases:
+        print(label + ":")
+        for n in lengths:
+            cfg = ModelConfig(vocab=tuple("abcdefghijklmnopqrstuvwxyz "), tokenization="char", n_ctx=n + 1,
+                              dtype=dtype, **size)
+            model = Transformer(cfg, seed=0)
+            text = ("the quick brown fox jumps over the lazy dog " * 4)[: n + 1]
+            before = model.run(text[:n])
+            with counting_madds() as full_madds:
+                model.run(text)
+            with counting_madds() as append_madds:
+                append(model, before, text)
+            times = {"full": ([], []), "append": ([], [])}
+            for _ in range(repeat):
+                # as in generation: the trace before was itself appended, so its rows sit in the cache
+                trace = append(model, model.run(text[: n - 2]), text[: n - 1])
+                trace = append(model, trace, text[:n])
+                for what, fn in (("append", lambda t=trace: append(model, t, text)),
+                                 ("full", lambda: model.run(text))):
+                    w0, c0 = time.perf_counter(), time.process_time()
+                    fn()
+                    times[what][0].append(time.perf_counter() - w0)
+                    times[what][1].append(time.process_time() - c0)
+            (fw, fc), (aw, ac) = times["full"], times["append"]
+            print(f"  n = {n:3d}: full rerun {1000 * med(fc):6.2f} ms CPU / {1000 * med(fw):6.2f} ms wall, append "
+                  f"{1000 * med(ac):5.2f} / {1000 * med(aw):5.2f} ms; append / rerun: CPU {med(ac) / med(fc):.3f}, "
+                  f"wall {med(aw) / med(fw):.3f}, fastest {min(aw) / min(fw):.3f}, multiply-adds "
+                  f"{append_madds[0] / full_madds[0]:.4f} ({append_madds[0]:,} of {full_madds[0]:,}); "
+                  f"goal 2/n = {2 / n:.4f}")
 
 
 def training_records() -> None:
     print("\ntext presets: recorded training (see each preset's JSON)")
     for info in list_presets():
         if "heldout_bits_per_token" in info:
-            print(f"{info['name']:<18}{info['steps']:>6} steps {info['train_seconds']:>6} s  held-out "
+            cpu = f" ({info['train_cpu_seconds']} s CPU)" if "train_cpu_seconds" in info else ""
+            print(f"{info['name']:<18}{info['steps']:>6} steps {info['train_seconds']:>6} s{cpu}  held-out "
                   f"{info['heldout_bits_per_token']:.3f} bits/token")
 
 

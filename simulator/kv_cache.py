@@ -20,7 +20,18 @@ from types import MappingProxyType
 
 import numpy as np
 
-from .ops import FORWARD, ROW_BLOCK, allowed_for, dot_scores, mix_rows, pattern_rows, rope, row_block
+from .ops import (
+    FORWARD,
+    QUERY_BLOCK,
+    ROW_BLOCK,
+    allowed_for,
+    dot_scores,
+    key_tile,
+    mix_rows,
+    pattern_rows,
+    rope,
+    row_block,
+)
 from .trace import Trace
 
 ROW_OPS = ("embed", "add", "layernorm", "proj_heads", "linear", "act", "concat", "probs", "dwa")
@@ -65,10 +76,12 @@ def _buffer_for(old: np.ndarray, axes: tuple[int, ...], grow: tuple[int, ...], c
                 grid: bool = False) -> np.ndarray:
     """A writable buffer whose leading part is `old`, with room for `grow` more along `axes`."""
     buf = old.base
-    n = old.shape[axes[0]]
     # only our own buffers are in _claimed, and their views all start at the buffer's first cell
-    if buf is not None and _claimed.get(id(buf)) == n:
-        if all(buf.shape[a] >= old.shape[a] + g for a, g in zip(axes, grow)):
+    if buf is not None and _claimed.get(id(buf)) == old.shape[axes[0]]:
+        for a, g in zip(axes, grow):  # a plain loop: this runs for every step of every append
+            if buf.shape[a] < old.shape[a] + g:
+                break
+        else:
             return buf
     shape = list(old.shape)
     for a, g in zip(axes, grow):
@@ -128,12 +141,14 @@ def _append_node(node, xs, ps, old, grew: list[tuple[int, ...]], cap: int
         if not q_grew:
             raise CacheMiss("the keys grew but the queries did not")
         nq, nk = old.shape[1], old.shape[2]
-        b0 = _block_start(nq)
-        row = dot_scores(q[b0:], k, a.get("n_keys", 0))[:, nq - b0:]
+        b0 = nq - nq % QUERY_BLOCK
+        tile = key_tile(a.get("n_keys", 0), len(k))
+        row = dot_scores(q[b0:], k, tile)[:, nq - b0:]  # the new query against every key
         # The earlier queries against the new key: masked later, but part of the picture of Q·Kᵀ.
-        # Each is a dot product a full run computes in a block of ROW_BLOCK queries against every
-        # key slot; computed the same way, or its last bits could differ.
-        col = dot_scores(q[:nq], k, a.get("n_keys", 0), keys=slice(nk, None)) if k_grew else None
+        # A full run computes each in a tile of QUERY_BLOCK queries × `tile` keys; the tile of keys
+        # holding the new one is computed the same way, so the bits are the same.
+        k0 = nk - nk % tile
+        col = dot_scores(q[:nq], k[k0:], tile)[:, :, nk - k0:] if k_grew else None
         return _grow_grid(old, row, col, cap), ((1, 2) if k_grew else (1,)), _pieces(row, col)
     if op in ("scale", "mask"):
         s = xs[0]

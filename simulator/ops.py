@@ -8,6 +8,8 @@ backward pass (`simulator.backward`) mirrors this table.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import lru_cache
 
 import numpy as np
@@ -201,6 +203,34 @@ def rope(x: np.ndarray, inverse: bool = False, start: int = 0) -> np.ndarray:
 # or columns it is computed alongside; so every product below is made of calls of one fixed shape.
 ROW_BLOCK = 4  # positions per matrix product: a new token costs one block, not the whole sequence
 BIG_WEIGHT, BIG_BLOCK = 65536, 32  # BLAS repacks the weight for every product: big ones get bigger blocks
+QUERY_BLOCK, KEY_BLOCK = 8, 16  # a tile of Q·Kᵀ: a new query costs one row of tiles, a new key one column
+
+_madds: list[list[int]] = []  # the open `counting_madds` tallies
+
+
+@contextmanager
+def counting_madds() -> Iterator[list[int]]:
+    """Counts the multiply-adds of the matrix products computed inside the block  # yields [count]
+
+    Every product of a cacheable model goes through `rows_matmul`, `dot_scores` or `mix_rows`; each
+    counts the calls it makes, padding included: the work done, not the work needed. A KV cache's
+    append and a full run are compared with it (bench/bench_generate.py). Not thread-safe: products
+    computed in another thread meanwhile are counted too.
+    """
+    tally = [0]
+    _madds.append(tally)
+    try:
+        yield tally
+    finally:
+        _madds.remove(tally)
+
+
+def _blocks_product(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """a @ b, a stack of fixed-shape products (counted when `counting_madds` is open)."""
+    out = a @ b if out is None else np.matmul(a, b, out=out)
+    for tally in _madds:
+        tally[0] += out.size * a.shape[-1]  # each output number is a sum of d_in products
+    return out
 
 
 def row_block(w_size: int) -> int:
@@ -214,7 +244,7 @@ def rows_matmul(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     m = -(-n // block) * block
     if m != n:
         x = np.concatenate([x, np.zeros((m - n, x.shape[1]), x.dtype)])
-    return (x.reshape(m // block, block, -1) @ w).reshape(m, -1)[:n]
+    return _blocks_product(x.reshape(m // block, block, -1), w).reshape(m, -1)[:n]
 
 
 def padded(x: np.ndarray, width: int, axis: int, fill: float = 0.0) -> np.ndarray:
@@ -227,19 +257,35 @@ def padded(x: np.ndarray, width: int, axis: int, fill: float = 0.0) -> np.ndarra
     return np.concatenate([x, np.full(shape, fill, x.dtype)], axis=axis)
 
 
-def dot_scores(q: np.ndarray, k: np.ndarray, n_keys: int, keys: slice = slice(None)) -> np.ndarray:
-    """Q·Kᵀ over `n_keys` key slots, ROW_BLOCK queries at a time (the columns `keys` of it)
+def key_tile(n_keys: int, nk: int) -> int:
+    """Keys per product of Q·Kᵀ for a model of `n_keys` key slots, `nk` keys now.
+
+    KEY_BLOCK (all the slots, if fewer) where a KV cache may add keys; an encoder (n_keys 0) has no
+    cache and takes all its keys in one product.
+    """
+    return min(KEY_BLOCK, n_keys) if n_keys else nk
+
+
+def dot_scores(q: np.ndarray, k: np.ndarray, tile: int) -> np.ndarray:
+    """Q·Kᵀ in tiles of QUERY_BLOCK queries × `tile` keys
 
     q [q_pos, head, d], k [k_pos, head, d] -> [head, q_pos, k_pos]
+
+    A score is computed in the same tile, at the same place in it, whatever else is computed: so
+    queries from a multiple of QUERY_BLOCK on, or keys from a multiple of `tile` on, give exactly
+    those cells of the whole grid (a KV cache computes a new key's column one tile wide).
     """
     nq, n_heads, d_head = q.shape
     nk = len(k)
-    width = max(n_keys, nk)
-    m = -(-nq // ROW_BLOCK) * ROW_BLOCK
-    qt = padded(q, m, 0).transpose(1, 0, 2).reshape(n_heads, m // ROW_BLOCK, ROW_BLOCK, d_head)
-    kt = padded(k, width, 0).transpose(1, 2, 0)[:, None]  # [head, 1, d_head, k_slots]
-    # a contiguous copy: the pictures hand arrays to Qt, which wants them contiguous
-    return np.ascontiguousarray((qt @ kt).reshape(n_heads, m, width)[:, :nq, :nk][:, :, keys])
+    m, w = -(-nq // QUERY_BLOCK) * QUERY_BLOCK, -(-nk // tile) * tile
+    qt = padded(q, m, 0).transpose(1, 0, 2).reshape(n_heads, m // QUERY_BLOCK, 1, QUERY_BLOCK, d_head)
+    kt = padded(k, w, 0).transpose(1, 2, 0).reshape(n_heads, d_head, w // tile, tile)
+    s = np.empty((n_heads, m, w), q.dtype)
+    # each tile's product is written straight to its place in the grid (no reordering copy afterwards)
+    tiles = s.reshape(n_heads, m // QUERY_BLOCK, QUERY_BLOCK, w // tile, tile).transpose(0, 1, 3, 2, 4)
+    _blocks_product(qt, kt.transpose(0, 2, 1, 3)[:, None], out=tiles)  # [head, q_tile, k_tile, query, key]
+    # a contiguous copy of the real cells: the pictures hand arrays to Qt, which wants them contiguous
+    return s if (m, w) == (nq, nk) else np.ascontiguousarray(s[:, :nq, :nk])
 
 
 def pattern_rows(s: np.ndarray, n_keys: int) -> np.ndarray:
@@ -260,7 +306,7 @@ def mix_rows(pattern: np.ndarray, v: np.ndarray, n_keys: int) -> np.ndarray:
     m = -(-nq // ROW_BLOCK) * ROW_BLOCK
     p = padded(padded(pattern, width, 2), m, 1)  # [head, q_slots, k_slots]
     vs = padded(v.transpose(1, 0, 2), width, 1)[:, None]  # [head, 1, k_slots, d_head]
-    z = p.reshape(n_heads, m // ROW_BLOCK, ROW_BLOCK, width) @ vs  # [head, block, row, d_head]
+    z = _blocks_product(p.reshape(n_heads, m // ROW_BLOCK, ROW_BLOCK, width), vs)  # [head, block, row, d_head]
     return np.ascontiguousarray(z.reshape(n_heads, m, -1)[:, :nq].transpose(1, 0, 2))
 
 
@@ -318,7 +364,8 @@ def _rope(xs, ps, a):
 
 def _scores(xs, ps, a):
     """scores[h, i, j] = q[i, h]·k[j, h]  # [head, q_pos, k_pos]"""
-    return dot_scores(xs[0], xs[1], a.get("n_keys", 0))
+    q, k = xs
+    return dot_scores(q, k, key_tile(a.get("n_keys", 0), len(k)))
 
 
 def _scale(xs, ps, a):

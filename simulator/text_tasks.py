@@ -147,4 +147,22 @@ def previous_token_share(model, examples: list[Example], layer: int, head: int) 
     return float(np.mean(shares))
 
 
-__all__ = ["CHARS", "TextChars", "TextWords", "heldout_bits", "kjv_chapters", "previous_token_share", "probes"]
+def word_start_share(model, examples: list[Example], layer: int, head: int) -> float:
+    """How much of its attention a head of a character model gives to the first letter of the word being
+    spelled, averaged over every third or later letter of a word in `examples` (where that first letter is
+    neither the character itself nor the one before; a word cut by the window's start is skipped)."""
+    shares = []
+    for ex in examples:
+        tokens = list(ex.tokens)
+        pattern = model.run(tokens)[f"blocks.{layer}.attn.hook_pattern"][head]  # [query_pos, key_pos]
+        space = None  # the position of the last space so far
+        for q, token in enumerate(tokens):
+            if token == " ":
+                space = q
+            elif space is not None and q - space >= 3:
+                shares.append(pattern[q, space + 1])
+    return float(np.mean(shares))
+
+
+__all__ = ["CHARS", "TextChars", "TextWords", "heldout_bits", "kjv_chapters", "previous_token_share", "probes",
+           "word_start_share"]

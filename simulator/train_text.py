@@ -4,12 +4,17 @@
 
 Like `simulator.train` (same loop, same seed rules), but text has no right answer to reach 99 % on:
 training stops after `--minutes` (or `--steps`), a checkpoint is written every `--save-every`
-steps, and the description records the held-out cross-entropy in bits per token.
+steps, and the description records the held-out cross-entropy in bits per token, the seconds
+taken (wall clock and CPU) and the commit of the code that trained it.
+
+The matrix library runs on `--threads` threads (1 unless told): for these small matrices a second
+thread is no faster, and on a shared machine it only takes a core from another job.
 """
 from __future__ import annotations
 
 import argparse
 import shlex
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -28,6 +33,34 @@ SOURCES = {
 }
 
 
+def code_commit() -> str | None:
+    """The short commit hash of the checkout this code runs from, with "+changes" if files differ from
+    it; None outside a git checkout (an installed package)."""
+    here = Path(__file__).resolve().parent.parent
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(here), *args], capture_output=True, text=True, timeout=30,
+                              check=True).stdout.strip()
+
+    try:
+        commit = git("rev-parse", "--short", "HEAD")
+        changed = git("status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return commit + ("+changes" if changed else "")
+
+
+def thread_limiter():
+    """threadpoolctl's `threadpool_limits`: `with threadpool_limits(limits=n):` keeps the matrix library
+    (OpenBLAS, MKL, OpenMP) on at most n threads. Raises ValueError saying how to install it."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        raise ValueError("Training sets the matrix library's threads with the package threadpoolctl: "
+                         "pip install -e \".[train]\" (or pip install threadpoolctl).") from None
+    return threadpool_limits
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     ap = argparse.ArgumentParser(prog="python -m simulator.train_text", description=__doc__.split("\n")[0])
@@ -40,41 +73,54 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--lr-factor", type=float, default=1.0)
     ap.add_argument("--warmup", type=int, default=400)
     ap.add_argument("--save-every", type=int, default=500)
+    ap.add_argument("--threads", type=int, default=1,
+                    help="threads of the matrix library (default 1: no slower for these sizes)")
     ap.add_argument("--see-the-future", action="store_true",
                     help="full attention in the decoder (allow_future): the model that cheats")
     args = ap.parse_args(argv)
+    if args.threads < 1:
+        ap.error(f"--threads must be at least 1; got {args.threads}.")
+    try:
+        threadpool_limits = thread_limiter()  # before anything runs: a missing package changes nothing
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     task = get_task(args.task)
     config = task.config.replace(attention="full", allow_future=True) if args.see_the_future else task.config
     model = Transformer(config, seed=args.seed)
     out = Path(args.out)
     command = "python -m simulator.train_text " + shlex.join(argv)
-    start = time.perf_counter()
+    commit = code_commit()
+    start, cpu_start = time.perf_counter(), time.process_time()
     deadline = start + 60 * args.minutes
     heldout = task.heldout(200, FINAL_EVAL_SEED)
 
     def checkpoint(steps: int, final: bool = False) -> None:
         bits = heldout_bits(model, heldout)
         accuracy = token_accuracy(model, heldout)
-        seconds = time.perf_counter() - start
+        seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
         info = {"name": out.stem, "task": task.name, "title": task.title, "command": command,
                 "accuracy": round(accuracy, 4), "heldout_bits_per_token": round(bits, 4), "steps": steps,
-                "seed": args.seed, "train_seconds": round(seconds), "batch_size": args.batch_size,
-                "finished": final, **SOURCES[task.name], "description": task.description, "look_for": ""}
+                "seed": args.seed, "train_seconds": round(seconds), "train_cpu_seconds": round(cpu_seconds),
+                "threads": args.threads, "batch_size": args.batch_size, "finished": final,
+                **({"commit": commit} if commit else {}), **SOURCES[task.name],
+                "description": task.description, "look_for": ""}
         if args.see_the_future:
             info["cheats"] = True  # not the task's preset: a lesson's demonstration
         save(out, model, task.demo_tokens(), extra={k: info[k] for k in ("task", "command", "accuracy")})
         write_sidecar(out.with_suffix(".json"), info)
-        print(f"step {steps:6d}  {seconds:7.0f} s  held-out {bits:.3f} bits/token, next-token accuracy "
-              f"{100 * accuracy:.1f} %", flush=True)
+        print(f"step {steps:6d}  {seconds:7.0f} s ({cpu_seconds:.0f} s CPU)  held-out {bits:.3f} bits/token, "
+              f"next-token accuracy {100 * accuracy:.1f} %", flush=True)
 
     def report(step, loss, accuracy, params):
         if step % args.save_every == 0:
             checkpoint(step)
 
-    result = train(model, task, args.steps, args.batch_size, args.lr_factor, args.warmup, args.seed,
-                   callback=report, should_stop=lambda: time.perf_counter() > deadline,
-                   every=50, eval_every=10 ** 9)
-    checkpoint(result.steps, final=True)
+    with threadpool_limits(limits=args.threads):
+        result = train(model, task, args.steps, args.batch_size, args.lr_factor, args.warmup, args.seed,
+                       callback=report, should_stop=lambda: time.perf_counter() > deadline,
+                       every=50, eval_every=10 ** 9)
+        checkpoint(result.steps, final=True)
     return 0
 
 

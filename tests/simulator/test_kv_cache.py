@@ -26,7 +26,8 @@ def _appends_equal_reruns(model, start: int, end: int) -> None:
                                 {"norm": "post"}, {"residual": "none"}, {"positional": "none"},
                                 {"attention": "strided", "window": 2, "stride": 3},
                                 {"attention": "global", "window": 2, "n_global": 2},
-                                {"attention": "bigbird", "window": 2, "n_global": 1, "n_random": 2}])
+                                {"attention": "bigbird", "window": 2, "n_global": 1, "n_random": 2},
+                                {"dtype": "float32"}, {"dtype": "float32", "positional": "rope"}])
 def test_every_step_equals_a_full_rerun_bit_for_bit(kw):
     cfg = ModelConfig(vocab=tuple("abcdefghij"), tokenization="char", n_ctx=40, d_model=32, n_heads=4,
                       d_mlp=64, **kw)
@@ -44,6 +45,53 @@ def test_encoder_decoder_target_grows_from_the_cache():
         for name in full:
             assert np.array_equal(full[name], trace[name]), (n, name)
         assert trace["encoder.blocks.0.attn.hook_k"] is before["encoder.blocks.0.attn.hook_k"]
+
+
+@pytest.mark.parametrize("n_ctx", [5, 16, 17, 40])
+def test_key_tiles_of_any_width_match_a_full_rerun(n_ctx):
+    """Tiles of min(KEY_BLOCK, n_ctx) keys: one tile, exactly one, one and a bit, several and a part."""
+    cfg = ModelConfig(vocab=tuple("abcdefghij"), tokenization="char", n_ctx=n_ctx, d_model=24, n_heads=3, d_mlp=48,
+                      n_layers=1)
+    _appends_equal_reruns(Transformer(cfg, seed=2), 1, n_ctx)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_scores_of_a_slice_from_a_tile_boundary_are_those_cells_of_the_whole_grid(dtype):
+    rng = np.random.default_rng(0)
+    q, k = (rng.standard_normal((45, 3, 8)).astype(dtype) for _ in range(2))
+    whole = ops.dot_scores(q, k, 16)
+    assert whole.dtype == dtype and whole.flags.c_contiguous
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(whole, np.einsum("ihd,jhd->hij", q, k), rtol=tol, atol=tol)
+    for q0 in (0, ops.QUERY_BLOCK, 40 - 40 % ops.QUERY_BLOCK):
+        for k0 in (0, 16, 32):
+            assert np.array_equal(ops.dot_scores(q[q0:], k[k0:], 16), whole[:, q0:, k0:]), (q0, k0)
+            assert np.array_equal(ops.dot_scores(q[q0:q0 + 1], k[k0:k0 + 1], 16), whole[:, q0:q0 + 1, k0:k0 + 1])
+
+
+@pytest.mark.parametrize("n", [64, 128])
+def test_an_append_computes_a_block_of_rows_and_one_tile_of_the_new_keys_column(n):
+    """Counted multiply-adds: a full run's and an append's, each from the blocks its products compute."""
+    cfg = ModelConfig(vocab=tuple("abcdefghij"), tokenization="char", n_ctx=n + 1, d_model=64, n_heads=4, d_mlp=256,
+                      n_layers=3)
+    model = Transformer(cfg, seed=0)
+    text = (TEXT * 4)[: n + 1]
+    trace = model.run(text[:n])
+    with ops.counting_madds() as appended:
+        append(model, trace, text)
+    with ops.counting_madds() as full:
+        model.run(text)
+    up = lambda x, b: -(-x // b) * b  # noqa: E731 (x rounded up to a whole number of blocks)
+    weights = [model.params[node.params[0]] for node in model.graph.nodes if node.op in ("linear", "proj_heads")]
+    per_row = sum(w.size for w in weights)
+    heads = cfg.n_layers * cfg.n_heads * cfg.d_head  # a dot product of d_head in every head of every layer
+    block, rows, keys = ops.ROW_BLOCK, up(n + 1, ops.ROW_BLOCK), up(n + 1, ops.KEY_BLOCK)
+    queries = up(n + 1, ops.QUERY_BLOCK)
+    assert full[0] == rows * per_row + heads * (queries * keys + rows * cfg.n_ctx)  # Q·Kᵀ, then pattern·V
+    # one block of rows; the new query's tiles of Q·Kᵀ (against every key); the earlier queries against one
+    # tile of keys (the new key's column); pattern·V for one block of rows
+    assert appended[0] == block * per_row + heads * (ops.QUERY_BLOCK * keys + n * ops.KEY_BLOCK + block * cfg.n_ctx)
+    assert appended[0] * n < 7 * full[0]  # 5–6/n of a full run; the goal, 2/n, is not met: README "Generation speed"
 
 
 def test_an_append_computes_one_block_of_rows(monkeypatch):
@@ -118,7 +166,8 @@ def test_attention_grids_grow_in_place_and_a_branch_leaves_the_other_trace_alone
     for name in ("blocks.0.attn.hook_scores_raw", "blocks.0.attn.hook_pattern", "blocks.1.attn.hook_k"):
         assert np.shares_memory(a[name], b[name]), name  # the earlier cells are not copied
     c = append(model, a, TEXT[:11] + "j")  # after an undo: another token in place of b's
-    for trace, text in ((a, TEXT[:11]), (b, TEXT[:12]), (c, TEXT[:11] + "j")):
+    d = append(model, append(model, c, TEXT[:11] + "ja"), TEXT[:11] + "jab")  # and more appends after it
+    for trace, text in ((a, TEXT[:11]), (b, TEXT[:12]), (c, TEXT[:11] + "j"), (d, TEXT[:11] + "jab")):
         full = model.run(text)
         for name in full:
             assert np.array_equal(full[name], trace[name]), (text, name)
