@@ -45,8 +45,17 @@ class Tokenizer:
         unknown = [p for p in pieces if p not in self.ids]
         if unknown and UNK not in self.ids:
             names = ", ".join(repr(u) for u in dict.fromkeys(unknown))
-            raise TokenError(f"Not in the vocabulary: {names}.", unknown)
+            raise TokenError(f"Not in the vocabulary: {names}.{self._spacing_hint(unknown)}", unknown)
         return [p if p in self.ids else UNK for p in pieces]
+
+    def _spacing_hint(self, unknown: Sequence[str]) -> str:
+        """A hint when an unknown word is made of tokens written together ("713" for "7 1 3")."""
+        if self.level != "word":
+            return ""
+        for piece in unknown:
+            if len(piece) > 1 and all(c in self.ids for c in piece):
+                return f" Write {piece!r} as separate tokens: {' '.join(piece)!r}."
+        return ""
 
     def encode(self, text_or_tokens: str | Sequence[str]) -> list[int]:
         return [self.ids[t] for t in self.tokens(text_or_tokens)]

@@ -187,8 +187,7 @@ class MainWindow(QMainWindow):
         self.add_view("Training", self.training_panel)
         self.add_view("Gradients", lambda: GradientFlowView(bridge))
         self.add_view("Backward pass", lambda: BackwardView(bridge))
-        self.add_view("Look inside", lambda: InterpTabs(bridge, self.edits.toggle_component,
-                                                        self.explain_panel.show_calculation))
+        self.add_view("Look inside", lambda: InterpTabs(bridge, self.edits.toggle_component))
         self.generation = GenerationController(bridge, self.undo_stack, self)
         self.step_view.next_token().sigAppendRequested.connect(self._append_token)
         self.step_view.next_token().sigGenerateRequested.connect(self._generate_tokens)
@@ -196,7 +195,7 @@ class MainWindow(QMainWindow):
                                                        self.explain_panel.show_calculation,
                                                        show_cache=self._show_kv_cache))
         # made now, not when first shown: it compares each trace with the one before to find the new row
-        self.add_view("KV cache", KVCacheView(bridge))
+        self.add_view("KV cache", KVCacheView(bridge, self.generation))
         self.add_view("Cost of attention", lambda: CostView(bridge))
         self.add_view("Tiled attention", lambda: TiledView(bridge))
         self.add_view("Draw", lambda: DrawView(bridge, self.edits.set_tokens))
@@ -264,8 +263,9 @@ class MainWindow(QMainWindow):
             self.tabs.widget(index).setWidget(view)
         # the explanation panel describes the tab in front (its picture, its clicked cells), or the step
         view = self.current_view()
-        self.explain_panel.follow_tab(getattr(view, "ABOUT", None), hasattr(view, "sigCalculation"))
-        if callable(getattr(view, "explain_now", None)):  # a view that writes its own calculation there
+        writes = callable(getattr(view, "explain_now", None))  # a view that writes its own calculation there
+        self.explain_panel.follow_tab(getattr(view, "ABOUT", None), hasattr(view, "sigCalculation") or writes)
+        if writes:
             view.explain_now()
 
     def set_model(self, model, tokens, text: str) -> None:

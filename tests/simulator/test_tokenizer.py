@@ -70,3 +70,13 @@ def test_model_uses_the_config_tokenization_and_checks_length():
         encdec.tokens(("the cat", ""))
     with pytest.raises(TokenError, match="The source has 4 tokens"):
         encdec.tokens(("the cat sat on", "a"))
+
+
+def test_a_word_made_of_tokens_written_together_gets_a_hint():
+    tok = Tokenizer(tuple("0123456789") + ("=>",))
+    with pytest.raises(TokenError) as err:
+        tok.tokens("713 =>")
+    assert str(err.value) == "Not in the vocabulary: '713'. Write '713' as separate tokens: '7 1 3'."
+    with pytest.raises(TokenError) as err:  # letters that are not tokens: no hint
+        tok.tokens("7x3")
+    assert str(err.value) == "Not in the vocabulary: '7x3'."

@@ -118,3 +118,41 @@ def test_handout_pages_are_light_in_the_dark_theme(dark_window):
 
     page = next(step_pages(dark_window.session_bridge.session))
     assert ground_share(page.picture, dark=False) > 0.3
+
+
+def test_the_note_cards_turn_dark_with_the_theme_and_keep_their_contrast(make_window):
+    w = make_window()
+    w.tabs.setCurrentIndex(w.tab_titles().index("KV cache"))
+    cards = [w.explain_panel.cell, w.current_view().savings]
+
+    def colours(card):
+        image = card.grab().toImage()
+        ground = image.pixelColor(image.width() // 2, 2)  # the padding: no text there
+        return ground, card.palette().color(card.foregroundRole())
+
+    for card in cards:
+        ground, ink = colours(card)
+        assert ground.lightness() > 200 and contrast(ground, ink) > 7
+    go_dark(w)
+    for card in cards:
+        ground, ink = colours(card)
+        assert ground.lightness() < 80 and contrast(ground, ink) > 7, card
+    w.theme.set_theme("light")
+    QApplication.processEvents()
+    QApplication.processEvents()
+    assert all(colours(card)[0].lightness() > 200 for card in cards)
+
+
+def test_the_token_chips_turn_dark_with_the_theme(make_window):
+    w = make_window()
+
+    def chip_fill(chips):
+        rect = chips.visualItemRect(chips.item(0))
+        image = chips.viewport().grab().toImage()
+        return image.pixelColor(rect.left() + 5, rect.center().y())  # inside the chip, left of its text
+
+    strip = w.token_strip
+    lists = (strip.sides[0].chips, strip.vocab)
+    assert all(chip_fill(c).lightness() > 200 for c in lists)
+    go_dark(w)
+    assert all(chip_fill(c).lightness() < 90 for c in lists)

@@ -65,7 +65,8 @@ def test_the_calculation_box_shows_the_whole_calculation_at_1280x800(window, qtb
 
 # --- the text under the other tabs describes their picture, and their cells explain themselves ---
 
-TABS = ["Residual stream", "Depth attention", "Compare residuals", "Training", "Gradients", "Backward pass"]
+TABS = ["Residual stream", "Depth attention", "Compare residuals", "Training", "Gradients", "Backward pass",
+        "Sampling", "KV cache", "Look inside", "Draw", "Image"]
 
 
 def _show_tab(window, title: str):
@@ -85,6 +86,27 @@ def test_each_tab_puts_its_own_description_under_the_picture(window, title):
     assert panel.description.text() != step_text
     window.tabs.setCurrentIndex(0)  # the Step tab: the step's own description again
     assert panel.description.text() == step_text and panel.cell.text() == HINT
+
+
+def test_the_sampling_tab_writes_its_draw_under_its_description(window):
+    view = _show_tab(window, "Sampling")
+    panel = window.explain_panel
+    assert panel.description.text() == view.ABOUT
+    assert panel.cell.isVisibleTo(panel) and panel.cell.text().startswith("How the next Append would pick")
+    # a lesson stop moves the step after opening the tab: the draw stays
+    window.session_bridge.stepper.jump("probs")
+    assert panel.cell.text().startswith("How the next Append would pick")
+    view.temperature.setValue(2.0)  # new settings: the tab writes the new draw
+    assert "T = 2" in panel.cell.text() or "/ 2" in panel.cell.text()
+
+
+def test_an_attribution_bar_writes_its_calculation_under_the_look_inside_tab(window):
+    tabs = _show_tab(window, "Look inside")
+    view = tabs.show_view("Attribution")
+    view.show_bar(0)
+    name = list(view.parts)[0]
+    assert window.explain_panel.cell.isVisibleTo(window.explain_panel)
+    assert name in window.explain_panel.cell.text() and window.explain_panel.description.text() == tabs.ABOUT
 
 
 def test_a_residual_stream_cell_explains_its_calculation(window):

@@ -7,6 +7,7 @@ from PySide6.QtGui import QFont, QFontMetricsF
 from PySide6.QtWidgets import QApplication
 
 from simulator import ModelConfig, Session, Transformer
+from simulator.lessons import LESSON_DIR
 from ui.pictures import colormaps
 from ui.pictures.cell_text import format_compact, format_value
 from ui.pictures.heatmap import TITLE_PT
@@ -359,11 +360,20 @@ def test_a_space_token_is_labelled_visibly(make_view, qtbot):
     assert view.next_token().position.itemText(2) == "2: ␣"
 
 
+@pytest.mark.parametrize("words", [False, True], ids=["classroom", "text-words"])
+@pytest.mark.parametrize("presenting", [False, True], ids=["window", "presenting"])
 @pytest.mark.parametrize("size", [(1024, 768), (1280, 800)], ids=lambda s: f"{s[0]}x{s[1]}")
-def test_the_next_token_buttons_keep_room_for_their_words(make_window, qtbot, size):
+def test_the_next_token_buttons_keep_room_for_their_words(make_window, at_size, qtbot, size, presenting, words):
     """The bars' column gives way to the heatmaps only down to what its buttons need: at 1024x768
-    "most likely" and "Generate" were squeezed to a third of their text."""
-    w = make_window(size=size)
+    "most likely" and "Generate" were squeezed to a third of their text. The first model a class
+    sees (text-words, 154 tokens) has probabilities too wide to fit at all: the heatmaps shrink then,
+    below a pixel a cell if they must (lesson 11's first stop, presenting at 1024x768)."""
+    from ui.app import start_session
+
+    w = make_window(start_session() if words else None, size=None)
+    if words:
+        assert w.lesson_player.open_file(LESSON_DIR / "11_heads_in_a_sentence.json")
+    at_size(w, size, presenting)
     w.session_bridge.session.stepper.jump("probs")
     panel = w.step_view.next_token()
     qtbot.waitUntil(panel.isVisible)

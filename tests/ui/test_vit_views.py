@@ -226,3 +226,14 @@ def test_a_dragged_stroke_paints_every_cell_it_crosses(vit_window):
     image = vit_window.session_bridge.session.input
     assert np.count_nonzero(image) == 12 and image[1, 1] > 0 and image[7, 2] > 0 and image[7, 7] == 0
     assert np.array_equal(view.bars.probs, vit_window.session_bridge.trace["probs"][0])
+
+
+def test_the_patches_step_draws_pixels_as_ink_on_paper(vit_window):
+    """A pixel's brightness is not a signed number: 0 is white paper, 1 black ink, as the digit is drawn."""
+    vit_window.session_bridge.session.stepper.jump("hook_patches")
+    heatmap = vit_window.step_view.current_heatmap()
+    values = vit_window.session_bridge.trace["hook_patches"]
+    assert heatmap._kind == "ink"
+    blank, inked = np.argwhere(values == 0)[0], np.argwhere(values == values.max())[0]
+    assert tuple(heatmap._rgba[tuple(blank)][:3]) == (255, 255, 255)
+    assert max(heatmap._rgba[tuple(inked)][:3]) < 40

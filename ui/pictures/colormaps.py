@@ -30,6 +30,10 @@ DIVERGING = pg.ColorMap(
 # viridis ships with pyqtgraph, so it works without network access.
 SEQUENTIAL = pg.colormap.get("viridis")
 
+# Pixels of an image model's input: dark ink on white paper, as a digit is drawn (not a signed value).
+INK = pg.ColorMap(pos=np.array([0.0, 1.0]), color=np.array([(255, 255, 255, 255), (0, 0, 0, 255)], dtype=np.ubyte),
+                  name="stepformer-ink")
+
 # ColorBrewer PuOr, ordered like the red–blue map: purple for negative, orange for positive.
 _PURPLE_ORANGE = pg.ColorMap(
     pos=np.array([0.0, 0.25, 0.5, 0.75, 1.0]),
@@ -89,7 +93,7 @@ HEAD_COLORS: list[QColor] = [
     )
 ]
 
-KINDS = ("signed", "prob")
+KINDS = ("signed", "prob", "ink")
 _NICE_STEPS = (1.0, 1.5, 2.0, 3.0, 5.0, 7.5, 10.0)
 
 
@@ -108,8 +112,8 @@ def for_values(array: np.ndarray, kind: str, maps: Maps = DEFAULT_MAPS) -> tuple
 
     "signed" gets a range symmetric about 0 so white always means zero;
     "prob" starts at 0 and reaches at least 1 so a probability keeps its colour
-    from step to step. Limits are rounded outwards to nice numbers; non-finite
-    entries are ignored.
+    from step to step; "ink" (pixel brightness) is white at 0 and black at 1 or above. Limits
+    are rounded outwards to nice numbers; non-finite entries are ignored.
     """
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
@@ -120,7 +124,7 @@ def for_values(array: np.ndarray, kind: str, maps: Maps = DEFAULT_MAPS) -> tuple
         return maps.diverging, (-m, m)
     lo = -nice_ceil(-float(finite.min())) if finite.size and finite.min() < 0 else 0.0
     hi = nice_ceil(float(finite.max())) if finite.size and finite.max() > 1 else 1.0
-    return maps.sequential, (lo, hi)
+    return (INK if kind == "ink" else maps.sequential), (lo, hi)
 
 
 def lookup_table(cmap: pg.ColorMap) -> np.ndarray:

@@ -1,10 +1,57 @@
 """The frame most views share: a row of labelled choices on top, the pictures, a caption under them."""
 from __future__ import annotations
 
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QLayout, QVBoxLayout, QWidget
 
 from ui.pictures.caption import LABEL_PT, Caption, fit_caption
+from ui.pictures.paper import paper_of
+
+# a note's (text, paper, edge) on light and on dark paper: a pale yellow card, or a dim amber one
+NOTE_LIGHT = ("#202020", "#fff8e1", "#e0c36a")
+NOTE_DARK = ("#f2e8cc", "#3b3522", "#8c7843")
+
+
+class NoteLabel(QLabel):
+    """Plain text on a note card (a calculation, what the cache saved) that follows the light or dark theme.
+
+    A styled widget hears no palette changes itself, so the card watches the widget it lies on.
+    """
+
+    def __init__(self, padding: int = 4, radius: int = 0, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._box = f"border-radius: {radius}px; padding: {padding}px;"
+        self._under: QWidget | None = None
+        self.setWordWrap(True)
+        self.setTextFormat(Qt.TextFormat.PlainText)  # token names such as <unk> are not markup
+        self._lie_on(parent)
+
+    def _lie_on(self, under: QWidget | None) -> None:
+        if self._under is not None:
+            self._under.removeEventFilter(self)
+        self._under = under
+        if under is not None:
+            under.installEventFilter(self)
+        self._restyle()
+
+    def _restyle(self) -> None:
+        # the paper it lies on: its own palette takes the card's colours once styled
+        paper = paper_of(self._under or self)
+        ink, ground, edge = NOTE_DARK if paper.dark else NOTE_LIGHT
+        sheet = f"color: {ink}; background: {ground}; border: 1px solid {edge}; {self._box}"
+        if self.styleSheet() != sheet:
+            self.setStyleSheet(sheet)
+
+    def event(self, event) -> bool:
+        if event.type() == QEvent.Type.ParentChange:
+            self._lie_on(self.parentWidget())
+        return super().event(event)
+
+    def eventFilter(self, obj, event) -> bool:
+        if obj is self._under and event.type() == QEvent.Type.PaletteChange:
+            self._restyle()
+        return False
 
 
 def control_row(*choices: tuple[str, QWidget]) -> QHBoxLayout:

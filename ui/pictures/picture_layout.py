@@ -21,6 +21,7 @@ USEFUL_CELL = 60.0  # wider cells add nothing; do not trade height for them
 WRAP_GAIN = 1.3  # wrap only when it makes cells clearly larger
 SPACING = 6.0
 MIN_CELL = 4.0  # a heatmap whose cells would be smaller than this does not fit (see `fits`)
+LEAST_CELL = 0.5  # where nothing fits (a long vocabulary in a narrow view), cells may shrink to this
 COLUMN_SHRINK = 0.6  # a column (lines, bars) narrows to this share of its width before the picture shrinks
 MIN_LABEL_SCALE = 0.75  # token labels shrink down to this before some are left out
 COMFORTABLE_LABELS = 0.85  # below this, staggering column labels is preferred to shrinking them
@@ -59,7 +60,7 @@ def _cells(lines: list[list[Piece]], width: float, height: float, label_h: float
         need_rows += max(p.rows * p.weight for p in grids)
     if not cws:
         return 0.0, 0.0
-    cw = max(min(cws), 1.0)
+    cw = max(min(cws), LEAST_CELL)
     ch = max((height - SPACING * (len(lines) - 1) - need_fixed) / need_rows, 1.0)
     ch = min(ch, max(cw, label_h))
     return min(cw, MAX_ASPECT * ch), ch
@@ -161,14 +162,23 @@ def fits(pieces: list[Piece], rects: list[QRectF], width: float, height: float) 
     """Whether every piece lies inside the width × height view, no two overlap, and each
     heatmap has room for its fixed parts and cells of at least MIN_CELL (else it would clip)."""
     eps = 0.5
+    if not inside(rects, width, height):
+        return False
     for p, r in zip(pieces, rects):
-        if r.left() < -eps or r.top() < -eps or r.right() > width + eps or r.bottom() > height + eps:
-            return False
         if p.grid and (r.width() + eps < max(p.min_width, p.width + p.cols * p.weight * MIN_CELL)
                        or r.height() + eps < p.height + p.rows * p.weight * MIN_CELL):
             return False
         if not p.grid and not p.column and r.height() + eps < p.height:
             return False
+    return True
+
+
+def inside(rects: list[QRectF], width: float, height: float) -> bool:
+    """Whether every rectangle lies inside the width × height view and no two overlap."""
+    eps = 0.5
+    if any(r.left() < -eps or r.top() < -eps or r.right() > width + eps or r.bottom() > height + eps
+           for r in rects):
+        return False
     return not any(a.intersected(b).width() > eps and a.intersected(b).height() > eps
                    for i, a in enumerate(rects) for b in rects[i + 1:])
 

@@ -118,7 +118,8 @@ class _Ctx:
             # thousands of outlined cells read as noise (and paint slowly): say it in the title
             changed, title = None, f"{title} (changed)"
         if kind is None:
-            kind = "prob" if self.node(name).op in ("softmax", "probs") else "signed"
+            op = self.node(name).op
+            kind = "prob" if op in ("softmax", "probs") else "ink" if op == "patchify" else "signed"
         kw.setdefault("weight", CURRENT_WEIGHT if current else 1.0)
         return Panel(title, values, rows, cols, kind, changed, real, sl, current, window=notes, **kw)
 

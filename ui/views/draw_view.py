@@ -141,6 +141,9 @@ class ProbabilityBars(QWidget):
 class DrawView(QWidget):
     """The canvas, its buttons and the class probabilities, following the session."""
 
+    ABOUT = ("Draw: a digit drawn here is the image model's input. It is cut into patches, each patch becomes a "
+             "token, and the bars show the probability of each class read from [CLS] after the last layer.")
+
     def __init__(self, bridge: SessionBridge, set_input, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.bridge = bridge

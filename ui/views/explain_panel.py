@@ -10,6 +10,7 @@ from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QScrollArea, QVBoxLayout, QWidget
 
 from ui.bridge import SessionBridge
+from ui.pictures.frame import NoteLabel
 from ui.typography import TEXT_PT
 
 HINT = "Click a cell in the picture to see how its number was calculated."
@@ -17,7 +18,7 @@ TAB_HINT = "Click a cell, a bar or a point of this tab's picture to see its numb
 
 
 def _label(point_size: float, bold: bool = False, mono: bool = False) -> QLabel:
-    label = QLabel()
+    label = NoteLabel(padding=6, radius=4) if mono else QLabel()  # the calculation on its note card
     font = QFont("monospace") if mono else QFont()
     if mono:
         font.setStyleHint(QFont.StyleHint.Monospace)
@@ -38,8 +39,6 @@ class ExplainPanel(QScrollArea):
         self.bridge = bridge
         self.description = _label(TEXT_PT)
         self.cell = _label(TEXT_PT, mono=True)
-        self.cell.setStyleSheet("color: #202020; background: #fff8e1; border: 1px solid #e0c36a; "
-                                "border-radius: 4px; padding: 6px;")
         self.cell.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         # Height is scarce on a projector and width is not: words left, the cell's sum right.
         body = QWidget()
@@ -56,11 +55,12 @@ class ExplainPanel(QScrollArea):
         self._row = row
         self._about: str | None = None  # what the tab in front shows, when it is not the Step tab
         self._clickable = True  # whether that tab's cells write their numbers here
+        self._written: str | None = None  # a calculation that tab wrote here (show_calculation)
         self.setWidget(body)
         self.setWidgetResizable(True)
         self.setFrameShape(QScrollArea.Shape.NoFrame)
         bridge.sigStepChanged.connect(self.refresh)
-        bridge.sigTraceChanged.connect(self.refresh)
+        bridge.sigTraceChanged.connect(self._trace_changed)
         bridge.sigCellSelected.connect(self.refresh)
         self.refresh()
 
@@ -79,7 +79,7 @@ class ExplainPanel(QScrollArea):
     def refresh(self, *_) -> None:
         step = self.bridge.stepper.step
         self.description.setText(self._about or step.description)
-        self.cell.setText(self._cell_text() if self._about is None else TAB_HINT)
+        self.cell.setText(self._cell_text() if self._about is None else self._written or TAB_HINT)
         # a tab whose picture writes its own numbers has no cells to explain: its words take the width
         self.cell.setVisible(self._about is None or self._clickable)
         chosen = self.bridge.cell is not None
@@ -90,12 +90,19 @@ class ExplainPanel(QScrollArea):
         """Describe the tab in front (`about`: what its picture shows; `clickable`: its cells explain
         themselves here), or the step again (None)."""
         if (about, clickable) != (self._about, self._clickable):
-            self._about, self._clickable = about, clickable
+            self._about, self._clickable, self._written = about, clickable, None
             self.refresh()
 
     def show_calculation(self, text: str) -> None:
-        """Write a calculation another view worked out (an attribution bar); the next cell or step replaces it."""
+        """Write a calculation another tab worked out (an attribution bar, the next draw). It stays while
+        that tab is in front, whatever the step, until the trace changes (its numbers would be old)
+        or the tab writes another; on the Step tab the next cell or step replaces it."""
+        self._written = text
         self.cell.setText(text)
+
+    def _trace_changed(self) -> None:
+        self._written = None
+        self.refresh()
 
     def _cell_text(self) -> str:
         cell = self.bridge.cell

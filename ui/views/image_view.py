@@ -134,6 +134,11 @@ def _clear(layout) -> None:
 class ImageView(LazyView):
     """The three pictures of an image model, following the session (and a message for a text model)."""
 
+    ABOUT = ("Image: the same Transformer reading a picture. The image is cut into patches that become tokens; "
+             "the attention of the chosen query (click a patch to choose it) is drawn over the image, per head "
+             "or averaged, with the rollout through all layers; the little grids show how alike the learned "
+             "positions of the patches are.")
+
     def __init__(self, bridge: SessionBridge, parent: QWidget | None = None) -> None:
         super().__init__(bridge, parent)
         bridge.sigTraceChanged.connect(self.request_refresh)

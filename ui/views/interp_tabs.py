@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QTabWidget, QWidget
 
 from ui.bridge import SessionBridge
@@ -22,18 +23,23 @@ TITLES = ("Model view", "Logit lens", "Attribution", "Patching", "Rollout", "Emb
 
 
 class InterpTabs(QTabWidget):
-    """The six views; `toggle(component, mode)` makes a switch an undoable edit, `explain(text)`
-    shows an attribution bar's calculation."""
+    """The six views; `toggle(component, mode)` makes a switch an undoable edit; an attribution bar's
+    calculation comes out of `sigCalculation`."""
+
+    ABOUT = ("Look inside: the tools researchers use to see what a trained model does. Which heads look where "
+             "(model view), when the answer forms (logit lens), which head or MLP wrote it (attribution), whether "
+             "it matters (patching), where information flows (rollout), and how the tokens sit in space "
+             "(embeddings). Each sub-tab says above what its picture shows.")
+    sigCalculation = Signal(str)  # an attribution bar's numbers, for the explanation panel
 
     def __init__(self, bridge: SessionBridge, toggle: Callable[[str, str | None], str | None] | None = None,
-                 explain: Callable[[str], None] | None = None, parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setDocumentMode(True)
         self.model_view = ModelView(bridge, toggle)
         self.lens = LensView(bridge)
         self.attribution = AttributionView(bridge)
-        if explain is not None:
-            self.attribution.sigCalculation.connect(explain)
+        self.attribution.sigCalculation.connect(self.sigCalculation)
         self.patching = PatchingView(bridge)
         self.rollout = RolloutView(bridge)
         self.embeddings = EmbeddingView(bridge)

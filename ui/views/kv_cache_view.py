@@ -16,14 +16,14 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, QSignalBlocker, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPen
-from PySide6.QtWidgets import QComboBox, QLabel, QSizePolicy, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QLabel, QPushButton, QSizePolicy, QSpinBox, QVBoxLayout, QWidget
 
 from simulator.generate import decoded_side
 from simulator.kv_cache import cacheable
 from ui.bridge import SessionBridge
 from ui.lazy import Lazy
 from ui.pictures.colormaps import DIVERGING
-from ui.pictures.frame import control_row
+from ui.pictures.frame import NoteLabel, control_row
 
 NEW_ROW = QColor(230, 120, 0)
 REUSED, COMPUTED = "reused from cache", "computed now"
@@ -94,8 +94,8 @@ def savings_text(s: CacheState, layers: int, heads: int) -> str:
     per = f"{layers} layer{'s' if layers != 1 else ''} × {heads} head{'s' if heads != 1 else ''}"
     if not s.appended:
         return (f"No token was appended just now: K and V hold {s.n} rows in each of the {per} "
-                f"({s.kv_rows_full} rows in all). Append a token (Sampling tab or the next-token panel) and only "
-                f"its row is computed: {2 * layers * heads} rows of K and V instead of "
+                f"({s.kv_rows_full} rows in all). Append a token (the buttons above, the Sampling tab or the "
+                f"next-token panel) and only its row is computed: {2 * layers * heads} rows of K and V instead of "
                 f"{2 * layers * heads * (s.n + 1)} for a full rerun.")
     share = 100 * s.numbers_new / max(s.numbers_full, 1)
     return (f"This append computed {s.kv_rows_new} rows of K and V (one per head for each of the {per}, "
@@ -193,18 +193,34 @@ class KVTables(QWidget):
 class KVCacheView(QWidget):
     """K and V of a chosen layer and head, and what the latest append saved."""
 
-    def __init__(self, bridge: SessionBridge, parent: QWidget | None = None):
+    ABOUT = ("KV cache: the keys and values a decoder keeps for the tokens it has already read, one row per token "
+             "in every layer and head. Append a token and only its row is computed; the rows above it are reused, "
+             "because a token never looks at the ones after it.")
+
+    def __init__(self, bridge: SessionBridge, controller=None, parent: QWidget | None = None):
         super().__init__(parent)
         self.bridge = bridge
+        # controller: the window's ui.generation.GenerationController; with it, the view has its own
+        # Append buttons, so a class watches the new row arrive without leaving the tab
+        self.greedy_button = QPushButton("Append most likely")
+        self.sample_button = QPushButton("Append sampled")
+        self.message = self._label()
+        self.message.setStyleSheet("color: #a00000")
+        self.message.hide()
         self._before = None  # the trace before the current one
         self.layer = QComboBox()
         self.head = QSpinBox()
         self.title = self._label()
         self.tables = KVTables()
-        self.savings = self._label()
-        self.savings.setStyleSheet("background: #fff8e1; border: 1px solid #e0c36a; padding: 4px;")
+        self.savings = NoteLabel()
         lay = QVBoxLayout(self)
-        lay.addLayout(control_row(("layer", self.layer), ("head", self.head)))
+        controls = control_row(("layer", self.layer), ("head", self.head))
+        if controller is not None:
+            for button, greedy in ((self.greedy_button, True), (self.sample_button, False)):
+                controls.addWidget(button)
+                button.clicked.connect(lambda _=False, g=greedy: self._show_message(controller.append(greedy=g)))
+        lay.addLayout(controls)
+        lay.addWidget(self.message)
         lay.addWidget(self.savings)  # first: on a small screen the tables shrink, the counts stay whole
         lay.addWidget(self.title)
         lay.addWidget(self.tables, 1)
@@ -216,6 +232,10 @@ class KVCacheView(QWidget):
         self.state: CacheState | None = None
         self.set_font_scale(1.0)
         self._lazy.run()
+
+    def _show_message(self, text: str | None) -> None:
+        self.message.setText(text or "")
+        self.message.setVisible(bool(text))
 
     @staticmethod
     def _label() -> QLabel:
@@ -270,7 +290,7 @@ class KVCacheView(QWidget):
     def set_font_scale(self, f: float) -> None:
         font = QFont()
         font.setPointSizeF(12.0 * f)
-        for w in (self, self.title, self.savings):
+        for w in (self, self.title, self.savings, self.message):
             w.setFont(font)
         self.tables.set_font_scale(f)
 

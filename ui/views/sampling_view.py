@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 from simulator.generate import decoded_side
 from simulator.sampling import Sampling, describe
 from ui.bridge import SessionBridge
+from ui.pictures.frame import NoteLabel
 from ui.pictures.paper import paper_of
 from ui.pictures.slicing import shown
 
@@ -118,6 +119,11 @@ class SamplingBars(QWidget):
 
 
 class SamplingView(QWidget):
+    ABOUT = ("Sampling: how the next token is drawn. Each column shows the probabilities after one control: "
+             "temperature T divides the logits, top-k keeps the k most likely, top-p keeps the most likely "
+             "until their sum reaches p; what is left is renormalised, and a number u drawn with the seed picks "
+             "the token. Greedy is top-k = 1.")
+
     def __init__(self, bridge: SessionBridge, controller, explain=None, show_cache=None,
                  parent: QWidget | None = None):
         super().__init__(parent)
@@ -165,11 +171,11 @@ class SamplingView(QWidget):
                                          ("top-p", self.top_p), ("seed", self.seed))):
             controls.addWidget(QLabel(name), 0, col)
             controls.addWidget(w, 1, col)
+        controls.addWidget(self.cache_button, 1, 4)  # beside the settings: the Append row keeps its words
         buttons = QHBoxLayout()
         for w in (self.greedy_button, self.sample_button, self.generate_button, self.n_tokens, QLabel("tokens")):
             buttons.addWidget(w)
         buttons.addStretch(1)
-        buttons.addWidget(self.cache_button)
         lower = QHBoxLayout()
         lower.addWidget(self.calculation, 3)
         side = QVBoxLayout()
@@ -202,13 +208,11 @@ class SamplingView(QWidget):
 
     @staticmethod
     def _text_label(mono: bool = False) -> QLabel:
-        label = QLabel()
+        label = NoteLabel() if mono else QLabel()  # the calculation on its note card
         label.setWordWrap(True)
         label.setTextFormat(Qt.TextFormat.PlainText)  # token names such as <unk> are not markup
         label.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
         label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        if mono:
-            label.setStyleSheet("background: #fff8e1; border: 1px solid #e0c36a; padding: 4px;")
         return label
 
     def showEvent(self, event) -> None:  # noqa: N802 (Qt's name)

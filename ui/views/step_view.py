@@ -21,7 +21,7 @@ from ui.pictures.heatmap import Heatmap, format_value
 from ui.pictures.next_token import NextTokenPanel
 from ui.pictures.paper import follow_paper
 from ui.pictures.picture_items import Bars, Lines, Panel, Picture, Symbol, one_bar_per_scale
-from ui.pictures.picture_layout import MIN_LABEL_SCALE, ROW_LABEL_SHARE, SPACING, Piece, fit_labels, fits, place
+from ui.pictures.picture_layout import MIN_LABEL_SCALE, ROW_LABEL_SHARE, SPACING, Piece, fit_labels, fits, inside, place
 from ui.pictures.picture_parts import NOTE_PT, PAD, PanelBox, SymbolLabel, border_width
 from ui.pictures.plots import AttentionLines
 from ui.pictures.slice_bar import SliceBar
@@ -324,6 +324,13 @@ class StepView(QWidget):
                 # type whose rows still hold every token label
                 chosen = next((c for c in candidates if self._rows_labelled(pic, *c[1:4])), chosen)
             _, scales, pieces, rects, _ = chosen
+        else:
+            # nothing fits (a long vocabulary's every column, say): the controls keep their words
+            # and the heatmaps' cells shrink below the usual least, if that stays inside the view
+            scales = self._row_scales(pic, FIT_STEPS[-1], FIT_STEPS[-1])
+            pieces, rects = self._layout(pic, width, height, scales)
+            if not inside(rects, width, height):
+                pieces, rects = self._layout(pic, width, height, scales, room_for_controls=False)
         self._apply_scales(pic, scales)
         canvas = self._canvas.rect()
         for w, piece, rect in zip(self._shown, pieces, rects):

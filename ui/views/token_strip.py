@@ -34,6 +34,7 @@ from simulator.vision import patch_images
 from ui.bridge import SessionBridge
 from ui.messages import plain
 from ui.pictures.next_token import find_token
+from ui.pictures.paper import paper_of
 from ui.pictures.slicing import MAX_VOCAB, shown  # a space token as "␣", on chips as on the pictures' axes
 
 ID_ROLE = Qt.ItemDataRole.UserRole  # the token id shown beside the token
@@ -79,14 +80,14 @@ def typed_text(model, tokens: list[str]) -> str:
 class ChipDelegate(QStyledItemDelegate):
     """Paints an item as a rounded chip: the token in bold, its id in grey after it."""
 
-    def __init__(self, point_size: float, fill: QColor, parent=None):
+    def __init__(self, point_size: float, fill: tuple[QColor, QColor], parent=None):
         super().__init__(parent)
         self.font = QFont()
         self.font.setPointSizeF(point_size)
         self.font.setBold(True)
         self.id_font = QFont()
         self.id_font.setPointSizeF(ID_PT)
-        self.fill = fill
+        self.fill = fill  # on light paper, on dark paper
         self._fm, self._id_fm = QFontMetrics(self.font), QFontMetrics(self.id_font)
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
@@ -102,15 +103,20 @@ class ChipDelegate(QStyledItemDelegate):
         rect = QRectF(option.rect).adjusted(1.5, 1.5, -1.5, -1.5)
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
         hovered = bool(option.state & QStyle.StateFlag.State_MouseOver)
-        painter.setBrush(self.fill.darker(115) if hovered else self.fill)
-        painter.setPen(QPen(QColor("#1f3b73") if selected else QColor("#7d8aa5"), 3 if selected else 1))
+        # the paper the list lies on (the list's own palette is styled transparent)
+        view = self.parent()
+        dark = view is not None and view.parentWidget() is not None and paper_of(view.parentWidget()).dark
+        fill = self.fill[dark]
+        painter.setBrush((fill.lighter(125) if dark else fill.darker(115)) if hovered else fill)
+        edge = ("#9db8ff" if dark else "#1f3b73") if selected else "#7d8aa5"
+        painter.setPen(QPen(QColor(edge), 3 if selected else 1))
         painter.drawRoundedRect(rect, 8, 8)
         text, tid = index.data(Qt.ItemDataRole.DisplayRole), str(index.data(ID_ROLE))
         inner = rect.adjusted(9, 0, -8, 0)
-        painter.setPen(QColor("#111111"))
+        painter.setPen(QColor("#f0f0f0" if dark else "#111111"))
         painter.setFont(self.font)
         painter.drawText(inner, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, text)
-        painter.setPen(QColor("#5a5a5a"))
+        painter.setPen(QColor("#b4b4b4" if dark else "#5a5a5a"))
         painter.setFont(self.id_font)
         painter.drawText(inner, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, tid)
         patch = index.data(PATCH_ROLE)
@@ -133,11 +139,11 @@ class ChipList(QListWidget):
 
     sigFitted = Signal()  # the rows it needs (`rows`) were counted again
 
-    def __init__(self, point_size: float, fill: str, max_rows: int):
+    def __init__(self, point_size: float, fill: tuple[str, str], max_rows: int):
         super().__init__()
         self.max_rows = max_rows
         self.rows = 1  # rows the chips need at the current width (more than max_rows scroll)
-        self.setItemDelegate(ChipDelegate(point_size, QColor(fill), self))
+        self.setItemDelegate(ChipDelegate(point_size, (QColor(fill[0]), QColor(fill[1])), self))
         self.setViewMode(QListView.ViewMode.ListMode)
         self.setFlow(QListView.Flow.LeftToRight)
         self.setWrapping(True)
@@ -197,7 +203,7 @@ class _Side:
         if choosable:
             self.label.setToolTip(f"Clicks on the vocabulary add to the {title.lower()}")
             self.label.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.chips = ChipList(TOKEN_PT, "#dbe7ff", max_rows=2)
+        self.chips = ChipList(TOKEN_PT, ("#dbe7ff", "#2d4573"), max_rows=2)
         self.chips.setDragDropMode(QAbstractItemView.DragDropMode.InternalMove)
         self.chips.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.edit = QLineEdit()
@@ -223,7 +229,7 @@ class TokenStrip(QWidget):
         self.grid.setContentsMargins(6, 4, 6, 0)
         self.grid.setHorizontalSpacing(8)
         self.grid.setVerticalSpacing(2)
-        self.vocab = ChipList(VOCAB_PT, "#eeeeee", max_rows=2)
+        self.vocab = ChipList(VOCAB_PT, ("#eeeeee", "#3c3c42"), max_rows=2)
         self.vocab.setToolTip("The vocabulary: click a token to add it to the end of the input")
         self.vocab.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.vocab.itemClicked.connect(lambda item: self.add_token(item.data(TOKEN_ROLE)))
