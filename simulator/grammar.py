@@ -8,10 +8,12 @@ so a class can find the head that does the looking:
   verb agrees with "keys", five words back, not with the nearer "man");
 * a pronoun and its antecedent: "mary found the key , then she …" (she, because of "mary");
 * name copying: "mary gave the book to john . john thanked mary" (the name that is not repeated);
-* repeating a phrase: "anna saw the red cup near the old hat . she took the old hat"
-  (hat, because "hat" followed "old" before: a head in the first layer writes into each word
-  which word came before it, a previous-token head, and a head in the second layer finds the
-  word that came after an earlier "old");
+* repeating a phrase: "anna saw the red cup near the big old hat . she took the big old hat"
+  (old after "big", hat after "old", because that is what followed them before: a head in the
+  first layer writes into each word which word came before it, a previous-token head, and a head
+  in the second layer finds the word that came after an earlier "old"). The one to three
+  adjectives of a phrase come in a random order, so nothing but the earlier phrase tells which
+  word is next;
 * plain word order ("the cat sat on the mat"), where a previous-token head helps too.
 
 Every sentence is assigned for good to the training or the held-out side by a hash of its text
@@ -120,17 +122,23 @@ def copy(rng: np.random.Generator) -> Sentence:
 
 
 def repeat(rng: np.random.Generator) -> Sentence:
-    """'anna saw the red cup near the old hat . she took the old hat .': the phrase comes back."""
+    """'anna saw the red cup near the old hat . she took the old hat .': the phrase comes back.
+
+    Each phrase has one to three adjectives in a random order ("the big old red cup"), so the
+    only way to say which word comes next in the repeated phrase is to find where the current
+    word stood before and copy the word after it.
+    """
     name = _pick(rng, NAMES)
-    i, j = rng.choice(len(ADJECTIVES), 2, replace=False)
+    sizes = rng.integers(1, 4, size=2)
+    adjs = [ADJECTIVES[int(i)] for i in rng.choice(len(ADJECTIVES), int(sizes.sum()), replace=False)]
+    adjs = [tuple(adjs[: sizes[0]]), tuple(adjs[sizes[0]:])]
     k, m = rng.choice(len(THINGS), 2, replace=False)
     things = [THINGS[int(k)][int(rng.integers(2))], THINGS[int(m)][int(rng.integers(2))]]
-    adjs = [ADJECTIVES[int(i)], ADJECTIVES[int(j)]]
     back = int(rng.integers(2))  # which of the two phrases comes back
     pron = "she" if name in NAMES_F else "he"
-    words = (name, _pick(rng, PAST), "the", adjs[0], things[0], "near", "the", adjs[1], things[1], ".",
-             pron, _pick(rng, PAST), "the", adjs[back], things[back], ".")
-    return Sentence(words, "repeat", 14)
+    words = (name, _pick(rng, PAST), "the", *adjs[0], things[0], "near", "the", *adjs[1], things[1], ".",
+             pron, _pick(rng, PAST), "the", *adjs[back], things[back], ".")
+    return Sentence(words, "repeat", len(words) - 2)
 
 
 def order(rng: np.random.Generator) -> Sentence:

@@ -10,7 +10,7 @@ HEADS = LESSON_DIR / "11_heads_in_a_sentence.json"
 CHEATS = LESSON_DIR / "12_a_decoder_that_cheats.json"
 
 # (stop number, the token the last row attends to, the next word the model predicts) in lesson 11
-LOOKS = [(2, "mary", "mary"), (3, "keys", "are"), (5, "mary", "she"), (6, "hat", "hat")]
+LOOKS = [(2, "mary", "mary"), (3, "keys", "are"), (5, "mary", "she"), (6, "cup", "cup")]
 
 
 @pytest.mark.parametrize("stop, token, next_word", LOOKS)
@@ -46,7 +46,7 @@ def test_the_previous_token_stop_names_the_presets_previous_token_head():
     model, tokens = les.open_stop(len(les.stops) - 1)
     pattern = model.run(tokens)[s.step][s.head]
     shares = np.diagonal(pattern, offset=-1)
-    assert "about half" in s.text and 0.4 < shares.mean() < 0.7
+    assert "about two thirds" in s.text and 0.55 < shares.mean() < 0.8
 
 
 def test_lesson_12_quotes_the_presets_losses():
@@ -55,7 +55,7 @@ def test_lesson_12_quotes_the_presets_losses():
     honest, cheat = info["text-words"]["heldout_bits_per_token"], info["text-words-cheat"]["heldout_bits_per_token"]
     assert f"{honest:.2f} bits per word" in les.stops[0].text
     assert f"{cheat:.2f} bits per word" in les.stops[3].text
-    assert "about 55 times lower" in les.stops[3].text and 50 < honest / cheat < 60
+    assert f"about {round(honest / cheat)} times lower" in les.stops[3].text
     model, tokens = les.open_stop(2)
     pattern = model.run(tokens)[les.stops[2].step][les.stops[2].head]
     assert np.diagonal(pattern, offset=1).mean() > 0.8  # one word ahead, as the answer says
