@@ -136,3 +136,9 @@ def test_the_decoder_that_sees_the_future_trains_well_and_writes_badly():
     cases = probes(40, seed=4242, job="copy")
     assert sum(_argmax_next(cheat, p) == a for p, a in cases) / len(cases) < 0.3
     assert sum(_argmax_next(honest, p) == a for p, a in cases) / len(cases) >= 0.95
+
+
+def test_the_word_model_description_counts_its_vocabulary():
+    model, _, info = load_preset("text-words")
+    assert f"({len(model.config.vocab)} words)" in info["description"]
+    assert f"({len(model.config.vocab)} words)" in get_task("text-words").description
