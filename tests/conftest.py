@@ -201,3 +201,30 @@ def make_window(qtbot, tmp_path, monkeypatch):
 def window(make_window):
     """One main window at 1280x800, shown (see `make_window`)."""
     return make_window()
+
+
+def _checkpoint_writers():
+    """tests/simulator/checkpoints.py, which writes small GPT-2 and BERT checkpoint folders."""
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("checkpoints", Path(__file__).parent / "simulator" / "checkpoints.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="session")
+def gpt2_folder(tmp_path_factory):
+    """A small GPT-2 checkpoint folder, written once for the run (read it, never change it)."""
+    folder = tmp_path_factory.mktemp("gpt2")
+    _checkpoint_writers().write_gpt2(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def bert_folder(tmp_path_factory):
+    """A small BERT checkpoint folder, written once for the run (read it, never change it)."""
+    folder = tmp_path_factory.mktemp("bert")
+    _checkpoint_writers().write_bert(folder)
+    return folder

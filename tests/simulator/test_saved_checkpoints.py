@@ -1,11 +1,9 @@
 """A checkpoint's model saved as .npz keeps its own tokenizer: reopened, it cuts every text into the
 same token ids and gives the same numbers, bit for bit. Without the tokenizers package the file still
 opens, reads subword tokens separated by spaces, says what to install, and a re-save keeps the tokenizer."""
-import importlib.util
 import json
 import sys
 import zipfile
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,10 +15,6 @@ from simulator import io  # noqa: E402
 from simulator.pretrained import CheckpointTokenizer, SplitTokenizer, load_pretrained, minilm_zip  # noqa: E402
 from simulator.tokenizer import TokenError  # noqa: E402
 
-_spec = importlib.util.spec_from_file_location("checkpoints", Path(__file__).with_name("checkpoints.py"))
-ck = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(ck)
-
 TEXTS = [
     "Hello world, hello class.",
     "The cat sat on the mat!",
@@ -28,20 +22,6 @@ TEXTS = [
     "Zyxqv grumble? -- 42%",
     "café, naïve, 東京\nnew line",
 ]
-
-
-@pytest.fixture(scope="module")
-def gpt2_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("gpt2")
-    ck.write_gpt2(folder)
-    return folder
-
-
-@pytest.fixture(scope="module")
-def bert_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("bert")
-    ck.write_bert(folder)
-    return folder
 
 
 def assert_same_model(a, b, texts=TEXTS):
@@ -61,8 +41,8 @@ def assert_same_model(a, b, texts=TEXTS):
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_a_saved_gpt2_checkpoint_tokenizes_and_computes_as_before(tmp_path, gpt2_dir, dtype):
-    model = load_pretrained(gpt2_dir, dtype=dtype)
+def test_a_saved_gpt2_checkpoint_tokenizes_and_computes_as_before(tmp_path, gpt2_folder, dtype):
+    model = load_pretrained(gpt2_folder, dtype=dtype)
     assert model.tokenize("  the")[:2] == ["Ġ", "Ġthe"]  # GPT-2 keeps a leading space in the token
     io.save(tmp_path / "gpt2.npz", model, model.tokenize(TEXTS[0]))
     again, tokens = io.load(tmp_path / "gpt2.npz")
@@ -71,8 +51,8 @@ def test_a_saved_gpt2_checkpoint_tokenizes_and_computes_as_before(tmp_path, gpt2
     assert again.run(TEXTS[0])["logits"].dtype == dtype
 
 
-def test_a_saved_bert_checkpoint_tokenizes_and_computes_as_before(tmp_path, bert_dir):
-    model = load_pretrained(bert_dir)
+def test_a_saved_bert_checkpoint_tokenizes_and_computes_as_before(tmp_path, bert_folder):
+    model = load_pretrained(bert_folder)
     assert "[UNK]" in model.tokenize(TEXTS[3]) and "##ing" in model.tokenize(TEXTS[2])
     io.save(tmp_path / "bert.npz", model, model.tokenize(TEXTS[1]))
     again, _ = io.load(tmp_path / "bert.npz")
@@ -80,8 +60,8 @@ def test_a_saved_bert_checkpoint_tokenizes_and_computes_as_before(tmp_path, bert
     assert_same_model(model, again)
 
 
-def test_edited_weights_and_the_tokenizer_survive_a_second_save(tmp_path, gpt2_dir):
-    model = load_pretrained(gpt2_dir)
+def test_edited_weights_and_the_tokenizer_survive_a_second_save(tmp_path, gpt2_folder):
+    model = load_pretrained(gpt2_folder)
     model.set_param("blocks.0.attn.W_Q", np.zeros_like(model.params["blocks.0.attn.W_Q"]))
     io.save(tmp_path / "a.npz", model, model.tokenize(TEXTS[1]))
     once, tokens = io.load(tmp_path / "a.npz")
@@ -91,14 +71,14 @@ def test_edited_weights_and_the_tokenizer_survive_a_second_save(tmp_path, gpt2_d
     assert_same_model(model, twice)
 
 
-def test_the_tokenizer_is_the_libraries_own_json_in_its_own_record(tmp_path, gpt2_dir):
-    model = load_pretrained(gpt2_dir)
+def test_the_tokenizer_is_the_libraries_own_json_in_its_own_record(tmp_path, gpt2_folder):
+    model = load_pretrained(gpt2_folder)
     io.save(tmp_path / "gpt2.npz", model, model.tokenize(TEXTS[0]))
     with zipfile.ZipFile(tmp_path / "gpt2.npz") as zf:
         meta = json.loads(np.load(zf.open("__meta__.npy")).tobytes())
         text = np.load(zf.open("__tokenizer__.npy")).tobytes().decode("utf-8")
     assert meta["tokenizer"] == {"library": "tokenizers", "family": "gpt2"}
-    assert json.loads(text) == json.loads((gpt2_dir / "tokenizer.json").read_text())
+    assert json.loads(text) == json.loads((gpt2_folder / "tokenizer.json").read_text())
 
 
 def test_a_tiny_model_keeps_no_tokenizer_record(tmp_path):
@@ -110,16 +90,16 @@ def test_a_tiny_model_keeps_no_tokenizer_record(tmp_path):
         assert "tokenizer" not in json.loads(np.load(zf.open("__meta__.npy")).tobytes())
 
 
-def test_a_tokenizer_too_large_for_a_file_is_refused_before_writing(tmp_path, gpt2_dir, monkeypatch):
-    model = load_pretrained(gpt2_dir)
+def test_a_tokenizer_too_large_for_a_file_is_refused_before_writing(tmp_path, gpt2_folder, monkeypatch):
+    model = load_pretrained(gpt2_folder)
     monkeypatch.setattr(io, "MAX_SAVED_TOKENIZER", 1000)
     with pytest.raises(ValueError, match="tokenizer takes 0.0 MB; a model file keeps one of at most"):
         io.save(tmp_path / "gpt2.npz", model, model.tokenize(TEXTS[0]))
     assert list(tmp_path.iterdir()) == []
 
 
-def test_without_the_tokenizers_package_the_file_opens_and_says_what_to_install(tmp_path, gpt2_dir, monkeypatch):
-    model = load_pretrained(gpt2_dir)
+def test_without_the_tokenizers_package_the_file_opens_and_says_what_to_install(tmp_path, gpt2_folder, monkeypatch):
+    model = load_pretrained(gpt2_folder)
     io.save(tmp_path / "a.npz", model, model.tokenize(TEXTS[0]))
     monkeypatch.setitem(sys.modules, "tokenizers", None)  # `import tokenizers` now raises ImportError
     plain, tokens = io.load(tmp_path / "a.npz")
