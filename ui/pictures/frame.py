@@ -43,10 +43,10 @@ class NoteLabel(QLabel):
         if self.styleSheet() != sheet:
             self.setStyleSheet(sheet)
 
-    def event(self, event) -> bool:
+    def changeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        super().changeEvent(event)
         if event.type() == QEvent.Type.ParentChange:
             self._lie_on(self.parentWidget())
-        return super().event(event)
 
     def eventFilter(self, obj, event) -> bool:
         if obj is self._under and event.type() == QEvent.Type.PaletteChange:
