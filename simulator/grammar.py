@@ -14,6 +14,11 @@ so a class can find the head that does the looking:
   in the second layer finds the word that came after an earlier "old"). The one to three
   adjectives of a phrase come in a random order, so nothing but the earlier phrase tells which
   word is next;
+* a sentence said twice: "mary said the dogs were tired so they slept . leo said the dogs were
+  tired so they slept ." Every word of the second telling can be read off the first by the same
+  two heads, so the previous-token head is needed after every kind of word, not only inside a
+  noun phrase (a head that only looks back after some words is not a previous-token head a class
+  can see);
 * plain word order ("the cat sat on the mat"), where a previous-token head helps too.
 
 Every sentence is assigned for good to the training or the held-out side by a hash of its text
@@ -49,7 +54,7 @@ PLACES = ("mat", "chair", "floor", "bed", "table", "rug", "wall", "step")
 GIFTS = ("book", "apple", "key", "letter", "ball", "cup", "hat", "coin", "map", "ring")
 REPLIES = ("thanked", "hugged", "paid", "called")
 FUNCTION_WORDS = ("the", "that", "is", "are", "sat", "on", "near", "gave", "to", ",", "then", "she", "he",
-                  "they", "it", "was", "were", "so", ".")
+                  "they", "it", "was", "were", "so", ".", "said")
 
 
 def vocabulary() -> tuple[str, ...]:
@@ -64,7 +69,7 @@ def vocabulary() -> tuple[str, ...]:
 @dataclass(frozen=True)
 class Sentence:
     words: tuple[str, ...]
-    job: str  # agreement | pronoun | copy | order
+    job: str  # agreement | pronoun | copy | repeat | echo | order
     answer: int  # index of the word only the job's head can predict (it is predicted from answer − 1)
 
 
@@ -141,6 +146,18 @@ def repeat(rng: np.random.Generator) -> Sentence:
     return Sentence(words, "repeat", len(words) - 2)
 
 
+def echo(rng: np.random.Generator) -> Sentence:
+    """'mary said the dogs were tired so they slept . leo said the dogs …': a clause told twice.
+
+    The clause is one of the short sentences above; its last word, told the second time, is the
+    answer: it comes once before, right after the word that precedes it now.
+    """
+    i, j = rng.choice(len(NAMES), 2, replace=False)
+    clause = _pick(rng, (agreement, attractor, plural_pronoun))(rng).words[:-1]  # without its "."
+    words = (NAMES[int(i)], "said", *clause, ".", NAMES[int(j)], "said", *clause, ".")
+    return Sentence(words, "echo", len(words) - 2)
+
+
 def order(rng: np.random.Generator) -> Sentence:
     """'the cat sat on the mat .': plain word order."""
     noun, p = _pick(rng, AGENTS), int(rng.integers(2))
@@ -148,12 +165,13 @@ def order(rng: np.random.Generator) -> Sentence:
 
 
 TEMPLATES = {agreement: "agreement", attractor: "agreement", pronoun: "pronoun", plural_pronoun: "pronoun",
-             copy: "copy", repeat: "repeat", order: "order"}  # template -> the job it tests
+             copy: "copy", repeat: "repeat", echo: "echo", order: "order"}  # template -> the job it tests
 JOBS = ("agreement", "pronoun", "copy", "repeat")
 # A repeated phrase is drawn three times as often as the other templates: the heads that copy it
 # (a previous-token head, then one that looks for the word after an earlier match) only form when
-# it is common enough to pay for them.
-WEIGHT = {repeat: 3}
+# it is common enough to pay for them. A clause told twice, twice as often: it asks the previous-token
+# head to look back after every kind of word.
+WEIGHT = {repeat: 3, echo: 2}
 
 
 def sentence(rng: np.random.Generator, job: str | None = None) -> Sentence:

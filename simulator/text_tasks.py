@@ -26,9 +26,9 @@ CHARS = tuple(" abcdefghijklmnopqrstuvwxyz,.;:?!'")
 class TextWords(Task):
     name = "text-words"
     title = "English sentences (words)"
-    description = ("Sentences from a small English grammar (154 words): subjects and verbs that "
-                   "agree across a relative clause, pronouns that refer back to a name, names and phrases "
-                   "that are repeated. The model predicts the next word.")
+    description = ("Sentences from a small English grammar (155 words): subjects and verbs that "
+                   "agree across a relative clause, pronouns that refer back to a name, names, phrases "
+                   "and whole clauses that are repeated. The model predicts the next word.")
     config = ModelConfig(vocab=grammar.vocabulary(), n_layers=2, n_heads=4, d_model=64, d_mlp=256, n_ctx=24,
                          positional="learned")
     demo = ("mary gave the book to john . john thanked",)

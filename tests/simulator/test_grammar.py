@@ -39,3 +39,16 @@ def test_every_word_a_sentence_writes_is_in_the_vocabulary():
     rng = np.random.default_rng(6)
     for _ in range(500):
         assert set(grammar.sentence(rng).words) <= vocab
+
+
+def test_a_clause_told_twice_is_continued_by_the_word_after_its_earlier_match():
+    rng = np.random.default_rng(7)
+    for _ in range(200):
+        s = grammar.sentence(rng, "echo")
+        half = len(s.words) // 2
+        assert s.words[:half][2:] == s.words[half:][2:] and s.words[1] == s.words[half + 1] == "said"
+        assert s.words[0] != s.words[half]  # told by two people
+        cue = s.words[s.answer - 1]
+        earlier = [j for j in range(s.answer - 1) if s.words[j] == cue]
+        assert len(earlier) == 1, s.words  # the cue stood once before, so copying the word after it is right
+        assert s.words[earlier[0] + 1] == s.words[s.answer]
