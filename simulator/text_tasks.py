@@ -33,23 +33,25 @@ class TextWords(Task):
                          positional="learned")
     demo = ("mary gave the book to john . john thanked",)
 
-    def sentences(self, n_words: int, rng: np.random.Generator, heldout: bool) -> list[str]:
-        words: list[str] = []
-        while True:
+    def sentences(self, n_words: int, rng: np.random.Generator, heldout: bool) -> list[list[str]]:
+        """Whole sentences of one side (training or held-out), at least `n_words` words in all."""
+        out: list[list[str]] = []
+        while sum(map(len, out)) < n_words:
             s = grammar.sentence(rng)
-            if is_heldout(" ".join(s.words)) != heldout:
-                continue
-            if len(words) + len(s.words) > n_words:
-                if words:
-                    return words
-                continue
-            words += s.words
+            if is_heldout(" ".join(s.words)) == heldout:
+                out.append(list(s.words))
+        return out
 
     def _sample(self, n, rng, heldout):
         out = []
+        size = self.config.n_ctx + 1
         for _ in range(n):
-            # one to three sentences; a sequence is split into sentences by the side they belong to
-            words = self.sentences(int(rng.integers(9, self.config.n_ctx + 2)), rng, heldout)
+            # A window of running text that starts at a random word of its first sentence: every position
+            # is trained as often, and a sentence can begin at any of them, so where a word stands tells
+            # nothing about the sentence; only how far apart two words are does (a previous-token head).
+            first, *rest = self.sentences(2 * size, rng, heldout)
+            start = int(rng.integers(len(first)))
+            words = (first[start:] + sum(rest, []))[:size]
             out.append(self.example((tuple(words),)))
         return out
 
