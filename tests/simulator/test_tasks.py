@@ -107,3 +107,14 @@ def test_answer_start_matches_the_training_mask_and_refuses_other_inputs():
     assert get_task("reverse").answer_start(list("31|42")) is None
     assert get_task("induction").answer_start(list("chafjdx")) is None  # no repeat yet
     assert get_task("induction").answer_start(list("chafah")) is None  # repeats, but not from the start
+
+
+def test_text_words_windows_fill_the_context_and_a_sentence_can_begin_anywhere():
+    task = get_task("text-words")
+    n_ctx = task.config.n_ctx
+    begins = np.zeros(n_ctx, int)  # how often a sentence begins at each position (after a ".")
+    for ex in task.batch(400, np.random.default_rng(3)):
+        assert len(ex.tokens) == n_ctx
+        for p in range(1, n_ctx):
+            begins[p] += ex.tokens[p - 1] == "."
+    assert begins[1:].min() > begins[1:].mean() / 3  # no position is left to chance
