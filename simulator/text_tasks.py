@@ -29,7 +29,7 @@ class TextWords(Task):
     description = ("Sentences from a small English grammar (155 words): subjects and verbs that "
                    "agree across a relative clause, pronouns that refer back to a name, names, phrases "
                    "and whole clauses that are repeated. The model predicts the next word.")
-    config = ModelConfig(vocab=grammar.vocabulary(), n_layers=2, n_heads=2, d_model=64, d_mlp=256, n_ctx=24,
+    config = ModelConfig(vocab=grammar.vocabulary(), n_layers=2, n_heads=4, d_model=64, d_mlp=256, n_ctx=24,
                          positional="learned")
     demo = ("mary gave the book to john . john thanked",)
 
