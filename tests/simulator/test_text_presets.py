@@ -46,8 +46,8 @@ def test_word_model_has_the_previous_token_head_its_look_for_names():
     assert f"layer {layer} head {h}" in info["look_for"] and "previous-token head" in info["look_for"]
     fresh = get_task("text-words").heldout(30, seed=2024)
     share = previous_token_share(model, fresh, layer, h)
-    # the diagonal below the main one is the strongest pattern of any head, though not a clean one (≈ 0.63)
-    assert share >= 0.6 and abs(share - head["share"]) < 0.05 and "not a clean one" in info["look_for"]
+    # the diagonal below the main one, at every position of a window: nearly, not quite, a clean one (≈ 0.81)
+    assert share >= 0.78 and abs(share - head["share"]) < 0.05 and "not a clean one" in info["look_for"]
     assert f"{head['share']:.2f} of its weight" in info["look_for"]
     others = [previous_token_share(model, fresh, la, k) for la in range(model.config.n_layers)
               for k in range(model.config.n_heads) if (la, k) != (layer, h)]
