@@ -16,12 +16,13 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, QSignalBlocker, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPen
-from PySide6.QtWidgets import QComboBox, QLabel, QPushButton, QSizePolicy, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QSpinBox, QVBoxLayout, QWidget
 
 from simulator.generate import decoded_side
 from simulator.kv_cache import cacheable
 from ui.bridge import SessionBridge
 from ui.lazy import Lazy
+from ui.pictures.append_buttons import AppendButtons
 from ui.pictures.colormaps import DIVERGING
 from ui.pictures.frame import NoteLabel, control_row
 
@@ -202,11 +203,8 @@ class KVCacheView(QWidget):
         self.bridge = bridge
         # controller: the window's ui.generation.GenerationController; with it, the view has its own
         # Append buttons, so a class watches the new row arrive without leaving the tab
-        self.greedy_button = QPushButton("Append most likely")
-        self.sample_button = QPushButton("Append sampled")
-        self.message = self._label()
-        self.message.setStyleSheet("color: #a00000")
-        self.message.hide()
+        self.append_buttons = AppendButtons(generate=False)
+        self.append_buttons.setVisible(controller is not None)
         self._before = None  # the trace before the current one
         self.layer = QComboBox()
         self.head = QSpinBox()
@@ -215,12 +213,13 @@ class KVCacheView(QWidget):
         self.savings = NoteLabel()
         lay = QVBoxLayout(self)
         controls = control_row(("layer", self.layer), ("head", self.head))
+        top = QHBoxLayout()  # the choices stay on the buttons' line when a message shows under the buttons
+        top.addLayout(controls, 1)
+        top.setAlignment(controls, Qt.AlignmentFlag.AlignTop)
+        top.addWidget(self.append_buttons, 0, Qt.AlignmentFlag.AlignTop)
         if controller is not None:
-            for button, greedy in ((self.greedy_button, True), (self.sample_button, False)):
-                controls.addWidget(button)
-                button.clicked.connect(lambda _=False, g=greedy: self._show_message(controller.append(greedy=g)))
-        lay.addLayout(controls)
-        lay.addWidget(self.message)
+            self.append_buttons.connect_to(controller)
+        lay.addLayout(top)
         lay.addWidget(self.savings)  # first: on a small screen the tables shrink, the counts stay whole
         lay.addWidget(self.title)
         lay.addWidget(self.tables, 1)
@@ -232,10 +231,6 @@ class KVCacheView(QWidget):
         self.state: CacheState | None = None
         self.set_font_scale(1.0)
         self._lazy.run()
-
-    def _show_message(self, text: str | None) -> None:
-        self.message.setText(text or "")
-        self.message.setVisible(bool(text))
 
     @staticmethod
     def _label() -> QLabel:
@@ -290,7 +285,7 @@ class KVCacheView(QWidget):
     def set_font_scale(self, f: float) -> None:
         font = QFont()
         font.setPointSizeF(12.0 * f)
-        for w in (self, self.title, self.savings, self.message):
+        for w in (self, self.title, self.savings, self.append_buttons):
             w.setFont(font)
         self.tables.set_font_scale(f)
 
