@@ -156,3 +156,54 @@ def test_the_token_chips_turn_dark_with_the_theme(make_window):
     assert all(chip_fill(c).lightness() > 200 for c in lists)
     go_dark(w)
     assert all(chip_fill(c).lightness() < 90 for c in lists)
+
+
+def test_refusal_messages_turn_light_red_in_the_dark_theme_and_keep_their_contrast(make_window):
+    """The Append widgets' messages (next-token panel, Sampling, KV cache) and the token strip's: a dark red
+    on light paper, a light one on dark paper, each ≥ 4.5:1 against what it lies on, recoloured in place."""
+    from ui.app import start_session
+
+    w = make_window(start_session())
+    w.session_bridge.stepper.jump("probs")
+    labels = [w.step_view.next_token().append_buttons.message, w.token_strip.message]
+    for title in ("Sampling", "KV cache"):
+        w.tabs.setCurrentIndex(w.tab_titles().index(title))
+        labels.append(w.current_view().append_buttons.message)
+    for label in labels:
+        label.say("Refused.")
+
+    def colours(label):
+        ground = label.parentWidget().grab().toImage().pixelColor(label.geometry().topRight())
+        return ground, label.palette().color(label.foregroundRole())
+
+    def check(dark: bool) -> list[QColor]:
+        inks = []
+        for label in labels:
+            ground, ink = colours(label)
+            assert (ground.lightness() < 80) == dark, label.parentWidget()
+            red = ink.hslHue() <= 15 or ink.hslHue() >= 345
+            assert red and contrast(ground, ink) >= 4.5, (label.parentWidget(), ink.name())
+            inks.append(ink)
+        return inks
+
+    light = check(dark=False)
+    go_dark(w)
+    dark = check(dark=True)
+    assert all(a.lightness() < b.lightness() for a, b in zip(light, dark))
+    w.theme.set_theme("light")
+    QApplication.processEvents()
+    QApplication.processEvents()
+    assert [i.name() for i in check(dark=False)] == [i.name() for i in light]
+
+
+def test_a_refused_token_frames_its_field_in_the_theme_s_red(make_window):
+    from ui.pictures.frame import ERROR_DARK, ERROR_LIGHT
+
+    w = make_window()
+    edit = w.token_strip.sides[0].edit
+    for dark, red in ((False, ERROR_LIGHT), (True, ERROR_DARK)):
+        if dark:
+            go_dark(w)
+        edit.setText("the " + "x" * 3000)  # no such token
+        edit.returnPressed.emit()
+        assert red in edit.styleSheet() and w.token_strip.error_text()

@@ -56,8 +56,8 @@ class AppendButtons(QWidget):
             buttons.addStretch(1)
             lay.addLayout(buttons)
         lay.addWidget(self.message)
-        hidden = (() if compact else (self.append_label,)) + (() if generate else rest)  # "Append" heads short texts
-        for w in hidden:
+        # the message until there is one; "Append" only before the short texts
+        for w in (self.message,) + (() if compact else (self.append_label,)) + (() if generate else rest):
             w.hide()
         self._appender: Appender | None = None
         self.greedy_button.clicked.connect(lambda: self._append(greedy=True))

@@ -15,6 +15,11 @@ NOTE_DARK = ("#f2e8cc", "#3b3522", "#8c7843")
 ERROR_LIGHT, ERROR_DARK = "#a00000", "#ff8a7a"
 
 
+def error_colour(paper: Paper) -> str:
+    """The red of a refusal (its text, a refused field's frame) on `paper`."""
+    return ERROR_DARK if paper.dark else ERROR_LIGHT
+
+
 class PaperLabel(QLabel):
     """Plain text whose style sheet follows the light or dark theme (`sheet` gives it for a paper).
 
@@ -69,18 +74,17 @@ class NoteLabel(PaperLabel):
 
 
 class ErrorLabel(PaperLabel):
-    """Why something was refused, in red that stays readable in the light and the dark theme.
+    """Why something was refused, in a red that stays readable in the light and the dark theme.
 
-    Hidden while empty (`say`), so it takes a line only when there is something to say.
+    `say` hides it while there is nothing to say, so it takes a line only when there is.
     """
 
     def __init__(self, bold: bool = False, parent: QWidget | None = None):
         self._weight = " font-weight: bold;" if bold else ""
         super().__init__(parent)
-        self.hide()
 
     def sheet(self, paper: Paper) -> str:
-        return f"color: {ERROR_DARK if paper.dark else ERROR_LIGHT};{self._weight}"
+        return f"color: {error_colour(paper)};{self._weight}"
 
     def say(self, text: str | None) -> None:
         """Show `text` (None or "": clear and hide)."""
