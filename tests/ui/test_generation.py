@@ -154,3 +154,18 @@ def test_the_sampling_view_shows_a_refusal_only_while_there_is_one(make_window, 
     w.undo_stack.undo()
     buttons.greedy_button.click()
     assert not buttons.message.isVisible() and buttons.message.text() == ""
+
+
+def test_the_sampling_view_writes_through_sigcalculation_like_the_other_tabs_and_only_in_front(make_window, qtbot):
+    w = make_window(_words_session("the cat sat on the"))
+    w.show()
+    w.tabs.setCurrentIndex(w.tab_titles().index("Sampling"))
+    view = w.current_view()
+    assert w.explain_panel.cell.isVisible()  # the window counts it among the tabs that write there
+    sent = []
+    view.sigCalculation.connect(sent.append)
+    w.generation.append()
+    assert sent[-1].startswith("How the last token was picked") and w.explain_panel.cell.text() == sent[-1]
+    w.tabs.setCurrentIndex(w.tab_titles().index("Step"))
+    with qtbot.assertNotEmitted(view.sigCalculation):  # a tab in the back writes over nobody's text
+        w.generation.append()
