@@ -187,7 +187,6 @@ class SamplingView(QWidget):
             self.cache_button.clicked.connect(show_cache)
         bridge.sigTraceChanged.connect(self.refresh)
         controller.sigSettingsChanged.connect(self.refresh)
-        controller.sigSampled.connect(lambda _s: self.refresh())
         self.set_font_scale(1.0)
         self.refresh()
 
