@@ -37,6 +37,7 @@ from ui.files.scenario import ask_open_scenario, ask_save_scenario
 from ui.generation import GenerationController
 from ui.history import HistoryLimit
 from ui.messages import plain
+from ui.pictures.frame import ErrorLabel
 from ui.pictures.heatmap import Heatmap
 from ui.preferences import Preferences
 from ui.presets_menu import add_presets_menu
@@ -140,8 +141,8 @@ class MainWindow(QMainWindow):
         for signal in (bridge.sigCellSelected, bridge.sigStepChanged, bridge.sigTraceChanged):
             signal.connect(lambda *_: QTimer.singleShot(0, self, self._room_for_explanation))
         self.step_label = plain(QLabel())
-        self.warning_label = plain(QLabel())  # e.g. "this decoder can see the future"
-        self.warning_label.setStyleSheet("color: #b00000; font-weight: bold")
+        self.warning_label = plain(ErrorLabel(bold=True))  # e.g. "this decoder can see the future"
+        self.warning_label.setWordWrap(False)  # one line in the status bar
         self.statusBar().addWidget(self.warning_label, 1)
         self.weights_label = WeightsLabel(bridge)
         self.statusBar().addPermanentWidget(self.weights_label)

@@ -207,3 +207,24 @@ def test_a_refused_token_frames_its_field_in_the_theme_s_red(make_window):
         edit.setText("the " + "x" * 3000)  # no such token
         edit.returnPressed.emit()
         assert red in edit.styleSheet() and w.token_strip.error_text()
+
+
+def test_the_status_bar_warnings_keep_their_contrast_in_both_themes(make_window):
+    """"This decoder can see the future" (red) and "Random weights — untrained" (amber), on the status bar."""
+    w = make_window()  # the classroom model: random weights
+    w.warning_label.setText("This decoder can see the future.")
+    labels = (w.warning_label, w.weights_label)
+    assert all(label.isVisible() for label in labels)
+
+    def inks() -> list[QColor]:
+        ground = w.statusBar().palette().color(w.statusBar().backgroundRole())
+        out = [label.palette().color(label.foregroundRole()) for label in labels]
+        assert all(contrast(ground, ink) >= 4.5 for ink in out), [(ground.name(), i.name()) for i in out]
+        return out
+
+    light = inks()
+    go_dark(w)
+    dark = inks()
+    assert all(a.lightness() < b.lightness() for a, b in zip(light, dark))
+    red, amber = dark
+    assert red.hslHue() < 15 and 20 < amber.hslHue() < 50

@@ -13,6 +13,8 @@ NOTE_LIGHT = ("#202020", "#fff8e1", "#e0c36a")
 NOTE_DARK = ("#f2e8cc", "#3b3522", "#8c7843")
 # why something was refused: a dark red on light paper, a light coral on dark paper (both ≥ 4.5:1)
 ERROR_LIGHT, ERROR_DARK = "#a00000", "#ff8a7a"
+# a caution (random weights): a brown amber on light paper, a light amber on dark paper (both ≥ 4.5:1)
+CAUTION_LIGHT, CAUTION_DARK = "#a05000", "#f0a040"
 
 
 def error_colour(paper: Paper) -> str:
@@ -74,17 +76,20 @@ class NoteLabel(PaperLabel):
 
 
 class ErrorLabel(PaperLabel):
-    """Why something was refused, in a red that stays readable in the light and the dark theme.
+    """Why something was refused, in a red that stays readable in the light and the dark theme
+    (`caution`: in amber, for what is allowed but worth knowing).
 
     `say` hides it while there is nothing to say, so it takes a line only when there is.
     """
 
-    def __init__(self, bold: bool = False, parent: QWidget | None = None):
+    def __init__(self, bold: bool = False, caution: bool = False, parent: QWidget | None = None):
         self._weight = " font-weight: bold;" if bold else ""
+        self._caution = caution
         super().__init__(parent)
 
     def sheet(self, paper: Paper) -> str:
-        return f"color: {error_colour(paper)};{self._weight}"
+        colour = (CAUTION_DARK if paper.dark else CAUTION_LIGHT) if self._caution else error_colour(paper)
+        return f"color: {colour};{self._weight}"
 
     def say(self, text: str | None) -> None:
         """Show `text` (None or "": clear and hide)."""
