@@ -204,7 +204,6 @@ class KVCacheView(QWidget):
         # controller: the window's ui.generation.GenerationController; with it, the view has its own
         # Append buttons, so a class watches the new row arrive without leaving the tab
         self.append_buttons = AppendButtons(generate=False)
-        self.append_buttons.setVisible(controller is not None)
         self._before = None  # the trace before the current one
         self.layer = QComboBox()
         self.head = QSpinBox()
@@ -219,6 +218,8 @@ class KVCacheView(QWidget):
         top.addWidget(self.append_buttons, 0, Qt.AlignmentFlag.AlignTop)
         if controller is not None:
             self.append_buttons.connect_to(controller)
+        else:
+            self.append_buttons.hide()
         lay.addLayout(top)
         lay.addWidget(self.savings)  # first: on a small screen the tables shrink, the counts stay whole
         lay.addWidget(self.title)

@@ -148,14 +148,16 @@ class SamplingView(QWidget):
         self.append_buttons = AppendButtons()  # its message also says why settings were refused
         self.append_buttons.connect_to(controller)
         self.cache_button = QPushButton("See the KV cache")  # opens the KV cache view (show_cache)
-        self.cache_button.setVisible(show_cache is not None)
+        if show_cache is None:
+            self.cache_button.hide()
         self.drawn = QLabel()
         self.drawn.setTextFormat(Qt.TextFormat.PlainText)
         self.bars = SamplingBars()
         self.calculation = self._text_label(mono=True)
         # with an explanation panel the calculation is written there (the same text): not twice on screen,
         # which leaves the bars room on a 1024 × 768 screen
-        self.calculation.setVisible(not explained)
+        if explained:
+            self.calculation.hide()
         self.text = self._text_label()
         self.cache = self._text_label()
 
