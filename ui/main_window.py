@@ -65,6 +65,7 @@ from ui.views.training_panel import TrainingPanel
 from ui.views.transport import Transport
 from ui.weights_label import WeightsLabel
 
+SHARED_LESSON_WIDTH = 1200  # in a narrower window a lesson shares the left docks: the picture keeps its room
 CALC_SHARE = 0.42  # of the picture-and-explanation height, at most, for the explanation's whole text
 
 
@@ -127,11 +128,7 @@ class MainWindow(QMainWindow):
         self.param_dock.visibilityChanged.connect(self.param_editor.set_active)
         self.tabifyDockWidget(self.map_dock, self.param_dock)
         self.setTabPosition(Qt.DockWidgetArea.LeftDockWidgetArea, QTabWidget.TabPosition.North)
-        # wide enough for both tab titles: squeezed by a 1280-pixel screen they read "Architec…"
-        titles = QFontMetrics(self.font()).horizontalAdvance(self.map_dock.windowTitle()
-                                                             + self.param_dock.windowTitle())
-        for dock in (self.map_dock, self.param_dock):
-            dock.setMinimumWidth(titles + 4 * 24)
+        self._fit_tab_titles([self.map_dock, self.param_dock])
         self.map_dock.raise_()
         # the token strip spans the whole width, over the side docks
         self.setCorner(Qt.Corner.TopLeftCorner, Qt.DockWidgetArea.TopDockWidgetArea)
@@ -174,6 +171,8 @@ class MainWindow(QMainWindow):
         self.presentation.clicker = self.lesson_player
         for signal in (self.lesson_player.sigStopChanged, self.presentation.sigPresentingChanged):
             signal.connect(lambda *_: QTimer.singleShot(0, self, self._room_for_explanation))
+        self._lesson_placed = False  # the first lesson of the window finds its dock a place; then it stays put
+        self.lesson_player.sigStopChanged.connect(self._lesson_stop)
         self._show_step()
 
         # --- extra views ---
@@ -416,6 +415,31 @@ class MainWindow(QMainWindow):
 
     def _show_kv_cache(self) -> None:
         self.tabs.setCurrentIndex(self.tab_titles().index("KV cache"))
+
+    def _lesson_stop(self, index: int) -> None:
+        if index >= 0 and not self._lesson_placed:
+            self._lesson_placed = True  # where the reader moves it later, it stays
+            # once the window has its size (a lesson given on the command line opens before that)
+            QTimer.singleShot(0, self, self._place_lesson)
+
+    def _place_lesson(self) -> None:
+        """At a narrow window the lesson joins the Architecture and Parameters tabs on the left, in front:
+        with three columns the picture between them had 440 of 1024 pixels. The reader may move it back."""
+        dock = self.lesson_player.parentWidget()
+        left = [d for d in (self.map_dock, self.param_dock) if d.isVisible() and not d.isFloating()
+                and self.dockWidgetArea(d) == Qt.DockWidgetArea.LeftDockWidgetArea]
+        if self.width() < SHARED_LESSON_WIDTH and left and not dock.isFloating() and dock.isVisible() \
+                and self.dockWidgetArea(dock) != Qt.DockWidgetArea.LeftDockWidgetArea:
+            self.tabifyDockWidget(left[0], dock)
+            self._fit_tab_titles([*left, dock])
+            dock.show()
+            dock.raise_()
+
+    def _fit_tab_titles(self, docks: list[QDockWidget]) -> None:
+        """Docks tabbed together wide enough for all their tab titles (squeezed, they read "Architec…")."""
+        titles = QFontMetrics(self.font()).horizontalAdvance("".join(d.windowTitle() for d in docks))
+        for dock in docks:
+            dock.setMinimumWidth(titles + 2 * 24 * len(docks))
 
     def _room_for_explanation(self) -> None:
         """The step's description and a chosen cell's calculation are shown whole: the explanation

@@ -347,3 +347,32 @@ def test_numbers_that_would_all_read_zero_are_not_printed(hm):
     hm.set_data(np.zeros((2, 2)))
     settle(hm)
     assert hm.cell_text(0, 0) == "0.00"
+
+
+@pytest.mark.parametrize("values, ends", [(np.linspace(-20, 20, 6 * 150).reshape(6, 150), ("-20", "20")),
+                                          (np.linspace(0, 1, 6 * 150).reshape(6, 150), ("0", "1.0"))])
+def test_a_short_colour_bar_in_large_type_keeps_its_end_values(shown, drawn_ticks, values, ends):
+    """Presenting, a 150-token model's colour bar is short and its type large: pyqtgraph's fixed 45-pixel
+    axis and its rule that a label stays inside the axis had left only "0"."""
+    hm = shown(Heatmap(), 800, 250)
+    hm.set_font_scale(1.8)
+    hm.set_data(values, kind="prob" if values.min() >= 0 else "signed")
+    settle(hm)
+    texts = [text for _, text in drawn_ticks(hm._bar.axis)]
+    assert texts[0] == ends[0] and texts[-1] == ends[1] and len(texts) >= 3, texts
+    # every label is drawn inside the widget (the bottom one is not cut by its edge)
+    bottom = max(hm._bar.axis.mapRectToScene(rect).bottom() for rect, _ in drawn_ticks(hm._bar.axis))
+    assert bottom <= hm.height()
+
+
+def test_the_last_column_label_keeps_clear_of_the_colour_bar(shown, drawn_ticks):
+    words = ["a", "b", "c", "d", "e", "f", "g", "thanked"]
+    hm = shown(Heatmap(), 500, 250)
+    hm.set_font_scale(1.8)
+    hm.set_data(np.linspace(-1, 1, 3 * 8).reshape(3, 8), ["a", "b", "c"], words)
+    settle(hm)
+    settle(hm)  # the axis grows to its labels' height when first painted
+    top = hm._plot.getAxis("top")
+    last = [top.mapRectToScene(rect) for rect, text in drawn_ticks(top) if text.strip() == "thanked"]
+    assert last, "the last label is drawn"
+    assert last[0].right() < hm._bar.sceneBoundingRect().left() + 1

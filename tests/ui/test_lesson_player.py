@@ -177,3 +177,33 @@ def test_a_revealed_answer_is_scrolled_into_view_at_projector_type(window, qtbot
     player.forward()
     assert player.scroll.verticalScrollBar().value() == 0  # the next stop starts at its top
     player.set_font_scale(1.0)
+
+
+
+@pytest.mark.parametrize("size, left", [((1024, 768), True), ((1280, 800), False)])
+def test_at_a_narrow_window_the_lesson_joins_the_left_docks_in_front(make_window, qtbot, size, left):
+    """Three columns at 1024 pixels left the picture 440: there the lesson shares the Architecture and
+    Parameters tabs (in front, every title readable); a wider window keeps it on the right."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QTabBar
+
+    left_area, right_area = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea
+    window = make_window(size=size)
+    dock = window.lesson_player.parentWidget()
+    assert window.lesson_player.open_file(list_lessons()[0])
+    qtbot.wait(50)
+    assert dock.isVisible() and not dock.visibleRegion().isEmpty()
+    assert window.dockWidgetArea(dock) == (left_area if left else right_area)
+    if left:
+        assert window.map_dock in window.tabifiedDockWidgets(dock)
+        assert window.map_dock.visibleRegion().isEmpty()  # behind the lesson's tab
+        bar = next(b for b in window.findChildren(QTabBar) if b.count() == 3 and b.isVisible())
+        assert [bar.tabText(i) for i in range(3)] == ["Architecture", "Parameters", "Lesson"]
+        assert all(bar.fontMetrics().horizontalAdvance(bar.tabText(i)) < bar.tabRect(i).width() for i in range(3))
+        assert window.centralWidget().width() > 0.55 * size[0]  # the picture keeps more than half the width
+    # where the reader puts it, it stays: the next lesson opens there
+    window.lesson_player.close_lesson()
+    window.addDockWidget(right_area, dock)
+    assert window.lesson_player.open_file(list_lessons()[1])
+    qtbot.wait(50)
+    assert window.dockWidgetArea(dock) == right_area

@@ -155,6 +155,7 @@ class Heatmap(pg.GraphicsLayoutWidget):
             self._bar.setColorMap(cmap)
         if self._bar.levels() != (lo, hi):
             self._bar.setLevels((lo, hi))
+            self._fit_bar_width()
         finite = np.isfinite(v)
         self._has_missing = not finite.all()
         x = np.where(finite, v, lo) if self._has_missing else v
@@ -321,6 +322,13 @@ class Heatmap(pg.GraphicsLayoutWidget):
             axis.setPen(self._ink)
         # "<unk>" over a narrow first column is wider than it: shown, not dropped
         self._plot.getAxis("top").setStyle(hideOverlappingLabels=int(LABEL_OVERHANG * self._scale))
+        # the colour bar's end values ("−40", "40") are centred on its ends and so reach half a line past
+        # them: shown, not dropped (a short bar in large type kept only its "0")
+        reach = int(QFontMetricsF(tick).height() / 2 + 2)
+        self._bar.axis.setStyle(hideOverlappingLabels=reach)
+        self.ci.setContentsMargins(MARGIN, MARGIN, MARGIN, max(MARGIN, reach))  # room for the bottom one
+        self._fit_bar_gap()
+        self._fit_bar_width()
 
     def _set_ticks(self) -> None:
         rows, cols = self._labels or ([], [])
@@ -334,6 +342,31 @@ class Heatmap(pg.GraphicsLayoutWidget):
         elif top.fixedHeight is not None:
             top.setHeight(None)
         self._plot.getAxis("left").setTicks([[(i + 0.5, s) for i, s in enumerate(rows)]])
+        self._fit_bar_gap()
+
+    def _fit_bar_width(self) -> None:
+        """Make the colour bar's axis as wide as its widest value label could be (pyqtgraph fixes it at
+        45 pixels, and drops the labels that do not fit: in large type, all but "0")."""
+        axis = self._bar.axis
+        lo, hi = self._bar.levels()
+        font = axis.style["tickFont"] or QFont()
+        widest = 0.0
+        for spacing, _ in axis.tickSpacing(lo, hi, 1000) if hi > lo else ():
+            for text in axis.tickStrings([lo, lo + spacing, hi - spacing, hi], 1.0, spacing):
+                widest = max(widest, QFontMetricsF(font).horizontalAdvance(text))
+        width = int(math.ceil(widest)) + axis.style["tickTextOffset"][0] + max(0, axis.style["tickLength"]) + 2
+        if axis.fixedWidth != width:
+            axis.setWidth(width)
+
+    def _fit_bar_gap(self) -> None:
+        """Room between the cells and the colour bar for a column label centred on the last column
+        (it may reach LABEL_OVERHANG past it): the label must not run into the bar's colours."""
+        cols = self._labels[1] if self._labels else []
+        font = self._plot.getAxis("top").style["tickFont"] or QFont()
+        reach = max((QFontMetricsF(font).horizontalAdvance(s) for s in cols[-8:]), default=0.0) / 2
+        gap = SPACING + int(min(reach, LABEL_OVERHANG * self._scale))
+        if self.ci.layout.columnSpacing(0) != gap:
+            self.ci.layout.setColumnSpacing(0, gap)
 
     def _dark(self) -> np.ndarray:
         """Where a cell's text should be white rather than black."""
