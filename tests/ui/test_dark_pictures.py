@@ -228,3 +228,16 @@ def test_the_status_bar_warnings_keep_their_contrast_in_both_themes(make_window)
     assert all(a.lightness() < b.lightness() for a, b in zip(light, dark))
     red, amber = dark
     assert red.hslHue() < 15 and 20 < amber.hslHue() < 50
+
+
+def test_the_kv_cache_tables_are_dark_too(make_window):
+    from ui.app import start_session
+
+    w = make_window(start_session())
+    w.tabs.setCurrentIndex(w.tab_titles().index("KV cache"))
+    w.generation.append(greedy=True)
+    tables = w.current_view().tables
+    assert tables.grab().toImage().pixelColor(2, 2).lightness() > 240
+    go_dark(w)
+    assert tables.grab().toImage().pixelColor(2, 2).lightness() < 60
+    assert contrast(paper_of(tables).ink, paper_of(tables).ground) >= 7  # the token labels

@@ -25,6 +25,7 @@ from ui.lazy import Lazy
 from ui.pictures.append_buttons import AppendButtons
 from ui.pictures.colormaps import DIVERGING
 from ui.pictures.frame import NoteLabel, control_row
+from ui.pictures.paper import paper_of
 
 NEW_ROW = QColor(230, 120, 0)
 REUSED, COMPUTED = "reused from cache", "computed now"
@@ -143,7 +144,8 @@ class KVTables(QWidget):
 
     def paintEvent(self, event) -> None:  # noqa: N802 (Qt's name)
         p = QPainter(self)
-        p.fillRect(self.rect(), Qt.GlobalColor.white)
+        paper = paper_of(self)  # light or dark with the theme, like the other pictures
+        p.fillRect(self.rect(), paper.ground)
         n = len(self.k)
         if n == 0:
             p.end()
@@ -160,7 +162,7 @@ class KVTables(QWidget):
         table_w = cell * self.k.shape[1]
         x_k, x_v = label_w, label_w + table_w + 12
         x_tag = x_v + table_w + 10
-        p.setPen(QColor(30, 30, 30))
+        p.setPen(paper.ink)
         p.drawText(QRectF(4, 0, label_w, line), Qt.AlignmentFlag.AlignLeft, "token")
         for x, name in ((x_k, "K (keys)"), (x_v, "V (values)")):
             p.drawText(QRectF(x, 0, table_w + 10, line), Qt.AlignmentFlag.AlignLeft, name)
@@ -171,17 +173,17 @@ class KVTables(QWidget):
             y = top + i * row_h
             new = self.appended and i == n - 1
             if (i % every == 0 and i <= n - 1 - every) or i == n - 1:  # the last row always, no overlap
-                p.setPen(NEW_ROW if new else QColor(30, 30, 30))
+                p.setPen(NEW_ROW if new else paper.ink)
                 p.drawText(QRectF(4, self._text_y(y, row_h, line), label_w - 10, line), Qt.AlignmentFlag.AlignRight,
                            self.tokens[i] if i < len(self.tokens) else "")
             if self.reused[i]:
-                p.fillRect(QRectF(x_tag - 6, y, 4, row_h), QColor(150, 150, 150))
+                p.fillRect(QRectF(x_tag - 6, y, 4, row_h), paper.rule)
         if self.appended and n > 1:
-            p.setPen(QColor(110, 110, 110))
+            p.setPen(paper.muted)
             p.drawText(QRectF(x_tag, top, tag_w, max(row_h * (n - 1), line)),
                        Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, f"↑ {REUSED}")
         y_new = top + (n - 1) * row_h
-        pen = QPen(NEW_ROW if self.appended else QColor(30, 30, 30), 3 if self.appended else 1)
+        pen = QPen(NEW_ROW if self.appended else paper.ink, 3 if self.appended else 1)
         p.setPen(pen)
         if self.appended:
             for x in (x_k, x_v):
