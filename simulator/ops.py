@@ -247,19 +247,18 @@ def _blocks_product(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None)
 
 
 @lru_cache(maxsize=None)
-def row_stable(d_in: int, d_out: int, dtype: str, w_order: str = "C") -> bool:
-    """Whether a product x·w (x [rows, d_in] in C order, w [d_in, d_out] in `w_order`) gives every row
-    the same bits for any number of rows from 2 to CHUNK. Tried on random numbers at each of
-    PROBE_SIZES, the bits compared exactly: a kernel switch at some size shows at every size past it,
-    and block edges show near the powers of two. Once per shape and precision (lru_cache). Weights
-    over PROBED_WEIGHT numbers are not tried (a checkpoint's would take a second): they get blocks.
+def row_stable(d_in: int, d_out: int, dtype: str) -> bool:
+    """Whether a product x·w (x [rows, d_in], w [d_in, d_out], both in C order) gives every row the same
+    bits for any number of rows from 2 to CHUNK. Tried on random numbers at each of PROBE_SIZES, the bits
+    compared exactly: a kernel switch at some size shows at every size past it, and block edges show near
+    the powers of two. Once per shape and precision (lru_cache). Weights over PROBED_WEIGHT numbers are
+    not tried (a checkpoint's would take a second): they get blocks.
     """
     if d_in * d_out > PROBED_WEIGHT:
         return False
     rng = np.random.default_rng(d_in * 1_000_003 + d_out)
     x = rng.standard_normal((CHUNK, d_in)).astype(dtype)
     w = rng.standard_normal((d_in, d_out)).astype(dtype)
-    w = np.asfortranarray(w) if w_order == "F" else w
     whole = x @ w  # every row, computed in one call
     return all(np.array_equal(x[r0:r0 + m] @ w, whole[r0:r0 + m])
                for m in PROBE_SIZES for r0 in (0, CHUNK - m))  # the first rows, and the last
@@ -296,23 +295,18 @@ def scores_stable(d_head: int, dtype: str) -> bool:
     return True
 
 
-def _order(w: np.ndarray) -> str:
-    return "C" if w.flags.c_contiguous else "F" if w.flags.f_contiguous else "other"
-
-
 def row_block(w: np.ndarray) -> int:
-    """Rows per product with weight `w` [d_in, d_out]: 1 (any row alone, beside a row of zeros) where BLAS
-    is row-stable for its shape, else a fixed block (bigger for big weights)."""
-    return _row_block(w.shape[0], w.shape[1], w.dtype.str, _order(w))
+    """Rows per product with weight `w` [d_in, d_out]: 1 (any row alone, beside a row of zeros; the weight
+    in C order with zero columns up to whole LANES) where BLAS is row-stable for that shape, else a fixed
+    block (bigger for big weights)."""
+    return _row_block(w.shape[0], w.shape[1], w.dtype.str)
 
 
 @lru_cache(maxsize=None)
-def _row_block(d_in: int, d_out: int, dtype: str, order: str) -> int:
-    if d_out % LANES:  # a one-pass product pads the weight with zero columns, a C-order copy
-        stable = row_stable(d_in, _up(d_out, LANES), dtype, "C")
-    else:
-        stable = order != "other" and row_stable(d_in, d_out, dtype, order)
-    return 1 if stable else ROW_BLOCK if d_in * d_out <= BIG_WEIGHT else BIG_BLOCK
+def _row_block(d_in: int, d_out: int, dtype: str) -> int:
+    if row_stable(d_in, _up(d_out, LANES), dtype):
+        return 1
+    return ROW_BLOCK if d_in * d_out <= BIG_WEIGHT else BIG_BLOCK
 
 
 def step_row_block(op: str, ps: list[np.ndarray], a: dict) -> int:
@@ -320,10 +314,10 @@ def step_row_block(op: str, ps: list[np.ndarray], a: dict) -> int:
     from the shapes alone: a KV cache asks this for every such step of every append."""
     w = ps[0]
     if op == "proj_heads":
-        return _row_block(w.shape[1], w.shape[0] * w.shape[2], w.dtype.str, "C")
-    if a.get("transposed"):  # Wᵀ of a C-order W is in F order
-        return _row_block(w.shape[1], w.shape[0], w.dtype.str, {"C": "F", "F": "C"}.get(_order(w), "other"))
-    return _row_block(w.size // w.shape[-1], w.shape[-1], w.dtype.str, _order(w))
+        return _row_block(w.shape[1], w.shape[0] * w.shape[2], w.dtype.str)
+    if a.get("transposed"):
+        return _row_block(w.shape[1], w.shape[0], w.dtype.str)
+    return _row_block(w.size // w.shape[-1], w.shape[-1], w.dtype.str)
 
 
 def product_weight(op: str, ps: list[np.ndarray], a: dict) -> np.ndarray:
@@ -353,8 +347,9 @@ def rows_matmul(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     block = row_block(w)
     n, d_out = x.shape[0], w.shape[1]
     if block == 1:
-        if d_out % LANES:  # zero columns up to whole LANES (a small copy: bigger weights are never tried)
-            return np.ascontiguousarray(_chunked(x, padded(w, _up(d_out, LANES), 1))[:, :d_out])
+        if d_out % LANES or not w.flags.c_contiguous:  # a small copy (bigger weights are never tried)
+            wide = padded(np.ascontiguousarray(w), _up(d_out, LANES), 1)
+            return np.ascontiguousarray(_chunked(x, wide)[:, :d_out])
         return _blocks_product(x, w) if 2 <= n <= CHUNK else _chunked(x, w)
     m = _up(n, block)
     if m != n:
