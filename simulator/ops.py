@@ -202,7 +202,7 @@ def rope(x: np.ndarray, inverse: bool = False, start: int = 0) -> np.ndarray:
 # BLAS picks its kernels by matrix shape, and a row's last bits can change with the number of rows it is
 # computed alongside. Two ways to rule that out, chosen for each product's shape and precision:
 # * One pass, where this machine's BLAS gives every row the same bits for any number of rows from 2 up
-#   (`row_stable`, `scores_stable` try it once: typically where each sum is short enough for one pass,
+#   (`stable_rows`, `scores_stable` try it once: typically where each sum is short enough for one pass,
 #   and with a whole number of LANES columns, since BLAS's few edge columns sum in another order). A
 #   product is then one call; a lone row goes beside a row of zeros (one row would take BLAS's
 #   matrix-vector path, whose last bits differ), so a new token costs two rows of every product, and
@@ -212,10 +212,11 @@ def rope(x: np.ndarray, inverse: bool = False, start: int = 0) -> np.ndarray:
 ROW_BLOCK = 4  # positions per matrix product: a new token costs one block, not the whole sequence
 BIG_WEIGHT, BIG_BLOCK = 65536, 32  # BLAS repacks the weight for every product: big ones get bigger blocks
 QUERY_BLOCK, KEY_BLOCK = 8, 16  # a tile of Q·Kᵀ: a new query costs one row of tiles, a new key one column
-CHUNK = 256  # rows (and keys) per call where BLAS is row-stable: the most `row_stable` checks
+CHUNK = 256  # rows (and keys) per call where BLAS is row-stable: the most `stable_rows` checks
 PROBE_SIZES = (2, 3, 4, 5, 6, 7, 8, 9, 12, 15, 16, 17, 24, 31, 32, 33, 48, 63, 64, 65, 96, 127, 128, 129,
-               192, 255, 256)  # the row counts `row_stable` tries: each kernel's block edges
-PROBED_WEIGHT = 1 << 18  # the largest weight `row_stable` tries (the large preset's MLP: 256 × 1024)
+               192, 255, 256)  # the row counts `stable_rows` tries: each kernel's block edges
+PROBED_WEIGHT = 1 << 18  # the largest weight `stable_rows` tries (the large preset's MLP: 256 × 1024)
+MOST_PADDED_ROWS = 16  # a product that settles later than this goes in blocks
 LANES = 8  # one-pass products have a whole number of LANES columns: BLAS's edge columns sum differently
 
 _madds: list[list[int]] = []  # the open `counting_madds` tallies
@@ -247,21 +248,28 @@ def _blocks_product(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None)
 
 
 @lru_cache(maxsize=None)
-def row_stable(d_in: int, d_out: int, dtype: str) -> bool:
-    """Whether a product x·w (x [rows, d_in], w [d_in, d_out], both in C order) gives every row the same
-    bits for any number of rows from 2 to CHUNK. Tried on random numbers at each of PROBE_SIZES, the bits
-    compared exactly: a kernel switch at some size shows at every size past it, and block edges show near
-    the powers of two. Once per shape and precision (lru_cache). Weights over PROBED_WEIGHT numbers are
-    not tried (a checkpoint's would take a second): they get blocks.
+def stable_rows(d_in: int, d_out: int, dtype: str) -> int:
+    """From how many rows on a product x·w (x [rows, d_in], w [d_in, d_out], both in C order) gives every
+    row the same bits whatever the number of rows, up to CHUNK; 0 if it never settles. Tried on random
+    numbers at each of PROBE_SIZES, the bits compared exactly: a kernel switch at some size shows at every
+    size past it, and block edges show near the powers of two. BLAS often takes another kernel below some
+    size (a sum over 1,024 numbers in OpenBLAS: below 4 rows of 256 columns), so fewer rows are padded with
+    zeros up to the answer. Once per shape and precision (lru_cache). Weights over PROBED_WEIGHT numbers
+    are not tried (a checkpoint's would take a second): they get blocks.
     """
     if d_in * d_out > PROBED_WEIGHT:
-        return False
+        return 0
     rng = np.random.default_rng(d_in * 1_000_003 + d_out)
     x = rng.standard_normal((CHUNK, d_in)).astype(dtype)
     w = rng.standard_normal((d_in, d_out)).astype(dtype)
     whole = x @ w  # every row, computed in one call
-    return all(np.array_equal(x[r0:r0 + m] @ w, whole[r0:r0 + m])
-               for m in PROBE_SIZES for r0 in (0, CHUNK - m))  # the first rows, and the last
+    settled = 0
+    for m in PROBE_SIZES:  # the first rows and the last, m at a time
+        if not all(np.array_equal(x[r0:r0 + m] @ w, whole[r0:r0 + m]) for r0 in (0, CHUNK - m)):
+            settled = 0
+        elif not settled:
+            settled = m
+    return settled if settled and settled <= MOST_PADDED_ROWS else 0
 
 
 def _up(n: int, block: int) -> int:
@@ -296,7 +304,7 @@ def scores_stable(d_head: int, dtype: str) -> bool:
 
 
 def row_block(w: np.ndarray) -> int:
-    """Rows per product with weight `w` [d_in, d_out]: 1 (any row alone, beside a row of zeros; the weight
+    """Rows per product with weight `w` [d_in, d_out]: 1 (any row alone, beside rows of zeros; the weight
     in C order with zero columns up to whole LANES) where BLAS is row-stable for that shape, else a fixed
     block (bigger for big weights)."""
     return _row_block(w.shape[0], w.shape[1], w.dtype.str)
@@ -304,7 +312,7 @@ def row_block(w: np.ndarray) -> int:
 
 @lru_cache(maxsize=None)
 def _row_block(d_in: int, d_out: int, dtype: str) -> int:
-    if row_stable(d_in, _up(d_out, LANES), dtype):
+    if stable_rows(d_in, _up(d_out, LANES), dtype):
         return 1
     return ROW_BLOCK if d_in * d_out <= BIG_WEIGHT else BIG_BLOCK
 
@@ -330,14 +338,14 @@ def product_weight(op: str, ps: list[np.ndarray], a: dict) -> np.ndarray:
     return w.T if a.get("transposed") else w.reshape(-1, w.shape[-1])
 
 
-def _chunked(x: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """x·w, CHUNK rows per call, a last lone row beside a row of zeros (see `row_stable`)."""
+def _chunked(x: np.ndarray, w: np.ndarray, least: int) -> np.ndarray:
+    """x·w, CHUNK rows per call, fewer than `least` rows beside rows of zeros (see `stable_rows`)."""
     n = len(x)
-    if 2 <= n <= CHUNK:
+    if least <= n <= CHUNK:
         return _blocks_product(x, w)
-    if n == 1:
-        return _blocks_product(padded(x, 2, 0), w)[:1]
-    return np.concatenate([_chunked(x[i:i + CHUNK], w) for i in range(0, n, CHUNK)])
+    if n < least:
+        return _blocks_product(padded(x, least, 0), w)[:n]
+    return np.concatenate([_chunked(x[i:i + CHUNK], w, least) for i in range(0, n, CHUNK)])
 
 
 def rows_matmul(x: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -347,10 +355,11 @@ def rows_matmul(x: np.ndarray, w: np.ndarray) -> np.ndarray:
     block = row_block(w)
     n, d_out = x.shape[0], w.shape[1]
     if block == 1:
+        least = stable_rows(w.shape[0], _up(d_out, LANES), w.dtype.str)
         if d_out % LANES or not w.flags.c_contiguous:  # a small copy (bigger weights are never tried)
             wide = padded(np.ascontiguousarray(w), _up(d_out, LANES), 1)
-            return np.ascontiguousarray(_chunked(x, wide)[:, :d_out])
-        return _blocks_product(x, w) if 2 <= n <= CHUNK else _chunked(x, w)
+            return np.ascontiguousarray(_chunked(x, wide, least)[:, :d_out])
+        return _blocks_product(x, w) if least <= n <= CHUNK else _chunked(x, w, least)
     m = _up(n, block)
     if m != n:
         x = padded(x, m, 0)
@@ -434,7 +443,7 @@ def pattern_rows(s: np.ndarray, n_keys: int) -> np.ndarray:
 
 def mix_block(n_keys: int, d_head: int, dtype) -> int:
     """Query rows per product of pattern·V over `n_keys` slots: 1 where BLAS is row-stable, else ROW_BLOCK."""
-    return 1 if n_keys and row_stable(n_keys, d_head, np.dtype(dtype).str) else ROW_BLOCK
+    return 1 if n_keys and stable_rows(n_keys, d_head, np.dtype(dtype).str) else ROW_BLOCK
 
 
 def mix_rows(pattern: np.ndarray, v: np.ndarray, n_keys: int) -> np.ndarray:
@@ -445,7 +454,8 @@ def mix_rows(pattern: np.ndarray, v: np.ndarray, n_keys: int) -> np.ndarray:
     vs = np.ascontiguousarray(padded(v.transpose(1, 0, 2), width, 1))  # [head, k_slots, d_head]
     block = mix_block(n_keys, d_head, v.dtype)
     if block == 1 and nq <= CHUNK:
-        p = np.ascontiguousarray(padded(padded(pattern, width, 2), 2, 1))  # [head, q (2 at least), k_slots]
+        least = stable_rows(n_keys, d_head, np.dtype(v.dtype).str)
+        p = np.ascontiguousarray(padded(padded(pattern, width, 2), least, 1))  # [head, q (`least` at least), k_slots]
         z = _blocks_product(p, vs)[:, :nq]  # [head, q, d_head]
         return np.ascontiguousarray(z.transpose(1, 0, 2))
     block = CHUNK if block == 1 else block  # a long sequence: CHUNK rows at a time

@@ -72,9 +72,9 @@ def test_scores_of_a_slice_from_a_tile_boundary_are_those_cells_of_the_whole_gri
 @pytest.fixture
 def blocks_only(monkeypatch):
     """As on a BLAS whose rows are not stable: every product in fixed-shape blocks and tiles."""
-    monkeypatch.setattr(ops, "row_stable", lambda *a: False)
+    monkeypatch.setattr(ops, "stable_rows", lambda *a: 0)
     monkeypatch.setattr(ops, "scores_stable", lambda *a: False)
-    ops._row_block.cache_clear()  # it remembers what row_stable said
+    ops._row_block.cache_clear()  # it remembers what stable_rows said
     yield
     ops._row_block.cache_clear()
 
@@ -231,3 +231,29 @@ def test_grids_grow_by_a_quarter_not_to_n_ctx_at_once():
     buf = trace["blocks.0.attn.hook_scores_raw"].base
     assert buf.shape[1:] == (50, 50)  # the 40 it held and a quarter more, not room for 400
     assert trace["blocks.0.attn.hook_k"].base.shape[0] == 400  # rows are small: room for n_ctx at once
+
+
+def test_a_product_that_settles_late_pads_a_lone_row_to_where_it_settles():
+    """OpenBLAS sums over 1,024 numbers with another kernel below some rows (here 16 rows of 64 columns):
+    the MLP read-out's lone new row is computed beside zero rows up to that size, still bit for bit."""
+    cfg = ModelConfig(vocab=tuple("abcdefghij"), tokenization="char", n_ctx=40, d_model=64, n_heads=2, d_mlp=1024,
+                      n_layers=1)
+    least = ops.stable_rows(1024, 64, np.dtype(np.float64).str)
+    assert 2 < least <= ops.MOST_PADDED_ROWS, least  # what this machine's BLAS does (see the docstring)
+    model = Transformer(cfg, seed=4)
+    _appends_equal_reruns(model, 1, 40)
+
+def test_an_append_pads_each_product_to_the_rows_it_settles_at(monkeypatch):
+    cfg = ModelConfig(vocab=tuple("abcdefghij"), tokenization="char", n_ctx=40, d_model=64, n_heads=2, d_mlp=1024,
+                      n_layers=1)
+    model = Transformer(cfg, seed=4)
+    trace = model.run(TEXT[:20])
+    calls = []
+    real = ops._blocks_product
+    monkeypatch.setattr(ops, "_blocks_product", lambda a, b, out=None: calls.append((a.shape, b.shape)) or
+                        real(a, b, out))
+    append(model, trace, TEXT[:21])
+    rows = {b[-2:]: a[-2] for a, b in calls if len(a) == 2}  # weight shape -> rows of the (2-D) product
+    least = ops.stable_rows(1024, 64, np.dtype(np.float64).str)
+    assert rows[(1024, 64)] == least  # the MLP read-out: a lone row beside zero rows up to where it settles
+    assert rows[(64, 1024)] == 2 and rows[(64, 16)] == 2  # the others: beside one row of zeros
