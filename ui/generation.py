@@ -20,7 +20,6 @@ from ui.commands import SetTokens
 
 class GenerationController(QObject):
     sigSettingsChanged = Signal()  # temperature, top-k, top-p or seed changed
-    sigSampled = Signal(object)  # the Sampling that chose the token just appended
 
     def __init__(self, bridge: SessionBridge, undo_stack, parent: QObject | None = None):
         super().__init__(parent)
@@ -78,9 +77,8 @@ class GenerationController(QObject):
         old = session.tokens
         new = extended(session.trace, token)
         shown = "␣" if token == " " else token
+        self.last = s  # before the new trace is announced: the views show how its last token was picked
         self.undo_stack.push(SetTokens(session, old, new, f"Append '{shown}'"))
-        self.last = s
-        self.sigSampled.emit(s)
         return None
 
     def generate(self, n: int) -> str | None:

@@ -37,6 +37,7 @@ from ui.files.scenario import ask_open_scenario, ask_save_scenario
 from ui.generation import GenerationController
 from ui.history import HistoryLimit
 from ui.messages import plain
+from ui.pictures.frame import ErrorLabel
 from ui.pictures.heatmap import Heatmap
 from ui.preferences import Preferences
 from ui.presets_menu import add_presets_menu
@@ -137,8 +138,8 @@ class MainWindow(QMainWindow):
         for signal in (bridge.sigCellSelected, bridge.sigStepChanged, bridge.sigTraceChanged):
             signal.connect(lambda *_: QTimer.singleShot(0, self, self._room_for_explanation))
         self.step_label = plain(QLabel())
-        self.warning_label = plain(QLabel())  # e.g. "this decoder can see the future"
-        self.warning_label.setStyleSheet("color: #b00000; font-weight: bold")
+        self.warning_label = plain(ErrorLabel(bold=True))  # e.g. "this decoder can see the future"
+        self.warning_label.setWordWrap(False)  # one line in the status bar
         self.statusBar().addWidget(self.warning_label, 1)
         self.weights_label = WeightsLabel(bridge)
         self.statusBar().addPermanentWidget(self.weights_label)
@@ -188,10 +189,8 @@ class MainWindow(QMainWindow):
         self.add_view("Backward pass", lambda: BackwardView(bridge))
         self.add_view("Look inside", lambda: InterpTabs(bridge, self.edits.toggle_component))
         self.generation = GenerationController(bridge, self.undo_stack, self)
-        self.step_view.next_token().sigAppendRequested.connect(self._append_token)
-        self.step_view.next_token().sigGenerateRequested.connect(self._generate_tokens)
-        self.add_view("Sampling", lambda: SamplingView(bridge, self.generation,
-                                                       self.explain_panel.show_calculation,
+        self.step_view.next_token().append_buttons.connect_to(self.generation)
+        self.add_view("Sampling", lambda: SamplingView(bridge, self.generation, explained=True,
                                                        show_cache=self._show_kv_cache))
         # made now, not when first shown: it compares each trace with the one before to find the new row
         self.add_view("KV cache", KVCacheView(bridge, self.generation))
@@ -262,9 +261,8 @@ class MainWindow(QMainWindow):
             self.tabs.widget(index).setWidget(view)
         # the explanation panel describes the tab in front (its picture, its clicked cells), or the step
         view = self.current_view()
-        writes = callable(getattr(view, "explain_now", None))  # a view that writes its own calculation there
-        self.explain_panel.follow_tab(getattr(view, "ABOUT", None), hasattr(view, "sigCalculation") or writes)
-        if writes:
+        self.explain_panel.follow_tab(getattr(view, "ABOUT", None), hasattr(view, "sigCalculation"))
+        if callable(getattr(view, "explain_now", None)):  # a calculation that needs no click (Sampling)
             view.explain_now()
 
     def set_model(self, model, tokens, text: str) -> None:
@@ -414,12 +412,6 @@ class MainWindow(QMainWindow):
         error = self.edits.toggle_component(component, mode)
         if error:
             self.statusBar().showMessage(error, 8000)
-
-    def _append_token(self, greedy: bool) -> None:
-        self.step_view.next_token().show_message(self.generation.append(greedy))
-
-    def _generate_tokens(self, n: int) -> None:
-        self.step_view.next_token().show_message(self.generation.generate(n))
 
     def _show_kv_cache(self) -> None:
         self.tabs.setCurrentIndex(self.tab_titles().index("KV cache"))

@@ -6,22 +6,24 @@ stop built from a config) and goes away once the model is trained or a trained o
 """
 from __future__ import annotations
 
-from PySide6.QtWidgets import QLabel, QStatusBar
+from PySide6.QtWidgets import QStatusBar
 
 from simulator.params import has_initial_weights
 from ui.bridge import SessionBridge
+from ui.pictures.frame import ErrorLabel
 
 TEXT = "Random weights — untrained"
 
 
-class WeightsLabel(QLabel):
+class WeightsLabel(ErrorLabel):
     def __init__(self, bridge: SessionBridge, parent=None):
-        super().__init__(TEXT, parent)
+        super().__init__(bold=True, caution=True, parent=parent)  # amber in either theme
+        self.setText(TEXT)
+        self.setWordWrap(False)  # one line in the status bar
         self.bridge = bridge
         self.setToolTip("These weights were drawn at random and never trained, so the patterns and "
                         "predictions carry no meaning yet. Open a trained model from the Presets menu, "
                         "or train this one in the Training tab.")
-        self.setStyleSheet("color: #a05000; font-weight: bold")
         self._model = None
         self._params = None
         bridge.sigTraceChanged.connect(self.refresh)

@@ -166,7 +166,10 @@ def test_a_bfloat16_checkpoint_gives_the_logits_of_the_same_weights_in_float32(t
     ck.save_bfloat16(weights, bf16 / "model.safetensors", keep=keep)
     stored = {t.dtype for t in pretrained.weight_files(bf16).values()}
     assert stored == ({"BF16", "F32"} if keep else {"BF16"})
-    a, b = load_pretrained(f32, dtype=dtype), load_pretrained(bf16, dtype=dtype)
+    a, opened = load_pretrained(f32, dtype=dtype), pretrained.open_pretrained(bf16, dtype=dtype)
+    b = opened.model
+    assert opened.stored == ({"bfloat16", "float32"} if keep else {"bfloat16"})  # what the loader says it read
+    assert pretrained.open_pretrained(f32).stored == {"float32"}
     if keep:  # the F32 tensors were not rounded in the mixed file
         a.set_param("embed.W_E", weights["wte.weight"])
         a.set_param("blocks.1.mlp.b_in", weights["h.1.mlp.c_fc.bias"])

@@ -36,8 +36,8 @@ def test_a_bad_folder_is_one_line_on_stderr(tmp_path, capsys):
 
 
 def test_open_model_folder_gives_the_model_and_its_first_tokens(bert_folder):
-    model, tokens = open_model_folder(bert_folder)
-    assert tokens[0] == "[CLS]" and tokens[-1] == "[SEP]" and model.config.arch == "encoder"
+    model, tokens, note = open_model_folder(bert_folder)
+    assert tokens[0] == "[CLS]" and tokens[-1] == "[SEP]" and model.config.arch == "encoder" and note == ""
 
 
 def test_the_file_controller_opens_a_folder_as_one_undoable_step(qtbot, tmp_path, gpt2_folder, monkeypatch):

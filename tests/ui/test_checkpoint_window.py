@@ -180,16 +180,45 @@ def test_without_the_tokenizers_package_a_saved_checkpoint_says_what_to_install(
     assert list(window.session_bridge.session.tokens) == pieces
 
 
-def test_a_bfloat16_folder_says_its_weights_were_widened(window, gpt2, tmp_path):
-    folder = tmp_path / "bf16"
+@pytest.fixture(scope="module")
+def bf16(gpt2, tmp_path_factory):
+    """The same checkpoint with its weights stored as bfloat16."""
+    from safetensors.numpy import load_file
+
+    folder = tmp_path_factory.mktemp("ckpt") / "bf16"
     folder.mkdir()
     for name in ("config.json", "tokenizer.json"):
         (folder / name).write_bytes((gpt2 / name).read_bytes())
-    from safetensors.numpy import load_file
     ck.save_bfloat16(load_file(str(gpt2 / "model.safetensors")), folder / "model.safetensors")
+    return folder
+
+
+def test_a_bfloat16_folder_says_its_weights_were_widened(window, gpt2, bf16):
+    folder = bf16
     assert window.files.open_folder(str(gpt2))
     assert "bfloat16" not in window.statusBar().currentMessage()
     assert window.files.open_folder(str(folder))
     message = window.statusBar().currentMessage()
     assert message.startswith("Weights stored as bfloat16, widened exactly to float32")
     assert window.precision_label.text().endswith("computed in float32")
+
+
+def test_on_the_command_line_too_from_the_headers_the_loader_read_once(gpt2, bf16, tmp_path, qtbot, monkeypatch):
+    import ui.cli
+
+    reads = []
+    read_header = simulator.pretrained.read_header
+    monkeypatch.setattr(simulator.pretrained, "read_header", lambda path: reads.append(path) or read_header(path))
+    said = []
+
+    def look(app, window, path, size):  # instead of the screenshot: what the status bar says
+        qtbot.addWidget(window)
+        said.append(window.statusBar().currentMessage())
+        return 0
+
+    monkeypatch.setattr(ui.cli, "_screenshot", look)
+    for folder in (gpt2, bf16):
+        assert ui.cli.main(["--model", str(folder), "--screenshot", str(tmp_path / "s.png")]) == 0
+    assert "bfloat16" not in said[0]
+    assert said[1].startswith("Weights stored as bfloat16, widened exactly to float32")
+    assert len(reads) == 2  # one header per folder: the note is the loader's, not a second read

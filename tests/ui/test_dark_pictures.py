@@ -156,3 +156,88 @@ def test_the_token_chips_turn_dark_with_the_theme(make_window):
     assert all(chip_fill(c).lightness() > 200 for c in lists)
     go_dark(w)
     assert all(chip_fill(c).lightness() < 90 for c in lists)
+
+
+def test_refusal_messages_turn_light_red_in_the_dark_theme_and_keep_their_contrast(make_window):
+    """The Append widgets' messages (next-token panel, Sampling, KV cache) and the token strip's: a dark red
+    on light paper, a light one on dark paper, each ≥ 4.5:1 against what it lies on, recoloured in place."""
+    from ui.app import start_session
+
+    w = make_window(start_session())
+    w.session_bridge.stepper.jump("probs")
+    labels = [w.step_view.next_token().append_buttons.message, w.token_strip.message]
+    for title in ("Sampling", "KV cache"):
+        w.tabs.setCurrentIndex(w.tab_titles().index(title))
+        labels.append(w.current_view().append_buttons.message)
+    for label in labels:
+        label.say("Refused.")
+
+    def colours(label):
+        ground = label.parentWidget().grab().toImage().pixelColor(label.geometry().topRight())
+        return ground, label.palette().color(label.foregroundRole())
+
+    def check(dark: bool) -> list[QColor]:
+        inks = []
+        for label in labels:
+            ground, ink = colours(label)
+            assert (ground.lightness() < 80) == dark, label.parentWidget()
+            red = ink.hslHue() <= 15 or ink.hslHue() >= 345
+            assert red and contrast(ground, ink) >= 4.5, (label.parentWidget(), ink.name())
+            inks.append(ink)
+        return inks
+
+    light = check(dark=False)
+    go_dark(w)
+    dark = check(dark=True)
+    assert all(a.lightness() < b.lightness() for a, b in zip(light, dark))
+    w.theme.set_theme("light")
+    QApplication.processEvents()
+    QApplication.processEvents()
+    assert [i.name() for i in check(dark=False)] == [i.name() for i in light]
+
+
+def test_a_refused_token_frames_its_field_in_the_theme_s_red(make_window):
+    from ui.pictures.frame import ERROR_DARK, ERROR_LIGHT
+
+    w = make_window()
+    edit = w.token_strip.sides[0].edit
+    for dark, red in ((False, ERROR_LIGHT), (True, ERROR_DARK)):
+        if dark:
+            go_dark(w)
+        edit.setText("the " + "x" * 3000)  # no such token
+        edit.returnPressed.emit()
+        assert red in edit.styleSheet() and w.token_strip.error_text()
+
+
+def test_the_status_bar_warnings_keep_their_contrast_in_both_themes(make_window):
+    """"This decoder can see the future" (red) and "Random weights — untrained" (amber), on the status bar."""
+    w = make_window()  # the classroom model: random weights
+    w.warning_label.setText("This decoder can see the future.")
+    labels = (w.warning_label, w.weights_label)
+    assert all(label.isVisible() for label in labels)
+
+    def inks() -> list[QColor]:
+        ground = w.statusBar().palette().color(w.statusBar().backgroundRole())
+        out = [label.palette().color(label.foregroundRole()) for label in labels]
+        assert all(contrast(ground, ink) >= 4.5 for ink in out), [(ground.name(), i.name()) for i in out]
+        return out
+
+    light = inks()
+    go_dark(w)
+    dark = inks()
+    assert all(a.lightness() < b.lightness() for a, b in zip(light, dark))
+    red, amber = dark
+    assert red.hslHue() < 15 and 20 < amber.hslHue() < 50
+
+
+def test_the_kv_cache_tables_are_dark_too(make_window):
+    from ui.app import start_session
+
+    w = make_window(start_session())
+    w.tabs.setCurrentIndex(w.tab_titles().index("KV cache"))
+    w.generation.append(greedy=True)
+    tables = w.current_view().tables
+    assert tables.grab().toImage().pixelColor(2, 2).lightness() > 240
+    go_dark(w)
+    assert tables.grab().toImage().pixelColor(2, 2).lightness() < 60
+    assert contrast(paper_of(tables).ink, paper_of(tables).ground) >= 7  # the token labels

@@ -59,10 +59,10 @@ def test_greedy_append_takes_the_most_likely_token(make_window):
 def test_the_next_token_panel_buttons_append_and_generate(make_window, qtbot):
     w = make_window(_words_session("the cat sat on"))
     panel = w.step_view.next_token()
-    qtbot.mouseClick(panel.greedy_button, Qt.MouseButton.LeftButton)
+    qtbot.mouseClick(panel.append_buttons.greedy_button, Qt.MouseButton.LeftButton)
     assert w.session_bridge.session.tokens == "the cat sat on the".split()
-    panel.n_tokens.setValue(3)
-    qtbot.mouseClick(panel.generate_button, Qt.MouseButton.LeftButton)
+    panel.append_buttons.n_tokens.setValue(3)
+    qtbot.mouseClick(panel.append_buttons.generate_button, Qt.MouseButton.LeftButton)
     assert len(w.session_bridge.session.tokens) == 8 and w.undo_stack.count() == 4
 
 
@@ -94,7 +94,8 @@ def test_encoder_decoder_appends_to_its_target_and_stops_at_the_end(make_window)
 def test_sampling_view_shows_the_draw_the_append_makes(make_window, qtbot):
     w = make_window(_words_session("the keys that the man holds"))
     written = []
-    view = SamplingView(w.session_bridge, w.generation, written.append)
+    view = SamplingView(w.session_bridge, w.generation, explained=True)
+    view.sigCalculation.connect(written.append)
     qtbot.addWidget(view)
     view.show()
     w.generation.set_settings(1.0, 3, 0.9, 5)
@@ -143,12 +144,29 @@ def test_in_the_window_the_sampling_calculation_is_written_once_in_the_explanati
 
 def test_the_sampling_view_shows_a_refusal_only_while_there_is_one(make_window, qtbot):
     w = make_window(_words_session("the cat sat on the mat . " * 3))  # 21 words: room for 3 more
-    view = SamplingView(w.session_bridge, w.generation, lambda _text: None)
+    view = SamplingView(w.session_bridge, w.generation)
     qtbot.addWidget(view)
     view.show()
-    assert not view.message.isVisible()
-    view.generate_button.click()  # 10 asked, 3 fit
-    assert view.message.isVisible() and "n_ctx = 24" in view.message.text()
+    buttons = view.append_buttons
+    assert not buttons.message.isVisible()
+    buttons.generate_button.click()  # 10 asked, 3 fit
+    assert buttons.message.isVisible() and "n_ctx = 24" in buttons.message.text()
     w.undo_stack.undo()
-    view.greedy_button.click()
-    assert not view.message.isVisible() and view.message.text() == ""
+    buttons.greedy_button.click()
+    assert not buttons.message.isVisible() and buttons.message.text() == ""
+
+
+def test_the_sampling_view_writes_through_sigcalculation_like_the_other_tabs_and_only_in_front(make_window, qtbot):
+    w = make_window(_words_session("the cat sat on the"))
+    w.show()
+    w.tabs.setCurrentIndex(w.tab_titles().index("Sampling"))
+    view = w.current_view()
+    assert w.explain_panel.cell.isVisible()  # the window counts it among the tabs that write there
+    sent = []
+    view.sigCalculation.connect(sent.append)
+    w.generation.append()
+    assert len(sent) == 1  # one append, one calculation
+    assert sent[0].startswith("How the last token was picked") and w.explain_panel.cell.text() == sent[0]
+    w.tabs.setCurrentIndex(w.tab_titles().index("Step"))
+    with qtbot.assertNotEmitted(view.sigCalculation):  # a tab in the back writes over nobody's text
+        w.generation.append()

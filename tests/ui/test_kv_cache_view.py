@@ -127,14 +127,15 @@ def test_a_tab_in_the_back_draws_nothing_and_catches_up_with_the_right_new_row(w
 def test_the_view_appends_with_its_own_buttons_and_says_when_it_cannot(window):
     w = window("text-words", "the cat sat on the")
     view = _view(w)
-    view.greedy_button.click()
+    buttons = view.append_buttons
+    buttons.greedy_button.click()
     assert view.state.n == 6 and view.state.appended and w.undo_stack.count() == 1
     assert w.session_bridge.session.tokens[-1] == view.state.tokens[-1]
-    view.sample_button.click()
-    assert view.state.n == 7 and not view.message.isVisibleTo(view)
+    buttons.sample_button.click()
+    assert view.state.n == 7 and not buttons.message.isVisibleTo(view)
     n_ctx = w.session_bridge.model.config.n_ctx
     for _ in range(n_ctx - 7):
-        view.greedy_button.click()
+        buttons.greedy_button.click()
     assert view.state.n == n_ctx
-    view.greedy_button.click()  # full: nothing is appended, and the view says why
-    assert view.state.n == n_ctx and view.message.isVisibleTo(view) and f"n_ctx = {n_ctx}" in view.message.text()
+    buttons.greedy_button.click()  # full: nothing is appended, and the view says why
+    assert view.state.n == n_ctx and buttons.message.isVisibleTo(view) and f"n_ctx = {n_ctx}" in buttons.message.text()

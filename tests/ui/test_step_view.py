@@ -378,7 +378,8 @@ def test_the_next_token_buttons_keep_room_for_their_words(make_window, at_size, 
     at_size(w, size, presenting)
     w.session_bridge.session.stepper.jump("probs")
     panel = w.step_view.next_token()
-    buttons = (panel.greedy_button, panel.sample_button, panel.generate_button)
+    buttons = (panel.append_buttons.greedy_button, panel.append_buttons.sample_button,
+               panel.append_buttons.generate_button)
 
     def room() -> bool:
         return (all(b.isVisible() and b.width() >= b.minimumSizeHint().width() for b in buttons)

@@ -193,13 +193,13 @@ def test_the_probabilities_step_of_an_image_model_offers_no_next_token(vit_windo
     QApplication.processEvents()
     panel = vit_window.step_view.next_token()
     assert panel.isVisible() and "class" in panel.title.text() and "Next token" not in panel.title.text()
-    assert not panel.generate_button.isVisible() and not panel.greedy_button.isVisible()
+    assert not panel.append_buttons.generate_button.isVisible() and not panel.append_buttons.greedy_button.isVisible()
     assert panel.slider.isVisible()  # the temperature still reshapes the class probabilities
     model, tokens, _ = load_preset("copy")  # a text model: its next token and the buttons are back
     vit_window.set_model(model, tokens, "Open a text model")
     vit_window.session_bridge.stepper.jump("probs")
     QApplication.processEvents()
-    assert "Next token" in panel.title.text() and panel.generate_button.isVisible()
+    assert "Next token" in panel.title.text() and panel.append_buttons.generate_button.isVisible()
 
 
 def test_a_dragged_stroke_paints_every_cell_it_crosses(vit_window):

@@ -27,25 +27,22 @@ RECENT_KEY = "recentFiles"
 MAX_RECENT = 8
 
 
-def open_model_folder(folder: str | Path) -> tuple[simulator.Transformer, list[str]]:
-    """A checkpoint folder (GPT-2, BERT; "minilm" for the demonstration model) as (model, first tokens).
+BFLOAT16_NOTE = "Weights stored as bfloat16, widened exactly to float32 (a bfloat16 is a float32's top half)."
+
+
+def open_model_folder(folder: str | Path) -> tuple[simulator.Transformer, list[str], str]:
+    """A checkpoint folder (GPT-2, BERT; "minilm" for the demonstration model) as (model, first tokens,
+    a sentence for the status bar: how the weights were stored when that is worth saying, else "").
 
     Raises ValueError (`simulator.CheckpointError`, `budget.BudgetError`) or OSError with a plain
     message; nothing is changed until the caller swaps the model in.
     """
     from simulator.cli import CHECKPOINT_EXAMPLE
+    from simulator.pretrained import open_pretrained
 
-    model = simulator.load_pretrained(folder)
-    return model, model.tokens(CHECKPOINT_EXAMPLE)
-
-
-def bfloat16_note(folder: str | Path) -> str:
-    """A sentence for the status bar when an opened checkpoint stores its weights as bfloat16, else ""."""
-    from simulator.pretrained import resolve, weight_files
-
-    if all(t.dtype != "BF16" for t in weight_files(resolve(folder)).values()):  # the headers only
-        return ""
-    return "Weights stored as bfloat16, widened exactly to float32 (a bfloat16 is a float32's top half)."
+    opened = open_pretrained(folder)
+    note = BFLOAT16_NOTE if "bfloat16" in opened.stored else ""
+    return opened.model, opened.model.tokens(CHECKPOINT_EXAMPLE), note
 
 
 class FileController(QObject):
@@ -103,7 +100,7 @@ class FileController(QObject):
             if not folder:
                 return False
         try:
-            model, tokens = open_model_folder(folder)
+            model, tokens, note = open_model_folder(folder)
         except (ValueError, OSError) as exc:  # CheckpointError and BudgetError are ValueErrors
             self._error("Could not open the model folder", str(exc))
             if not Path(folder).exists():
@@ -112,7 +109,7 @@ class FileController(QObject):
         self.edits.set_model(model, tokens, f"Open {Path(folder).name}", self.path, None, self.set_path)
         if Path(folder).is_dir():
             self.add_recent(str(Path(folder).resolve()))
-        if note := bfloat16_note(folder):
+        if note:
             self.window.statusBar().showMessage(note, 15000)
         return True
 

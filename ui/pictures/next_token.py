@@ -18,14 +18,13 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QPushButton,
     QSlider,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
 
 from ui.messages import plain
+from ui.pictures.append_buttons import AppendButtons
 from ui.pictures.plots import TopKBars, format_prob
 from ui.pictures.slicing import MAX_VOCAB, TOP_TOKENS, shown
 
@@ -63,8 +62,6 @@ def describe_token(token: int, vocab: list[str], logits: np.ndarray | None, prob
 class NextTokenPanel(QWidget):
     sigPositionChosen = Signal(int)  # position whose next token is shown
     sigTemperatureChosen = Signal(float)  # temperature picked on the slider
-    sigAppendRequested = Signal(bool)  # append a token: True = the most likely, False = sampled
-    sigGenerateRequested = Signal(int)  # append this many sampled tokens
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -78,21 +75,8 @@ class NextTokenPanel(QWidget):
         self.t_label = QLabel()
         self.t_label.setMinimumWidth(90)
 
-        # appending writes text: each token is one undoable edit (ui/generation.py)
-        self.greedy_button = QPushButton("most likely")
-        self.greedy_button.setToolTip("Append the most likely next token (greedy: top-k = 1)")
-        self.sample_button = QPushButton("sampled")
-        self.sample_button.setToolTip("Append a token drawn with the Sampling tab's temperature, top-k, top-p and seed")
-        self.generate_button = QPushButton("Generate")
-        self.generate_button.setToolTip("Append this many sampled tokens, one undo step each")
-        self.n_tokens = QSpinBox()
-        self.n_tokens.setRange(1, 500)
-        self.n_tokens.setValue(10)
-        self.message = QLabel()
-        self.message.setWordWrap(True)
-        self.message.setTextFormat(Qt.TextFormat.PlainText)
-        self.message.setStyleSheet("color: #a00000")
-        self.message.hide()
+        # appending writes text: each token is one undoable edit (the window connects the buttons)
+        self.append_buttons = AppendButtons(compact=True)
         # a long vocabulary: find any token (hidden for a classroom one, whose bars show it all)
         self.search = QLineEdit()
         self.search.setPlaceholderText("Find a token…")
@@ -111,18 +95,6 @@ class NextTokenPanel(QWidget):
         self._vocab: list[str] = []
         self._text_controls = True  # False while an image model's classes are shown
         self._row: tuple[np.ndarray | None, np.ndarray] | None = None  # logits, probs [vocab] at the position
-        self.greedy_button.clicked.connect(lambda: self.sigAppendRequested.emit(True))
-        self.sample_button.clicked.connect(lambda: self.sigAppendRequested.emit(False))
-        self.generate_button.clicked.connect(lambda: self.sigGenerateRequested.emit(self.n_tokens.value()))
-        append_row = QHBoxLayout()
-        self.append_label = QLabel("Append")
-        for w in (self.append_label, self.greedy_button, self.sample_button):
-            append_row.addWidget(w)
-        generate_row = QHBoxLayout()
-        for w in (self.generate_button, self.n_tokens):
-            generate_row.addWidget(w)
-        self._tokens_label = QLabel("tokens")
-        generate_row.addWidget(self._tokens_label, 1)
 
         self._after = QLabel("after position")
         pos_row = QHBoxLayout()
@@ -139,9 +111,7 @@ class NextTokenPanel(QWidget):
         lay.addWidget(self.found)
         lay.addLayout(pos_row)
         lay.addLayout(t_row)
-        lay.addLayout(append_row)
-        lay.addLayout(generate_row)
-        lay.addWidget(self.message)
+        lay.addWidget(self.append_buttons)
 
         self.position.currentIndexChanged.connect(self.sigPositionChosen.emit)
         self.slider.valueChanged.connect(lambda v: self.sigTemperatureChosen.emit(round(v * T_STEP, 2)))
@@ -151,8 +121,7 @@ class NextTokenPanel(QWidget):
         """Hide every control (the position chooser, the temperature slider, the append and
         generate buttons), e.g. on a printed page or a slide: the title says the position and
         the temperature."""
-        for w in (self._after, self.position, self.slider, self.t_label, self.append_label, self.greedy_button,
-                  self.sample_button, self.generate_button, self.n_tokens, self._tokens_label):
+        for w in (self._after, self.position, self.slider, self.t_label, self.append_buttons):
             w.setVisible(on)
 
     def _show_text_controls(self, on: bool) -> None:
@@ -160,8 +129,7 @@ class NextTokenPanel(QWidget):
         classes (and shown again for text, unless `set_controls_visible` hid them meanwhile)."""
         if on != self._text_controls:
             self._text_controls = on
-            for w in (self._after, self.position, self.append_label, self.greedy_button, self.sample_button,
-                      self.generate_button, self.n_tokens, self._tokens_label):
+            for w in (self._after, self.position, self.append_buttons):
                 w.setVisible(on)
 
     def set_data(self, probs: np.ndarray, vocab: list[str], positions: list[str], position: int,
@@ -212,16 +180,10 @@ class NextTokenPanel(QWidget):
         else:
             self.found.setText(describe_token(token, self._vocab, *self._row))
 
-    def show_message(self, text: str | None) -> None:
-        """Why the last Append did nothing (None: clear)."""
-        self.message.setText(text or "")
-        self.message.setVisible(bool(text))
-
     def set_font_scale(self, f: float) -> None:
         font = QFont()
         font.setPointSizeF(LABEL_PT * f)
-        for w in (self, self.position, self.t_label, self.append_label, self.greedy_button, self.sample_button,
-                  self.generate_button, self.n_tokens, self.message, self.search, self.found):
+        for w in (self, self.position, self.t_label, self.append_buttons, self.search, self.found):
             w.setFont(font)
         big = QFont(font)
         big.setPointSizeF(15.0 * f)

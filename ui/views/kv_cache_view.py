@@ -16,14 +16,16 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, QSignalBlocker, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter, QPen
-from PySide6.QtWidgets import QComboBox, QLabel, QPushButton, QSizePolicy, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSizePolicy, QSpinBox, QVBoxLayout, QWidget
 
 from simulator.generate import decoded_side
 from simulator.kv_cache import cacheable
 from ui.bridge import SessionBridge
 from ui.lazy import Lazy
+from ui.pictures.append_buttons import AppendButtons
 from ui.pictures.colormaps import DIVERGING
 from ui.pictures.frame import NoteLabel, control_row
+from ui.pictures.paper import paper_of
 
 NEW_ROW = QColor(230, 120, 0)
 REUSED, COMPUTED = "reused from cache", "computed now"
@@ -142,7 +144,8 @@ class KVTables(QWidget):
 
     def paintEvent(self, event) -> None:  # noqa: N802 (Qt's name)
         p = QPainter(self)
-        p.fillRect(self.rect(), Qt.GlobalColor.white)
+        paper = paper_of(self)  # light or dark with the theme, like the other pictures
+        p.fillRect(self.rect(), paper.ground)
         n = len(self.k)
         if n == 0:
             p.end()
@@ -159,7 +162,7 @@ class KVTables(QWidget):
         table_w = cell * self.k.shape[1]
         x_k, x_v = label_w, label_w + table_w + 12
         x_tag = x_v + table_w + 10
-        p.setPen(QColor(30, 30, 30))
+        p.setPen(paper.ink)
         p.drawText(QRectF(4, 0, label_w, line), Qt.AlignmentFlag.AlignLeft, "token")
         for x, name in ((x_k, "K (keys)"), (x_v, "V (values)")):
             p.drawText(QRectF(x, 0, table_w + 10, line), Qt.AlignmentFlag.AlignLeft, name)
@@ -170,17 +173,17 @@ class KVTables(QWidget):
             y = top + i * row_h
             new = self.appended and i == n - 1
             if (i % every == 0 and i <= n - 1 - every) or i == n - 1:  # the last row always, no overlap
-                p.setPen(NEW_ROW if new else QColor(30, 30, 30))
+                p.setPen(NEW_ROW if new else paper.ink)
                 p.drawText(QRectF(4, self._text_y(y, row_h, line), label_w - 10, line), Qt.AlignmentFlag.AlignRight,
                            self.tokens[i] if i < len(self.tokens) else "")
             if self.reused[i]:
-                p.fillRect(QRectF(x_tag - 6, y, 4, row_h), QColor(150, 150, 150))
+                p.fillRect(QRectF(x_tag - 6, y, 4, row_h), paper.rule)
         if self.appended and n > 1:
-            p.setPen(QColor(110, 110, 110))
+            p.setPen(paper.muted)
             p.drawText(QRectF(x_tag, top, tag_w, max(row_h * (n - 1), line)),
                        Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, f"↑ {REUSED}")
         y_new = top + (n - 1) * row_h
-        pen = QPen(NEW_ROW if self.appended else QColor(30, 30, 30), 3 if self.appended else 1)
+        pen = QPen(NEW_ROW if self.appended else paper.ink, 3 if self.appended else 1)
         p.setPen(pen)
         if self.appended:
             for x in (x_k, x_v):
@@ -202,11 +205,7 @@ class KVCacheView(QWidget):
         self.bridge = bridge
         # controller: the window's ui.generation.GenerationController; with it, the view has its own
         # Append buttons, so a class watches the new row arrive without leaving the tab
-        self.greedy_button = QPushButton("Append most likely")
-        self.sample_button = QPushButton("Append sampled")
-        self.message = self._label()
-        self.message.setStyleSheet("color: #a00000")
-        self.message.hide()
+        self.append_buttons = AppendButtons(generate=False)
         self._before = None  # the trace before the current one
         self.layer = QComboBox()
         self.head = QSpinBox()
@@ -215,12 +214,15 @@ class KVCacheView(QWidget):
         self.savings = NoteLabel()
         lay = QVBoxLayout(self)
         controls = control_row(("layer", self.layer), ("head", self.head))
+        top = QHBoxLayout()  # the choices stay on the buttons' line when a message shows under the buttons
+        top.addLayout(controls, 1)
+        top.setAlignment(controls, Qt.AlignmentFlag.AlignTop)
+        top.addWidget(self.append_buttons, 0, Qt.AlignmentFlag.AlignTop)
         if controller is not None:
-            for button, greedy in ((self.greedy_button, True), (self.sample_button, False)):
-                controls.addWidget(button)
-                button.clicked.connect(lambda _=False, g=greedy: self._show_message(controller.append(greedy=g)))
-        lay.addLayout(controls)
-        lay.addWidget(self.message)
+            self.append_buttons.connect_to(controller)
+        else:
+            self.append_buttons.hide()
+        lay.addLayout(top)
         lay.addWidget(self.savings)  # first: on a small screen the tables shrink, the counts stay whole
         lay.addWidget(self.title)
         lay.addWidget(self.tables, 1)
@@ -232,10 +234,6 @@ class KVCacheView(QWidget):
         self.state: CacheState | None = None
         self.set_font_scale(1.0)
         self._lazy.run()
-
-    def _show_message(self, text: str | None) -> None:
-        self.message.setText(text or "")
-        self.message.setVisible(bool(text))
 
     @staticmethod
     def _label() -> QLabel:
@@ -290,7 +288,7 @@ class KVCacheView(QWidget):
     def set_font_scale(self, f: float) -> None:
         font = QFont()
         font.setPointSizeF(12.0 * f)
-        for w in (self, self.title, self.savings, self.message):
+        for w in (self, self.title, self.savings, self.append_buttons):
             w.setFont(font)
         self.tables.set_font_scale(f)
 

@@ -2,16 +2,16 @@
 
 Three bars per token — the softmax at temperature T, what top-k keeps, what top-p keeps —
 so a class sees which tokens each control cuts (grey) and how the rest are renormalised; the
-token drawn is marked with the draw u. Below: the calculation written out (in the explanation
-panel, when the window gives the view one), the text so far and
-what the KV cache keeps. Buttons append the most likely token, a sampled one, or n sampled ones
-(each its own undo step); the view previews the very draw the next Append will make.
+token drawn is marked with the draw u. Below: the calculation written out (or, `explained`, sent
+out by `sigCalculation` for the window's explanation panel), the text so far and what the KV cache
+keeps. The Append buttons append the most likely token, a sampled one, or n sampled ones (each its
+own undo step); the view previews the very draw the next Append will make.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PySide6.QtCore import QRectF, QSignalBlocker, Qt
+from PySide6.QtCore import QRectF, QSignalBlocker, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen
 from PySide6.QtWidgets import (
     QDoubleSpinBox,
@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 from simulator.generate import decoded_side
 from simulator.sampling import Sampling, describe
 from ui.bridge import SessionBridge
+from ui.pictures.append_buttons import AppendButtons
 from ui.pictures.frame import NoteLabel
 from ui.pictures.paper import paper_of
 from ui.pictures.slicing import shown
@@ -119,17 +120,17 @@ class SamplingBars(QWidget):
 
 
 class SamplingView(QWidget):
+    sigCalculation = Signal(str)  # how the shown token is picked, for the explanation panel
     ABOUT = ("Sampling: how the next token is drawn. Each column shows the probabilities after one control: "
              "temperature T divides the logits, top-k keeps the k most likely, top-p keeps the most likely "
              "until their sum reaches p; what is left is renormalised, and a number u drawn with the seed picks "
              "the token. Greedy is top-k = 1.")
 
-    def __init__(self, bridge: SessionBridge, controller, explain=None, show_cache=None,
+    def __init__(self, bridge: SessionBridge, controller, explained: bool = False, show_cache=None,
                  parent: QWidget | None = None):
         super().__init__(parent)
         # controller: the window's ui.generation.GenerationController (settings, preview, append)
         self.bridge, self.controller = bridge, controller
-        self.explain = explain  # writes the calculation into the explanation panel (while this view shows)
         self.temperature = QDoubleSpinBox()
         self.temperature.setRange(0.05, 5.0)
         self.temperature.setSingleStep(0.1)
@@ -144,25 +145,19 @@ class SamplingView(QWidget):
         self.top_p.setSpecialValueText("off")
         self.seed = QSpinBox()
         self.seed.setRange(0, 2 ** 31 - 1)
-        self.greedy_button = QPushButton("Append most likely")
-        self.sample_button = QPushButton("Append sampled")
-        self.n_tokens = QSpinBox()
-        self.n_tokens.setRange(1, 500)
-        self.n_tokens.setValue(10)
-        self.generate_button = QPushButton("Generate")
+        self.append_buttons = AppendButtons()  # its message also says why settings were refused
+        self.append_buttons.connect_to(controller)
         self.cache_button = QPushButton("See the KV cache")  # opens the KV cache view (show_cache)
-        self.cache_button.setVisible(show_cache is not None)
+        if show_cache is None:
+            self.cache_button.hide()
         self.drawn = QLabel()
         self.drawn.setTextFormat(Qt.TextFormat.PlainText)
-        self.message = QLabel()
-        self.message.setStyleSheet("color: #a00000")
-        self.message.setTextFormat(Qt.TextFormat.PlainText)
-        self.message.setVisible(False)  # takes a line only when there is something to say
         self.bars = SamplingBars()
         self.calculation = self._text_label(mono=True)
         # with an explanation panel the calculation is written there (the same text): not twice on screen,
         # which leaves the bars room on a 1024 × 768 screen
-        self.calculation.setVisible(explain is None)
+        if explained:
+            self.calculation.hide()
         self.text = self._text_label()
         self.cache = self._text_label()
 
@@ -172,10 +167,6 @@ class SamplingView(QWidget):
             controls.addWidget(QLabel(name), 0, col)
             controls.addWidget(w, 1, col)
         controls.addWidget(self.cache_button, 1, 4)  # beside the settings: the Append row keeps its words
-        buttons = QHBoxLayout()
-        for w in (self.greedy_button, self.sample_button, self.generate_button, self.n_tokens, QLabel("tokens")):
-            buttons.addWidget(w)
-        buttons.addStretch(1)
         lower = QHBoxLayout()
         lower.addWidget(self.calculation, 3)
         side = QVBoxLayout()
@@ -185,8 +176,7 @@ class SamplingView(QWidget):
         lower.addLayout(side, 2)
         lay = QVBoxLayout(self)
         lay.addLayout(controls)
-        lay.addLayout(buttons)
-        lay.addWidget(self.message)
+        lay.addWidget(self.append_buttons)
         lay.addWidget(self.drawn)
         lay.addWidget(self.bars, 1)
         lay.addLayout(lower)
@@ -195,14 +185,10 @@ class SamplingView(QWidget):
             w.valueChanged.connect(self._settings_edited)
         for w in (self.top_k, self.seed):
             w.valueChanged.connect(self._settings_edited)
-        self.greedy_button.clicked.connect(lambda: self._show_error(controller.append(greedy=True)))
-        self.sample_button.clicked.connect(lambda: self._show_error(controller.append()))
-        self.generate_button.clicked.connect(lambda: self._show_error(controller.generate(self.n_tokens.value())))
         if show_cache is not None:
             self.cache_button.clicked.connect(show_cache)
         bridge.sigTraceChanged.connect(self.refresh)
         controller.sigSettingsChanged.connect(self.refresh)
-        controller.sigSampled.connect(lambda _s: self.refresh())
         self.set_font_scale(1.0)
         self.refresh()
 
@@ -215,24 +201,16 @@ class SamplingView(QWidget):
         label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         return label
 
-    def showEvent(self, event) -> None:  # noqa: N802 (Qt's name)
-        super().showEvent(event)
-        self.refresh()  # the explanation panel shows this view's calculation, not the last view's
-
     def explain_now(self) -> None:
-        """Write this view's calculation in the explanation panel again (the tab came to the front)."""
-        if self.explain is not None:
-            self.refresh()
+        """Send this view's calculation again: the tab came to the front, and the explanation panel
+        shows what the tab in front wrote (unlike a clicked cell, this calculation needs no click)."""
+        self.sigCalculation.emit(self.calculation.text())
 
     def _settings_edited(self) -> None:
         k = self.top_k.value() or None
         p = self.top_p.value()
-        self._show_error(self.controller.set_settings(self.temperature.value(), k, p if 0 < p < 1 else None,
-                                                      self.seed.value()))
-
-    def _show_error(self, message: str | None) -> None:
-        self.message.setText(message or "")
-        self.message.setVisible(bool(message))
+        self.append_buttons.show_message(self.controller.set_settings(
+            self.temperature.value(), k, p if 0 < p < 1 else None, self.seed.value()))
 
     def shown_sampling(self) -> tuple[Sampling, bool]:
         """The sampling on screen and whether it is the latest append's (else: the next one's preview)."""
@@ -260,8 +238,8 @@ class SamplingView(QWidget):
         head = ("How the last token was picked:" if done else
                 "How the next Append would pick (the same draw u):")
         self.calculation.setText(head + "\n" + describe(s, vocab))
-        if self.explain is not None and self.isVisible():
-            self.explain(self.calculation.text())
+        if self.isVisible():  # a tab in the back would write over the one in front
+            self.sigCalculation.emit(self.calculation.text())
         side = decoded_side(self.bridge.trace)
         sep = "" if self.bridge.model.config.tokenization == "char" else " "
         self.text.setText("Text so far: " + sep.join(side))
@@ -270,7 +248,7 @@ class SamplingView(QWidget):
     def set_font_scale(self, f: float) -> None:
         font = QFont()
         font.setPointSizeF(12.0 * f)
-        for w in (self, self.calculation, self.text, self.cache, self.message, self.drawn):
+        for w in (self, self.calculation, self.text, self.cache, self.append_buttons, self.drawn):
             w.setFont(font)
         mono = QFont("monospace")
         mono.setStyleHint(QFont.StyleHint.Monospace)

@@ -28,6 +28,7 @@ from simulator import ModelConfig, Transformer, budget
 from simulator import config as cfg
 from simulator.params import check_size, param_shapes
 from ui.messages import plain
+from ui.pictures.frame import ErrorLabel
 
 CHOICES = {"arch": cfg.ARCHS, "positional": cfg.POSITIONALS, "norm": cfg.NORMS, "activation": cfg.ACTIVATIONS,
            "attention": cfg.ATTENTIONS, "residual": cfg.RESIDUALS, "tokenization": cfg.TOKENIZATIONS,
@@ -139,8 +140,7 @@ class SettingsDialog(QDialog):
             columns.addWidget(box, 0, col)
 
         self.vocab_edit.setToolTip(HELP["vocab"])
-        self.message = plain(QLabel())  # may quote a vocabulary token
-        self.message.setWordWrap(True)
+        self.message = plain(ErrorLabel(bold=True))  # may quote a vocabulary token
         self.summary = QLabel()
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         self.buttons.accepted.connect(self.accept)
@@ -236,7 +236,6 @@ class SettingsDialog(QDialog):
         except ValueError as exc:
             config = None
             self.message.setText(str(exc))
-            self.message.setStyleSheet("color: #b00020; font-weight: bold;")
             self.summary.setText("")
         else:
             n_params = sum(int(np.prod(s)) for s in param_shapes(config).values())

@@ -33,6 +33,7 @@ from simulator import budget
 from simulator.vision import patch_images
 from ui.bridge import SessionBridge
 from ui.messages import plain
+from ui.pictures.frame import ErrorLabel, error_colour
 from ui.pictures.next_token import find_token
 from ui.pictures.paper import paper_of
 from ui.pictures.slicing import MAX_VOCAB, shown  # a space token as "␣", on chips as on the pictures' axes
@@ -44,7 +45,6 @@ TOKEN_PT = 15.0
 VOCAB_PT = 13.0
 ID_PT = 11.0
 CHIP_PAD = 10  # chip height beyond the text
-ERROR_STYLE = "color: #b00020; font-weight: bold;"
 CHIP_ROWS = 3  # rows of chips the strip may take in all (input rows first, then the vocabulary)
 
 
@@ -245,9 +245,7 @@ class TokenStrip(QWidget):
         self.find.returnPressed.connect(lambda: self.add_found(self.find.text()))
         self.find.hide()
         self.choice_group = QButtonGroup(self)  # source / target: where vocabulary clicks go
-        self.message = plain(QLabel())  # names a typed token: never HTML
-        self.message.setWordWrap(True)
-        self.message.setStyleSheet(ERROR_STYLE)
+        self.message = plain(ErrorLabel(bold=True))  # names a typed token: never HTML
         self.message.hide()
 
         # exactly as tall as its rows: the dock must not keep height the chips gave back
@@ -335,8 +333,7 @@ class TokenStrip(QWidget):
         return list(current[side] if isinstance(current, tuple) else current)
 
     def show_error(self, text: str) -> None:
-        self.message.setText(text)
-        self.message.setVisible(bool(text))
+        self.message.say(text)
 
     def error_text(self) -> str:
         return self.message.text() if self.message.isVisible() else ""
@@ -437,7 +434,7 @@ class TokenStrip(QWidget):
         if self.type_text(row, side.edit.text()):
             side.edit.clearFocus()  # hand the keys back to stepping (Space, arrows)
         else:
-            side.edit.setStyleSheet("QLineEdit { border: 2px solid #b00020; }")
+            side.edit.setStyleSheet(f"QLineEdit {{ border: 2px solid {error_colour(paper_of(self))}; }}")
 
     def _chip_menu(self, row: int, pos) -> None:
         chips = self.sides[row].chips
