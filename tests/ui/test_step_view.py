@@ -366,7 +366,7 @@ def test_a_space_token_is_labelled_visibly(make_view, qtbot):
 def test_the_next_token_buttons_keep_room_for_their_words(make_window, at_size, qtbot, size, presenting, words):
     """The bars' column gives way to the heatmaps only down to what its buttons need: at 1024x768
     "most likely" and "Generate" were squeezed to a third of their text. The first model a class
-    sees (text-words, 154 tokens) has probabilities too wide to fit at all: the heatmaps shrink then,
+    sees (text-words, 155 tokens) has probabilities too wide to fit at all: the heatmaps shrink then,
     below a pixel a cell if they must (lesson 11's first stop, presenting at 1024x768). In the type
     the app uses (create_app), which is larger than a bare QApplication's."""
     from ui.app import create_app, start_session
