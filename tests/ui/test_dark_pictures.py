@@ -241,3 +241,18 @@ def test_the_kv_cache_tables_are_dark_too(make_window):
     go_dark(w)
     assert tables.grab().toImage().pixelColor(2, 2).lightness() < 60
     assert contrast(paper_of(tables).ink, paper_of(tables).ground) >= 7  # the token labels
+
+
+def test_the_kv_caches_new_row_text_reads_on_either_paper(dark_window):
+    """'← computed now' and the new token's label were pure orange: 2.9:1 on white paper."""
+    from ui.pictures.paper import Paper, paper_of
+    from ui.views.kv_cache_view import NEW_ROW, new_row_ink
+
+    white = Paper(QColor("white"), QColor("black"), QColor("grey"), QColor("lightgrey"))
+    assert contrast(NEW_ROW, white.ground) < 4.5  # what it was
+    dark = paper_of(dark_window.step_view)
+    assert dark.dark
+    for paper in (white, dark):
+        ink = new_row_ink(paper)
+        assert contrast(ink, paper.ground) >= 4.5, paper
+        assert ink.red() > ink.blue() + 60  # still the new row's orange, not the ink

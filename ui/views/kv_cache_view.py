@@ -25,9 +25,15 @@ from ui.lazy import Lazy
 from ui.pictures.append_buttons import AppendButtons
 from ui.pictures.colormaps import DIVERGING
 from ui.pictures.frame import NoteLabel, control_row
-from ui.pictures.paper import paper_of
+from ui.pictures.paper import Paper, mix, paper_of
 
 NEW_ROW = QColor(230, 120, 0)
+
+
+def new_row_ink(paper: Paper) -> QColor:
+    """The new row's orange for its text ("← computed now", its token): a third of the way to the ink,
+    so it reads on either paper (the pure orange was 2.9:1 on white)."""
+    return mix(NEW_ROW, paper.ink, 0.35)
 REUSED, COMPUTED = "reused from cache", "computed now"
 
 
@@ -173,7 +179,7 @@ class KVTables(QWidget):
             y = top + i * row_h
             new = self.appended and i == n - 1
             if (i % every == 0 and i <= n - 1 - every) or i == n - 1:  # the last row always, no overlap
-                p.setPen(NEW_ROW if new else paper.ink)
+                p.setPen(new_row_ink(paper) if new else paper.ink)
                 p.drawText(QRectF(4, self._text_y(y, row_h, line), label_w - 10, line), Qt.AlignmentFlag.AlignRight,
                            self.tokens[i] if i < len(self.tokens) else "")
             if self.reused[i]:
@@ -188,6 +194,7 @@ class KVTables(QWidget):
         if self.appended:
             for x in (x_k, x_v):
                 p.drawRect(QRectF(x - 1, y_new - 1, table_w + 2, row_h + 2))
+            p.setPen(new_row_ink(paper))
             p.drawText(QRectF(x_tag, self._text_y(y_new, row_h, line), tag_w, line), Qt.AlignmentFlag.AlignLeft,
                        f"← {COMPUTED}")
         p.end()
