@@ -30,7 +30,8 @@ import math
 import os
 import stat
 import struct
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -270,35 +271,37 @@ class CheckpointTokenizer(Tokenizer):
     def tokens(self, text_or_tokens) -> list[str]:
         if not isinstance(text_or_tokens, str):
             return super().tokens(text_or_tokens)
-        try:
+        with library_failure(TokenError, "The checkpoint's tokenizer failed on this text"):
             ids = self.hf.encode(text_or_tokens).ids
-        except BaseException as exc:
-            if not _library_error(exc):
-                raise
-            raise TokenError(f"The checkpoint's tokenizer failed on this text: {str(exc)[:200]}") from None
         if any(not 0 <= i < len(self.vocab) for i in ids):
             raise TokenError("The tokenizer gave a token id beyond the model's vocabulary.")
         return [self.vocab[i] for i in ids]
 
     def decode(self, ids) -> str:
         super().decode(ids)  # the same range check
-        try:
+        with library_failure(TokenError, "The checkpoint's tokenizer failed to write these tokens as text"):
             return self.hf.decode([int(i) for i in ids], skip_special_tokens=False)
-        except BaseException as exc:
-            if not _library_error(exc):
-                raise
-            raise TokenError(f"The checkpoint's tokenizer failed to write these tokens as text: {str(exc)[:200]}") \
-                from None
 
     def to_str(self) -> str:
         """The tokenizer as the tokenizers library's own JSON (what a tokenizer.json file holds)."""
         return self.hf.to_str()
 
 
-def _library_error(exc: BaseException) -> bool:
-    """An error raised by the tokenizers library: its own (plain Exceptions with its message), or a panic
-    in its Rust code, which pyo3 raises as PanicException, a BaseException that `except Exception` misses."""
-    return isinstance(exc, Exception) or type(exc).__name__ == "PanicException"
+@contextmanager
+def library_failure(error: type[Exception], what: str, limit: int = 200) -> Iterator[None]:
+    """Inside the block, an error of the tokenizers library becomes `error` saying "`what`: its message".
+
+    The library raises plain Exceptions with its message, and a panic in its Rust code as pyo3's
+    PanicException, a BaseException that `except Exception` misses. Our own refusals pass through.
+    """
+    try:
+        yield
+    except (CheckpointError, TokenError):
+        raise
+    except BaseException as exc:
+        if not (isinstance(exc, Exception) or type(exc).__name__ == "PanicException"):
+            raise  # KeyboardInterrupt, SystemExit: not the library's
+        raise error(f"{what}: {str(exc)[:limit]}") from None
 
 
 PROBE = "Hello world, the cat sat on the mat. 42!"
@@ -308,13 +311,9 @@ def _check_encodes(hf_tokenizer, d_vocab: int) -> None:
     """Encode a plain sentence and write it back once: a tokenizer whose rules fail (say, a template naming
     a special token it lacks) or give ids beyond the embedding is refused on opening, not at the first
     typed text."""
-    try:
+    with library_failure(CheckpointError, "The tokenizer fails on a plain sentence"):
         ids = hf_tokenizer.encode(PROBE).ids
         hf_tokenizer.decode(ids, skip_special_tokens=True)  # how the token strip writes tokens back as text
-    except BaseException as exc:
-        if not _library_error(exc):
-            raise
-        raise CheckpointError(f"The tokenizer fails on a plain sentence: {str(exc)[:200]}") from None
     beyond = [i for i in ids if not 0 <= i < d_vocab]
     if beyond:
         raise CheckpointError(f"The tokenizer gives the id {beyond[0]:,} for a plain sentence, but the embedding "
@@ -349,7 +348,7 @@ class SplitTokenizer(Tokenizer):
 def _hf_tokenizer(folder: Path, family: str, tokenizers):
     """The `tokenizers.Tokenizer` of the folder: tokenizer.json, else the family's older files."""
     path = folder / "tokenizer.json"
-    try:
+    with library_failure(CheckpointError, "The tokenizer files cannot be read by the tokenizers library", 300):
         if path.exists():
             _read_json(path)  # a clear message for a file that is not JSON at all
             tok = tokenizers.Tokenizer.from_file(str(path))
@@ -366,13 +365,6 @@ def _hf_tokenizer(folder: Path, family: str, tokenizers):
         else:
             files = "vocab.json and merges.txt" if family == "gpt2" else "vocab.txt"
             raise CheckpointError(f"{folder.name} has no tokenizer: it needs tokenizer.json (or {files}).")
-    except CheckpointError:
-        raise
-    except BaseException as exc:
-        if not _library_error(exc):
-            raise
-        raise CheckpointError(f"The tokenizer files cannot be read by the tokenizers library: {str(exc)[:300]}") \
-            from None
     tok.no_padding()  # a checkpoint may pad every input to 128 tokens: Stepformer shows the real ones
     tok.no_truncation()
     return tok
@@ -425,12 +417,8 @@ def saved_tokenizer(text: str, vocab: tuple[str, ...], family: str) -> Tokenizer
         import tokenizers
     except ImportError:
         return SplitTokenizer(vocab, text, family)
-    try:
+    with library_failure(CheckpointError, "the tokenizers library cannot read the tokenizer", 300):
         hf = tokenizers.Tokenizer.from_str(text)
-    except BaseException as exc:
-        if not _library_error(exc):
-            raise
-        raise CheckpointError(f"the tokenizers library cannot read the tokenizer: {str(exc)[:300]}") from None
     hf.no_padding()  # before any encoding: a padding of 10¹² tokens would be allocated
     hf.no_truncation()
     if vocabulary(hf, len(vocab), rows="") != tuple(vocab):

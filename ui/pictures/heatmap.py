@@ -349,11 +349,11 @@ class Heatmap(pg.GraphicsLayoutWidget):
         45 pixels, and drops the labels that do not fit: in large type, all but "0")."""
         axis = self._bar.axis
         lo, hi = self._bar.levels()
-        font = axis.style["tickFont"] or QFont()
+        metrics = QFontMetricsF(axis.style["tickFont"] or QFont())
         widest = 0.0
         for spacing, _ in axis.tickSpacing(lo, hi, 1000) if hi > lo else ():
             for text in axis.tickStrings([lo, lo + spacing, hi - spacing, hi], 1.0, spacing):
-                widest = max(widest, QFontMetricsF(font).horizontalAdvance(text))
+                widest = max(widest, metrics.horizontalAdvance(text))
         width = int(math.ceil(widest)) + axis.style["tickTextOffset"][0] + max(0, axis.style["tickLength"]) + 2
         if axis.fixedWidth != width:
             axis.setWidth(width)
@@ -362,8 +362,8 @@ class Heatmap(pg.GraphicsLayoutWidget):
         """Room between the cells and the colour bar for a column label centred on the last column
         (it may reach LABEL_OVERHANG past it): the label must not run into the bar's colours."""
         cols = self._labels[1] if self._labels else []
-        font = self._plot.getAxis("top").style["tickFont"] or QFont()
-        reach = max((QFontMetricsF(font).horizontalAdvance(s) for s in cols[-8:]), default=0.0) / 2
+        metrics = QFontMetricsF(self._plot.getAxis("top").style["tickFont"] or QFont())
+        reach = max((metrics.horizontalAdvance(s) for s in cols[-8:]), default=0.0) / 2
         gap = SPACING + int(min(reach, LABEL_OVERHANG * self._scale))
         if self.ci.layout.columnSpacing(0) != gap:
             self.ci.layout.setColumnSpacing(0, gap)

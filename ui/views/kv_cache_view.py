@@ -28,13 +28,13 @@ from ui.pictures.frame import NoteLabel, control_row
 from ui.pictures.paper import Paper, mix, paper_of
 
 NEW_ROW = QColor(230, 120, 0)
+REUSED, COMPUTED = "reused from cache", "computed now"
 
 
 def new_row_ink(paper: Paper) -> QColor:
     """The new row's orange for its text ("← computed now", its token): a third of the way to the ink,
     so it reads on either paper (the pure orange was 2.9:1 on white)."""
     return mix(NEW_ROW, paper.ink, 0.35)
-REUSED, COMPUTED = "reused from cache", "computed now"
 
 
 def kv_layers(graph) -> list[tuple[str, str, str]]:
